@@ -1,0 +1,99 @@
+"""FastAPI factory: mounts each domain's router and the console pages over the same services."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from piguard import __version__
+from piguard.core.config import get_settings
+from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.core.logging import configure_logging, get_logger
+from piguard.core.observability import metrics_middleware
+from piguard.core.observability import router as health_router
+
+# Domain routers, bottom-up. A module that does not exist yet is skipped; one that fails to import
+# is an error.
+DOMAIN_ROUTERS = [
+    "piguard.regulations.views",
+    "piguard.core.calendar_views",
+    "piguard.identity.views",
+    "piguard.oversight.audit_views",
+    "piguard.discovery.views",
+    "piguard.consent.views",
+    "piguard.inventory.views",
+    "piguard.messaging.views",
+    "piguard.rights.views",
+    "piguard.cases.views",
+    "piguard.oversight.views",
+    "piguard.web.views",
+]
+
+
+def _routers() -> list[Any]:
+    found = []
+    for name in DOMAIN_ROUTERS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        found.append(importlib.import_module(name).router)
+    return found
+
+
+def _error_response(err: PiguardError) -> JSONResponse:
+    return JSONResponse(err.to_dict(), status_code=err.http_status)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    settings.check_production()
+    configure_logging(settings.log_level)
+    log = get_logger("piguard.app")
+    app = FastAPI(
+        title="piguard",
+        version=__version__,
+        description="User personal-information protection (MIIT Orders 24 and 31, Cybersecurity Law). "
+        "Every refusal names the obligation ids it rests on.",
+    )
+    app.middleware("http")(metrics_middleware)
+
+    @app.exception_handler(PiguardError)
+    async def _piguard_error(_request: Request, exc: PiguardError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            FieldError(
+                ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body", str(e.get("msg", ""))
+            )
+            for e in exc.errors()
+        ]
+        return _error_response(validation_error(fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {
+            404: ("not_found", "Not found.", "未找到。"),
+            405: ("method_not_allowed", "Method not allowed.", "不支持该方法。"),
+        }
+        code, en, zh = codes.get(exc.status_code, ("http_error", str(exc.detail), str(exc.detail)))
+        return _error_response(PiguardError(code, en, zh, http_status=exc.status_code))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        # No stack trace to the client; the log line carries only the exception type.
+        log.error("internal_error", error_type=type(exc).__name__)
+        return _error_response(
+            PiguardError("internal_error", "Internal error.", "内部错误。", http_status=500)
+        )
+
+    app.include_router(health_router)
+    for router in _routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,75 @@
+"""Typer root: mounts each domain's sub-commands.
+
+Errors come out in the one error shape (code, zh/en message, obligation ids) on stderr; no traces.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+
+import typer
+from rich.console import Console
+
+from piguard.core.errors import PiguardError
+
+app = typer.Typer(
+    name="piguard",
+    help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# (command name, module exposing a Typer ``app``); modules not written yet are skipped.
+DOMAIN_COMMANDS = [
+    ("rules", "piguard.regulations.cli"),
+    ("calendar", "piguard.core.calendar_cli"),
+    ("db", "piguard.core.db_cli"),
+    ("audit", "piguard.oversight.audit_cli"),
+    ("staff", "piguard.identity.cli"),
+    ("scan", "piguard.discovery.cli"),
+    ("mask", "piguard.discovery.mask_cli"),
+    ("sms", "piguard.messaging.cli"),
+    ("serve", "piguard.serve_cli"),
+    ("demo", "piguard.demo_cli"),
+    ("worker", "piguard.worker"),
+]
+
+for _name, _module in DOMAIN_COMMANDS:
+    if importlib.util.find_spec(_module) is None:
+        continue
+    _mod = importlib.import_module(_module)
+    if hasattr(_mod, "command"):  # a single command, e.g. `piguard serve`
+        app.command(_name)(_mod.command)
+    else:
+        app.add_typer(_mod.app, name=_name)
+
+
+def render_error(err: PiguardError, as_json: bool = False) -> None:
+    if as_json:
+        sys.stderr.write(json.dumps(err.to_dict(), ensure_ascii=False) + "\n")
+        return
+    console = Console(stderr=True)
+    console.print(f"[bold red]error[/] {err.code}: {err.message_en} / {err.message_zh}", highlight=False)
+    if err.obligations:
+        console.print(f"  obligations: {', '.join(err.obligations)}", highlight=False)
+    for f in err.fields:
+        console.print(f"  {f.field}: {f.message}", highlight=False)
+    for r in err.reasons:
+        console.print(
+            f"  - [{', '.join(r.obligations)}] {r.code}: {r.message_en} / {r.message_zh}", highlight=False
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except PiguardError as err:
+        render_error(err, as_json="--format" in sys.argv and "json" in sys.argv)
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shared foundations: configuration, database, errors, reasons, calendar, crypto, logging."""

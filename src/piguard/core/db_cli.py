@@ -1,0 +1,34 @@
+"""`piguard db …`: create and migrate the database."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from piguard.core import db, migrate
+
+app = typer.Typer(help="Database schema (Alembic migrations). / 数据库结构迁移。", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+    """Create or migrate the database to the latest schema."""
+    engine = db.get_engine()
+    migrate.upgrade(engine, revision)
+    Console().print(
+        f"database at revision {migrate.current(engine)} ({engine.url.render_as_string(hide_password=True)})"
+    )
+
+
+@app.command()
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
+    """Migrate the database down to REVISION."""
+    engine = db.get_engine()
+    migrate.downgrade(engine, revision)
+    Console().print(f"database at revision {migrate.current(engine)}")
+
+
+@app.command()
+def current() -> None:
+    """Print the database's schema revision."""
+    Console().print(migrate.current(db.get_engine()) or "(empty)")

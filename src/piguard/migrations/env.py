@@ -1,0 +1,26 @@
+"""Alembic environment: runs on the connection piguard hands it (see piguard.core.migrate)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from piguard.models import metadata
+
+config = context.config
+connection = config.attributes.get("connection")
+
+
+def run() -> None:
+    if connection is None:
+        raise RuntimeError("piguard migrations run through `piguard db upgrade` (piguard.core.migrate)")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

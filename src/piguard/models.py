@@ -1,0 +1,30 @@
+"""Every domain's tables, imported in one place so Alembic and the tests see the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from piguard.core.db import Base
+
+MODEL_MODULES = [
+    "piguard.audit.models",
+    "piguard.identity.models",
+    "piguard.discovery.models",
+    "piguard.consent.models",
+    "piguard.inventory.models",
+    "piguard.messaging.models",
+    "piguard.rights.models",
+    "piguard.cases.models",
+    "piguard.oversight.models",
+]
+
+
+def load_all() -> type[Base]:
+    for name in MODEL_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    return Base
+
+
+metadata = load_all().metadata

@@ -1,0 +1,1 @@
+"""Law as data: obligations (REQUIREMENTS.md ids), article texts and dated parameters."""

@@ -1,0 +1,71 @@
+"""No personal information in logs, ever (O24-10, CSL-40)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from piguard.core.logging import configure_logging, get_logger, redact
+
+pytestmark = pytest.mark.obligation("O24-10", "CSL-40")
+
+PI_SAMPLES = [
+    "13812345678",
+    "+86 138 1234 5678",
+    "１３８１２３４５６７８",  # full-width digits
+    "110101199003074514",
+    "6222021234567890123",
+    "zhang.san@example.com",
+    "010-12345678",
+    "192.168.10.23",
+]
+
+
+@pytest.mark.parametrize("value", PI_SAMPLES)
+def test_redact_masks_pi_even_next_to_chinese(value: str) -> None:
+    out = redact(f"用户{value}已登录")
+    assert value not in out
+    assert "[redacted]" in out
+    assert out.startswith("用户") and out.endswith("已登录")
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    assert redact("订单已发货 order shipped, 3 items") == "订单已发货 order shipped, 3 items"
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True), st.text(alphabet="你好用户的手机号是", max_size=5))
+def test_redact_property_no_mobile_survives(mobile: str, prefix: str) -> None:
+    assert mobile not in redact(prefix + mobile + prefix)
+
+
+def _capture(fn) -> list[dict]:  # type: ignore[no-untyped-def]
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    try:
+        fn()
+    finally:
+        configure_logging("INFO")
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_structlog_lines_are_json_and_redacted() -> None:
+    lines = _capture(
+        lambda: get_logger("t").info(
+            "user 13812345678 failed", phone="13812345678", count=3, nested={"note": "id 110101199003074514"}
+        )
+    )
+    raw = json.dumps(lines, ensure_ascii=False)
+    assert "13812345678" not in raw and "110101199003074514" not in raw
+    assert lines[0]["count"] == 3
+    assert lines[0]["phone"] == "[redacted]"
+
+
+def test_stdlib_records_are_redacted() -> None:
+    lines = _capture(lambda: logging.getLogger("lib").warning("mail to %s failed", "li.si@example.cn"))
+    assert "li.si@example.cn" not in json.dumps(lines, ensure_ascii=False)
+    assert lines and lines[0]["level"] == "warning"
