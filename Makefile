@@ -17,8 +17,8 @@ run: setup
 test: setup lint typecheck pytest
 
 lint:
-	@$(UV) run --frozen ruff check src tests bench
-	@$(UV) run --frozen ruff format --check src tests bench
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
 
 typecheck:
 	@$(UV) run --frozen mypy
