@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +13,7 @@ from piguard import __version__
 from piguard.core.config import get_settings
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.logging import configure_logging, get_logger
+from piguard.core.modules import import_if_present
 from piguard.core.observability import metrics_middleware
 from piguard.core.observability import router as health_router
 
@@ -39,9 +38,9 @@ DOMAIN_ROUTERS = [
 def _routers() -> list[Any]:
     found = []
     for name in DOMAIN_ROUTERS:
-        if importlib.util.find_spec(name) is None:
-            continue
-        found.append(importlib.import_module(name).router)
+        module = import_if_present(name)
+        if module is not None:
+            found.append(module.router)
     return found
 
 

@@ -5,8 +5,6 @@ Errors come out in the one error shape (code, zh/en message, obligation ids) on 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
 
@@ -14,6 +12,7 @@ import typer
 from rich.console import Console
 
 from piguard.core.errors import PiguardError
+from piguard.core.modules import import_if_present
 
 app = typer.Typer(
     name="piguard",
@@ -38,9 +37,9 @@ DOMAIN_COMMANDS = [
 ]
 
 for _name, _module in DOMAIN_COMMANDS:
-    if importlib.util.find_spec(_module) is None:
+    _mod = import_if_present(_module)
+    if _mod is None:
         continue
-    _mod = importlib.import_module(_module)
     if hasattr(_mod, "command"):  # a single command, e.g. `piguard serve`
         app.command(_name)(_mod.command)
     else:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from piguard.core.db import Base
+from piguard.core.modules import import_if_present
 
 MODEL_MODULES = [
     "piguard.audit.models",
@@ -22,8 +20,7 @@ MODEL_MODULES = [
 
 def load_all() -> type[Base]:
     for name in MODEL_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+        import_if_present(name)
     return Base
 
 
