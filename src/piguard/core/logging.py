@@ -125,6 +125,9 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # Libraries' chatter (Alembic's plugin set-up, httpx requests) stays out of operators' stderr.
+    for noisy in ("alembic", "httpx", "multipart"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -1,0 +1,268 @@
+"""The rules matrix: a static scan of @carries and pytest.mark.obligation markers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from piguard.core.errors import PiguardError
+from piguard.regulations import service
+from piguard.regulations.matrix import build_matrix, clear_cache, find_tests_dir, package_dir
+from piguard.regulations.schemas import MatrixOut, MatrixRow
+
+
+def _tree(tmp_path: Path, code: dict[str, str], tests: dict[str, str] | None) -> tuple[Path, Path | None]:
+    src = tmp_path / "src" / "piguard"
+    for rel, body in code.items():
+        path = src / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(body), encoding="utf-8")
+    tests_dir = None
+    if tests is not None:
+        tests_dir = tmp_path / "tests"
+        for rel, body in tests.items():
+            path = tests_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(dedent(body), encoding="utf-8")
+    return src, tests_dir
+
+
+def _row(m: MatrixOut, oid: str) -> MatrixRow:
+    return next(r for r in m.rows if r.id == oid)
+
+
+CODE = {
+    "__init__.py": "",
+    "cases/__init__.py": "",
+    "cases/service.py": """\
+        from piguard.regulations.markers import carries
+        from piguard.regulations import markers
+
+        @carries("O24-12")
+        def open_complaint():
+            pass
+
+        class Clock:
+            @markers.carries("O31-27", "O24-12")
+            def deadline(self):
+                pass
+
+        def outer():
+            @carries("O31-25")
+            def inner():
+                pass
+            return inner
+        """,
+    "messaging/consent.py": """\
+        from __future__ import annotations
+        from typing import TYPE_CHECKING
+        from piguard.regulations.markers import carries
+
+        __obligations__ = ("O31-18.1",)
+
+        if TYPE_CHECKING:
+            pass
+        else:
+            @carries("O31-20")
+            class OptOut:
+                pass
+        """,
+    "plain.py": "def nothing():\n    return 1\n",
+}
+
+TESTS = {
+    "cases/test_clock.py": """\
+        import pytest
+
+        pytestmark = [pytest.mark.obligation("O31-27"), pytest.mark.slow]
+
+        def test_transfer():
+            pass
+
+        @pytest.mark.obligation("O24-12")
+        def test_reply():
+            pass
+
+        def helper():
+            pass
+
+        @pytest.mark.obligation("O31-28")
+        class TestStop:
+            def test_a(self):
+                pass
+
+            @pytest.mark.obligation("O31-16")
+            def test_b(self):
+                pass
+        """,
+    "messaging/test_optout.py": """\
+        from pytest import mark
+
+        pytestmark = mark.obligation("O31-20")
+
+        def test_td():
+            pass
+        """,
+    "conftest.py": "import pytest\n",
+}
+
+
+@pytest.fixture()
+def fake(tmp_path: Path) -> MatrixOut:
+    src, tests = _tree(tmp_path, CODE, TESTS)
+    return build_matrix(src, tests)
+
+
+def test_code_locations_are_module_qualname_line(fake: MatrixOut) -> None:
+    locs = {loc.location for loc in _row(fake, "O24-12").code}
+    assert locs == {"piguard.cases.service:open_complaint:5", "piguard.cases.service:Clock.deadline:10"}
+    assert [c.location for c in _row(fake, "O31-25").code] == [
+        "piguard.cases.service:outer.<locals>.inner:15"
+    ]
+    assert [c.location for c in _row(fake, "O31-18.1").code] == ["piguard.messaging.consent:<module>:5"]
+    assert [c.qualname for c in _row(fake, "O31-20").code] == ["OptOut"]  # found inside if/else
+
+
+def test_tests_are_path_and_name(fake: MatrixOut) -> None:
+    def nodeids(oid: str) -> set[str]:
+        tests = _row(fake, oid).tests
+        assert tests is not None
+        return {t.nodeid for t in tests}
+
+    # module pytestmark (a list) applies to every test in the module, not to helpers
+    assert nodeids("O31-27") == {
+        "tests/cases/test_clock.py::test_transfer",
+        "tests/cases/test_clock.py::test_reply",
+        "tests/cases/test_clock.py::TestStop",
+    }
+    assert nodeids("O24-12") == {"tests/cases/test_clock.py::test_reply"}
+    assert nodeids("O31-28") == {"tests/cases/test_clock.py::TestStop"}
+    assert nodeids("O31-16") == {"tests/cases/test_clock.py::TestStop::test_b"}
+    assert nodeids("O31-20") == {"tests/messaging/test_optout.py::test_td"}
+
+
+def test_status_built_partial_not_yet(fake: MatrixOut) -> None:
+    assert _row(fake, "O24-12").status == "built"  # code and tests
+    assert _row(fake, "O31-27").status == "built"
+    assert _row(fake, "O31-20").status == "built"
+    assert _row(fake, "O31-25").status == "partial"  # code only
+    assert _row(fake, "O31-18.1").status == "partial"
+    assert _row(fake, "O31-28").status == "partial"  # tests only
+    assert _row(fake, "CSL-43").status == "not yet"
+    assert fake.tests_scanned and not fake.notes and not fake.errors
+    c = fake.counts
+    assert (c.built, c.partial, c.total) == (3, 4, 60)
+    assert c.built + c.partial + c.not_yet == 60 == len(fake.rows)
+
+
+def test_unknown_ids_are_errors_with_suggestions(tmp_path: Path) -> None:
+    src, tests = _tree(
+        tmp_path,
+        {
+            "x.py": 'from piguard.regulations.markers import carries\n\n@carries("O31-18.3")\ndef f():\n    pass\n'
+        },
+        {
+            "test_x.py": 'import pytest\n\n@pytest.mark.obligation("O24-99", "O24-12")\ndef test_y():\n    pass\n'
+        },
+    )
+    m = build_matrix(src, tests)
+    errors = {(e.path, e.line, e.id, e.suggestion) for e in m.errors}
+    assert ("piguard/x.py", 4, "O31-18.3", "O31-18.2") in errors
+    assert ("tests/test_x.py", 4, "O24-99", "O24-19") in errors
+    assert len(m.errors) == 2
+    assert all("unknown obligation id" in e.message for e in m.errors)
+    assert _row(m, "O24-12").status == "partial"  # the known id on the same marker still counts
+
+
+def test_module_constants_resolve(tmp_path: Path) -> None:
+    src, tests = _tree(
+        tmp_path,
+        {
+            "a.py": """\
+                from piguard.regulations.markers import carries
+                OBLIGATION = "O24-13.6"
+                BOTH: tuple[str, ...] = ("O24-10", "CSL-40")
+                __obligations__ = (OBLIGATION,)
+
+                @carries(OBLIGATION, *BOTH)
+                def record():
+                    pass
+                """
+        },
+        {
+            "test_a.py": 'import pytest\nIDS = ("O24-13.6",)\n\n@pytest.mark.obligation(*IDS)\ndef test_a():\n    pass\n'
+        },
+    )
+    m = build_matrix(src, tests)
+    assert not m.errors
+    assert {c.location for c in _row(m, "O24-13.6").code} == {"piguard.a:<module>:4", "piguard.a:record:7"}
+    assert [c.location for c in _row(m, "CSL-40").code] == ["piguard.a:record:7"]
+    assert _row(m, "O24-13.6").status == "built"
+
+
+def test_non_literal_marker_and_unparsable_file_are_errors(tmp_path: Path) -> None:
+    src, tests = _tree(
+        tmp_path,
+        {
+            "a.py": "from piguard.regulations.markers import carries\n\n@carries(make_id())\ndef f():\n    pass\n",
+            "b.py": "def broken(:\n    carries\n",
+        },
+        {},
+    )
+    m = build_matrix(src, tests)
+    messages = sorted(e.message for e in m.errors)
+    assert len(messages) == 2
+    assert any("not a string literal" in msg for msg in messages)
+    assert any(msg.startswith("cannot parse") for msg in messages)
+
+
+def test_without_tests_directory_the_matrix_says_so(tmp_path: Path) -> None:
+    src, _ = _tree(tmp_path, CODE, None)
+    m = build_matrix(src, tmp_path / "no-such-tests")
+    assert not m.tests_scanned
+    assert m.notes and "not found" in m.notes[0]
+    assert all(r.tests is None for r in m.rows)
+    assert _row(m, "O24-12").status == "partial"
+
+
+def test_an_installed_package_has_no_tests_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "lib" / "site-packages" / "piguard"
+    site.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert find_tests_dir(site) is None
+    m = build_matrix(site)
+    assert not m.tests_scanned and "installed package" in m.notes[0]
+
+
+def test_a_checkout_finds_its_tests() -> None:
+    tests = find_tests_dir(package_dir())
+    assert tests is not None and (tests / "regulations").is_dir()
+
+
+def test_the_real_tree_is_scanned_fast_and_sees_these_markers() -> None:
+    clear_cache()
+    start = time.perf_counter()
+    m = build_matrix()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, f"scan took {elapsed:.2f}s"
+    row = _row(m, "O31-34")
+    assert "piguard.regulations.service:penalty_for" in {f"{c.module}:{c.qualname}" for c in row.code}
+    assert row.tests and any(t.path.startswith("tests/regulations/") for t in row.tests)
+    assert row.status == "built"
+
+
+def test_every_marker_in_the_repository_names_a_known_obligation() -> None:
+    m = build_matrix()
+    assert m.errors == [], "\n".join(f"{e.path}:{e.line}: {e.message}" for e in m.errors)
+
+
+def test_service_filters_by_status(fake: MatrixOut, tmp_path: Path) -> None:
+    m = service.matrix(status="not yet", src_root=tmp_path / "src" / "piguard", tests_root=tmp_path / "tests")
+    assert m.rows and all(r.status == "not yet" for r in m.rows)
+    assert m.counts.total == 60  # counts stay those of the whole matrix
+    with pytest.raises(PiguardError) as exc:
+        service.matrix(status="done")
+    assert exc.value.code == "validation_error"
