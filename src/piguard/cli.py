@@ -10,11 +10,34 @@ import sys
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from piguard.core.errors import PiguardError
 from piguard.core.modules import import_if_present
 
+
+class _PiguardGroup(TyperGroup):
+    """Renders a PiguardError from any sub-command in the one error shape, with its exit code,
+    whether piguard runs as a program or under a test runner."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except PiguardError as err:
+            render_error(err, as_json=_wants_json(ctx))
+            ctx.exit(err.exit_code)
+
+
+def _wants_json(ctx: typer.Context) -> bool:
+    args = list(getattr(ctx, "protected_args", []) or []) + list(ctx.args or [])
+    args += sys.argv[1:]
+    return any(a in ("--format=json", "--format=jsonl") for a in args) or any(
+        a == "--format" and i + 1 < len(args) and args[i + 1] in ("json", "jsonl") for i, a in enumerate(args)
+    )
+
+
 app = typer.Typer(
+    cls=_PiguardGroup,
     name="piguard",
     help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law).",
     no_args_is_help=True,
@@ -63,11 +86,7 @@ def render_error(err: PiguardError, as_json: bool = False) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except PiguardError as err:
-        render_error(err, as_json="--format" in sys.argv and "json" in sys.argv)
-        sys.exit(err.exit_code)
+    app()
 
 
 if __name__ == "__main__":
