@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piguard import __version__
@@ -95,4 +97,10 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     for router in _routers():
         app.include_router(router)
+    web = import_if_present("piguard.web.views")
+    if web is not None:
+        web.install_handlers(app)
+        app.mount(
+            "/static", StaticFiles(directory=str(Path(str(web.__file__)).parent / "static")), name="static"
+        )
     return app

@@ -1,0 +1,56 @@
+"""A small demo data set: staff accounts in each role and a few recorded operations.
+
+Loaded by `piguard demo` (the README's `make run`); idempotent, never loaded in production.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "piguard-demo-2026"
+
+DEMO_STAFF = [
+    (DEMO_USERNAME, DEMO_PASSWORD, ["admin", "compliance_officer"], "演示管理员 Demo admin"),
+    ("auditor", "piguard-auditor-2026", ["auditor"], "审计员 Auditor"),
+    ("operator", "piguard-operator-2026", ["operator"], "客服 Operator"),
+]
+
+
+def load_demo(session: Session) -> None:
+    from piguard.audit.service import Actor, record
+    import piguard.identity.service as identity
+
+    for username, password, roles, display in DEMO_STAFF:
+        identity.ensure_staff(session, username, password, roles, display)
+    system = Actor.system("demo-loader")
+    record(
+        session,
+        action="demo.load",
+        actor=system,
+        outcome="ok",
+        obligations=("O24-13.6",),
+        detail={"note": "demo data set loaded"},
+    )
+    record(
+        session,
+        action="pi.read",
+        actor=Actor("staff", "operator"),
+        subject_ref="user:10001",
+        data_categories=("phone_mobile", "name"),
+        purpose="customer_service",
+        obligations=("O24-13.6", "O24-13.3"),
+        client_ip="127.0.0.1",
+        terminal="demo-desk-1",
+    )
+    record(
+        session,
+        action="pi.export",
+        actor=Actor("staff", "operator"),
+        subject_ref="user:10002",
+        data_categories=("id_card",),
+        purpose="marketing",
+        outcome="refused",
+        obligations=("O24-13.3", "O24-9.3"),
+        client_ip="127.0.0.1",
+    )

@@ -1,0 +1,36 @@
+"""`piguard demo`: migrate the database, load the demo data and serve the console."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from piguard.core import db, migrate
+from piguard.core.config import get_settings
+
+
+def command(
+    serve: bool = typer.Option(True, help="Start the server after loading (--no-serve to only load)"),
+    port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000)"),
+) -> None:
+    """Set up the embedded SQLite database with demo data and serve the console."""
+    from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
+
+    settings = get_settings()
+    if settings.env == "production":
+        raise typer.BadParameter("the demo data set is never loaded with PIGUARD_ENV=production")
+    engine = db.get_engine()
+    migrate.upgrade(engine)
+    with db.unit_of_work() as session:
+        load_demo(session)
+    port = port or settings.port
+    console = Console()
+    console.print(f"[bold]piguard[/] database: {engine.url.render_as_string(hide_password=True)}")
+    console.print(
+        f"console:  [bold]http://{settings.host}:{port}/console[/]   API docs: http://{settings.host}:{port}/docs"
+    )
+    console.print(f"demo login / 演示账号: [bold]{DEMO_USERNAME}[/] / [bold]{DEMO_PASSWORD}[/]")
+    if serve:
+        from piguard.serve_cli import command as serve_command
+
+        serve_command(host=settings.host, port=port, workers=1)

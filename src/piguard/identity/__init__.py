@@ -1,0 +1,1 @@
+"""Identity: staff and agent accounts, roles, API tokens, console sessions, access decisions."""

@@ -1,0 +1,248 @@
+"""`piguard audit …`: verify, search and checkpoint the tamper-evident audit log (O24-13.6).
+
+``verify`` exits 0 when the chain is intact and 1 when any entry was altered, deleted, reordered or
+the tail truncated (naming the first bad seq and the kind of tampering). Reading the log is itself
+recorded (``audit.verify``, ``audit.search``) as the system actor ``cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from piguard.audit import service
+from piguard.audit.schemas import AuditEntryOut
+from piguard.audit.service import Actor
+from piguard.core.db import unit_of_work
+from piguard.core.errors import FieldError, PiguardError
+from piguard.regulations.markers import carries
+
+app = typer.Typer(
+    help="Tamper-evident audit log (O24-13.6): verify, search, checkpoint. / 防篡改审计日志：校验、查询、检查点。",
+    no_args_is_help=True,
+)
+
+CLI_ACTOR = Actor.system("cli")
+OBLIGATIONS = ("O24-13.6",)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def _terminal() -> str | None:
+    try:
+        return socket.gethostname()[:128] or None
+    except OSError:
+        return None
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """ISO 8601 date or date-time; without an offset it is taken as UTC."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PiguardError(
+            "validation_error",
+            f"{option} is not a date or time: use ISO 8601, e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00.",
+            f"{option} 不是有效的日期或时间：请使用 ISO 8601 格式，如 2024-05-01 或 2024-05-01T08:00:00+08:00。",
+            fields=[FieldError(option, "not an ISO 8601 date or time / 不是 ISO 8601 日期或时间")],
+            http_status=422,
+            exit_code=2,
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """The unit of work, with a missing or unreachable database told as a clear error, not a trace."""
+    try:
+        with unit_of_work() as session:
+            yield session
+    except (OperationalError, ProgrammingError) as exc:
+        raise PiguardError(
+            "database_unavailable",
+            "The database is unreachable or has no audit tables: check PIGUARD_DATABASE_URL and run "
+            "`piguard db upgrade`.",
+            "数据库无法连接或缺少审计表：请检查 PIGUARD_DATABASE_URL 并运行 `piguard db upgrade`。",
+            obligations=OBLIGATIONS,
+            http_status=503,
+            exit_code=2,
+        ) from exc
+
+
+def _short(value: str | None, n: int = 16) -> str:
+    return "" if value is None else (value if len(value) <= n else value[:n] + "…")
+
+
+@app.command()
+@carries("O24-13.6")
+def verify(
+    batch_size: int = typer.Option(
+        5000, "--batch-size", min=1, help="Entries read per query (memory bound)."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+) -> None:
+    """Check every hash link, checkpoint signature and the signed head; exit 1 on any tampering.
+    / 校验每条哈希链接、检查点签名与签名头部；发现篡改时以 1 退出。"""
+    with _database() as session:
+        result = service.verify(session, batch_size=batch_size)
+        service.record(
+            session,
+            action="audit.verify",
+            actor=CLI_ACTOR,
+            terminal=_terminal(),
+            outcome="ok" if result.ok else "failed",
+            obligations=OBLIGATIONS,
+            detail={
+                "checked": result.checked,
+                "problem": result.problem,
+                "first_bad_seq": result.first_bad_seq,
+            },
+        )
+    console = Console(highlight=False)
+    if fmt is not Format.table:
+        console.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+    elif result.ok:
+        console.print(
+            f"[green]intact / 完整[/]: {result.checked} entries checked / 已校验 {result.checked} 条"
+        )
+        if result.head_seq is not None:
+            console.print(f"head / 链头: seq {result.head_seq} hash {result.head_hash}")
+        console.print(
+            f"checkpoints verified / 已校验检查点: {result.checkpoints_checked}; "
+            f"signed head / 签名头部: seq {result.signed_head_seq if result.signed_head_seq is not None else '-'}"
+        )
+        if result.head_resets:
+            console.print(f"[yellow]warning / 警告[/]: {result.message_en}")
+            console.print(f"  {result.message_zh}")
+    else:
+        where = f"seq {result.first_bad_seq}" if result.first_bad_seq is not None else "head / 头部"
+        console.print(f"[bold red]TAMPERED / 已被篡改[/]: {result.problem} at {where}")
+        console.print(f"  {result.message_en}")
+        console.print(f"  {result.message_zh}")
+        console.print(
+            f"  checked before the problem / 出问题前已校验: {result.checked}; obligations: O24-13.6"
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _row(entry: Any) -> dict[str, Any]:
+    return AuditEntryOut.model_validate(entry).model_dump(mode="json")
+
+
+@app.command()
+@carries("O24-13.6")
+def search(
+    actor: str | None = typer.Option(None, "--actor", help="Actor id (staff id, agent id…)."),
+    actor_type: str | None = typer.Option(None, "--actor-type", help="staff, agent, end_user or system"),
+    subject: str | None = typer.Option(None, "--subject", help="Subject ref (user id or pseudonymous id)."),
+    action: str | None = typer.Option(None, "--action", help="Action prefix, e.g. 'pi' or 'auth.login'."),
+    since: str | None = typer.Option(
+        None, "--since", help="From (inclusive), ISO 8601; UTC unless an offset is given."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="Until (exclusive), ISO 8601; UTC unless an offset is given."
+    ),
+    outcome: str | None = typer.Option(None, "--outcome", help="ok, refused, held or failed"),
+    limit: int = typer.Option(100, "--limit", help="At most this many entries (1-1000)."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many entries."),
+    cursor: int | None = typer.Option(None, "--cursor", help="Only entries older than this seq (next page)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or jsonl"),
+) -> None:
+    """Search the audit log, newest first. / 查询审计日志（按时间倒序）。"""
+    since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
+    filters: dict[str, Any] = {
+        "actor_id": actor,
+        "actor_type": actor_type,
+        "subject_ref": subject,
+        "action": action,
+        "since": since_at,
+        "until": until_at,
+        "outcome": outcome,
+    }
+    with _database() as session:
+        entries = service.search(session, **filters, limit=limit, offset=offset, cursor=cursor)
+        rows = [_row(e) for e in entries]
+        service.record(
+            session,
+            action="audit.search",
+            actor=CLI_ACTOR,
+            terminal=_terminal(),
+            obligations=OBLIGATIONS,
+            detail={
+                "filters": {k: v for k, v in filters.items() if v is not None},
+                "limit": limit,
+                "offset": offset,
+                "cursor": cursor,
+                "returned": len(rows),
+            },
+        )
+    out = Console(highlight=False, soft_wrap=fmt is not Format.table)
+    if fmt is Format.json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    if fmt is Format.jsonl:
+        for r in rows:
+            out.out(json.dumps(r, ensure_ascii=False, separators=(",", ":")), highlight=False)
+        return
+    table = Table(title=f"audit entries / 审计记录 ({len(rows)})")
+    for col in (
+        "seq",
+        "time (UTC)",
+        "actor",
+        "from",
+        "action",
+        "subject",
+        "categories",
+        "purpose",
+        "outcome",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            r["time"][:19].replace("T", " "),
+            f"{r['actor_type']}:{r['actor_id'] or '-'}",
+            " ".join(x for x in (r["client_ip"], _short(r["terminal"])) if x) or "-",
+            r["action"],
+            r["subject_ref"] or "-",
+            ",".join(r["data_categories"]) or "-",
+            r["purpose"] or "-",
+            r["outcome"],
+        )
+    out.print(table)
+    if len(rows) == limit:
+        out.print(f"more / 更多: --cursor {rows[-1]['seq']}")
+
+
+@app.command()
+@carries("O24-13.6")
+def checkpoint(fmt: Format = typer.Option(Format.table, "--format", help="table or json")) -> None:
+    """Sign the current head now; keep the printed line outside the database too.
+    / 立即签名当前链头；请将输出另行保存在数据库之外。"""
+    with _database() as session:
+        info = service.checkpoint(session)
+    console = Console(highlight=False)
+    if fmt is not Format.table:
+        console.print_json(json.dumps(info.to_dict(), ensure_ascii=False))
+        return
+    console.print(f"checkpoint / 检查点: seq {info.seq} count {info.count} at {info.time.isoformat()}")
+    console.print(f"hash {info.hash}")
+    console.print(f"signature {info.signature} (key id {info.key_id})")

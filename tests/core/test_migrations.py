@@ -1,0 +1,34 @@
+"""Migrations: up and down on every backend, and models and migrations never disagree."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from piguard.core import migrate
+from piguard.models import metadata
+from tests.conftest import BACKENDS
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_upgrade_downgrade_upgrade(backend: str, make_backend_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = make_backend_engine(backend)
+    migrate.upgrade(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {t.name for t in metadata.sorted_tables} <= tables
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(engine)
+    assert migrate.current(engine) is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_models_match_migrations(backend: str, make_backend_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = make_backend_engine(backend)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, metadata)
+    assert diff == [], f"models and migrations disagree; generate a migration: {diff}"
