@@ -70,6 +70,12 @@ def make_backend_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ob
         _drop_postgres_schema(s)
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each storage backend's name, for tests that make their own databases."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(request: pytest.FixtureRequest, make_backend_engine: object) -> Iterator[Engine]:
     """An engine with the whole schema, one per backend for the session."""

@@ -18,8 +18,8 @@ DEMO_STAFF = [
 
 
 def load_demo(session: Session) -> None:
-    from piguard.audit.service import Actor, record
     import piguard.identity.service as identity
+    from piguard.audit.service import Actor, record
 
     for username, password, roles, display in DEMO_STAFF:
         identity.ensure_staff(session, username, password, roles, display)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from piguard.core import migrate
 from piguard.models import metadata
-from tests.conftest import BACKENDS
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_downgrade_upgrade(backend: str, make_backend_engine) -> None:  # type: ignore[no-untyped-def]
     engine = make_backend_engine(backend)
     migrate.upgrade(engine)
@@ -24,7 +21,6 @@ def test_upgrade_downgrade_upgrade(backend: str, make_backend_engine) -> None:  
     assert migrate.current(engine) is not None
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_models_match_migrations(backend: str, make_backend_engine) -> None:  # type: ignore[no-untyped-def]
     engine = make_backend_engine(backend)
     migrate.upgrade(engine)

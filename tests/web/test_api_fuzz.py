@@ -38,4 +38,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case, admin_token: str) -> None:  # type: ignore[no-untyped-def]
-    case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, checks=[checks.not_a_server_error])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {admin_token}"}, checks=[checks.not_a_server_error]
+    )

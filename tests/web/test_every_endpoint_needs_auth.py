@@ -56,7 +56,10 @@ def test_every_non_public_route_refuses_anonymous_callers(db_engine) -> None:  #
             r = client.request(method, _concrete(route.path), json={})
             if route.path.startswith("/console"):
                 # Console pages send anonymous visitors to the login page.
-                assert r.status_code == 303 and r.headers["location"].startswith("/login"), (method, route.path)
+                assert r.status_code == 303 and r.headers["location"].startswith("/login"), (
+                    method,
+                    route.path,
+                )
             else:
                 assert r.status_code == 401, (method, route.path, r.status_code, r.text[:200])
                 assert r.json()["error"]["code"] == "unauthenticated"
