@@ -1,0 +1,427 @@
+"""piguard vs JioNLP vs Presidio on the same corpora: precision/recall/F1 per category, MB/s per core.
+
+    uv run --group bench python bench/discovery.py            # full run (a few minutes on 1 core)
+    uv run --group bench python bench/discovery.py --quick    # smaller corpora
+
+Corpora
+- gold: the seeded synthetic corpus (piguard.discovery.synth), Chinese and English, with gold spans
+  and hard negatives (order/tracking numbers, timestamps, amounts, IDs with wrong check digits,
+  Luhn-valid random digits, 18-digit order numbers). A prediction counts when it overlaps a gold span
+  of the same category (each gold span once); F1 is computed per tool over the categories that tool
+  claims to detect.
+- mixed (speed): the real SMS sample ../shared/corpora/sms/zh-sms-10k.tsv (read in place, digits
+  there masked as x) interleaved with synthetic PI documents, one for every five messages. Without
+  the SMS file, the synthetic corpus alone is used and the output says so.
+Speed is bytes of UTF-8 input per CPU second of this process (time.process_time), i.e. per core.
+
+Peers
+- JioNLP: its extract_* functions (phone, ID card, e-mail, IP, QQ, WeChat, licence plate), per text.
+- Presidio (presidio-analyzer), regex-only: spaCy models cannot be downloaded here, so it runs with a
+  minimal NLP engine (spaCy's blank multi-language tokenizer, no NER; PERSON/LOCATION are therefore
+  off), first with its default recognisers, then with Chinese pattern recognisers added (resident ID,
+  mobile, landline, UnionPay card, passport, plate, QQ), written with digit look-arounds (not \\b).
+  PHONE_NUMBER results are split into mobile/landline by their digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from piguard.discovery.engine import default_engine, detect, detect_batch
+from piguard.discovery.synth import Tally, generate, score
+
+ROOT = Path(__file__).resolve().parents[1]
+SMS = ROOT.parent / "shared" / "corpora" / "sms" / "zh-sms-10k.tsv"
+TARGET_F1 = ("id_card", "bank_card", "phone_mobile", "phone_landline", "email", "ip_address")
+Span = tuple[int, int, str]
+
+
+def phone_category(value: str) -> str:
+    digits = "".join(c for c in value if c.isdigit())
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) > 11:
+        digits = digits[2:]
+    return "phone_mobile" if len(digits) == 11 and digits.startswith("1") else "phone_landline"
+
+
+# ---------------------------------------------------------------- tools
+
+
+class Tool:
+    name = ""
+    categories: frozenset[str] = frozenset()
+    note = ""
+
+    def spans(self, text: str) -> list[Span]:
+        raise NotImplementedError
+
+    def speed_run(self, texts: list[str]) -> None:
+        for t in texts:
+            self.spans(t)
+
+
+class Piguard(Tool):
+    name = "piguard"
+
+    def __init__(self) -> None:
+        from piguard.discovery.categories import CODES
+
+        self.categories = frozenset(CODES)
+        self.note = (
+            f"dictionary pass: {default_engine()._automaton.backend}; batch API (as `piguard scan --jsonl`)"
+        )
+
+    def spans(self, text: str) -> list[Span]:
+        return [(f.start, f.end, f.category) for f in detect(text)]
+
+    def speed_run(self, texts: list[str]) -> None:
+        # the batch API `piguard scan --jsonl` uses, with its JSON output lines
+        for i, fs in enumerate(detect_batch(texts)):
+            for f in fs:
+                json.dumps({"id": i, **f.to_dict()})
+
+
+class PiguardPerText(Piguard):
+    name = "piguard (one call per text)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.note = "detect() once per text, like the SMS gateway"
+
+    def speed_run(self, texts: list[str]) -> None:
+        for t in texts:
+            detect(t)
+
+
+class JioNLP(Tool):
+    name = "jionlp"
+    categories = frozenset(
+        {"phone_mobile", "phone_landline", "id_card", "email", "ip_address", "qq", "wechat", "license_plate"}
+    )
+
+    def __init__(self) -> None:
+        import jionlp
+
+        self.jio = jionlp
+        self.note = f"jionlp {getattr(jionlp, '__version__', '?')}"
+
+    def spans(self, text: str) -> list[Span]:
+        j = self.jio
+        out: list[Span] = []
+        for item in j.extract_phone_number(text, detail=True):
+            s, e = item["offset"]
+            out.append((s, e, "phone_mobile" if item.get("type") == "cell_phone" else "phone_landline"))
+        for fn, cat in (
+            (j.extract_id_card, "id_card"),
+            (j.extract_email, "email"),
+            (j.extract_ip_address, "ip_address"),
+            (j.extract_qq, "qq"),
+            (j.extract_wechat_id, "wechat"),
+            (j.extract_motor_vehicle_licence_plate, "license_plate"),
+        ):
+            try:
+                items = fn(text, detail=True)
+            except Exception:  # one extractor failing must not stop the run
+                items = []
+            for item in items:
+                s, e = item["offset"]
+                out.append((s, e, cat))
+        return out
+
+
+ZH_PATTERNS: list[tuple[str, str, str, float, list[str]]] = [
+    (
+        "CN_ID_CARD",
+        "id_card",
+        r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])",
+        0.6,
+        ["身份证", "证件号"],
+    ),
+    (
+        "CN_ID_CARD",
+        "id_card",
+        r"(?<![0-9])[1-9]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9])",
+        0.3,
+        ["身份证"],
+    ),
+    (
+        "CN_MOBILE",
+        "phone_mobile",
+        r"(?<![0-9])(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9])",
+        0.6,
+        ["手机", "电话", "联系"],
+    ),
+    (
+        "CN_LANDLINE",
+        "phone_landline",
+        r"(?:[(（]0\d{2,3}[)）]|(?<![0-9])0\d{2,3}[ -]?)\d{7,8}(?![0-9])",
+        0.5,
+        ["电话", "座机"],
+    ),
+    (
+        "CN_BANK_CARD",
+        "bank_card",
+        r"(?<![0-9])62\d{2}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}(?:[ -]?\d{1,3})?(?![0-9])",
+        0.5,
+        ["卡号", "银行卡"],
+    ),
+    ("CN_PASSPORT", "passport", r"(?<![A-Za-z0-9])[EG][A-Z]?\d{7,8}(?![0-9])", 0.4, ["护照"]),
+    (
+        "CN_PLATE",
+        "license_plate",
+        r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}",
+        0.5,
+        ["车牌"],
+    ),
+    ("CN_QQ", "qq", r"(?<=QQ|qq)[:：号 ]*[1-9]\d{4,10}(?![0-9])", 0.5, ["QQ"]),
+]
+PRESIDIO_MAP = {"EMAIL_ADDRESS": "email", "CREDIT_CARD": "bank_card", "IP_ADDRESS": "ip_address"}
+
+
+class Presidio(Tool):
+    def __init__(self, with_chinese: bool) -> None:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+
+        blank = spacy.blank("xx")
+
+        class RegexOnlyNlpEngine(NlpEngine):  # type: ignore[misc]
+            """No model: tokens from spaCy's blank tokenizer, no named entities."""
+
+            def load(self) -> None: ...
+
+            def is_loaded(self) -> bool:
+                return True
+
+            def process_text(self, text: str, language: str) -> Any:
+                doc = blank.make_doc(text)
+                return NlpArtifacts(
+                    entities=[],
+                    tokens=doc,
+                    tokens_indices=[t.idx for t in doc],
+                    lemmas=[t.text.lower() for t in doc],
+                    nlp_engine=self,
+                    language=language,
+                )
+
+            def process_batch(
+                self, texts: Any, language: str, batch_size: int = 1, n_process: int = 1, **kw: Any
+            ) -> Any:
+                for t in texts:
+                    yield t, self.process_text(t, language)
+
+            def is_stopword(self, word: str, language: str) -> bool:
+                return False
+
+            def is_punct(self, word: str, language: str) -> bool:
+                return False
+
+            def get_supported_entities(self) -> list[str]:
+                return []
+
+            def get_supported_languages(self) -> list[str]:
+                return ["en"]
+
+        registry = RecognizerRegistry()
+        registry.load_predefined_recognizers(languages=["en"])
+        self.map = dict(PRESIDIO_MAP)
+        cats = {"email", "bank_card", "ip_address", "phone_mobile", "phone_landline"}
+        if with_chinese:
+            grouped: dict[str, list[tuple[str, float, list[str], str]]] = {}
+            for entity, cat, regex, sc, ctx in ZH_PATTERNS:
+                grouped.setdefault(entity, []).append((regex, sc, ctx, cat))
+            for entity, pats in grouped.items():
+                registry.add_recognizer(
+                    PatternRecognizer(
+                        supported_entity=entity,
+                        supported_language="en",
+                        patterns=[Pattern(f"{entity}_{i}", p[0], p[1]) for i, p in enumerate(pats)],
+                        context=[c for p in pats for c in p[2]],
+                    )
+                )
+                self.map[entity] = pats[0][3]
+                cats.add(pats[0][3])
+        self.engine = AnalyzerEngine(
+            registry=registry, nlp_engine=RegexOnlyNlpEngine(), supported_languages=["en"]
+        )
+        self.categories = frozenset(cats)
+        self.name = "presidio+zh" if with_chinese else "presidio"
+        import presidio_analyzer
+
+        self.note = (
+            f"presidio-analyzer {getattr(presidio_analyzer, '__version__', '')} regex-only "
+            f"(blank spaCy tokenizer, no NER){', + Chinese patterns' if with_chinese else ', default recognisers'}"
+        )
+
+    def spans(self, text: str) -> list[Span]:
+        out: list[Span] = []
+        for r in self.engine.analyze(text=text, language="en"):
+            if r.entity_type == "PHONE_NUMBER":
+                out.append((r.start, r.end, phone_category(text[r.start : r.end])))
+            elif r.entity_type in self.map:
+                out.append((r.start, r.end, self.map[r.entity_type]))
+        return out
+
+
+# ---------------------------------------------------------------- running
+
+
+def evaluate(tool: Tool, docs: list[Any]) -> dict[str, Tally]:
+    tallies: dict[str, Tally] = {}
+    for d in docs:
+        score(d.spans, tool.spans(d.text), tallies, set(tool.categories))
+    return tallies
+
+
+def speed(tool: Tool, texts: list[str], max_bytes: int) -> float:
+    chosen: list[str] = []
+    size = 0
+    for t in texts:
+        chosen.append(t)
+        size += len(t.encode("utf-8"))
+        if size >= max_bytes:
+            break
+    tool.speed_run(chosen[:50])  # warm up
+    t0 = time.process_time()
+    tool.speed_run(chosen)
+    return size / (time.process_time() - t0) / 1e6
+
+
+def sms_corpus() -> list[str]:
+    if not SMS.is_file():
+        return []
+    return [line.split("\t", 1)[1] for line in SMS.read_text(encoding="utf-8").splitlines() if "\t" in line]
+
+
+def mixed_corpus(seed: int, synthetic: list[str]) -> tuple[list[str], str]:
+    sms = sms_corpus()
+    if not sms:
+        return synthetic, f"SMS sample not found at {SMS}: mixed corpus = synthetic documents only"
+    rng = random.Random(seed)
+    out: list[str] = []
+    for i, line in enumerate(sms):
+        out.append(line)
+        if i % 5 == 0:
+            out.append(synthetic[(i // 5) % len(synthetic)])
+    rng.shuffle(out)
+    return out, f"{len(sms)} real SMS messages + {len(sms) // 5 + 1} synthetic PI documents, shuffled"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=3000, help="gold documents")
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--quick", action="store_true", help="1,000 gold documents, smaller speed samples")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args()
+    import logging
+
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)  # Presidio's e-mail check tries the network
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    n = 1000 if args.quick else args.n
+    docs = generate(n, args.seed)
+    gold_bytes = sum(len(d.text.encode()) for d in docs)
+    mixed, mixed_note = mixed_corpus(args.seed, [d.text for d in generate(3000, args.seed + 1)])
+    mixed_bytes = sum(len(t.encode()) for t in mixed)
+    sms = sms_corpus()
+    print(f"gold corpus: {n} synthetic documents, {gold_bytes / 1e6:.2f} MB, seed {args.seed}")
+    print(f"mixed corpus (speed): {mixed_note}; {mixed_bytes / 1e6:.2f} MB")
+
+    tools: list[Tool] = [Piguard(), PiguardPerText()]
+    for factory, label in (
+        (JioNLP, "jionlp"),
+        (lambda: Presidio(False), "presidio"),
+        (lambda: Presidio(True), "presidio+zh"),
+    ):
+        try:
+            tools.append(factory())
+        except Exception as e:  # not installed, or failed to start: say so and run the rest
+            print(f"! {label} unavailable: {type(e).__name__}: {e} (install with `uv sync --group bench`)")
+    for t in tools:
+        print(f"  - {t.name}: {t.note}")
+
+    results: dict[str, Any] = {"gold_docs": n, "seed": args.seed, "mixed": mixed_note, "tools": {}}
+    f1: dict[str, dict[str, Tally]] = {}
+    for t in tools:
+        if isinstance(t, PiguardPerText):
+            continue
+        f1[t.name] = evaluate(t, docs)
+    cats = sorted({c for tallies in f1.values() for c in tallies})
+    names = list(f1)
+    print("\nF1 per category (P/R in brackets); '-' = the tool does not detect this category")
+    print(f"{'category':16s}" + "".join(f"{nm:>26s}" for nm in names))
+    for c in cats:
+        row = f"{c:16s}"
+        for nm in names:
+            t = f1[nm].get(c)
+            tool = next(x for x in tools if x.name == nm)
+            if c not in tool.categories:
+                row += f"{'-':>26s}"
+            elif t is None:
+                row += f"{'(no gold)':>26s}"
+            else:
+                row += f"{t.f1:>10.3f} ({t.precision:.3f}/{t.recall:.3f})"
+        print(row)
+
+    print(
+        "\nspeed, MB/s per core (CPU time); real SMS = the 10k messages alone (little PI), mixed 1:5 = one"
+        " synthetic PI document per five messages, dense = the gold corpus (several PI items per line)"
+    )
+    speeds: dict[str, dict[str, float]] = {}
+    for t in tools:
+        budget = 300_000 if t.name.startswith("presidio") else (400_000 if t.name == "jionlp" else 10**9)
+        if args.quick:
+            budget = min(budget, 150_000)
+        speeds[t.name] = {
+            "sms": speed(t, sms, budget) if sms else 0.0,
+            "mixed": speed(t, mixed, budget),
+            "dense": speed(t, [d.text for d in docs], budget),
+        }
+        v = speeds[t.name]
+        print(
+            f"  {t.name:30s} real SMS {v['sms']:7.2f}   mixed 1:5 {v['mixed']:7.2f}   dense synthetic {v['dense']:7.2f}"
+        )
+
+    base = speeds["piguard"]["mixed"]
+    print("\nratios (piguard / peer)")
+    for nm in names:
+        if nm == "piguard":
+            continue
+        shared = sorted(set(f1[nm]) & next(x for x in tools if x.name == nm).categories)
+        wins = [c for c in shared if c in f1["piguard"] and f1["piguard"][c].f1 > f1[nm][c].f1]
+        ties = [c for c in shared if c in f1["piguard"] and f1["piguard"][c].f1 == f1[nm][c].f1]
+        print(
+            f"  vs {nm:14s} speed x{base / speeds[nm]['mixed']:6.1f}   higher F1 on {len(wins)}/{len(shared)} shared "
+            f"categories{' (ties: ' + ', '.join(ties) + ')' if ties else ''}"
+        )
+
+    print("\ntargets")
+    ok_f1 = all(f1["piguard"][c].f1 >= 0.99 for c in TARGET_F1 if c in f1["piguard"])
+    print(f"  F1 >= 0.99 on {', '.join(TARGET_F1)}: {'met' if ok_f1 else 'NOT met'}")
+    for corpus in ("sms", "mixed", "dense"):
+        v = speeds["piguard"][corpus]
+        print(f"  >= 30 MB/s per core, {corpus:5s}: {'met' if v >= 30 else 'NOT met'} ({v:.1f} MB/s)")
+    for t in tools:
+        results["tools"][t.name] = {
+            "note": t.note,
+            "speed_mb_s": speeds[t.name],
+            "f1": {
+                c: {"f1": round(x.f1, 4), "precision": round(x.precision, 4), "recall": round(x.recall, 4)}
+                for c, x in f1.get(t.name, {}).items()
+            },
+        }
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""`piguard scan`: find personal information in files, folders, JSONL records and databases."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from piguard.core.errors import FieldError, validation_error
+from piguard.discovery import report as rep
+from piguard.discovery.categories import check_categories
+from piguard.discovery.scanners import RecordError, ScanReport, scan_database, scan_jsonl_records, scan_paths
+from piguard.regulations.markers import carries
+
+app = typer.Typer(
+    help="Find personal information (PI) in files, JSONL and databases. / 发现个人信息。",
+    no_args_is_help=False,
+)
+
+
+def _progress(console: Console) -> tuple[Progress, Callable[[str, int | None], Callable[[int], None]]]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+    def start(description: str, total: int | None) -> Callable[[int], None]:
+        task = progress.add_task(description[:40], total=total)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        return advance
+
+    return progress, start
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@carries("O24-4", "O24-5", "O24-13.3")
+def command(
+    paths: list[Path] = typer.Argument(None, help="Files or folders to scan / 要扫描的文件或目录"),
+    jsonl: str = typer.Option(
+        None, "--jsonl", help='JSONL records {"id","text"} ("-" = stdin); one JSON line out per finding'
+    ),
+    db: str = typer.Option(None, "--db", help="SQLAlchemy database URL to sample, e.g. sqlite:///app.db"),
+    fmt: str = typer.Option("table", "--format", "-f", help="json | jsonl | table | html"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout"),
+    categories: str = typer.Option(
+        None, "--categories", "-c", help="Only these categories (comma-separated)"
+    ),
+    sample: int = typer.Option(1000, "--sample", help="Cells sampled per column (0 = every row)"),
+    table: list[str] = typer.Option(None, "--table", help="With --db: only these tables"),
+    fail_on_found: bool = typer.Option(
+        False, "--fail-on-found", help="Exit 1 when any PI is found (DLP gate)"
+    ),
+) -> None:
+    """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.
+
+    Reports never contain the values found: only where they are, their category and confidence.
+    """
+    cats = check_categories(categories) if categories else None
+    if fmt not in rep.FORMATS:
+        raise validation_error([FieldError("format", f"one of {', '.join(rep.FORMATS)}")])
+    modes = sum(bool(x) for x in (paths, jsonl, db))
+    if modes != 1:
+        raise validation_error(
+            [FieldError("paths", "give PATH..., --jsonl FILE or --db URL (exactly one)")],
+            "Nothing to scan.",
+            "未指定扫描对象。",
+        )
+    if sample < 0:
+        raise validation_error([FieldError("sample", "must be >= 0")])
+    err = Console(stderr=True)
+    if jsonl:
+        raise typer.Exit(_jsonl_mode(jsonl, cats, output, err))
+    progress, start = _progress(err)
+    with progress:
+        if db:
+            report = scan_database(db, sample=sample, tables=table or None, progress=start, categories=cats)
+        else:
+            report = scan_paths(paths, sample=sample, progress=start, categories=cats)
+    _render(report, fmt, output)
+    if report.errors:
+        raise typer.Exit(1)
+    if fail_on_found and report.summary():
+        raise typer.Exit(1)
+
+
+def _render(report: ScanReport, fmt: str, output: Path | None) -> None:
+    if fmt == "json":
+        _emit(rep.to_json(report) + "\n", output)
+    elif fmt == "jsonl":
+        _emit(rep.to_jsonl(report), output)
+    elif fmt == "html":
+        _emit(rep.to_html(report), output)
+    elif output is not None:
+        with output.open("w", encoding="utf-8") as fh:
+            rep.print_table(report, Console(file=fh, width=140))
+    else:
+        rep.print_table(report, Console())
+
+
+def _jsonl_mode(source: str, cats: frozenset[str] | None, output: Path | None, err: Console) -> int:
+    import json
+
+    if source == "-":
+        lines = (line.rstrip("\n") for line in sys.stdin)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise validation_error(
+                [FieldError("jsonl", f"{source} is not a file")], "File not found.", "文件不存在。"
+            )
+        fh = path.open(encoding="utf-8-sig", errors="replace")
+        lines = (line.rstrip("\n") for line in fh)
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    bad = 0
+    try:
+        for item in scan_jsonl_records(lines, cats):
+            if isinstance(item, RecordError):
+                bad += 1
+                err.print(f"line {item.line}: {item.message} / 第 {item.line} 行无效", highlight=False)
+                continue
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            out.close()
+    if bad:
+        err.print(f"{bad} malformed line(s) skipped / 跳过 {bad} 行无效记录", highlight=False)
+    return 1 if bad else 0
+
+
+app.command(name="scan")(command)

@@ -1,0 +1,817 @@
+"""PI recognisers: one small class per kind of evidence, configured from ``data/recognizers.yaml``.
+
+The engine (:mod:`piguard.discovery.engine`) makes one structural pass (digit clusters, ``@``,
+plate heads, IPv6 colons) and one Aho-Corasick pass (trigger and context words, division names),
+then calls each recogniser only on the candidates it registered for:
+
+- *number* recognisers get digit tokens of the lengths they declare (``digit_lengths``);
+- *dotted* ones get tokens holding a ``.`` (IPv4, GPS);
+- *anchor* ones get ``@``, plate heads or IPv6 colons;
+- *keyword* ones get the position right after one of their trigger words.
+
+Each returns candidates ``(start, end, confidence)``; the engine adds context scoring (words from
+the recogniser's ``context`` list near the match raise confidence, ``negative`` ones lower it),
+resolves overlaps and drops what falls under ``min_confidence``. Python counts CJK characters as
+word characters, so no pattern here uses ``\\b`` next to digits: boundaries are explicit
+look-arounds on ASCII classes.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from piguard.discovery import validators as v
+from piguard.discovery.areas import area_table
+from piguard.regulations.markers import carries
+
+if TYPE_CHECKING:
+    from piguard.discovery.engine import Scan
+
+Cand = tuple[int, int, float]
+ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SEP = r"[ \t:：=＝]*(?:是|为|is|:|：|=)?[ \t:：=＝]*"
+
+
+@dataclass
+class RecognizerSpec:
+    name: str
+    cls: str
+    category: str
+    base: float
+    context: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+    context_bonus: float = 0.15
+    negative_penalty: float = 0.4
+    triggers: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RecognizerSpec:
+        known = {
+            "name",
+            "class",
+            "category",
+            "base",
+            "context",
+            "negative",
+            "context_bonus",
+            "negative_penalty",
+            "triggers",
+        }
+        return cls(
+            name=str(d["name"]),
+            cls=str(d["class"]),
+            category=str(d["category"]),
+            base=float(d["base"]),
+            context=tuple(d.get("context", ())),
+            negative=tuple(d.get("negative", ())),
+            context_bonus=float(d.get("context_bonus", 0.15)),
+            negative_penalty=float(d.get("negative_penalty", 0.4)),
+            triggers=tuple(d.get("triggers", ())),
+            options={k: val for k, val in d.items() if k not in known},
+        )
+
+
+class Recognizer:
+    """Base class. ``anchor`` says which candidates the engine hands over."""
+
+    anchor: ClassVar[str] = ""  # number | dotted | at | plate | colon | keyword | post
+    digit_lengths: ClassVar[tuple[int, ...]] = ()
+    numeric: ClassVar[bool] = False  # lowered by the shared numeric negative words (order no. ...)
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.category = spec.category
+        self.base = spec.base
+
+    def keywords(self) -> Iterable[str]:
+        """Trigger words (anchors) for keyword recognisers."""
+        return self.spec.triggers
+
+    # number / dotted: ``start`` is the token's offset in the text, ``tok`` the folded token.
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        return None
+
+    # at / plate / colon / keyword: ``pos`` is the anchor's position (keyword: just after the word).
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        return ()
+
+
+def _alnum_before(text: str, i: int) -> bool:
+    return i > 0 and text[i - 1] in ASCII_ALNUM
+
+
+def _alnum_after(text: str, i: int) -> bool:
+    return i < len(text) and text[i] in ASCII_ALNUM
+
+
+_PLAIN = re.compile(r"[0-9 \-]+")
+
+
+def _plain_separators(tok: str, allowed: str = " -") -> bool:
+    return tok.isdigit() or _PLAIN.fullmatch(tok) is not None
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@carries("O24-4", "GC-111")
+class IdCardRecognizer(Recognizer):
+    """18-digit resident ID (GB 11643 check digit, date, area code) and 15-digit legacy IDs."""
+
+    anchor = "number"
+    digit_lengths = (15, 17, 18)  # 17 digits + X arrive as 17 digits plus a trailing X
+    numeric = True
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        number = digits
+        if tok[-1] in "Xx":
+            number = digits + "X"
+        elif len(digits) == 17:
+            return None
+        if not _plain_separators(tok.rstrip("Xx"), " -"):
+            return None
+        q = v.id_card_quality(number)
+        if not q:
+            return None
+        end = start + len(tok)
+        if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
+            return None
+        return start, end, self.base * q if len(number) == 18 else q
+
+
+@carries("O24-4", "GC-111")
+class MobileRecognizer(Recognizer):
+    """Chinese mobile numbers: 11 digits in an allocated range, +86/0086 optional, any grouping."""
+
+    anchor = "number"
+    digit_lengths = (11, 13, 15)
+    numeric = True
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        n = len(digits)
+        if n == 13:
+            if not digits.startswith("86"):
+                return None
+            national = digits[2:]
+        elif n == 15:
+            if not digits.startswith("0086"):
+                return None
+            national = digits[4:]
+        else:
+            national = digits
+        if not _plain_separators(tok.lstrip("+"), " -") or not v.mobile_ok(national):
+            return None
+        end = start + len(tok)
+        if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
+            return None
+        if n == 11 and tok[0] == "+":
+            return None
+        return start, end, self.base
+
+
+_LANDLINE = re.compile(
+    r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,5})?"
+)
+_LANDLINE_PAREN = re.compile(r"[(（]0(\d{2,3})[)）][ \-]?$")
+
+
+@carries("O24-4", "GC-111")
+class LandlineRecognizer(Recognizer):
+    """Landlines: 0 + area code + 7-8 digit subscriber; +86, parentheses, spaces and dashes."""
+
+    anchor = "number"
+    digit_lengths = (7, 8, 10, 11, 12, 13, 14)
+    numeric = True
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        text = scan.text
+        end = start + len(tok)
+        if _alnum_before(text, start) or _alnum_after(text, end):
+            return None
+        if not _plain_separators(tok.lstrip("+"), " -"):
+            return None
+        n = len(digits)
+        if n <= 8:  # (010)12345678: the area code sits in parentheses before the token
+            head = v.fold(text[max(0, start - 7) : start])
+            m = _LANDLINE_PAREN.search(head)
+            if not m or not digits.isdigit() or not v.landline_ok(m.group(1) + digits):
+                return None
+            return start - len(m.group(0)), end, min(1.0, self.base + 0.1)
+        plus = tok[0] == "+" or digits.startswith("86") or digits.startswith("0086")
+        if not plus and digits[0] != "0":
+            return None
+        if plus:
+            national = digits[4:] if digits.startswith("0086") else digits[2:]
+            if national.startswith("0"):
+                national = national[1:]
+        else:
+            national = digits[1:]
+        if v.landline_ok(national):
+            grouped = any(c in tok for c in " -")
+            return start, end, min(1.0, self.base + (0.1 if grouped or plus else 0.0))
+        # extension: 010-12345678-123
+        m = _LANDLINE.fullmatch(tok)
+        if m and v.landline_ok(m.group(1) + m.group(2)):
+            return start, end, self.base
+        return None
+
+
+@carries("O24-4", "GC-111")
+class BankCardRecognizer(Recognizer):
+    """Bank cards, UnionPay first: 16-19 digits, Luhn, an issuer prefix that fits the length."""
+
+    anchor = "number"
+    digit_lengths = (16, 17, 18, 19)
+    numeric = True
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if not digits.isdigit() or not _plain_separators(tok, " -") or not v.luhn_ok(digits):
+            return None
+        issuer = v.card_issuer_score(digits)
+        if not issuer:
+            return None
+        if len(digits) == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
+            return None
+        end = start + len(tok)
+        if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
+            return None
+        return start, end, self.base * issuer
+
+
+_PASSPORT = re.compile(r"(?:E[A-HJ-NP-Z]?|G|D|DE|S|SE|P|PE)$")
+
+
+@carries("O24-4", "GC-111")
+class PassportRecognizer(Recognizer):
+    """PRC passports: E/G + 8 digits, E + letter + 7 digits (2019 series), D/S/P service passports."""
+
+    anchor = "number"
+    digit_lengths = (7, 8)
+    numeric = True
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if not tok.isdigit():
+            return None
+        text = scan.text
+        head = v.fold(text[max(0, start - 2) : start])
+        m = _PASSPORT.search(head)
+        if not m:
+            return None
+        prefix = m.group(0)
+        s = start - len(prefix)
+        if _alnum_before(text, s) or _alnum_after(text, start + len(tok)):
+            return None
+        if prefix == "G":  # G series stopped in 2012: every one has expired, so only with context
+            return (s, start + len(tok), self.base - 0.25) if len(digits) == 8 else None
+        if prefix == "E":
+            ok = len(digits) == 8
+        elif len(prefix) == 2 and prefix[0] == "E":
+            ok = len(digits) == 7
+        else:  # D, S, P, DE, SE, PE: diplomatic, service and official passports, 7 digits
+            ok = len(digits) == 7
+        return (s, start + len(tok), self.base) if ok else None
+
+
+_DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
+
+
+@carries("O24-4", "GC-111")
+class Ipv4Recognizer(Recognizer):
+    anchor = "dotted"
+    numeric = False
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        m = _DOTTED_IP.fullmatch(tok)
+        if not m or not v.ipv4_ok(m.group(1)):
+            return None
+        end = start + len(m.group(1))
+        text = scan.text
+        # "IP1.2.3.4" is an address, "v1.2.3.4" a version
+        if (start and (text[start - 1].isdigit() or text[start - 1] in "vV.")) or (
+            end < len(text) and text[end] in ASCII_LETTERS
+        ):
+            return None
+        return start, end, self.base
+
+
+_GPS_NUM = re.compile(r"-?\d{1,3}\.\d{3,}")
+_GPS_PAIR = re.compile(
+    r"[ \t]*(?:[,，/;；][ \t]*|[ \t]+)(?:[EeWw东西]|lng|lon|经度)?[ \t:：=]*(-?\d{1,3}\.\d{3,})(?![\d.])"
+)
+
+
+@carries("O24-4", "GC-111")
+class GpsRecognizer(Recognizer):
+    """Latitude/longitude pairs (decimal degrees), or a single value next to 纬度/经度/lat/lng."""
+
+    anchor = "dotted"
+
+    def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if not _GPS_NUM.fullmatch(tok):
+            return None
+        text = scan.text
+        if start > 0 and text[start - 1] == "-":
+            start -= 1
+            tok = "-" + tok
+        if _alnum_before(text, start) and text[start - 1] not in "NSEWnsew":
+            return None
+        first = float(tok)
+        end = start + len(tok)
+        decimals = len(tok) - tok.index(".") - 1
+        m = _GPS_PAIR.match(v.fold(text[end : end + 40]))
+        if m:
+            second = float(m.group(1))
+            pair_ok = (abs(first) <= 90 and abs(second) <= 180) or (abs(first) <= 180 and abs(second) <= 90)
+            if pair_ok and min(decimals, len(m.group(1)) - m.group(1).index(".") - 1) >= 3:
+                in_china = (3 <= first <= 54 and 73 <= second <= 136) or (
+                    73 <= first <= 136 and 3 <= second <= 54
+                )
+                return start, end + m.end(), self.base + (0.1 if in_china else 0.0)
+        # lone coordinate: needs its own context word (纬度 39.9, lat=39.9)
+        if abs(first) <= 180 and decimals >= 4 and scan.near_context(self, start, end):
+            return start, end, 0.6
+        return None
+
+
+# ---------------------------------------------------------------- anchors
+
+_EMAIL_DOMAIN = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+)
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+
+
+@carries("O24-4", "GC-111")
+class EmailRecognizer(Recognizer):
+    """E-mail addresses: ASCII local part and domain only, so adjacent Chinese is never swallowed."""
+
+    anchor = "at"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        i = pos
+        lo = max(0, pos - 64)
+        while i > lo and text[i - 1] in _EMAIL_LOCAL:
+            i -= 1
+        while i < pos and text[i] in ".":
+            i += 1
+        if i == pos:
+            return ()
+        window = v.fold(text[pos + 1 : pos + 256])
+        m = _EMAIL_DOMAIN.match(window)
+        if not m:
+            return ()
+        return ((i, pos + 1 + m.end(), self.base),)
+
+
+_PLATE = re.compile(
+    r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·•・.\- ]?"
+    r"(?:[DF][A-HJ-NP-Z0-9][0-9]{4}|[0-9]{5}[DF]|[A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳])"
+    r"(?![A-Za-z0-9])"
+)
+
+
+@carries("O24-4", "GC-111")
+class PlateRecognizer(Recognizer):
+    """Mainland licence plates: 7 characters, or 8 for new-energy vehicles (D/F series)."""
+
+    anchor = "plate"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        m = _PLATE.match(scan.text, pos)
+        if not m:
+            return ()
+        body = m.group(0)[2:].lstrip("·•・.- ")
+        if sum(c.isdigit() for c in body) < 2:  # words like 京AB... in running text
+            return ()
+        return ((pos, m.end(), self.base),)
+
+
+_V6 = re.compile(
+    r"(?:(?<=IP)|(?<=ip)|(?<=IP:)|(?<=ip:)|(?<=v6:)|(?<![0-9A-Za-z:.]))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![0-9A-Za-z:])"
+)
+
+
+@carries("O24-4", "GC-111")
+class Ipv6Recognizer(Recognizer):
+    anchor = "colon"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        lo = max(0, pos - 40)
+        for m in _V6.finditer(text, lo, min(len(text), pos + 46)):
+            if m.start() <= pos < m.end():
+                s, start = m.group(0), m.start()
+                if s.startswith(":") and not s.startswith("::"):  # "IP:2001:db8::1"
+                    s, start = s[1:], start + 1
+                if any(c in "0123456789abcdefABCDEF" for c in s) and v.ipv6_ok(s):
+                    return ((start, m.end(), self.base),)
+                return ()
+        return ()
+
+
+# ---------------------------------------------------------------- keyword-driven
+
+
+_MASK_CHARS = frozenset("x*#•●·-_")
+
+
+class KeywordValueRecognizer(Recognizer):
+    """``trigger [separator] value``: QQ, WeChat IDs, accounts (value pattern from the registry)."""
+
+    anchor = "keyword"
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.value = re.compile(_SEP + r"(?:号码|号|ID|id)?" + _SEP + "(" + str(spec.options["value"]) + ")")
+        self.sep_bonus = float(spec.options.get("need_separator_bonus", 0.0))
+        self.ascii_needs_separator = bool(spec.options.get("ascii_needs_separator", False))
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        if (
+            trigger.isascii()
+            and trigger[0].isalpha()
+            and (_alnum_before(text, kw_start) or (pos < len(text) and text[pos] in ASCII_LETTERS))
+        ):
+            return ()  # "vx" inside an English word
+        window = v.fold(text[pos : pos + 48])
+        m = self.value.match(window)
+        if not m:
+            return ()
+        if set(m.group(1).lower()) <= _MASK_CHARS:
+            return ()  # already masked (xxxx)
+        explicit = any(c in ":：=" for c in window[: m.start(1)])
+        if self.ascii_needs_separator and trigger.isascii() and not explicit:
+            return ()  # "login from ...": English trigger words need "key: value"
+        conf = self.base + (self.sep_bonus if explicit else 0.0)
+        return ((pos + m.start(1), pos + m.end(1), min(conf, 1.0)),)
+
+
+_PASSWORD_VALUE = re.compile(r"[ \t]*(?:[:：=＝]|是|为|is|:)[ \t]*([^\s，。；;,、)）】\]\"'<>“”]{1,64})")
+
+
+@carries("O24-4", "GC-111")
+class PasswordRecognizer(Recognizer):
+    """Passwords in key/value form: ``密码：…``, ``password=…`` (never a bare word)."""
+
+    anchor = "keyword"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        if trigger.isascii() and _alnum_before(text, kw_start):
+            return ()
+        m = _PASSWORD_VALUE.match(text, pos, min(len(text), pos + 80))
+        if not m:
+            return ()
+        value = m.group(1)
+        if (
+            set(value) <= set("*•●·xX#-_?？")
+            or value.lower() in ("null", "none", "空", "无")
+            or (len(value) > 3 and sum(c in "xX*" for c in value) * 2 > len(value))
+        ):
+            return ()  # already masked or empty
+        return ((m.start(1), m.end(1), self.base),)
+
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    )
+}
+_DATE = re.compile(
+    r"[ \t:：=是为在于]{0,3}(?:"
+    r"(?P<y>(?:19|20)\d{2})[ \t]*[年\-/.][ \t]*(?P<m>\d{1,2})[ \t]*[月\-/.][ \t]*(?P<d>\d{1,2})日?"
+    r"|(?P<y2>(?:19|20)\d{2})(?P<m2>[01]\d)(?P<d2>[0-3]\d)(?!\d)"
+    r"|(?P<mon>[A-Z][a-z]{2,8})\.? (?P<d3>\d{1,2}),? (?P<y3>(?:19|20)\d{2})"
+    r"|(?P<d4>\d{1,2}) (?P<mon4>[A-Z][a-z]{2,8})\.?,? (?P<y4>(?:19|20)\d{2})"
+    r"|(?P<d5>\d{1,2})/(?P<m5>\d{1,2})/(?P<y5>(?:19|20)\d{2})"
+    r")"
+)
+
+
+@carries("O24-4", "GC-111")
+class BirthDateRecognizer(Recognizer):
+    """Dates next to 出生/生日/DOB words: a date alone is a timestamp, not a birth date."""
+
+    anchor = "keyword"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        m = _DATE.match(v.fold(scan.text[pos : pos + 40]))
+        if not m:
+            return ()
+        g = m.groupdict()
+        try:
+            if g["y"]:
+                y, mo, d = int(g["y"]), int(g["m"]), int(g["d"])
+            elif g["y2"]:
+                y, mo, d = int(g["y2"]), int(g["m2"]), int(g["d2"])
+            elif g["y3"]:
+                y, mo, d = int(g["y3"]), _MONTHS[g["mon"][:3].lower()], int(g["d3"])
+            elif g["y4"]:
+                y, mo, d = int(g["y4"]), _MONTHS[g["mon4"][:3].lower()], int(g["d4"])
+            else:
+                y, mo, d = int(g["y5"]), int(g["m5"]), int(g["d5"])
+        except KeyError:
+            return ()
+        if not v._valid_date(y, mo, d, lo=1900):
+            return ()
+        start = pos + m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t:：=是为在于")))
+        return ((start, pos + m.end(), self.base),)
+
+
+@lru_cache(maxsize=1)
+def surnames() -> tuple[frozenset[str], frozenset[str]]:
+    text = resources.files("piguard.discovery").joinpath("data", "surnames.txt").read_text(encoding="utf-8")
+    single: set[str] = set()
+    compound: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        for s in line.split():
+            (compound if len(s) > 1 else single).add(s)
+    return frozenset(single), frozenset(compound)
+
+
+# characters that end a Chinese given name: the next word starts here
+_NAME_STOP = frozenset(
+    "的了是在和与及或等您你我他她们说要去来到从给向于为被把将会已也都就还很再又请先女电手号身证住地邮微银卡收寄联系"
+    "姓名址码话机箱账户密年生士姐同学老师经理总今昨未办申客用患乘各位们全体家这那些个物业管理员工"
+)
+# surnames that are far more often a function word (患者和亲属, 当时那个)
+_AMBIGUOUS_SURNAMES = frozenset("和时那都相但由来能可所同")
+_EN_NAME = re.compile(r"[ \t]*([A-Z][a-z]+(?:[ \-][A-Z][a-z]+){0,2})")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _is_cjk(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff"
+
+
+@carries("O24-4", "GC-111")
+class NameRecognizer(Recognizer):
+    """Chinese names after trigger words (姓名、收件人…) or before 先生/女士; English after Name:/Mr."""
+
+    anchor = "keyword"
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.weak = frozenset(spec.options.get("weak_triggers", ()))
+        self.suffixes = frozenset(spec.options.get("suffixes", ()))
+        self.en = frozenset(spec.options.get("en_triggers", ()))
+
+    def keywords(self) -> Iterable[str]:
+        yield from self.spec.triggers
+        yield from self.weak
+        yield from self.suffixes
+        yield from self.en
+
+    def _given(self, text: str, i: int, limit: int = 2) -> int:
+        """End of the given name starting at ``i`` (1-2 CJK characters not in the stop set)."""
+        j = i
+        while j < len(text) and j - i < limit and _is_cjk(text[j]) and text[j] not in _NAME_STOP:
+            j += 1
+        return j
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        if trigger in self.en:
+            if trigger[0].isalpha() and _alnum_before(text, kw_start):
+                return ()
+            m = _EN_NAME.match(text, pos)
+            if not m:
+                return ()
+            return ((m.start(1), m.end(1), self.base - 0.05),)
+        single, compound = surnames()
+        if trigger in self.suffixes:  # 张伟先生: look back
+            four = text[max(0, kw_start - 4) : kw_start]
+            if len(four) == 4 and four[:2] in compound and all(_is_cjk(c) for c in four):
+                return ((kw_start - 4, kw_start, self.base - 0.1),)
+            for n in (3, 2):
+                s = kw_start - n
+                if s < 0:
+                    continue
+                cand = text[s:kw_start]
+                if not all(_is_cjk(c) for c in cand) or any(c in _NAME_STOP for c in cand[1:]):
+                    continue
+                if cand[:2] in compound or (
+                    cand[0] in single
+                    and not (n == 3 and cand[1] in single and text[s - 1 : s] not in ("", " "))
+                ):
+                    return ((s, kw_start, self.base - 0.1),)
+            return ()
+        i = pos
+        while i < len(text) and i - pos < 3 and text[i] in " \t:：=是为叫":
+            i += 1
+        if i >= len(text):
+            return ()
+        if text[i : i + 2] in compound:
+            end = self._given(text, i + 2)
+            if end == i + 2:
+                return ()
+        elif text[i] in single:
+            end = self._given(text, i + 1)
+            if end == i + 1:
+                return ()
+        else:
+            return ()
+        explicit = any(c in ":：" for c in text[pos:i])
+        conf = self.base - (0.45 if trigger in self.weak and not explicit else 0.0)
+        if text[i] in _AMBIGUOUS_SURNAMES and not (explicit and trigger not in self.weak):
+            conf -= 0.45
+        return ((i, end, conf),)
+
+
+_ADDR_BODY = re.compile(r"[\u4e00-\u9fffA-Za-z0-9０-９\-－#()（）·]{0,48}")
+_ADDR_STOP = re.compile(
+    r"电话|手机|联系|收件|收货人|邮编|邮箱|姓名|身份证|的|，|。|；|、|先生|女士|小姐|寄件|号码|微信|卡号|附近|旁边|门口|对面"
+)
+_ADDR_MARK = re.compile(
+    r"(?:\d+|[一二三四五六七八九十百零]+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
+)
+_STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
+_EN_ADDR = re.compile(
+    r"[ \t]*(\d{1,6}[ \t]+(?:[A-Z][A-Za-z'.\-]*[ \t]+){1,4}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq)\.?"
+    r"(?:,[ \t]*[A-Z][A-Za-z'\-]*(?:[ \t]+[A-Z][A-Za-z'\-]*){0,3}){0,3})"
+)
+
+
+@carries("O24-4", "GC-111")
+class AddressRecognizer(Recognizer):
+    """Chinese addresses from administrative-division names and address words; English after Address:."""
+
+    anchor = "keyword"
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.en = frozenset(spec.options.get("en_triggers", ()))
+        self.context_words = frozenset(spec.triggers)
+        self.divisions = division_anchor_names()
+
+    def keywords(self) -> Iterable[str]:
+        yield from self.spec.triggers
+        yield from self.en
+        yield from self.divisions
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        if kw_start < scan.address_end:
+            return ()
+        if trigger in self.en:
+            m = _EN_ADDR.match(text, pos)
+            if not m:
+                return ()
+            scan.address_end = m.end(1)
+            return ((m.start(1), m.end(1), self.base),)
+        if trigger in self.context_words:
+            i = pos
+            while i < len(text) and i - pos < 3 and text[i] in " \t:：=是为在":
+                i += 1
+            start, context = i, True
+        else:
+            start, context = kw_start, scan.address_context(kw_start)
+        body = _ADDR_BODY.match(text, start)
+        if not body:
+            return ()
+        tail = body.group(0)
+        stop = _ADDR_STOP.search(tail, 2)
+        if stop:
+            tail = tail[: stop.start()]
+        last = None
+        street = False
+        for m in _ADDR_MARK.finditer(tail):
+            if last is not None and m.start() - last.end() > 12:
+                break  # a long run with no address word: the address ended before it
+            if last is None and m.start() > 16:
+                break
+            last = m
+            street = street or bool(_STREET.fullmatch(m.group(0)[-1:])) or bool(_STREET.search(m.group(0)))
+        if last is None:
+            return ()
+        end = start + last.end()
+        # a division name followed only by another division suffix (广东省深圳市) is a place, not an address
+        conf = self.base if street else self.base - 0.2
+        if context:
+            conf += 0.1
+        if end - start < 5 and not context:
+            return ()
+        scan.address_end = end
+        return ((start, end, min(conf, 1.0)),)
+
+
+_GENERIC_DIVISIONS = frozenset(
+    {
+        "市辖区",
+        "县",
+        "郊区",
+        "矿区",
+        "城区",
+        "市区",
+        "新区",
+        "开发区",
+        "省直辖县级行政区划",
+        "自治区直辖县级行政区划",
+        "省直辖行政单位",
+    }
+)
+
+
+@lru_cache(maxsize=1)
+def division_anchor_names() -> frozenset[str]:
+    """Division names that anchor the address recogniser: full names (3+ chars) and short forms."""
+    out: set[str] = set()
+    for name, level in area_table().names().items():
+        if name in _GENERIC_DIVISIONS or "直辖" in name or len(name) < 2:
+            continue
+        if len(name) >= 3:
+            out.add(name)
+        if level == "province":
+            short = re.sub(
+                r"(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|地区|盟)$", "", name
+            )
+            if len(short) >= 2:
+                out.add(short)
+    return frozenset(out)
+
+
+_TIMESTAMP = re.compile(
+    r"(?<!\d)(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日)[ T]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d{1,6})?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?(?!\d)"
+)
+
+
+_SCHEDULE = re.compile(r"会议|截止|活动|预约|发布|开始|结束|到期|开会|deadline|meeting|due")
+
+
+@carries("O24-4", "GC-111")
+class LocationTimeRecognizer(Recognizer):
+    """Time of service use next to its place (O24-4): a timestamp on the same line as a location."""
+
+    anchor = "post"
+    LOCATION_CATEGORIES: ClassVar[frozenset[str]] = frozenset({"gps", "ip_address", "address"})
+
+    def on_post(self, scan: Scan, found: list[tuple[int, int, str, float]]) -> Iterable[Cand]:
+        text = scan.text
+        places = [(s, e) for s, e, c, _ in found if c in self.LOCATION_CATEGORIES]
+        words = scan.anchor_positions(self)
+        if not places or not words:
+            return
+        seen: set[int] = set()
+        for s, e in places:
+            lo = max(text.rfind("\n", max(0, s - 80), s) + 1, s - 80)
+            nl = text.find("\n", e, e + 80)
+            hi = min(len(text) if nl < 0 else nl, e + 80)
+            for m in _TIMESTAMP.finditer(text, lo, hi):
+                if m.start() in seen:
+                    continue
+                a, b = (m.end(), s) if m.end() <= s else (e, m.start())
+                # a service-use word (登录, 定位, login...) between the time and the place
+                k = bisect_left(words, a - 4)
+                if k >= len(words) or words[k] > b:
+                    continue
+                head = re.split(r"[，。；,;\n]", text[max(0, m.start() - 6) : m.start()])[-1]
+                if _SCHEDULE.search(head):
+                    continue  # 会议时间, 截止: a scheduled time, not a time of use
+                seen.add(m.start())
+                yield m.start(), m.end(), self.base
+
+
+CLASSES: dict[str, type[Recognizer]] = {
+    c.__name__: c
+    for c in (
+        IdCardRecognizer,
+        MobileRecognizer,
+        LandlineRecognizer,
+        BankCardRecognizer,
+        PassportRecognizer,
+        Ipv4Recognizer,
+        GpsRecognizer,
+        EmailRecognizer,
+        PlateRecognizer,
+        Ipv6Recognizer,
+        KeywordValueRecognizer,
+        PasswordRecognizer,
+        BirthDateRecognizer,
+        NameRecognizer,
+        AddressRecognizer,
+        LocationTimeRecognizer,
+    )
+}
+
+
+def build(spec: RecognizerSpec) -> Recognizer:
+    cls = CLASSES.get(spec.cls)
+    if cls is None:
+        raise ValueError(f"unknown recogniser class {spec.cls!r} in {spec.name!r}")
+    return cls(spec)

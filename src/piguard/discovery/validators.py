@@ -1,0 +1,177 @@
+"""Check-digit and structure validators run on candidates only (never used to scan).
+
+Resident IDs follow GB 11643 (ISO 7064 MOD 11-2 check digit, a real date, a division code that
+ever existed); bank cards the Luhn check and an issuer prefix; phone numbers the patterns in
+``phonenumbers``' metadata for China, compiled once so validation costs a regex match, not a parse.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import date
+from functools import lru_cache
+
+import phonenumbers
+
+from piguard.discovery.areas import area_table
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+FULLWIDTH = str.maketrans(
+    {chr(0xFF10 + i): str(i) for i in range(10)}
+    | {chr(0xFF21 + i): chr(0x41 + i) for i in range(26)}
+    | {chr(0xFF41 + i): chr(0x61 + i) for i in range(26)}
+    | {
+        "\uff0b": "+",
+        "\uff0d": "-",
+        "\uff0e": ".",
+        "\uff1a": ":",
+        "\uff0f": "/",
+        "\u3000": " ",
+        "\uff20": "@",
+        "\u00a0": " ",
+        "\uff08": "(",
+        "\uff09": ")",
+        "\u2014": "-",
+        "\u2013": "-",
+    }
+)
+
+
+_NEEDS_FOLD = re.compile("[\uff01-\uff5e\u3000\u00a0\u2013\u2014]")
+
+
+def fold(s: str) -> str:
+    """Full-width digits, letters and separators to ASCII; one character for one, so offsets hold."""
+    if s.isascii() or _NEEDS_FOLD.search(s) is None:
+        return s
+    return s.translate(FULLWIDTH)
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643 / ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    return _ID_CHECK[sum(map(int.__mul__, map(int, first17), _ID_WEIGHTS)) % 11]
+
+
+_THIS_YEAR = date.today().year
+
+
+def _valid_date(y: int, m: int, d: int, lo: int = 1880, hi: int | None = None) -> bool:
+    hi = hi or _THIS_YEAR
+    if not lo <= y <= hi:
+        return False
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def id_card_quality(number: str) -> float:
+    """0 when ``number`` is not a resident ID; else 1.0, or 0.8 on an area-era mismatch.
+
+    18 digits (last may be X): check digit, date, area code that ever existed.
+    15 digits (legacy, before 1999): area code and a 19yy date; no check digit, so 0.6.
+    """
+    areas = area_table()
+    if len(number) == 18:
+        body = number[:17]
+        if not body.isdigit() or id_check_digit(body) != number[17].upper():
+            return 0.0
+        y, m, d = int(number[6:10]), int(number[10:12]), int(number[12:14])
+        if not _valid_date(y, m, d) or not areas.exists(number[:6]) or number[2:6] == "0000":
+            return 0.0
+        return 0.8 if areas.abolished_before(number[:6], y) else 1.0
+    if len(number) == 15 and number.isdigit():
+        y, m, d = 1900 + int(number[6:8]), int(number[8:10]), int(number[10:12])
+        if not _valid_date(y, m, d, hi=1999) or not areas.exists(number[:6]) or number[2:6] == "0000":
+            return 0.0
+        return 0.6
+    return 0.0
+
+
+def id_structure_ok(number: str) -> bool:
+    """An 18-digit run shaped like an ID (area + date) whatever its check digit: a mistyped ID."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    return area_table().exists(number[:6]) and _valid_date(
+        int(number[6:10]), int(number[10:12]), int(number[12:14])
+    )
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        n = ord(c) - 48
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def card_issuer_score(digits: str) -> float:
+    """How plausible the issuer prefix is for this length (UnionPay 62 first)."""
+    n = len(digits)
+    if digits.startswith("62") and 16 <= n <= 19:
+        return 1.0
+    if n in (16, 19) and digits[0] == "4":
+        return 0.7
+    if n == 16 and (digits[:2] in ("51", "52", "53", "54", "55") or 2221 <= int(digits[:4]) <= 2720):
+        return 0.7
+    if 16 <= n <= 19 and (
+        digits.startswith("35") or digits.startswith("60") or digits[:4] in ("9558", "9559")
+    ):
+        return 0.6
+    return 0.0
+
+
+@lru_cache(maxsize=1)
+def _cn_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert meta is not None and meta.mobile is not None and meta.fixed_line is not None
+    mobile = meta.mobile.national_number_pattern or r"1[3-9]\d{9}"
+    fixed = meta.fixed_line.national_number_pattern or r"[1-9]\d{8,10}"
+    return re.compile(mobile), re.compile(fixed)
+
+
+def mobile_ok(national: str) -> bool:
+    """An 11-digit Chinese mobile number in an allocated range (phonenumbers' metadata)."""
+    return len(national) == 11 and _cn_patterns()[0].fullmatch(national) is not None
+
+
+def landline_ok(national: str) -> bool:
+    """Area code (without the trunk 0) + subscriber number, per phonenumbers' fixed-line pattern."""
+    return 9 <= len(national) <= 11 and _cn_patterns()[1].fullmatch(national) is not None
+
+
+def ipv4_ok(s: str) -> bool:
+    parts = s.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p.isdigit() or len(p) > 3 or (len(p) > 1 and p[0] == "0") or int(p) > 255:
+            return False
+    return True
+
+
+def ipv6_ok(s: str) -> bool:
+    if s.count(":") < 2:
+        return False
+    try:
+        ipaddress.IPv6Address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def normalise_phone(value: str) -> str:
+    """E.164 form of a Chinese phone number (for pseudonyms: one person, one token); else folded digits."""
+    folded = fold(value)
+    try:
+        num = phonenumbers.parse(folded, "CN")
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        return "".join(c for c in folded if c.isdigit())

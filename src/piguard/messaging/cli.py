@@ -1,0 +1,365 @@
+"""``piguard sms …``: content review of message batches, reply classification, the loaded rules.
+
+Contract of ``piguard sms review FILE.jsonl`` (``-`` reads stdin), documented in docs/sms-review.md:
+one JSON object a line in, ``{"id", "text", "sender"?, "content_provider"?}``; one JSON line a
+line out on stdout, in input order, either a review
+``{"id", "verdict", "kind", "prohibited", "findings": [{"code", "articles", "message": {"zh", "en"},
+"severity", "detail"?}]}`` or a per-line error ``{"id", "line", "error": {"code", "message": {"zh",
+"en"}}}``. Blank lines are skipped. A progress bar and a summary go to stderr. Exit status 1 when
+any line was an error, 0 otherwise (a failed review is a result, not an error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from piguard.core.errors import PiguardError
+from piguard.messaging.replies import classify_reply
+from piguard.messaging.review import (
+    Channel,
+    ReviewContext,
+    SignaturePosition,
+    SignatureRequirement,
+    load_rules,
+    reviewer_for,
+)
+from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
+from piguard.messaging.review.rules import RULES_DIR_ENV, RuleSet
+
+app = typer.Typer(
+    help="SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
+    "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
+    no_args_is_help=True,
+)
+
+RULES_DIR_HELP = (
+    f"Directory of extra keyword/pattern files (repeatable; adds to the built-ins and to ${RULES_DIR_ENV}). "
+    "附加规则目录。"
+)
+
+
+class LineError(Exception):
+    def __init__(self, code: str, en: str, zh: str) -> None:
+        super().__init__(code)
+        self.code, self.en, self.zh = code, en, zh
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(err: PiguardError) -> typer.Exit:
+    console = _stderr()
+    console.print(f"[bold red]error[/] {err.code}: {err.message_en} / {err.message_zh}")
+    for f in err.fields:
+        console.print(f"  {f.field}: {f.message}")
+    return typer.Exit(err.exit_code)
+
+
+def _rules(rules_dir: list[Path]) -> RuleSet:
+    try:
+        return load_rules(rules_dir)
+    except PiguardError as err:
+        raise _fail(err) from None
+
+
+def _load_signatures(path: Path) -> dict[str, frozenset[str]]:
+    """``{"content provider": ["签名", ...]}`` from a JSON or YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise _fail(
+            PiguardError(
+                "validation_error",
+                f"Cannot read signatures file {path}: {exc}",
+                f"无法读取签名文件 {path}：{exc}",
+            )
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, list | str) for k, v in data.items()
+    ):
+        raise _fail(
+            PiguardError(
+                "validation_error",
+                f"{path} must map each content provider to a list of signatures.",
+                f"{path} 须为“内容提供者: [签名, …]”的映射。",
+            )
+        )
+    return {k: frozenset([v] if isinstance(v, str) else [str(s) for s in v]) for k, v in data.items()}
+
+
+def _count_lines(stream: IO[bytes]) -> int:
+    n = 0
+    last = b"\n"
+    while chunk := stream.read(1 << 20):
+        n += chunk.count(b"\n")
+        last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
+
+
+def _lines(source: str) -> tuple[Iterator[bytes], int | None]:
+    if source == "-":
+        return iter(sys.stdin.buffer), None
+    path = Path(source)
+    if not path.is_file():
+        raise _fail(
+            PiguardError(
+                "not_found",
+                f"Input file {source!r} was not found.",
+                f"未找到输入文件 {source!r}。",
+                exit_code=2,
+            )
+        )
+
+    def gen() -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            yield from fh
+
+    with path.open("rb") as fh:
+        total = _count_lines(fh)
+    return gen(), total
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
+
+
+def _parse(raw: bytes, lineno: int, max_length: int) -> dict[str, Any]:
+    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LineError(
+            "invalid_utf8", "The line is not valid UTF-8.", "该行不是有效的 UTF-8 编码。"
+        ) from None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise LineError(
+            "invalid_json", f"The line is not JSON ({exc.msg}).", f"该行不是有效的 JSON（{exc.msg}）。"
+        ) from None
+    if not isinstance(obj, dict):
+        raise LineError("not_an_object", "The line must be a JSON object.", "该行必须是 JSON 对象。")
+    if "id" in obj and not _valid_id(obj["id"]):
+        raise LineError("invalid_id", "'id' must be a string or an integer.", "“id”必须是字符串或整数。")
+    if "text" not in obj:
+        raise LineError("missing_text", "The 'text' field is missing.", "缺少“text”字段。")
+    text = obj["text"]
+    if not isinstance(text, str):
+        raise LineError("invalid_text", "'text' must be a string.", "“text”必须是字符串。")
+    if not text.strip():
+        raise LineError("empty_text", "The message text is empty.", "短信内容为空。")
+    if len(text) > max_length:
+        raise LineError(
+            "text_too_long",
+            f"The message text is longer than {max_length} characters.",
+            f"短信内容超过 {max_length} 个字符。",
+        )
+    for key in ("sender", "content_provider"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise LineError("invalid_field", f"'{key}' must be a string.", f"“{key}”必须是字符串。")
+    return obj
+
+
+def _id_of(raw: bytes) -> Any:
+    """The id of a line that failed, when it can still be read (never the text)."""
+    try:
+        obj = json.loads(raw.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return None
+    if isinstance(obj, dict) and obj.get("id") is not None and _valid_id(obj["id"]):
+        return obj["id"]
+    return None
+
+
+@app.command("review")
+def review_command(
+    file: str = typer.Argument(
+        ...,
+        help="JSONL file of {id, text, sender?, content_provider?}; '-' for stdin. "
+        "输入文件，'-' 表示标准输入。",
+    ),
+    rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
+    signatures: Path | None = typer.Option(
+        None,
+        "--signatures",
+        help="JSON/YAML file mapping content provider -> registered signatures; when given, each line's "
+        "content_provider is checked against it (O31-21). 内容提供者登记签名文件。",
+    ),
+    channel: Channel = typer.Option(Channel.SMS, help="sms or email (NPC-7)."),
+    require_signature: SignatureRequirement = typer.Option(
+        SignatureRequirement.COMMERCIAL, help="commercial: O31-21 as written; all: every message signed."
+    ),
+    signature_position: SignaturePosition = typer.Option(SignaturePosition.START_OR_END),
+    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, min=1, help="Longest text accepted (characters)."),
+    explain: bool = typer.Option(False, "--explain", help="Add signature, opt-out, signals and scores."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Review a batch of messages: one JSON line out per line in. 批量审核短信内容。"""
+    rules = _rules(rules_dir)
+    reviewer = reviewer_for(rules)
+    registry = _load_signatures(signatures) if signatures is not None else None
+    lines, total = _lines(file)
+    base = ReviewContext(
+        channel=channel,
+        require_signature=require_signature,
+        signature_position=signature_position,
+        max_length=max_length,
+    )
+    contexts: dict[str | None, ReviewContext] = {None: base}
+    stats: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    out = sys.stdout
+    console = _stderr()
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]sms review"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not progress,
+    ) as bar:
+        task = bar.add_task("review", total=total)
+        lineno = 0
+        for lineno, raw in enumerate(lines, start=1):
+            if not lineno % 256:
+                bar.update(task, completed=lineno)
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            stats["lines"] += 1
+            try:
+                obj = _parse(raw, lineno, max_length)
+            except LineError as err:
+                stats["errors"] += 1
+                record: dict[str, Any] = {
+                    "id": _id_of(raw),
+                    "line": lineno,
+                    "error": {"code": err.code, "message": {"zh": err.zh, "en": err.en}},
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                continue
+            provider: str | None = obj.get("content_provider")
+            ctx = contexts.get(provider)
+            if ctx is None:
+                ctx = contexts[provider] = ReviewContext(
+                    content_provider=provider,
+                    signatures=None
+                    if registry is None or provider is None
+                    else registry.get(provider, frozenset()),
+                    channel=channel,
+                    require_signature=require_signature,
+                    signature_position=signature_position,
+                    max_length=max_length,
+                )
+            result = reviewer.review(obj["text"], ctx)
+            stats[result.verdict.value] += 1
+            kinds[result.kind.value] += 1
+            categories.update(result.prohibited)
+            out.write(
+                json.dumps({"id": obj.get("id"), **result.to_dict(explain=explain)}, ensure_ascii=False)
+                + "\n"
+            )
+        bar.update(task, completed=lineno)
+    out.flush()
+    elapsed = time.perf_counter() - started
+    reviewed = stats["pass"] + stats["fail"]
+    console.print(
+        f"[bold]sms review[/]: {stats['lines']} lines, {reviewed} reviewed "
+        f"(pass {stats['pass']}, fail {stats['fail']}), {stats['errors']} errors; "
+        f"{reviewed / elapsed if elapsed > 0 else 0:.0f} msg/s"
+    )
+    console.print(
+        f"  审核 {reviewed} 条：通过 {stats['pass']}，不通过 {stats['fail']}；错误行 {stats['errors']}"
+    )
+    if kinds:
+        console.print("  kinds: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    if categories:
+        console.print("  prohibited: " + ", ".join(f"{k} {n}" for k, n in categories.most_common()))
+    if stats["errors"]:
+        raise typer.Exit(1)
+
+
+@app.command("classify-reply")
+def classify_reply_command(
+    text: str = typer.Argument(..., help="The reply text. 回复内容。"),
+    pending_consent: bool = typer.Option(
+        False, "--pending-consent", help="A consent request to this user awaits an answer (O31-18.2)."
+    ),
+    rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
+) -> None:
+    """Classify an inbound reply: opt_out, consent_grant, consent_refusal, ambiguous or none. 识别用户回复。"""
+    if not text.strip():
+        raise _fail(
+            PiguardError("validation_error", "The reply text is empty.", "回复内容为空。", exit_code=2)
+        )
+    result = classify_reply(text, pending_consent=pending_consent, rules=_rules(rules_dir))
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+
+
+@app.command("rules")
+def rules_command(
+    rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
+) -> None:
+    """List the loaded keyword categories and their sizes. 列出已加载的关键词类别。"""
+    rules = _rules(rules_dir)
+    rows: list[dict[str, Any]] = [
+        {
+            "role": g.role,
+            "name": g.name,
+            "terms": len(g.terms),
+            "context": len(g.context),
+            "exempt": len(g.exempt),
+            "patterns": len(g.patterns),
+            "threshold": g.threshold,
+            "articles": list(g.articles),
+            "sources": list(g.sources),
+        }
+        for g in rules.groups
+    ]
+    extras: dict[str, Any] = {
+        "generic_signatures": len(rules.generic_signatures),
+        "variants": len(rules.variants),
+        "replies": {k: len(v) for k, v in sorted(rules.replies.items())},
+    }
+    if as_json:
+        sys.stdout.write(json.dumps({"groups": rows, **extras}, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="SMS review rules / 短信审核规则")
+    for col in ("role", "name", "terms", "context", "exempt", "patterns", "threshold", "articles"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["role"],
+            r["name"],
+            str(r["terms"]),
+            str(r["context"]),
+            str(r["exempt"]),
+            str(r["patterns"]),
+            f"{r['threshold']:g}",
+            ", ".join(r["articles"]),
+        )
+    console = Console(highlight=False, width=max(Console().width, 120))
+    console.print(table)
+    console.print(
+        f"generic signatures: {extras['generic_signatures']}; variant characters: {extras['variants']}"
+    )
+    console.print("reply tables: " + ", ".join(f"{k} {n}" for k, n in extras["replies"].items()))
+    console.print("sources: " + ", ".join(rules.sources))

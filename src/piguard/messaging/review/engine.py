@@ -1,0 +1,550 @@
+"""Content review of one outbound message (SMS or commercial e-mail), stateless and fast.
+
+``review(text, context)`` answers: what kind of message is this (verification code, notification,
+commercial, public welfare, emergency), does it name its content provider with a signature that
+matches the registered one (O31-21), does a commercial message offer a way to refuse (O31-20),
+does it carry prohibited content (O31-16, CSL-47) or leak personal information (O24-10, CSL-40,
+CSL-42.1)? Every finding names the obligations it rests on; :meth:`ReviewResult.decision` gives the
+same answer as a :class:`~piguard.core.reasons.Decision`.
+
+No database here: the caller passes what the registry knows in a :class:`ReviewContext`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from piguard.core.errors import FieldError, validation_error
+from piguard.core.reasons import Decision, Reason
+from piguard.messaging.review.pi import DEFAULT_PI_CATEGORIES, FALLBACK_CATEGORIES, find_pi, may_hold_pi
+from piguard.messaging.review.rules import RULES_DIR_ENV, Hit, RuleSet, load_rules, rules_generation
+from piguard.regulations.markers import carries
+
+DEFAULT_MAX_LENGTH = 1000
+
+
+class MessageKind(StrEnum):
+    VERIFICATION_CODE = "verification_code"
+    NOTIFICATION = "notification"
+    COMMERCIAL = "commercial"
+    PUBLIC_WELFARE = "public_welfare"
+    EMERGENCY = "emergency"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the message fails review
+    WARNING = "warning"  # reported, does not fail the message
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class SignaturePosition(StrEnum):
+    START = "start"
+    START_OR_END = "start_or_end"
+
+
+class SignatureRequirement(StrEnum):
+    COMMERCIAL = "commercial"  # O31-21 text: commercial messages must name the content provider
+    ALL = "all"  # carrier practice: every port message is signed
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    articles: tuple[str, ...]
+    message_en: str
+    message_zh: str
+    severity: Severity = Severity.ERROR
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "articles": list(self.articles),
+            "message": {"zh": self.message_zh, "en": self.message_en},
+            "severity": self.severity.value,
+        }
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    def reason(self) -> Reason:
+        return Reason(self.code, self.articles, self.message_en, self.message_zh, dict(self.detail))
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewContext:
+    """What the caller knows about the sender; everything optional.
+
+    ``signatures``: the content provider's registered signatures (without 【】). ``None`` means
+    "not known here, do not compare"; an empty set means "registered with no signature" and every
+    signature then mismatches.
+    """
+
+    content_provider: str | None = None
+    signatures: frozenset[str] | None = None
+    channel: Channel = Channel.SMS
+    declared_kind: MessageKind | None = None
+    signature_position: SignaturePosition = SignaturePosition.START_OR_END
+    require_signature: SignatureRequirement = SignatureRequirement.COMMERCIAL
+    pi_categories: frozenset[str] = DEFAULT_PI_CATEGORIES
+    max_length: int = DEFAULT_MAX_LENGTH
+
+    def __post_init__(self) -> None:
+        if self.signatures is not None and not isinstance(self.signatures, frozenset):
+            object.__setattr__(self, "signatures", frozenset(self.signatures))
+        if not isinstance(self.pi_categories, frozenset):
+            object.__setattr__(self, "pi_categories", frozenset(self.pi_categories))
+        object.__setattr__(self, "channel", Channel(self.channel))
+        object.__setattr__(self, "signature_position", SignaturePosition(self.signature_position))
+        object.__setattr__(self, "require_signature", SignatureRequirement(self.require_signature))
+        if self.declared_kind is not None:
+            object.__setattr__(self, "declared_kind", MessageKind(self.declared_kind))
+
+
+_DEFAULT_CONTEXT = ReviewContext()
+# plain module constants: enum attribute access costs a descriptor call on the hot path
+_COMMERCIAL = MessageKind.COMMERCIAL
+_EMERGENCY = MessageKind.EMERGENCY
+_PUBLIC_WELFARE = MessageKind.PUBLIC_WELFARE
+_VERIFICATION_CODE = MessageKind.VERIFICATION_CODE
+_NOTIFICATION = MessageKind.NOTIFICATION
+_PASS, _FAIL = Verdict.PASS, Verdict.FAIL
+_ERROR, _WARNING = Severity.ERROR, Severity.WARNING
+_SMS, _EMAIL = Channel.SMS, Channel.EMAIL
+_START_OR_END = SignaturePosition.START_OR_END
+_SIG_ALL = SignatureRequirement.ALL
+_BUILTIN_PI = FALLBACK_CATEGORIES
+
+_KIND_OBLIGATIONS: dict[MessageKind, tuple[str, ...]] = {
+    MessageKind.COMMERCIAL: ("O31-18.1", "O31-20", "O31-21", "NPC-7"),
+    MessageKind.PUBLIC_WELFARE: ("O31-17",),
+    MessageKind.EMERGENCY: ("O31-17",),
+    MessageKind.NOTIFICATION: ("O31-19",),
+    MessageKind.VERIFICATION_CODE: ("O31-19",),
+}
+_KIND_ZH = {
+    MessageKind.COMMERCIAL: "商业性短信息",
+    MessageKind.PUBLIC_WELFARE: "公益性短信息",
+    MessageKind.EMERGENCY: "紧急公益短信息",
+    MessageKind.NOTIFICATION: "通知类短信息",
+    MessageKind.VERIFICATION_CODE: "验证码短信息",
+}
+
+
+@dataclass(frozen=True, slots=True)  # immutable: the reviewer's cache hands the same result out again
+class ReviewResult:
+    verdict: Verdict
+    kind: MessageKind
+    prohibited: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    signature: str | None
+    opt_out: bool
+    signals: tuple[Hit, ...] = ()  # the kind and opt-out evidence (why this kind)
+    scores: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASS
+
+    @property
+    def articles(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for f in self.findings:
+            for a in f.articles:
+                seen.setdefault(a, None)
+        return tuple(seen)
+
+    def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "verdict": self.verdict.value,
+            "kind": self.kind.value,
+            "prohibited": list(self.prohibited),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if explain:
+            out["signature"] = self.signature
+            out["opt_out"] = self.opt_out
+            out["signals"] = [
+                {"group": h.group, "match": h.evidence, "weight": h.weight} for h in self.signals
+            ]
+            out["scores"] = {k: round(v, 3) for k, v in self.scores}
+        return out
+
+    def kind_reason(self) -> Reason:
+        return Reason(
+            "message_kind",
+            _KIND_OBLIGATIONS[self.kind],
+            f"Content reviewed as {self.kind.value.replace('_', ' ')}.",
+            f"内容判定为{_KIND_ZH[self.kind]}。",
+            {"kind": self.kind.value, "signals": [h.evidence for h in self.signals]},
+        )
+
+    def decision(self) -> Decision:
+        """Refuse when any finding is an error; warnings and the kind ride along as reasons."""
+        errors = [f.reason() for f in self.findings if f.severity is Severity.ERROR]
+        others = [f.reason() for f in self.findings if f.severity is not Severity.ERROR]
+        return Decision.combine([*others, self.kind_reason()], errors, [])
+
+
+# 【signature】 at the start, or at the very end (trailing spaces and 。!. allowed)
+_SIG_START = re.compile(r"^\s*【([^【】]*)】")
+_SIG_END = re.compile(r"【([^【】]*)】[\s。.!！]*$")
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"))
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+_PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
+
+
+DEFAULT_CACHE_SIZE = 4096
+
+
+class Reviewer:
+    """A compiled rule set ready to review messages; reuse one per process.
+
+    Bulk sends repeat the same text (a template to many recipients), so results are kept in an LRU
+    cache keyed by ``(text, context)``: ``cache_size`` entries (0 turns it off). Results are
+    immutable, so a cached one is safe to hand out again.
+    """
+
+    def __init__(self, rules: RuleSet | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        self.rules = rules or load_rules()
+        self._cached: Any = lru_cache(maxsize=cache_size)(self._review) if cache_size > 0 else None
+        r = self.rules
+        self._norm = r.normalizer
+        self._kind_idx = {k: r.index("kind", k.value) for k in MessageKind}
+        self._kind_threshold = {
+            k: (r.groups[i].threshold if i >= 0 else float("inf")) for k, i in self._kind_idx.items()
+        }
+        self._optout_idx = r.index("optout", "instructions")
+        self._obstacle_idx = r.index("obstacle", "obstacles")
+        self._prohibited = [(i, g) for i, g in enumerate(r.groups) if g.role == "prohibited"]
+        self._generic = {self._norm.normalize(s) for s in r.generic_signatures}
+        self._sig_cache: dict[frozenset[str], frozenset[str]] = {}
+        self._norm_sig_cache: dict[str, str] = {}
+        self._kind_slots = tuple(
+            (self._kind_idx[k], self._kind_threshold[k])
+            for k in (_COMMERCIAL, _EMERGENCY, _PUBLIC_WELFARE, _VERIFICATION_CODE)
+        )
+        self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
+
+    # ------------------------------------------------------------------ helpers
+    def _registered(self, signatures: frozenset[str]) -> frozenset[str]:
+        found = self._sig_cache.get(signatures)
+        if found is None:
+            if len(self._sig_cache) > 100_000:
+                self._sig_cache.clear()
+            found = frozenset(n for n in (self._norm.normalize(s) for s in signatures) if n)
+            self._sig_cache[signatures] = found
+        return found
+
+    def _kind(self, scores: list[float], opt_out: bool) -> MessageKind:
+        (ci, ct), (ei, et), (wi, wt), (vi, vt) = self._kind_slots
+        commercial = scores[ci] if ci >= 0 else 0.0
+        if ei >= 0 and scores[ei] >= et and scores[ei] >= commercial:
+            return _EMERGENCY
+        if wi >= 0 and not opt_out and scores[wi] >= wt and scores[wi] >= commercial:
+            return _PUBLIC_WELFARE
+        if opt_out or (ci >= 0 and commercial >= ct):
+            return _COMMERCIAL
+        if vi >= 0 and scores[vi] >= vt:
+            return _VERIFICATION_CODE
+        return _NOTIFICATION
+
+    def _normalized_signature(self, signature: str) -> str:
+        found = self._norm_sig_cache.get(signature)
+        if found is None:
+            if len(self._norm_sig_cache) > 100_000:
+                self._norm_sig_cache.clear()
+            found = self._norm_sig_cache[signature] = self._norm.normalize(signature)
+        return found
+
+    def _signature(
+        self, raw: str, kind: MessageKind, ctx: ReviewContext, findings: list[Finding]
+    ) -> str | None:
+        text = raw.translate(_ZERO_WIDTH) if _ZERO_WIDTH_RE.search(raw) else raw
+        m = _SIG_START.match(text)
+        if m is None and ctx.signature_position is _START_OR_END:
+            m = _SIG_END.search(text)
+        required = kind is _COMMERCIAL or ctx.require_signature is _SIG_ALL
+        severity = _ERROR if required else _WARNING
+        brackets = text.count("【") + text.count("】")
+        signature: str | None = None
+        if m is None:
+            if ctx.channel is _EMAIL:
+                # e-mail names the sender in its own way: a registered name anywhere in the text will do
+                if ctx.signatures:
+                    norm_text = self._norm.normalize(text)
+                    if not any(self._norm.normalize(s) in norm_text for s in ctx.signatures if s.strip()):
+                        findings.append(_f_sig_missing_email(severity))
+                elif required:
+                    findings.append(_f_sig_unverified_email())
+                return None
+            findings.append(_f_sig_missing(severity, ctx.signature_position))
+        else:
+            signature = m.group(1).strip()
+            brackets -= 2
+            norm_sig = self._normalized_signature(signature)
+            if not norm_sig:
+                findings.append(_f_sig_empty(severity))
+            elif norm_sig in self._generic:
+                findings.append(_f_sig_generic(severity, signature))
+            if norm_sig and ctx.signatures is not None and norm_sig not in self._registered(ctx.signatures):
+                findings.append(_f_sig_mismatch(ctx.content_provider))
+        if brackets > 0 and ctx.channel is _SMS:
+            findings.append(_f_extra_brackets())
+        return signature
+
+    # ------------------------------------------------------------------- review
+    @carries("O31-16", "CSL-47", "O31-20", "O31-21", "O31-19", "O24-10", "NPC-7")
+    def review(self, text: str, context: ReviewContext | None = None) -> ReviewResult:
+        """Review one message; raises a validation error for empty or too long text."""
+        if self._cached is not None and type(text) is str:
+            return self._cached(text, context)  # type: ignore[no-any-return]
+        return self._review(text, context)
+
+    def cache_info(self) -> Any:
+        return self._cached.cache_info() if self._cached is not None else None
+
+    def _review(self, text: str, context: ReviewContext | None) -> ReviewResult:
+        ctx = context or _DEFAULT_CONTEXT
+        if not isinstance(text, str):
+            raise validation_error(
+                [FieldError("text", "not a string")],
+                "The message text must be a string.",
+                "短信内容必须是字符串。",
+            )
+        if not text.strip():
+            raise validation_error(
+                [FieldError("text", "empty")], "The message text is empty.", "短信内容为空。"
+            )
+        if len(text) > ctx.max_length:
+            raise validation_error(
+                [FieldError("text", f"longer than {ctx.max_length} characters")],
+                f"The message text is longer than {ctx.max_length} characters.",
+                f"短信内容超过 {ctx.max_length} 个字符。",
+            )
+        scan = self.rules.scan(self._norm.normalize(text))
+        scores, hits = scan.scores, scan.hits
+        findings: list[Finding] = []
+
+        opt_out = (
+            self._optout_idx >= 0
+            and scores[self._optout_idx] >= self.rules.groups[self._optout_idx].threshold
+        )
+        prohibited: list[str] = []
+        promotes = False
+        for i, g in self._prohibited:
+            if scores[i] >= g.threshold:
+                prohibited.append(g.name)
+                promotes = promotes or g.promotes
+                findings.append(_f_prohibited(g.name, g.label_en, g.label_zh, g.articles, hits[i]))
+        kind = self._kind(scores, opt_out or promotes)
+
+        signature = self._signature(text, kind, ctx, findings)
+
+        if kind is _COMMERCIAL:
+            if not opt_out:
+                findings.append(_f_optout_missing())
+            if self._obstacle_idx >= 0:
+                score, obstacles = self.rules.score_lazy(self._obstacle_idx, scan.text)
+                if obstacles and score >= self.rules.groups[self._obstacle_idx].threshold:
+                    findings.append(_f_optout_obstacle([h.evidence for h in obstacles]))
+            if ctx.declared_kind is not None and ctx.declared_kind is not _COMMERCIAL:
+                findings.append(_f_kind_mismatch(ctx.declared_kind))
+
+        cats = ctx.pi_categories
+        if cats and (not cats <= _BUILTIN_PI or may_hold_pi(scan.text)):
+            counts: dict[str, int] = {}
+            for hit in find_pi(text, cats, prechecked=True):
+                counts[hit.category] = counts.get(hit.category, 0) + 1
+            for cat, n in counts.items():
+                findings.append(_f_pi(cat, n))
+
+        signals: list[Hit] = []
+        score_items: list[tuple[str, float]] = []
+        for name, i in self._kind_groups:
+            if hits[i]:
+                signals.extend(hits[i])
+            score_items.append((name, scores[i]))
+        if self._optout_idx >= 0 and hits[self._optout_idx]:
+            signals.extend(hits[self._optout_idx])
+        verdict = _PASS
+        for f in findings:
+            if f.severity is _ERROR:
+                verdict = _FAIL
+                break
+        return ReviewResult(
+            verdict=verdict,
+            kind=kind,
+            prohibited=tuple(prohibited),
+            findings=tuple(findings),
+            signature=signature,
+            opt_out=opt_out,
+            signals=tuple(signals),
+            scores=tuple(score_items),
+        )
+
+
+# ----------------------------------------------------------------- findings
+def _f_prohibited(
+    category: str, label_en: str, label_zh: str, articles: tuple[str, ...], hits: list[Hit]
+) -> Finding:
+    return Finding(
+        "prohibited_content",
+        articles,
+        f"Prohibited content ({label_en or category}).",
+        f"含有禁止传播的内容（{label_zh or category}）。",
+        detail={"category": category, "matches": [h.evidence for h in hits]},
+    )
+
+
+def _f_sig_missing(severity: Severity, position: SignaturePosition) -> Finding:
+    where_en = "at the start" if position is SignaturePosition.START else "at the start or the end"
+    where_zh = "开头" if position is SignaturePosition.START else "开头或结尾"
+    return Finding(
+        "signature_missing",
+        ("O31-21",),
+        f"No signature 【…】 naming the content provider {where_en} of the message.",
+        f"短信{where_zh}没有标明内容提供者名称的签名【…】。",
+        severity,
+    )
+
+
+def _f_sig_missing_email(severity: Severity) -> Finding:
+    return Finding(
+        "signature_missing",
+        ("O31-21", "NPC-7"),
+        "The message does not name the registered content provider.",
+        "邮件未标明已登记的内容提供者名称。",
+        severity,
+    )
+
+
+def _f_sig_unverified_email() -> Finding:
+    return Finding(
+        "signature_unverified",
+        ("O31-21", "NPC-7"),
+        "No registered sender name to check that the e-mail names its content provider.",
+        "没有登记的发送方名称，无法核对邮件是否标明内容提供者。",
+        Severity.WARNING,
+    )
+
+
+def _f_sig_empty(severity: Severity) -> Finding:
+    return Finding(
+        "signature_empty",
+        ("O31-21",),
+        "The signature 【】 is empty.",
+        "签名【】为空。",
+        severity,
+    )
+
+
+def _f_sig_generic(severity: Severity, signature: str) -> Finding:
+    return Finding(
+        "signature_generic",
+        ("O31-21",),
+        "The signature does not name a content provider (a generic word such as 通知 or 温馨提示).",
+        "签名未标明内容提供者名称（如“通知”“温馨提示”等泛称）。",
+        severity,
+        {"signature": signature},
+    )
+
+
+def _f_sig_mismatch(content_provider: str | None) -> Finding:
+    return Finding(
+        "signature_mismatch",
+        ("O31-21", "O31-12"),
+        "The signature is not one registered for this content provider.",
+        "签名与该内容提供者登记的签名不一致。",
+        detail={"content_provider": content_provider} if content_provider else {},
+    )
+
+
+def _f_extra_brackets() -> Finding:
+    return Finding(
+        "signature_extra_brackets",
+        ("O31-21",),
+        "The body contains another 【】; only the one signature may use them.",
+        "正文中含有其他【】，只有签名可以使用【】。",
+    )
+
+
+def _f_optout_missing() -> Finding:
+    return Finding(
+        "optout_missing",
+        ("O31-20",),
+        "A commercial message must tell the recipient how to refuse further messages (e.g. 回T退订).",
+        "商业性短信息须同时告知便捷有效的拒收方式（如“回T退订”）。",
+    )
+
+
+def _f_optout_obstacle(evidence: list[str]) -> Finding:
+    return Finding(
+        "optout_obstacle",
+        ("O31-20",),
+        "The opt-out puts an obstacle in the recipient's way (a charge or condition).",
+        "拒收方式设置了障碍（收费或附加条件）。",
+        detail={"matches": evidence},
+    )
+
+
+def _f_kind_mismatch(declared: MessageKind) -> Finding:
+    return Finding(
+        "commercial_content_not_declared",
+        ("O31-19", "O31-18.1"),
+        f"Commercial content in a message declared as {declared.value.replace('_', ' ')}.",
+        f"申报为{_KIND_ZH[declared]}的消息含有商业性内容。",
+        detail={"declared_kind": declared.value},
+    )
+
+
+def _f_pi(category: str, count: int) -> Finding:
+    return Finding(
+        "pi_in_content",
+        ("O24-10", "CSL-40", "CSL-42.1"),
+        f"The message content discloses personal information ({category.replace('_', ' ')}).",
+        f"短信内容泄露个人信息（{_PI_ZH.get(category, category)}）。",
+        detail={"category": category, "count": count},
+    )
+
+
+_default_reviewer: dict[tuple[str, int], Reviewer] = {}
+
+
+def default_reviewer() -> Reviewer:
+    """The reviewer over the built-in rules plus ``PIGUARD_SMS_RULES_DIR`` (built once per value)."""
+    env = (os.environ.get(RULES_DIR_ENV, ""), rules_generation())
+    reviewer = _default_reviewer.get(env)
+    if reviewer is None:
+        _default_reviewer.clear()
+        reviewer = _default_reviewer[env] = reviewer_for(load_rules())
+    return reviewer
+
+
+def reviewer_for(rules: RuleSet) -> Reviewer:
+    """One reviewer per compiled rule set, kept on the rule set (so it lives exactly as long)."""
+    reviewer: Reviewer | None = getattr(rules, "_reviewer", None)
+    if reviewer is None:
+        reviewer = Reviewer(rules)
+        rules._reviewer = reviewer  # type: ignore[attr-defined]
+    return reviewer
+
+
+def review(text: str, context: ReviewContext | None = None, *, rules: RuleSet | None = None) -> ReviewResult:
+    """Review one message. ``rules`` defaults to the built-in set plus ``PIGUARD_SMS_RULES_DIR``."""
+    reviewer = default_reviewer() if rules is None else reviewer_for(rules)
+    return reviewer.review(text, context)

@@ -1,0 +1,66 @@
+"""Text normalisation shared by content review and reply classification.
+
+Senders evade keyword filters with full-width letters (ＴＤ), case (Td), zero-width characters,
+separators between characters (赌.博, 贷 款, 博*采) and traditional or variant characters (賭博).
+Both the keyword sets and every message pass through the same two steps, so a term written once in
+a data file matches all these spellings:
+
+``fold``
+    NFKC (full-width -> half-width, compatibility forms such as ① -> 1), case-folding, and the
+    variant-character table (traditional/variant -> simplified; ``data/variants.txt`` plus any
+    operator ``variants.txt``).
+``squeeze``
+    every run of characters that are neither letters, digits nor CJK ideographs (punctuation,
+    symbols, emoji, spaces, zero-width characters) is removed, except that one space is kept
+    between two ASCII letters/digits so that English words stay words ("reply stop").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+_NONWORD = re.compile(r"[\W_]+")
+# After _NONWORD every separator run is one space: drop it unless it sits between two ASCII
+# letters/digits (a space not followed by one, or not preceded by one). Written to start with a
+# literal space so the regex engine can skip ahead quickly.
+_DROP = re.compile(r" (?:(?![a-z0-9])|(?<![a-z0-9] ))")
+ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+class Normalizer:
+    """Folds and squeezes text; built once per rule set (it holds the variant table)."""
+
+    __slots__ = ("_table", "_variant_re")
+
+    def __init__(self, variants: Mapping[str, str] | None = None) -> None:
+        self._table: dict[int, str] = {ord(k): v for k, v in (variants or {}).items() if len(k) == 1}
+        self._variant_re = (
+            re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(self._table)) + "]")
+            if self._table
+            else None
+        )
+
+    def _variants(self, text: str) -> str:
+        if self._variant_re is not None and self._variant_re.search(text) is not None:
+            return text.translate(self._table)
+        return text
+
+    def fold(self, text: str) -> str:
+        """NFKC, case-folding and variant characters; separators are kept."""
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+        return self._variants(text.casefold())
+
+    @staticmethod
+    def squeeze(folded: str) -> str:
+        """Remove separators (keep one space between ASCII words) from folded text."""
+        return _DROP.sub("", _NONWORD.sub(" ", folded))
+
+    def normalize(self, text: str) -> str:
+        """``squeeze(fold(text))``, in the order that costs least on typical messages."""
+        s = _NONWORD.sub(" ", text)  # full-width punctuation goes before NFKC sees it
+        if not unicodedata.is_normalized("NFKC", s):
+            s = _NONWORD.sub(" ", unicodedata.normalize("NFKC", s))
+        return _DROP.sub("", self._variants(s.casefold()))

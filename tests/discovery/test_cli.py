@@ -1,0 +1,140 @@
+"""`piguard scan` and `piguard mask` through the real CLI root (error shape, exit codes, no PI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from piguard.cli import app
+
+pytestmark = pytest.mark.obligation("O24-4", "O24-13.3", "O24-10", "CSL-42.1")
+runner = CliRunner()
+
+
+def test_scan_jsonl_contract(tmp_path: Path) -> None:
+    f = tmp_path / "in.jsonl"
+    f.write_text(
+        '{"id": 7, "text": "电话13812345678"}\nnot json\n{"id": "b", "text": "a@b.cn"}\n', encoding="utf-8"
+    )
+    r = runner.invoke(app, ["scan", "--jsonl", str(f)])
+    assert r.exit_code == 1  # a malformed line: the rest is processed, non-zero exit at the end
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert out == [
+        {"id": 7, "start": 2, "end": 13, "category": "phone_mobile", "confidence": 1.0},
+        {"id": "b", "start": 0, "end": 6, "category": "email", "confidence": 0.95},
+    ]
+    assert "line 2" in r.stderr and "not json" not in r.stderr
+
+
+def test_scan_jsonl_stdin_clean_exit() -> None:
+    r = runner.invoke(app, ["scan", "--jsonl", "-"], input='{"id": 1, "text": "无"}\n')
+    assert r.exit_code == 0 and r.stdout == ""
+
+
+def test_scan_paths_formats(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("身份证11010519491231002X\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_text("姓名,手机\n张伟,13812345678\n李娜,13912345678\n", encoding="utf-8")
+    r = runner.invoke(app, ["scan", str(tmp_path), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["summary"] == {"id_card": 1, "name": 2, "phone_mobile": 2}
+    assert "13812345678" not in r.stdout and "张伟" not in r.stdout
+    r = runner.invoke(app, ["scan", str(tmp_path), "--format", "jsonl"])
+    assert {json.loads(x)["type"] for x in r.stdout.splitlines()} == {"finding", "column"}
+    html = tmp_path / "r.html"
+    r = runner.invoke(app, ["scan", str(tmp_path / "a.txt"), "-f", "html", "-o", str(html)])
+    page = html.read_text(encoding="utf-8")
+    assert r.exit_code == 0 and "<table>" in page and "身份证号 / Resident ID number" in page
+    assert "11010519491231002X" not in page
+    r = runner.invoke(app, ["scan", str(tmp_path), "-f", "table"])
+    assert r.exit_code == 0 and "Mobile number" in r.stdout
+    r = runner.invoke(app, ["scan", str(tmp_path), "--fail-on-found", "-f", "json"])
+    assert r.exit_code == 1
+
+
+def test_scan_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    p = tmp_path / "x.db"
+    con = sqlite3.connect(p)
+    con.execute("create table u (id integer, phone text, note text)")
+    con.executemany("insert into u values (?, ?, ?)", [(i, f"1381234{i:04d}", "ok") for i in range(50)])
+    con.commit()
+    con.close()
+    r = runner.invoke(app, ["scan", "--db", f"sqlite:///{p}", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    cols = {c["column"]: [x["category"] for x in c["categories"]] for c in json.loads(r.stdout)["columns"]}
+    assert cols == {"id": [], "phone": ["phone_mobile"], "note": []}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan"],
+        ["scan", "--format", "pdf", "x"],
+        ["scan", "/no/such/path"],
+        ["scan", "-c", "phone", "."],
+        ["scan", "--jsonl", "/no/such.jsonl"],
+        ["scan", "--db", "nonsense://"],
+    ],
+)
+def test_scan_bad_input_is_a_clear_error(args: list[str]) -> None:
+    r = runner.invoke(app, args)
+    assert r.exit_code != 0
+    assert isinstance(r.exception, SystemExit) or getattr(r.exception, "code", "") in (
+        "validation_error",
+        "database_unreachable",
+    )
+
+
+def test_mask_commands(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["mask", "text", "手机13812345678，姓名：张伟"])
+    assert r.exit_code == 0 and r.stdout == "手机138****5678，姓名：张*\n"
+    r = runner.invoke(app, ["mask", "text", "-m", "redact", "-"], input="邮箱a@b.cn\n")
+    assert r.stdout == "邮箱[email]\n"
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "log.txt").write_text("user 13812345678 login\n", encoding="utf-8")
+    r = runner.invoke(app, ["mask", "file", str(src), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0 and (tmp_path / "out" / "log.txt").read_text() == "user 138****5678 login\n"
+    t = tmp_path / "t.csv"
+    t.write_text("姓名,手机,城市\n张伟,13812345678,北京\n", encoding="utf-8")
+    r = runner.invoke(
+        app,
+        [
+            "mask",
+            "table",
+            str(t),
+            "-o",
+            str(tmp_path / "m.csv"),
+            "--column",
+            "城市=keep",
+            "--column",
+            "手机=pseudonymise",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()
+    assert (
+        lines[0] == "姓名,手机,城市"
+        and lines[1].startswith("张*,PSN-phone_mobile-k1-")
+        and lines[1].endswith(",北京")
+    )
+    r = runner.invoke(app, ["mask", "table", str(t), "-o", str(tmp_path / "m.csv"), "--column", "nope=keep"])
+    assert r.exit_code != 0
+
+
+def test_kcheck(tmp_path: Path) -> None:
+    t = tmp_path / "share.csv"
+    t.write_text("age,city,sex\n30-39,北京市,F\n30-39,北京市,F\n40-49,上海市,M\n", encoding="utf-8")
+    r = runner.invoke(app, ["mask", "kcheck", str(t), "--qi", "age,city,sex", "--k", "2", "-f", "json"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["failing_rows"] == [2] and doc["decision"]["reasons"][0]["obligations"] == ["CSL-42.1"]
+    r = runner.invoke(app, ["mask", "kcheck", str(t), "--qi", "sex", "--k", "1"])
+    assert r.exit_code != 0
+    r = runner.invoke(app, ["mask", "kcheck", str(t), "--qi", "age,city", "--k", "2"])
+    assert r.exit_code == 1 and "FAIL" in r.stdout and "上海市" in r.stdout

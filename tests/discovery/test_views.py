@@ -1,0 +1,76 @@
+"""Discovery API: every endpoint requires a login with the right role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from piguard.app import create_app
+from piguard.identity import service
+
+pytestmark = pytest.mark.obligation("O24-13.3", "O24-10", "CSL-42.1")
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def app(db_engine) -> FastAPI:  # type: ignore[no-untyped-def]
+    return create_app()
+
+
+@pytest.fixture()
+def client_for(app: FastAPI, session: Session) -> Callable[[str], TestClient]:
+    from argon2 import PasswordHasher
+
+    previous = service.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    for username, roles in (
+        ("olga", ["compliance_officer"]),
+        ("otto", ["operator"]),
+        ("audrey", ["auditor"]),
+    ):
+        service.create_staff(session, username=username, password=PASSWORD, roles=roles)
+    session.commit()
+
+    def make(username: str) -> TestClient:
+        client = TestClient(app)
+        r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return client
+
+    yield make  # type: ignore[misc]
+    service.use_password_hasher(previous)
+
+
+def test_requires_authentication(app: FastAPI) -> None:
+    client = TestClient(app)
+    for path in ("/api/discovery/detect", "/api/discovery/mask", "/api/discovery/k-anonymity"):
+        r = client.post(path, json={"text": "13812345678"})
+        assert r.status_code == 401, path
+    assert client.get("/api/discovery/categories").status_code == 401
+
+
+def test_detect_and_mask(client_for: Callable[[str], TestClient]) -> None:
+    otto = client_for("otto")
+    r = otto.post("/api/discovery/detect", json={"text": "手机13812345678"})
+    assert r.status_code == 200
+    assert r.json() == {"findings": [{"start": 2, "end": 13, "category": "phone_mobile", "confidence": 1.0}]}
+    r = otto.post("/api/discovery/mask", json={"text": "手机13812345678", "method": "mask"})
+    assert r.json()["text"] == "手机138****5678"
+    r = otto.post("/api/discovery/detect", json={"text": "x", "categories": ["phone"]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    r = otto.post("/api/discovery/mask", json={"text": "x", "method": "shred"})
+    assert r.status_code == 422
+    assert len(otto.get("/api/discovery/categories").json()) == 17
+
+
+def test_roles(client_for: Callable[[str], TestClient]) -> None:
+    audrey = client_for("audrey")
+    assert audrey.post("/api/discovery/detect", json={"text": "x"}).status_code == 403
+    otto = client_for("otto")
+    body = {"rows": [{"a": 1}, {"a": 1}, {"a": 2}], "quasi_identifiers": ["a"], "k": 2}
+    assert otto.post("/api/discovery/k-anonymity", json=body).status_code == 403
+    r = client_for("olga").post("/api/discovery/k-anonymity", json=body)
+    assert r.status_code == 200 and r.json()["failing_rows"] == [2] and not r.json()["satisfied"]
