@@ -29,8 +29,8 @@ _PI_PATTERNS = [
     re.compile(r"(?:\+?86[ \-]?)?(?<![0-9])1[3-9][0-9](?:[ \-]?[0-9]){8}(?![0-9])"),
     # landline 0xx-xxxxxxx
     re.compile(r"(?<![0-9])0[1-9][0-9]{1,2}[ \-]?[0-9]{7,8}(?![0-9])"),
-    # IPv4
-    re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])"),
+    # IPv4, except loopback and the unspecified address (where a server listens, not who a user is)
+    re.compile(r"(?<![0-9.])(?!127\.|0\.0\.0\.0(?![0-9.]))(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])"),
 ]
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
