@@ -293,13 +293,7 @@ def audit_page(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "audit.read", session)
-    if denied is not None:
-        return denied
-    f = _audit_filters(request)
-    return render(
-        request, "audit.html", principal, active="audit", f=f, **_audit_entries(session, principal, f)
-    )
+    return _audit_view(request, principal, session, "audit.html")
 
 
 @router.get("/console/audit/rows")
@@ -308,9 +302,13 @@ def audit_rows(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session),
 ) -> HTMLResponse:
+    """The results table alone, for htmx."""
+    return _audit_view(request, principal, session, "audit_rows.html")
+
+
+def _audit_view(request: Request, principal: Principal, session: Session, template: str) -> HTMLResponse:
     denied = _permitted(request, principal, "audit.read", session)
     if denied is not None:
         return denied
-    return render(
-        request, "audit_rows.html", principal, **_audit_entries(session, principal, _audit_filters(request))
-    )
+    f = _audit_filters(request)
+    return render(request, template, principal, active="audit", f=f, **_audit_entries(session, principal, f))
