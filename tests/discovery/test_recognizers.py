@@ -199,3 +199,58 @@ def test_location_time_needs_use_and_place() -> None:
     text = "2023-05-01 12:30:45 用户登录，IP 10.1.2.3"
     assert found(text) == [("location_time", "2023-05-01 12:30:45"), ("ip_address", "10.1.2.3")]
     assert found("会议时间2023-05-01 12:30:45，地点301", "location_time") == []
+
+
+@pytest.mark.parametrize(
+    "plate",
+    [
+        "京A12345",
+        "粤BD12345",
+        "粤B12345D",
+        "沪A·1B234",
+        "京A 12345",
+        "粤B1234学",
+        "京A0001警",
+        "粤Z1234港",
+        "鲁B1234挂",
+        "粤b12345",
+        "京a8k888",
+    ],
+)
+def test_plate_forms_next_to_chinese(plate: str) -> None:
+    assert found(f"车主开{plate}在小区门口") == [("license_plate", plate)]
+
+
+def test_plate_lookalikes_are_not_plates() -> None:
+    for text in (
+        "产品型号A12345",
+        "航班CA1234延误",
+        "车次G1234",
+        "型号SA12345",
+        "京ICP备12345678号",
+        "京B2-20090059",
+    ):
+        assert found(text, "license_plate") == [], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QQ:12345678",
+        "qq号 12345678",
+        "QQ号码：12345678",
+        "我的QQ是12345678",
+        "扣扣12345678",
+        "加QQ12345678咨询",
+        "QQ：１２３４５６７８",
+    ],
+)
+def test_qq_forms(text: str) -> None:
+    assert [c for c, _ in found(text)] == ["qq"]
+    assert found(text)[0][1].translate({0xFF10 + i: 48 + i for i in range(10)}) == "12345678"
+
+
+def test_qq_lookalikes() -> None:
+    assert found("订单号12345678", "qq") == []  # a bare number is no QQ number
+    assert found("QQ群号：12345678", "qq") == []  # a group, not a person
+    assert found("我的QQ邮箱是12345678@qq.com") == [("email", "12345678@qq.com")]

@@ -25,6 +25,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate, count
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ import yaml
 
 from piguard.discovery import recognizers as r
 from piguard.discovery.categories import CODES, check_categories
-from piguard.discovery.validators import fold
+from piguard.discovery.validators import FULLWIDTH
 from piguard.regulations.markers import carries
 
 _PLATE_HEADS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -49,10 +51,36 @@ _STRUCT = re.compile(
     rf"|(?<=[+＋])[{_DIGIT}](?:[{_DIGIT}]|{_NUMSEP}(?=[{_DIGIT}])){{3,}}"
     r"|(?<=[@＠])"
     r"|(?<=:)(?=[0-9A-Fa-f]{0,4}:)"
-    rf"|(?<=[{_PLATE_HEADS}])[A-HJ-NP-Z])"
+    rf"|(?<=[{_PLATE_HEADS}])[A-HJ-NP-Za-hj-np-z])"
 )
 _HEADS = frozenset(_PLATE_HEADS)
+_DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
+# The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
+# dashes). Common Chinese punctuation (，：（）) is left alone: every pattern accepts both forms, and
+# folding it would make nearly every Chinese text pay for a full translation.
+_FOLD_RUNS = re.compile(
+    "[\uff0b\uff0d-\uff0f\uff10-\uff19\uff20-\uff3a\uff41-\uff5a\u3000\u00a0\u2013\u2014]+"
+)
+
+
+_FOLD_CHARS = (
+    "".join(chr(c) for c in range(0xFF00, 0xFF60) if _FOLD_RUNS.fullmatch(chr(c)))
+    + "\u3000\u00a0\u2013\u2014"
+)
+_FOLD_MAP = {c: c.translate(FULLWIDTH) for c in _FOLD_CHARS}
+
+
+def _fold_run(m: re.Match[str]) -> str:
+    return m.group().translate(FULLWIDTH)
+
+
+def fold_text(text: str) -> str:
+    """The text with full-width digits, letters and separators folded to ASCII, one character for
+    one (offsets hold). One C-speed search; translation only of the runs that need it."""
+    if text.isascii() or _FOLD_RUNS.search(text) is None:
+        return text
+    return _FOLD_RUNS.sub(_fold_run, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +139,21 @@ class Registry:
 
 
 class Scan:
-    """Per-text state handed to recognisers: the text and the dictionary hits (sorted by end).
+    """Per-text state handed to recognisers: the text, its folded twin (full-width digits and
+    letters as ASCII, same offsets) and the dictionary hits (sorted by end).
 
     Context is looked up lazily: only when a candidate is scored are the few words just before
     (and just after) it examined, so the many context words in a text cost nothing on their own.
     """
 
-    __slots__ = ("_trig", "address_end", "ends", "engine", "hits", "text")
+    __slots__ = ("_trig", "address_end", "ends", "engine", "folded", "hits", "text")
 
-    def __init__(self, engine: Engine, text: str, hits: list[tuple[int, int, int]]) -> None:
+    def __init__(
+        self, engine: Engine, text: str, hits: list[tuple[int, int, int]], folded: str | None = None
+    ) -> None:
         self.engine = engine
         self.text = text
+        self.folded = fold_text(text) if folded is None else folded
         self.hits = hits
         self.ends = [h[1] for h in hits] if hits else []
         self._trig: dict[int, list[int]] = {}
@@ -157,20 +189,37 @@ class Scan:
 
     def score(self, rec: r.Recognizer, start: int, end: int, conf: float) -> float:
         """Context scoring: the nearest preceding word decides (a positive word nearer than an
-        order-number word wins); following context counts within a few characters."""
-        if not self.hits:
+        order-number word wins; at the same distance the positive one wins); following context
+        counts within a few characters. One backward walk over the hits, usually a step or two."""
+        hits = self.hits
+        if not hits:
             return conf
-        spec = rec.spec
         eng = self.engine
+        cat = rec.category
+        ends = self.ends
         lo = start - eng.window
-        pos = self._nearest(eng._ctx_of, rec.category, start, lo)
-        neg = self._nearest(eng._neg_of, rec.category, start, lo)
-        if rec.numeric:
-            neg = max(neg, self._nearest(eng._neg_of, "*", start, lo))
-        if neg > pos:
-            return conf - spec.negative_penalty
-        if pos >= 0 or self._after(rec.category, end):
-            return min(1.0, conf + spec.context_bonus)
+        ctx_of, neg_of = eng._ctx_of, eng._neg_of
+        numeric = rec.numeric
+        i = bisect_right(ends, start) - 1
+        while i >= 0:
+            e = ends[i]
+            if e < lo:
+                break
+            w = hits[i][2]
+            if cat in ctx_of[w]:
+                return min(1.0, conf + rec.spec.context_bonus)
+            negs = neg_of[w]
+            if negs and (cat in negs or (numeric and "*" in negs)):
+                # a positive word ending at the same place still wins
+                j = i - 1
+                while j >= 0 and ends[j] == e:
+                    if cat in ctx_of[hits[j][2]]:
+                        return min(1.0, conf + rec.spec.context_bonus)
+                    j -= 1
+                return conf - rec.spec.negative_penalty
+            i -= 1
+        if self._after(cat, end):
+            return min(1.0, conf + rec.spec.context_bonus)
         return conf
 
     def address_context(self, start: int) -> bool:
@@ -180,13 +229,20 @@ class Scan:
         return self._trig.get(self.engine.index[id(rec)], [])
 
 
+def _end(h: tuple[int, int, int]) -> int:
+    return h[1]
+
+
 class _Dictionary:
     """The one multi-pattern pass over every dictionary word: Hyperscan when installed (C speed,
     ~200 MB/s with 5,000 words), else pyahocorasick (whose per-character cost grows with the number
     of distinct first characters: ~8 MB/s here). Yields ``(start, end, word_id)`` in characters."""
 
-    def __init__(self, words: list[str]) -> None:
+    def __init__(self, words: list[str], fold_from: int | None = None) -> None:
         self.words = words
+        # word ids from ``fold_from`` on are single full-width characters: reported apart, so the
+        # engine learns where folding is needed from this same pass
+        self.fold_from = len(words) if fold_from is None else fold_from
         self.lengths = [len(w) for w in words]
         self.backend = "pyahocorasick"
         self._local = threading.local()
@@ -223,16 +279,23 @@ class _Dictionary:
         return db
 
     def hits(self, text: str) -> list[tuple[int, int, int]]:
-        """Character offsets without decoding: ASCII text is scanned as bytes; any other text as
-        UTF-32 (four bytes a character, so a byte offset divided by four is a character offset)."""
+        return self.scan(text)[0]
+
+    def scan(self, text: str) -> tuple[list[tuple[int, int, int]], list[int]]:
+        """``(hits, fold_positions)``: word hits ``(start, end, word_id)`` sorted by end, and where
+        the full-width characters are. Character offsets without decoding: ASCII text is scanned
+        as bytes; any other text as UTF-32 (four bytes a character, so a byte offset divided by
+        four is a character offset)."""
         if not self.words:
-            return []
+            return [], []
+        fold_from = self.fold_from
         if self._hs is None:  # pragma: no cover
-            return [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
+            found = [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
+            return [h for h in found if h[2] < fold_from], [h[0] for h in found if h[2] >= fold_from]
         if text.isascii():
             db, data, width = self._hs_ascii, text.encode("ascii"), 1
             if db is None:
-                return []
+                return [], []
         else:
             db, data, width = self._hs, text.encode("utf-32-le"), 4
         scratches = getattr(self._local, "scratch", None)
@@ -241,20 +304,32 @@ class _Dictionary:
         scratch = scratches.get(width)
         if scratch is None:
             scratch = scratches[width] = self._hs_mod.Scratch(db)
-        raw: list[tuple[int, int]] = []
-        append = raw.append
+        hits: list[tuple[int, int, int]] = []
+        folds: list[int] = []
+        append, fold_append = hits.append, folds.append
+        lengths = self.lengths
 
-        def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            append((to, i))
+        if width == 1:
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                append((to - lengths[i], to, i))
+
+        else:
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                if not to & 3:
+                    to >>= 2
+                    if i < fold_from:
+                        append((to - lengths[i], to, i))
+                    else:
+                        fold_append(to - 1)
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
-        if not raw:
-            return []
-        raw.sort()
-        lengths = self.lengths
-        if width == 1:
-            return [(to - lengths[i], to, i) for to, i in raw]
-        return [(to // 4 - lengths[i], to // 4, i) for to, i in raw if not to & 3]
+        if len(hits) > 1:
+            hits.sort(key=_end)  # delivered in end order already; a sort of sorted data is cheap
+        if len(folds) > 1:
+            folds.sort()
+        return hits, folds
 
 
 class Engine:
@@ -284,7 +359,12 @@ class Engine:
         self._ctx_of = [frozenset(k for kind, k in roles[w] if kind == "c") for w in self._words]
         self._neg_of = [frozenset(k for kind, k in roles[w] if kind == "n") for w in self._words]
         self._trig_of = [tuple(dict.fromkeys(k for kind, k in roles[w] if kind == "t")) for w in self._words]
-        return _Dictionary(self._words)
+        fold_from = len(self._words)
+        extra = [c for c in _FOLD_CHARS if c not in roles]
+        self._ctx_of += [frozenset()] * len(extra)
+        self._neg_of += [frozenset()] * len(extra)
+        self._trig_of += [()] * len(extra)
+        return _Dictionary([*self._words, *extra], fold_from)
 
     @lru_cache(maxsize=64)  # noqa: B019 - one engine per process, a handful of category sets
     def _plan(self, categories: frozenset[str] | None) -> dict[str, Any]:
@@ -324,33 +404,56 @@ class Engine:
         cats = check_categories(categories) if categories is not None else None
         plan = self._plan(cats)
         threshold = self.min_confidence if min_confidence is None else min_confidence
-        hits = self._automaton.hits(text)
-        scan = Scan(self, text, hits)
+        return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in self.raw(text, plan, threshold)]
+
+    def raw(self, text: str, plan: dict[str, Any], threshold: float) -> list[tuple[int, int, str, float]]:
+        """The findings as plain tuples ``(start, end, category, confidence)``, sorted by start."""
+        hits, folds = self._automaton.scan(text)
+        if folds:
+            parts = []
+            prev = 0
+            for p in folds:
+                parts.append(text[prev:p])
+                parts.append(_FOLD_MAP[text[p]])
+                prev = p + 1
+            parts.append(text[prev:])
+            folded = "".join(parts)
+        else:
+            folded = text
+        scan = Scan(self, text, hits, folded)
         cands: list[tuple[int, int, str, float]] = []
         anchors: list[tuple[int, int, int, str]] = []
         keyword_recs = plan["keyword"]
-        if hits:
+        if hits and keyword_recs:
             trig_of, words = self._trig_of, self._words
+            trig = scan._trig
             for start, end, wid in hits:
                 recs = trig_of[wid]
                 if recs:
                     for key in recs:
                         if key in keyword_recs:
                             anchors.append((start, end, key, words[wid]))
-                            scan._trig.setdefault(key, []).append(start)
+                            lst = trig.get(key)
+                            if lst is None:
+                                trig[key] = [start]
+                            else:
+                                lst.append(start)
         by_len = plan["by_len"]
-        for m in _STRUCT.finditer(text):
-            start = m.start()
-            ch = text[start]
-            if ch == "@" or ch == "＠":
-                self._run_anchor(scan, plan["at"], start, cands)
+        at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
+        for m in _STRUCT.finditer(folded):
+            start, stop = m.span()
+            ch = folded[start]
+            if ch == "@":
+                if at:
+                    self._run_anchor(scan, at, start, cands)
             elif ch == ":":
-                if m.end() == start + 1:
-                    self._run_anchor(scan, plan["colon"], start, cands)
+                if stop == start + 1 and colon:
+                    self._run_anchor(scan, colon, start, cands)
             elif ch in _HEADS:
-                self._run_anchor(scan, plan["plate"], start, cands)
-            elif m.end() - start >= 5:
-                self._cluster(scan, start, m.group(), by_len, plan["dotted"], cands)
+                if plate:
+                    self._run_anchor(scan, plate, start, cands)
+            elif stop - start >= 5:
+                self._cluster(scan, start, m.group(), by_len, dotted, cands)
         if anchors:
             anchors.sort()
             recs = self.recognizers
@@ -382,7 +485,9 @@ class Engine:
         out: list[tuple[int, int, str, float]],
     ) -> None:
         """Split a digit cluster into tokens and hand each to the recognisers for its shape."""
-        folded = raw if raw.isascii() else fold(raw)
+        folded = raw  # the structural pass runs on the folded text
+        if raw[0] in "12" and _DATETIME.fullmatch(raw):
+            return  # a date or timestamp: no recogniser takes it (location_time reads it itself)
         if " " not in folded:
             self._token(scan, start, folded, by_len, dotted, out)
             return
@@ -451,31 +556,53 @@ class Engine:
 
 def _resolve(
     cands: list[tuple[int, int, str, float]], threshold: float, output: frozenset[str] | None
-) -> list[Finding]:
-    """Drop weak candidates; where spans overlap keep the most confident (then the longest)."""
+) -> list[tuple[int, int, str, float]]:
+    """Drop weak candidates; where spans overlap keep the most confident (then the longest).
+
+    Sorted by start, the candidates fall into runs of mutually overlapping spans; a lone span is
+    kept as it is and only real overlaps go through the greedy choice (most confident first)."""
     strong = [c for c in cands if c[3] >= threshold and c[1] > c[0]]
-    if not strong:
-        return []
     if len(strong) > 1:
-        strong.sort(key=lambda c: (-c[3], c[0] - c[1], c[0]))
-        starts: list[int] = []
-        ends: list[int] = []
-        kept: list[tuple[int, int, str, float]] = []
-        for c in strong:
-            i = bisect_right(starts, c[0])
-            if i and ends[i - 1] > c[0]:
-                continue
-            if i < len(starts) and starts[i] < c[1]:
-                continue
-            starts.insert(i, c[0])
-            ends.insert(i, c[1])
-            kept.insert(i, c)
-        strong = kept
-    return [
-        Finding(s, e, cat, round(min(conf, 1.0), 3))
-        for s, e, cat, conf in strong
-        if output is None or cat in output
-    ]
+        strong.sort(key=_start)
+        out: list[tuple[int, int, str, float]] = []
+        i, n = 0, len(strong)
+        while i < n:
+            hi = strong[i][1]
+            j = i + 1
+            while j < n and strong[j][0] < hi:
+                if strong[j][1] > hi:
+                    hi = strong[j][1]
+                j += 1
+            if j == i + 1:
+                out.append(strong[i])
+            else:
+                out.extend(_greedy(strong[i:j]))
+            i = j
+        strong = out
+    if output is None:
+        return strong
+    return [c for c in strong if c[2] in output]
+
+
+def _start(c: tuple[int, int, str, float]) -> int:
+    return c[0]
+
+
+def _greedy(group: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
+    group.sort(key=lambda c: (-c[3], c[0] - c[1], c[0]))
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[tuple[int, int, str, float]] = []
+    for c in group:
+        i = bisect_right(starts, c[0])
+        if i and ends[i - 1] > c[0]:
+            continue
+        if i < len(starts) and starts[i] < c[1]:
+            continue
+        starts.insert(i, c[0])
+        ends.insert(i, c[1])
+        kept.insert(i, c)
+    return kept
 
 
 @lru_cache(maxsize=1)
@@ -506,22 +633,24 @@ def detect_batch(
     (no recogniser reads across a line break), scanned in one go, and the findings handed back
     per text with offsets into that text. Same results as one call per text, far less overhead."""
     engine = default_engine()
+    cats = check_categories(categories) if categories is not None else None
+    plan = engine._plan(cats)
+    threshold = engine.min_confidence if min_confidence is None else min_confidence
     out: list[list[Finding]] = [[] for _ in texts]
+    if not texts:
+        return out
+    # offsets[k]: where text k starts in the newline-joined whole (all C-level work, no per-text loop)
+    offsets = [0, *map(add, accumulate(map(len, texts)), count(1))]
+    n = len(texts)
     i = 0
-    while i < len(texts):
-        starts: list[int] = []
-        parts: list[str] = []
-        size = 0
-        j = i
-        while j < len(texts) and (size == 0 or size + len(texts[j]) < chunk_chars):
-            starts.append(size)
-            parts.append(texts[j])
-            size += len(texts[j]) + 1
-            j += 1
-        for f in engine.detect("\n".join(parts), categories, min_confidence):
-            k = bisect_right(starts, f.start) - 1
-            base = starts[k]
-            if f.end <= base + len(parts[k]):
-                out[i + k].append(Finding(f.start - base, f.end - base, f.category, f.confidence))
+    while i < n:
+        j = max(i + 1, bisect_right(offsets, offsets[i] + chunk_chars) - 1)
+        j = min(j, n)
+        base = offsets[i]
+        for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold):
+            k = bisect_right(offsets, s + base, i, j) - 1
+            start = offsets[k]
+            if e + base <= start + len(texts[k]):
+                out[k].append(Finding(s + base - start, e + base - start, c, round(min(x, 1.0), 3)))
         i = j
     return out

@@ -201,7 +201,7 @@ class LandlineRecognizer(Recognizer):
             return None
         n = len(digits)
         if n <= 8:  # (010)12345678: the area code sits in parentheses before the token
-            head = v.fold(text[max(0, start - 7) : start])
+            head = scan.folded[max(0, start - 7) : start]
             m = _LANDLINE_PAREN.search(head)
             if not m or not digits.isdigit() or not v.landline_ok(m.group(1) + digits):
                 return None
@@ -262,7 +262,7 @@ class PassportRecognizer(Recognizer):
         if not tok.isdigit():
             return None
         text = scan.text
-        head = v.fold(text[max(0, start - 2) : start])
+        head = scan.folded[max(0, start - 2) : start]
         m = _PASSPORT.search(head)
         if not m:
             return None
@@ -327,7 +327,7 @@ class GpsRecognizer(Recognizer):
         first = float(tok)
         end = start + len(tok)
         decimals = len(tok) - tok.index(".") - 1
-        m = _GPS_PAIR.match(v.fold(text[end : end + 40]))
+        m = _GPS_PAIR.match(scan.folded, end, end + 40)
         if m:
             second = float(m.group(1))
             pair_ok = (abs(first) <= 90 and abs(second) <= 180) or (abs(first) <= 180 and abs(second) <= 90)
@@ -335,7 +335,7 @@ class GpsRecognizer(Recognizer):
                 in_china = (3 <= first <= 54 and 73 <= second <= 136) or (
                     73 <= first <= 136 and 3 <= second <= 54
                 )
-                return start, end + m.end(), self.base + (0.1 if in_china else 0.0)
+                return start, m.end(), self.base + (0.1 if in_china else 0.0)
         # lone coordinate: needs its own context word (纬度 39.9, lat=39.9)
         if abs(first) <= 180 and decimals >= 4 and scan.near_context(self, start, end):
             return start, end, 0.6
@@ -367,16 +367,18 @@ class EmailRecognizer(Recognizer):
             i += 1
         if i == pos:
             return ()
-        window = v.fold(text[pos + 1 : pos + 256])
-        m = _EMAIL_DOMAIN.match(window)
+        m = _EMAIL_DOMAIN.match(scan.folded, pos + 1, pos + 256)
         if not m:
             return ()
-        return ((i, pos + 1 + m.end(), self.base),)
+        return ((i, m.end(), self.base),)
 
 
+# Letters I and O are never used; people type plates in lower case too (粤b12345), so letters match
+# either case, with the same rules.
 _PLATE = re.compile(
-    r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·•・.\- ]?"
-    r"(?:[DF][A-HJ-NP-Z0-9][0-9]{4}|[0-9]{5}[DF]|[A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳])"
+    r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Za-hj-np-z][·•・.\- ]?"
+    r"(?:[DFdf][A-HJ-NP-Za-hj-np-z0-9][0-9]{4}|[0-9]{5}[DFdf]"
+    r"|[A-HJ-NP-Za-hj-np-z0-9]{4}[A-HJ-NP-Za-hj-np-z0-9挂学警港澳])"
     r"(?![A-Za-z0-9])"
 )
 
@@ -445,17 +447,18 @@ class KeywordValueRecognizer(Recognizer):
             and (_alnum_before(text, kw_start) or (pos < len(text) and text[pos] in ASCII_LETTERS))
         ):
             return ()  # "vx" inside an English word
-        window = v.fold(text[pos : pos + 48])
-        m = self.value.match(window)
+        folded = scan.folded
+        m = self.value.match(folded, pos, pos + 48)
         if not m:
             return ()
         if set(m.group(1).lower()) <= _MASK_CHARS:
             return ()  # already masked (xxxx)
-        explicit = any(c in ":：=" for c in window[: m.start(1)])
+        head = folded[pos : m.start(1)]
+        explicit = ":" in head or "：" in head or "=" in head
         if self.ascii_needs_separator and trigger.isascii() and not explicit:
             return ()  # "login from ...": English trigger words need "key: value"
         conf = self.base + (self.sep_bonus if explicit else 0.0)
-        return ((pos + m.start(1), pos + m.end(1), min(conf, 1.0)),)
+        return ((m.start(1), m.end(1), min(conf, 1.0)),)
 
 
 _PASSWORD_VALUE = re.compile(r"[ \t]*(?:[:：=＝]|是|为|is|:)[ \t]*([^\s，。；;,、)）】\]\"'<>“”]{1,64})")
@@ -508,7 +511,7 @@ class BirthDateRecognizer(Recognizer):
     anchor = "keyword"
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
-        m = _DATE.match(v.fold(scan.text[pos : pos + 40]))
+        m = _DATE.match(scan.folded, pos, pos + 40)
         if not m:
             return ()
         g = m.groupdict()
@@ -527,8 +530,8 @@ class BirthDateRecognizer(Recognizer):
             return ()
         if not v._valid_date(y, mo, d, lo=1900):
             return ()
-        start = pos + m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t:：=是为在于")))
-        return ((start, pos + m.end(), self.base),)
+        start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t:：=是为在于")))
+        return ((start, m.end(), self.base),)
 
 
 @lru_cache(maxsize=1)
@@ -680,26 +683,31 @@ class AddressRecognizer(Recognizer):
                 i += 1
             start, context = i, True
         else:
-            start, context = kw_start, scan.address_context(kw_start)
+            start, context = kw_start, False  # division-name context looked up only when needed
         body = _ADDR_BODY.match(text, start)
         if not body:
             return ()
-        tail = body.group(0)
-        stop = _ADDR_STOP.search(tail, 2)
+        tail_end = body.end()
+        stop = _ADDR_STOP.search(text, start + 2, tail_end)
         if stop:
-            tail = tail[: stop.start()]
+            tail_end = stop.start()
+        # cheap rejection first (most division names in running text are no address): the first
+        # address word must start within 16 characters
+        first = _ADDR_MARK.search(text, start, tail_end)
+        if first is None or first.start() - start > 16:
+            return ()
+        if not context and trigger not in self.context_words:
+            context = scan.address_context(kw_start)
         last = None
         street = False
-        for m in _ADDR_MARK.finditer(tail):
+        for m in _ADDR_MARK.finditer(text, first.start(), tail_end):
             if last is not None and m.start() - last.end() > 12:
                 break  # a long run with no address word: the address ended before it
-            if last is None and m.start() > 16:
-                break
             last = m
             street = street or bool(_STREET.fullmatch(m.group(0)[-1:])) or bool(_STREET.search(m.group(0)))
         if last is None:
             return ()
-        end = start + last.end()
+        end = last.end()
         # a division name followed only by another division suffix (广东省深圳市) is a place, not an address
         conf = self.base if street else self.base - 0.2
         if context:
@@ -769,9 +777,15 @@ class LocationTimeRecognizer(Recognizer):
             return
         seen: set[int] = set()
         for s, e in places:
+            # cheap rejections first: a service word and a clock time must both be near the place
+            k = bisect_left(words, s - 84)
+            if k >= len(words) or words[k] > e + 80:
+                continue
             lo = max(text.rfind("\n", max(0, s - 80), s) + 1, s - 80)
             nl = text.find("\n", e, e + 80)
             hi = min(len(text) if nl < 0 else nl, e + 80)
+            if text.find(":", lo, hi) < 0:
+                continue
             for m in _TIMESTAMP.finditer(text, lo, hi):
                 if m.start() in seen:
                     continue

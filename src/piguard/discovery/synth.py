@@ -275,13 +275,25 @@ class Synth:
         return "G" + self.digits(8)
 
     def plate(self) -> str:
+        """Plates as people write them: 7 characters, 8 for new-energy cars (D/F first for small
+        ones, last for large ones), 学/警/港/澳/挂 suffixes, a middle dot or space after the city
+        letter, and typed in lower case now and then."""
         head = self.r.choice(PLATE_HEADS) + self.r.choice(PLATE_LETTERS)
-        if self.r.random() < 0.3:
-            return head + self.r.choice("DF") + self.r.choice(PLATE_LETTERS + "0123456789") + self.digits(4)
-        body = [self.r.choice("0123456789") for _ in range(5)]
-        if self.r.random() < 0.4:
-            body[self.r.randrange(5)] = self.r.choice(PLATE_LETTERS)
-        return head + "".join(body)
+        k = self.r.random()
+        if k < 0.2:
+            body = self.r.choice("DF") + self.r.choice(PLATE_LETTERS + "0123456789") + self.digits(4)
+        elif k < 0.3:
+            body = self.digits(5) + self.r.choice("DF")
+        elif k < 0.42:
+            body = self.digits(4) + self.r.choice("学警港澳挂")
+        else:
+            chars = [self.r.choice("0123456789") for _ in range(5)]
+            if self.r.random() < 0.4:
+                chars[self.r.randrange(5)] = self.r.choice(PLATE_LETTERS)
+            body = "".join(chars)
+        sep = self.r.choice(["·", " "]) if self.r.random() < 0.15 else ""
+        plate = head + sep + body
+        return plate.lower() if self.r.random() < 0.08 else plate
 
     def ipv4(self) -> str:
         return ".".join(str(self.r.randint(1 if i == 0 else 0, 254)) for i in range(4))
@@ -320,7 +332,7 @@ class Synth:
 
     # ---- hard negatives (no gold span)
     def negative(self, b: _Builder) -> None:
-        k = self.r.randrange(15)
+        k = self.r.randrange(17)
         if k == 0:
             b.add(f"订单号：{self.r.choice('12')}{self.digits(17)}")
         elif k == 1:
@@ -355,8 +367,20 @@ class Synth:
             b.add(f"车架型号{self.plate()}{self.digits(3)}")  # a plate-shaped head inside a longer code
         elif k == 13:
             b.add(f"会员编号G{self.digits(8)}")  # G-series passports expired by 2022: bare G+8 is a code
+        elif k == 15:
+            b.add(  # plate-like codes with no province character: models, flights, trains
+                self.r.choice(["产品型号", "航班", "车次", "型号"])
+                + self.r.choice(["A", "CA", "CZ", "MU", "G", "D", "SA"])
+                + self.digits(self.r.choice((4, 5)))
+            )
+        elif k == 16:
+            b.add(
+                f"订单号{self.r.randint(10**4, 10**10)}"
+            )  # a bare 5-11 digit number: no QQ without its word
         else:
-            b.add(f"QQ群{self.r.randint(10**7, 10**9)}")  # a group number, not a person's account
+            b.add(
+                f"{self.r.choice(['QQ群', 'QQ群号：', 'qq群 '])}{self.r.randint(10**7, 10**9)}"
+            )  # a group, not a person
 
     # ---- templates
     def sentence(self, b: _Builder) -> None:
@@ -395,9 +419,11 @@ class Synth:
             b.add(r.choice(["当前位置经纬度", "坐标：", "GPS "]))
             b.pi(f"{lat}{r.choice([',', ', ', '，'])}{lon}", "gps")
         elif k == 8:
-            b.add(r.choice(["车牌号", "车辆", "您的爱车", "plate "]))
+            b.add(
+                r.choice(["车牌号", "车辆", "您的爱车", "plate ", "车牌：", "停车场入场车辆", "车主开", ""])
+            )
             b.pi(self.plate(), "license_plate")
-            b.add(r.choice(["违章一次", "已进场", ""]))
+            b.add(r.choice(["违章一次", "已进场", "", "的车主请挪车", "在小区门口"]))
         elif k == 9:
             b.add(r.choice(["护照号码：", "护照", "Passport No. "]))
             b.pi(self.passport(), "passport")
@@ -426,8 +452,18 @@ class Synth:
                 "birth_date",
             )
         elif k == 16:
-            b.add(r.choice(["QQ：", "QQ号", "qq "]))
-            b.pi(str(r.randint(10000, 3999999999)), "qq")
+            qq = str(r.randint(10000, 3999999999))
+            if r.random() < 0.15:
+                b.add(
+                    r.choice(["我的QQ邮箱是", "QQ邮箱"])
+                )  # the number is the mailbox here, not a QQ finding
+                b.pi(f"{qq}@qq.com", "email")
+            else:
+                b.add(
+                    r.choice(["QQ：", "QQ号", "qq ", "QQ号码：", "我的QQ是", "扣扣", "QQ: ", "加QQ", "qq号 "])
+                )
+                b.pi(self.fullwidth(qq) if r.random() < 0.1 else qq, "qq")
+                b.add(r.choice(["", "咨询", "（备注来意）", "，验证消息写姓名"]))
         elif k == 17:
             b.add(r.choice(["微信：", "微信号", "加我vx "]))
             b.pi(

@@ -100,15 +100,13 @@ def id_structure_ok(number: str) -> bool:
     )
 
 
+_LUHN_DOUBLE = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
+
+
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        n = ord(c) - 48
-        if i % 2:
-            n *= 2
-            if n > 9:
-                n -= 9
-        total += n
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLE.__getitem__, digits[-2::-2]))
     return total % 10 == 0
 
 
