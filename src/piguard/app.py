@@ -9,11 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piguard import __version__
 from piguard.core.config import get_settings
-from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.core.errors import FieldError, PiguardError, database_unavailable, validation_error
 from piguard.core.logging import configure_logging, get_logger
 from piguard.core.modules import import_if_present
 from piguard.core.observability import metrics_middleware
@@ -34,6 +35,7 @@ DOMAIN_ROUTERS = [
     "piguard.cases.views",
     "piguard.oversight.views",
     "piguard.web.views",
+    "piguard.web.messaging_views",
 ]
 
 
@@ -85,6 +87,11 @@ def create_app() -> FastAPI:
         }
         code, en, zh = codes.get(exc.status_code, ("http_error", str(exc.detail), str(exc.detail)))
         return _error_response(PiguardError(code, en, zh, http_status=exc.status_code))
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database_unavailable", error_type=type(exc).__name__)
+        return _error_response(database_unavailable(exc))
 
     @app.exception_handler(Exception)
     async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:

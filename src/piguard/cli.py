@@ -10,9 +10,10 @@ import sys
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
-from piguard.core.errors import PiguardError
+from piguard.core.errors import PiguardError, database_unavailable
 from piguard.core.modules import import_if_present
 
 
@@ -24,6 +25,12 @@ class _PiguardGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except PiguardError as err:
+            render_error(err, as_json=_wants_json(ctx))
+            ctx.exit(err.exit_code)
+        except (OperationalError, ProgrammingError) as exc:
+            # A database that is unreachable or not migrated: say what to do, never show SQL
+            # (statements may carry parameters, i.e. personal information).
+            err = database_unavailable(exc)
             render_error(err, as_json=_wants_json(ctx))
             ctx.exit(err.exit_code)
 

@@ -97,3 +97,16 @@ def forbidden(reasons: tuple[Reason, ...] = ()) -> PiguardError:
         http_status=403,
         exit_code=1,
     )
+
+
+def database_unavailable(exc: BaseException | None = None) -> PiguardError:
+    """The database is unreachable or its schema is older than the code (no SQL or values shown)."""
+    kind = type(exc).__name__ if exc is not None else "error"
+    return PiguardError(
+        "database_unavailable",
+        f"The database is unreachable or not up to date ({kind}): check PIGUARD_DATABASE_URL and run "
+        "`piguard db upgrade`.",
+        f"数据库无法连接或结构不是最新（{kind}）：请检查 PIGUARD_DATABASE_URL 并运行 `piguard db upgrade`。",
+        http_status=503,
+        exit_code=2,
+    )
