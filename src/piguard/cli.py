@@ -30,9 +30,9 @@ class _PiguardGroup(TyperGroup):
         except (OperationalError, ProgrammingError) as exc:
             # A database that is unreachable or not migrated: say what to do, never show SQL
             # (statements may carry parameters, i.e. personal information).
-            err = database_unavailable(exc)
-            render_error(err, as_json=_wants_json(ctx))
-            ctx.exit(err.exit_code)
+            unavailable = database_unavailable(exc)
+            render_error(unavailable, as_json=_wants_json(ctx))
+            ctx.exit(unavailable.exit_code)
 
 
 def _wants_json(ctx: typer.Context) -> bool:
