@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piguard import __version__
@@ -87,6 +87,28 @@ def create_app() -> FastAPI:
         }
         code, en, zh = codes.get(exc.status_code, ("http_error", str(exc.detail), str(exc.detail)))
         return _error_response(PiguardError(code, en, zh, http_status=exc.status_code))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow_error(_request: Request, exc: OverflowError) -> JSONResponse:
+        # A number larger than the database's integers (an offset of 2**63, say) is bad input.
+        return _error_response(
+            validation_error(
+                [FieldError("input", "a number is too large")],
+                "A number in the input is too large.",
+                "输入中的数值过大。",
+            )
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # e.g. a NUL character, which PostgreSQL text cannot hold: the input's fault, said plainly.
+        return _error_response(
+            validation_error(
+                [FieldError("input", "contains characters or values the database cannot store")],
+                "The input contains characters or values that cannot be stored.",
+                "输入包含无法存储的字符或数值。",
+            )
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_error(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -23,6 +23,9 @@ def load_demo(session: Session) -> None:
 
     for username, password, roles, display in DEMO_STAFF:
         identity.ensure_staff(session, username, password, roles, display)
+    from piguard.messaging.demo import load_demo_messaging
+
+    load_demo_messaging(session)
     system = Actor.system("demo-loader")
     record(
         session,

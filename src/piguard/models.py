@@ -12,6 +12,8 @@ MODEL_MODULES = [
     "piguard.consent.models",
     "piguard.inventory.models",
     "piguard.messaging.models",
+    "piguard.messaging.smpp.models",
+    "piguard.messaging.monitor_models",
     "piguard.rights.models",
     "piguard.cases.models",
     "piguard.oversight.models",

@@ -54,3 +54,38 @@ def test_internal_error_has_no_trace() -> None:
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "internal_error"
     assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_input_the_database_cannot_store_is_a_422_not_a_500(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    app = create_app()
+
+    @app.get("/echo")
+    def echo(q: str) -> dict[str, str]:
+        with db_engine.connect() as conn:
+            return {"q": str(conn.execute(text("SELECT :q"), {"q": q}).scalar_one())}
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/echo", params={"q": "a\x00b"})
+    if db_engine.dialect.name == "postgresql":  # PostgreSQL text cannot hold NUL
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "validation_error"
+    else:
+        assert r.status_code == 200
+
+
+def test_numbers_beyond_the_database_integers_are_a_422(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    app = create_app()
+
+    @app.get("/page")
+    def page(offset: int) -> dict[str, int]:
+        with db_engine.connect() as conn:
+            return {"n": int(conn.execute(text("SELECT 1 LIMIT 1 OFFSET :o"), {"o": offset}).scalar() or 0)}
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/page", params={"offset": 2**63})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "validation_error"

@@ -7,6 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from piguard.core import migrate
+from piguard.migrations import pg_partitions
 from piguard.models import metadata
 
 
@@ -25,6 +26,8 @@ def test_models_match_migrations(backend: str, make_backend_engine) -> None:  # 
     engine = make_backend_engine(backend)
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": pg_partitions.include_name}
+        )
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"models and migrations disagree; generate a migration: {diff}"

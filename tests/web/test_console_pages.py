@@ -20,7 +20,9 @@ def client(db_engine) -> TestClient:  # type: ignore[no-untyped-def]
 
 
 def _login(client: TestClient, username: str) -> None:
-    r = client.post("/login", data={"username": username, "password": PASSWORDS[username], "next": "/console"})
+    r = client.post(
+        "/login", data={"username": username, "password": PASSWORDS[username], "next": "/console"}
+    )
     assert r.status_code == 303, r.text
 
 
@@ -59,8 +61,9 @@ def test_unknown_obligation_page_suggests_nothing_crashes(client: TestClient) ->
 
 
 def test_login_page_does_not_redirect_off_site(client: TestClient) -> None:
-    r = client.post("/login", data={"username": DEMO_USERNAME, "password": DEMO_PASSWORD,
-                                    "next": "//evil.example/phish"})
+    r = client.post(
+        "/login", data={"username": DEMO_USERNAME, "password": DEMO_PASSWORD, "next": "//evil.example/phish"}
+    )
     assert r.status_code == 303 and r.headers["location"] == "/console"
 
 

@@ -363,3 +363,8 @@ def rules_command(
     )
     console.print("reply tables: " + ", ".join(f"{k} {n}" for k, n in extras["replies"].items()))
     console.print("sources: " + ", ".join(rules.sources))
+
+
+# Gateway commands (send, check, inbound, registry) register themselves on this app.
+from piguard.messaging import gateway_cli as _gateway_cli  # noqa: E402, F401
+from piguard.messaging.smpp import cli as _smpp_cli  # noqa: E402, F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from piguard.migrations import pg_partitions
 from piguard.models import metadata
 
 config = context.config
@@ -18,6 +19,8 @@ def run() -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # msg_records' monthly partitions are kept by the worker, not by revisions.
+        include_name=pg_partitions.include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

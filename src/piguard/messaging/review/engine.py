@@ -69,6 +69,7 @@ class Finding:
     message_zh: str
     severity: Severity = Severity.ERROR
     detail: dict[str, Any] = field(default_factory=dict)
+    _reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,7 +83,13 @@ class Finding:
         return out
 
     def reason(self) -> Reason:
-        return Reason(self.code, self.articles, self.message_en, self.message_zh, dict(self.detail))
+        """The finding as a :class:`Reason` (built once: findings and reasons are immutable, and a
+        cached review hands the same finding to every message of a bulk send)."""
+        r = self._reason
+        if r is None:
+            r = Reason(self.code, self.articles, self.message_en, self.message_zh, dict(self.detail))
+            object.__setattr__(self, "_reason", r)
+        return r
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,17 +109,41 @@ class ReviewContext:
     require_signature: SignatureRequirement = SignatureRequirement.COMMERCIAL
     pi_categories: frozenset[str] = DEFAULT_PI_CATEGORIES
     max_length: int = DEFAULT_MAX_LENGTH
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return self._hash  # computed once: the review cache hashes the context on every call
 
     def __post_init__(self) -> None:
         if self.signatures is not None and not isinstance(self.signatures, frozenset):
             object.__setattr__(self, "signatures", frozenset(self.signatures))
         if not isinstance(self.pi_categories, frozenset):
             object.__setattr__(self, "pi_categories", frozenset(self.pi_categories))
-        object.__setattr__(self, "channel", Channel(self.channel))
-        object.__setattr__(self, "signature_position", SignaturePosition(self.signature_position))
-        object.__setattr__(self, "require_signature", SignatureRequirement(self.require_signature))
-        if self.declared_kind is not None:
+        # enum lookups only when a plain string was given (contexts are built per content provider)
+        if type(self.channel) is not Channel:
+            object.__setattr__(self, "channel", Channel(self.channel))
+        if type(self.signature_position) is not SignaturePosition:
+            object.__setattr__(self, "signature_position", SignaturePosition(self.signature_position))
+        if type(self.require_signature) is not SignatureRequirement:
+            object.__setattr__(self, "require_signature", SignatureRequirement(self.require_signature))
+        if self.declared_kind is not None and type(self.declared_kind) is not MessageKind:
             object.__setattr__(self, "declared_kind", MessageKind(self.declared_kind))
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.content_provider,
+                    self.signatures,
+                    self.channel,
+                    self.declared_kind,
+                    self.signature_position,
+                    self.require_signature,
+                    self.pi_categories,
+                    self.max_length,
+                )
+            ),
+        )
 
 
 _DEFAULT_CONTEXT = ReviewContext()
@@ -143,6 +174,15 @@ _KIND_ZH = {
     MessageKind.NOTIFICATION: "通知类短信息",
     MessageKind.VERIFICATION_CODE: "验证码短信息",
 }
+_KIND_REASON: dict[MessageKind, tuple[str, tuple[str, ...], str, str]] = {
+    k: (
+        "message_kind",
+        _KIND_OBLIGATIONS[k],
+        f"Content reviewed as {k.value.replace('_', ' ')}.",
+        f"内容判定为{_KIND_ZH[k]}。",
+    )
+    for k in MessageKind
+}
 
 
 @dataclass(frozen=True, slots=True)  # immutable: the reviewer's cache hands the same result out again
@@ -155,6 +195,7 @@ class ReviewResult:
     opt_out: bool
     signals: tuple[Hit, ...] = ()  # the kind and opt-out evidence (why this kind)
     scores: tuple[tuple[str, float], ...] = ()
+    _kind_reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -185,13 +226,19 @@ class ReviewResult:
         return out
 
     def kind_reason(self) -> Reason:
-        return Reason(
-            "message_kind",
-            _KIND_OBLIGATIONS[self.kind],
-            f"Content reviewed as {self.kind.value.replace('_', ' ')}.",
-            f"内容判定为{_KIND_ZH[self.kind]}。",
-            {"kind": self.kind.value, "signals": [h.evidence for h in self.signals]},
-        )
+        """The ``message_kind`` reason (built once per result; per-kind texts are precomputed)."""
+        r = self._kind_reason
+        if r is None:
+            code, obligations, en, zh = _KIND_REASON[self.kind]
+            r = Reason(
+                code,
+                obligations,
+                en,
+                zh,
+                {"kind": self.kind.value, "signals": [h.evidence for h in self.signals]},
+            )
+            object.__setattr__(self, "_kind_reason", r)
+        return r
 
     def decision(self) -> Decision:
         """Refuse when any finding is an error; warnings and the kind ride along as reasons."""
@@ -359,14 +406,14 @@ class Reviewer:
             if not opt_out:
                 findings.append(_f_optout_missing())
             if self._obstacle_idx >= 0:
-                score, obstacles = self.rules.score_lazy(self._obstacle_idx, scan.text)
+                score, obstacles = self.rules.score_lazy(self._obstacle_idx, scan.text, scan)
                 if obstacles and score >= self.rules.groups[self._obstacle_idx].threshold:
                     findings.append(_f_optout_obstacle([h.evidence for h in obstacles]))
             if ctx.declared_kind is not None and ctx.declared_kind is not _COMMERCIAL:
                 findings.append(_f_kind_mismatch(ctx.declared_kind))
 
         cats = ctx.pi_categories
-        if cats and (not cats <= _BUILTIN_PI or may_hold_pi(scan.text)):
+        if cats and (not cats <= _BUILTIN_PI or (scan.digit_run is not False and may_hold_pi(scan.text))):
             counts: dict[str, int] = {}
             for hit in find_pi(text, cats, prechecked=True):
                 counts[hit.category] = counts.get(hit.category, 0) + 1

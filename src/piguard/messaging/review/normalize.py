@@ -27,6 +27,9 @@ _NONWORD = re.compile(r"[\W_]+")
 # literal space so the regex engine can skip ahead quickly.
 _DROP = re.compile(r" (?:(?![a-z0-9])|(?<![a-z0-9] ))")
 ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# text that normalisation leaves as it is: CJK unified ideographs (NFKC-stable, no case) and lower-case
+# ASCII letters and digits, nothing else (no separators); variant characters are checked apart
+_PLAIN = re.compile(r"[\u4e00-\u9fffa-z0-9]+")
 
 
 class Normalizer:
@@ -60,6 +63,10 @@ class Normalizer:
 
     def normalize(self, text: str) -> str:
         """``squeeze(fold(text))``, in the order that costs least on typical messages."""
+        if _PLAIN.fullmatch(text) is not None and (
+            self._variant_re is None or self._variant_re.search(text) is None
+        ):
+            return text  # already normal (a signature, a term): nothing NFKC, case or separators change
         s = _NONWORD.sub(" ", text)  # full-width punctuation goes before NFKC sees it
         if not unicodedata.is_normalized("NFKC", s):
             s = _NONWORD.sub(" ", unicodedata.normalize("NFKC", s))

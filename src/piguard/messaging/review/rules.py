@@ -54,8 +54,12 @@ RULES_DIR_ENV = "PIGUARD_SMS_RULES_DIR"
 DEFAULT_PROHIBITED_ARTICLES = ("O31-16", "CSL-47")
 STRONG, WEAK = 1.0, 0.5
 
+# eleven digits with at most one separator between them: on normalised text (single spaces only)
+# every run that ``pi.may_hold_pi`` accepts contains it, so the one scan answers the pre-check
+DIGIT_RUN = r"[0-9](?: ?[0-9]){10}"
+
 # automaton entry types
-_TERM, _EXEMPT, _TRIGGER, _CONTEXT = 0, 1, 2, 3
+_TERM, _EXEMPT, _TRIGGER, _CONTEXT, _LAZY = 0, 1, 2, 3, 4
 # groups scored only on request (RuleSet.score_lazy), e.g. opt-out obstacles: needed only for
 # commercial messages
 LAZY_ROLES = frozenset({"obstacle"})
@@ -103,6 +107,13 @@ class ScanResult:
     text: str  # the normalised text
     scores: list[float]
     hits: list[list[Hit]]
+    #: ids of the lazy groups' terms and pattern triggers seen by the same scan (see score_lazy)
+    lazy: frozenset[int] | set[int] | None = None
+    #: patterns the matcher's pre-filter reported (None: no pre-filter)
+    reported: set[int] | None = None
+    #: False when the same scan proved there is no run of 11 digits (the personal-information
+    #: pre-check, see ``pi.may_hold_pi``); None when it cannot tell
+    digit_run: bool | None = None
 
 
 def _bad(source: str, message: str) -> PiguardError:
@@ -133,18 +144,37 @@ def _weight(value: Any, source: str, key: str) -> float:
     return float(value)
 
 
+_PY_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+
+
+def _hs_regex(regex: str) -> bytes:
+    """A Python pattern in the PCRE syntax Hyperscan reads (``\\uXXXX`` -> ``\\x{XXXX}``); Hyperscan
+    only pre-filters with it, so any remaining difference costs a Python search, never a match."""
+    return _PY_UNICODE_ESCAPE.sub(lambda m: "\\x{%s}" % (m.group(1) or m.group(2)), regex).encode("utf-8")
+
+
 class _Matcher:
-    """Every literal key at once, in one pass. Hyperscan when installed (C speed whatever the number
-    of keys), else pyahocorasick, whose per-character cost grows with the number of distinct first
-    characters (~0.15 us a character with these sets). ``hits`` yields ``(end, key id)`` with
-    ``end`` an exclusive character offset. Hyperscan scans the text as UTF-32 so that byte offsets
-    divided by four are character offsets; ASCII-only text is scanned as bytes against the ASCII keys.
+    """Every literal key and every regular-expression pattern at once, in one pass.
+
+    Hyperscan when installed (C speed whatever the number of keys): one database holds the literal
+    keys (ids ``0..len(keys)-1``, matched as plain UTF-8 bytes) and each pattern compiled in
+    *prefilter* mode (UTF-8, Unicode properties, lookarounds approximated, one report per scan): a
+    pattern Hyperscan does not report cannot match, so Python's ``re`` confirms only the reported
+    ones (and gives the exact span). A pattern Hyperscan cannot compile is not pre-filtered (it runs
+    whenever its triggers occur, as without Hyperscan). Offsets are then UTF-8 byte offsets.
+
+    Without Hyperscan: pyahocorasick over the keys, character offsets, no pre-filter (its
+    per-character cost grows with the number of distinct first characters, ~0.15 us a character).
     """
 
-    def __init__(self, keys: list[str], backend: str | None = None) -> None:
+    def __init__(self, keys: list[str], backend: str | None = None, regexes: Sequence[str] = ()) -> None:
         self.keys = keys
-        self.lengths = [len(k) for k in keys]
+        self.nkeys = len(keys)
         self.backend = "pyahocorasick"
+        #: patterns (by position in ``regexes``) that the scan pre-filters
+        self.prefiltered: frozenset[int] = frozenset()
+        #: offsets in UTF-8 bytes (Hyperscan) or characters (pyahocorasick)
+        self.byte_offsets = False
         self._hs: Any = None
         self._local = threading.local()
         if backend in (None, "hyperscan"):
@@ -152,10 +182,9 @@ class _Matcher:
                 import hyperscan
 
                 self._hs_mod = hyperscan
-                self._hs = self._compile([k.encode("utf-32-le") for k in keys], list(range(len(keys))))
-                ascii_ids = [i for i, k in enumerate(keys) if k.isascii()]
-                self._hs_ascii = self._compile([keys[i].encode("ascii") for i in ascii_ids], ascii_ids)
+                self._hs = self._compile_all(keys, regexes)
                 self.backend = "hyperscan"
+                self.byte_offsets = True
             except ImportError:
                 if backend == "hyperscan":
                     raise
@@ -167,47 +196,75 @@ class _Matcher:
             if keys:
                 self._ac.make_automaton()
 
-    def _compile(self, patterns: list[bytes], ids: list[int]) -> Any:
-        if not patterns:
-            return None
+    def _compile_all(self, keys: list[str], regexes: Sequence[str]) -> Any:
         hs = self._hs_mod
-        db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        exprs = [b"".join(b"\\x%02x" % c for c in p) for p in patterns]
-        db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=[0] * len(exprs))
-        return db
+        literal = [b"".join(b"\\x%02x" % c for c in k.encode("utf-8")) for k in keys]
+        pf = (
+            hs.HS_FLAG_UTF8
+            | hs.HS_FLAG_UCP
+            | hs.HS_FLAG_PREFILTER
+            | hs.HS_FLAG_SINGLEMATCH
+            | hs.HS_FLAG_ALLOWEMPTY
+            | hs.HS_FLAG_DOTALL
+        )
+        pattern = {j: _hs_regex(rx) for j, rx in enumerate(regexes)}
+        while True:
+            exprs = literal + list(pattern.values())
+            ids = list(range(len(keys))) + [len(keys) + j for j in pattern]
+            if not exprs:
+                return None
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            try:
+                db.compile(
+                    expressions=exprs,
+                    ids=ids,
+                    elements=len(exprs),
+                    flags=[0] * len(literal) + [pf] * len(pattern),
+                )
+            except hs.error:
+                if not pattern:
+                    raise
+                pattern = {j: e for j, e in pattern.items() if self._compiles(e, pf)}
+                continue
+            self.prefiltered = frozenset(pattern)
+            return db
 
-    def hits(self, text: str) -> list[tuple[int, int]]:
+    def _compiles(self, expr: bytes, flags: int) -> bool:
+        hs = self._hs_mod
+        try:
+            hs.Database(mode=hs.HS_MODE_BLOCK).compile(expressions=[expr], ids=[0], elements=1, flags=[flags])
+        except hs.error:
+            return False
+        return True
+
+    def match(self, text: str) -> tuple[bytes | str, list[tuple[int, int]], set[int] | None]:
+        """``(subject, hits, reported)``: the subject the offsets index (UTF-8 bytes or the text),
+        ``(end, key id)`` of every key occurrence (``end`` exclusive), and the pre-filtered patterns
+        Hyperscan reported (None without Hyperscan)."""
         if self._hs is None:
             if not self.keys:
-                return []
-            return [(end + 1, i) for end, i in self._ac.iter(text)]
-        if text.isascii():
-            db, data, shift = self._hs_ascii, text.encode("ascii"), 0
-        else:
-            db, data, shift = self._hs, text.encode("utf-32-le"), 2
-        if db is None:
-            return []
-        scratches = getattr(self._local, "scratch", None)
-        if scratches is None:
-            scratches = self._local.scratch = {}
-        scratch = scratches.get(shift)
+                return text, [], None
+            return text, [(end + 1, i) for end, i in self._ac.iter(text)], None
+        data = text.encode("utf-8")
+        scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = scratches[shift] = self._hs_mod.Scratch(db)
+            scratch = self._local.scratch = self._hs_mod.Scratch(self._hs)
         raw: list[tuple[int, int]] = []
-        append = raw.append
-        if shift:
+        reported: set[int] = set()
+        append, report, nkeys = raw.append, reported.add, self.nkeys
 
-            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-                if not to & 3:  # a match aligned on a UTF-32 character
-                    append((to >> 2, i))
-
-        else:
-
-            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            if i < nkeys:
                 append((to, i))
+            else:
+                report(i - nkeys)
 
-        db.scan(data, match_event_handler=on_match, scratch=scratch)
-        return raw
+        self._hs.scan(data, match_event_handler=on_match, scratch=scratch)
+        return data, raw, reported
+
+    def hits(self, text: str) -> list[tuple[int, int]]:
+        """``(end, key id)`` of every key occurrence, ``end`` in the matcher's offset unit."""
+        return self.match(text)[1]
 
 
 class RuleSet:
@@ -228,6 +285,13 @@ class RuleSet:
         self._index: dict[str, int] = {}
         self._lazy_patterns: dict[tuple[int, str], re.Pattern[str]] = {}
         self._lazy_triggers: dict[tuple[int, str], re.Pattern[str]] = {}
+        # lazy groups ride along in the one matcher: term -> id, pattern -> ids of its triggers
+        self._lazy_term_ids: dict[tuple[int, str], int] = {}
+        self._lazy_trigger_ids: dict[tuple[int, str], frozenset[int]] = {}
+        # patterns the matcher pre-filters: main pattern index -> bool; lazy pattern -> matcher slot
+        self._gated: list[bool] = []
+        self._lazy_slots: dict[tuple[int, str], int] = {}
+        self._digit_slot = -1
 
     # ------------------------------------------------------------------ loading
     def group(self, role: str, name: str) -> TermGroup:
@@ -417,6 +481,18 @@ class RuleSet:
         self._always = []
         self._lazy_patterns = {}
         self._lazy_triggers = {}
+        self._lazy_term_ids = {}
+        self._lazy_trigger_ids = {}
+        lazy_regexes: list[tuple[tuple[int, str], str]] = []
+        lazy_ids: dict[str, int] = {}  # lazy id per normalised key (a key is seen or not)
+
+        def lazy_id(key: str) -> int:
+            found = lazy_ids.get(key)
+            if found is None:
+                found = lazy_ids[key] = len(lazy_ids)
+                entries.setdefault(key, []).append((_LAZY, found, 0.0))
+            return found
+
         self._index = {f"{g.role}:{g.name}": i for i, g in enumerate(self.groups)}
         for gi, g in enumerate(self.groups):
             lazy = g.role in LAZY_ROLES
@@ -429,11 +505,15 @@ class RuleSet:
             g.exempt = {e for e in (norm(x) for x in g.exempt) if e}
             g.context = {k: w for k, w in ((norm(t), w) for t, w in g.context.items()) if k}
             if lazy:
+                for key in normalized_terms:
+                    self._lazy_term_ids[(gi, key)] = lazy_id(key)
                 for p in g.patterns:
                     self._lazy_patterns[(gi, p.id)] = re.compile(p.regex)
+                    lazy_regexes.append(((gi, p.id), p.regex))
                     triggers = sorted({t for t in (norm(x) for x in p.triggers) if t}, key=len, reverse=True)
                     if triggers:
                         self._lazy_triggers[(gi, p.id)] = re.compile("|".join(map(re.escape, triggers)))
+                        self._lazy_trigger_ids[(gi, p.id)] = frozenset(lazy_id(t) for t in triggers)
                 continue
             for key, w in normalized_terms.items():
                 entries.setdefault(key, []).append((_TERM, gi, w))
@@ -450,12 +530,23 @@ class RuleSet:
                 for t in triggers:
                     entries.setdefault(t, []).append((_TRIGGER, pi, 0.0))
         keys = list(entries)
+        regexes = [rx.pattern for _, _, rx, _ in self._patterns] + [rx for _, rx in lazy_regexes]
+        self._digit_slot = len(regexes)
+        regexes.append(DIGIT_RUN)
+        self._matcher = matcher = _Matcher(keys, backend, regexes)
+        if self._digit_slot not in matcher.prefiltered:
+            self._digit_slot = -1
+        n_main = len(self._patterns)
+        self._gated = [pi in matcher.prefiltered for pi in range(n_main)]
+        self._lazy_slots = {
+            key: n_main + j for j, (key, _) in enumerate(lazy_regexes) if n_main + j in matcher.prefiltered
+        }
         self._values = []
         for key in keys:
             ents = entries[key]
             self._values.append(
                 (
-                    len(key),
+                    len(key.encode("utf-8")) if matcher.byte_offsets else len(key),
                     key[0] in ASCII_ALNUM,
                     key[-1] in ASCII_ALNUM,
                     key,
@@ -463,9 +554,9 @@ class RuleSet:
                     tuple((gi, w) for t, gi, w in ents if t == _CONTEXT),
                     tuple(pi for t, pi, _ in ents if t == _TRIGGER),
                     tuple(gi for t, gi, _ in ents if t == _EXEMPT),
+                    tuple(li for t, li, _ in ents if t == _LAZY),
                 )
             )
-        self._matcher = _Matcher(keys, backend)
         return self
 
     @property
@@ -481,15 +572,39 @@ class RuleSet:
         return sum(len(g.terms) for g in self.groups)
 
     # -------------------------------------------------------------------- scan
-    def score_lazy(self, gi: int, normalized: str) -> tuple[float, list[Hit]]:
-        """Score a lazy group (not in the automaton) on a normalised text: plain containment."""
+    def score_lazy(self, gi: int, normalized: str, scan: ScanResult | None = None) -> tuple[float, list[Hit]]:
+        """Score a lazy group on a normalised text: plain containment of its terms (no word
+        boundaries), its patterns run when one of their triggers occurs. ``scan``: the
+        :meth:`scan` of the same text, whose matcher pass already saw the lazy terms and triggers
+        (no second pass over the text)."""
         g = self.groups[gi]
-        hits = [Hit(g.name, t, w) for t, w in g.terms.items() if t in normalized]
+        seen = scan.lazy if scan is not None and scan.text == normalized else None
+        if seen is None:
+            hits = [Hit(g.name, t, w) for t, w in g.terms.items() if t in normalized]
+        elif seen:
+            ids = self._lazy_term_ids
+            hits = [Hit(g.name, t, w) for t, w in g.terms.items() if ids[(gi, t)] in seen]
+        else:
+            hits = []
         for p in g.patterns:
-            gate = self._lazy_triggers.get((gi, p.id))
-            if gate is not None and gate.search(normalized) is None:
-                continue
-            if self._lazy_patterns[(gi, p.id)].search(normalized):
+            key = (gi, p.id)
+            if seen is None:
+                gate = self._lazy_triggers.get(key)
+                if gate is not None and gate.search(normalized) is None:
+                    continue
+            else:
+                trig = self._lazy_trigger_ids.get(key)
+                if trig is not None and seen.isdisjoint(trig):
+                    continue
+                slot = self._lazy_slots.get(key)
+                if (
+                    slot is not None
+                    and scan is not None
+                    and scan.reported is not None
+                    and slot not in scan.reported
+                ):
+                    continue  # the matcher's pre-filter says it cannot match
+            if self._lazy_patterns[key].search(normalized):
                 hits.append(Hit(g.name, "re:" + p.id, p.weight))
         return sum(h.weight for h in hits), hits
 
@@ -504,14 +619,26 @@ class RuleSet:
         raw: dict[int, list[tuple[int, int, float, str]]] = {}
         exempt: dict[int, list[tuple[int, int]]] | None = None
         run = set(self._always)
+        lazy: set[int] | frozenset[int] = _NO_LAZY
+        lazy_seen: set[int] | None = None
+        reported: set[int] | None = None
+        subject: bytes | str = s
         if s:
-            size = len(s)
             values = self._values
-            for end, kid in self._matcher.hits(s):
-                length, a0, a1, key, terms, context, triggers, exempts = values[kid]
+            subject, found_keys, reported = self._matcher.match(s)
+            # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
+            # letter or digit byte is always that character, so the word-boundary test is the same
+            alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
+            size = len(subject)
+            for end, kid in found_keys:
+                length, a0, a1, key, terms, context, triggers, exempts, lazy_ids = values[kid]
+                if lazy_ids:  # containment only: no word boundary for the lazy groups
+                    if lazy_seen is None:
+                        lazy = lazy_seen = set()
+                    lazy_seen.update(lazy_ids)
                 start = end - length
-                if (a0 and start > 0 and s[start - 1] in ASCII_ALNUM) or (
-                    a1 and end < size and s[end] in ASCII_ALNUM
+                if (a0 and start > 0 and subject[start - 1] in alnum) or (
+                    a1 and end < size and subject[end] in alnum
                 ):
                     continue
                 if triggers:
@@ -532,11 +659,21 @@ class RuleSet:
                         exempt.setdefault(gi, []).append((start, end))
         if run:
             patterns = self._patterns
+            gated = self._gated
+            # a match's character offsets in the subject's unit (monotone, so order and nesting
+            # against the keys' spans are kept)
+            to_bytes = type(subject) is bytes and len(subject) != len(s)
             for pi in run:
+                if reported is not None and gated[pi] and pi not in reported:
+                    continue  # Hyperscan's pre-filter did not report it: it cannot match
                 gi, w, rx, pid = patterns[pi]
                 m = rx.search(s)
                 if m is not None:
-                    item = (m.start(), -m.end(), w, pid)
+                    a, b = m.span()
+                    if to_bytes:
+                        a = len(s[:a].encode("utf-8"))
+                        b = a + len(s[m.start() : b].encode("utf-8"))
+                    item = (a, -b, w, pid)
                     found = raw.get(gi)
                     if found is None:
                         raw[gi] = [item]
@@ -580,10 +717,13 @@ class RuleSet:
                 out.extend(ctx_hits)
             scores[gi] = total
             hits[gi] = out
-        return ScanResult(s, scores, hits)
+        digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
+        return ScanResult(s, scores, hits, lazy, reported, digit_run)
 
 
 _NO_HITS: list[Hit] = []
+_NO_LAZY: frozenset[int] = frozenset()
+_ASCII_ALNUM_BYTES = frozenset(ord(c) for c in ASCII_ALNUM)
 _new = tuple.__new__  # Hit(...) through tuple.__new__ directly: a C call, not NamedTuple's Python __new__
 
 

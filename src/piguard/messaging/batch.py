@@ -1,0 +1,319 @@
+"""Submit a batch: prepare, load the context once, decide each message, confirm consents, record,
+queue. State is read once per batch: the registry snapshot (a token query), the consents and
+suppression fingerprints of the batch's recipients (one query each), the campaigns referenced.
+
+Opt-out against send: the consent counters of allowed commercial messages are updated with one
+guarded ``UPDATE … WHERE status = 'active' AND … RETURNING id`` in the transaction that records the
+messages. An opt-out committed before it makes the guard fail and the message is refused; on
+PostgreSQL the update waits for a concurrent opt-out holding the row and then re-reads it, on
+SQLite writers are serialised. Either way the opt-out wins for every message decided after it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.orm import Session
+
+from piguard.audit.service import record
+from piguard.core.db import utcnow
+from piguard.core.errors import PiguardError
+from piguard.core.reasons import Decision, Outcome, Reason
+from piguard.identity.principal import Principal
+from piguard.messaging import records
+from piguard.messaging.gateway import (
+    CampaignView,
+    ConsentView,
+    Evaluation,
+    GatewayContext,
+    GatewayRequest,
+    Prepared,
+    evaluate,
+    prepare,
+)
+from piguard.messaging.models import Campaign, Consent, Suppression
+from piguard.messaging.registry import RegistrySnapshot, actor_of, snapshot
+from piguard.messaging.review import default_reviewer
+from piguard.messaging.settings import get_messaging_settings
+from piguard.regulations.markers import carries
+
+_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResult:
+    """One message's result: a decision (``outcome`` + ``reasons``) or a per-item input ``error``."""
+
+    index: int
+    client_ref: str | None
+    ref: str | None = None
+    outcome: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    kind: str | None = None
+    status: str | None = None
+    content_provider: str | None = None
+    emergency: bool = False
+    error: PiguardError | None = None
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        return Decision(Outcome(self.outcome or "refuse"), self.reasons).obligations
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "client_ref": self.client_ref}
+        if self.error is not None:
+            out["error"] = self.error.to_dict()["error"]
+            return out
+        out.update(
+            {
+                "ref": self.ref,
+                "outcome": self.outcome,
+                "status": self.status,
+                "kind": self.kind,
+                "content_provider": self.content_provider,
+                "emergency": self.emergency,
+                "obligations": list(self.obligations),
+                "reasons": [r.to_dict() for r in self.reasons],
+            }
+        )
+        return out
+
+
+def load_context(
+    session: Session,
+    prepared: Sequence[Prepared],
+    *,
+    now: datetime | None = None,
+    registry: RegistrySnapshot | None = None,
+) -> GatewayContext:
+    """Read the state a batch needs, once."""
+    settings = get_messaging_settings()
+    ctx = GatewayContext(
+        registry=registry or snapshot(session),
+        now=now or utcnow(),
+        similarity_threshold=settings.sms_similarity_threshold,
+        quiet_hours=settings.quiet_window(),
+        reviewer=default_reviewer(),
+    )
+    hashes = sorted({p.recipient_hash for p in prepared})
+    for i in range(0, len(hashes), _CHUNK):
+        chunk = hashes[i : i + _CHUNK]
+        for row in session.execute(
+            select(
+                Consent.id,
+                Consent.recipient_hash,
+                Consent.content_provider_id,
+                Consent.message_type,
+                Consent.max_messages,
+                Consent.period_unit,
+                Consent.valid_until,
+                Consent.window_start,
+                Consent.window_count,
+            ).where(Consent.recipient_hash.in_(chunk), Consent.status == "active")
+        ):
+            cid, h, cp, mt, mx, unit, until, ws, wc = row
+            ctx.consents[(h, cp, mt)] = ConsentView(cid, mt, mx, unit, until, ws, wc)
+        supp: dict[tuple[str, int], list[int]] = {}
+        for h, cp, fp in session.execute(
+            select(
+                Suppression.recipient_hash, Suppression.content_provider_id, Suppression.fingerprint
+            ).where(Suppression.recipient_hash.in_(chunk))
+        ):
+            supp.setdefault((h, cp), []).append(int(fp))
+        ctx.suppressions.update({k: tuple(v) for k, v in supp.items()})
+    camp_ids = {p.request.campaign_id for p in prepared if p.request.campaign_id is not None}
+    if camp_ids:
+        for c in session.scalars(select(Campaign).where(Campaign.id.in_(camp_ids))):
+            ctx.campaigns[c.id] = CampaignView(c.id, c.content_provider_id, c.send_on, c.emergency)
+    return ctx
+
+
+_CHANGED = Reason(
+    "consent_changed",
+    ("O31-18.1", "O31-20"),
+    "The consent ended (opt-out) or reached its limit while the message was being decided.",
+    "在决定发送时用户已退订或已达到同意的发送频次。",
+)
+
+
+def _confirm_consents(
+    session: Session, ctx: GatewayContext, usage: dict[int, int], units: dict[int, str]
+) -> set[int]:
+    """Apply the counters with the guard; returns the consent ids that failed it."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for cid, n in usage.items():
+        groups.setdefault((n, units[cid]), []).append(cid)
+    confirmed: set[int] = set()
+    for (n, unit), ids in groups.items():
+        ws = ctx.window_start(unit)
+        stmt = (
+            update(Consent)
+            .where(
+                Consent.id.in_(ids),
+                Consent.status == "active",
+                Consent.valid_until > ctx.now,
+                or_(
+                    Consent.window_start.is_(None),
+                    Consent.window_start != ws,
+                    Consent.window_count + n <= Consent.max_messages,
+                ),
+            )
+            .values(
+                window_count=case((Consent.window_start == ws, Consent.window_count + n), else_=n),
+                window_start=ws,
+            )
+            .returning(Consent.id)
+        )
+        confirmed.update(session.execute(stmt, execution_options={"synchronize_session": False}).scalars())
+    return set(usage) - confirmed
+
+
+@carries("O31-11", "O31-18.1", "O31-18.2", "O31-20", "O31-17")
+def submit(
+    session: Session,
+    requests: Sequence[GatewayRequest],
+    *,
+    principal: Principal | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[GatewayResult]:
+    """Decide, record and queue a batch; per-item input errors do not sink the batch.
+
+    ``dry_run``: decide only (``piguard sms check``): nothing is recorded or queued.
+    """
+    now = now or utcnow()
+    prepared: list[tuple[int, Prepared]] = []
+    results: dict[int, GatewayResult] = {}
+    for i, req in enumerate(requests):
+        try:
+            prepared.append((i, prepare(req)))
+        except PiguardError as err:
+            results[i] = GatewayResult(i, _client_ref(req), error=err)
+    ctx = load_context(session, [p for _, p in prepared], now=now)
+    evals: list[tuple[int, Prepared, Evaluation]] = []
+    for i, p in prepared:
+        try:
+            ev = evaluate(ctx, p)
+        except PiguardError as err:
+            results[i] = GatewayResult(i, p.request.client_ref, error=err)
+            continue
+        if ev.decision.allowed and ev.consent_id is not None:
+            ctx.used[ev.consent_id] = ctx.used.get(ev.consent_id, 0) + 1
+        evals.append((i, p, ev))
+
+    if not dry_run and ctx.used:
+        unit_of = {c.id: c.period_unit for c in ctx.consents.values()}
+        units = {cid: unit_of[cid] for cid in ctx.used}
+        failed = _confirm_consents(session, ctx, dict(ctx.used), units)
+        if failed:
+            evals = [
+                (
+                    i,
+                    p,
+                    replace(ev, decision=Decision.refuse(_CHANGED, *ev.decision.reasons))
+                    if ev.consent_id in failed and ev.decision.allowed
+                    else ev,
+                )
+                for i, p, ev in evals
+            ]
+
+    batch_ref = records.new_ref()
+    rows: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    for i, p, ev in evals:
+        d = ev.decision
+        outcome = d.outcome.value
+        counts[outcome] += 1
+        status = "checked" if dry_run else {"allow": "queued", "refuse": "refused", "hold": "held"}[outcome]
+        ref = None if dry_run else records.new_ref()
+        req = p.request
+        if not d.allowed:
+            codes.update(r.code for r in d.reasons if r.code not in _INFO_CODES)
+        if ref is not None:
+            has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
+            rows.append(
+                records.record_row(
+                    ref=ref,
+                    at=now,
+                    direction="out",
+                    channel=req.channel,
+                    sender=p.sender,
+                    address=p.address,
+                    recipient_hash=p.recipient_hash,
+                    recipient_masked=p.recipient_masked,
+                    content=req.text,
+                    content_has_pi=has_pi,
+                    outcome=outcome,
+                    status=status,
+                    reason_codes=[r.code for r in d.reasons],
+                    obligations=d.obligations,
+                    kind=ev.kind,
+                    message_type=req.message_type,
+                    content_provider_id=ev.cp.id if ev.cp else None,
+                    port_id=ev.port.id if ev.port else None,
+                    client_ref=req.client_ref,
+                    batch_ref=batch_ref,
+                )
+            )
+            if d.allowed:
+                outbox.append(
+                    records.outbox_row(
+                        ref=ref,
+                        channel=req.channel,
+                        sender=p.sender,
+                        address=p.address,
+                        content=req.text,
+                        emergency=ev.emergency,
+                        at=now,
+                        recipient_enc=rows[-1]["recipient_enc"],
+                    )
+                )
+        results[i] = GatewayResult(
+            i,
+            req.client_ref,
+            ref,
+            outcome,
+            d.reasons,
+            ev.kind,
+            status,
+            ev.cp.code if ev.cp else None,
+            ev.emergency,
+        )
+    if not dry_run:
+        records.write_records(session, rows)
+        records.enqueue(session, outbox)
+        errors = sum(1 for r in results.values() if r.error is not None)
+        record(
+            session,
+            action="sms.submit.batch",
+            actor=actor_of(principal),
+            obligations=("O31-11",),
+            client_ip=principal.client_ip if principal else None,
+            detail={
+                "batch": batch_ref,
+                "messages": len(requests),
+                "allow": counts["allow"],
+                "refuse": counts["refuse"],
+                "hold": counts["hold"],
+                "errors": errors,
+                "refusal_codes": dict(codes.most_common(10)),
+            },
+        )
+    return [results[i] for i in range(len(requests))]
+
+
+_INFO_CODES = frozenset(
+    {"sender_registered", "message_kind", "consent_live", "emergency_lane", "campaign_notified"}
+)
+
+
+def _client_ref(req: object) -> str | None:
+    ref = getattr(req, "client_ref", None)
+    return ref if isinstance(ref, str) else None

@@ -1,0 +1,275 @@
+"""Gateway commands on ``piguard sms``: ``send``, ``check``, ``inbound``, ``registry …``.
+
+Registered onto the review CLI's Typer app (``messaging/cli.py`` imports this module at its end).
+Output is one JSON object per message (``--format json``) or a short table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from piguard.core.db import unit_of_work
+from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.identity.principal import system_principal
+from piguard.messaging import registry, service
+from piguard.messaging.cli import app
+from piguard.messaging.gateway import GatewayRequest
+
+registry_app = typer.Typer(
+    help="Gateway registry: providers, content providers, ports, suspension. 短信网关登记。",
+    no_args_is_help=True,
+)
+app.add_typer(registry_app, name="registry")
+
+_CLI = system_principal("cli")
+
+
+def _requests(
+    file: Path | None,
+    sender: str | None,
+    to: str | None,
+    text: str | None,
+    channel: str,
+    kind: str | None,
+    message_type: str | None,
+) -> list[GatewayRequest]:
+    if file is None:
+        if not (sender and to and text is not None):
+            raise validation_error(
+                [FieldError("sender/to/text", "give --sender, --to and --text, or --file")]
+            )
+        return [GatewayRequest(channel, sender, to, text, kind, message_type)]
+    stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    out: list[GatewayRequest] = []
+    for n, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            if not isinstance(d, dict):
+                raise ValueError
+        except ValueError:
+            d = {"channel": channel, "sender": "", "recipient": "", "text": "", "client_ref": f"line:{n}"}
+        out.append(
+            GatewayRequest(
+                str(d.get("channel", channel)),
+                str(d.get("sender", "")),
+                str(d.get("recipient", d.get("to", ""))),
+                d.get("text", ""),
+                d.get("kind"),
+                d.get("message_type"),
+                d.get("campaign_id"),
+                str(d.get("client_ref") or d.get("id") or f"line:{n}"),
+            )
+        )
+    return out
+
+
+def _print(results: list[Any], fmt: str) -> int:
+    failed = 0
+    console = Console(highlight=False)
+    for r in results:
+        d = r.to_dict()
+        failed += bool(r.error)
+        if fmt == "json":
+            sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+        elif r.error:
+            console.print(
+                f"[red]error[/] #{r.index}: {r.error.message_en} / {r.error.message_zh} {[f.field for f in r.error.fields]}"
+            )
+        else:
+            codes = ", ".join(
+                f"{x.code} ({'/'.join(x.obligations)})"
+                for x in r.reasons
+                if x.code not in ("sender_registered", "message_kind")
+            )
+            console.print(f"#{r.index} [bold]{r.outcome}[/] {r.kind or ''} {r.ref or ''} {codes}")
+    return 1 if failed else 0
+
+
+def _run(
+    dry_run: bool,
+    file: Path | None,
+    sender: str | None,
+    to: str | None,
+    text: str | None,
+    channel: str,
+    kind: str | None,
+    message_type: str | None,
+    fmt: str,
+) -> None:
+    reqs = _requests(file, sender, to, text, channel, kind, message_type)
+    with unit_of_work() as session:
+        results = service.submit(session, reqs, principal=_CLI, dry_run=dry_run)
+    raise typer.Exit(_print(results, fmt))
+
+
+_FILE = typer.Option(
+    None, "--file", help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?}; - for stdin"
+)
+_FMT = typer.Option("text", "--format", help="text or json")
+
+
+@app.command("send")
+def send_command(
+    file: Path | None = _FILE,
+    sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension)"),
+    to: str | None = typer.Option(None, "--to", help="Recipient address"),
+    text: str | None = typer.Option(None, "--text"),
+    channel: str = typer.Option("sms", "--channel"),
+    kind: str | None = typer.Option(None, "--kind"),
+    message_type: str | None = typer.Option(None, "--type", help="Consent type of a commercial message"),
+    fmt: str = _FMT,
+) -> None:
+    """Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。"""
+    _run(False, file, sender, to, text, channel, kind, message_type, fmt)
+
+
+@app.command("check")
+def check_command(
+    file: Path | None = _FILE,
+    sender: str | None = typer.Option(None, "--sender"),
+    to: str | None = typer.Option(None, "--to"),
+    text: str | None = typer.Option(None, "--text"),
+    channel: str = typer.Option("sms", "--channel"),
+    kind: str | None = typer.Option(None, "--kind"),
+    message_type: str | None = typer.Option(None, "--type"),
+    fmt: str = _FMT,
+) -> None:
+    """Decide without sending or recording. 仅检查，不发送。"""
+    _run(True, file, sender, to, text, channel, kind, message_type, fmt)
+
+
+@app.command("inbound")
+def inbound_command(
+    sender: str = typer.Option(..., "--from", help="The replying user's address"),
+    to: str = typer.Option(..., "--to", help="Port code (+ extension) replied to"),
+    text: str = typer.Option(..., "--text"),
+    channel: str = typer.Option("sms", "--channel"),
+) -> None:
+    """Handle a reply (opt-out ends consent at once). 处理用户回复。"""
+    with unit_of_work() as session:
+        res = service.receive_reply(session, channel=channel, sender=sender, to=to, text=text, principal=_CLI)
+    sys.stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
+
+
+@registry_app.command("list")
+def registry_list() -> None:
+    """Service providers, content providers and ports. 列出登记信息。"""
+    from piguard.messaging.views_registry import cp_dict, port_dict, sp_dict
+
+    with unit_of_work() as session:
+        out = {
+            "providers": [sp_dict(s) for s in registry.list_service_providers(session)],
+            "content_providers": [cp_dict(c) for c in registry.list_content_providers(session)],
+            "ports": [port_dict(p) for p in registry.list_ports(session)],
+        }
+    sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+
+
+@registry_app.command("add-provider")
+def add_provider(
+    name: str = typer.Option(...),
+    licence: str = typer.Option(..., "--licence"),
+    access_code: list[str] = typer.Option([], "--access-code"),
+    location: str = typer.Option("", "--location"),
+) -> None:
+    """Register a licensed SMS service provider (O31-6, O31-7)."""
+    with unit_of_work() as session:
+        sp = registry.create_service_provider(
+            session,
+            name=name,
+            licence_number=licence,
+            access_codes=access_code,
+            access_location=location,
+            principal=_CLI,
+        )
+        typer.echo(json.dumps({"id": sp.id}))
+
+
+@registry_app.command("add-content-provider")
+def add_cp(
+    code: str = typer.Option(...),
+    name: str = typer.Option(...),
+    provider: int = typer.Option(..., "--provider"),
+    identity_type: str = typer.Option("uscc", "--identity-type"),
+    identity_number: str = typer.Option(..., "--identity-number"),
+    verified: bool = typer.Option(False, "--verified", help="The identity was checked (O31-12)"),
+    signature: list[str] = typer.Option([], "--signature"),
+) -> None:
+    """Register a content provider with its real identity (O31-12) and signatures."""
+    with unit_of_work() as session:
+        cp = registry.create_content_provider(
+            session,
+            code=code,
+            name=name,
+            service_provider_id=provider,
+            identity_type=identity_type,
+            identity_number=identity_number,
+            principal=_CLI,
+        )
+        if verified:
+            registry.verify_content_provider(session, code, principal=_CLI)
+        for s in signature:
+            registry.add_signature(session, code, s, principal=_CLI)
+        typer.echo(json.dumps({"id": cp.id, "identity": cp.identity_masked}, ensure_ascii=False))
+
+
+@registry_app.command("add-port")
+def add_port(
+    code: str = typer.Option(...),
+    port_type: str = typer.Option(..., "--type", help="business_service, commercial or public_welfare"),
+    content_provider: str = typer.Option(..., "--content-provider"),
+    channel: str = typer.Option("sms", "--channel"),
+    ext_from: str | None = typer.Option(None, "--extension-from"),
+    ext_to: str | None = typer.Option(None, "--extension-to"),
+    scope: str = typer.Option("", "--scope"),
+) -> None:
+    """Register a port with its approved type and scope (O31-13, O31-19)."""
+    with unit_of_work() as session:
+        p = registry.create_port(
+            session,
+            code=code,
+            port_type=port_type,
+            content_provider=content_provider,
+            channel=channel,
+            approved_scope=scope,
+            extension_from=ext_from,
+            extension_to=ext_to,
+            principal=_CLI,
+        )
+        typer.echo(json.dumps({"id": p.id}))
+
+
+@registry_app.command("suspend")
+def suspend(
+    target: str = typer.Argument(..., help="content provider code, or port:<id>"),
+    reason: str = typer.Option(..., "--reason"),
+    obligation: list[str] = typer.Option(["O31-23"], "--obligation"),
+    resume: bool = typer.Option(False, "--resume"),
+) -> None:
+    """Suspend (or --resume) a content provider or a port (O31-23, O24-14.2, O31-28)."""
+    kind, key = ("port", target[5:]) if target.startswith("port:") else ("content_provider", target)
+    with unit_of_work() as session:
+        try:
+            registry.set_suspension(
+                session,
+                target_type=kind,
+                key=key,
+                suspended=not resume,
+                reason=reason,
+                obligations=obligation,
+                principal=_CLI,
+            )
+        except ValueError:
+            raise validation_error([FieldError("target", "port:<id> with a numeric id")]) from None
+    typer.echo("resumed" if resume else "suspended")
+
+
+__all__ = ["PiguardError", "app"]

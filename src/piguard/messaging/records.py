@@ -1,0 +1,599 @@
+"""Message records (O31-11), the outbox, delivery reports, search, monitoring counters, retention.
+
+Records keep the sending and receiving times, the port code and the recipient's number (AES-GCM
+encrypted, with a keyed hash and a masked form beside it), the content of port messages, the
+decision and its reason codes and obligations. They are the evidence of every refusal, so the audit
+log gets one aggregate entry per batch instead of one per message.
+
+Retention (O31-11): records are kept at least ``sms_records.retention_months`` months and purged no
+later than that plus ``PIGUARD_SMS_RETENTION_GRACE_DAYS``; subscription-status events are kept until
+``sms_records.subscription_status_months_after_end`` months after the service relationship (the
+consent) ends. On PostgreSQL a purge of records drops monthly partitions (``messaging.partitions``);
+everything else, and everything on SQLite, is deleted in bounded batches (see ``months_before``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from piguard.core.calendar import SHANGHAI
+from piguard.core.db import utcnow
+from piguard.core.errors import FieldError, not_found, validation_error
+from piguard.core.logging import redact
+from piguard.messaging import protect
+from piguard.messaging.models import (
+    Consent,
+    ConsentRequest,
+    MessageRecord,
+    OutboxMessage,
+    SubscriptionEvent,
+    Suppression,
+)
+from piguard.messaging.settings import get_messaging_settings
+from piguard.regulations.markers import carries
+from piguard.regulations.parameters import value
+
+RECORDS = cast(Table, MessageRecord.__table__)
+OUTBOX = cast(Table, OutboxMessage.__table__)
+EVENTS = cast(Table, SubscriptionEvent.__table__)
+DELIVERY_STATUSES = ("sent", "delivered", "failed")
+EMERGENCY_PRIORITY = 0
+NORMAL_PRIORITY = 5
+
+
+def new_ref() -> str:
+    return uuid.uuid4().hex
+
+
+@carries("O31-11", "O24-10")
+def record_row(
+    *,
+    ref: str,
+    at: datetime,
+    direction: str,
+    channel: str,
+    sender: str,
+    address: str,
+    recipient_hash: str,
+    recipient_masked: str,
+    content: str,
+    content_has_pi: bool,
+    outcome: str,
+    status: str,
+    reason_codes: Sequence[str] = (),
+    obligations: Sequence[str] = (),
+    kind: str | None = None,
+    message_type: str | None = None,
+    content_provider_id: int | None = None,
+    port_id: int | None = None,
+    client_ref: str | None = None,
+    batch_ref: str | None = None,
+    intent: str | None = None,
+) -> dict[str, Any]:
+    """One row of ``msg_records``: the number encrypted, content masked when it held PI (the clear
+    text then only encrypted, as evidence)."""
+    return {
+        "ref": ref,
+        "at": at,
+        "direction": direction,
+        "channel": channel,
+        "sender": sender,
+        "recipient_hash": recipient_hash,
+        "recipient_masked": recipient_masked,
+        "recipient_enc": protect.encrypt(address),
+        "content": redact(content) if content_has_pi else content,
+        "content_enc": protect.encrypt(content) if content_has_pi else None,
+        "kind": kind,
+        "message_type": message_type,
+        "content_provider_id": content_provider_id,
+        "port_id": port_id,
+        "outcome": outcome,
+        "reason_codes": list(reason_codes),
+        "obligations": list(obligations),
+        "status": status,
+        "status_at": at,
+        "client_ref": client_ref,
+        "batch_ref": batch_ref,
+        "intent": intent,
+    }
+
+
+def write_records(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(RECORDS.insert(), rows)
+
+
+def outbox_row(
+    *,
+    ref: str,
+    channel: str,
+    sender: str,
+    address: str,
+    content: str,
+    emergency: bool,
+    at: datetime,
+    recipient_enc: str | None = None,
+) -> dict[str, Any]:
+    """``recipient_enc``: the address already encrypted for the message's record (the same value,
+    so one AES-GCM encryption serves both rows)."""
+    return {
+        "message_ref": ref,
+        "channel": channel,
+        "sender": sender,
+        "recipient_enc": recipient_enc or protect.encrypt(address),
+        "content": content,
+        "priority": EMERGENCY_PRIORITY if emergency else NORMAL_PRIORITY,
+        "status": "queued",
+        "attempts": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(OUTBOX.insert(), rows)
+
+
+def subscription_event(
+    session: Session,
+    *,
+    at: datetime,
+    recipient_hash: str,
+    recipient_masked: str,
+    channel: str,
+    content_provider_id: int,
+    event: str,
+    source: str,
+    message_type: str | None = None,
+    consent_id: int | None = None,
+    request_id: int | None = None,
+    ended: bool = False,
+) -> None:
+    """Record a subscription-status change (O31-11). ``ended``: the relationship ends with it."""
+    session.execute(
+        EVENTS.insert(),
+        [
+            {
+                "at": at,
+                "recipient_hash": recipient_hash,
+                "recipient_masked": recipient_masked,
+                "channel": channel,
+                "content_provider_id": content_provider_id,
+                "message_type": message_type,
+                "event": event,
+                "source": source,
+                "consent_id": consent_id,
+                "request_id": request_id,
+                "relationship_ended_at": at if ended else None,
+            }
+        ],
+    )
+
+
+# ------------------------------------------------------------------------------------ transport
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a transport receives: the clear address exists only here, in memory."""
+
+    ref: str
+    channel: str
+    sender: str
+    recipient: str
+    text: str
+    emergency: bool
+
+
+class Transport(Protocol):
+    """Hands messages to an SMS centre or mail relay. ``send`` returns the transport's id for each
+    message it accepted (None: refused by the peer). The SMPP client implements this."""
+
+    name: str
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]: ...
+
+
+class LoopbackTransport:
+    """Accepts everything (demo, tests): the message counts as sent; delivery reports come later."""
+
+    name = "loopback"
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundMessage] = []
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
+        self.sent.extend(messages)
+        return [f"loop-{m.ref[:12]}" for m in messages]
+
+
+@carries("O31-17", "O31-11")
+def drain_outbox(session: Session, transport: Transport, *, limit: int = 500) -> int:
+    """Hand queued messages to ``transport``, emergency lane first (O31-17); returns how many were sent."""
+    rows = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "queued")
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+    if not rows:
+        return 0
+    msgs = [
+        OutboundMessage(
+            r.message_ref,
+            r.channel,
+            r.sender,
+            protect.decrypt(r.recipient_enc),
+            r.content,
+            r.priority == EMERGENCY_PRIORITY,
+        )
+        for r in rows
+    ]
+    ids = transport.send(msgs)
+    now = utcnow()
+    sent = 0
+    for row, tid in zip(rows, ids, strict=True):
+        row.attempts += 1
+        row.updated_at = now
+        row.transport_ref = tid
+        row.status = "sent" if tid is not None else "failed"
+        sent += tid is not None
+    session.flush()
+    _set_record_status(session, [(r.message_ref, r.status) for r in rows], now)
+    return sent
+
+
+def _set_record_status(session: Session, pairs: Iterable[tuple[str, str]], at: datetime) -> None:
+    by_status: dict[str, list[str]] = {}
+    for ref, status in pairs:
+        by_status.setdefault(status, []).append(ref)
+    for status, refs in by_status.items():
+        session.execute(
+            update(MessageRecord).where(MessageRecord.ref.in_(refs)).values(status=status, status_at=at),
+            execution_options={"synchronize_session": False},
+        )
+
+
+@carries("O31-11")
+def deliver_report(
+    session: Session,
+    message_ref: str,
+    status: str,
+    *,
+    at: datetime | None = None,
+    transport_ref: str | None = None,
+) -> None:
+    """A delivery report from the transport: the outbox row and the record take the new status."""
+    if status not in DELIVERY_STATUSES:
+        raise validation_error([FieldError("status", f"one of {', '.join(DELIVERY_STATUSES)}")])
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_ref == message_ref))
+    if row is None:
+        raise not_found("Message", "短信", message_ref)
+    when = at or utcnow()
+    row.status, row.updated_at = status, when
+    if transport_ref:
+        row.transport_ref = transport_ref
+    session.flush()
+    _set_record_status(session, [(message_ref, status)], when)
+
+
+# ------------------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    content_provider_id: int | None = None
+    recipient: str | None = None  # a clear address to look up (hashed, never stored)
+    channel: str = "sms"
+    outcome: str | None = None
+    direction: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    reason_code: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def records_search(session: Session, q: RecordQuery) -> list[MessageRecord]:
+    """Records by content provider, recipient (looked up by keyed hash), outcome, time; numbers masked."""
+    stmt = select(MessageRecord)
+    if q.content_provider_id is not None:
+        stmt = stmt.where(MessageRecord.content_provider_id == q.content_provider_id)
+    if q.recipient:
+        stmt = stmt.where(
+            MessageRecord.recipient_hash
+            == protect.address_hash(protect.normalize_address(q.channel, q.recipient))
+        )
+    if q.outcome:
+        stmt = stmt.where(MessageRecord.outcome == q.outcome)
+    if q.direction:
+        stmt = stmt.where(MessageRecord.direction == q.direction)
+    if q.since:
+        stmt = stmt.where(MessageRecord.at >= q.since)
+    if q.until:
+        stmt = stmt.where(MessageRecord.at < q.until)
+    limit = max(1, min(q.limit, 1000))
+    rows = list(
+        session.scalars(
+            stmt.order_by(MessageRecord.at.desc(), MessageRecord.id.desc())
+            .offset(max(0, q.offset))
+            .limit(limit if not q.reason_code else limit * 10)
+        )
+    )
+    if q.reason_code:
+        rows = [r for r in rows if q.reason_code in (r.reason_codes or [])][:limit]
+    return rows
+
+
+def record_to_dict(r: MessageRecord) -> dict[str, Any]:
+    return {
+        "ref": r.ref,
+        "at": r.at.isoformat(),
+        "direction": r.direction,
+        "channel": r.channel,
+        "sender": r.sender,
+        "recipient": r.recipient_masked,
+        "content": r.content,
+        "kind": r.kind,
+        "message_type": r.message_type,
+        "content_provider_id": r.content_provider_id,
+        "outcome": r.outcome,
+        "status": r.status,
+        "reason_codes": list(r.reason_codes or []),
+        "obligations": list(r.obligations or []),
+        "client_ref": r.client_ref,
+        "intent": r.intent,
+    }
+
+
+@carries("O31-22", "O31-23")
+def counters(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    content_provider_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Per content provider in ``[since, until)``: outbound volume by outcome, refusals by reason code,
+    inbound replies and opt-outs. For the early-warning monitor (O31-22, O31-23)."""
+    until = until or utcnow()
+    cond = [
+        MessageRecord.at >= since,
+        MessageRecord.at < until,
+        MessageRecord.content_provider_id.is_not(None),
+    ]
+    if content_provider_id is not None:
+        cond.append(MessageRecord.content_provider_id == content_provider_id)
+    out: dict[int, dict[str, Any]] = {}
+
+    def entry(cp: int) -> dict[str, Any]:
+        return out.setdefault(
+            cp,
+            {
+                "content_provider_id": cp,
+                "volume": 0,
+                "allow": 0,
+                "refuse": 0,
+                "hold": 0,
+                "received": 0,
+                "opt_outs": 0,
+                "refusals_by_reason": {},
+            },
+        )
+
+    for cp, direction, outcome, intent, n in session.execute(
+        select(
+            MessageRecord.content_provider_id,
+            MessageRecord.direction,
+            MessageRecord.outcome,
+            MessageRecord.intent,
+            func.count(),
+        )
+        .where(*cond)
+        .group_by(
+            MessageRecord.content_provider_id,
+            MessageRecord.direction,
+            MessageRecord.outcome,
+            MessageRecord.intent,
+        )
+    ):
+        e = entry(int(cp or 0))
+        if direction == "out":
+            e["volume"] += n
+            e[outcome] = e.get(outcome, 0) + n
+        else:
+            e["received"] += n
+            if intent == "opt_out":
+                e["opt_outs"] += n
+    for cp, codes in session.execute(
+        select(MessageRecord.content_provider_id, MessageRecord.reason_codes).where(
+            *cond, MessageRecord.outcome == "refuse"
+        )
+    ):
+        by = entry(int(cp or 0))["refusals_by_reason"]
+        for c in codes or []:
+            by[c] = by.get(c, 0) + 1
+    return [out[k] for k in sorted(out)]
+
+
+# ------------------------------------------------------------------------------------ retention
+#
+# How months are counted (Asia/Shanghai, no daylight saving): a row written at ``t`` is "N months old"
+# at ``now`` once ``t < months_before(now, N)``: the same China wall-clock instant N calendar months
+# earlier, the day clamped to the month's end (on 31 July, 5 months before is 28/29 February, same
+# time) - clamping only moves the instant earlier, so it never shortens a retention period.
+#
+# - ``older_than = months_before(now, retention_months)``: nothing at or after it is ever purged.
+# - ``cutoff = older_than - grace``: everything before it is purged (bounded batches, both backends).
+# - PostgreSQL, monthly partitions ``[1st 00:00+08:00, next 1st 00:00+08:00)``: a partition is dropped
+#   when ``end <= older_than`` (every row it can hold is older than the retention period) and
+#   ``start < cutoff`` (its oldest possible row is past the grace). With a grace of at least one month
+#   (31 days) the second test implies the first, and a partition goes exactly when its oldest row
+#   reaches retention + grace, its younger rows waiting with it (never beyond retention + grace).
+#   Whatever is left before ``cutoff`` (rows in the DEFAULT partition; with a grace under 31 days,
+#   the oldest days of a partly expired month) is deleted in bounded batches like on SQLite.
+
+
+def months_before(at: datetime, months: int) -> datetime:
+    """The same wall-clock instant ``months`` calendar months earlier in China (day clamped)."""
+    local = at.astimezone(SHANGHAI)
+    y, m = divmod(local.month - 1 - months, 12)
+    year, month = local.year + y, m + 1
+    day = local.day
+    while True:
+        try:
+            return local.replace(year=year, month=month, day=day).astimezone(at.tzinfo)
+        except ValueError:
+            day -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    cutoff: datetime
+    records: int
+    outbox: int
+    events: int
+    consents: int
+    requests: int
+    older_than: datetime | None = None
+    partitions_dropped: tuple[str, ...] = ()
+    partitions_refused: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "older_than": self.older_than.isoformat() if self.older_than else None,
+            "records": self.records,
+            "partitions_dropped": list(self.partitions_dropped),
+            "partitions_refused": list(self.partitions_refused),
+            "outbox": self.outbox,
+            "events": self.events,
+            "consents": self.consents,
+            "requests": self.requests,
+        }
+
+
+def retention_floor(now: datetime) -> datetime:
+    """Nothing written at or after this instant is purged: exactly the retention period before ``now``."""
+    return months_before(now, value("sms_records.retention_months", on=now))
+
+
+def retention_cutoff(now: datetime) -> datetime:
+    """Rows older than this are purged: the statutory minimum plus the configured grace."""
+    return retention_floor(now) - timedelta(days=get_messaging_settings().sms_retention_grace_days)
+
+
+def status_cutoff(now: datetime) -> datetime:
+    months = value("sms_records.subscription_status_months_after_end", on=now)
+    return months_before(now, months) - timedelta(days=get_messaging_settings().sms_retention_grace_days)
+
+
+def _purge(session: Session, table: Any, id_col: Any, where: Any, batch: int, max_batches: int) -> int:
+    """Delete rows matching ``where``, ``batch`` per statement, at most ``max_batches`` statements; what
+    is left waits for the next round. ``where`` is repeated on the delete (partition pruning on
+    PostgreSQL, and a row changed in between is not deleted by mistake)."""
+    total = 0
+    for _ in range(max_batches):
+        ids = list(session.scalars(select(id_col).where(where).order_by(id_col).limit(batch)))
+        if not ids:
+            break
+        session.execute(
+            delete(table).where(id_col.in_(ids), where), execution_options={"synchronize_session": False}
+        )
+        total += len(ids)
+        if len(ids) < batch:
+            break
+    return total
+
+
+@carries("O31-11")
+def drop_expired_partitions(session: Session, *, now: datetime) -> tuple[list[str], list[str]]:
+    """PostgreSQL: drop the monthly partitions of ``msg_records`` that are past retention (see the
+    notes above ``months_before``); returns (dropped, refused) partition names. Nothing elsewhere.
+    Dropping a partition locks ``msg_records`` until the transaction ends: commit right after."""
+    from piguard.messaging import partitions
+
+    conn = session.connection()
+    if not partitions.is_partitioned(conn):
+        return [], []
+    return partitions.drop_expired(conn, older_than=retention_floor(now), cutoff=retention_cutoff(now))
+
+
+@carries("O31-11")
+def purge_expired(
+    session: Session, *, now: datetime | None = None, max_batches: int = 100, drop_partitions: bool = True
+) -> RetentionResult:
+    """Purge what is past retention (see the notes above ``months_before``): on PostgreSQL whole
+    monthly partitions of ``msg_records`` are dropped (unless ``drop_partitions`` is False: the worker
+    drops them in a transaction of their own first); records left before the cutoff (and, on SQLite,
+    all of them) and outbox rows are deleted in bounded batches; subscription events, ended consents
+    and resolved requests only when the relationship ended before the status cutoff. Suppression
+    fingerprints stay (O31-18.2)."""
+    now = now or utcnow()
+    batch = get_messaging_settings().sms_purge_batch
+    floor = retention_floor(now)
+    cut = retention_cutoff(now)
+    scut = status_cutoff(now)
+    dropped, refused = drop_expired_partitions(session, now=now) if drop_partitions else ([], [])
+    n_records = _purge(session, MessageRecord, MessageRecord.id, MessageRecord.at < cut, batch, max_batches)
+    n_outbox = _purge(
+        session, OutboxMessage, OutboxMessage.id, OutboxMessage.created_at < cut, batch, max_batches
+    )
+    # status events: kept while the relationship lasts; purged 'months after end' once it ended
+    ended_consents = select(Consent.id).where(Consent.status == "ended", Consent.ended_at < scut)
+    n_events = _purge(
+        session,
+        SubscriptionEvent,
+        SubscriptionEvent.id,
+        and_(
+            SubscriptionEvent.at < scut,
+            or_(
+                SubscriptionEvent.relationship_ended_at < scut,
+                SubscriptionEvent.consent_id.in_(ended_consents),
+            ),
+        ),
+        batch,
+        max_batches,
+    )
+    old_requests = select(ConsentRequest.id).where(
+        ConsentRequest.status != "pending", ConsentRequest.resolved_at < scut
+    )
+    # Suppression fingerprints (a keyed hash and a SimHash, no clear PI) outlive the request: after a
+    # refusal or no reply the same or similar content is never sent again (O31-18.2).
+    for model in (Suppression, Consent):
+        session.execute(
+            update(model).where(model.request_id.in_(old_requests)).values(request_id=None),
+            execution_options={"synchronize_session": False},
+        )
+    n_consents = _purge(
+        session,
+        Consent,
+        Consent.id,
+        and_(Consent.status == "ended", Consent.ended_at < scut),
+        batch,
+        max_batches,
+    )
+    n_requests = _purge(
+        session, ConsentRequest, ConsentRequest.id, ConsentRequest.id.in_(old_requests), batch, max_batches
+    )
+    return RetentionResult(
+        cut,
+        n_records,
+        n_outbox,
+        n_events,
+        n_consents,
+        n_requests,
+        older_than=floor,
+        partitions_dropped=tuple(dropped),
+        partitions_refused=tuple(refused),
+    )

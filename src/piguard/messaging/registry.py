@@ -1,0 +1,687 @@
+"""The registry (O31-6, O31-7, O31-12, O31-13, O31-19): service providers, content providers with
+verified real identity, signatures, ports with approved type and scope, charged services (O31-9),
+public-welfare campaigns (O31-17) and the suspension switches (O31-23, O24-14.2, O31-28).
+
+Every change is audited (administrative events) and bumps a version token; the gateway keeps an
+in-memory :class:`RegistrySnapshot` and reloads it when the token changes (one cheap query a batch).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from stdnum.cn import ric, uscc
+
+from piguard.audit.service import Actor, record
+from piguard.core.calendar import deadline_in_working_days, to_local_date
+from piguard.core.db import utcnow
+from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.identity.principal import Principal
+from piguard.messaging import protect
+from piguard.messaging.models import (
+    PORT_TYPES,
+    Campaign,
+    ChargedService,
+    ContentProvider,
+    Port,
+    RegistryState,
+    ServiceProvider,
+    Signature,
+    Suspension,
+)
+from piguard.messaging.review import Channel, MessageKind, ReviewContext
+from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
+from piguard.regulations.markers import carries
+from piguard.regulations.parameters import value
+
+#: Longest text per channel (a long SMS is split by the SMS centre; e-mail bodies are longer).
+MAX_LENGTH = {"sms": DEFAULT_MAX_LENGTH, "email": 20_000}
+IDENTITY_TYPES = ("uscc", "resident_id", "passport", "other")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
+_PORT_DIGITS = re.compile(r"^\d{3,21}$")
+_EXT = re.compile(r"^\d{1,12}$")
+
+
+def actor_of(principal: Principal | None) -> Actor:
+    return principal.as_actor() if principal is not None else Actor.system("messaging")
+
+
+def _invalid(field: str, en: str, zh: str) -> PiguardError:
+    return validation_error(
+        [FieldError(field, f"{en} / {zh}")], f"Invalid {field}: {en}", f"{field} 无效：{zh}"
+    )
+
+
+def _text(field: str, v: object, max_len: int = 200, required: bool = True) -> str:
+    if not isinstance(v, str) or (required and not v.strip()):
+        raise _invalid(field, "required", "必填")
+    v = v.strip()
+    if len(v) > max_len:
+        raise _invalid(field, f"at most {max_len} characters", f"最多 {max_len} 个字符")
+    return v
+
+
+def _conflict(what: str) -> PiguardError:
+    return PiguardError("conflict", f"{what} already exists.", f"{what} 已存在。", http_status=409)
+
+
+def bump(session: Session) -> None:
+    """Mark the registry changed (every process reloads its snapshot on its next batch)."""
+    token = uuid.uuid4().hex
+    res = session.execute(
+        update(RegistryState)
+        .where(RegistryState.id == 1)
+        .values(version=RegistryState.version + 1, token=token, changed_at=utcnow())
+    )
+    if getattr(res, "rowcount", 0) == 0:
+        session.add(RegistryState(id=1, version=1, token=token, changed_at=utcnow()))
+    session.flush()
+
+
+def _audit(
+    session: Session, principal: Principal | None, action: str, obligations: Sequence[str], **detail: Any
+) -> None:
+    record(
+        session,
+        action=action,
+        actor=actor_of(principal),
+        obligations=tuple(obligations),
+        client_ip=principal.client_ip if principal else None,
+        detail=detail,
+    )
+
+
+# ------------------------------------------------------------------------------------ writers
+
+
+@carries("O31-6", "O31-7")
+def create_service_provider(
+    session: Session,
+    *,
+    name: str,
+    licence_number: str,
+    access_codes: Sequence[str] = (),
+    access_location: str = "",
+    principal: Principal | None = None,
+) -> ServiceProvider:
+    """Register a licensed SMS service provider (O31-6) with its access codes and location (O31-7)."""
+    name = _text("name", name)
+    licence = _text("licence_number", licence_number, 64)
+    codes = [_text("access_codes", c, 21) for c in access_codes]
+    if session.scalar(select(ServiceProvider.id).where(ServiceProvider.licence_number == licence)):
+        raise _conflict(f"Service provider {licence}")
+    sp = ServiceProvider(
+        name=name,
+        licence_number=licence,
+        access_codes=codes,
+        access_location=_text("access_location", access_location, required=False),
+    )
+    session.add(sp)
+    session.flush()
+    bump(session)
+    _audit(session, principal, "sms.registry.service_provider_created", ("O31-6", "O31-7"), id=sp.id)
+    return sp
+
+
+def _check_identity(kind: str, number: str) -> str:
+    if kind not in IDENTITY_TYPES:
+        raise _invalid("identity_type", f"one of {', '.join(IDENTITY_TYPES)}", "证件类型无效")
+    n = (number or "").strip().upper() if isinstance(number, str) else ""
+    if kind == "uscc" and not uscc.is_valid(n):
+        raise _invalid(
+            "identity_number", "not a valid unified social credit code", "不是有效的统一社会信用代码"
+        )
+    if kind == "resident_id" and not ric.is_valid(n):
+        raise _invalid("identity_number", "not a valid resident identity number", "不是有效的居民身份证号码")
+    if kind in ("passport", "other") and not re.fullmatch(r"[A-Z0-9\-]{5,32}", n):
+        raise _invalid("identity_number", "5-32 letters or digits", "须为 5-32 位字母或数字")
+    return uscc.compact(n) if kind == "uscc" else n
+
+
+@carries("O31-12")
+def create_content_provider(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    service_provider_id: int,
+    identity_type: str,
+    identity_number: str,
+    principal: Principal | None = None,
+) -> ContentProvider:
+    """Register a content provider with its real identity (O31-12); verification comes next
+    (:func:`verify_content_provider`). The number is stored hashed, masked and encrypted only."""
+    code = _text("code", code, 64).lower()
+    if not _CODE.match(code):
+        raise _invalid("code", "lower-case letters, digits, _ or -", "只能包含小写字母、数字、_ 或 -")
+    if session.get(ServiceProvider, service_provider_id) is None:
+        raise not_found("Service provider", "短信服务提供者", str(service_provider_id))
+    number = _check_identity(identity_type, identity_number)
+    if session.scalar(select(ContentProvider.id).where(ContentProvider.code == code)):
+        raise _conflict(f"Content provider {code}")
+    cp = ContentProvider(
+        code=code,
+        name=_text("name", name),
+        service_provider_id=service_provider_id,
+        identity_type=identity_type,
+        identity_masked=protect.mask_identity(number),
+        identity_hash=protect.identity_hash(identity_type, number),
+        identity_enc=protect.encrypt(number),
+        verification_status="pending",
+    )
+    session.add(cp)
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        "sms.registry.content_provider_created",
+        ("O31-12",),
+        code=code,
+        identity=cp.identity_masked,
+    )
+    return cp
+
+
+@carries("O31-12")
+def verify_content_provider(
+    session: Session, code: str, *, status: str = "verified", principal: Principal | None = None
+) -> ContentProvider:
+    """Record the outcome of the real-identity check (O31-12): verified or rejected."""
+    if status not in ("verified", "rejected"):
+        raise _invalid("status", "verified or rejected", "须为 verified 或 rejected")
+    cp = get_content_provider(session, code)
+    cp.verification_status = status
+    cp.verified_at = utcnow()
+    cp.verified_by = principal.actor_id if principal else "system"
+    session.flush()
+    bump(session)
+    _audit(
+        session, principal, "sms.registry.content_provider_verified", ("O31-12",), code=cp.code, status=status
+    )
+    return cp
+
+
+@carries("O31-21")
+def add_signature(
+    session: Session, code: str, text: str, *, approved: bool = True, principal: Principal | None = None
+) -> Signature:
+    """Register a 【signature】 for a content provider (O31-21); brackets are optional in ``text``."""
+    cp = get_content_provider(session, code)
+    t = _text("text", text, 64).strip("【】[] ")
+    if not t or "【" in t or "】" in t:
+        raise _invalid("text", "a signature without nested 【】", "签名不能为空或包含【】")
+    if session.scalar(
+        select(Signature.id).where(Signature.content_provider_id == cp.id, Signature.text == t)
+    ):
+        raise _conflict(f"Signature {t}")
+    sig = Signature(content_provider_id=cp.id, text=t, approved=approved)
+    session.add(sig)
+    session.flush()
+    bump(session)
+    _audit(session, principal, "sms.registry.signature_added", ("O31-21",), code=cp.code, signature=t)
+    return sig
+
+
+def _port_code(channel: str, code: str) -> str:
+    if channel == "sms":
+        c = (code or "").strip() if isinstance(code, str) else ""
+        if not _PORT_DIGITS.match(c):
+            raise _invalid("code", "3-21 digits", "须为 3-21 位数字")
+        return c
+    return protect.normalize_address("email", code, "code").lower()
+
+
+@carries("O31-13", "O31-19", "O31-10")
+def create_port(
+    session: Session,
+    *,
+    code: str,
+    port_type: str,
+    content_provider: str,
+    channel: str = "sms",
+    approved_scope: str = "",
+    extension_from: str | None = None,
+    extension_to: str | None = None,
+    principal: Principal | None = None,
+) -> Port:
+    """Register a port / sender code (or sender e-mail address) with its approved type and scope
+    (O31-13, O31-19) and the extension range its content provider may use."""
+    if channel not in ("sms", "email"):
+        raise _invalid("channel", "sms or email", "须为 sms 或 email")
+    if port_type not in PORT_TYPES:
+        raise _invalid("port_type", f"one of {', '.join(PORT_TYPES)}", "端口类型无效")
+    c = _port_code(channel, code)
+    cp = get_content_provider(session, content_provider)
+    if (extension_from is None) != (extension_to is None):
+        raise _invalid("extension_to", "give both ends of the range or neither", "须同时给出扩展号范围的两端")
+    if extension_from is not None and extension_to is not None:
+        if channel != "sms" or not (_EXT.match(extension_from) and _EXT.match(extension_to)):
+            raise _invalid("extension_from", "digits (SMS only)", "须为数字（仅短信）")
+        if len(extension_from) != len(extension_to) or extension_from > extension_to:
+            raise _invalid(
+                "extension_to", "same length, not below extension_from", "长度相同且不小于起始扩展号"
+            )
+        if len(c) + len(extension_to) > 21:
+            raise _invalid("extension_to", "code and extension at most 21 digits", "端口号加扩展号最多 21 位")
+    if session.scalar(
+        select(Port.id).where(
+            Port.channel == channel,
+            Port.code == c,
+            Port.extension_from.is_(extension_from)
+            if extension_from is None
+            else Port.extension_from == extension_from,
+        )
+    ):
+        raise _conflict(f"Port {c}")
+    port = Port(
+        channel=channel,
+        code=c,
+        port_type=port_type,
+        approved_scope=_text("approved_scope", approved_scope, 500, required=False),
+        service_provider_id=cp.service_provider_id,
+        content_provider_id=cp.id,
+        extension_from=extension_from,
+        extension_to=extension_to,
+    )
+    session.add(port)
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        "sms.registry.port_created",
+        ("O31-13", "O31-19"),
+        port=c,
+        type=port_type,
+        content_provider=cp.code,
+    )
+    return port
+
+
+@carries("O31-9")
+def create_charged_service(
+    session: Session,
+    *,
+    content_provider: str,
+    code: str,
+    name: str,
+    service_content: str = "",
+    tariff: str = "",
+    charging_method: str = "",
+    unsubscribe_method: str = "",
+    principal: Principal | None = None,
+) -> ChargedService:
+    """Register a charged subscription service. Its terms may be incomplete here, but a service
+    without all four (content, tariff, charging method, how to unsubscribe) cannot ask for consent."""
+    cp = get_content_provider(session, content_provider)
+    svc = ChargedService(
+        content_provider_id=cp.id,
+        code=_text("code", code, 64),
+        name=_text("name", name),
+        service_content=_text("service_content", service_content, 500, required=False),
+        tariff=_text("tariff", tariff, required=False),
+        charging_method=_text("charging_method", charging_method, required=False),
+        unsubscribe_method=_text("unsubscribe_method", unsubscribe_method, required=False),
+    )
+    session.add(svc)
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "sms.registry.charged_service_created",
+        ("O31-9",),
+        content_provider=cp.code,
+        service=svc.code,
+    )
+    return svc
+
+
+def missing_charged_terms(svc: ChargedService) -> list[str]:
+    return [
+        f
+        for f in ("service_content", "tariff", "charging_method", "unsubscribe_method")
+        if not (getattr(svc, f) or "").strip()
+    ]
+
+
+@carries("O31-17")
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    department: str,
+    content: str,
+    scope: str,
+    content_provider: str,
+    notified_on: date,
+    send_on: date,
+    emergency: bool = False,
+    principal: Principal | None = None,
+) -> Campaign:
+    """Register a public-welfare campaign (O31-17). A non-emergency campaign needs its details given
+    to the telecommunications management agency ``public_welfare.notice_working_days`` working days
+    (official calendar) before the send date; otherwise it is refused."""
+    cp = get_content_provider(session, content_provider)
+    n = value("public_welfare.notice_working_days", on=notified_on)
+    due = deadline_in_working_days(notified_on, n).due
+    if not emergency and to_local_date(send_on) < due:
+        raise PiguardError(
+            "public_welfare_notice_too_short",
+            f"Public-welfare details must be given {n} working days before sending: the earliest send date "
+            f"for details given on {notified_on.isoformat()} is {due.isoformat()}.",
+            f"公益性短信息须提前 {n} 个工作日提供发送信息：{notified_on.isoformat()} 提供的，最早于 {due.isoformat()} 发送。",
+            obligations=("O31-17",),
+            fields=[FieldError("send_on", f"on or after {due.isoformat()}")],
+            http_status=422,
+        )
+    camp = Campaign(
+        name=_text("name", name),
+        department=_text("department", department),
+        content=_text("content", content, 2000),
+        scope=_text("scope", scope, 500),
+        content_provider_id=cp.id,
+        notified_on=notified_on.isoformat(),
+        send_on=send_on.isoformat(),
+        emergency=emergency,
+        notice_due=due.isoformat(),
+    )
+    session.add(camp)
+    session.flush()
+    _audit(
+        session,
+        principal,
+        "sms.registry.campaign_created",
+        ("O31-17",),
+        campaign=camp.id,
+        emergency=emergency,
+    )
+    return camp
+
+
+@carries("O31-23", "O24-14.2", "O31-28")
+def _port_id(key: str | int) -> int | None:
+    """A port is named by its numeric id; anything else names no port (a 404, not a crash)."""
+    if isinstance(key, int):
+        return key
+    text = str(key).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def set_suspension(
+    session: Session,
+    *,
+    target_type: str,
+    key: str | int,
+    suspended: bool,
+    reason: str,
+    obligations: Sequence[str] = ("O31-23",),
+    principal: Principal | None = None,
+) -> ContentProvider | Port:
+    """Turn a suspension switch on or off for a content provider (by code) or a port (by id), with
+    the reason and the obligations it rests on (O31-23, O24-14.2, O31-28); audited."""
+    reason = _text("reason", reason, 500)
+    obls = [o for o in obligations if isinstance(o, str) and o.strip()] or ["O31-23"]
+    target: ContentProvider | Port
+    if target_type == "content_provider":
+        target = get_content_provider(session, str(key))
+    elif target_type == "port":
+        port_id = _port_id(key)
+        port = session.get(Port, port_id) if port_id is not None else None
+        if port is None:
+            raise not_found("Port", "端口", str(key))
+        target = port
+    else:
+        raise _invalid("target_type", "content_provider or port", "须为 content_provider 或 port")
+    now = utcnow()
+    target.suspended = suspended
+    target.suspended_reason = reason if suspended else None
+    target.suspended_obligations = obls if suspended else []
+    target.suspended_at = now if suspended else None
+    session.add(
+        Suspension(
+            target_type=target_type,
+            target_id=target.id,
+            action="suspend" if suspended else "resume",
+            reason=reason,
+            obligations=obls,
+            at=now,
+            by=principal.actor_id if principal else "system",
+        )
+    )
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        f"sms.registry.{'suspended' if suspended else 'resumed'}",
+        obls,
+        target_type=target_type,
+        target_id=target.id,
+        reason=reason,
+    )
+    return target
+
+
+def suspend_content_provider(
+    session: Session,
+    code: str,
+    *,
+    reason: str,
+    obligations: Sequence[str] = ("O31-23",),
+    principal: Principal | None = None,
+) -> ContentProvider:
+    cp = set_suspension(
+        session,
+        target_type="content_provider",
+        key=code,
+        suspended=True,
+        reason=reason,
+        obligations=obligations,
+        principal=principal,
+    )
+    assert isinstance(cp, ContentProvider)
+    return cp
+
+
+def resume_content_provider(
+    session: Session, code: str, *, reason: str, principal: Principal | None = None
+) -> ContentProvider:
+    cp = set_suspension(
+        session, target_type="content_provider", key=code, suspended=False, reason=reason, principal=principal
+    )
+    assert isinstance(cp, ContentProvider)
+    return cp
+
+
+# ------------------------------------------------------------------------------------ getters
+
+
+def get_content_provider(session: Session, code: str) -> ContentProvider:
+    cp = session.scalar(select(ContentProvider).where(ContentProvider.code == str(code).strip().lower()))
+    if cp is None:
+        raise not_found("Content provider", "内容提供者", str(code))
+    return cp
+
+
+def list_service_providers(session: Session) -> list[ServiceProvider]:
+    return list(session.scalars(select(ServiceProvider).order_by(ServiceProvider.id)))
+
+
+def list_content_providers(session: Session) -> list[ContentProvider]:
+    return list(session.scalars(select(ContentProvider).order_by(ContentProvider.id)))
+
+
+def list_ports(session: Session, content_provider: str | None = None) -> list[Port]:
+    stmt = select(Port).order_by(Port.id)
+    if content_provider:
+        stmt = stmt.where(Port.content_provider_id == get_content_provider(session, content_provider).id)
+    return list(session.scalars(stmt))
+
+
+def list_signatures(session: Session, content_provider: str) -> list[Signature]:
+    cp = get_content_provider(session, content_provider)
+    return list(
+        session.scalars(
+            select(Signature).where(Signature.content_provider_id == cp.id).order_by(Signature.id)
+        )
+    )
+
+
+def list_suspensions(session: Session, limit: int = 200) -> list[Suspension]:
+    return list(session.scalars(select(Suspension).order_by(Suspension.id.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------------------------ snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CPView:
+    id: int
+    code: str
+    name: str
+    verified: bool
+    suspended: bool
+    suspended_reason: str | None
+    suspended_obligations: tuple[str, ...]
+    signatures: frozenset[str]
+    sp_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PortView:
+    id: int
+    channel: str
+    code: str
+    port_type: str
+    cp_id: int
+    ext_from: str | None
+    ext_to: str | None
+    suspended: bool
+    suspended_reason: str | None
+    suspended_obligations: tuple[str, ...]
+
+
+@dataclass
+class RegistrySnapshot:
+    """The registry in memory, as the gateway decides over it (read once, reused across batches)."""
+
+    token: str
+    cps: dict[int, CPView] = field(default_factory=dict)
+    cps_by_code: dict[str, CPView] = field(default_factory=dict)
+    ports: dict[int, PortView] = field(default_factory=dict)
+    by_code: dict[tuple[str, str], tuple[PortView, ...]] = field(default_factory=dict)
+    max_len: int = 0
+    _contexts: dict[tuple[int, str, str | None], ReviewContext] = field(default_factory=dict)
+
+    def add_port(self, p: PortView) -> None:
+        self.ports[p.id] = p
+        key = (p.channel, p.code)
+        self.by_code[key] = (*self.by_code.get(key, ()), p)
+        self.max_len = max(self.max_len, len(p.code))
+
+    def resolve(self, channel: str, sender: str) -> tuple[PortView | None, str]:
+        """The port a sender code belongs to (longest code first), and the extension used."""
+        if channel == "email":
+            ports = self.by_code.get((channel, sender.lower()))
+            return (ports[0], "") if ports else (None, "")
+        for n in range(min(len(sender), self.max_len), 0, -1):
+            ports = self.by_code.get((channel, sender[:n]))
+            if not ports:
+                continue
+            ext = sender[n:]
+            for p in ports:
+                if p.ext_from is None:
+                    if not ext:
+                        return p, ""
+                elif len(ext) == len(p.ext_from) and ext.isdigit() and p.ext_from <= ext <= (p.ext_to or ""):
+                    return p, ext
+        return None, ""
+
+    def review_context(self, cp: CPView, channel: str, declared: str | None) -> ReviewContext:
+        key = (cp.id, channel, declared)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = ReviewContext(
+                content_provider=cp.code,
+                signatures=cp.signatures,
+                channel=Channel(channel),
+                declared_kind=MessageKind(declared) if declared else None,
+                max_length=MAX_LENGTH[channel],
+            )
+            self._contexts[key] = ctx
+        return ctx
+
+
+_cache: dict[int, RegistrySnapshot] = {}
+_lock = threading.Lock()
+
+
+def current_token(session: Session) -> str:
+    return session.scalar(select(RegistryState.token).where(RegistryState.id == 1)) or "empty"
+
+
+def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapshot:
+    snap = RegistrySnapshot(token=token or current_token(session))
+    sp_active = dict(session.execute(select(ServiceProvider.id, ServiceProvider.active)).all())
+    sigs: dict[int, set[str]] = {}
+    for cp_id, text in session.execute(
+        select(Signature.content_provider_id, Signature.text).where(Signature.approved.is_(True))
+    ):
+        sigs.setdefault(cp_id, set()).add(text)
+    for cp in session.scalars(select(ContentProvider)):
+        view = CPView(
+            id=cp.id,
+            code=cp.code,
+            name=cp.name,
+            verified=cp.verification_status == "verified",
+            suspended=cp.suspended,
+            suspended_reason=cp.suspended_reason,
+            suspended_obligations=tuple(cp.suspended_obligations or ()),
+            signatures=frozenset(sigs.get(cp.id, ())),
+            sp_active=bool(sp_active.get(cp.service_provider_id, False)),
+        )
+        snap.cps[cp.id] = view
+        snap.cps_by_code[cp.code] = view
+    for p in session.scalars(select(Port)):
+        snap.add_port(
+            PortView(
+                id=p.id,
+                channel=p.channel,
+                code=p.code,
+                port_type=p.port_type,
+                cp_id=p.content_provider_id,
+                ext_from=p.extension_from,
+                ext_to=p.extension_to,
+                suspended=p.suspended,
+                suspended_reason=p.suspended_reason,
+                suspended_obligations=tuple(p.suspended_obligations or ()),
+            )
+        )
+    return snap
+
+
+def snapshot(session: Session) -> RegistrySnapshot:
+    """The current registry snapshot for this database: one token query, a reload when it changed."""
+    bind = session.get_bind()
+    key = id(getattr(bind, "engine", bind))
+    token = current_token(session)
+    snap = _cache.get(key)
+    if snap is not None and snap.token == token:
+        return snap
+    with _lock:
+        snap = load_snapshot(session, token)
+        _cache[key] = snap
+    return snap
+
+
+def forget_snapshots() -> None:
+    _cache.clear()

@@ -1,0 +1,72 @@
+"""Gateway settings (``PIGUARD_*`` environment variables), read by the messaging domain only.
+
+``PIGUARD_FIELD_KEY`` encrypts the sending/receiving numbers kept in the message records (O31-11) and
+keys the recipient hashes; the development default is refused when ``PIGUARD_ENV=production``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_FIELD_KEY = "dev-field-key-change-me"
+_HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class MessagingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIGUARD_", extra="ignore")
+
+    env: str = "development"
+    #: Master key for field encryption (AES-GCM) and keyed hashing of addresses.
+    field_key: str = DEV_FIELD_KEY
+    #: Two messages whose SimHash similarity (1 - Hamming/64) reaches this are "the same or similar"
+    #: content (O31-18.2).
+    sms_similarity_threshold: float = Field(0.8, ge=0.5, le=1.0)
+    #: "HH:MM-HH:MM" in Asia/Shanghai during which commercial and non-emergency public-welfare
+    #: messages are held; empty: no quiet hours.
+    sms_quiet_hours: str = ""
+    #: Hours a recipient has to answer a consent request; no reply by then is a refusal (O31-18.2).
+    sms_consent_reply_hours: int = Field(48, ge=1, le=24 * 30)
+    #: Days past the statutory minimum after which records are purged (0: exactly at the minimum).
+    # 31 days: on PostgreSQL a whole China month goes at once, so no row outlives the grace (docs)
+    sms_retention_grace_days: int = Field(31, ge=0, le=3650)
+    #: Rows deleted per statement by the retention job.
+    sms_purge_batch: int = Field(5000, ge=100, le=100_000)
+    #: Largest batch the submit API accepts.
+    sms_batch_max: int = Field(1000, ge=1, le=100_000)
+    #: Seconds between worker rounds.
+    worker_interval_seconds: int = Field(300, ge=5)
+
+    @field_validator("sms_quiet_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        v = v.strip()
+        if v and not _HOURS.match(v):
+            raise ValueError("quiet hours are written HH:MM-HH:MM")
+        return v
+
+    def quiet_window(self) -> tuple[time, time] | None:
+        m = _HOURS.match(self.sms_quiet_hours)
+        if not m:
+            return None
+        a, b, c, d = (int(x) for x in m.groups())
+        return time(a, b), time(c, d)
+
+    def check_production(self) -> None:
+        if self.env == "production" and self.field_key.startswith("dev-"):
+            raise RuntimeError("PIGUARD_FIELD_KEY must be set in production")
+
+
+@lru_cache(maxsize=1)
+def get_messaging_settings() -> MessagingSettings:
+    s = MessagingSettings()
+    s.check_production()
+    return s
+
+
+def reset_messaging_settings() -> None:
+    get_messaging_settings.cache_clear()

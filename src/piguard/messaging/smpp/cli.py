@@ -1,0 +1,172 @@
+"""``piguard sms smpp-serve`` and ``piguard sms smpp-account …`` (registered onto ``piguard sms``;
+``messaging/cli.py`` imports this module at its end)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from piguard.core.db import unit_of_work
+from piguard.identity.principal import system_principal
+from piguard.messaging.cli import app
+from piguard.messaging.records import LoopbackTransport
+from piguard.messaging.registry import list_content_providers
+from piguard.messaging.smpp import accounts
+from piguard.messaging.smpp.bridge import SmppGateway
+from piguard.messaging.smpp.config import SmppSettings
+
+account_app = typer.Typer(
+    help="SMPP accounts of content providers' ESMEs. 内容提供者的 SMPP 账号。", no_args_is_help=True
+)
+app.add_typer(account_app, name="smpp-account")
+
+_CLI = system_principal("cli")
+
+
+@app.command("smpp-serve")
+def smpp_serve(
+    host: str = typer.Option(
+        None, help="Listen address (default $PIGUARD_SMPP_HOST or 127.0.0.1). 监听地址。"
+    ),
+    port: int = typer.Option(
+        None, help="Listen port, 0 for any free one (default $PIGUARD_SMPP_PORT or 2775). 监听端口。"
+    ),
+    upstream_host: str = typer.Option(
+        None, help="SMS centre host (default $PIGUARD_SMPP_UPSTREAM_HOST). 上游短信中心。"
+    ),
+    upstream_port: int = typer.Option(None, help="SMS centre port. 上游端口。"),
+    upstream_system_id: str = typer.Option(
+        None,
+        help="system_id piguard binds to the SMS centre with (password: $PIGUARD_SMPP_UPSTREAM_PASSWORD).",
+    ),
+    loopback: bool = typer.Option(
+        False, "--loopback", help="No SMS centre: count allowed messages as sent (demo). 演示模式。"
+    ),
+    max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+) -> None:
+    """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
+    gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。"""
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "upstream_host": upstream_host,
+            "upstream_port": upstream_port,
+            "upstream_system_id": upstream_system_id,
+        }.items()
+        if v is not None
+    }
+    settings = SmppSettings(**overrides)
+    transport = LoopbackTransport() if loopback else None
+    asyncio.run(_serve(settings, transport, max_seconds))
+
+
+async def _serve(settings: SmppSettings, transport: LoopbackTransport | None, max_seconds: float) -> None:
+    gw = SmppGateway(settings, transport=transport)
+    bound_host, bound_port = await gw.start()
+    upstream = (
+        f"{settings.upstream_host}:{settings.upstream_port}"
+        if gw.upstream
+        else ("loopback" if transport else "none (messages stay queued)")
+    )
+    sys.stdout.write(
+        json.dumps({"smpp": f"{bound_host}:{bound_port}", "port": bound_port, "upstream": upstream}) + "\n"
+    )
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        if max_seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max_seconds)
+        else:
+            await stop.wait()
+    finally:
+        await gw.stop()
+
+
+@account_app.command("add")
+def account_add(
+    system_id: str = typer.Argument(..., help="system_id the ESME binds with (1-15 characters)."),
+    content_provider: str = typer.Option(
+        ..., "--content-provider", "-c", help="Registered content provider code. 内容提供者代码。"
+    ),
+    password: str = typer.Option(
+        None, help="6-8 characters (SMPP 3.4); generated and printed once when omitted."
+    ),
+    bind_types: str = typer.Option("tx,rx,trx", help="Allowed binds: tx, rx, trx (comma-separated)."),
+    message_type: str = typer.Option(
+        None, help="Consent type of commercial messages without piguard TLV 0x1401."
+    ),
+    max_rate: int = typer.Option(0, help="submit_sm per second (0: unlimited); beyond: ESME_RTHROTTLED."),
+    window: int = typer.Option(20, help="Unanswered submit_sm at once; beyond: ESME_RTHROTTLED."),
+) -> None:
+    """Create an SMPP account for a content provider. 为内容提供者创建 SMPP 账号。"""
+    generated = password is None
+    pw = password or accounts.generate_password()
+    with unit_of_work() as session:
+        acc = accounts.create_account(
+            session,
+            system_id=system_id,
+            password=pw,
+            content_provider=content_provider,
+            bind_types=[t.strip() for t in bind_types.split(",") if t.strip()],
+            default_message_type=message_type,
+            max_rate=max_rate,
+            window=window,
+            principal=_CLI,
+        )
+        out = {"system_id": acc.system_id, "content_provider": content_provider, "bind_types": acc.bind_types}
+    if generated:
+        out["password"] = pw  # shown once
+    sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+@account_app.command("list")
+def account_list() -> None:
+    """List SMPP accounts. 列出 SMPP 账号。"""
+    with unit_of_work() as session:
+        cps = {c.id: c.code for c in list_content_providers(session)}
+        rows = [
+            (
+                a.system_id,
+                cps.get(a.content_provider_id, "?"),
+                ",".join(a.bind_types),
+                str(a.max_rate),
+                str(a.window),
+                "yes" if a.active else "no",
+            )
+            for a in accounts.list_accounts(session)
+        ]
+    table = Table(title="SMPP accounts / SMPP 账号")
+    for col in ("system_id", "content provider", "binds", "rate/s", "window", "active"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*r)
+    Console(highlight=False).print(table)
+
+
+@account_app.command("disable")
+def account_disable(system_id: str) -> None:
+    """Refuse further binds of an account (ESME_RBINDFAIL). 停用账号。"""
+    with unit_of_work() as session:
+        accounts.set_active(session, system_id, False, principal=_CLI)
+
+
+@account_app.command("enable")
+def account_enable(system_id: str) -> None:
+    """Allow binds again. 启用账号。"""
+    with unit_of_work() as session:
+        accounts.set_active(session, system_id, True, principal=_CLI)

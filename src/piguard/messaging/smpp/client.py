@@ -1,0 +1,267 @@
+"""piguard as an SMPP 3.4 client (ESME) towards the upstream SMS centre, on asyncio.
+
+:class:`UpstreamClient` binds as a transceiver, keeps the link (enquire_link, reconnect with
+back-off), sends submit_sm within a window and reads submit_sm_resp, and hands every deliver_sm
+(delivery receipts and MO messages) to a callback after acknowledging it.
+
+:class:`SmppTransport` is the gateway's ``Transport`` (``piguard.messaging.records.Transport``):
+``send(messages)`` is called from a worker thread (``drain_outbox``), encodes each message (GSM 7-bit
+or UCS2 for Chinese, concatenated with a UDH when long), submits the parts on the client's loop and
+returns the SMS centre's id of the first part (None when the centre refused the message); the part
+ids are kept (``msg_smpp_upstream_parts``) so each receipt finds its message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from piguard.core.db import unit_of_work, utcnow
+from piguard.core.logging import get_logger
+from piguard.messaging.records import OutboundMessage
+from piguard.messaging.smpp import pdu
+from piguard.messaging.smpp.config import SmppSettings
+from piguard.messaging.smpp.models import SmppUpstreamPart
+from piguard.messaging.smpp.pdu import Bind, Cmd, PduError, ShortMessage, Status
+from piguard.messaging.smpp.text import encode_for_sms
+from piguard.regulations.markers import carries
+
+log = get_logger("piguard.smpp.client")
+
+
+class UpstreamError(Exception):
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"SMS centre answered 0x{status:08X}")
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    status: int
+    message_id: str
+
+
+class UpstreamClient:
+    """One transceiver bind to the SMS centre. ``on_deliver(sm)`` is called (in the loop) for every
+    deliver_sm after it has been acknowledged with ESME_ROK."""
+
+    def __init__(
+        self, settings: SmppSettings, on_deliver: Callable[[ShortMessage], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.on_deliver = on_deliver
+        self._seq = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._bound = asyncio.Event()
+        self._stopping = False
+        self._window = asyncio.Semaphore(settings.upstream_window)
+        self._task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def bound(self) -> bool:
+        return self._bound.is_set()
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def wait_bound(self, timeout: float) -> None:
+        await asyncio.wait_for(self._bound.wait(), timeout)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._writer is not None and self.bound:
+            with contextlib.suppress(TimeoutError, UpstreamError, ConnectionError, asyncio.CancelledError):
+                await asyncio.wait_for(self._request(Cmd.UNBIND, b""), 2)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._close()
+
+    def _close(self) -> None:
+        self._bound.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("link to the SMS centre lost"))
+        self._pending.clear()
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while not self._stopping:
+            try:
+                await self._session()
+                delay = 0.5
+            except (ConnectionError, OSError, TimeoutError, PduError, UpstreamError) as exc:
+                log.warning("smpp.upstream_down", error=type(exc).__name__)
+            self._close()
+            if self._stopping:
+                return
+            await asyncio.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _session(self) -> None:
+        cfg = self.settings
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(cfg.upstream_host, cfg.upstream_port), 10
+        )
+        self._writer = writer
+        reader_task = asyncio.ensure_future(self._read(reader))
+        try:
+            body = pdu.encode_bind(
+                Bind(cfg.upstream_system_id, cfg.upstream_password, cfg.upstream_system_type, 0x34, 0, 0, "")
+            )
+            status, _ = await self._request(Cmd.BIND_TRANSCEIVER, body)
+            if status != Status.ESME_ROK:
+                raise UpstreamError(status, f"bind refused by the SMS centre (0x{status:08X})")
+            self._bound.set()
+            log.info("smpp.upstream_bound")
+            while True:
+                done, _ = await asyncio.wait({reader_task}, timeout=cfg.upstream_enquire_link)
+                if done:
+                    reader_task.result()
+                    raise ConnectionError("SMS centre closed the link")
+                status, _ = await self._request(Cmd.ENQUIRE_LINK, b"")
+        finally:
+            reader_task.cancel()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            head = await reader.readexactly(pdu.HEADER_LEN)
+            h = pdu.parse_header(head)
+            pdu.check_length(h)
+            body = await reader.readexactly(h.length - pdu.HEADER_LEN)
+            if h.command_id & pdu.RESP_BIT:
+                fut = self._pending.get(h.sequence)
+                if fut is not None and not fut.done():
+                    fut.set_result((h.status, body))
+                continue
+            if h.command_id == Cmd.DELIVER_SM:
+                try:
+                    sm = pdu.parse_short_message(body)
+                except PduError as err:
+                    await self._send(Cmd.DELIVER_SM_RESP, h.sequence, b"", err.status)
+                    continue
+                await self._send(Cmd.DELIVER_SM_RESP, h.sequence, pdu.message_id_body(""))
+                if self.on_deliver is not None:
+                    try:
+                        self.on_deliver(sm)
+                    except Exception:
+                        log.exception("smpp.upstream_deliver_handler")
+            elif h.command_id == Cmd.ENQUIRE_LINK:
+                await self._send(Cmd.ENQUIRE_LINK_RESP, h.sequence)
+            elif h.command_id == Cmd.UNBIND:
+                await self._send(Cmd.UNBIND_RESP, h.sequence)
+                raise ConnectionError("SMS centre unbound")
+            else:
+                await self._send(Cmd.GENERIC_NACK, h.sequence, b"", Status.ESME_RINVCMDID)
+
+    async def _send(self, cid: int, seq: int, body: bytes = b"", status: int = 0) -> None:
+        if self._writer is None:
+            raise ConnectionError("not connected")
+        self._writer.write(pdu.frame(cid, seq, body, status))
+        await self._writer.drain()
+
+    async def _request(self, cid: int, body: bytes) -> tuple[int, bytes]:
+        seq = next(self._seq) & 0x7FFFFFFF
+        fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = fut
+        try:
+            await self._send(cid, seq, body)
+            status, body = await asyncio.wait_for(fut, self.settings.upstream_response_timeout)
+        finally:
+            self._pending.pop(seq, None)
+        return status, body
+
+    async def submit(self, sm: ShortMessage) -> SubmitResult:
+        """Submit one PDU within the window; raises ConnectionError when not bound."""
+        if not self.bound:
+            raise ConnectionError("not bound to the SMS centre")
+        async with self._window:
+            status, body = await self._request(Cmd.SUBMIT_SM, pdu.encode_short_message(sm))
+        return SubmitResult(status, pdu.parse_message_id(body) if status == Status.ESME_ROK else "")
+
+    @carries("O31-11")
+    async def submit_text(
+        self, sender: str, recipient: str, text: str, *, priority: int = 0
+    ) -> list[SubmitResult]:
+        """Encode, split and submit a message; stops at the first refused part."""
+        cfg = self.settings
+        enc = encode_for_sms(text, random.randrange(256))
+        dest = recipient.lstrip("+")
+        out: list[SubmitResult] = []
+        for part in enc.parts:
+            res = await self.submit(
+                ShortMessage(
+                    source_addr=sender,
+                    destination_addr=dest,
+                    short_message=part,
+                    source_addr_ton=cfg.upstream_source_ton,
+                    source_addr_npi=cfg.upstream_source_npi,
+                    dest_addr_ton=cfg.upstream_dest_ton,
+                    dest_addr_npi=cfg.upstream_dest_npi,
+                    esm_class=enc.esm_class,
+                    priority_flag=priority,
+                    registered_delivery=1,
+                    data_coding=enc.data_coding,
+                )
+            )
+            out.append(res)
+            if res.status != Status.ESME_ROK:
+                break
+        return out
+
+
+class SmppTransport:
+    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads)."""
+
+    name = "smpp"
+
+    def __init__(self, client: UpstreamClient, *, timeout: float = 30.0) -> None:
+        self.client = client
+        self.timeout = timeout
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
+        loop = self.client.loop
+        if loop is None:
+            raise RuntimeError("the upstream client is not started")
+        out: list[str | None] = []
+        for m in messages:
+            fut = asyncio.run_coroutine_threadsafe(
+                self.client.submit_text(m.sender, m.recipient, m.text, priority=1 if m.emergency else 0), loop
+            )
+            try:
+                results = fut.result(self.timeout)
+            except (FutureTimeout, ConnectionError, UpstreamError, TimeoutError) as exc:
+                fut.cancel()
+                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(exc).__name__)
+                out.append(None)
+                continue
+            ok = [r for r in results if r.status == Status.ESME_ROK]
+            total = len(encode_for_sms(m.text, 0).parts)
+            if ok:
+                with unit_of_work() as session:
+                    session.add_all(
+                        SmppUpstreamPart(
+                            smsc_id=r.message_id, record_ref=m.ref, part=i, total=total, at=utcnow()
+                        )
+                        for i, r in enumerate(ok, start=1)
+                    )
+            if len(ok) != total:
+                log.warning(
+                    "smpp.upstream_refused", ref=m.ref, status=results[-1].status if results else None
+                )
+                out.append(None)
+            else:
+                out.append(ok[0].message_id)
+        return out

@@ -1,0 +1,50 @@
+"""SMPP settings (``PIGUARD_SMPP_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SmppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIGUARD_SMPP_", extra="ignore")
+
+    # --- the server content providers bind to
+    host: str = "127.0.0.1"
+    port: int = Field(2775, ge=0, le=65535)
+    #: system_id piguard answers binds with
+    system_id: str = "piguard"
+    #: seconds an open connection may stay unbound, and without any PDU once bound
+    session_init_timeout: float = Field(30.0, gt=0)
+    inactivity_timeout: float = Field(120.0, gt=0)
+    #: seconds a concatenated message waits for its missing parts
+    reassembly_timeout: float = Field(60.0, gt=0)
+    #: how data_coding 0 is read: GSM 03.38 unpacked (standard), or ASCII / Latin-1
+    default_alphabet: str = "gsm7"
+    #: command_status answered when the gateway holds a message (quiet hours, campaign not started)
+    hold_status: int = Field(0x40C, ge=1, le=0xFFFFFFFF)
+    #: threads running gateway decisions (database work)
+    workers: int = Field(4, ge=1, le=64)
+
+    # --- the SMS centre piguard forwards to ("" host: no upstream; allowed messages stay queued)
+    upstream_host: str = ""
+    upstream_port: int = Field(2775, ge=1, le=65535)
+    upstream_system_id: str = ""
+    upstream_password: str = ""
+    upstream_system_type: str = ""
+    upstream_window: int = Field(10, ge=1, le=1000)
+    upstream_enquire_link: float = Field(30.0, gt=0)
+    upstream_response_timeout: float = Field(10.0, gt=0)
+    upstream_source_ton: int = Field(0, ge=0, le=255)
+    upstream_source_npi: int = Field(0, ge=0, le=255)
+    upstream_dest_ton: int = Field(1, ge=0, le=255)
+    upstream_dest_npi: int = Field(1, ge=0, le=255)
+    #: seconds between outbox polls (messages queued by the API; SMPP submits trigger at once)
+    dispatch_interval: float = Field(1.0, gt=0)
+
+    @field_validator("default_alphabet")
+    @classmethod
+    def _alphabet(cls, v: str) -> str:
+        if v not in ("gsm7", "ascii", "latin1"):
+            raise ValueError("default_alphabet is gsm7, ascii or latin1")
+        return v

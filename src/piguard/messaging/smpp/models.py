@@ -1,0 +1,68 @@
+"""SMPP tables: ESME accounts (system_id/password of a content provider), the SMPP side of each
+message (the ids the ESME was given, the receipt it asked for) and the SMS centre's part ids.
+
+The recipient's number appears only AES-GCM encrypted (``protect.encrypt``), as in the records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from piguard.core.db import Base, UTCDateTime, utcnow
+from piguard.messaging.models import BigId
+
+BIND_TYPES = ("tx", "rx", "trx")
+
+
+class SmppAccount(Base):
+    """An ESME login: ``system_id`` + password (argon2id) bound to one registered content provider."""
+
+    __tablename__ = "msg_smpp_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system_id: Mapped[str] = mapped_column(String(15), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"), index=True)
+    #: bind types allowed ("tx", "rx", "trx")
+    bind_types: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(BIND_TYPES))
+    #: consent type used for commercial messages when the submit_sm carries no piguard TLV 0x1401
+    default_message_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: submit_sm per second (0: unlimited) and unanswered submit_sm at once; beyond: ESME_RTHROTTLED
+    max_rate: Mapped[int] = mapped_column(Integer, default=0)
+    window: Mapped[int] = mapped_column(Integer, default=20)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmppMessage(Base):
+    """A message an ESME submitted and piguard allowed: the ids the ESME got (one per submit_sm
+    part), whether it asked for a receipt, and the receipt's state once sent to it."""
+
+    __tablename__ = "msg_smpp_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_ref: Mapped[str] = mapped_column(String(32), unique=True)
+    system_id: Mapped[str] = mapped_column(String(15), index=True)
+    esme_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    registered_delivery: Mapped[int] = mapped_column(Integer, default=0)
+    source_addr: Mapped[str] = mapped_column(String(21))
+    dest_enc: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    final_state: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: True once the ESME has acknowledged its receipt(s)
+    receipt_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SmppUpstreamPart(Base):
+    """One submit_sm piguard sent to the SMS centre: its message id there, and its state."""
+
+    __tablename__ = "msg_smpp_upstream_parts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    smsc_id: Mapped[str] = mapped_column(String(65), unique=True)
+    record_ref: Mapped[str] = mapped_column(String(32), index=True)
+    part: Mapped[int] = mapped_column(Integer, default=1)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(8), default="ENROUTE")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
