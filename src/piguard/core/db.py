@@ -59,6 +59,9 @@ def utcnow() -> datetime:
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or get_settings().resolved_database_url()
+    # Statement parameters hold personal information and message content: never in logs or
+    # exception texts, whatever logging level someone turns on.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

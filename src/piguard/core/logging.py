@@ -96,6 +96,8 @@ class _RedactingFilter(logging.Filter):
     """Stdlib records (uvicorn, sqlalchemy, libraries) are redacted too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("sqlalchemy.engine") and record.levelno < logging.INFO:
+            return False  # result-row dumps: table contents, never for logs
         try:
             msg = record.getMessage()
         except Exception:  # a malformed format string must not break logging
