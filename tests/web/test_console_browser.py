@@ -3,83 +3,24 @@ log in, open an obligation, search the audit log. A screenshot is kept in test-a
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 
-from piguard.app import create_app
 from piguard.core import db
 from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
 
-CHROMIUM = os.environ.get("PIGUARD_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from .browser import requires_chromium, screenshot_path, serving
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-        reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 @pytest.fixture()
-def live_server(db_engine) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def page(db_engine, open_page):  # type: ignore[no-untyped-def]
     with db.unit_of_work() as session:
         load_demo(session)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("console server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture()
-def page(live_server: str):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(base_url=live_server, locale="zh-CN")
-        pg = context.new_page()
-        pg.set_default_timeout(15_000)
-        yield pg
-        context.close()
-        browser.close()
+    with serving() as base_url:
+        yield open_page(base_url)
 
 
 @pytest.mark.obligation("O24-13.6", "O24-8")
@@ -123,6 +64,6 @@ def test_login_open_obligation_and_search_audit(page, db_engine) -> None:  # typ
     assert "O24-13.6" in text
     assert DEMO_PASSWORD not in page.content()
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"console-audit-{db_engine.dialect.name}.png"), full_page=True)
-    assert (ARTIFACTS / f"console-audit-{db_engine.dialect.name}.png").stat().st_size > 10_000
+    shot = screenshot_path(f"console-audit-{db_engine.dialect.name}.png")
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000

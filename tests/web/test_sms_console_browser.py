@@ -4,21 +4,13 @@ reasons, acknowledge an alert (htmx). Screenshots are kept in test-artifacts/.""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
-from piguard.app import create_app
 from piguard.audit.models import AuditEntry
 from piguard.core import db
 from piguard.core.db import utcnow
@@ -29,8 +21,8 @@ from piguard.messaging.gateway import GatewayRequest
 from piguard.messaging.inbound import receive_reply
 from piguard.messaging.monitor_models import MonitorAlert
 
-CHROMIUM = os.environ.get("PIGUARD_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from .browser import requires_chromium, screenshot_path, serving
+
 #: A mainland mobile number standing alone (not inside a hex message reference or another token).
 FULL_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])")
 NUMBERS = [f"1390000{i:04d}" for i in range(80)]
@@ -41,17 +33,8 @@ SPAM = "【优品商城】澳门葡京赌场上线，百家乐在线投注，首
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.obligation("O31-22", "O31-23", "O31-11"),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-        reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)",
-    ),
+    requires_chromium,
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed() -> int:
@@ -96,47 +79,13 @@ def _seed() -> int:
 @pytest.fixture()
 def live_server(db_engine) -> Iterator[tuple[str, int]]:  # type: ignore[no-untyped-def]
     alert_id = _seed()
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("console server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", alert_id
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving() as base_url:
+        yield base_url, alert_id
 
 
 @pytest.fixture()
-def page(live_server: tuple[str, int]):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(
-            base_url=live_server[0], locale="zh-CN", viewport={"width": 1360, "height": 900}
-        )
-        pg = context.new_page()
-        pg.set_default_timeout(15_000)
-        yield pg
-        context.close()
-        browser.close()
+def page(live_server: tuple[str, int], open_page):  # type: ignore[no-untyped-def]
+    return open_page(live_server[0], viewport={"width": 1360, "height": 900})
 
 
 def _no_full_numbers(html: str) -> None:
@@ -148,7 +97,6 @@ def _no_full_numbers(html: str) -> None:
 
 def test_sms_console_overview_search_reasons_and_alert(page, live_server, db_engine) -> None:  # type: ignore[no-untyped-def]
     _base, alert_id = live_server
-    ARTIFACTS.mkdir(exist_ok=True)
     backend = db_engine.dialect.name
 
     page.goto("/console/sms")
@@ -170,7 +118,7 @@ def test_sms_console_overview_search_reasons_and_alert(page, live_server, db_eng
     assert refused.locator("rect.bar").count() >= 1 and "优品商城" in (refused.text_content() or "")
     assert page.locator("svg#chart-optout-rate g.threshold").count() == 1
     assert int(page.locator("#sms-cards .card .n.bad").first.inner_text()) > 0
-    page.screenshot(path=str(ARTIFACTS / f"sms-console-overview-{backend}.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path(f"sms-console-overview-{backend}.png")), full_page=True)
     _no_full_numbers(page.content())
 
     # Message search (htmx): refused messages of youpin, numbers masked only.
@@ -199,7 +147,7 @@ def test_sms_console_overview_search_reasons_and_alert(page, live_server, db_eng
     row.locator("button.ack").click()
     page.wait_for_function(f"document.querySelector('#alert-{alert_id}').classList.contains('acknowledged')")
     assert page.locator(f"#alert-{alert_id} button.ack").count() == 0
-    page.screenshot(path=str(ARTIFACTS / f"sms-console-alerts-{backend}.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path(f"sms-console-alerts-{backend}.png")), full_page=True)
     with db.unit_of_work() as session:
         a = session.get(MonitorAlert, alert_id)
         assert a is not None and a.state == "acknowledged" and a.acknowledged_by
@@ -209,4 +157,4 @@ def test_sms_console_overview_search_reasons_and_alert(page, live_server, db_eng
     # English.
     page.goto("/console/sms?lang=en")
     assert "Decisions by reason" in (page.locator("svg#chart-decisions title").first.text_content() or "")
-    assert (ARTIFACTS / f"sms-console-overview-{backend}.png").stat().st_size > 10_000
+    assert screenshot_path(f"sms-console-overview-{backend}.png").stat().st_size > 10_000
