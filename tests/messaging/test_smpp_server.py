@@ -18,7 +18,7 @@ import smpplib.gsm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from piguard.messaging.models import MessageRecord, OutboxMessage
+from piguard.messaging.models import ContentProvider, MessageRecord, OutboxMessage
 from piguard.messaging.records import LoopbackTransport
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
@@ -135,12 +135,20 @@ def test_submit_statuses_per_decision(
 def test_sender_port_of_another_content_provider_is_refused(
     session: Session, gateway: tuple[SmppGateway, int, LoopbackTransport]
 ) -> None:
+    """The gateway itself refuses it (the bound content provider goes with the request) and the
+    refusal is recorded under the bound content provider with its reason and ids."""
     _gw, port, _t = gateway
     with esme(port) as client:
         assert (
             _submit(client, "【市应急管理局】台风红色预警，请转移避险。", sender="12110")[0]
             == Status.ESME_RINVSRCADR
         )
+    session.expire_all()
+    rec = session.scalars(select(MessageRecord).order_by(MessageRecord.id.desc())).first()
+    assert rec is not None and rec.outcome == "refuse" and rec.reason_codes[0] == "sender_not_this_provider"
+    assert rec.reasons[0] == {"code": "sender_not_this_provider", "obligations": ["O31-13", "O31-10"]}
+    cp = session.scalar(select(ContentProvider).where(ContentProvider.code == CP_CODE))
+    assert cp is not None and rec.content_provider_id == cp.id
 
 
 @pytest.mark.obligation("O31-12")
@@ -313,14 +321,72 @@ def test_concatenated_refusal_answers_the_last_part_and_rejects_the_earlier_ones
         assert f"id:{first_id}" in receipt and "stat:REJECTD" in receipt
 
 
-@pytest.mark.obligation("O31-22", "O31-18.1")
-def test_held_message_gets_the_hold_status(
+@pytest.mark.obligation("O31-22", "O31-18.1", "O31-11")
+def test_held_message_is_accepted_and_delivered_when_released(
     session: Session, gateway: tuple[SmppGateway, int, LoopbackTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default ``accept_held``: a message held for quiet hours gets ESME_ROK and a message_id; the
+    worker's release after the quiet hours queues it, the dispatcher sends it, and its receipt
+    reaches the ESME under that id."""
+    from datetime import timedelta
+
+    from piguard.core.db import utcnow
+    from piguard.messaging import release
+    from piguard.messaging.settings import reset_messaging_settings
+
+    from .smpp_harness import wait_for
+
+    gw, port, transport = gateway
+    give_consent(session)
+    session.commit()
+    monkeypatch.setenv("PIGUARD_SMS_QUIET_HOURS", "00:00-23:59")
+    reset_messaging_settings()
+    try:
+        with esme(port) as client:
+            status, mid = _submit(client, AD)
+            assert status == Status.ESME_ROK and mid
+            session.expire_all()
+            rec = session.scalar(select(MessageRecord).where(MessageRecord.ref == mid))
+            assert rec is not None and rec.outcome == "hold" and rec.status == "held"
+            assert "quiet_hours" in rec.reason_codes and not transport.sent
+            # still inside the quiet hours: the worker leaves it held
+            assert release.release_held(session, utcnow())["considered"] == 0
+            monkeypatch.setenv("PIGUARD_SMS_QUIET_HOURS", "")
+            reset_messaging_settings()
+            out = release.release_held(session, utcnow() + timedelta(seconds=1))
+            session.commit()
+            assert out["allow"] == 1
+            gw.loop.call_soon_threadsafe(gw.kick)  # type: ignore[union-attr]
+            wait_for(lambda: [m for m in transport.sent if m.ref == mid])
+
+            def status() -> str | None:
+                session.rollback()  # a fresh snapshot each poll
+                return session.scalar(select(MessageRecord.status).where(MessageRecord.ref == mid))
+
+            wait_for(lambda: status() == "sent")
+            session.expire_all()
+            rec = session.scalar(select(MessageRecord).where(MessageRecord.ref == mid))
+            assert rec is not None and rec.outcome == "allow" and rec.status == "sent"
+            assert "released_from_hold" in rec.reason_codes and "consent_live" in rec.reason_codes
+    finally:
+        monkeypatch.delenv("PIGUARD_SMS_QUIET_HOURS", raising=False)
+        reset_messaging_settings()
+
+
+@pytest.mark.obligation("O31-22", "O31-18.1")
+def test_held_message_gets_the_hold_status_when_not_accepted(
+    session: Session, loop_thread: LoopThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from piguard.messaging.settings import reset_messaging_settings
 
-    _gw, port, _t = gateway
+    build(session)
     give_consent(session)
+    session.commit()
+    gw = SmppGateway(
+        SmppSettings(inactivity_timeout=2.0, session_init_timeout=2.0, workers=2, accept_held=False),
+        transport=LoopbackTransport(),
+    )
+    _host, port = loop_thread.run(gw.start("127.0.0.1", 0))
     monkeypatch.setenv("PIGUARD_SMS_QUIET_HOURS", "00:00-23:59")
     reset_messaging_settings()
     try:
@@ -331,5 +397,6 @@ def test_held_message_gets_the_hold_status(
         rec = session.scalars(select(MessageRecord).order_by(MessageRecord.id.desc())).first()
         assert rec is not None and rec.outcome == "hold" and "quiet_hours" in rec.reason_codes
     finally:
+        loop_thread.run(gw.stop())
         monkeypatch.delenv("PIGUARD_SMS_QUIET_HOURS")
         reset_messaging_settings()

@@ -25,6 +25,7 @@ from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.identity.principal import Principal
+from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging import records
 from piguard.messaging.gateway import (
     CampaignView,
@@ -37,7 +38,7 @@ from piguard.messaging.gateway import (
     prepare,
 )
 from piguard.messaging.models import Campaign, Consent, Suppression
-from piguard.messaging.registry import RegistrySnapshot, actor_of, snapshot
+from piguard.messaging.registry import PortView, RegistrySnapshot, actor_of, snapshot
 from piguard.messaging.review import default_reviewer
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
@@ -93,12 +94,15 @@ def load_context(
 ) -> GatewayContext:
     """Read the state a batch needs, once."""
     settings = get_messaging_settings()
+    reg = registry or snapshot(session)
+    reviewer = default_reviewer()
+    reg.prepare(reviewer)  # once per snapshot and reviewer: the providers' signatures, normalised
     ctx = GatewayContext(
-        registry=registry or snapshot(session),
+        registry=reg,
         now=now or utcnow(),
         similarity_threshold=settings.sms_similarity_threshold,
         quiet_hours=settings.quiet_window(),
-        reviewer=default_reviewer(),
+        reviewer=reviewer,
     )
     hashes = sorted({p.recipient_hash for p in prepared})
     for i in range(0, len(hashes), _CHUNK):
@@ -135,10 +139,23 @@ def load_context(
 
 _CHANGED = Reason(
     "consent_changed",
-    ("O31-18.1", "O31-20"),
+    reason_catalogue.obligations_of("consent_changed"),
     "The consent ended (opt-out) or reached its limit while the message was being decided.",
     "在决定发送时用户已退订或已达到同意的发送频次。",
 )
+
+#: Reason codes that explain an allowed message (never counted as refusal reasons); the catalogue's.
+INFO_CODES = reason_catalogue.INFO_CODES
+
+
+def _not_this_provider(port: PortView) -> Reason:
+    return Reason(
+        "sender_not_this_provider",
+        reason_catalogue.obligations_of("sender_not_this_provider"),
+        "The sender is a port of another content provider than the one the caller is bound as.",
+        "发送号码是其他内容提供者的端口，与调用方绑定的内容提供者不符。",
+        {"port": port.code},
+    )
 
 
 def _confirm_consents(
@@ -173,7 +190,65 @@ def _confirm_consents(
     return set(usage) - confirmed
 
 
-@carries("O31-11", "O31-18.1", "O31-18.2", "O31-20", "O31-17")
+@carries("O31-13", "O31-10")
+def _bound_check(ctx: GatewayContext, p: Prepared, ev: Evaluation) -> Evaluation:
+    """A caller bound as a content provider may only send from that provider's ports (O31-13,
+    O31-10): a port of another one is refused here, and so recorded, under the bound provider."""
+    bound = p.request.content_provider_id
+    if bound is None or ev.cp is None or ev.port is None or ev.cp.id == bound:
+        return ev
+    return replace(
+        ev,
+        decision=Decision.refuse(_not_this_provider(ev.port), *ev.decision.reasons),
+        cp=ctx.registry.cps.get(bound),
+        consent_id=None,
+    )
+
+
+def decide_batch(
+    session: Session,
+    prepared: Sequence[tuple[int, Prepared]],
+    results: dict[int, GatewayResult],
+    *,
+    now: datetime,
+    dry_run: bool = False,
+) -> list[tuple[int, Prepared, Evaluation]]:
+    """Decide prepared messages over one context and (unless ``dry_run``) confirm the consent
+    counters of the allowed commercial ones with the opt-out guard; per-item errors go to
+    ``results``. Shared by :func:`submit` and the release of held messages (``messaging.release``)."""
+    ctx = load_context(session, [p for _, p in prepared], now=now)
+    evals: list[tuple[int, Prepared, Evaluation]] = []
+    for i, p in prepared:
+        try:
+            ev = evaluate(ctx, p)
+        except PiguardError as err:
+            results[i] = GatewayResult(i, p.request.client_ref, error=err)
+            continue
+        if p.request.content_provider_id is not None:
+            ev = _bound_check(ctx, p, ev)
+        if ev.decision.allowed and ev.consent_id is not None:
+            ctx.used[ev.consent_id] = ctx.used.get(ev.consent_id, 0) + 1
+        evals.append((i, p, ev))
+
+    if not dry_run and ctx.used:
+        unit_of = {c.id: c.period_unit for c in ctx.consents.values()}
+        units = {cid: unit_of[cid] for cid in ctx.used}
+        failed = _confirm_consents(session, ctx, dict(ctx.used), units)
+        if failed:
+            evals = [
+                (
+                    i,
+                    p,
+                    replace(ev, decision=Decision.refuse(_CHANGED, *ev.decision.reasons))
+                    if ev.consent_id in failed and ev.decision.allowed
+                    else ev,
+                )
+                for i, p, ev in evals
+            ]
+    return evals
+
+
+@carries("O31-11", "O31-18.1", "O31-18.2", "O31-20", "O31-17", "O31-13")
 def submit(
     session: Session,
     requests: Sequence[GatewayRequest],
@@ -194,33 +269,7 @@ def submit(
             prepared.append((i, prepare(req)))
         except PiguardError as err:
             results[i] = GatewayResult(i, _client_ref(req), error=err)
-    ctx = load_context(session, [p for _, p in prepared], now=now)
-    evals: list[tuple[int, Prepared, Evaluation]] = []
-    for i, p in prepared:
-        try:
-            ev = evaluate(ctx, p)
-        except PiguardError as err:
-            results[i] = GatewayResult(i, p.request.client_ref, error=err)
-            continue
-        if ev.decision.allowed and ev.consent_id is not None:
-            ctx.used[ev.consent_id] = ctx.used.get(ev.consent_id, 0) + 1
-        evals.append((i, p, ev))
-
-    if not dry_run and ctx.used:
-        unit_of = {c.id: c.period_unit for c in ctx.consents.values()}
-        units = {cid: unit_of[cid] for cid in ctx.used}
-        failed = _confirm_consents(session, ctx, dict(ctx.used), units)
-        if failed:
-            evals = [
-                (
-                    i,
-                    p,
-                    replace(ev, decision=Decision.refuse(_CHANGED, *ev.decision.reasons))
-                    if ev.consent_id in failed and ev.decision.allowed
-                    else ev,
-                )
-                for i, p, ev in evals
-            ]
+    evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
     batch_ref = records.new_ref()
     rows: list[dict[str, Any]] = []
@@ -235,7 +284,7 @@ def submit(
         ref = None if dry_run else records.new_ref()
         req = p.request
         if not d.allowed:
-            codes.update(r.code for r in d.reasons if r.code not in _INFO_CODES)
+            codes.update(r.code for r in d.reasons if r.code not in INFO_CODES)
         if ref is not None:
             has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
             rows.append(
@@ -252,7 +301,7 @@ def submit(
                     content_has_pi=has_pi,
                     outcome=outcome,
                     status=status,
-                    reason_codes=[r.code for r in d.reasons],
+                    reasons=d.reasons,
                     obligations=d.obligations,
                     kind=ev.kind,
                     message_type=req.message_type,
@@ -260,6 +309,7 @@ def submit(
                     port_id=ev.port.id if ev.port else None,
                     client_ref=req.client_ref,
                     batch_ref=batch_ref,
+                    campaign_id=req.campaign_id,
                 )
             )
             if d.allowed:
@@ -307,11 +357,6 @@ def submit(
             },
         )
     return [results[i] for i in range(len(requests))]
-
-
-_INFO_CODES = frozenset(
-    {"sender_registered", "message_kind", "consent_live", "emergency_lane", "campaign_notified"}
-)
 
 
 def _client_ref(req: object) -> str | None:

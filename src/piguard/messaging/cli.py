@@ -367,4 +367,5 @@ def rules_command(
 
 # Gateway commands (send, check, inbound, registry) register themselves on this app.
 from piguard.messaging import gateway_cli as _gateway_cli  # noqa: E402, F401
+from piguard.messaging import monitor_cli as _monitor_cli  # noqa: E402, F401
 from piguard.messaging.smpp import cli as _smpp_cli  # noqa: E402, F401

@@ -53,6 +53,9 @@ class GatewayRequest:
     message_type: str | None = None
     campaign_id: int | None = None
     client_ref: str | None = None
+    #: the content provider the caller is bound as (SMPP bind, API token); a port of another
+    #: content provider is then refused (O31-13, O31-10; checked in ``messaging.batch``)
+    content_provider_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +218,8 @@ def evaluate(ctx: GatewayContext, p: Prepared) -> Evaluation:
                 )
             )
         )
-    cp = ctx.registry.cps[port.cp_id]
+    registry = ctx.registry
+    cp = registry.cps[port.cp_id]
     refusals: list[Reason] = []
     holds: list[Reason] = []
     reasons: list[Reason] = [
@@ -237,7 +241,7 @@ def evaluate(ctx: GatewayContext, p: Prepared) -> Evaluation:
     reviewer = ctx.reviewer
     if reviewer is None:
         reviewer = ctx.reviewer = default_reviewer()
-    review = reviewer.review(req.text, ctx.registry.review_context(cp, req.channel, req.kind))
+    review = reviewer.review(req.text, registry.port_context(port, req.kind))
     for f in review.findings:
         (refusals if f.severity is _ERROR else reasons).append(f.reason())
     kind = _effective_kind(review, req.kind)

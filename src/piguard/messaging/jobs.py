@@ -1,5 +1,6 @@
 """Scheduled gateway work, run by ``piguard worker``: consent-request expiry (no reply = refusal,
-O31-18.2), partition maintenance and record retention (O31-11), early-warning evaluation (O31-22,
+O31-18.2), release of held messages whose hold ended (O31-22, O31-17), partition maintenance and
+record retention (O31-11), early-warning evaluation (O31-22,
 O31-23). Each job opens its own unit of work; one job failing does not stop the others (it is logged
 and reported, and ``piguard worker --once`` exits non-zero)."""
 
@@ -87,6 +88,16 @@ def run_retention(now: datetime | None = None) -> dict[str, Any]:
         return result.to_dict()
 
 
+@carries("O31-22", "O31-17")
+def run_release_held(now: datetime | None = None) -> dict[str, int]:
+    """Held messages whose hold ended (quiet hours over, campaign send date reached) are decided
+    again and queued (``messaging.release``)."""
+    from piguard.messaging import release
+
+    with unit_of_work() as session:
+        return release.release_held(session, now or utcnow())
+
+
 def run_alert_evaluation(now: datetime | None = None) -> dict[str, Any]:
     from piguard.messaging import monitor_jobs
 
@@ -105,11 +116,12 @@ def _guarded(name: str, job: Callable[[], Any]) -> tuple[Any, bool]:
 
 
 def run_once(now: datetime | None = None) -> dict[str, Any]:
-    """One round of every job, in order: consent expiry, partition maintenance (before retention, so
+    """One round of every job, in order: consent expiry, release of held messages, partition maintenance (before retention, so
     rows parked in the DEFAULT partition reach their month first), retention, early warning. Returns
     what each did; ``"failed"`` lists the jobs that raised."""
     jobs: list[tuple[str, Callable[[], Any]]] = [
         ("consent_requests_expired", lambda: expire_consent_requests(now)),
+        ("held_released", lambda: run_release_held(now)),
         ("partitions", lambda: run_partition_maintenance(now)),
         ("retention", lambda: run_retention(now)),
         ("alerts", lambda: run_alert_evaluation(now)),

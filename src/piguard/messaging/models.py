@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
@@ -320,6 +321,11 @@ class MessageRecord(Base):
     outcome: Mapped[str] = mapped_column(String(8))  # allow | refuse | hold | received
     reason_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     obligations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: each reason with its own obligation ids, ``[{"code", "obligations"}]`` in decision order
+    #: (rows written before this column have ``[]``: see ``messaging.reasons.record_reasons``)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    #: the public-welfare campaign a message was sent under (re-deciding a held message needs it)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(10))
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     client_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -385,8 +391,11 @@ class SubscriptionEvent(Base):
 
 
 class OutboxMessage(Base):
-    """Allowed messages waiting for (or handed to) a transport: queued -> sent -> delivered/failed.
-    ``priority`` 0 is the emergency lane (O31-17), drained first and never throttled."""
+    """Allowed messages waiting for (or handed to) a transport: queued -> sending -> sent ->
+    delivered/failed, never backwards. ``priority`` 0 is the emergency lane (O31-17), drained first
+    and never throttled. A dispatcher claims rows (``sending``, its ``claim`` token, ``lease_until``)
+    and commits the claim before the transport is called; a claim whose lease ran out (the dispatcher
+    died) is taken again by the next dispatcher."""
 
     __tablename__ = "msg_outbox"
     __table_args__ = (Index("ix_msg_outbox_queue", "status", "priority", "id"),)
@@ -400,5 +409,7 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(10), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     transport_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -26,7 +26,6 @@ one row per (content provider, outcome, reason combination), never one per messa
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +44,7 @@ from piguard.core.logging import get_logger, redact
 from piguard.core.reasons import Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import protect, registry
+from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import ContentProvider, MessageRecord
 from piguard.messaging.monitor_models import (
     ALERT_KINDS,
@@ -53,79 +53,33 @@ from piguard.messaging.monitor_models import (
     MonitorAlert,
     MonitorComplaint,
 )
+from piguard.messaging.records import has_reason_code
 from piguard.messaging.similarity import simhash, similarity
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.messaging.monitor")
-_REASON_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 OBLIGATIONS = ("O31-22", "O31-23")
 #: The reason code of the opt-out confirmation the gateway itself sends (not counted as sending).
 CONFIRMATION_CODE = "optout_confirmation"
 
-#: Reason codes that explain an allowed message; never counted as a refusal reason.
-INFO_CODES = frozenset(
-    {
-        "sender_registered",
-        "message_kind",
-        "consent_live",
-        "emergency_lane",
-        "campaign_notified",
-        "optout_confirmation",
-    }
-)
-
-#: The gateway's refusal and hold reasons: obligations and a short label (en, zh) for the console
-#: and the alert breakdown. Codes not listed here are shown with the obligations of their records.
-REASON_CATALOG: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "sender_unregistered": (("O31-10", "O31-13"), "Unregistered sender", "发送号码未登记"),
-    "content_provider_unverified": (("O31-12",), "Content provider not verified", "内容提供者未核验"),
-    "service_provider_inactive": (("O31-6",), "Service provider inactive", "服务提供者未在用"),
-    "content_provider_suspended": (("O31-23",), "Content provider suspended", "内容提供者已暂停"),
-    "port_suspended": (("O31-23",), "Port suspended", "端口已暂停"),
-    "port_type_mismatch": (
-        ("O31-19", "O31-13"),
-        "Commercial message from a service port",
-        "业务端口发送商业短信",
-    ),
-    "port_scope_mismatch": (("O31-13", "O31-17"), "Port outside approved scope", "超出端口核准范围"),
-    "consent_type_missing": (("O31-18.2",), "Consent type not stated", "未注明同意类型"),
-    "consent_missing": (("O31-18.1", "CRL-29", "NPC-7"), "No consent", "未经用户同意"),
-    "consent_expired": (("O31-18.2", "O31-18.1"), "Consent period ended", "同意期限已届满"),
-    "consent_frequency_exceeded": (("O31-18.2",), "Consented frequency used up", "超出同意频次"),
-    "consent_changed": (("O31-18.1", "O31-20"), "Opted out while deciding", "决定时用户已退订"),
-    "similar_content_refused": (("O31-18.2",), "Similar content refused before", "相似内容已被拒绝"),
-    "campaign_missing": (("O31-17",), "No public-welfare campaign", "无公益活动登记"),
-    "campaign_not_started": (("O31-17",), "Campaign not started", "公益活动未开始"),
-    "quiet_hours": (("O31-22",), "Quiet hours", "免打扰时段"),
-    "prohibited_content": (("O31-16", "CSL-47"), "Prohibited content", "违禁内容"),
-    "signature_missing": (("O31-21",), "Signature missing", "缺少签名"),
-    "signature_unverified": (("O31-21", "NPC-7"), "Signature not registered", "签名未登记"),
-    "signature_empty": (("O31-21",), "Empty signature", "签名为空"),
-    "signature_generic": (("O31-21",), "Generic signature", "签名过于笼统"),
-    "signature_mismatch": (("O31-21", "O31-12"), "Signature of another provider", "签名与内容提供者不符"),
-    "signature_extra_brackets": (("O31-21",), "Extra 【】 in the body", "正文含其他【】"),
-    "optout_missing": (("O31-20",), "No opt-out wording", "缺少退订方式"),
-    "optout_obstacle": (("O31-20",), "Obstacle to opting out", "退订设置障碍"),
-    "commercial_content_not_declared": (
-        ("O31-19", "O31-18.1"),
-        "Undeclared commercial content",
-        "商业内容未申报",
-    ),
-    "pi_in_content": (("O24-10", "CSL-40", "CSL-42.1"), "Personal information in the text", "内容含个人信息"),
-}
+#: Reason codes that explain an allowed message; never counted as a refusal reason (the catalogue's,
+#: ``messaging.reasons``).
+INFO_CODES = reason_catalogue.INFO_CODES
 
 
 def reason_label(code: str, lang: str) -> str:
-    entry = REASON_CATALOG.get(code)
-    if entry is None:
-        return code
-    return entry[2] if lang == "zh" else entry[1]
+    return reason_catalogue.label(code, lang)
 
 
 def reason_obligations(code: str) -> tuple[str, ...]:
-    entry = REASON_CATALOG.get(code)
-    return entry[0] if entry else ()
+    return reason_catalogue.obligations_of(code)
+
+
+def record_reasons(rec: MessageRecord) -> list[dict[str, Any]]:
+    """A record's reasons, each with the obligation ids it rested on (``info`` marks explanatory
+    ones; rows from before per-reason storage are ``derived`` from the catalogue)."""
+    return reason_catalogue.record_reasons(rec.reasons, rec.reason_codes)
 
 
 # ------------------------------------------------------------------------------------ settings
@@ -463,8 +417,7 @@ def _reason_breakdown(e: ProviderWindow, top: int = 5) -> list[Reason]:
     out = []
     for code, n in sorted(e.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
         obls = reason_obligations(code) or tuple(sorted(e.reason_obligations.get(code, ())))
-        en = REASON_CATALOG.get(code, ((), code, code))[1]
-        zh = REASON_CATALOG.get(code, ((), code, code))[2]
+        en, zh = reason_label(code, "en"), reason_label(code, "zh")
         out.append(Reason(code, obls, f"{en}: {n} refused.", f"{zh}：拒绝 {n} 条。", {"count": n}))
     return out
 
@@ -799,6 +752,47 @@ def list_alerts(
     return list(session.scalars(stmt.offset(max(0, offset)).limit(max(1, min(limit, 500)))))
 
 
+def list_complaints(
+    session: Session,
+    *,
+    content_provider_id: int | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[MonitorComplaint]:
+    """Complaints, newest first (the complainant only masked)."""
+    if source is not None and source not in COMPLAINT_SOURCES:
+        raise _bad("source", f"one of {', '.join(COMPLAINT_SOURCES)}", "来源无效")
+    stmt = select(MonitorComplaint)
+    if content_provider_id is not None:
+        stmt = stmt.where(MonitorComplaint.content_provider_id == content_provider_id)
+    if source:
+        stmt = stmt.where(MonitorComplaint.source == source)
+    if since:
+        stmt = stmt.where(MonitorComplaint.at >= since)
+    if until:
+        stmt = stmt.where(MonitorComplaint.at < until)
+    stmt = stmt.order_by(MonitorComplaint.at.desc(), MonitorComplaint.id.desc())
+    return list(session.scalars(stmt.offset(max(0, offset)).limit(max(1, min(limit, 500)))))
+
+
+def complaint_to_dict(c: MonitorComplaint) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "content_provider_id": c.content_provider_id,
+        "at": c.at.isoformat(),
+        "channel": c.channel,
+        "source": c.source,
+        "recipient": c.recipient_masked,
+        "message_ref": c.message_ref,
+        "summary": c.summary,
+        "external_ref": c.external_ref,
+        "obligations": ["O31-22"],
+    }
+
+
 def count_alerts(session: Session) -> dict[str, int]:
     counts = {s: 0 for s in ALERT_STATES}
     for state, n in session.execute(select(MonitorAlert.state, func.count()).group_by(MonitorAlert.state)):
@@ -1079,11 +1073,10 @@ def search_records(
     session: Session, f: RecordFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[MessageRecord], bool]:
     """A page of message records, newest first, and whether another page follows. The reason code
-    is matched in SQL on the stored JSON text (``"code"`` with its quotes), on both backends."""
+    is matched in SQL on the stored JSON text (``records.has_reason_code``), on both backends."""
     if f.outcome is not None and f.outcome not in OUTCOMES:
         raise _bad("outcome", f"one of {', '.join(OUTCOMES)}", "结果无效")
-    if f.reason_code is not None and not _REASON_CODE.match(f.reason_code):
-        raise _bad("reason", "a reason code (letters, digits, _)", "原因代码无效")
+    reason_cond = has_reason_code(f.reason_code) if f.reason_code is not None else None
     per_page = max(1, min(per_page, 200))
     page = max(1, min(page, 10_000))
     stmt = select(MessageRecord)
@@ -1097,8 +1090,8 @@ def search_records(
         stmt = stmt.where(MessageRecord.outcome.in_(f.outcomes))
     if f.direction:
         stmt = stmt.where(MessageRecord.direction == f.direction)
-    if f.reason_code:
-        stmt = stmt.where(cast(MessageRecord.reason_codes, String).like(f'%"{f.reason_code}"%'))
+    if reason_cond is not None:
+        stmt = stmt.where(reason_cond)
     if f.recipient_hash:
         stmt = stmt.where(MessageRecord.recipient_hash == f.recipient_hash)
     if f.since:

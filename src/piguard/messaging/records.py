@@ -14,20 +14,25 @@ everything else, and everything on SQLite, is deleted in bounded batches (see ``
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import String, Table, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, not_found, validation_error
+from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
+from piguard.core.reasons import Reason
 from piguard.messaging import protect
+from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     Consent,
     ConsentRequest,
@@ -76,9 +81,18 @@ def record_row(
     client_ref: str | None = None,
     batch_ref: str | None = None,
     intent: str | None = None,
+    reasons: Sequence[Reason] | None = None,
+    campaign_id: int | None = None,
 ) -> dict[str, Any]:
     """One row of ``msg_records``: the number encrypted, content masked when it held PI (the clear
-    text then only encrypted, as evidence)."""
+    text then only encrypted, as evidence). ``reasons``: the decision's reasons, each stored with its
+    own obligation ids (``reason_codes`` and the combined ``obligations`` follow from them when not
+    given)."""
+    stored = reason_catalogue.stored(reasons) if reasons is not None else []
+    if reasons is not None and not reason_codes:
+        reason_codes = [r.code for r in reasons]
+    if reasons is not None and not obligations:
+        obligations = list(dict.fromkeys(o for r in reasons for o in r.obligations))
     return {
         "ref": ref,
         "at": at,
@@ -97,6 +111,8 @@ def record_row(
         "outcome": outcome,
         "reason_codes": list(reason_codes),
         "obligations": list(obligations),
+        "reasons": stored,
+        "campaign_id": campaign_id,
         "status": status,
         "status_at": at,
         "client_ref": client_ref,
@@ -215,51 +231,136 @@ class LoopbackTransport:
         return [f"loop-{m.ref[:12]}" for m in messages]
 
 
+#: Outbox and record statuses only move forward: queued < sending < sent < delivered | failed.
+STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
+
+
+def _before(status: str) -> list[str]:
+    """The statuses a row may move from to reach ``status`` (strictly lower rank)."""
+    rank = STATUS_RANK[status]
+    return [s for s, r in STATUS_RANK.items() if r < rank]
+
+
 @carries("O31-17", "O31-11")
-def drain_outbox(session: Session, transport: Transport, *, limit: int = 500) -> int:
-    """Hand queued messages to ``transport``, emergency lane first (O31-17); returns how many were sent."""
-    rows = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "queued")
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .limit(limit)
-        )
+def claim_outbox(
+    session: Session, *, limit: int = 500, now: datetime | None = None, lease_seconds: int | None = None
+) -> str | None:
+    """Claim up to ``limit`` queued rows (emergency lane first, O31-17), and rows whose earlier claim
+    expired, for one dispatcher: ``sending`` with a fresh claim token and lease. Returns the token
+    (None: nothing to send). The caller commits before handing the rows to a transport, so another
+    dispatcher never takes them: on PostgreSQL the pick skips rows another dispatcher is claiming
+    (``FOR UPDATE SKIP LOCKED``); on both backends the claiming ``UPDATE`` repeats the condition, so
+    a row claimed meanwhile is left alone."""
+    now = now or utcnow()
+    lease = lease_seconds or get_messaging_settings().sms_outbox_lease_seconds
+    claimable = or_(
+        OutboxMessage.status == "queued",
+        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
-    if not rows:
-        return 0
-    msgs = [
-        OutboundMessage(
-            r.message_ref,
-            r.channel,
-            r.sender,
-            protect.decrypt(r.recipient_enc),
-            r.content,
-            r.priority == EMERGENCY_PRIORITY,
+    pick = (
+        select(OutboxMessage.id)
+        .where(claimable)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(max(1, limit))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list(session.scalars(pick))
+    if not ids:
+        return None
+    token = new_ref()
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), claimable)
+        .values(
+            status="sending",
+            claim=token,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=OutboxMessage.attempts + 1,
+            updated_at=now,
         )
-        for r in rows
+        .returning(OutboxMessage.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    return token if claimed else None
+
+
+@carries("O31-17", "O31-11")
+def drain_outbox(
+    session: Session,
+    transport: Transport,
+    *,
+    limit: int = 500,
+    now: datetime | None = None,
+    lease_seconds: int | None = None,
+) -> int:
+    """Hand queued messages to ``transport``, emergency lane first (O31-17); returns how many were sent.
+
+    Safe with several dispatchers: the rows are claimed (:func:`claim_outbox`) and **the claim is
+    committed** before the transport is called (the one service function that commits: the claim
+    must be visible to the other dispatchers before a message leaves). Results are then written with
+    the claim token as a guard and never move a status backwards: a delivery report that arrived
+    meanwhile (``delivered``/``failed``) is not overwritten by ``sent``. A dispatcher that dies
+    between the claim and the result leaves rows ``sending`` until the lease runs out; the next
+    dispatcher sends them again (at least once)."""
+    token = claim_outbox(session, limit=limit, now=now, lease_seconds=lease_seconds)
+    session.commit()
+    if token is None:
+        return 0
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.message_ref,
+            OutboxMessage.channel,
+            OutboxMessage.sender,
+            OutboxMessage.recipient_enc,
+            OutboxMessage.content,
+            OutboxMessage.priority,
+        )
+        .where(OutboxMessage.claim == token)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+    ).all()
+    msgs = [
+        OutboundMessage(ref, ch, snd, protect.decrypt(enc), content, prio == EMERGENCY_PRIORITY)
+        for _id, ref, ch, snd, enc, content, prio in rows
     ]
-    ids = transport.send(msgs)
-    now = utcnow()
-    sent = 0
-    for row, tid in zip(rows, ids, strict=True):
-        row.attempts += 1
-        row.updated_at = now
-        row.transport_ref = tid
-        row.status = "sent" if tid is not None else "failed"
-        sent += tid is not None
-    session.flush()
-    _set_record_status(session, [(r.message_ref, r.status) for r in rows], now)
-    return sent
+    ids = transport.send(msgs) if msgs else []
+    done = utcnow()
+    params = [
+        {"b_id": row[0], "b_status": "sent" if tid is not None else "failed", "b_tref": tid}
+        for row, tid in zip(rows, ids, strict=True)
+    ]
+    if params:
+        session.connection().execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.claim == token)
+            .values(
+                status=case((OUTBOX.c.status == "sending", bindparam("b_status")), else_=OUTBOX.c.status),
+                transport_ref=func.coalesce(OUTBOX.c.transport_ref, bindparam("b_tref")),
+                claim=None,
+                lease_until=None,
+                updated_at=done,
+            ),
+            params,
+        )
+    _set_record_status(
+        session,
+        [(row[1], "sent" if tid is not None else "failed") for row, tid in zip(rows, ids, strict=True)],
+        done,
+    )
+    return sum(tid is not None for tid in ids)
 
 
 def _set_record_status(session: Session, pairs: Iterable[tuple[str, str]], at: datetime) -> None:
+    """Records take a delivery status only forward (``sent`` never replaces ``delivered``/``failed``)."""
     by_status: dict[str, list[str]] = {}
     for ref, status in pairs:
         by_status.setdefault(status, []).append(ref)
     for status, refs in by_status.items():
         session.execute(
-            update(MessageRecord).where(MessageRecord.ref.in_(refs)).values(status=status, status_at=at),
+            update(MessageRecord)
+            .where(MessageRecord.ref.in_(refs), MessageRecord.status.in_(_before(status)))
+            .values(status=status, status_at=at),
             execution_options={"synchronize_session": False},
         )
 
@@ -272,19 +373,36 @@ def deliver_report(
     *,
     at: datetime | None = None,
     transport_ref: str | None = None,
-) -> None:
-    """A delivery report from the transport: the outbox row and the record take the new status."""
+) -> str:
+    """A delivery report from the transport: the outbox row and the record take the new status when
+    it is further on (queued < sending < sent < delivered | failed); a late ``sent`` after
+    ``delivered``, or ``failed`` after ``delivered``, changes nothing. Returns the status the
+    message has now."""
     if status not in DELIVERY_STATUSES:
         raise validation_error([FieldError("status", f"one of {', '.join(DELIVERY_STATUSES)}")])
-    row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_ref == message_ref))
-    if row is None:
-        raise not_found("Message", "短信", message_ref)
+    ref = str(message_ref)[:32]
+    current = session.scalar(select(OutboxMessage.status).where(OutboxMessage.message_ref == ref))
+    if current is None:
+        raise not_found("Message", "短信", ref)
     when = at or utcnow()
-    row.status, row.updated_at = status, when
+    moved = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.message_ref == ref, OutboxMessage.status.in_(_before(status)))
+        .values(status=status, updated_at=when)
+        .returning(OutboxMessage.id),
+        execution_options={"synchronize_session": False},
+    ).first()
     if transport_ref:
-        row.transport_ref = transport_ref
-    session.flush()
-    _set_record_status(session, [(message_ref, status)], when)
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.message_ref == ref, OutboxMessage.transport_ref.is_(None))
+            .values(transport_ref=transport_ref[:64]),
+            execution_options={"synchronize_session": False},
+        )
+    _set_record_status(session, [(ref, status)], when)
+    if moved is not None:
+        return status
+    return session.scalar(select(OutboxMessage.status).where(OutboxMessage.message_ref == ref)) or status
 
 
 # ------------------------------------------------------------------------------------ search
@@ -304,8 +422,29 @@ class RecordQuery:
     offset: int = 0
 
 
+_REASON_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def has_reason_code(code: str) -> ColumnElement[bool]:
+    """SQL condition: the record's reason codes include ``code``. Matched on the stored JSON text
+    (``"code"`` with its quotes, ``_`` escaped), the same on SQLite and PostgreSQL."""
+    if not isinstance(code, str) or not _REASON_CODE.match(code):
+        raise bad_reason_code()
+    pattern = '%"' + code.replace("_", "\\_") + '"%'
+    return sa_cast(MessageRecord.reason_codes, String).like(pattern, escape="\\")
+
+
+def bad_reason_code() -> PiguardError:
+    return validation_error(
+        [FieldError("reason_code", "a reason code (a-z, 0-9, _) / 原因代码（a-z、0-9、_）")],
+        "Invalid reason_code",
+        "reason_code 无效",
+    )
+
+
 def records_search(session: Session, q: RecordQuery) -> list[MessageRecord]:
-    """Records by content provider, recipient (looked up by keyed hash), outcome, time; numbers masked."""
+    """Records by content provider, recipient (looked up by keyed hash), outcome, reason code, time;
+    numbers masked. Every filter runs in SQL."""
     stmt = select(MessageRecord)
     if q.content_provider_id is not None:
         stmt = stmt.where(MessageRecord.content_provider_id == q.content_provider_id)
@@ -322,17 +461,16 @@ def records_search(session: Session, q: RecordQuery) -> list[MessageRecord]:
         stmt = stmt.where(MessageRecord.at >= q.since)
     if q.until:
         stmt = stmt.where(MessageRecord.at < q.until)
+    if q.reason_code:
+        stmt = stmt.where(has_reason_code(q.reason_code))
     limit = max(1, min(q.limit, 1000))
-    rows = list(
+    return list(
         session.scalars(
             stmt.order_by(MessageRecord.at.desc(), MessageRecord.id.desc())
             .offset(max(0, q.offset))
-            .limit(limit if not q.reason_code else limit * 10)
+            .limit(limit)
         )
     )
-    if q.reason_code:
-        rows = [r for r in rows if q.reason_code in (r.reason_codes or [])][:limit]
-    return rows
 
 
 def record_to_dict(r: MessageRecord) -> dict[str, Any]:
@@ -351,6 +489,7 @@ def record_to_dict(r: MessageRecord) -> dict[str, Any]:
         "status": r.status,
         "reason_codes": list(r.reason_codes or []),
         "obligations": list(r.obligations or []),
+        "reasons": reason_catalogue.record_reasons(r.reasons, r.reason_codes),
         "client_ref": r.client_ref,
         "intent": r.intent,
     }

@@ -37,7 +37,7 @@ from piguard.messaging.models import (
     Signature,
     Suspension,
 )
-from piguard.messaging.review import Channel, MessageKind, ReviewContext
+from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
@@ -572,7 +572,12 @@ class PortView:
 
 @dataclass
 class RegistrySnapshot:
-    """The registry in memory, as the gateway decides over it (read once, reused across batches)."""
+    """The registry in memory, as the gateway decides over it (read once, reused across batches).
+
+    Everything per content provider that the decision needs is built here, at load, not on a
+    provider's first message: each provider's review context per channel it has ports on
+    (:meth:`port_context`), and (once per reviewer, :meth:`prepare`) its registered signatures in
+    the reviewer's normalised form."""
 
     token: str
     cps: dict[int, CPView] = field(default_factory=dict)
@@ -581,20 +586,27 @@ class RegistrySnapshot:
     by_code: dict[tuple[str, str], tuple[PortView, ...]] = field(default_factory=dict)
     max_len: int = 0
     _contexts: dict[tuple[int, str, str | None], ReviewContext] = field(default_factory=dict)
+    #: port id -> the review context of its content provider on its channel, nothing declared
+    _port_contexts: dict[int, ReviewContext] = field(default_factory=dict)
+    _prepared_for: Reviewer | None = None
 
     def add_port(self, p: PortView) -> None:
         self.ports[p.id] = p
         key = (p.channel, p.code)
         self.by_code[key] = (*self.by_code.get(key, ()), p)
         self.max_len = max(self.max_len, len(p.code))
+        cp = self.cps.get(p.cp_id)
+        if cp is not None:
+            self._port_contexts[p.id] = self.review_context(cp, p.channel, None)
 
     def resolve(self, channel: str, sender: str) -> tuple[PortView | None, str]:
         """The port a sender code belongs to (longest code first), and the extension used."""
         if channel == "email":
             ports = self.by_code.get((channel, sender.lower()))
             return (ports[0], "") if ports else (None, "")
+        by_code = self.by_code
         for n in range(min(len(sender), self.max_len), 0, -1):
-            ports = self.by_code.get((channel, sender[:n]))
+            ports = by_code.get((channel, sender[:n]))
             if not ports:
                 continue
             ext = sender[n:]
@@ -620,6 +632,22 @@ class RegistrySnapshot:
             self._contexts[key] = ctx
         return ctx
 
+    def port_context(self, port: PortView, declared: str | None) -> ReviewContext:
+        """The review context for a message from ``port`` (built at load for the usual case, nothing
+        declared; the same object :meth:`review_context` gives)."""
+        if declared is None:
+            ctx = self._port_contexts.get(port.id)
+            if ctx is not None:
+                return ctx
+        return self.review_context(self.cps[port.cp_id], port.channel, declared)
+
+    def prepare(self, reviewer: Reviewer) -> None:
+        """Hand ``reviewer`` every provider's review context once (it normalises the registered
+        signatures ahead of the first message); repeated calls with the same reviewer cost nothing."""
+        if self._prepared_for is not reviewer:
+            reviewer.prepare(self._contexts.values())
+            self._prepared_for = reviewer
+
 
 _cache: dict[int, RegistrySnapshot] = {}
 _lock = threading.Lock()
@@ -630,6 +658,8 @@ def current_token(session: Session) -> str:
 
 
 def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapshot:
+    """Read the registry (plain column queries, no ORM objects: 10k content providers load in a
+    fraction of a second) and build every provider's review context."""
     snap = RegistrySnapshot(token=token or current_token(session))
     sp_active = dict(session.execute(select(ServiceProvider.id, ServiceProvider.active)).all())
     sigs: dict[int, set[str]] = {}
@@ -637,33 +667,70 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
         select(Signature.content_provider_id, Signature.text).where(Signature.approved.is_(True))
     ):
         sigs.setdefault(cp_id, set()).add(text)
-    for cp in session.scalars(select(ContentProvider)):
+    no_sigs: frozenset[str] = frozenset()
+    for cid, code, name, status, suspended, reason, obligations, sp_id in session.execute(
+        select(
+            ContentProvider.id,
+            ContentProvider.code,
+            ContentProvider.name,
+            ContentProvider.verification_status,
+            ContentProvider.suspended,
+            ContentProvider.suspended_reason,
+            ContentProvider.suspended_obligations,
+            ContentProvider.service_provider_id,
+        ).order_by(ContentProvider.id)
+    ):
+        found = sigs.get(cid)
         view = CPView(
-            id=cp.id,
-            code=cp.code,
-            name=cp.name,
-            verified=cp.verification_status == "verified",
-            suspended=cp.suspended,
-            suspended_reason=cp.suspended_reason,
-            suspended_obligations=tuple(cp.suspended_obligations or ()),
-            signatures=frozenset(sigs.get(cp.id, ())),
-            sp_active=bool(sp_active.get(cp.service_provider_id, False)),
+            id=cid,
+            code=code,
+            name=name,
+            verified=status == "verified",
+            suspended=bool(suspended),
+            suspended_reason=reason,
+            suspended_obligations=tuple(obligations or ()),
+            signatures=frozenset(found) if found else no_sigs,
+            sp_active=bool(sp_active.get(sp_id, False)),
         )
-        snap.cps[cp.id] = view
-        snap.cps_by_code[cp.code] = view
-    for p in session.scalars(select(Port)):
+        snap.cps[cid] = view
+        snap.cps_by_code[code] = view
+    for (
+        pid,
+        channel,
+        code,
+        port_type,
+        cp_id,
+        ext_from,
+        ext_to,
+        suspended,
+        reason,
+        obligations,
+    ) in session.execute(
+        select(
+            Port.id,
+            Port.channel,
+            Port.code,
+            Port.port_type,
+            Port.content_provider_id,
+            Port.extension_from,
+            Port.extension_to,
+            Port.suspended,
+            Port.suspended_reason,
+            Port.suspended_obligations,
+        ).order_by(Port.id)
+    ):
         snap.add_port(
             PortView(
-                id=p.id,
-                channel=p.channel,
-                code=p.code,
-                port_type=p.port_type,
-                cp_id=p.content_provider_id,
-                ext_from=p.extension_from,
-                ext_to=p.extension_to,
-                suspended=p.suspended,
-                suspended_reason=p.suspended_reason,
-                suspended_obligations=tuple(p.suspended_obligations or ()),
+                id=pid,
+                channel=channel,
+                code=code,
+                port_type=port_type,
+                cp_id=cp_id,
+                ext_from=ext_from,
+                ext_to=ext_to,
+                suspended=bool(suspended),
+                suspended_reason=reason,
+                suspended_obligations=tuple(obligations or ()),
             )
         )
     return snap

@@ -38,6 +38,11 @@ class MessagingSettings(BaseSettings):
     sms_purge_batch: int = Field(5000, ge=100, le=100_000)
     #: Largest batch the submit API accepts.
     sms_batch_max: int = Field(1000, ge=1, le=100_000)
+    #: Seconds a dispatcher's claim on outbox rows lasts; a claim not settled by then (the
+    #: dispatcher died mid-send) is taken again by the next dispatcher (the message may go twice).
+    sms_outbox_lease_seconds: int = Field(300, ge=5, le=24 * 3600)
+    #: Held messages re-decided per worker round (``messaging.release``).
+    sms_release_batch: int = Field(1000, ge=10, le=100_000)
     #: Seconds between worker rounds.
     worker_interval_seconds: int = Field(300, ge=5)
 

@@ -350,15 +350,7 @@ def sms_message(
     except PiguardError as err:
         return _error(request, principal, err)
     names = monitor.provider_names(session, {rec.content_provider_id} if rec.content_provider_id else set())
-    codes = list(rec.reason_codes or [])
-    reasons = [
-        {
-            "code": c,
-            "obligations": monitor.reason_obligations(c),
-            "info": c in monitor.INFO_CODES,
-        }
-        for c in codes
-    ]
+    reasons = monitor.record_reasons(rec)  # each reason with its own obligation ids
     return _page(request, principal, "sms_message.html", "messages", r=rec, names=names, reasons=reasons)
 
 

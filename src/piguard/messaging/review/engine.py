@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -286,6 +287,16 @@ class Reviewer:
             for k in (_COMMERCIAL, _EMERGENCY, _PUBLIC_WELFARE, _VERIFICATION_CODE)
         )
         self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
+
+    def prepare(self, contexts: Iterable[ReviewContext]) -> None:
+        """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
+        every content provider's context when it loads), so no message pays for its provider's
+        first review. Only fills caches: results are the same with or without it."""
+        for ctx in contexts:
+            if ctx.signatures:
+                self._registered(ctx.signatures)
+                for s in ctx.signatures:
+                    self._normalized_signature(s.strip())
 
     # ------------------------------------------------------------------ helpers
     def _registered(self, signatures: frozenset[str]) -> frozenset[str]:

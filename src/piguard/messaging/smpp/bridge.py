@@ -27,7 +27,6 @@ from piguard.messaging.gateway import GatewayRequest
 from piguard.messaging.inbound import receive_reply
 from piguard.messaging.models import ContentProvider, OutboxMessage
 from piguard.messaging.records import Transport, deliver_report, drain_outbox
-from piguard.messaging.registry import snapshot
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppAccount, SmppMessage, SmppUpstreamPart
@@ -92,21 +91,16 @@ def _recipient(sub: Submission) -> str:
 
 
 @carries("O31-10", "O31-13", "O31-11")
-def decide_submission(sub: Submission, *, hold_status: int = Status.PG_HELD) -> SubmitOutcome:
+def decide_submission(
+    sub: Submission, *, hold_status: int = Status.PG_HELD, accept_held: bool = False
+) -> SubmitOutcome:
     """Run the gateway on one message from an ESME; map the result to a command_status.
 
-    The sender must be a port of the bound content provider (O31-10, O31-13): a port of another
-    content provider is refused before the gateway runs (ESME_RINVSRCADR)."""
+    The bound content provider goes with the request: a port of another content provider is refused
+    by the gateway itself (``sender_not_this_provider``, O31-13, O31-10; ESME_RINVSRCADR) and so
+    recorded. A held message is accepted with its message_id when ``accept_held`` (it is delivered
+    when the worker releases it), else answered ``hold_status``."""
     with unit_of_work() as session:
-        port, _ext = snapshot(session).resolve("sms", sub.source_addr.strip())
-        if port is not None and port.cp_id != sub.account.content_provider_id:
-            log.info("smpp.sender_not_this_provider", system_id=sub.account.system_id)
-            return SubmitOutcome(
-                Status.ESME_RINVSRCADR,
-                outcome="refuse",
-                reason_codes=("sender_not_this_provider",),
-                obligations=("O31-10", "O31-13"),
-            )
         req = GatewayRequest(
             channel="sms",
             sender=sub.source_addr,
@@ -116,6 +110,7 @@ def decide_submission(sub: Submission, *, hold_status: int = Status.PG_HELD) -> 
             message_type=sub.message_type,
             campaign_id=sub.campaign_id,
             client_ref=f"smpp:{sub.account.system_id}"[:64],
+            content_provider_id=sub.account.content_provider_id,
         )
         res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer))[0]
         if res.error is not None:
@@ -124,7 +119,8 @@ def decide_submission(sub: Submission, *, hold_status: int = Status.PG_HELD) -> 
                 error_status(fields), outcome="error", reason_codes=(res.error.code, *fields)
             )
         codes = tuple(r.code for r in res.reasons)
-        if res.outcome == "allow" and res.ref is not None:
+        accepted = res.outcome == "allow" or (res.outcome == "hold" and accept_held)
+        if accepted and res.ref is not None:
             session.add(
                 SmppMessage(
                     record_ref=res.ref,
@@ -136,7 +132,7 @@ def decide_submission(sub: Submission, *, hold_status: int = Status.PG_HELD) -> 
                     submitted_at=utcnow(),
                 )
             )
-            return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, "allow", codes, res.obligations)
+            return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, res.outcome, codes, res.obligations)
         status = hold_status if res.outcome == "hold" else refusal_status(codes)
         return SubmitOutcome(status, "", res.ref, res.outcome, codes, res.obligations)
 
@@ -168,10 +164,10 @@ class SmppGateway:
         transport: Transport | None = None,
     ) -> None:
         self.settings = settings or SmppSettings()
-        hold = self.settings.hold_status
+        hold, accept_held = self.settings.hold_status, self.settings.accept_held
         self.server = SmppServer(
             authenticate=authenticate,
-            decide=decide or (lambda sub: decide_submission(sub, hold_status=hold)),
+            decide=decide or (lambda sub: decide_submission(sub, hold_status=hold, accept_held=accept_held)),
             settings=self.settings,
             on_decided=self._on_decided,
             on_receiver_bound=self._flush_receipts,
@@ -300,7 +296,7 @@ class SmppGateway:
             if part is None:
                 row = session.scalar(select(OutboxMessage).where(OutboxMessage.transport_ref == smsc_id))
                 if row is None:
-                    return "retry"
+                    return "retry"  # the part rows of this send are not committed yet
                 ref, parts_done, failed = row.message_ref, True, state in FAILED_STATES
             else:
                 ref = part.record_ref
@@ -326,10 +322,8 @@ class SmppGateway:
                 total = part.total
                 failed = any(s in FAILED_STATES for s in states)
                 parts_done = failed or (len(states) >= total and all(s == "DELIVRD" for s in states))
-            out = session.scalar(select(OutboxMessage).where(OutboxMessage.message_ref == ref))
-            if out is not None and out.status == "queued":
-                session.rollback()
-                return "retry"
+            # a receipt that overtakes the dispatcher's own bookkeeping is applied at once: statuses
+            # only move forward, so the dispatcher's later "sent" does not overwrite it
             if not parts_done:
                 return None
             final = "failed" if failed else "delivered"

@@ -21,7 +21,11 @@ class SmppSettings(BaseSettings):
     reassembly_timeout: float = Field(60.0, gt=0)
     #: how data_coding 0 is read: GSM 03.38 unpacked (standard), or ASCII / Latin-1
     default_alphabet: str = "gsm7"
-    #: command_status answered when the gateway holds a message (quiet hours, campaign not started)
+    #: a message the gateway holds (quiet hours, campaign not started) is accepted (ESME_ROK with a
+    #: message_id; the worker releases it when the hold ends, and the receipt follows delivery);
+    #: false: answered ``hold_status`` and not delivered unless an operator releases it
+    accept_held: bool = True
+    #: command_status answered for a held message when ``accept_held`` is false
     hold_status: int = Field(0x40C, ge=1, le=0xFFFFFFFF)
     #: threads running gateway decisions (database work)
     workers: int = Field(4, ge=1, le=64)

@@ -1,0 +1,115 @@
+"""``piguard sms alerts list|ack|close``, ``piguard sms complaint add|list``, ``piguard sms release``
+and ``piguard sms reasons``: early warning (O31-22, O31-23), held messages (O31-22, O31-17) and the
+reason-code catalogue from the command line. One JSON object per line on stdout; audited like the API
+(actor ``system:cli``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import typer
+
+from piguard.core.db import unit_of_work
+from piguard.identity.principal import system_principal
+from piguard.messaging import monitor, reasons, registry, release
+from piguard.messaging.cli import app
+
+alerts_app = typer.Typer(help="Early-warning alerts (O31-22, O31-23). 预警。", no_args_is_help=True)
+complaint_app = typer.Typer(help="Complaints about content providers (O31-22). 投诉。", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(complaint_app, name="complaint")
+
+_CLI = system_principal("cli")
+
+
+def _emit(obj: object) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+@alerts_app.command("list")
+def alerts_list(
+    state: str | None = typer.Option(None, help="open, acknowledged or closed"),
+    content_provider: str | None = typer.Option(
+        None, "--content-provider", "-c", help="content provider code"
+    ),
+    kind: str | None = typer.Option(
+        None, help="volume, refusal_rate, opt_out_rate, complaint_rate, similar_burst"
+    ),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """List alerts, newest first."""
+    with unit_of_work() as session:
+        cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
+        for a in monitor.list_alerts(session, state=state, content_provider_id=cp_id, kind=kind, limit=limit):
+            _emit(monitor.alert_to_dict(a))
+
+
+@alerts_app.command("ack")
+def alerts_ack(alert_id: int, note: str | None = typer.Option(None, help="what is being done")) -> None:
+    """Acknowledge an alert (audited)."""
+    with unit_of_work() as session:
+        _emit(monitor.alert_to_dict(monitor.acknowledge_alert(session, alert_id, principal=_CLI, note=note)))
+
+
+@alerts_app.command("close")
+def alerts_close(alert_id: int, note: str | None = typer.Option(None, help="how it was dealt with")) -> None:
+    """Close an alert (audited). A suspension it caused stays until resumed in the registry."""
+    with unit_of_work() as session:
+        _emit(monitor.alert_to_dict(monitor.close_alert(session, alert_id, principal=_CLI, note=note)))
+
+
+@complaint_app.command("add")
+def complaint_add(
+    content_provider: str = typer.Option(..., "--content-provider", "-c", help="content provider code"),
+    source: str = typer.Option("user", help="user, 12321, regulator, operator or other"),
+    channel: str = typer.Option("sms", help="sms or email"),
+    recipient: str | None = typer.Option(None, "--from", help="the complainant (kept hashed and masked)"),
+    message_ref: str | None = typer.Option(None, "--message", help="the message complained about"),
+    summary: str = typer.Option("", help="what the complaint says (PI is masked)"),
+    external_ref: str | None = typer.Option(None, "--external-ref", help="e.g. the 12321 case number"),
+    at: datetime | None = typer.Option(None, help="when it was received (ISO 8601, default now)"),
+) -> None:
+    """Record a complaint, counted by the complaint-rate alert (audited)."""
+    with unit_of_work() as session:
+        cp = registry.get_content_provider(session, content_provider)
+        c = monitor.record_complaint(
+            session,
+            cp.id,
+            at=at,
+            source=source,
+            channel=channel,
+            recipient=recipient,
+            message_ref=message_ref,
+            summary=summary,
+            external_ref=external_ref,
+            principal=_CLI,
+        )
+        _emit(monitor.complaint_to_dict(c))
+
+
+@complaint_app.command("list")
+def complaint_list(
+    content_provider: str | None = typer.Option(None, "--content-provider", "-c"),
+    source: str | None = typer.Option(None),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """List complaints, newest first (numbers masked)."""
+    with unit_of_work() as session:
+        cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
+        for c in monitor.list_complaints(session, content_provider_id=cp_id, source=source, limit=limit):
+            _emit(monitor.complaint_to_dict(c))
+
+
+@app.command("release")
+def release_command(ref: str) -> None:
+    """Decide a held message again now; queued when its hold has ended (audited)."""
+    with unit_of_work() as session:
+        _emit(release.release_message(session, ref, principal=_CLI))
+
+
+@app.command("reasons")
+def reasons_command() -> None:
+    """The gateway's reason codes with their obligation ids and labels (zh/en)."""
+    for r in reasons.catalogue():
+        _emit(r)
