@@ -8,6 +8,7 @@ in-memory :class:`RegistrySnapshot` and reloads it when the token changes (one c
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import uuid
@@ -747,6 +748,9 @@ def snapshot(session: Session) -> RegistrySnapshot:
     with _lock:
         snap = load_snapshot(session, token)
         _cache[key] = snap
+    # The snapshot lives until the registry changes: keep its ~100k objects out of the cyclic
+    # collector's full passes (each cost ~80 ms on the decision path). gc.freeze() itself is cheap.
+    gc.freeze()
     return snap
 
 
