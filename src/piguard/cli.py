@@ -5,14 +5,13 @@ Errors come out in the one error shape (code, zh/en message, obligation ids) on 
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
+from piguard.core.cli_render import render_error
 from piguard.core.errors import PiguardError, database_unavailable
 from piguard.core.modules import import_if_present
 
@@ -74,22 +73,6 @@ for _name, _module in DOMAIN_COMMANDS:
         app.command(_name)(_mod.command)
     else:
         app.add_typer(_mod.app, name=_name)
-
-
-def render_error(err: PiguardError, as_json: bool = False) -> None:
-    if as_json:
-        sys.stderr.write(json.dumps(err.to_dict(), ensure_ascii=False) + "\n")
-        return
-    console = Console(stderr=True)
-    console.print(f"[bold red]error[/] {err.code}: {err.message_en} / {err.message_zh}", highlight=False)
-    if err.obligations:
-        console.print(f"  obligations: {', '.join(err.obligations)}", highlight=False)
-    for f in err.fields:
-        console.print(f"  {f.field}: {f.message}", highlight=False)
-    for r in err.reasons:
-        console.print(
-            f"  - [{', '.join(r.obligations)}] {r.code}: {r.message_en} / {r.message_zh}", highlight=False
-        )
 
 
 def main() -> None:

@@ -23,3 +23,12 @@ def test_api_on_a_database_without_tables_answers_503_in_the_error_shape() -> No
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "database_unavailable"
     assert "SELECT" not in r.text
+
+
+def test_brackets_in_an_error_are_shown_not_read_as_markup(capsys) -> None:  # type: ignore[no-untyped-def]
+    from piguard.core.cli_render import render_error
+    from piguard.core.errors import FieldError, validation_error
+
+    render_error(validation_error([FieldError("text", "holds [redacted] and [bold]x[/bold]")]))
+    err = capsys.readouterr().err
+    assert "[redacted]" in err and "[bold]x[/bold]" in err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from piguard.core.cli_render import render_error
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.regulations import parameters as params
 from piguard.regulations import service
@@ -43,28 +43,13 @@ def _emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _render_error(err: PiguardError, as_json: bool) -> None:
-    # The same shape as the root CLI's render_error (piguard.cli), which this module cannot import.
-    if as_json:
-        sys.stderr.write(json.dumps(err.to_dict(), ensure_ascii=False) + "\n")
-        return
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(
-        f"[bold red]error[/] {escape(err.code)}: {escape(err.message_en)} / {escape(err.message_zh)}"
-    )
-    if err.obligations:
-        console.print(f"  obligations: {', '.join(err.obligations)}")
-    for f in err.fields:
-        console.print(f"  {escape(f.field)}: {escape(f.message)}")
-
-
 @contextmanager
 def _errors(fmt: Format) -> Iterator[None]:
     """Turn a PiguardError into the one error shape on stderr and its exit code (no traceback)."""
     try:
         yield
     except PiguardError as err:
-        _render_error(err, fmt is Format.json)
+        render_error(err, fmt is Format.json)
         raise typer.Exit(err.exit_code) from None
 
 
