@@ -5,7 +5,7 @@ PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup browser run test lint typecheck pytest bench clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -14,7 +14,10 @@ setup:
 run: setup
 	@$(UV) run --frozen piguard demo
 
-test: setup lint typecheck pytest
+browser:
+	@bash scripts/ensure-chromium.sh
+
+test: setup browser lint typecheck pytest
 
 lint:
 	@$(UV) run --frozen ruff check .

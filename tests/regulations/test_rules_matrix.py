@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from textwrap import dedent
 
@@ -242,12 +241,10 @@ def test_a_checkout_finds_its_tests() -> None:
     assert tests is not None and (tests / "regulations").is_dir()
 
 
-def test_the_real_tree_is_scanned_fast_and_sees_these_markers() -> None:
+def test_the_real_tree_is_scanned_and_sees_these_markers() -> None:
+    # No wall-clock assertion: the machines are shared; `piguard rules matrix` speed is not a test.
     clear_cache()
-    start = time.perf_counter()
     m = build_matrix()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"scan took {elapsed:.2f}s"
     row = _row(m, "O31-34")
     assert "piguard.regulations.service:penalty_for" in {f"{c.module}:{c.qualname}" for c in row.code}
     assert row.tests and any(t.path.startswith("tests/regulations/") for t in row.tests)
