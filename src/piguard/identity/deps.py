@@ -57,7 +57,9 @@ def _resolve(request: Request, session: Session) -> Principal | None:
     return None
 
 
-def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
+def current_principal(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> Principal:
     """The authenticated principal; 401 ``unauthenticated`` when no valid token or session."""
     principal = _resolve(request, session)
     if principal is None:
@@ -66,7 +68,9 @@ def current_principal(request: Request, session: Session = Depends(db_session)) 
     return principal
 
 
-def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
+def optional_principal(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> Principal | None:
     """The principal if the request carries valid credentials, else None (never raises 401)."""
     try:
         principal = _resolve(request, session)
@@ -102,7 +106,8 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     wanted = frozenset(roles)
 
     def dependency(
-        principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+        principal: Principal = Depends(current_principal),
+        session: Session = Depends(db_session, scope="function"),
     ) -> Principal:
         if principal.roles & wanted:
             return principal
@@ -128,7 +133,8 @@ def require_action(
         raise ValueError(f"unknown action {action!r}: add it to the permission table first")
 
     def dependency(
-        principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+        principal: Principal = Depends(current_principal),
+        session: Session = Depends(db_session, scope="function"),
     ) -> Principal:
         decision = decide_access(
             principal, action, purpose=purpose, context={**(context or {}), "session": session}

@@ -50,7 +50,10 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     responses={401: {"description": "wrong username or password"}, 429: {"description": "rate limited"}},
 )
 def post_login(
-    body: LoginIn, request: Request, response: Response, session: Session = Depends(db_session)
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: Session = Depends(db_session, scope="function"),
 ) -> PrincipalOut | JSONResponse:
     try:
         principal, cookie = login(session, request, body.username, body.password)
@@ -68,7 +71,7 @@ def post_login(
 
 @router.post("/api/auth/logout", summary="End the console session / 退出登录")
 def post_logout(
-    request: Request, response: Response, session: Session = Depends(db_session)
+    request: Request, response: Response, session: Session = Depends(db_session, scope="function")
 ) -> dict[str, bool]:
     cookie = request.cookies.get(SESSION_COOKIE)
     ended = bool(cookie) and service.end_session(
@@ -90,7 +93,8 @@ def get_me(principal: Principal = Depends(current_principal)) -> PrincipalOut:
     "/api/auth/tokens", response_model=list[TokenOut], summary="My API tokens (no secrets) / 我的令牌"
 )
 def get_tokens(
-    principal: Principal = Depends(require_action("token.self")), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_action("token.self")),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[TokenOut]:
     staff = service.get_staff(session, principal.staff_id or 0)
     return [TokenOut.of(t) for t in service.list_tokens(session, staff)]
@@ -105,7 +109,7 @@ def get_tokens(
 def post_token(
     body: TokenIn,
     principal: Principal = Depends(require_action("token.self")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> TokenCreatedOut:
     staff = service.get_staff(session, principal.staff_id or 0)
     plaintext, row = service.issue_token(
@@ -118,7 +122,7 @@ def post_token(
 def delete_token(
     token_id: RowId,
     principal: Principal = Depends(require_action("token.self")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> TokenOut:
     row = session.get(ApiToken, token_id)
     # someone else's token looks like a missing one, unless you administer accounts
@@ -136,7 +140,7 @@ def delete_token(
 def get_staff_list(
     include_inactive: bool = True,
     _p: Principal = Depends(require_action("staff.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[StaffOut]:
     return [StaffOut.of(s) for s in service.list_staff(session, include_inactive=include_inactive)]
 
@@ -145,7 +149,7 @@ def get_staff_list(
 def get_staff_one(
     staff_id: RowId,
     _p: Principal = Depends(require_action("staff.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> StaffOut:
     return StaffOut.of(service.get_staff(session, staff_id))
 
@@ -159,7 +163,7 @@ def get_staff_one(
 def post_staff(
     body: StaffIn,
     principal: Principal = Depends(require_action("staff.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> StaffOut:
     staff = service.create_staff(
         session,
@@ -184,7 +188,7 @@ def patch_staff(
     staff_id: RowId,
     body: StaffPatch,
     principal: Principal = Depends(require_action("staff.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> StaffOut:
     staff = service.get_staff(session, staff_id)
     given = body.model_fields_set

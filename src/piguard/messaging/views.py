@@ -170,7 +170,7 @@ def submit_one(
     request: Request,
     dry_run: bool = Query(False, description="Decide only (nothing recorded or queued)"),
     principal: Principal = Depends(require_action("sms.submit")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     [result] = service.submit(session, [_request(body)], principal=principal, dry_run=dry_run)
     if result.error is not None:
@@ -188,7 +188,7 @@ def submit_one(
 def submit_batch(
     body: schemas.BatchIn,
     principal: Principal = Depends(require_action("sms.submit")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     limit = get_messaging_settings().sms_batch_max
     if len(body.messages) > limit:
@@ -267,7 +267,7 @@ def _submit_and_render(
 def inbound(
     body: schemas.InboundIn,
     principal: Principal = Depends(require_action("sms.inbound")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return service.receive_reply(
         session,
@@ -285,7 +285,7 @@ def delivery(
     ref: str,
     body: schemas.DeliveryIn,
     _: Principal = Depends(require_action("sms.inbound")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     service.deliver_report(session, ref, body.status, at=body.at, transport_ref=body.transport_ref)
     return {"ref": ref, "status": body.status}
@@ -306,7 +306,7 @@ def records_view(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     principal: Principal = Depends(require_action("sms.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     cp_id = service.get_content_provider(session, content_provider).id if content_provider else None
     q = service.RecordQuery(
@@ -336,7 +336,7 @@ def counters_view(
     hours: int = Query(24, ge=1, le=24 * 31),
     content_provider: str | None = None,
     _: Principal = Depends(require_action("sms.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     cp_id = service.get_content_provider(session, content_provider).id if content_provider else None
     now = utcnow()

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/sms", tags=["sms gateway"])
 def create(
     body: schemas.ConsentRequestIn,
     principal: Principal = Depends(require_action("sms.submit")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     res = consent.create_request(session, **body.model_dump(), principal=principal)
     return consent.request_to_dict(res.request)
@@ -35,7 +35,7 @@ def list_requests(
     content_provider: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(require_action("sms.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
     return [

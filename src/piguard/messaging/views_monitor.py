@@ -46,7 +46,7 @@ def alerts_list(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     _: Principal = Depends(require_action("sms.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
     rows = monitor.list_alerts(
@@ -61,7 +61,7 @@ def alert_ack(
     alert_id: int,
     body: AlertNoteIn | None = None,
     principal: Principal = Depends(require_action("sms.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     a = monitor.acknowledge_alert(session, alert_id, principal=principal, note=body.note if body else None)
     return monitor.alert_to_dict(a)
@@ -73,7 +73,7 @@ def alert_close(
     alert_id: int,
     body: AlertNoteIn | None = None,
     principal: Principal = Depends(require_action("sms.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     a = monitor.close_alert(session, alert_id, principal=principal, note=body.note if body else None)
     return monitor.alert_to_dict(a)
@@ -84,7 +84,7 @@ def alert_close(
 def complaint_add(
     body: ComplaintIn,
     principal: Principal = Depends(require_action("sms.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     cp = registry.get_content_provider(session, body.content_provider)
     c = monitor.record_complaint(
@@ -112,7 +112,7 @@ def complaints_list(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     _: Principal = Depends(require_action("sms.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return {
         "complaints": [
@@ -137,7 +137,7 @@ def complaints_list(
 def message_release(
     ref: str,
     principal: Principal = Depends(require_action("sms.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return release.release_message(session, ref, principal=principal)
 

@@ -64,7 +64,9 @@ def port_dict(p: Port) -> dict[str, Any]:
 
 
 @router.get("/providers", summary="SMS service providers")
-def providers(_: Principal = Depends(_READ), session: Session = Depends(db_session)) -> list[dict[str, Any]]:
+def providers(
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
+) -> list[dict[str, Any]]:
     return [sp_dict(s) for s in registry.list_service_providers(session)]
 
 
@@ -73,14 +75,14 @@ def providers(_: Principal = Depends(_READ), session: Session = Depends(db_sessi
 def create_provider(
     body: schemas.ServiceProviderIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return sp_dict(registry.create_service_provider(session, **body.model_dump(), principal=principal))
 
 
 @router.get("/content-providers", summary="Content providers (identity masked)")
 def content_providers(
-    _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [cp_dict(c) for c in registry.list_content_providers(session)]
 
@@ -94,7 +96,7 @@ def content_providers(
 def create_cp(
     body: schemas.ContentProviderIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return cp_dict(registry.create_content_provider(session, **body.model_dump(), principal=principal))
 
@@ -104,14 +106,14 @@ def verify_cp(
     code: str,
     body: schemas.VerifyIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return cp_dict(registry.verify_content_provider(session, code, status=body.status, principal=principal))
 
 
 @router.get("/content-providers/{code}/signatures", summary="Signatures of a content provider")
 def signatures(
-    code: str, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    code: str, _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [
         {"id": s.id, "text": s.text, "approved": s.approved} for s in registry.list_signatures(session, code)
@@ -123,7 +125,7 @@ def add_signature(
     code: str,
     body: schemas.SignatureIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     s = registry.add_signature(session, code, body.text, approved=body.approved, principal=principal)
     return {"id": s.id, "text": s.text, "approved": s.approved}
@@ -131,7 +133,9 @@ def add_signature(
 
 @router.get("/ports", summary="Ports and sender codes")
 def ports(
-    content_provider: str | None = None, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    content_provider: str | None = None,
+    _: Principal = Depends(_READ),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return [port_dict(p) for p in registry.list_ports(session, content_provider)]
 
@@ -141,7 +145,9 @@ def ports(
 )
 @carries("O31-13", "O31-19")
 def create_port(
-    body: schemas.PortIn, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+    body: schemas.PortIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return port_dict(registry.create_port(session, **body.model_dump(), principal=principal))
 
@@ -151,7 +157,7 @@ def create_port(
 def create_charged(
     body: schemas.ChargedServiceIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     svc = registry.create_charged_service(session, **body.model_dump(), principal=principal)
     return {"id": svc.id, "code": svc.code, "missing_terms": registry.missing_charged_terms(svc)}
@@ -160,7 +166,9 @@ def create_charged(
 @router.post("/campaigns", status_code=201, summary="Register a public-welfare campaign (O31-17)")
 @carries("O31-17")
 def create_campaign(
-    body: schemas.CampaignIn, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+    body: schemas.CampaignIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     c = registry.create_campaign(session, **body.model_dump(), principal=principal)
     return {"id": c.id, "send_on": c.send_on, "notice_due": c.notice_due, "emergency": c.emergency}
@@ -168,7 +176,7 @@ def create_campaign(
 
 @router.get("/suspensions", summary="Suspension history")
 def suspensions(
-    _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -192,7 +200,7 @@ def suspensions(
 def suspend(
     body: schemas.SuspensionIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     target = registry.set_suspension(
         session,

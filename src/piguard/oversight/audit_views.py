@@ -71,7 +71,7 @@ def search_audit(
     offset: int = Query(0, ge=0),
     cursor: int | None = Query(None, ge=1),
     principal: Principal = Depends(require_action("audit.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> AuditPage:
     filters: dict[str, Any] = {
         "actor_id": actor_id,
@@ -116,7 +116,7 @@ def search_audit(
 @carries("O24-13.6")
 def verify_audit(
     principal: Principal = Depends(require_action("audit.verify")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> VerifyOut:
     result = service.verify(session)
     _record(

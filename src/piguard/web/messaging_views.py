@@ -196,7 +196,7 @@ def sms_overview(
     request: Request,
     range: str = "7d",
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -310,7 +310,7 @@ def _provider_choices(session: Session, limit: int = 200) -> list[tuple[str, str
 def sms_messages(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     return _messages(request, principal, session, "sms_messages.html", blocked=False)
 
@@ -319,7 +319,7 @@ def sms_messages(
 def sms_message_rows(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The results table alone, for htmx."""
     return _messages(request, principal, session, "sms_messages_rows.html", blocked=False)
@@ -330,7 +330,7 @@ def sms_message_rows(
 def sms_blocked(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     return _messages(request, principal, session, "sms_messages.html", blocked=True)
 
@@ -340,7 +340,7 @@ def sms_message(
     request: Request,
     ref: str,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -364,7 +364,7 @@ def sms_registry(
     q: str = "",
     page: int = 1,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -415,7 +415,7 @@ def sms_consents(
     cp: str = "",
     page: int = 1,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -460,7 +460,7 @@ def sms_optouts(
     cp: str = "",
     page: int = 1,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -512,7 +512,7 @@ def sms_alerts(
     kind: str = "",
     page: int = 1,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "sms.read", session)
     if denied is not None:
@@ -571,7 +571,7 @@ def sms_alert_action(
     action: str,
     note: str = Form("", max_length=500),
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Acknowledge or close an alert (audited); htmx gets the updated row back."""
     denied = _forbidden_post(request, principal, session, "sms.manage")
@@ -609,7 +609,7 @@ def sms_alert_action(
 def sms_alerts_evaluate(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Run the early-warning evaluation now (the worker runs it on its interval)."""
     denied = _forbidden_post(request, principal, session, "sms.manage")

@@ -50,7 +50,9 @@ class _Login(Exception):
         self.target = target
 
 
-def console_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
+def console_principal(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> Principal:
     """The logged-in staff member, or a redirect to the login page."""
     principal = identity_deps.optional_principal(request, session)
     if principal is None:
@@ -97,7 +99,7 @@ def login_submit(
     username: str = Form("", max_length=256),
     password: str = Form("", max_length=1024),
     next: str = Form("/console", max_length=2048),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     t = translator(lang_of(request))
     try:
@@ -119,7 +121,7 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(request: Request, session: Session = Depends(db_session)) -> RedirectResponse:
+def logout(request: Request, session: Session = Depends(db_session, scope="function")) -> RedirectResponse:
     from piguard.identity import service as identity
 
     cookie = request.cookies.get(identity_deps.SESSION_COOKIE)
@@ -134,7 +136,7 @@ def logout(request: Request, session: Session = Depends(db_session)) -> Redirect
 def home(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     from piguard.audit import service as audit
     from piguard.regulations import service as regulations
@@ -291,7 +293,7 @@ def _audit_entries(session: Session, principal: Principal, f: dict[str, str]) ->
 def audit_page(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     return _audit_view(request, principal, session, "audit.html")
 
@@ -300,7 +302,7 @@ def audit_page(
 def audit_rows(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The results table alone, for htmx."""
     return _audit_view(request, principal, session, "audit_rows.html")
