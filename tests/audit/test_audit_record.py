@@ -315,6 +315,11 @@ def test_a_missing_head_is_recorded_in_the_chain_and_not_silently_replaced(
         "last_entry_seq": 1,
         "last_checkpoint_seq": 0,
     }
+    result = verify(session)  # a reset is a failure until an operator acknowledges it
+    assert not result.ok and result.problem == "head_reset" and result.first_bad_seq == 2
+    assert "acknowledge-reset 2" in result.message_en and "重置" in result.message_zh
+    service.acknowledge_reset(session, reset_seq=2, reason="head row lost in a restore", actor=STAFF)
+    session.commit()
     result = verify(session)
     assert result.ok and result.head_resets == (2,)
-    assert "reset at seq 2" in result.message_en and "重置" in result.message_zh
+    assert "reset at seq 2" in result.message_en and "确认" in result.message_zh

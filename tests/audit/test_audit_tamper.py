@@ -122,9 +122,9 @@ CASES = [
     (truncate_after_last_checkpoint, "truncated", 10),
     (truncate_and_drop_signatures, "truncated", 7),
     (truncate_and_move_head, "bad_signature", 6),
-    (forge_append, "unsigned", 11),
+    (forge_append, "altered", 11),  # its MAC is not the key's
     (forge_checkpoint_signature, "bad_signature", 4),
-    (rewrite_chain_without_key, "rewritten", 1),
+    (rewrite_chain_without_key, "altered", 3),  # the first rewritten entry, named by its MAC
     (delete_head, "bad_signature", None),
 ]
 
@@ -168,8 +168,15 @@ def test_tampering_is_detected_and_located(
     # the CLI recorded its verification: later writes neither reuse a seq nor launder the evidence
     after = verify(session)
     session.rollback()
-    if tamper_with is delete_head:  # nothing was lost: the chain goes on, the reset is on record
-        assert after.ok and after.head_resets == (N + 1,)
+    if tamper_with is delete_head:  # the chain goes on, but the reset fails verify until acknowledged
+        assert not after.ok and after.problem == "head_reset" and after.first_bad_seq == N + 1
+        assert after.head_resets == (N + 1,)
+        ack = run_cli("acknowledge-reset", str(N + 1), "--reason", "restored the head row after a test")
+        assert ack.exit_code == 0, ack.output
+        acknowledged = verify(session)
+        session.rollback()
+        assert acknowledged.ok, acknowledged.message_en
+        return
     else:
         assert not after.ok and after.first_bad_seq is not None and after.first_bad_seq <= N + 1
     out = run_cli("verify", "--format", "json")

@@ -9,7 +9,14 @@ computed from plain Python values that both backends store and give back unchang
   (:data:`GENESIS` before the first entry).
 
 Checkpoints and the head are signed with HMAC-SHA256 over ``(seq, hash, time, count)``, each with
-its own domain tag so a head signature cannot be replayed as a checkpoint.
+its own domain tag so a head signature cannot be replayed as a checkpoint. Every entry also carries
+``mac = HMAC(key, seq || hash)``: without the key, nobody can recompute the chain from an altered
+entry onwards, and verify names the first entry whose hash was recomputed (not just the next
+checkpoint).
+
+:func:`head_line` is the one-line form of a signed checkpoint that an operator keeps outside the
+database (``piguard audit checkpoint`` prints it; ``audit verify --expect-head LINE`` checks the
+chain against it), so even deleting every audit table is detected.
 """
 
 from __future__ import annotations
@@ -108,3 +115,36 @@ def sign_head(key: str, seq: int, hash_: str, time: datetime, count: int) -> str
 
 def signature_ok(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected, given)
+
+
+@carries("O24-13.6")
+def sign_entry(key: str, seq: int, hash_: str) -> str:
+    """The entry's MAC: binds its seq and hash (and through the hash, everything before it)."""
+    message = f"piguard-audit-entry|v{FORMAT_VERSION}|{seq}|{hash_}"
+    return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+HEAD_LINE_PREFIX = "piguard-audit-head"
+
+
+def head_line(seq: int, hash_: str, time: datetime, signature: str) -> str:
+    """``piguard-audit-head v1 seq=… hash=… time=… sig=…``: a signed checkpoint as one line."""
+    return f"{HEAD_LINE_PREFIX} v{FORMAT_VERSION} seq={seq} hash={hash_} time={iso_utc(time)} sig={signature}"
+
+
+def parse_head_line(line: str) -> tuple[int, str, datetime, str]:
+    """``(seq, hash, time, signature)`` of a :func:`head_line`; ``ValueError`` when it is not one."""
+    parts = line.strip().split()
+    if len(parts) != 6 or parts[0] != HEAD_LINE_PREFIX or parts[1] != f"v{FORMAT_VERSION}":
+        raise ValueError("not a piguard-audit-head line")
+    fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+    if set(fields) != {"seq", "hash", "time", "sig"}:
+        raise ValueError("a piguard-audit-head line has seq=, hash=, time= and sig=")
+    seq = int(fields["seq"])
+    hash_ = fields["hash"]
+    if seq < 1 or len(hash_) != 64 or any(c not in "0123456789abcdef" for c in hash_):
+        raise ValueError("bad seq or hash")
+    time = datetime.fromisoformat(fields["time"].replace("Z", "+00:00"))
+    if time.tzinfo is None:
+        raise ValueError("the time must be UTC (…Z)")
+    return seq, hash_, time.astimezone(UTC), fields["sig"]

@@ -53,6 +53,8 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: HMAC of (seq, hash) with the audit key; NULL only on entries written before it existed
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def __repr__(self) -> str:
         return f"AuditEntry(seq={self.seq}, action={self.action!r}, outcome={self.outcome!r})"

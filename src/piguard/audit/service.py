@@ -26,15 +26,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, event, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Table, event, func, insert, inspect, literal, select, table, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from piguard.audit import guard
 from piguard.audit.chain import (
     GENESIS,
     entry_hash,
+    head_line,
     key_id,
+    parse_head_line,
     sign_checkpoint,
+    sign_entry,
     sign_head,
     signature_ok,
 )
@@ -187,6 +190,17 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
 
 #: Action of the entry a writer adds when the signed head does not check out (see :func:`_read_head`).
 HEAD_RESET_ACTION = "audit.head_reset"
+#: Action of the operator's signed acknowledgement of one head reset (:func:`acknowledge_reset`).
+RESET_ACK_ACTION = "audit.head_reset_acknowledged"
+
+#: Tables whose rows are only ever created together with an audit entry (domains register them):
+#: an empty audit log beside rows in one of them was emptied, not new.
+_AUDITED_TABLES: set[str] = set()
+
+
+def register_audited_table(name: str) -> None:
+    """Declare that every row of ``name`` was created with an audit entry (see :func:`verify`)."""
+    _AUDITED_TABLES.add(name)
 
 
 @dataclass(frozen=True)
@@ -349,6 +363,7 @@ def _append(conn: Connection, rows: list[dict[str, Any]]) -> None:
         row["seq"] = seq
         row["prev_hash"] = prev
         prev = row["hash"] = entry_hash(prev, row)
+        row["mac"] = sign_entry(key, seq, prev)
         if every > 0 and seq % every == 0:
             checkpoints.append(_checkpoint_values(key, seq, prev, now, "periodic"))
     for start in range(0, len(rows), _INSERT_CHUNK):
@@ -371,6 +386,11 @@ class CheckpointInfo:
     key_id: str
     signature: str
 
+    @property
+    def head_line(self) -> str:
+        """The line to keep outside the database (``audit verify --expect-head``)."""
+        return head_line(self.seq, self.hash, self.time, self.signature)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
@@ -380,6 +400,7 @@ class CheckpointInfo:
             "kind": self.kind,
             "key_id": self.key_id,
             "signature": self.signature,
+            "head_line": self.head_line,
         }
 
 
@@ -430,6 +451,8 @@ class Problem(StrEnum):
     )
     REWRITTEN = "rewritten"  # the chain is self-consistent but differs from what a signature vouches for
     UNSIGNED = "unsigned"  # entries after the signed head (appended without the key)
+    HEAD_RESET = "head_reset"  # a writer found the signed head untrustworthy and no operator acknowledged it
+    EMPTIED = "emptied"  # the log is empty though the database shows audited activity
 
 
 _PROBLEM_ZH = {
@@ -440,6 +463,8 @@ _PROBLEM_ZH = {
     Problem.BAD_SIGNATURE: "签名无效",
     Problem.REWRITTEN: "日志被整体改写",
     Problem.UNSIGNED: "存在未签名的追加记录",
+    Problem.HEAD_RESET: "签名头部被重置且未经确认",
+    Problem.EMPTIED: "审计日志被清空",
 }
 
 
@@ -529,12 +554,18 @@ def _check_signature(kind: str, row: Mapping[Any, Any], key: str) -> None:
 
 
 @carries(OBLIGATION)
-def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
-    """Walk the whole chain in bounded batches and check every link, checkpoint and the signed head.
+def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None = None) -> VerifyResult:
+    """Walk the whole chain in bounded batches and check every link, entry MAC, checkpoint and the
+    signed head.
 
     Memory stays bounded (one batch of rows and its checkpoints at a time) whatever the log's size.
     Writers may append while it runs: entries committed after it started are checked as far as the
     walk reaches them, and are never mistaken for tampering.
+
+    Beyond the chain itself: a head reset that no operator acknowledged (:func:`acknowledge_reset`)
+    is a failure; an empty log beside rows of a table whose rows are always audited is a failure;
+    ``expect_head`` (a line from ``audit checkpoint``, kept outside the database) must be signed
+    with the key and found in the chain.
     """
     if batch_size < 1:
         raise PiguardError(
@@ -559,10 +590,15 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
     cps = 0
     last_seq, last_hash = 0, GENESIS
     good_cp_seq = 0
-    resets: list[int] = []
+    resets: dict[int, str] = {}
+    acknowledged: dict[int, str] = {}
+    seen_mac = False
+    expected_line = _parse_expected(expect_head) if expect_head is not None else None
     try:
         if head is not None:
             _check_signature("head", head, key)
+        if expected_line is not None:
+            _check_signature("checkpoint", expected_line, key)
         while True:
             batch = (
                 conn.execute(
@@ -607,6 +643,23 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
                         f"Entry seq {seq} does not match its hash: it was altered.",
                         f"序号 {seq} 的记录与其哈希不符：已被篡改。",
                     )
+                if row["mac"] is not None:
+                    seen_mac = True
+                    if not signature_ok(sign_entry(key, seq, row["hash"]), row["mac"]):
+                        raise _Failed(
+                            Problem.ALTERED,
+                            seq,
+                            f"Entry seq {seq} is not signed by the audit key: it was altered and its "
+                            f"hash recomputed (or the key was changed).",
+                            f"序号 {seq} 的记录未经审计密钥签名：已被篡改并重算哈希（或密钥已更换）。",
+                        )
+                elif seen_mac:
+                    raise _Failed(
+                        Problem.ALTERED,
+                        seq,
+                        f"Entry seq {seq} has lost its signature: it was altered.",
+                        f"序号 {seq} 的记录签名被删除：已被篡改。",
+                    )
                 if row["prev_hash"] != last_hash:
                     bad = seq - 1 if seq > 1 else seq
                     raise _Failed(
@@ -618,8 +671,24 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
                     )
                 last_seq, last_hash = seq, row["hash"]
                 checked += 1
-                if row["action"] == HEAD_RESET_ACTION and len(resets) < _MAX_RESETS_SHOWN:
-                    resets.append(seq)
+                if row["action"] == HEAD_RESET_ACTION:
+                    resets[seq] = str(row["hash"])
+                elif row["action"] == RESET_ACK_ACTION and row["mac"] is not None:
+                    ack = row["detail"] or {}
+                    if isinstance(ack.get("reset_seq"), int) and isinstance(ack.get("reset_hash"), str):
+                        acknowledged[ack["reset_seq"]] = ack["reset_hash"]
+                if (
+                    expected_line is not None
+                    and seq == int(expected_line["seq"])
+                    and expected_line["hash"] != last_hash
+                ):
+                    raise _Failed(
+                        Problem.REWRITTEN,
+                        seq,
+                        f"The chain at seq {seq} differs from the head line kept outside the "
+                        f"database: the log was rewritten.",
+                        f"序号 {seq} 处的链与库外保存的头部记录不符：日志被改写。",
+                    )
                 for signed_cp in by_seq.get(seq, ()):
                     _check_signature("checkpoint", signed_cp, key)
                     if signed_cp["hash"] != last_hash or int(signed_cp["count"]) != seq:
@@ -645,6 +714,29 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
             _truncated(last_seq, int(last_cp["seq"]), "a signed checkpoint", "签名检查点")
         if head_seq is not None and head_seq > last_seq:
             _truncated(last_seq, head_seq, "the signed head", "签名头部")
+        if expected_line is not None and int(expected_line["seq"]) > last_seq:
+            _truncated(
+                last_seq,
+                int(expected_line["seq"]),
+                "the head line kept outside the database",
+                "库外保存的头部记录",
+            )
+        if last_seq == 0 and head is None and last_cp is None:
+            _check_not_emptied(conn)
+        unacknowledged = [r for r, h in sorted(resets.items()) if acknowledged.get(r) != h]
+        if unacknowledged:
+            first = unacknowledged[0]
+            raise _Failed(
+                Problem.HEAD_RESET,
+                first,
+                f"The signed head was reset at seq {first} (it had been removed, forged, signed with "
+                f"another key or left behind the table) and no operator acknowledged it: entries "
+                f"since the checkpoint before it cannot be proven complete. Investigate, then run "
+                f"`piguard audit acknowledge-reset {first} --reason …`.",
+                f"签名头部在序号 {first} 处被重置（曾被删除、伪造、以其他密钥签名或落后于日志），且未经"
+                f"操作员确认：其前一检查点之后的记录无法证明完整。请调查后运行 "
+                f"`piguard audit acknowledge-reset {first} --reason …`。",
+            )
         if last_seq > 0:
             now_head = conn.execute(select(_HEAD.c.seq).where(_HEAD.c.id == 1)).first()
             if now_head is None:
@@ -675,7 +767,7 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
             last_hash if last_seq else None,
             cps,
             head_seq,
-            tuple(resets),
+            tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
         )
     result = VerifyResult(
         True,
@@ -684,7 +776,7 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
         head_hash=last_hash if last_seq else None,
         checkpoints_checked=cps,
         signed_head_seq=head_seq,
-        head_resets=tuple(resets),
+        head_resets=tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
     )
     if checked:
         result = replace(
@@ -693,16 +785,75 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyResult:
             message_zh=f"审计日志完整：共 {checked} 条记录，链头序号 {last_seq}。",
         )
     if resets:
-        where = ", ".join(str(r) for r in resets)
+        where = ", ".join(str(r) for r in result.head_resets)
         result = replace(
             result,
-            message_en=result.message_en + f" But the signed head was reset at seq {where}: it had been "
-            "removed, forged, signed with another key or left behind; entries between the previous "
-            "checkpoint and each reset cannot be proven unaltered.",
-            message_zh=result.message_zh + f"但签名头部曾在序号 {where} 处被重置（曾被删除、伪造、以其他"
-            "密钥签名或落后于日志）；每次重置与其前一检查点之间的记录无法证明未被篡改。",
+            message_en=result.message_en + f" The signed head was reset at seq {where}, each reset "
+            "acknowledged by an operator.",
+            message_zh=result.message_zh + f"签名头部曾在序号 {where} 处被重置，均已由操作员确认。",
         )
     return result
+
+
+def _parse_expected(line: str) -> dict[str, Any]:
+    try:
+        seq, hash_, time, signature = parse_head_line(line)
+    except ValueError as exc:
+        raise PiguardError(
+            "validation_error",
+            f"--expect-head is not a line printed by `piguard audit checkpoint` ({exc}).",
+            f"--expect-head 不是 `piguard audit checkpoint` 输出的记录（{exc}）。",
+            obligations=(OBLIGATION,),
+            fields=[FieldError("expect_head", str(exc))],
+            http_status=422,
+            exit_code=2,
+        ) from None
+    return {"seq": seq, "hash": hash_, "time": time, "count": seq, "signature": signature, "key_id": None}
+
+
+def _check_not_emptied(conn: Connection) -> None:
+    """An empty log is new only when no table of audited rows holds any."""
+    names = set(inspect(conn).get_table_names())
+    for name in sorted(_AUDITED_TABLES & names):
+        rows = int(conn.execute(select(func.count()).select_from(table(name))).scalar_one())
+        if rows:
+            raise _Failed(
+                Problem.EMPTIED,
+                None,
+                f"The audit log is empty, but table {name} holds {rows} rows that were each created "
+                f"with an audit entry: the log was emptied.",
+                f"审计日志为空，但表 {name} 中有 {rows} 行记录（每行创建时都写入了审计）：审计日志被清空。",
+            )
+
+
+@carries(OBLIGATION)
+def acknowledge_reset(session: Session, *, reset_seq: int, reason: str, actor: Actor) -> dict[str, Any]:
+    """Record the operator's acknowledgement of the head reset at ``reset_seq`` (a signed entry:
+    every entry carries the key's MAC). Refused when that entry is not a head reset."""
+    row = session.execute(select(_ENTRY.c.action, _ENTRY.c.hash).where(_ENTRY.c.seq == reset_seq)).first()
+    if row is None or row.action != HEAD_RESET_ACTION:
+        raise PiguardError(
+            "audit_not_a_reset",
+            f"Entry seq {reset_seq} is not a head reset: there is nothing to acknowledge.",
+            f"序号 {reset_seq} 的记录不是头部重置，无需确认。",
+            obligations=(OBLIGATION,),
+            fields=[FieldError("reset_seq", "not an audit.head_reset entry")],
+            http_status=404,
+            exit_code=2,
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise PiguardError(
+            "validation_error",
+            "Say why the reset is expected (--reason).",
+            "请说明该重置为何属预期（--reason）。",
+            fields=[FieldError("reason", "required")],
+            http_status=422,
+            exit_code=2,
+        )
+    detail = {"reset_seq": reset_seq, "reset_hash": row.hash, "reason": reason}
+    record(session, action=RESET_ACK_ACTION, actor=actor, obligations=(OBLIGATION,), detail=detail)
+    return detail
 
 
 def _truncated(last_seq: int, vouched: int, by_en: str, by_zh: str) -> None:

@@ -131,3 +131,14 @@ class LoginFailure(Base):
     username_digest: Mapped[str] = mapped_column(String(64), nullable=False)
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, index=True)
+
+
+# Every staff account is created with an audit entry (identity.staff.created): an empty audit log
+# beside staff rows was emptied (audit verify reports it).
+def _register_audited() -> None:
+    from piguard.audit.service import register_audited_table
+
+    register_audited_table(Staff.__tablename__)
+
+
+_register_audited()

@@ -97,11 +97,17 @@ def verify(
         5000, "--batch-size", min=1, help="Entries read per query (memory bound)."
     ),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        help="The line `audit checkpoint` printed, kept outside the database: the chain must hold it. "
+        "/ `audit checkpoint` 输出并在库外保存的记录：链中必须包含它。",
+    ),
 ) -> None:
-    """Check every hash link, checkpoint signature and the signed head; exit 1 on any tampering.
-    / 校验每条哈希链接、检查点签名与签名头部；发现篡改时以 1 退出。"""
+    """Check every hash link, entry signature, checkpoint and the signed head; exit 1 on any tampering.
+    / 校验每条哈希链接、记录签名、检查点与签名头部；发现篡改时以 1 退出。"""
     with _database() as session:
-        result = service.verify(session, batch_size=batch_size)
+        result = service.verify(session, batch_size=batch_size, expect_head=expect_head)
         service.record(
             session,
             action="audit.verify",
@@ -129,7 +135,7 @@ def verify(
             f"signed head / 签名头部: seq {result.signed_head_seq if result.signed_head_seq is not None else '-'}"
         )
         if result.head_resets:
-            console.print(f"[yellow]warning / 警告[/]: {result.message_en}")
+            console.print(f"[yellow]note / 注意[/]: {result.message_en}")
             console.print(f"  {result.message_zh}")
     else:
         where = f"seq {result.first_bad_seq}" if result.first_bad_seq is not None else "head / 头部"
@@ -246,3 +252,21 @@ def checkpoint(fmt: Format = typer.Option(Format.table, "--format", help="table 
     console.print(f"checkpoint / 检查点: seq {info.seq} count {info.count} at {info.time.isoformat()}")
     console.print(f"hash {info.hash}")
     console.print(f"signature {info.signature} (key id {info.key_id})")
+    console.print(
+        "Keep this line outside the database; `piguard audit verify --expect-head LINE` checks the log "
+        "against it. / 请在数据库之外保存下面这一行；`piguard audit verify --expect-head LINE` 据此校验日志。"
+    )
+    console.print(info.head_line, soft_wrap=True)
+
+
+@app.command("acknowledge-reset")
+@carries("O24-13.6")
+def acknowledge_reset(
+    seq: int = typer.Argument(..., help="The seq of the audit.head_reset entry / 头部重置记录的序号"),
+    reason: str = typer.Option(..., "--reason", help="Why the reset is expected / 重置属预期的原因"),
+) -> None:
+    """Acknowledge a head reset after investigating it (a signed, audited operator act); verify then
+    accepts it. / 调查后确认一次头部重置（经签名并记入审计的操作），之后校验将接受它。"""
+    with _database() as session:
+        service.acknowledge_reset(session, reset_seq=seq, reason=reason, actor=CLI_ACTOR)
+    Console(highlight=False).print(f"acknowledged / 已确认: head reset at seq {seq}")
