@@ -21,9 +21,11 @@ def command(
 ) -> None:
     """Run scheduled jobs: consent-request expiry (O31-18.2), record partitions and retention (O31-11),
     early warning (O31-22). 运行定时任务：同意请求过期、记录分区维护与保存期限清理、预警。"""
+    from piguard.core.config import get_settings
     from piguard.messaging import jobs
     from piguard.messaging.settings import get_messaging_settings
 
+    get_settings()  # in production, weak or demo keys are refused before any job runs
     log = get_logger("piguard.worker")
     if interval < 0:
         raise typer.BadParameter("must be >= 0 / 不能为负数", param_hint="--interval")

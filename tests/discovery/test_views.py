@@ -74,3 +74,44 @@ def test_roles(client_for: Callable[[str], TestClient]) -> None:
     assert otto.post("/api/discovery/k-anonymity", json=body).status_code == 403
     r = client_for("olga").post("/api/discovery/k-anonymity", json=body)
     assert r.status_code == 200 and r.json()["failing_rows"] == [2] and not r.json()["satisfied"]
+
+
+def test_token_scopes_are_enforced_on_discovery(
+    client_for: Callable[[str], TestClient], session: Session
+) -> None:
+    """Issue 14.6: a token scoped to ``sms:read`` used /detect, /mask and /k-anonymity."""
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient as Client
+
+    from piguard.app import create_app as make_app
+
+    client_for("olga")  # creates the accounts
+    olga = service.get_staff_by_username(session, "olga")
+    assert olga is not None
+    narrow, _ = service.issue_token(session, olga, ["sms:read"], timedelta(days=1))
+    detect_only, _ = service.issue_token(session, olga, ["discovery:detect"], timedelta(days=1))
+    session.commit()
+    client = Client(make_app())
+    h = {"Authorization": f"Bearer {narrow}"}
+    for path, body in (
+        ("/api/discovery/detect", {"text": "手机13812345678"}),
+        ("/api/discovery/mask", {"text": "手机13812345678", "method": "mask"}),
+        ("/api/discovery/k-anonymity", {"rows": [{"a": "1"}], "quasi_identifiers": ["a"], "k": 2}),
+    ):
+        r = client.post(path, json=body, headers=h)
+        assert r.status_code == 403, (path, r.text)
+        assert "token_scope_missing" in {x["code"] for x in r.json()["error"]["reasons"]}, path
+        assert "O24-13.3" in r.json()["error"]["obligations"]
+    r = client.post(
+        "/api/discovery/detect",
+        json={"text": "手机13812345678"},
+        headers={"Authorization": f"Bearer {detect_only}"},
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/discovery/mask",
+        json={"text": "手机13812345678", "method": "mask"},
+        headers={"Authorization": f"Bearer {detect_only}"},
+    )
+    assert r.status_code == 403

@@ -11,18 +11,15 @@ from piguard.discovery.categories import CATEGORIES, check_categories
 from piguard.discovery.deid import deidentify_text, parse_method
 from piguard.discovery.engine import detect
 from piguard.discovery.kanon import check_k_anonymity
-from piguard.identity.deps import require_roles
+from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/discovery", tags=["discovery"])
 
-_PI_ROLES = ("compliance_officer", "operator", "agent")
-_ANY_STAFF = ("admin", "compliance_officer", "operator", "agent", "auditor")
-
 
 @router.get("/categories", response_model=list[schemas.CategoryOut], summary="The PI category vocabulary")
-def categories(_: Principal = Depends(require_roles(*_ANY_STAFF))) -> list[dict[str, Any]]:
+def categories(_: Principal = Depends(require_action("discovery.read"))) -> list[dict[str, Any]]:
     return [
         {"code": c.code, "zh": c.zh, "en": c.en, "o24_4": c.o24_4, "sensitive": c.sensitive}
         for c in CATEGORIES
@@ -31,14 +28,18 @@ def categories(_: Principal = Depends(require_roles(*_ANY_STAFF))) -> list[dict[
 
 @router.post("/detect", response_model=schemas.DetectOut, summary="Find PI in a text (offsets, no values)")
 @carries("O24-4", "O24-13.3")
-def detect_view(body: schemas.DetectIn, _: Principal = Depends(require_roles(*_PI_ROLES))) -> dict[str, Any]:
+def detect_view(
+    body: schemas.DetectIn, _: Principal = Depends(require_action("discovery.detect"))
+) -> dict[str, Any]:
     cats = check_categories(body.categories) if body.categories is not None else None
     return {"findings": [f.to_dict() for f in detect(body.text, cats, body.min_confidence)]}
 
 
 @router.post("/mask", response_model=schemas.MaskOut, summary="De-identify a text")
 @carries("O24-10", "O24-13.3", "CSL-42.1")
-def mask_view(body: schemas.MaskIn, _: Principal = Depends(require_roles(*_PI_ROLES))) -> dict[str, Any]:
+def mask_view(
+    body: schemas.MaskIn, _: Principal = Depends(require_action("discovery.mask"))
+) -> dict[str, Any]:
     cats = check_categories(body.categories) if body.categories is not None else None
     res = deidentify_text(body.text, parse_method(body.method), cats)
     return {"text": res.text, "findings": [f.to_dict() for f in res.findings]}
@@ -47,6 +48,6 @@ def mask_view(body: schemas.MaskIn, _: Principal = Depends(require_roles(*_PI_RO
 @router.post("/k-anonymity", summary="k-anonymity check of a table before sharing (CSL-42.1)")
 @carries("CSL-42.1")
 def k_anonymity_view(
-    body: schemas.KAnonymityIn, _: Principal = Depends(require_roles("compliance_officer"))
+    body: schemas.KAnonymityIn, _: Principal = Depends(require_action("discovery.kanon"))
 ) -> dict[str, Any]:
     return check_k_anonymity(body.rows, body.quasi_identifiers, body.k).to_dict()

@@ -100,7 +100,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "rights.manage": _PI_WORKERS,
     "cases.read": _roles(COMPLIANCE_OFFICER, OPERATOR, AGENT, AUDITOR),
     "cases.manage": _PI_WORKERS,
-    # discovery scans
+    # discovery scans, and the detect/mask/k-anonymity API
+    "discovery.read": ALL_ROLES,
+    "discovery.detect": _PI_WORKERS,
+    "discovery.mask": _PI_WORKERS,
+    "discovery.kanon": _roles(COMPLIANCE_OFFICER),
     "scan.read": _READERS,
     "scan.run": _roles(ADMIN, COMPLIANCE_OFFICER),
     # oversight: training, agents, reviews, media, self-inspection

@@ -101,25 +101,42 @@ def _audit_refusal(session: Session, principal: Principal, action: str, reasons:
 
 
 @carries("O24-13.3")
-def require_roles(*roles: str) -> Callable[..., Principal]:
-    """Dependency: the principal must hold at least one of ``roles`` (403 ``forbidden`` otherwise)."""
+def require_roles(*roles: str, scope: str | None = None) -> Callable[..., Principal]:
+    """Dependency: the principal must hold at least one of ``roles`` (403 ``forbidden`` otherwise)
+    and, when it is a token, carry ``scope`` (without a ``scope``, only an unrestricted ``*`` token
+    passes: a token scoped to ``sms:read`` never reaches a role-only endpoint)."""
     wanted = frozenset(roles)
+    needed = scope or "*"
 
     def dependency(
         principal: Principal = Depends(current_principal),
         session: Session = Depends(db_session, scope="function"),
     ) -> Principal:
-        if principal.roles & wanted:
+        reasons: list[Reason] = []
+        if not principal.roles & wanted:
+            reasons.append(
+                Reason(
+                    "role_not_permitted",
+                    ("O24-13.3",),
+                    f"One of these roles is required: {', '.join(sorted(wanted))}.",
+                    f"需要以下角色之一：{', '.join(sorted(wanted))}。",
+                    {"required_any": sorted(wanted)},
+                )
+            )
+        if not principal.has_scope(needed):
+            reasons.append(
+                Reason(
+                    "token_scope_missing",
+                    ("O24-13.3",),
+                    f"The token does not carry the scope {needed!r}.",
+                    f"令牌不具备权限范围 {needed!r}。",
+                    {"scope": needed},
+                )
+            )
+        if not reasons:
             return principal
-        reason = Reason(
-            "role_not_permitted",
-            ("O24-13.3",),
-            f"One of these roles is required: {', '.join(sorted(wanted))}.",
-            f"需要以下角色之一：{', '.join(sorted(wanted))}。",
-            {"required_any": sorted(wanted)},
-        )
-        _audit_refusal(session, principal, "roles:" + ",".join(sorted(wanted)), (reason,))
-        raise forbidden((reason,))
+        _audit_refusal(session, principal, "roles:" + ",".join(sorted(wanted)), tuple(reasons))
+        raise forbidden(tuple(reasons))
 
     return dependency
 

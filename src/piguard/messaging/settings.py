@@ -13,6 +13,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from piguard.core.config import refuse_weak_secrets
+
 DEV_FIELD_KEY = "dev-field-key-change-me"
 _HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -62,8 +64,7 @@ class MessagingSettings(BaseSettings):
         return time(a, b), time(c, d)
 
     def check_production(self) -> None:
-        if self.env == "production" and self.field_key.startswith("dev-"):
-            raise RuntimeError("PIGUARD_FIELD_KEY must be set in production")
+        refuse_weak_secrets(self.env, {"PIGUARD_FIELD_KEY": self.field_key})
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
 from piguard.messaging.cli import app
@@ -54,6 +55,7 @@ def smpp_serve(
 ) -> None:
     """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
     gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。"""
+    get_settings()  # in production, weak or demo keys are refused here, before anything listens
     overrides: dict[str, Any] = {
         k: v
         for k, v in {
