@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from piguard.core.config import get_settings
+from piguard.core.config import Settings, get_settings
 
 
 def command(
@@ -20,8 +22,20 @@ def command(
         "piguard.app:create_app",
         factory=True,
         host=host or settings.host,
-        port=port or settings.port,
+        port=port if port is not None else settings.port,
         workers=workers,
-        log_config=None,  # piguard's own JSON logging (PI redacted) handles uvicorn's records
-        access_log=False,  # access lines would carry query strings, which may hold PI
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Options every server start uses (also the tests' live servers)."""
+    trusted = settings.trusted_proxies.strip()
+    return {
+        "log_config": None,  # piguard's own JSON logging (PI redacted) handles uvicorn's records
+        "access_log": False,  # access lines would carry query strings, which may hold PI
+        # X-Forwarded-For only from the configured proxies: uvicorn's default trusts any loopback
+        # caller, which let a local client forge the address the login throttle and audit see.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+    }

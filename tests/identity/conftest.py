@@ -29,9 +29,13 @@ def fast_hasher() -> Iterator[None]:
 def login_limits(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, int], None]:
     from piguard.core.config import reset_settings
 
-    def set_limits(max_failures: int, window_seconds: int = 900) -> None:
+    def set_limits(
+        max_failures: int, window_seconds: int = 900, address_max: int = 30, address_window: int = 60
+    ) -> None:
         monkeypatch.setenv("PIGUARD_LOGIN_MAX_FAILURES", str(max_failures))
         monkeypatch.setenv("PIGUARD_LOGIN_FAILURE_WINDOW_SECONDS", str(window_seconds))
+        monkeypatch.setenv("PIGUARD_LOGIN_ADDRESS_MAX_FAILURES", str(address_max))
+        monkeypatch.setenv("PIGUARD_LOGIN_ADDRESS_WINDOW_SECONDS", str(address_window))
         reset_settings()
 
     return set_limits

@@ -86,7 +86,7 @@ def test_failed_login_is_generic_then_rate_limited(
     login_limits(3, 300)
     client = TestClient(app, client=("198.51.100.9", 40000))
     bodies = []
-    for username in ("otto", "nobody", "otto"):
+    for username in ("otto", "nobody", "otto", "otto"):
         r = client.post("/api/auth/login", json={"username": username, "password": "wrong password!"})
         assert r.status_code == 401
         bodies.append(r.json())
@@ -96,7 +96,7 @@ def test_failed_login_is_generic_then_rate_limited(
     assert 0 < int(r.headers["Retry-After"]) <= 300
     assert "O24-13.3" in r.json()["error"]["obligations"]
     # the failures were committed although each request ended in an error
-    assert len(audit_entries("identity.login.failed")) == 3
+    assert len(audit_entries("identity.login.failed")) == 4
     assert audit_entries("identity.login.lockout") and audit_entries("identity.login.rate_limited")
 
 
@@ -278,3 +278,20 @@ def test_a_new_login_replaces_the_browsers_old_session(client_for) -> None:  # t
     thief.cookies.set(SESSION_COOKIE, old or "")
     assert thief.get("/api/auth/me").status_code == 401
     assert client.get("/api/auth/me").status_code == 200
+
+
+def test_cookie_requests_from_another_site_are_refused(client_for) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14.6: a session could mint a ``*`` token with a foreign Origin (CSRF)."""
+    client = client_for("audrey")
+    body = {"scopes": ["audit:read"], "expires_in_days": 1, "name": "x"}
+    r = client.post("/api/auth/tokens", json=body, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403, r.text
+    err = r.json()["error"]
+    assert err["reasons"][0]["code"] == "cross_origin_request" and "O24-13.3" in err["obligations"]
+    r = client.post("/api/auth/tokens", json=body, headers={"Referer": "https://evil.example/page"})
+    assert r.status_code == 403
+    own = str(client.base_url).rstrip("/")
+    r = client.post("/api/auth/tokens", json=body, headers={"Origin": own})
+    assert r.status_code in (200, 201), r.text
+    r = client.get("/api/auth/me", headers={"Origin": "https://evil.example"})  # reads are not refused
+    assert r.status_code == 200

@@ -163,16 +163,34 @@ def test_lockout_per_username_after_max_failures(
     assert service.authenticate(session, "bob", PASSWORD, "10.9.9.9").username == "bob"
 
 
-def test_lockout_per_client_address(session: Session, make_staff, login_limits, audit_entries) -> None:  # type: ignore[no-untyped-def]
-    login_limits(3, 600)
+def test_throttle_per_client_address(session: Session, make_staff, login_limits, audit_entries) -> None:  # type: ignore[no-untyped-def]
+    login_limits(3, 600, address_max=3, address_window=30)
     make_staff("alice")
+    t0 = utcnow()
     for name in ("u1", "u2", "u3"):
-        _fail(session, name, "192.0.2.7")
-    err = _fail(session, "alice", "192.0.2.7")  # right account, but the address is locked
+        _fail(session, name, "192.0.2.7", now=t0)
+    err = _fail(session, "alice", "192.0.2.7", now=t0)  # right account, but the address is throttled
     assert err.code == "rate_limited"
     assert audit_entries("identity.login.lockout")[-1].detail["locked_by"] == "client_ip"
+    assert service.retry_after_seconds(err) is not None and service.retry_after_seconds(err) <= 30
     # the same account from another address is fine
-    assert service.authenticate(session, "alice", PASSWORD, "192.0.2.8").username == "alice"
+    assert service.authenticate(session, "alice", PASSWORD, "192.0.2.8", now=t0).username == "alice"
+
+
+def test_failures_from_one_address_never_lock_an_account_out_for_the_window(
+    session: Session, make_staff, login_limits
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14.6: a fuzzer's failures from 127.0.0.1 locked the demo user out for 15 minutes."""
+    login_limits(5, 900, address_max=10, address_window=60)
+    make_staff("alice")
+    t0 = utcnow()
+    for i in range(40):  # many usernames, one address
+        with pytest.raises(PiguardError):
+            service.authenticate(session, f"fuzz{i}", "x", "127.0.0.1", now=t0)
+        session.commit()
+    # a minute later (not fifteen) the real user logs in from the same address
+    p = service.authenticate(session, "alice", PASSWORD, "127.0.0.1", now=t0 + timedelta(seconds=61))
+    assert p.username == "alice"
 
 
 def test_lockout_lifts_when_the_window_moves_on(session: Session, make_staff, login_limits) -> None:  # type: ignore[no-untyped-def]

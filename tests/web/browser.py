@@ -16,6 +16,8 @@ import pytest
 import uvicorn
 
 from piguard.app import create_app
+from piguard.core.config import get_settings
+from piguard.serve_cli import uvicorn_options
 
 CHROMIUM = os.environ.get("PIGUARD_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -45,7 +47,7 @@ def _free_port() -> int:
 def serving() -> Iterator[str]:
     """The whole app (API and console) on a free loopback port; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, **uvicorn_options(get_settings()))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

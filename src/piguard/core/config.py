@@ -61,9 +61,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Failed logins: at most this many per account and per client address in the window.
+    # Failed logins: at most this many per account in the window (then the account waits) …
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900
+    # … and per client address a short throttle, never a lock-out of every account behind it
+    login_address_max_failures: int = 30
+    login_address_window_seconds: int = 60
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated IPs or CIDRs, or "*"); empty: none, the peer address is the client's.
+    trusted_proxies: str = ""
     session_max_age_seconds: int = 8 * 3600
     calendar_file: Path | None = None
 

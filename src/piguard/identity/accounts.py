@@ -23,6 +23,7 @@ from piguard.core.db import utcnow
 from piguard.core.errors import (
     FieldError,
     PiguardError,
+    forbidden,
     not_found,
     unauthenticated,
     validation_error,
@@ -360,6 +361,16 @@ def set_roles(session: Session, staff: Staff, roles: Iterable[str], *, by: Princ
         return
     if ADMIN in before and ADMIN not in wanted:
         _guard_last_admin(session, staff)
+    if by is not None and by.staff_id is not None and by.staff_id == staff.id and wanted - before:
+        # Separation of duties: nobody widens their own access; another person grants it.
+        reason = Reason(
+            "self_role_grant",
+            ("O24-13.3",),
+            "You cannot grant roles to your own account: another administrator must do it.",
+            "不能为自己的账号授予角色：须由另一名管理员授予。",
+            {"added": sorted(wanted - before)},
+        )
+        raise forbidden((reason,))
     actor = by_or_system(by)
     now = utcnow()
     staff.role_grants = [g for g in staff.role_grants if g.role in wanted] + [

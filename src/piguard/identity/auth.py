@@ -107,14 +107,17 @@ def _lockout(session: Session, digest: str, client_ip: str | None, now: datetime
     )
     wait, scope = _lock_remaining(by_user, now, window, limit), "username"
     if client_ip:
+        # The address gets a short throttle of its own: failures from one address (a shared NAT, a
+        # fuzzer on the same host) must not lock every account behind it out for the whole window.
+        ip_window = timedelta(seconds=max(1, settings.login_address_window_seconds))
         by_ip = list(
             session.scalars(
                 select(LoginFailure.occurred_at).where(
-                    LoginFailure.client_ip == client_ip, LoginFailure.occurred_at > since
+                    LoginFailure.client_ip == client_ip, LoginFailure.occurred_at > now - ip_window
                 )
             )
         )
-        ip_wait = _lock_remaining(by_ip, now, window, limit)
+        ip_wait = _lock_remaining(by_ip, now, ip_window, max(1, settings.login_address_max_failures))
         if ip_wait > wait:
             wait, scope = ip_wait, "client_ip"
     return wait, (scope if wait else None)

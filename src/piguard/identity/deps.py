@@ -53,8 +53,35 @@ def _resolve(request: Request, session: Session) -> Principal | None:
         return service.principal_from_token(session, token, client_ip=ip, terminal=terminal)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
+        _check_same_origin(request)
         return service.principal_from_session(session, cookie, client_ip=ip, terminal=terminal)
     return None
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@carries("O24-13.3")
+def _check_same_origin(request: Request) -> None:
+    """A request that changes something with the session cookie must come from piguard's own pages:
+    an ``Origin`` (or, without it, ``Referer``) naming another site is refused (cross-site request
+    forgery; a foreign page could otherwise mint a ``*`` token with the user's session)."""
+    if request.method in _SAFE_METHODS:
+        return
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return  # no browser context (CLI tools, tests): SameSite=Lax already keeps cross-site POSTs out
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if claimed == own or claimed.startswith(own + "/"):
+        return
+    reason = Reason(
+        "cross_origin_request",
+        ("O24-13.3",),
+        "This request came from another site's page; piguard acts on a session only for its own pages.",
+        "该请求来自其他网站的页面；piguard 仅接受来自自身页面的会话请求。",
+        {"origin": claimed[:200]},
+    )
+    raise forbidden((reason,))
 
 
 def current_principal(
@@ -74,7 +101,9 @@ def optional_principal(
     """The principal if the request carries valid credentials, else None (never raises 401)."""
     try:
         principal = _resolve(request, session)
-    except PiguardError:
+    except PiguardError as err:
+        if err.code == "forbidden":  # a cross-site request: refused, not treated as anonymous
+            raise
         return None
     if principal is not None:
         request.state.principal = principal

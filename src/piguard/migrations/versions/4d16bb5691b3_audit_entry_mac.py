@@ -10,9 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import piguard.core.db
-
-
 revision: str = "4d16bb5691b3"
 down_revision: str | None = "b9c21c1c7550"
 branch_labels: str | Sequence[str] | None = None
