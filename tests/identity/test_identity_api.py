@@ -295,3 +295,19 @@ def test_cookie_requests_from_another_site_are_refused(client_for) -> None:  # t
     assert r.status_code in (200, 201), r.text
     r = client.get("/api/auth/me", headers={"Origin": "https://evil.example"})  # reads are not refused
     assert r.status_code == 200
+
+
+def test_nobody_grants_roles_to_themselves(client_for) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14.6: an admin gave itself personal-information roles with PATCH /api/staff/{own id}."""
+    root = client_for("root")
+    me = root.get("/api/auth/me").json()
+    root_id = next(s["id"] for s in root.get("/api/staff").json() if s["username"] == me["username"])
+    r = root.patch(f"/api/staff/{root_id}", json={"roles": ["admin", "compliance_officer"]})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["reasons"][0]["code"] == "self_role_grant"
+    assert "O24-13.3" in r.json()["error"]["obligations"]
+    me = root.get("/api/auth/me").json()
+    assert me["roles"] == ["admin"]
+    otto = next(s for s in root.get("/api/staff").json() if s["username"] == "otto")
+    r = root.patch(f"/api/staff/{otto['id']}", json={"roles": ["operator", "compliance_officer"]})
+    assert r.status_code == 200  # another person may grant it
