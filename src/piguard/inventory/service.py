@@ -480,13 +480,15 @@ def propose(
     for col in report.columns:
         if not col.holds_pi:
             continue
-        cats = [c.category for c in sorted(col.categories, key=lambda c: -c.share)]
-        by_table.setdefault(col.table, []).append(
-            {"column": col.column, "categories": cats, "purposes": [], "retention": None}
+        # Plain str: SQLAlchemy hands back its own str subclass for reflected names.
+        table, column = str(col.table), str(col.column)
+        cats = [str(c.category) for c in sorted(col.categories, key=lambda c: -c.share)]
+        by_table.setdefault(table, []).append(
+            {"column": column, "categories": cats, "purposes": [], "retention": None}
         )
         for c in cats[:1]:
             if c in _SUBJECT_KEYS:
-                keys.setdefault(col.table, {}).setdefault(_SUBJECT_KEYS[c], col.column)
+                keys.setdefault(table, {}).setdefault(_SUBJECT_KEYS[c], column)
     system = {
         "id": system_id,
         "name": system_id,
