@@ -40,6 +40,12 @@ def test_roles(client: TestClient, demo_data) -> None:  # type: ignore[no-untype
     assert client.get("/api/inventory").status_code == 200
     assert client.put("/api/inventory", json=demo_data).status_code == 403
     _login(client, "officer")
+    r = client.put("/api/inventory", json={**demo_data, "purposes": [{"id": "spying"}]})
+    assert r.status_code == 422
+    assert any(
+        f["field"] == "purposes[0].id" and "known:" in f["message"] for f in r.json()["error"]["fields"]
+    )
+    assert client.put("/api/inventory", json=[1, 2]).status_code == 422
     r = client.put("/api/inventory", json=demo_data)
     assert r.status_code == 200, r.text
     assert r.json()["fields"] == 8

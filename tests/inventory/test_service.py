@@ -56,7 +56,7 @@ def test_import_never_half_applies(session: Session, demo_yaml: str, demo_data) 
     assert service.export(session) == before
 
 
-@pytest.mark.obligation("O24-5", "O24-9.1")
+@pytest.mark.obligation("O24-5")
 def test_purposes_interface(session: Session, demo_yaml: str) -> None:
     assert service.purposes(session) == [] and service.get_purpose(session, "marketing") is None
     service.import_yaml(session, demo_yaml, "demo.yaml", ACTOR)
@@ -69,7 +69,7 @@ def test_purposes_interface(session: Session, demo_yaml: str) -> None:
     assert service.get_purpose(session, "advertising") is None
 
 
-@pytest.mark.obligation("O24-8", "O24-9.2", "O24-12")
+@pytest.mark.obligation("O24-8", "O24-9.2", "O24-12", "CSL-41.1")
 def test_published_rules_carry_every_disclosure(session: Session, demo_yaml: str) -> None:
     service.import_yaml(session, demo_yaml, "demo.yaml", ACTOR)
     v = rules.publish(session, ACTOR, effective=date(2026, 3, 1))
@@ -118,7 +118,7 @@ def test_complaint_period_comes_from_the_dated_parameter(
     assert "9 日内答复" in v.text_zh and "within 9 days" in v.text_en
 
 
-@pytest.mark.obligation("O24-8", "O24-9.1")
+@pytest.mark.obligation("O24-8")
 def test_material_changes_need_renewal(session: Session, demo_data) -> None:  # type: ignore[no-untyped-def]
     service.apply(session, parse(dump(without_purpose(demo_data, "marketing"))), ACTOR)
     v1 = rules.publish(session, ACTOR, effective=date(2026, 1, 1))
@@ -220,3 +220,17 @@ def test_demo_loader_is_idempotent(session: Session) -> None:
     load_demo_inventory(session)
     assert [v.number for v in rules.versions(session)] == [2, 1]
     assert session.scalar(select(func.count()).select_from(InvField)) > 0
+
+
+@pytest.mark.obligation("O24-13.6")
+def test_audit_entries_hold_no_contact_details(session: Session, demo_yaml: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    service.import_yaml(session, demo_yaml, "demo.yaml", ACTOR)
+    rules.publish(session, ACTOR)
+    session.commit()
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action.like("inventory.%"))).all()
+    assert {e.action for e in entries} == {"inventory.import", "inventory.rules.publish"}
+    for e in entries:
+        text = str(e.detail)
+        assert "privacy@example.cn" not in text and "400-810-0000" not in text
+    captured = capsys.readouterr()
+    assert "privacy@example.cn" not in captured.out + captured.err

@@ -208,6 +208,10 @@ def parse(text: str, filename: str = "<inventory>") -> InventoryDoc:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise _syntax_error(filename, exc) from None
+    return _validated(data, filename, root)
+
+
+def _validated(data: Any, filename: str, root: yaml.Node | None) -> InventoryDoc:
     problems = _Problems(filename, root)
     if not isinstance(data, dict):
         problems.add((), "expected a mapping with operator, purposes and systems")
@@ -225,9 +229,9 @@ def parse(text: str, filename: str = "<inventory>") -> InventoryDoc:
     return doc
 
 
-def validate(doc_data: dict[str, Any], filename: str = "<inventory>") -> InventoryDoc:
-    """The same checks on an already-parsed document (the JSON API), errors named by field."""
-    return parse(yaml.safe_dump(doc_data, allow_unicode=True, sort_keys=False), filename)
+def validate(doc_data: Any, filename: str = "<inventory>") -> InventoryDoc:
+    """The same checks on an already-parsed document (the JSON API): errors named by field."""
+    return _validated(doc_data, filename, None)
 
 
 @carries("O24-5", "O24-9.3")

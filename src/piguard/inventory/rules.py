@@ -203,7 +203,7 @@ def _uses(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@carries("O24-8", "O24-9.1")
+@carries("O24-8")
 def material_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     """Per purpose, what changed materially: a new purpose, a new category, a new third party, an
     optional purpose made required. Consents given before such a change must be renewed."""

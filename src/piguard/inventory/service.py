@@ -307,7 +307,7 @@ def current_rules_version(session: Session) -> RulesVersion | None:
     return session.scalars(select(RulesVersion).order_by(RulesVersion.number.desc()).limit(1)).first()
 
 
-@carries("O24-8", "O24-9.1")
+@carries("O24-8")
 def material_changes_since(session: Session, version: int) -> set[str]:
     """Purposes that changed materially (new purpose, new category, new third party, made required)
     in any version published after ``version``: a consent given to ``version`` must be renewed for
