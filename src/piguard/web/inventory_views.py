@@ -18,7 +18,7 @@ from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
 from piguard.inventory import rules, service
 from piguard.inventory.document import parse
-from piguard.inventory.taxonomy import retention_text
+from piguard.inventory.taxonomy import location_text, retention_text
 from piguard.regulations.markers import carries
 from piguard.web.i18n import TEXT, lang_of
 from piguard.web.messaging_views import _forbidden_post
@@ -91,6 +91,7 @@ def _page(
         "yaml_text": service.to_yaml(doc) if doc else "",
         "cats": lambda codes: _cats(codes, lang),
         "retention": lambda r: retention_text(r, lang),
+        "location": lambda code: location_text(code, lang),
         "errors": None,
         "flash": request.query_params.get("saved") or None,
         "published": request.query_params.get("published") or None,
