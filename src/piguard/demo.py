@@ -26,6 +26,9 @@ def load_demo(session: Session) -> None:
     from piguard.messaging.demo import load_demo_messaging
 
     load_demo_messaging(session)
+    from piguard.inventory.demo import load_demo_inventory
+
+    load_demo_inventory(session)
     system = Actor.system("demo-loader")
     record(
         session,

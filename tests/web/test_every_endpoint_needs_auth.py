@@ -18,6 +18,7 @@ PUBLIC = [
     r"^/healthz$",
     r"^/metrics$",
     r"^/api/rules",
+    r"^/rules/privacy",
     r"^/api/parameters",
     r"^/api/calendar/",
     r"^/api/auth/login$",

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     session_max_age_seconds: int = 8 * 3600
     calendar_file: Path | None = None
+    rules_templates_dir: Path | None = None  # overrides inventory/templates/privacy.{zh,en}.md.j2
 
     def resolved_database_url(self) -> str:
         if self.database_url:

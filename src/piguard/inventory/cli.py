@@ -1,0 +1,160 @@
+"""``piguard inventory import|export|check|propose|publish|versions|rules|diff``: the inventory kept
+as YAML in the operator's git, the minimisation check and the published rules (O24-5, O24-8,
+O24-9.3). Audited as ``system:cli``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from piguard.audit.service import Actor
+from piguard.core.db import unit_of_work
+from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.inventory import rules, service
+from piguard.inventory.document import decode
+
+app = typer.Typer(
+    help="Inventory of personal information and the published rules (O24-5, O24-8). 个人信息清单与收集使用规则。",
+    no_args_is_help=True,
+)
+_CLI = Actor.system("cli")
+
+
+def _emit(obj: object) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise validation_error(
+            [FieldError("file", f"{path}: {exc.strerror or type(exc).__name__}")],
+            f"Cannot read {path}.",
+            f"无法读取 {path}。",
+        ) from None
+    return decode(data, path.name)
+
+
+@app.command("import")
+def import_(file: Path = typer.Argument(..., help="inventory YAML file")) -> None:
+    """Replace the inventory by FILE, all or nothing (one transaction)."""
+    text = _read(file)
+    with unit_of_work() as session:
+        summary = service.import_yaml(session, text, file.name, _CLI)
+    _emit({"imported": file.name, **summary.to_dict()})
+
+
+@app.command("export")
+def export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="file to write (stdout by default)"),
+) -> None:
+    """Write the inventory as YAML (the shape `import` reads)."""
+    with unit_of_work() as session:
+        text = service.export_yaml(session) if service.has_inventory(session) else None
+    if text is None:
+        raise service.no_inventory()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command("check")
+def check(
+    file: Path | None = typer.Argument(None, help="check this file instead of the stored inventory"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Minimisation check: fields without a purpose, categories a purpose does not need, missing
+    retention, optional purposes the service requires anyway. Exit 1 when there are errors."""
+    from piguard.inventory.document import parse
+
+    if file is not None:
+        report = service.check_doc(parse(_read(file), file.name))
+    else:
+        with unit_of_work() as session:
+            report = service.check(session)
+    if fmt == "json":
+        _emit(report.to_dict())
+    else:
+        if not report.findings:
+            typer.echo("ok: no findings / 未发现问题")
+        for f in report.findings:
+            typer.echo(
+                f"{f.detail.get('severity', ''):8} {f.code:28} {','.join(f.obligations):18} {f.message_en}  {f.message_zh}"
+            )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("propose")
+def propose(
+    db: str = typer.Option(..., "--db", help="SQLAlchemy URL of the database to scan"),
+    system: str = typer.Option("proposed", "--system", help="id for the proposed system"),
+    sample: int = typer.Option(1000, min=10, max=100_000, help="cells sampled per column"),
+    table: list[str] = typer.Option([], "--table", help="only these tables"),
+) -> None:
+    """Scan a database with the discovery scanner and print proposed fields and categories as
+    inventory YAML; add purposes, necessity and retention, then `import`."""
+    proposal = service.propose(db, system_id=system, sample=sample, tables=table or None)
+    typer.echo("# Proposed by `piguard inventory propose`: confirm the categories, then add purposes,")
+    typer.echo(
+        "# necessity and retention for each field. 由扫描生成：请确认类别并补充用途、必要性和保存期限。"
+    )
+    typer.echo(service.to_yaml(proposal), nl=False)
+
+
+@app.command("publish")
+def publish(
+    effective: str | None = typer.Option(
+        None, "--effective", help="effective date YYYY-MM-DD (today in China)"
+    ),
+) -> None:
+    """Publish the rules generated from the inventory as the next version."""
+    day = None
+    if effective:
+        try:
+            day = date.fromisoformat(effective)
+        except ValueError:
+            raise validation_error([FieldError("effective", "expected a date YYYY-MM-DD")]) from None
+    with unit_of_work() as session:
+        v = rules.publish(session, _CLI, effective=day)
+        _emit(rules.version_dict(v))
+
+
+@app.command("versions")
+def versions() -> None:
+    """Published rules versions, newest first."""
+    with unit_of_work() as session:
+        for v in rules.versions(session):
+            _emit(rules.version_dict(v))
+
+
+@app.command("rules")
+def show_rules(
+    version: int | None = typer.Option(None, "--version", help="version number (the current by default)"),
+    lang: str = typer.Option("zh", "--lang", help="zh or en"),
+) -> None:
+    """Print the published rules text (Markdown)."""
+    with unit_of_work() as session:
+        v = rules.get_version(session, version) if version else service.current_rules_version(session)
+        if v is None:
+            raise PiguardError(
+                "no_rules",
+                "No rules have been published yet.",
+                "尚未发布规则。",
+                obligations=("O24-8",),
+                http_status=404,
+            )
+        typer.echo(rules.text_of(v, lang), nl=False)
+
+
+@app.command("diff")
+def diff(old: int, new: int, lang: str = typer.Option("zh", "--lang", help="zh or en")) -> None:
+    """Unified diff between two published versions."""
+    with unit_of_work() as session:
+        for line in rules.diff_lines(session, old, new, lang):
+            typer.echo(line)
