@@ -59,6 +59,7 @@ DOMAIN_COMMANDS = [
     ("staff", "piguard.identity.cli"),
     ("scan", "piguard.discovery.cli"),
     ("mask", "piguard.discovery.mask_cli"),
+    ("consent", "piguard.consent.cli"),
     ("sms", "piguard.messaging.cli"),
     ("serve", "piguard.serve_cli"),
     ("demo", "piguard.demo_cli"),

@@ -739,3 +739,20 @@ def use(
         terminal=terminal,
     )
     return decision
+
+
+@carries("O24-13.6")
+def record_listing(
+    session: Session, actor: Actor, ledger: SubjectLedger, *, client_ip: str | None = None, via: str = "api"
+) -> None:
+    """Looking at a person's consents is itself an operation on their information: audited."""
+    row = subject_row(session, ledger.subject, create=False)
+    record(
+        session,
+        action="consent.listed",
+        actor=actor,
+        subject_ref=f"consent_subject:{row.id}" if row is not None else "consent_subject:unknown",
+        obligations=("O24-13.6",),
+        client_ip=client_ip,
+        detail={"entries": len(ledger.entries), "via": via},
+    )
