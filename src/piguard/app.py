@@ -39,6 +39,7 @@ DOMAIN_ROUTERS = [
     "piguard.oversight.views",
     "piguard.web.views",
     "piguard.web.messaging_views",
+    "piguard.web.consent_views",
 ]
 
 

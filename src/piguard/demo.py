@@ -26,6 +26,9 @@ def load_demo(session: Session) -> None:
     from piguard.messaging.demo import load_demo_messaging
 
     load_demo_messaging(session)
+    from piguard.consent.demo import load_demo_consent
+
+    load_demo_consent(session)
     system = Actor.system("demo-loader")
     record(
         session,

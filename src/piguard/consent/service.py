@@ -756,3 +756,14 @@ def record_listing(
         client_ip=client_ip,
         detail={"entries": len(ledger.entries), "via": via},
     )
+
+
+def recent_subjects(session: Session, *, limit: int = 20) -> list[ConsentSubject]:
+    """The subjects whose consents changed last (masked; for the console's start page)."""
+    return list(
+        session.scalars(
+            select(ConsentSubject)
+            .order_by(ConsentSubject.changed_epoch.desc(), ConsentSubject.id.desc())
+            .limit(max(1, min(limit, 200)))
+        )
+    )
