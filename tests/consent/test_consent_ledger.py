@@ -246,3 +246,35 @@ def test_use_audits_the_read_with_its_purpose(session: Session, source: StaticPu
     assert [(e.purpose, e.outcome) for e in entries] == [("marketing", "ok"), ("marketing", "refused")]
     assert entries[0].data_categories == ["phone_mobile"] and "O24-9.1" in entries[0].obligations
     assert entries[1].subject_ref == "consent_subject:unknown"
+
+
+@pytest.mark.obligation("O24-9.3")
+def test_purposes_declared_before_any_published_version_are_read_again(session: Session) -> None:
+    from piguard.consent import engine as consent_engine
+    from piguard.consent.purposes import set_source
+
+    src = StaticPurposes(PURPOSES[:1], version=None)
+    set_source(src)
+    consent_engine.reset_caches()
+    try:
+        d = service.may(session, STAFF, PHONE, ["name"], "marketing")
+        assert d.reasons[0].code == "purpose_not_declared"
+        session.commit()
+        src._purposes = list(PURPOSES)  # the operator declares marketing (nothing published yet)
+        d = service.may(session, STAFF, PHONE, ["name"], "marketing")
+        assert d.reasons[0].code == "no_consent"
+    finally:
+        set_source(None)
+        consent_engine.reset_caches()
+
+
+def test_default_source_falls_back_to_the_packaged_purposes(session: Session) -> None:
+    from piguard.consent.purposes import InventoryPurposes, packaged_purposes
+
+    src = InventoryPurposes()
+    got = {p.id: p for p in src.purposes(session)}
+    if src._inventory() is None:
+        assert got == {p.id: p for p in packaged_purposes()}
+        assert src.current_rules_version(session) is None
+    assert got["service_provision"].required and not got["marketing"].required
+    assert got["marketing"].categories and "phone_mobile" in got["marketing"].categories

@@ -289,8 +289,17 @@ def _validate(session: Session, cache: ConsentCache) -> _Tx:
     source = get_source()
     version = source.current_rules_version(session)
     cat = cache.catalogue
-    if cat is None or cat.source is not source or cat.version != version:
-        cat = Catalogue(source, version, {p.id: p for p in source.purposes(session)})
+    stale = cat is None or cat.source is not source or cat.version != version
+    fresh: dict[str, PurposeView] | None = None
+    if not stale and version is None:
+        # nothing published yet: the declared purposes may change without a version, so they are
+        # read again (only a changed list drops the memoised decisions)
+        fresh = {p.id: p for p in source.purposes(session)}
+        stale = cat is None or fresh != cat.purposes
+    if stale:
+        if fresh is None:
+            fresh = {p.id: p for p in source.purposes(session)}
+        cat = Catalogue(source, version, fresh)
         with cache.lock:
             cache.catalogue = cat
             for v in cache.subjects.values():

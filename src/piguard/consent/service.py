@@ -339,10 +339,20 @@ def withdraw(
     if sep and ledger_name in LEDGERS:
         ledger = LEDGERS[ledger_name]
         entries = ledger.withdraw(session, s.hash, target, Evidence(ev.channel, ev.at or now), now)
-        row = subject_row(session, s, create=True)
-        assert row is not None
-        engine.bump(session, row)
-        _audit(session, "consent.withdrawn", actor, row, SMS_PURPOSE, ev, ledger=ledger_name, ref=target[:40])
+        row = subject_row(session, s, create=False)
+        if row is not None:
+            engine.bump(session, row)
+        record(
+            session,
+            action="consent.withdrawn",
+            actor=actor,
+            subject_ref=f"consent_subject:{row.id}" if row is not None else target[:40],
+            purpose=SMS_PURPOSE,
+            obligations=("O24-9.1", "O31-20", "O24-13.6"),
+            client_ip=ev.client_ip or None,
+            terminal=ev.terminal or None,
+            detail={"channel": ev.channel, "ledger": ledger_name, "ref": target[:40]},
+        )
         return entries
     purpose = rest if sep and ledger_name == "purpose" else target
     p = _purpose(session, purpose)
