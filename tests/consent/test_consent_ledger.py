@@ -278,3 +278,20 @@ def test_default_source_falls_back_to_the_packaged_purposes(session: Session) ->
         assert src.current_rules_version(session) is None
     assert got["service_provision"].required and not got["marketing"].required
     assert got["marketing"].categories and "phone_mobile" in got["marketing"].categories
+
+
+@pytest.mark.obligation("O24-9.1")
+def test_expiry_job_writes_the_history(session: Session, source: StaticPurposes) -> None:
+    from piguard.consent.jobs import expire_consents
+
+    now = utcnow()
+    service.grant(
+        session, PHONE, "marketing", shown(), actor=STAFF, valid_until=now + timedelta(days=1), now=now
+    )
+    service.grant(
+        session, OTHER, "marketing", shown(), actor=STAFF, valid_until=now + timedelta(days=9), now=now
+    )
+    session.commit()
+    assert expire_consents(now + timedelta(days=2)) == 1
+    assert service.history(session, PHONE)[0]["event"] == "expire"
+    assert service.history(session, OTHER)[0]["event"] == "grant"
