@@ -80,3 +80,11 @@ def test_auditor_sees_no_withdraw_button_and_cannot_post_one(client: TestClient)
     assert r.status_code == 200 and "consent-entry" in r.text and 'class="withdraw"' not in r.text
     r = client.post("/console/consent/withdraw", data={"ref": "0" * 32, "target": "purpose:marketing"})
     assert r.status_code == 403 and "O24-13.3" in r.text
+
+
+def test_the_page_speaks_english_too(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/consent", params={"lang": "en"})
+    assert r.status_code == 200 and "Consent ledger" in r.text and "Subjects changed last" in r.text
+    r = client.get("/console/consent", params={"lang": "zh"})
+    assert "用户同意记录" in r.text
