@@ -40,6 +40,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
+    "piguard.web.consent_views",
 ]
 
 

@@ -60,6 +60,7 @@ DOMAIN_COMMANDS = [
     ("scan", "piguard.discovery.cli"),
     ("mask", "piguard.discovery.mask_cli"),
     ("inventory", "piguard.inventory.cli"),
+    ("consent", "piguard.consent.cli"),
     ("sms", "piguard.messaging.cli"),
     ("serve", "piguard.serve_cli"),
     ("demo", "piguard.demo_cli"),

@@ -29,6 +29,9 @@ def load_demo(session: Session) -> None:
     from piguard.inventory.demo import load_demo_inventory
 
     load_demo_inventory(session)
+    from piguard.consent.demo import load_demo_consent
+
+    load_demo_consent(session)
     system = Actor.system("demo-loader")
     record(
         session,

@@ -1,0 +1,62 @@
+"""Pydantic shapes of the consent API. Subjects travel in request bodies, never in URLs (an access
+log would keep them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EvidenceBody(_In):
+    channel: str = Field(
+        max_length=16, description="web, app, sms, email, phone, counter, paper, api, console …"
+    )
+    text_shown: str = Field(max_length=20_000, description="The text the user saw when asked")
+    text_version: str | None = Field(
+        None, max_length=64, description="Its version (default: the rules version)"
+    )
+    client_ip: str | None = Field(None, max_length=64, description="Default: the caller's address")
+    terminal: str | None = Field(None, max_length=128)
+    at: datetime | None = Field(None, description="When the user answered (default: now)")
+
+
+class SubjectIn(_In):
+    subject: str = Field(
+        max_length=300, description="kind:value: phone:…, email:…, account:…, id_card:…, or ref:<hash>"
+    )
+
+
+class GrantIn(SubjectIn):
+    purpose: str = Field(max_length=64)
+    evidence: EvidenceBody
+    rules_version: int | None = Field(None, ge=1, le=2**31 - 1)
+    valid_until: datetime | None = None
+
+
+class RefuseIn(SubjectIn):
+    purpose: str = Field(max_length=64)
+    evidence: EvidenceBody
+    rules_version: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class AcceptRulesIn(SubjectIn):
+    evidence: EvidenceBody
+    rules_version: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class WithdrawIn(SubjectIn):
+    target: str = Field(
+        max_length=80, description="A purpose id, purpose:<id>, or an entry ref such as sms:17"
+    )
+    evidence: EvidenceBody
+
+
+class MayIn(SubjectIn):
+    purpose: str = Field(max_length=64)
+    categories: list[str] = Field(default_factory=list, max_length=64)
+    audit: bool = Field(False, description="Record the use in the audit log (the caller reads the data now)")

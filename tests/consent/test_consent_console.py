@@ -1,0 +1,90 @@
+"""The console's consent page over HTTP: the demo's consents from both ledgers, withdraw with htmx,
+roles, bad input, no identifier in URLs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from piguard.app import create_app
+from piguard.consent import engine as consent_engine
+from piguard.core import db
+from piguard.demo import DEMO_STAFF, DEMO_USERNAME, load_demo
+
+PASSWORDS = {u: p for u, p, _roles, _name in DEMO_STAFF}
+
+
+@pytest.fixture()
+def client(db_engine) -> TestClient:  # type: ignore[no-untyped-def]
+    consent_engine.reset_caches()
+    with db.unit_of_work() as session:
+        load_demo(session)
+    return TestClient(create_app(), follow_redirects=False)
+
+
+def _login(client: TestClient, username: str) -> None:
+    r = client.post(
+        "/login", data={"username": username, "password": PASSWORDS[username], "next": "/console"}
+    )
+    assert r.status_code == 303, r.text
+
+
+@pytest.mark.obligation("O24-9.1", "O31-18.1", "O31-20")
+def test_demo_consents_are_listed_together_and_withdrawn_with_htmx(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/consent")
+    assert r.status_code == 200 and "+86138****8000" in r.text and "13800138000" not in r.text
+    r = client.post("/console/consent", data={"subject": "phone:13800138000"})
+    assert r.status_code == 200
+    ledgers = set(re.findall(r'data-ref="(purpose|sms):', r.text))
+    assert ledgers == {"purpose", "sms"}  # purpose consents and the SMS subscription together
+    assert 'data-ref="purpose:marketing" data-status="granted"' in r.text
+    ref = re.search(r'name="ref" value="([0-9a-f]{32})"', r.text)
+    assert ref is not None
+    r = client.post(
+        "/console/consent/withdraw",
+        data={"ref": ref.group(1), "target": "purpose:marketing"},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="consent-ledger">')
+    assert 'data-ref="purpose:marketing" data-status="withdrawn"' in r.text
+    sms = re.search(r'data-ref="(sms:\d+)" data-status="granted"', r.text)
+    assert sms is not None
+    r = client.post(
+        "/console/consent/withdraw",
+        data={"ref": ref.group(1), "target": sms.group(1)},
+        headers={"HX-Request": "true"},
+    )
+    assert f'data-ref="{sms.group(1)}" data-status="withdrawn"' in r.text
+    # the decision agrees at once
+    from piguard.consent import service
+
+    with db.unit_of_work() as session:
+        assert not service.may(session, None, "phone:13800138000", ["phone_mobile"], "marketing").allowed
+
+
+def test_bad_subject_in_the_console_is_a_clear_message(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.post("/console/consent", data={"subject": "13800138000"})
+    assert r.status_code == 200 and 'role="alert"' in r.text and "13800138000" not in r.text
+    r = client.get("/console/consent", params={"ref": "not-a-hash"})
+    assert r.status_code == 200 and 'role="alert"' in r.text
+
+
+@pytest.mark.obligation("O24-13.3")
+def test_auditor_sees_no_withdraw_button_and_cannot_post_one(client: TestClient) -> None:
+    _login(client, "auditor")
+    r = client.post("/console/consent", data={"subject": "phone:13800138000"})
+    assert r.status_code == 200 and "consent-entry" in r.text and 'class="withdraw"' not in r.text
+    r = client.post("/console/consent/withdraw", data={"ref": "0" * 32, "target": "purpose:marketing"})
+    assert r.status_code == 403 and "O24-13.3" in r.text
+
+
+def test_the_page_speaks_english_too(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/consent", params={"lang": "en"})
+    assert r.status_code == 200 and "Consent ledger" in r.text and "Subjects changed last" in r.text
+    r = client.get("/console/consent", params={"lang": "zh"})
+    assert "用户同意记录" in r.text
