@@ -1,0 +1,1 @@
+"""Inventory of personal information, published rules and policy lint."""
