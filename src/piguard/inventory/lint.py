@@ -479,8 +479,8 @@ NAMED_FUNCTION = _rx(
 )
 # A pointer to the policy's own contact details (counts only when the policy has them)
 CONTACT_REF = _rx(
-    r"联系我们|与我们联系|与我们取得联系|联络我们|联系客服|联系方式(?:与|和|联系)|(?:上述|以上|前述|下述|以下|如下)(?:的)?(?:联系)?方式|"
-    r"(?:所列|罗列|所述|公布|列明|载明|提供)的?(?:途径|方式|渠道|联系方式)|"
+    r"联系我们|与我们联系|与我们取得联系|联络我们|联系客服|通过客服|联系方式(?:与|和|联系)|(?:上述|以上|前述|下述|以下|如下)(?:的)?(?:联系)?方式|"
+    r"(?:所列|罗列|所述|公布|公示|列明|载明|提供)的?[^。；，,\n]{0,10}?(?:途径|方式|渠道|联系方式)|"
     r"\bcontact(?:ing)? us|\bcontact our|\breach us|\bget in touch|\bcontact details|\bdetails (?:above|below)|\bwrite to us"
 )
 # a sentence about reaching the operator (not a list of the user's own contact data)
@@ -589,7 +589,7 @@ COLLECT_VERB = _rx(
 
 # Rights
 RIGHT_MODAL = _rx(
-    r"(?:您|你|用户)[^。；;\n]{0,8}?(?:可以|可|能够|能|有权|有权利|也可|均可|享有|需要|需)|如需|申请|请求|要求|提出|自行|"
+    r"(?:您|你|用户)[^。；;\n]{0,8}?(?:可以|可|能够|能|有权|有权利|也可|均可|享有|需要|需|想|希望|要)|如需|申请|请求|要求|提出|自行|"
     r"\byou (?:can|may|have the right|are entitled|could|will be able|are able)|\brequest|\bask us\b|\byour right"
 )
 INFO_OBJECT = _rx(
@@ -622,6 +622,12 @@ CONSEQUENCE = _rx(
 )
 
 COMPLAINT = _rx(r"投诉|举报|申诉|\bcomplain|\bgrievance")
+# the complaint is the user's to make (not "complaint records we keep")
+COMPLAINT_ASK = _rx(
+    r"如|若|如果|倘若|当(?:您|你)|(?:您|你)[^。；;\n]{0,8}?(?:可以|可|有权|需要|想|希望)|请|"
+    r"投诉(?:渠道|电话|邮箱|热线|方式|入口|地址)|"
+    r"\bif you|\byou (?:can|may)|\bto (?:make|file|lodge|submit) a|\bplease|\bcomplaints? (?:to|at|channel|line)"
+)
 
 # Sharing
 SHARE_VERB = _rx(
@@ -641,7 +647,7 @@ PERIOD = _rx(
     r"\b\d+\s*(?:years?|months?|days?|hours?|weeks?)\b|\buntil (?:you|your|the account|we|the end|termination|deletion)"
 )
 END_EVENT = _rx(
-    r"(?:注销|终止(?:服务|使用|协议)|撤回)[^。；;\n]{0,15}?(?:后|时|之日起)[^。；;\n]{0,30}?(?:删除|匿名化|销毁|去标识化)|"
+    r"(?:注销|终止使用|撤回)[^。；;\n]{0,15}?(?:后|时|之日起)[^。；;\n]{0,30}?(?:删除|匿名化|销毁|去标识化)|"
     r"\bafter (?:you (?:delete|close|cancel)|your account is (?:deleted|closed|cancelled)|the (?:account|service) (?:is|ends))[\w ,]{0,40}(?:delete|anonymi|erase|destroy)"
 )
 
@@ -794,6 +800,17 @@ def _breach(doc: _Doc) -> Iterator[tuple[int, ...]]:
             yield (i, i + 1)
 
 
+def _security(doc: _Doc) -> Iterator[tuple[int, ...]]:
+    """A named measure; the sentence or the one before says it is for security."""
+    for i, s in enumerate(doc.sentences):
+        if s.heading or not (SECURITY_MEASURE.search(s.text) and SECURITY_MEANS.search(s.text)):
+            continue
+        if SECURITY_CONTEXT.search(s.text):
+            yield (i,)
+        elif i > 0 and SECURITY_CONTEXT.search(doc.sentences[i - 1].text):
+            yield (i - 1, i)
+
+
 def _sharing(text: str) -> bool:
     return len(text) >= 15 and bool(SHARE_VERB.search(text) and RECIPIENT.search(text))
 
@@ -812,10 +829,10 @@ FINDERS: dict[str, _Finder] = {
         with_paths=True,
     ),
     "refusal_consequences": _single(_refusal),
-    "complaint_channel": _with_channel(lambda s: bool(COMPLAINT.search(s)), with_paths=False),
+    "complaint_channel": _with_channel(_all(COMPLAINT, COMPLAINT_ASK), with_paths=True),
     "third_party_sharing": _single(_sharing),
     "retention": _single(_retention),
-    "security_measures": _single(_all(SECURITY_CONTEXT, SECURITY_MEANS, SECURITY_MEASURE)),
+    "security_measures": _security,
     "breach_notification": _breach,
     "effective_date": _effective,
 }
