@@ -445,7 +445,7 @@ EMAIL = _rx(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 URL = _rx(r"(?:https?://|www\.)[A-Za-z0-9][^\s，。；、“”\"'<>（）()]*")
 PHONE_LABEL = _rx(
     r"(?:电话|热线|客服|致电|拨打|座机|手机号码|联系号码|传真|phone|tel\b|telephone|call us|call\b|hotline)"
-    r"[^。；;\n\d]{0,15}?(\+?\d[\d\-\s()]{3,18}\d)(?!\d)"
+    r"[^。；;\n\d]{0,15}?([+（(]?\d[\d\-\s()（）]{3,18}\d)(?!\d)"
 )
 PHONE_BARE = _rx(
     r"(?<!\d)(?:[48]00[-\s]?\d{3}[-\s]?\d{4}|0\d{2,3}-\d{7,8}|\+86[-\s]?\d[\d\-\s]{8,14}\d|95\d{3,4}(?=[，。；、\s)）]))(?!\d)"
@@ -493,13 +493,16 @@ CONTACT_CUE = _rx(
 )
 
 
+_PATH_SEP = re.compile(r"[>＞›»→\-－—]")
+
+
 def _concrete_channel(s: str, with_paths: bool) -> re.Match[str] | None:
     for rx in (EMAIL, PHONE_LABEL, PHONE_BARE, URL, POSTAL, NAMED_FUNCTION):
         m = rx.search(s)
         if m:
             return m
     if with_paths:
-        for m in UI_PATH.finditer(s):
+        for m in UI_PATH.finditer(s) if _PATH_SEP.search(s) else ():
             if UI_WORD.search(m.group(0)):
                 return m
         m = UI_PLACE.search(s)
@@ -622,6 +625,10 @@ CONSEQUENCE = _rx(
 )
 
 COMPLAINT = _rx(r"投诉|举报|申诉|\bcomplain|\bgrievance")
+REPLY_DEADLINE = _rx(
+    r"(?:\d+|[一二三四五六七八九十]+)\s*(?:个)?(?:工作|自然)?(?:日|天)内[^。；;\n]{0,12}?(?:回复|答复|处理|反馈|响应)|"
+    r"\b(?:reply|respond|answer)\w*[\w ]{0,30}\bwithin \d+ (?:working |business |calendar )?days"
+)
 # the complaint is the user's to make (not "complaint records we keep")
 COMPLAINT_ASK = _rx(
     r"如|若|如果|倘若|当(?:您|你)|(?:您|你)[^。；;\n]{0,8}?(?:可以|可|有权|需要|想|希望)|请|"
@@ -752,14 +759,21 @@ def _contact(doc: _Doc) -> Iterator[tuple[int, ...]]:
                 break
 
 
+_ENTITY_SUFFIX = re.compile(
+    r"有限|合伙企业|研究院|事务所|Co\.|Ltd|Limited|Inc\b|LLC|GmbH|Corp|S\.A\.|B\.V\.|PLC"
+)
+_WE_CUE = re.compile(r"以下|下称|简称|下文|hereinafter|referred|\((?:we|us)\b", re.I)
+
+
 def _operator(text: str) -> bool:
-    for m in ENTITY.finditer(text) if ENTITY_CONTEXT.search(text) else ():
+    has_suffix = _ENTITY_SUFFIX.search(text)
+    for m in ENTITY.finditer(text) if has_suffix and ENTITY_CONTEXT.search(text) else ():
         core = m.group(1) or m.group(2) or ""
         if len(core) >= 2 and not _NOT_ENTITY_TAIL.search(core):
             return True
     if ENTITY_LABEL.search(text):
         return True
-    we = ENTITY_WE.search(text)
+    we = ENTITY_WE.search(text) if _WE_CUE.search(text) else None
     return bool(we and not _NOT_NAMES.match((we.group(1) or we.group(2) or "").strip()))
 
 
@@ -800,6 +814,22 @@ def _breach(doc: _Doc) -> Iterator[tuple[int, ...]]:
             yield (i, i + 1)
 
 
+_complaint_asked = _with_channel(_all(COMPLAINT, COMPLAINT_ASK), with_paths=True)
+
+
+def _complaint(doc: _Doc) -> Iterator[tuple[int, ...]]:
+    """A complaint the user makes, with a channel; or a reply deadline after a contact channel
+    (the O24-12 mechanism stated without the word "complaint")."""
+    yield from _complaint_asked(doc)
+    for i, s in enumerate(doc.sentences):
+        if not REPLY_DEADLINE.search(s.text):
+            continue
+        for j in range(i, max(-1, i - _WINDOW - 1), -1):
+            if _concrete_channel(doc.sentences[j].text, with_paths=False):
+                yield (j, i) if j != i else (i,)
+                break
+
+
 def _security(doc: _Doc) -> Iterator[tuple[int, ...]]:
     """A named measure; the sentence or the one before says it is for security."""
     for i, s in enumerate(doc.sentences):
@@ -829,7 +859,7 @@ FINDERS: dict[str, _Finder] = {
         with_paths=True,
     ),
     "refusal_consequences": _single(_refusal),
-    "complaint_channel": _with_channel(_all(COMPLAINT, COMPLAINT_ASK), with_paths=True),
+    "complaint_channel": _complaint,
     "third_party_sharing": _single(_sharing),
     "retention": _single(_retention),
     "security_measures": _security,
@@ -842,6 +872,18 @@ assert tuple(FINDERS) == ITEM_IDS
 # --------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------
+
+
+_MAX_HITS = 12
+_STRONG = (EMAIL, PHONE_LABEL, PHONE_BARE, URL, POSTAL, UI_PATH)
+
+
+def _strength(doc: _Doc, hit: tuple[int, ...]) -> int:
+    texts = [doc.sentences[i].text for i in hit]
+    score = 2 if any(rx.search(t) for rx in _STRONG for t in texts) else 0
+    score += 1 if len(hit) == 1 else 0
+    score -= 1 if sum(len(t) for t in texts) > 200 else 0
+    return score
 
 
 def _view(text: str, fmt: str) -> _View:
@@ -870,9 +912,12 @@ def lint_text(text: str, input_format: str = "auto", filename: str | None = None
     for item in ITEMS:
         hits: list[tuple[int, ...]] = []
         for hit in FINDERS[item.id](doc):
-            hits.append(hit)
-            if len(hits) >= MAX_EVIDENCE:
+            if hit not in hits:
+                hits.append(hit)
+            if len(hits) >= _MAX_HITS:
                 break
+        # the clearest evidence first: a concrete channel, one sentence, not a wall of text
+        hits = sorted(sorted(hits, key=lambda h: _strength(doc, h), reverse=True)[:MAX_EVIDENCE])
         if item.id == "contact":  # ITEMS lists contact before the channels that may point to it
             doc.has_contact = bool(hits)
         spans: list[Span] = []
