@@ -24,12 +24,14 @@ CASES: list[tuple[str, str, bool]] = [
     ("operator_identity", "本服务由示例网络科技有限公司（以下简称“我们”）运营。", True),
     ("operator_identity", 'Example Networks Co., Ltd. (hereinafter "we") operates this service.', True),
     ("operator_identity", "本应用由我们及我们的关联公司运营。", False),
+    ("operator_identity", "我们会接入示例统计有限公司提供的 SDK。", False),  # a third party, not the operator
     ("operator_identity", "We and our affiliates operate this service.", False),
     # contact: needs a channel
     ("contact", "如您有任何疑问，请拨打客服电话 400-123-4567 与我们联系。", True),
     ("contact", "Questions? Write to us at 12 Market Street, or e-mail dpo@example.com.", True),
     ("contact", "联系地址：北京市海淀区示例路 1 号示例大厦 5 层。", True),
     ("contact", "如您有任何疑问，请联系我们。", False),
+    ("contact", "客服电话：（010）12345678", True),
     ("contact", "If you have any questions, please contact us.", False),
     ("contact", "我们会收集您的姓名、联系方式和电子邮件地址。", False),
     # purposes: a concrete activity
@@ -97,7 +99,9 @@ CASES: list[tuple[str, str, bool]] = [
         "To make a complaint, e-mail complaints@example.com; we reply within 15 days.",
         True,
     ),
+    ("complaint_channel", "如有疑问、意见或建议，请发送邮件至 dpo@example.cn。我们将在十五日内答复。", True),
     ("complaint_channel", "如您对本政策有任何投诉，请联系我们。", False),
+    ("complaint_channel", "您还可以向网信、公安等监管部门投诉。", False),  # an outside authority only
     ("complaint_channel", "If you wish to complain, please contact us.", False),
     # third-party sharing
     ("third_party_sharing", "我们会将您的收货地址提供给第三方物流服务商，用于配送商品。", True),
@@ -107,7 +111,13 @@ CASES: list[tuple[str, str, bool]] = [
     # retention
     ("retention", "您的订单信息保存三年，期满后删除。", True),
     ("retention", "We keep your account data until you delete your account.", True),
+    ("retention", "注销账号后，除法律法规另有规定外，您在该账号下的个人信息将进行删除或匿名化处理。", True),
     ("retention", "我们仅在实现目的所必需的最短期限内保留您的个人信息。", False),
+    (
+        "retention",
+        "如我们停止运营，我们将在合理期限内删除您的个人信息。",
+        False,
+    ),  # a shutdown is not a period
     ("retention", "We retain your data for as long as necessary.", False),
     # security measures: a named measure
     ("security_measures", "我们采用 TLS 加密传输和访问控制等安全措施保护您的个人信息。", True),
@@ -130,6 +140,7 @@ CASES: list[tuple[str, str, bool]] = [
     # effective date
     ("effective_date", "生效日期：2024年3月1日", True),
     ("effective_date", "Effective date: March 1, 2024.", True),
+    ("effective_date", "更新日期：【2024】年【3】月【1】日", True),
     ("effective_date", "本政策自发布之日起生效。", False),
     ("effective_date", "This policy is effective from its publication.", False),
 ]

@@ -521,7 +521,7 @@ ENTITY = _rx(
 )
 # a company named as the one behind the service (not a third party's SDK provider)
 ENTITY_CONTEXT = _rx(
-    r"由[^。；;\n]{0,50}?(?:提供|运营|开发|负责)|运营|开发者|经营者|主体|以下简称|以下称|以下或称|以下亦称|下称|简称|"
+    r"由[^。；;\n]{0,50}?(?:提供|运营|开发|负责)|运营|开发者|经营者|主体|以下简称|以下称|以下或称|以下亦称|下称|简称|合称|统称|"
     r"(?:注册|办公|联系)地址|名称\s*[:：]|适用于|本公司|我公司|"
     r"\bhereinafter|\boperat|\bprovided by|\bcontroller\b|\bwe are\b|\bregistered (?:address|office)"
 )
@@ -654,7 +654,7 @@ PERIOD = _rx(
     r"\b\d+\s*(?:years?|months?|days?|hours?|weeks?)\b|\buntil (?:you|your|the account|we|the end|termination|deletion)"
 )
 END_EVENT = _rx(
-    r"(?:注销|终止使用|撤回)[^。；;\n]{0,15}?(?:后|时|之日起)[^。；;\n]{0,30}?(?:删除|匿名化|销毁|去标识化)|"
+    r"(?:注销|终止使用|撤回)[^。；;\n]{0,15}?(?:后|时|之日起)[^。；;\n]{0,50}?(?:删除|匿名化|销毁|去标识化)|"
     r"\bafter (?:you (?:delete|close|cancel)|your account is (?:deleted|closed|cancelled)|the (?:account|service) (?:is|ends))[\w ,]{0,40}(?:delete|anonymi|erase|destroy)"
 )
 
