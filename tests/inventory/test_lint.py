@@ -294,3 +294,51 @@ def test_unknown_input_format_is_a_validation_error() -> None:
     with pytest.raises(PiguardError) as err:
         lint_text("x", "pdf")
     assert err.value.code == "validation_error"
+
+
+EN_POLICY = """Privacy Policy
+Last updated: March 1, 2024.
+Example Networks Co., Ltd. (hereinafter "we") operates this service.
+We collect your name, phone number and delivery address to register your account, deliver orders and verify your identity.
+You provide this information when you register; we collect device data automatically through cookies.
+If you do not provide your phone number, you will not be able to register, but you can still browse.
+We share your delivery address with courier partners to deliver your orders.
+We keep order records for 3 years and account data until you delete your account.
+We protect your data with TLS encryption and role-based access controls.
+If a data breach occurs, we will notify you by e-mail without delay.
+You can view and correct your personal information in the Account settings page.
+You can ask us to delete your data by e-mailing privacy@example.com.
+You can delete your account in the Settings > Account screen.
+To make a complaint, e-mail complaints@example.com; we reply within 15 days.
+"""
+
+
+def test_a_complete_english_policy_passes() -> None:
+    report = lint_text(EN_POLICY)
+    assert report.missing == ()
+    for r in report.items:
+        for ev in r.evidence:
+            assert EN_POLICY[ev.start : ev.end] == ev.text
+
+
+def test_the_same_policy_as_html_and_markdown_passes_with_exact_offsets() -> None:
+    import html as _html
+
+    page = (
+        "<html><body>"
+        + "".join(
+            f"<p>{_html.escape(line, quote=False).replace(' ', '&nbsp;', 1)}</p>\n"
+            for line in ZH_POLICY.splitlines()
+        )
+        + "</body></html>"
+    )
+    md = "".join(
+        f"- **{line}**\n" if i % 2 else f"## {line}\n" for i, line in enumerate(ZH_POLICY.splitlines())
+    )
+    for text, fmt in ((page, "html"), (md, "markdown")):
+        report = lint_text(text)
+        assert report.input_format == fmt
+        assert report.missing == (), fmt
+        for r in report.items:
+            for ev in r.evidence:
+                assert text[ev.start : ev.end] == ev.text, fmt

@@ -382,7 +382,12 @@ def detect_format(text: str, filename: str | None = None) -> str:
         or re.search(r"<(p|div|h[1-6])[\s>]", head)
     ):
         return "html"
+    if len(_MD_SNIFF.findall(text[:8192])) >= 2:
+        return "markdown"
     return "text"
+
+
+_MD_SNIFF = re.compile(r"^\s{0,3}#{1,6}\s+\S|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\s]+\)", re.M)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -814,7 +819,16 @@ def _breach(doc: _Doc) -> Iterator[tuple[int, ...]]:
             yield (i, i + 1)
 
 
-_complaint_asked = _with_channel(_all(COMPLAINT, COMPLAINT_ASK), with_paths=True)
+_COLLECTING = _rx(r"收集|采集|\bcollect")
+_complaint_asked = _with_channel(
+    lambda s: bool(
+        COMPLAINT.search(s)
+        and COMPLAINT_ASK.search(s)
+        and not _COLLECTING.search(s)
+        and not REFUSAL.search(s)
+    ),
+    with_paths=True,
+)
 
 
 def _complaint(doc: _Doc) -> Iterator[tuple[int, ...]]:
@@ -917,7 +931,7 @@ def lint_text(text: str, input_format: str = "auto", filename: str | None = None
             if len(hits) >= _MAX_HITS:
                 break
         # the clearest evidence first: a concrete channel, one sentence, not a wall of text
-        hits = sorted(sorted(hits, key=lambda h: _strength(doc, h), reverse=True)[:MAX_EVIDENCE])
+        hits = sorted(hits, key=lambda h: _strength(doc, h), reverse=True)[:MAX_EVIDENCE]
         if item.id == "contact":  # ITEMS lists contact before the channels that may point to it
             doc.has_contact = bool(hits)
         spans: list[Span] = []
