@@ -76,10 +76,10 @@ CASES: list[tuple[str, str, bool]] = [
     # deletion
     ("deletion_channel", "您可以发送邮件至 privacy@example.cn 申请删除您的个人信息。", True),
     ("deletion_channel", EN_CONTACT + " You can ask us to delete your data by contacting us.", True),
-    ("deletion_channel", "您有权要求我们删除您的个人信息。", False),
+    ("deletion_channel", "用户享有请求删除其个人信息的权利。", False),
     ("deletion_channel", "You have the right to request deletion of your personal data.", False),
     # account cancellation
-    ("account_cancellation", "您可以通过“我的-设置-账号与安全-注销账号”注销您的账号。", True),
+    ("account_cancellation", "您可以通过“我的-设置-账号管理-注销账号”注销您的账号。", True),
     ("account_cancellation", "You can delete your account in the Settings > Account screen.", True),
     ("account_cancellation", "您有权注销您的账号。", False),
     ("account_cancellation", "You may close your account at any time.", False),
@@ -111,7 +111,11 @@ CASES: list[tuple[str, str, bool]] = [
     # retention
     ("retention", "您的订单信息保存三年，期满后删除。", True),
     ("retention", "We keep your account data until you delete your account.", True),
-    ("retention", "注销账号后，除法律法规另有规定外，您在该账号下的个人信息将进行删除或匿名化处理。", True),
+    (
+        "retention",
+        "账号注销完成后，除法律另有要求外，我们会把与该账号相关的个人信息一并删除或作匿名化处理。",
+        True,
+    ),
     ("retention", "我们仅在实现目的所必需的最短期限内保留您的个人信息。", False),
     (
         "retention",
@@ -190,7 +194,7 @@ ZH_POLICY = """示例隐私政策
 我们采用加密传输和访问控制等安全措施保护您的个人信息。
 发生个人信息安全事件后，我们将通过邮件、短信等方式告知您。
 您可以在“我的-设置-个人资料”中查询、更正您的个人信息，也可以发送邮件至 privacy@example.cn 申请删除。
-您可以通过“我的-设置-账号与安全-注销账号”注销您的账号。
+您可以通过“我的-设置-账号管理-注销账号”注销您的账号。
 如您有投诉，请拨打投诉电话 010-12345678 或发送邮件至 privacy@example.cn，我们将在十五日内答复。
 """
 
