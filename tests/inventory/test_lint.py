@@ -108,6 +108,9 @@ CASES: list[tuple[str, str, bool]] = [
     ("third_party_sharing", "We share your order details with delivery partners to fulfil your order.", True),
     ("third_party_sharing", "三、共享", False),
     ("third_party_sharing", "How we share your information", False),
+    ("third_party_sharing", "您可以将喜欢的文章一键分享到第三方社交平台。", False),  # the user shares, not us
+    ("third_party_sharing", "You can share links to third-party apps from the menu.", False),
+    ("third_party_sharing", "我们不会向任何第三方提供您的个人信息，法律另有规定的除外。", True),
     # retention
     ("retention", "您的订单信息保存三年，期满后删除。", True),
     ("retention", "We keep your account data until you delete your account.", True),

@@ -527,7 +527,7 @@ ENTITY = _rx(
 # a company named as the one behind the service (not a third party's SDK provider)
 ENTITY_CONTEXT = _rx(
     r"由[^。；;\n]{0,50}?(?:提供|运营|开发|负责)|运营|开发者|经营者|主体|以下简称|以下称|以下或称|以下亦称|下称|简称|合称|统称|"
-    r"(?:注册|办公|联系)地址|名称\s*[:：]|适用于|本公司|我公司|"
+    r"(?:注册|办公|联系)地址|名称\s*[:：]|适用于|本公司|我公司|我行|本行|"
     r"\bhereinafter|\boperat|\bprovided by|\bcontroller\b|\bwe are\b|\bregistered (?:address|office)"
 )
 # a legal-entity suffix after these is a kind of company, not a name
@@ -855,8 +855,20 @@ def _security(doc: _Doc) -> Iterator[tuple[int, ...]]:
             yield (i - 1, i)
 
 
+_WE_SHARE = _rx(
+    r"(?:我们|我方|本公司|我公司|我司|我行|本行|本平台|\bwe\b|\bour\b)[^。；;\n]{0,30}?(?:共享|分享给|提供给|对外提供|提供您|向|委托|转让|披露|接入|使用|"
+    r"\bshare|\bdisclos|\bprovide|\btransfer|\bsell|\buse)|"
+    r"不会[^。；;\n]{0,10}?(?:共享|分享|提供|转让|披露)|\b(?:will not|won't|do not|never) (?:share|sell|disclose)"
+)
+
+
 def _sharing(text: str) -> bool:
-    return len(text) >= 15 and bool(SHARE_VERB.search(text) and RECIPIENT.search(text))
+    """The operator says whether, with whom or why it passes PI on (not a link the user shares)."""
+    return (
+        len(text) >= 15
+        and bool(SHARE_VERB.search(text) and RECIPIENT.search(text))
+        and bool(_WE_SHARE.search(text))
+    )
 
 
 FINDERS: dict[str, _Finder] = {
