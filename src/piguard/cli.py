@@ -65,6 +65,7 @@ DOMAIN_COMMANDS = [
     ("serve", "piguard.serve_cli"),
     ("demo", "piguard.demo_cli"),
     ("worker", "piguard.worker"),
+    ("policy", "piguard.inventory.lint_cli"),
 ]
 
 for _name, _module in DOMAIN_COMMANDS:
