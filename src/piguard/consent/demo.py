@@ -1,5 +1,5 @@
 """Demo consents for `piguard demo` (`make run`): three fictitious users who accepted the rules, one
-of whom also agreed to marketing and one refused it, one withdrawn analytics consent, and a
+of whom also agreed to marketing and one refused it, one withdrawn marketing consent, and a
 cancelled account. Idempotent: skipped when the ledger already has subjects."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ RULES_TEXT = "《示例网络科技有限公司个人信息收集使用规则》
 MARKETING_TEXT = (
     "是否同意我们使用您的手机号、姓名向您推送营销推广信息？拒绝不影响基本服务，可随时在“设置-隐私”中撤回。"
 )
-ANALYTICS_TEXT = "是否同意我们对您的使用记录进行去标识化统计以改进服务？拒绝不影响基本服务。"
 
 
 def load_demo_consent(session: Session) -> None:
@@ -33,12 +32,12 @@ def load_demo_consent(session: Session) -> None:
     for s in DEMO_SUBJECTS:
         service.accept_rules(session, s, ev(RULES_TEXT), actor=actor)
     service.grant(session, DEMO_SUBJECTS[0], "marketing", ev(MARKETING_TEXT), actor=actor)
-    service.grant(
-        session, DEMO_SUBJECTS[0], "analytics", ev(ANALYTICS_TEXT, "web", "198.51.100.7"), actor=actor
-    )
     service.refuse(session, DEMO_SUBJECTS[1], "marketing", ev(MARKETING_TEXT), actor=actor)
-    service.grant(session, DEMO_SUBJECTS[2], "analytics", ev(ANALYTICS_TEXT), actor=actor)
-    service.withdraw(session, DEMO_SUBJECTS[2], "analytics", ev("在“设置-隐私”中关闭统计分析"), actor=actor)
+    # purposes come from the demo inventory (optional: marketing only)
+    service.grant(
+        session, DEMO_SUBJECTS[2], "marketing", ev(MARKETING_TEXT, "web", "198.51.100.7"), actor=actor
+    )
+    service.withdraw(session, DEMO_SUBJECTS[2], "marketing", ev("在“设置-隐私”中关闭营销推广"), actor=actor)
     service.cancel_account(
         session, DEMO_SUBJECTS[3], ev("用户在营业厅申请注销账号", "counter", "203.0.113.5"), actor=actor
     )

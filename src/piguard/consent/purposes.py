@@ -44,9 +44,8 @@ class PurposeSource(Protocol):
 def _view(p: Any) -> PurposeView:
     """Adapt whatever the inventory returns (an object or a mapping with id/required/categories)."""
     get = p.get if isinstance(p, dict) else lambda k, d=None: getattr(p, k, d)
-    cats = get("categories", None)
-    if cats is None:
-        cats = get("allowed", None)
+    # the categories the inventory declares for the purpose; else what its taxonomy allows
+    cats = get("categories", None) or get("allowed_categories", None) or get("allowed", None)
     return PurposeView(
         str(get("id")), bool(get("required", False)), frozenset(str(c) for c in cats) if cats else None
     )
@@ -113,7 +112,9 @@ class InventoryPurposes:
         inv = self._inventory()
         if inv is not None and hasattr(inv, "current_rules_version"):
             v = inv.current_rules_version(session)
-            return int(v) if v is not None else None
+            if v is None:
+                return None
+            return int(getattr(v, "number", v))  # the inventory returns its RulesVersion row
         return None
 
     def material_changes_since(self, session: Session, version: int) -> set[str]:

@@ -45,7 +45,8 @@ def _event(e: Any) -> dict[str, Any]:
 
 @router.get("/purposes", summary="Declared purposes (required or optional) and the current rules version")
 def purposes(
-    _: Principal = Depends(require_action("consent.read")), session: Session = Depends(db_session)
+    _: Principal = Depends(require_action("consent.read")),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     from piguard.consent.purposes import get_source
 
@@ -64,7 +65,7 @@ def grant(
     body: schemas.GrantIn,
     request: Request,
     principal: Principal = Depends(require_action("consent.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     e = service.grant(
         session,
@@ -83,7 +84,7 @@ def refuse(
     body: schemas.RefuseIn,
     request: Request,
     principal: Principal = Depends(require_action("consent.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     e = service.refuse(
         session,
@@ -103,7 +104,7 @@ def accept_rules(
     body: schemas.AcceptRulesIn,
     request: Request,
     principal: Principal = Depends(require_action("consent.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     events = service.accept_rules(
         session,
@@ -121,7 +122,7 @@ def withdraw(
     body: schemas.WithdrawIn,
     request: Request,
     principal: Principal = Depends(require_action("consent.manage")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     entries = service.withdraw(
         session, body.subject, body.target, _evidence(body.evidence, request), actor=principal.as_actor()
@@ -133,7 +134,7 @@ def withdraw(
 def subject(
     body: schemas.SubjectIn,
     principal: Principal = Depends(require_action("consent.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     ledger = service.list_for_subject(session, body.subject)
     service.record_listing(session, principal.as_actor(), ledger, client_ip=principal.client_ip)
@@ -145,7 +146,7 @@ def subject(
 def may(
     body: schemas.MayIn,
     principal: Principal = Depends(require_action("consent.read")),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     actor = principal.as_actor()
     if body.audit:

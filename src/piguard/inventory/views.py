@@ -25,13 +25,15 @@ _MANAGE = require_action("inventory.manage")
 
 
 @router.get("/api/inventory", summary="The inventory, in the import file's shape")
-def get_inventory(_: Principal = Depends(_READ), session: Session = Depends(db_session)) -> dict[str, Any]:
+def get_inventory(
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
+) -> dict[str, Any]:
     return service.export(session)
 
 
 @router.get("/api/inventory/yaml", summary="The inventory as YAML", response_class=PlainTextResponse)
 def get_inventory_yaml(
-    _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> PlainTextResponse:
     return PlainTextResponse(service.export_yaml(session), media_type="application/yaml; charset=utf-8")
 
@@ -41,7 +43,7 @@ def get_inventory_yaml(
 def put_inventory(
     body: dict[str, Any] = Body(...),
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     doc = validate(body, "request body")
     return service.apply(session, doc, principal.as_actor(), source="api").to_dict()
@@ -52,19 +54,23 @@ async def import_yaml(
     request: Request,
     filename: str = Query("inventory.yaml", max_length=200),
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     text = decode(await request.body(), filename)
     return service.apply(session, parse(text, filename), principal.as_actor(), source="yaml").to_dict()
 
 
 @router.get("/api/inventory/check", summary="Minimisation check (O24-5, O24-9.3, CSL-41.2)")
-def check(_: Principal = Depends(_READ), session: Session = Depends(db_session)) -> dict[str, Any]:
+def check(
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
+) -> dict[str, Any]:
     return service.check(session).to_dict()
 
 
 @router.get("/api/inventory/purposes", summary="Declared purposes with their categories and third parties")
-def purposes(_: Principal = Depends(_READ), session: Session = Depends(db_session)) -> list[dict[str, Any]]:
+def purposes(
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
+) -> list[dict[str, Any]]:
     return [p.to_dict() for p in service.purposes(session)]
 
 
@@ -88,7 +94,7 @@ def purpose_taxonomy(_: Principal = Depends(_READ)) -> list[dict[str, Any]]:
 def publish(
     effective_date: date | None = Body(None, embed=True),
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return rules.version_dict(rules.publish(session, principal.as_actor(), effective=effective_date))
 
@@ -113,7 +119,7 @@ def no_rules() -> PiguardError:
 
 
 @router.get("/api/rules/privacy/current", summary="The rules in force (public)")
-def current(lang: str = "zh", session: Session = Depends(db_session)) -> dict[str, Any]:
+def current(lang: str = "zh", session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     v = service.current_rules_version(session)
     if v is None:
         raise no_rules()
@@ -121,12 +127,14 @@ def current(lang: str = "zh", session: Session = Depends(db_session)) -> dict[st
 
 
 @router.get("/api/rules/privacy/versions", summary="Every published version (public)")
-def version_list(session: Session = Depends(db_session)) -> list[dict[str, Any]]:
+def version_list(session: Session = Depends(db_session, scope="function")) -> list[dict[str, Any]]:
     return [rules.version_dict(v) for v in rules.versions(session)]
 
 
 @router.get("/api/rules/privacy/versions/{number}", summary="One published version (public)")
-def version(number: int, lang: str = "zh", session: Session = Depends(db_session)) -> dict[str, Any]:
+def version(
+    number: int, lang: str = "zh", session: Session = Depends(db_session, scope="function")
+) -> dict[str, Any]:
     return rules.version_dict(rules.get_version(session, number), _lang(lang))
 
 
@@ -135,7 +143,7 @@ def diff(
     old: int = Query(..., alias="from"),
     new: int = Query(..., alias="to"),
     lang: str = "zh",
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     lang = _lang(lang)
     return {

@@ -121,7 +121,7 @@ def consent_page(
     request: Request,
     ref: str = "",
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "consent.read", session)
     if denied is not None:
@@ -134,7 +134,7 @@ def consent_search(
     request: Request,
     subject: str = Form("", max_length=300),
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "consent.read", session)
     if denied is not None:
@@ -149,7 +149,7 @@ def consent_withdraw(
     ref: str = Form("", max_length=64),
     target: str = Form("", max_length=80),
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Withdraw one consent (any ledger); htmx gets the subject's updated table back."""
     if not _same_origin(request):

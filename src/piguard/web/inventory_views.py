@@ -104,7 +104,7 @@ def _page(
 def inventory_page(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "inventory.read", session)
     return denied if denied is not None else _page(request, principal, session)
@@ -116,7 +116,7 @@ def inventory_save(
     request: Request,
     yaml_text: str = Form("", max_length=2_000_000),
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     denied = _forbidden_post(request, principal, session, "inventory.manage")
     if denied is not None:
@@ -137,7 +137,7 @@ def inventory_publish(
     request: Request,
     effective_date: str = Form("", max_length=10),
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from datetime import date
 
@@ -163,7 +163,7 @@ def inventory_publish(
 def inventory_versions(
     request: Request,
     principal: Principal = Depends(console_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     denied = _permitted(request, principal, "inventory.read", session)
     if denied is not None:
@@ -213,12 +213,12 @@ def _public(request: Request, session: Session, number: int | None) -> HTMLRespo
 
 @router.get("/rules/privacy")
 @carries("O24-8")
-def public_rules(request: Request, session: Session = Depends(db_session)) -> HTMLResponse:
+def public_rules(request: Request, session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
     return _public(request, session, None)
 
 
 @router.get("/rules/privacy/versions/{number}")
 def public_rules_version(
-    number: int, request: Request, session: Session = Depends(db_session)
+    number: int, request: Request, session: Session = Depends(db_session, scope="function")
 ) -> HTMLResponse:
     return _public(request, session, number)
