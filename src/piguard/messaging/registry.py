@@ -27,6 +27,7 @@ from piguard.audit.service import Actor, record
 from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.core.reasons import Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import protect
 from piguard.messaging.models import (
@@ -998,6 +999,34 @@ class PortView:
     suspended_obligations: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    id: int
+    cp_id: int
+    kind: str
+    pattern: re.Pattern[str]
+
+
+_TEMPLATE_NOT_APPROVED = (
+    "template_not_approved",
+    ("O31-19",),
+    "Not an approved template of this content provider: the content review decides the kind.",
+    "不是该内容提供者已批准的模板：消息类型由内容审核确定。",
+)
+_TEMPLATE_CHANGED = (
+    "template_text_changed",
+    ("O31-19",),
+    "The text does not match the approved template: the content review decides the kind.",
+    "内容与已批准的模板不符：消息类型由内容审核确定。",
+)
+_TEMPLATE_MATCHED = (
+    "template_matched",
+    ("O31-19",),
+    "The text matches an approved template: its reviewed kind is used.",
+    "内容与已批准的模板一致：采用模板审核确定的消息类型。",
+)
+
+
 @dataclass
 class RegistrySnapshot:
     """The registry in memory, as the gateway decides over it (read once, reused across batches).
@@ -1019,6 +1048,20 @@ class RegistrySnapshot:
     _prepared_for: Reviewer | None = None
     #: channel -> every port code, sorted (built on the first :meth:`owners` call)
     _sorted_codes: dict[str, list[str]] = field(default_factory=dict)
+    #: approved templates by id
+    templates: dict[int, TemplateView] = field(default_factory=dict)
+
+    @carries("O31-19")
+    def template_kind(self, cp_id: int, template_id: object, text: str) -> tuple[str | None, Reason]:
+        """The kind a message sent as template ``template_id`` is trusted to have: the approved
+        template's reviewed kind while ``text`` matches it (:func:`template_matches`), else ``None``
+        (the content review decides), with the reason saying which."""
+        tpl = self.templates.get(template_id) if type(template_id) is int else None
+        if tpl is None or tpl.cp_id != cp_id:
+            return None, Reason(*_TEMPLATE_NOT_APPROVED, {"template": template_id})
+        if not template_matches(tpl.pattern, text):
+            return None, Reason(*_TEMPLATE_CHANGED, {"template": tpl.id})
+        return tpl.kind, Reason(*_TEMPLATE_MATCHED, {"template": tpl.id, "kind": tpl.kind})
 
     def add_port(self, p: PortView) -> None:
         self.ports[p.id] = p
@@ -1198,6 +1241,12 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
                 suspended_obligations=tuple(obligations or ()),
             )
         )
+    for tid, cp_id, kind, text in session.execute(
+        select(Template.id, Template.content_provider_id, Template.kind, Template.text).where(
+            Template.approved.is_(True)
+        )
+    ):
+        snap.templates[tid] = TemplateView(tid, cp_id, kind, template_pattern(text))
     return snap
 
 

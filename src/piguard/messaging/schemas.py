@@ -25,6 +25,7 @@ class SubmitIn(_In):
     message_type: str | None = Field(None, max_length=64, description="Consent type of a commercial message")
     campaign_id: int | None = None
     client_ref: str | None = Field(None, max_length=64)
+    template_id: int | None = Field(None, description="An approved template the text was written from")
 
 
 class BatchIn(_In):
