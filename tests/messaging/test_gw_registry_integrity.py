@@ -331,3 +331,16 @@ def test_access_codes_must_be_digits(session: Session) -> None:
             session, name="某服务商", licence_number="B2-20190003", access_codes=["10 69"]
         )
     assert [f.field for f in err.value.fields] == ["access_codes"]
+
+
+@pytest.mark.obligation("O31-21")
+def test_an_approved_signature_loaded_without_a_claim_still_belongs_to_its_provider(session: Session) -> None:
+    from piguard.messaging.models import Signature
+
+    reg = build_registry(session)
+    _second_provider(session, sig=None)
+    session.add(Signature(content_provider_id=reg.youpin_id, text="旧签名", approved=True, status="approved"))
+    session.flush()
+    with pytest.raises(PiguardError) as err:
+        registry.add_signature(session, "mall2", "旧签名")
+    assert err.value.code == "signature_taken" and "youpin" in err.value.message_en

@@ -296,7 +296,11 @@ def add_signature(session: Session, code: str, text: str, *, principal: Principa
     if not t or "【" in t or "】" in t:
         raise _invalid("text", "a signature without nested 【】", "签名不能为空或包含【】")
     claim = _signature_claim(t)
-    holder = session.scalar(select(Signature).where(Signature.claim == claim))
+    # rows written without a claim (bulk loads, rows older than the claim) count by their text
+    unclaimed = (Signature.claim.is_(None)) & Signature.approved.is_(True) & (Signature.text == t)
+    holder = session.scalar(
+        select(Signature).where((Signature.claim == claim) | unclaimed).order_by(Signature.id).limit(1)
+    )
     if holder is not None:
         if holder.content_provider_id == cp.id:
             raise _conflict(f"Signature {t}")
