@@ -66,6 +66,7 @@ def _requests(
                 d.get("message_type"),
                 d.get("campaign_id"),
                 str(d.get("client_ref") or d.get("id") or f"line:{n}"),
+                template_id=d.get("template_id"),  # not an int: decided as "template_not_approved"
             )
         )
     return out
@@ -111,7 +112,9 @@ def _run(
 
 
 _FILE = typer.Option(
-    None, "--file", help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?}; - for stdin"
+    None,
+    "--file",
+    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin",
 )
 _FMT = typer.Option("text", "--format", help="text or json")
 
