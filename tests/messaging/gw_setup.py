@@ -38,7 +38,7 @@ def build_registry(session: Session) -> Reg:
         session,
         name="示例短信服务",
         licence_number="B2-20150001",
-        access_codes=["106900"],
+        access_codes=["106900", "12110"],
         access_location="北京",
     )
     yp = registry.create_content_provider(
@@ -50,7 +50,7 @@ def build_registry(session: Session) -> Reg:
         identity_number=USCC,
     )
     registry.verify_content_provider(session, "youpin")
-    registry.add_signature(session, "youpin", "优品商城")
+    registry.approve_signature(session, "youpin", "优品商城", evidence="营业执照与商标注册证 (test set-up)")
     other = registry.create_content_provider(
         session,
         code="civic",
@@ -60,7 +60,9 @@ def build_registry(session: Session) -> Reg:
         identity_number=USCC2,
     )
     registry.verify_content_provider(session, "civic")
-    registry.add_signature(session, "civic", "市应急管理局")
+    registry.approve_signature(
+        session, "civic", "市应急管理局", evidence="营业执照与商标注册证 (test set-up)"
+    )
     cport = registry.create_port(
         session,
         code=COMMERCIAL_PORT,

@@ -45,7 +45,7 @@ class Reg:
 
 def build(session: Session) -> Reg:
     sp = registry.create_service_provider(
-        session, name="示例短信服务", licence_number="B2-20150001", access_codes=["106900"]
+        session, name="示例短信服务", licence_number="B2-20150001", access_codes=["106900", "12110"]
     )
     yp = registry.create_content_provider(
         session,
@@ -56,7 +56,7 @@ def build(session: Session) -> Reg:
         identity_number="91110000600037341L",
     )
     registry.verify_content_provider(session, CP_CODE)
-    registry.add_signature(session, CP_CODE, "优品商城")
+    registry.approve_signature(session, CP_CODE, "优品商城", evidence="营业执照与商标注册证 (test set-up)")
     civic = registry.create_content_provider(
         session,
         code="civic",
@@ -66,7 +66,9 @@ def build(session: Session) -> Reg:
         identity_number="91310000MA1FL1234Q",
     )
     registry.verify_content_provider(session, "civic")
-    registry.add_signature(session, "civic", "市应急管理局")
+    registry.approve_signature(
+        session, "civic", "市应急管理局", evidence="营业执照与商标注册证 (test set-up)"
+    )
     registry.create_port(
         session,
         code=PORT,

@@ -115,7 +115,7 @@ def test_registry_crud_and_suspension_over_the_api(client: TestClient, session: 
         "/api/sms/providers",
         json={
             "name": "示例短信",
-            "licence_number": "B2-1",
+            "licence_number": "B2-20150002",
             "access_codes": ["1069"],
             "access_location": "上海",
         },

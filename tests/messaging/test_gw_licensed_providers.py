@@ -23,7 +23,7 @@ def test_provider_name_access_codes_and_location_are_recorded(session: Session) 
     assert (sp.name, sp.licence_number, sp.access_codes, sp.access_location) == (
         "示例短信服务",
         "B2-20150001",
-        ["106900"],
+        ["106900", "12110"],
         "北京",
     )
 

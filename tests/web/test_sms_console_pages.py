@@ -166,7 +166,7 @@ def test_registry_consents_and_optouts_pages(client: TestClient) -> None:
     r = client.get("/console/sms/registry")
     assert r.status_code == 200
     assert "9111" not in r.text.replace("9111****", "")  # identity numbers masked
-    assert "91110000600037341L" not in r.text and "B2-DEMO-0001" in r.text
+    assert "91110000600037341L" not in r.text and "B2-20269999" in r.text
     assert "测试暂停" in r.text and 'href="/console/rules/O31-23"' in r.text
     assert "【优品商城】" in r.text and "10690001" in r.text
     r = client.get("/console/sms/consents", params={"status": "pending"})

@@ -93,6 +93,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "consent.manage": _roles(COMPLIANCE_OFFICER, OPERATOR),
     # messaging
     "sms.submit": _roles(COMPLIANCE_OFFICER, OPERATOR),
+    # replies and delivery reports from the SMS centre (listed here, not registered by the API
+    # module on import: `piguard staff token --scope sms:inbound` must know it without the API)
+    "sms.inbound": _roles(COMPLIANCE_OFFICER, OPERATOR),
     "sms.read": _roles(COMPLIANCE_OFFICER, OPERATOR, AUDITOR),
     "sms.manage": _roles(ADMIN, COMPLIANCE_OFFICER),
     # user rights requests and cases

@@ -526,6 +526,7 @@ def principal_for_staff(
     terminal: str | None = None,
     token_id: int | None = None,
     session_id: int | None = None,
+    content_provider_id: int | None = None,
 ) -> Principal:
     """The principal an account stands for; the address and terminal are cleaned for the audit log."""
     return Principal(
@@ -543,4 +544,5 @@ def principal_for_staff(
         staff_id=staff.id,
         token_id=token_id,
         session_id=session_id,
+        content_provider_id=content_provider_id,
     )

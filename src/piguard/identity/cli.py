@@ -149,15 +149,30 @@ def token(
         int, typer.Option("--expires-days", min=1, max=366, help="Lifetime in days")
     ] = 30,
     name: Annotated[str, typer.Option("--name", help="A label for the token")] = "",
+    content_provider: Annotated[
+        str | None,
+        typer.Option(
+            "--content-provider",
+            help="Bind the token to this content provider (code): it sends only from its ports. "
+            "绑定内容提供者。",
+        ),
+    ] = None,
 ) -> None:
     """Issue an API token; it is printed once, on stdout. / 签发 API 令牌（仅显示一次）。"""
     with db.unit_of_work() as session:
         staff = service.require_staff(session, username)
         plaintext, row = service.issue_token(
-            session, staff, scope, timedelta(days=expires_days), name=name, by=_operator()
+            session,
+            staff,
+            scope,
+            timedelta(days=expires_days),
+            name=name,
+            by=_operator(),
+            content_provider=content_provider,
         )
+        bound = f", bound to content provider {content_provider}" if content_provider else ""
         info = (
-            f"token {row.id} ({row.prefix}) for {staff.username}, scopes {' '.join(sorted(row.scopes))}, "
+            f"token {row.id} ({row.prefix}) for {staff.username}, scopes {' '.join(sorted(row.scopes))}{bound}, "
             f"expires {row.expires_at.isoformat()}; shown once / 仅显示一次"
         )
     Console(stderr=True, highlight=False).print(info)

@@ -84,6 +84,9 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: the content provider (``msg_content_providers.id``) the token is bound to: it may then send
+    #: only from that provider's ports (O31-13, O31-10), as an SMPP account bound to one may
+    content_provider_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     staff: Mapped[Staff] = relationship(lazy="joined")
 

@@ -49,6 +49,8 @@ class Principal:
     staff_id: int | None = None
     token_id: int | None = None
     session_id: int | None = None
+    #: a token bound to one content provider (``ApiToken.content_provider_id``): it sends only as it
+    content_provider_id: int | None = None
 
     def as_actor(self) -> Actor:
         return Actor(type=self.actor_type, id=self.actor_id)
@@ -71,6 +73,7 @@ class Principal:
             "via": self.via,
             "agent_org": self.agent_org,
             "access_expires_at": self.access_expires_at,
+            "content_provider_id": self.content_provider_id,
         }
 
 

@@ -57,6 +57,9 @@ class TokenIn(_In):
     scopes: list[str] = Field(min_length=1, max_length=50)
     expires_in_days: int = Field(default=30, ge=1, le=366)
     name: str = Field(default="", max_length=100)
+    content_provider: str | None = Field(
+        default=None, max_length=64, description="Bind the token to this content provider's code (SMS)"
+    )
 
 
 class TokenOut(BaseModel):
@@ -68,6 +71,7 @@ class TokenOut(BaseModel):
     expires_at: datetime
     revoked: bool
     last_used_at: datetime | None
+    content_provider_id: int | None = None
 
     @classmethod
     def of(cls, row: ApiToken) -> TokenOut:
@@ -80,6 +84,7 @@ class TokenOut(BaseModel):
             expires_at=row.expires_at,
             revoked=row.revoked,
             last_used_at=row.last_used_at,
+            content_provider_id=row.content_provider_id,
         )
 
 

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from piguard.core.db import utcnow
@@ -84,6 +84,32 @@ def _check_scopes(
     return wanted
 
 
+#: the messaging registry's content providers, read by name (identity sits below messaging)
+_CONTENT_PROVIDERS = table("msg_content_providers", column("id"), column("code"))
+
+
+@carries("O31-13", "O31-10")
+def content_provider_id_of(session: Session, code: str) -> int:
+    """The id of the content provider ``code`` a token is bound to (404 when there is none)."""
+    c = code.strip().lower() if isinstance(code, str) else ""
+    found = (
+        session.scalar(select(_CONTENT_PROVIDERS.c.id).where(_CONTENT_PROVIDERS.c.code == c)) if c else None
+    )
+    if found is None:
+        raise not_found("Content provider", "内容提供者", str(code)[:64])
+    return int(found)
+
+
+def _bound_reason(held: int) -> Reason:
+    return Reason(
+        "token_bound_elsewhere",
+        ("O31-13", "O31-10"),
+        "A token bound to a content provider can only issue tokens bound to the same one.",
+        "绑定内容提供者的令牌只能签发绑定同一内容提供者的令牌。",
+        {"content_provider_id": held},
+    )
+
+
 @carries("O24-13.3", "O24-11", "O24-13.6")
 def issue_token(
     session: Session,
@@ -94,11 +120,14 @@ def issue_token(
     name: str = "",
     by: Principal | None = None,
     now: datetime | None = None,
+    content_provider: str | None = None,
 ) -> tuple[str, ApiToken]:
     """Issue an API token for ``staff``: returns ``(plaintext, row)``; the plaintext is shown once.
 
     Scopes must lie within what the account's roles allow (and within the issuing token's scopes,
     when ``by`` is itself a token). An agent's token never outlives the agent's access (O24-11).
+    ``content_provider`` (a code) binds the token to that content provider: it then sends only from
+    that provider's ports (O31-13, O31-10). A bound token issues only tokens bound the same way.
     """
     now = now or utcnow()
     if not staff.active:
@@ -115,6 +144,10 @@ def issue_token(
         )
     holder = by.scopes if by is not None and by.via == "token" else None
     wanted = _check_scopes(staff, scopes, holder)
+    cp_id = content_provider_id_of(session, content_provider) if content_provider is not None else None
+    held = by.content_provider_id if by is not None and by.via == "token" else None
+    if held is not None and cp_id != held:
+        raise forbidden((_bound_reason(held),))
     expires_at = now + expires_in
     if staff.kind == "agent":
         if staff.access_expires_at is None or staff.access_expires_at <= now:
@@ -140,6 +173,7 @@ def issue_token(
         created_at=now,
         expires_at=expires_at,
         revoked=False,
+        content_provider_id=cp_id,
     )
     session.add(row)
     session.flush()
@@ -153,6 +187,7 @@ def issue_token(
             "prefix": prefix,
             "scopes": sorted(wanted),
             "expires_at": expires_at.isoformat(),
+            "content_provider_id": cp_id,
         },
     )
     log.info("token_issued", token_id=row.id, staff_id=staff.id)
@@ -224,5 +259,11 @@ def principal_from_token(
         row.last_used_at = now
         session.flush()
     return principal_for_staff(
-        row.staff, via="token", scopes=row.scopes, client_ip=client_ip, terminal=terminal, token_id=row.id
+        row.staff,
+        via="token",
+        scopes=row.scopes,
+        client_ip=client_ip,
+        terminal=terminal,
+        token_id=row.id,
+        content_provider_id=row.content_provider_id,
     )

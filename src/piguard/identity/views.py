@@ -113,7 +113,13 @@ def post_token(
 ) -> TokenCreatedOut:
     staff = service.get_staff(session, principal.staff_id or 0)
     plaintext, row = service.issue_token(
-        session, staff, body.scopes, timedelta(days=body.expires_in_days), name=body.name, by=principal
+        session,
+        staff,
+        body.scopes,
+        timedelta(days=body.expires_in_days),
+        name=body.name,
+        by=principal,
+        content_provider=body.content_provider,
     )
     return TokenCreatedOut(**TokenOut.of(row).model_dump(), token=plaintext)
 

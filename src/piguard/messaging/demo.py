@@ -24,8 +24,8 @@ def load_demo_messaging(session: Session) -> None:
     sp = registry.create_service_provider(
         session,
         name="演示短信服务有限公司 Demo SMS Co.",
-        licence_number="B2-DEMO-0001",
-        access_codes=["106900"],
+        licence_number="B2-20269999",
+        access_codes=["106900", "12110"],
         access_location="北京 Beijing",
     )
     registry.create_content_provider(
@@ -37,7 +37,12 @@ def load_demo_messaging(session: Session) -> None:
         identity_number="91110000600037341L",
     )
     registry.verify_content_provider(session, "youpin")
-    registry.add_signature(session, "youpin", "优品商城")
+    registry.approve_signature(
+        session,
+        "youpin",
+        "优品商城",
+        evidence="演示数据：营业执照与商标注册证 Demo: business licence and trademark",
+    )
     registry.create_port(
         session,
         code="10690001",
@@ -63,7 +68,12 @@ def load_demo_messaging(session: Session) -> None:
         identity_number="91310000MA1FL1234Q",
     )
     registry.verify_content_provider(session, "civic")
-    registry.add_signature(session, "civic", "市应急管理局")
+    registry.approve_signature(
+        session,
+        "civic",
+        "市应急管理局",
+        evidence="演示数据：营业执照与商标注册证 Demo: business licence and trademark",
+    )
     registry.create_port(
         session,
         code="12110",

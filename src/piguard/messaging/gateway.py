@@ -56,6 +56,9 @@ class GatewayRequest:
     #: the content provider the caller is bound as (SMPP bind, API token); a port of another
     #: content provider is then refused (O31-13, O31-10; checked in ``messaging.batch``)
     content_provider_id: int | None = None
+    #: an approved template of the content provider the text was written from: its reviewed kind is
+    #: trusted while the text matches it (``RegistrySnapshot.template_kind``, O31-19)
+    template_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +244,16 @@ def evaluate(ctx: GatewayContext, p: Prepared) -> Evaluation:
     reviewer = ctx.reviewer
     if reviewer is None:
         reviewer = ctx.reviewer = default_reviewer()
-    review = reviewer.review(req.text, registry.port_context(port, req.kind))
+    trusted: str | None = None
+    if req.template_id is not None:
+        trusted, why = registry.template_kind(cp.id, req.template_id, req.text)
+        reasons.append(why)
+    review = reviewer.review(req.text, registry.port_context(port, trusted or req.kind))
     for f in review.findings:
+        if trusted is not None and trusted != COMMERCIAL and f.code in _COMMERCIAL_ONLY:
+            continue  # the reviewed template's kind stands while the text matches it
         (refusals if f.severity is _ERROR else reasons).append(f.reason())
-    kind = _effective_kind(review, req.kind)
+    kind = trusted if trusted is not None and req.kind != COMMERCIAL else _effective_kind(review, req.kind)
     emergency = kind == EMERGENCY
     reasons.append(review.kind_reason())
 
@@ -331,6 +340,9 @@ def evaluate(ctx: GatewayContext, p: Prepared) -> Evaluation:
 
 
 # constant reasons and texts built once (the hot path only adds the per-message detail)
+#: findings that follow from the content review taking a text for commercial: not raised against
+#: a text that matches an approved non-commercial template (``GatewayRequest.template_id``)
+_COMMERCIAL_ONLY = frozenset({"commercial_content_not_declared", "optout_missing"})
 _ERROR = Severity.ERROR
 _ALLOW, _REFUSE, _HOLD = Outcome.ALLOW, Outcome.REFUSE, Outcome.HOLD
 _SENDER_REGISTERED = ("sender_registered", ("O31-10",), "Registered sender.", "发送号码已登记。")

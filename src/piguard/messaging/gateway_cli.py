@@ -22,7 +22,7 @@ from piguard.messaging.cli import app
 from piguard.messaging.gateway import GatewayRequest
 
 registry_app = typer.Typer(
-    help="Gateway registry: providers, content providers, ports, suspension. 短信网关登记。",
+    help="Gateway registry: providers, content providers, signatures, templates, ports, suspension. 短信网关登记。",
     no_args_is_help=True,
 )
 app.add_typer(registry_app, name="registry")
@@ -66,6 +66,7 @@ def _requests(
                 d.get("message_type"),
                 d.get("campaign_id"),
                 str(d.get("client_ref") or d.get("id") or f"line:{n}"),
+                template_id=d.get("template_id"),  # not an int: decided as "template_not_approved"
             )
         )
     return out
@@ -111,7 +112,9 @@ def _run(
 
 
 _FILE = typer.Option(
-    None, "--file", help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?}; - for stdin"
+    None,
+    "--file",
+    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin",
 )
 _FMT = typer.Option("text", "--format", help="text or json")
 
@@ -201,9 +204,11 @@ def add_cp(
     identity_type: str = typer.Option("uscc", "--identity-type"),
     identity_number: str = typer.Option(..., "--identity-number"),
     verified: bool = typer.Option(False, "--verified", help="The identity was checked (O31-12)"),
-    signature: list[str] = typer.Option([], "--signature"),
+    signature: list[str] = typer.Option(
+        [], "--signature", help="Submit a signature for review (repeatable; see review-signature)"
+    ),
 ) -> None:
-    """Register a content provider with its real identity (O31-12) and signatures."""
+    """Register a content provider with its real identity (O31-12) and submit its signatures."""
     with unit_of_work() as session:
         cp = registry.create_content_provider(
             session,
@@ -216,9 +221,122 @@ def add_cp(
         )
         if verified:
             registry.verify_content_provider(session, code, principal=_CLI)
-        for s in signature:
-            registry.add_signature(session, code, s, principal=_CLI)
-        typer.echo(json.dumps({"id": cp.id, "identity": cp.identity_masked}, ensure_ascii=False))
+        sigs = [registry.add_signature(session, code, s, principal=_CLI).id for s in signature]
+        typer.echo(
+            json.dumps({"id": cp.id, "identity": cp.identity_masked, "signatures": sigs}, ensure_ascii=False)
+        )
+
+
+def _echo(d: dict[str, Any] | list[dict[str, Any]]) -> None:
+    sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+_DECISION = typer.Option(..., "--decision", help="approved or rejected")
+_EVIDENCE = typer.Option(..., "--evidence", help="What the decision rests on (kept with the review)")
+
+
+@registry_app.command("add-signature")
+def add_signature_command(
+    content_provider: str = typer.Argument(..., help="Content provider code"),
+    text: str = typer.Argument(..., help="The signature, with or without 【】"),
+) -> None:
+    """Submit a signature for review (O31-21): one signature belongs to one content provider."""
+    from piguard.messaging.views_registry import signature_dict
+
+    with unit_of_work() as session:
+        _echo(signature_dict(registry.add_signature(session, content_provider, text, principal=_CLI)))
+
+
+@registry_app.command("signatures")
+def signatures_command(content_provider: str = typer.Argument(..., help="Content provider code")) -> None:
+    """A content provider's signatures and their review status."""
+    from piguard.messaging.views_registry import signature_dict
+
+    with unit_of_work() as session:
+        _echo([signature_dict(s) for s in registry.list_signatures(session, content_provider)])
+
+
+@registry_app.command("review-signature")
+def review_signature_command(
+    signature_id: str = typer.Argument(..., help="Signature id (see `sms registry signatures`)"),
+    decision: str = _DECISION,
+    evidence: str = _EVIDENCE,
+) -> None:
+    """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send."""
+    from piguard.messaging.views_registry import signature_dict
+
+    with unit_of_work() as session:
+        s = registry.review_signature(
+            session, signature_id, decision=decision, evidence=evidence, principal=_CLI
+        )
+        _echo(signature_dict(s))
+
+
+@registry_app.command("templates")
+def templates_command(
+    content_provider: str | None = typer.Option(None, "--content-provider"),
+) -> None:
+    """Message templates and their review status."""
+    from piguard.messaging.views_registry import template_dict
+
+    with unit_of_work() as session:
+        _echo([template_dict(t) for t in registry.list_templates(session, content_provider)])
+
+
+@registry_app.command("add-template")
+def add_template_command(
+    content_provider: str = typer.Option(..., "--content-provider"),
+    name: str = typer.Option(..., "--name"),
+    text: str = typer.Option(..., "--text", help="Message text; {name} marks a placeholder"),
+    kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, …"),
+) -> None:
+    """Submit a message template with its kind for review."""
+    from piguard.messaging.views_registry import template_dict
+
+    with unit_of_work() as session:
+        t = registry.create_template(
+            session, content_provider=content_provider, name=name, text=text, kind=kind, principal=_CLI
+        )
+        _echo(template_dict(t))
+
+
+@registry_app.command("update-template")
+def update_template_command(
+    template_id: str = typer.Argument(...),
+    name: str | None = typer.Option(None, "--name"),
+    text: str | None = typer.Option(None, "--text"),
+    kind: str | None = typer.Option(None, "--kind"),
+) -> None:
+    """Change a template; a new text or kind goes back to review."""
+    from piguard.messaging.views_registry import template_dict
+
+    with unit_of_work() as session:
+        t = registry.update_template(session, template_id, name=name, text=text, kind=kind, principal=_CLI)
+        _echo(template_dict(t))
+
+
+@registry_app.command("delete-template")
+def delete_template_command(template_id: str = typer.Argument(...)) -> None:
+    """Delete a template."""
+    with unit_of_work() as session:
+        registry.delete_template(session, template_id, principal=_CLI)
+    typer.echo("deleted")
+
+
+@registry_app.command("review-template")
+def review_template_command(
+    template_id: str = typer.Argument(...),
+    decision: str = _DECISION,
+    evidence: str = _EVIDENCE,
+) -> None:
+    """Approve or reject a template, with the evidence (O31-19, O31-21)."""
+    from piguard.messaging.views_registry import template_dict
+
+    with unit_of_work() as session:
+        t = registry.review_template(
+            session, template_id, decision=decision, evidence=evidence, principal=_CLI
+        )
+        _echo(template_dict(t))
 
 
 @registry_app.command("add-port")

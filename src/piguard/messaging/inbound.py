@@ -1,6 +1,9 @@
 """Inbound replies (O31-20, O31-18.2, NPC-8): a reply from a recipient to a port (+ extension).
 
-The port and extension name the content provider. The reply is classified
+The code replied to names the content provider (``RegistrySnapshot.owners``): the port and
+extension it was sent from, or a shorter code such as the base code of a range, which may name
+several providers; an opt-out or a refusal then applies to each of them and the result and the
+audit say so (a grant is taken only from a code that names one). The reply is classified
 (:mod:`piguard.messaging.replies`, with ``pending_consent`` when a request of that content provider
 awaits this recipient's answer) and then:
 
@@ -43,6 +46,9 @@ class InboundResult:
     requests_refused: list[int] = field(default_factory=list)
     confirmation_ref: str | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: every content provider the code replied to resolved to (several: each one's consent ends)
+    content_providers: list[str] = field(default_factory=list)
+    confirmation_refs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,8 @@ class InboundResult:
             "requests_refused": self.requests_refused,
             "confirmation_ref": self.confirmation_ref,
             "reasons": self.reasons,
+            "content_providers": self.content_providers,
+            "confirmation_refs": self.confirmation_refs,
         }
 
 
@@ -88,18 +96,21 @@ def receive_reply(
     rhash, masked = protect.address_hash(address), protect.mask_address(address)
     port_code = to.strip().lower() if channel == "email" else to.strip()
     reg = snapshot(session)
-    port, _ext = reg.resolve(channel, port_code)
-    cp = reg.cps.get(port.cp_id) if port is not None else None
-    pending = consent.pending_requests(session, rhash, cp.id) if cp is not None else []
-    cls = classify_reply(text, pending_consent=bool(pending))
+    owners = reg.owners(channel, port_code)
+    several = len(owners) > 1
+    pending_of = {p.cp_id: consent.pending_requests(session, rhash, p.cp_id) for p in owners}
+    cls = classify_reply(text, pending_consent=any(pending_of.values()))
     ref = records.new_ref()
     ended: list[int] = []
     granted: list[int] = []
     refused_ids: list[int] = []
-    confirmation: str | None = None
-    if cp is not None:
+    confirmations: list[str] = []
+    ended_for: list[str] = []
+    for port in owners:
+        cp = reg.cps[port.cp_id]
+        pending = pending_of[port.cp_id]
         if cls.intent is ReplyIntent.OPT_OUT:
-            ended = consent.end_consents(
+            ended += consent.end_consents(
                 session, recipient_hash=rhash, content_provider_id=cp.id, reason="opt_out", now=now
             )
             for req in pending:
@@ -116,24 +127,47 @@ def receive_reply(
                 source="reply",
                 ended=True,
             )
-            confirmation = _confirm(
-                session,
-                channel=channel,
-                sender=port_code,
-                address=address,
-                rhash=rhash,
-                masked=masked,
-                cp_id=cp.id,
-                now=now,
-                port_id=port.id if port else None,
+            ended_for.append(cp.code)
+            confirmations.append(
+                _confirm(
+                    session,
+                    channel=channel,
+                    sender=port_code,
+                    address=address,
+                    rhash=rhash,
+                    masked=masked,
+                    cp_id=cp.id,
+                    now=now,
+                    port_id=port.id,
+                )
             )
         elif cls.intent is ReplyIntent.CONSENT_REFUSAL:
             for req in pending:
                 consent.refuse_request(session, req, reply_text=text, source="reply", now=now)
                 refused_ids.append(req.id)
-        elif cls.intent is ReplyIntent.CONSENT_GRANT and pending:
+        elif cls.intent is ReplyIntent.CONSENT_GRANT and pending and not several:
+            # a grant is taken only from a reply that names one content provider
             for req in pending:
                 granted.append(consent.grant(session, req, reply_text=text, source="reply", now=now).id)
+    codes = [reg.cps[p.cp_id].code for p in owners]
+    one = owners[0] if len(owners) == 1 else None
+    extra: list[dict[str, Any]] = []
+    if not owners:
+        extra.append(_PORT_UNKNOWN)
+    elif several:
+        extra.append(
+            {
+                "code": "reply_to_several_providers",
+                "obligations": ["O31-20", "O31-13"],
+                "message": {
+                    "zh": f"回复的号码属于多个内容提供者（{'、'.join(codes)}）："
+                    + ("均已退订。" if ended_for else "未据此授予同意。"),
+                    "en": f"The code replied to belongs to several content providers ({', '.join(codes)}): "
+                    + ("consent ended for each." if ended_for else "no consent granted from it."),
+                },
+                "detail": {"content_providers": codes, "consents_ended_for": ended_for},
+            }
+        )
     records.write_records(
         session,
         [
@@ -150,44 +184,55 @@ def receive_reply(
                 content_has_pi=True,  # replies are free text from a person: stored masked, clear only encrypted
                 outcome="received",
                 status="received",
-                reason_codes=[r.code for r in cls.reasons] + ([] if cp is not None else ["port_unknown"]),
-                obligations=list(cls.obligations),
+                reason_codes=[r.code for r in cls.reasons] + [str(r["code"]) for r in extra],
+                obligations=sorted({*cls.obligations, *(o for r in extra for o in r["obligations"])}),
                 kind="reply",
-                content_provider_id=cp.id if cp else None,
-                port_id=port.id if port else None,
+                content_provider_id=one.cp_id if one else None,
+                port_id=one.id if one else None,
                 intent=cls.intent.value,
             )
         ],
     )
-    if ended or refused_ids or granted:
+    if ended or refused_ids or granted or ended_for:
         record(
             session,
             action="sms.consent.reply",
             actor=actor_of(principal),
-            subject_ref=f"content_provider:{cp.code}" if cp else None,
+            subject_ref=f"content_provider:{codes[0]}" if one else None,
             obligations=cls.obligations,
             detail={
                 "intent": cls.intent.value,
-                "content_provider": cp.code if cp else None,
+                "content_provider": codes[0] if one else None,
+                "content_providers": codes,
+                "several_providers": several,
+                "consents_ended_for": ended_for,
                 "recipient": masked,
                 "consents_ended": len(ended),
             },
         )
-    reasons = [r.to_dict() for r in cls.reasons]
-    if cp is None:
-        reasons.append(
-            {
-                "code": "port_unknown",
-                "obligations": ["O31-11"],
-                "message": {
-                    "zh": "回复的端口未登记：仅记录。",
-                    "en": "The port replied to is not registered: recorded only.",
-                },
-            }
-        )
+    reasons = [r.to_dict() for r in cls.reasons] + extra
     return InboundResult(
-        ref, cls.intent.value, cp.code if cp else None, ended, granted, refused_ids, confirmation, reasons
+        ref,
+        cls.intent.value,
+        codes[0] if one else None,
+        ended,
+        granted,
+        refused_ids,
+        confirmations[0] if confirmations else None,
+        reasons,
+        codes,
+        confirmations,
     )
+
+
+_PORT_UNKNOWN: dict[str, Any] = {
+    "code": "port_unknown",
+    "obligations": ["O31-11"],
+    "message": {
+        "zh": "回复的端口未登记：仅记录。",
+        "en": "The port replied to is not registered: recorded only.",
+    },
+}
 
 
 def _confirm(

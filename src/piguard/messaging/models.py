@@ -45,6 +45,8 @@ REQUEST_STATUS = ("pending", "granted", "refused", "expired", "blocked")
 PERIOD_UNITS = ("day", "week", "month")
 DIRECTIONS = ("out", "in")
 RECORD_STATUS = ("queued", "sent", "delivered", "failed", "refused", "held", "checked", "received")
+#: the review workflow of signatures and templates (O31-21, O31-12): submitted -> approved / rejected
+REVIEW_STATUS = ("submitted", "approved", "rejected")
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:
@@ -101,14 +103,28 @@ class ContentProvider(Base):
 
 
 class Signature(Base):
-    """A 【signature】 (without brackets) a content provider may use (O31-21)."""
+    """A 【signature】 (without brackets) of one content provider (O31-21, O31-12).
+
+    It is submitted, then approved or rejected by a reviewer with the evidence looked at (trademark,
+    company name, app registration …); only an approved signature passes the gateway (``approved``
+    is what the snapshot reads and is true exactly when ``status`` is ``approved``). ``claim`` is the
+    signature in the content review's normalised form while it is submitted or approved, and
+    ``NULL`` once rejected: unique, so a signature belongs to one content provider at a time."""
 
     __tablename__ = "msg_signatures"
-    __table_args__ = (UniqueConstraint("content_provider_id", "text"),)
+    __table_args__ = (
+        UniqueConstraint("content_provider_id", "text"),
+        CheckConstraint(_in("status", REVIEW_STATUS), name="status"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"), index=True)
     text: Mapped[str] = mapped_column(String(64))
-    approved: Mapped[bool] = mapped_column(Boolean, default=True)
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="submitted", server_default="submitted")
+    evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -140,15 +156,23 @@ class Port(Base):
 
 
 class Template(Base):
-    """An optional pre-reviewed message template."""
+    """A message template of one content provider with its declared kind, reviewed like a signature
+    (submitted -> approved / rejected, reviewer and evidence). ``{name}`` in ``text`` is a
+    placeholder (see ``messaging.registry.template_pattern``); a message sent with an approved
+    template's id keeps the template's kind only while its text matches the template."""
 
     __tablename__ = "msg_templates"
+    __table_args__ = (CheckConstraint(_in("status", REVIEW_STATUS), name="status"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="submitted", server_default="submitted")
+    evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     review: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -97,6 +97,19 @@ _ENTRIES = (
     _i("campaign_missing", ("O31-17",), "No public-welfare campaign", "无公益活动登记"),
     _i("campaign_not_started", ("O31-17",), "Campaign not started", "公益活动未开始"),
     _i("quiet_hours", ("O31-22",), "Quiet hours", "免打扰时段"),
+    # templates (messaging.registry): whether a reviewed template's kind is trusted
+    _i("template_not_approved", ("O31-19",), "Not an approved template", "非已批准模板", info=True),
+    _i("template_text_changed", ("O31-19",), "Text differs from its template", "内容与模板不符", info=True),
+    _i("template_matched", ("O31-19",), "Matches an approved template", "与已批准模板一致", info=True),
+    # inbound replies (messaging.inbound)
+    _i("port_unknown", ("O31-11",), "Reply to an unregistered code", "回复的号码未登记", info=True),
+    _i(
+        "reply_to_several_providers",
+        ("O31-20", "O31-13"),
+        "Reply to a code of several content providers",
+        "回复的号码属于多个内容提供者",
+        info=True,
+    ),
     # explanatory (allowed messages)
     _i("sender_registered", ("O31-10",), "Registered sender", "发送号码已登记", info=True),
     _i("message_kind", ("O31-19",), "Message kind", "消息类型", info=True),

@@ -8,9 +8,11 @@ in-memory :class:`RegistrySnapshot` and reloads it when the token changes (one c
 
 from __future__ import annotations
 
+import bisect
 import gc
 import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from piguard.audit.service import Actor, record
 from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.core.reasons import Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import protect
 from piguard.messaging.models import (
@@ -37,8 +40,9 @@ from piguard.messaging.models import (
     ServiceProvider,
     Signature,
     Suspension,
+    Template,
 )
-from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer
+from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer, default_reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
@@ -103,6 +107,40 @@ def _audit(
 # ------------------------------------------------------------------------------------ writers
 
 
+#: Province-level communications administrations that issue value-added telecom licences (their
+#: one-character abbreviation opens a provincial licence number: 京B2-20180001); a licence issued
+#: by the MIIT itself (cross-regional, 跨地区) has none, a foreign-invested one starts with 合字.
+_PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵黔云滇藏陕秦甘陇青宁新"
+#: 增值电信业务经营许可证 number: [province | 合字] category codes (A1, A2, B1, B2; several joined by
+#: "." as in B1.B2) "-" year (4 digits) serial (4 digits). Examples: B2-20190001, 京B2-20180001,
+#: 合字B2-20150004, B1.B2-20090003.
+LICENCE_NUMBER = re.compile(rf"^(?:[{_PROVINCES}]|合字)?[AB][12](?:\.[AB][12])*-(\d{{4}})(\d{{4}})$")
+
+
+@carries("O31-6")
+def licence_number_of(v: object) -> str:
+    """The value-added telecom business licence number (O31-6), normalised (full-width forms,
+    spaces, 、 between categories) or a validation error that shows the expected form."""
+    raw = _text("licence_number", v, 64)
+    n = unicodedata.normalize("NFKC", raw).upper().replace(" ", "").replace("、", ".")
+    n = re.sub(r"[‐‑‒–—－]", "-", n)
+    m = LICENCE_NUMBER.match(n)
+    if m is None or not (1994 <= int(m.group(1)) <= utcnow().year + 1) or m.group(2) == "0000":
+        raise _invalid(
+            "licence_number",
+            "a value-added telecom business licence number such as B2-20190001 or 京B2-20180001",
+            "须为增值电信业务经营许可证编号，如 B2-20190001 或 京B2-20180001",
+        )
+    return n
+
+
+def _access_code(v: object) -> str:
+    c = _text("access_codes", v, 21)
+    if not _PORT_DIGITS.match(c):
+        raise _invalid("access_codes", "each access code is 3-21 digits", "接入代码须为 3-21 位数字")
+    return c
+
+
 @carries("O31-6", "O31-7")
 def create_service_provider(
     session: Session,
@@ -115,8 +153,8 @@ def create_service_provider(
 ) -> ServiceProvider:
     """Register a licensed SMS service provider (O31-6) with its access codes and location (O31-7)."""
     name = _text("name", name)
-    licence = _text("licence_number", licence_number, 64)
-    codes = [_text("access_codes", c, 21) for c in access_codes]
+    licence = licence_number_of(licence_number)
+    codes = list(dict.fromkeys(_access_code(c) for c in access_codes))
     if session.scalar(select(ServiceProvider.id).where(ServiceProvider.licence_number == licence)):
         raise _conflict(f"Service provider {licence}")
     sp = ServiceProvider(
@@ -168,13 +206,26 @@ def create_content_provider(
     number = _check_identity(identity_type, identity_number)
     if session.scalar(select(ContentProvider.id).where(ContentProvider.code == code)):
         raise _conflict(f"Content provider {code}")
+    ihash = protect.identity_hash(identity_type, number)
+    holder = session.scalar(select(ContentProvider).where(ContentProvider.identity_hash == ihash).limit(1))
+    if holder is not None:
+        raise PiguardError(
+            "identity_taken",
+            f"This {identity_type} number is already the identity of content provider {holder.code}: "
+            "one real identity is one content provider (add its signatures and ports there).",
+            f"该证件号码已是内容提供者 {holder.code} 的身份信息：同一真实身份只能登记为一个内容提供者"
+            "（请在其名下添加签名和端口）。",
+            obligations=("O31-12",),
+            fields=[FieldError("identity_number", f"already registered to {holder.code}")],
+            http_status=409,
+        )
     cp = ContentProvider(
         code=code,
         name=_text("name", name),
         service_provider_id=service_provider_id,
         identity_type=identity_type,
         identity_masked=protect.mask_identity(number),
-        identity_hash=protect.identity_hash(identity_type, number),
+        identity_hash=ihash,
         identity_enc=protect.encrypt(number),
         verification_status="pending",
     )
@@ -211,25 +262,323 @@ def verify_content_provider(
     return cp
 
 
-@carries("O31-21")
-def add_signature(
-    session: Session, code: str, text: str, *, approved: bool = True, principal: Principal | None = None
-) -> Signature:
-    """Register a 【signature】 for a content provider (O31-21); brackets are optional in ``text``."""
+REVIEW_DECISIONS = ("approved", "rejected")
+
+
+def _signature_claim(text: str) -> str:
+    """A signature as the content review compares it (full-width, case, variants, separators
+    folded): 优品商城, 优品 商城 and 優品商城 are one signature."""
+    return default_reviewer().rules.normalizer.normalize(text)[:64] or text
+
+
+def _evidence(v: object) -> str:
+    return _text("evidence", v, 2000)
+
+
+@carries("O31-21", "O31-12")
+def add_signature(session: Session, code: str, text: str, *, principal: Principal | None = None) -> Signature:
+    """Submit a 【signature】 for a content provider (O31-21); brackets are optional in ``text``.
+
+    It waits for review (:func:`review_signature`) and passes the gateway only once approved. A
+    signature belongs to one content provider: one already submitted or approved for another
+    provider (compared in the review's normalised form) is refused, naming that provider. A rejected
+    signature of the same provider may be submitted again."""
     cp = get_content_provider(session, code)
+    if cp.verification_status == "rejected":
+        raise PiguardError(
+            "content_provider_rejected",
+            f"Content provider {cp.code} failed the real-identity check: it cannot register signatures.",
+            f"内容提供者 {cp.code} 未通过真实身份核验，不能登记签名。",
+            obligations=("O31-12",),
+            http_status=409,
+        )
     t = _text("text", text, 64).strip("【】[] ")
     if not t or "【" in t or "】" in t:
         raise _invalid("text", "a signature without nested 【】", "签名不能为空或包含【】")
-    if session.scalar(
-        select(Signature.id).where(Signature.content_provider_id == cp.id, Signature.text == t)
-    ):
-        raise _conflict(f"Signature {t}")
-    sig = Signature(content_provider_id=cp.id, text=t, approved=approved)
-    session.add(sig)
+    claim = _signature_claim(t)
+    # rows written without a claim (bulk loads, rows older than the claim) count by their text
+    unclaimed = (Signature.claim.is_(None)) & Signature.approved.is_(True) & (Signature.text == t)
+    holder = session.scalar(
+        select(Signature).where((Signature.claim == claim) | unclaimed).order_by(Signature.id).limit(1)
+    )
+    if holder is not None:
+        if holder.content_provider_id == cp.id:
+            raise _conflict(f"Signature {t}")
+        owner = session.get(ContentProvider, holder.content_provider_id)
+        owner_code = owner.code if owner is not None else str(holder.content_provider_id)
+        raise PiguardError(
+            "signature_taken",
+            f"The signature 【{t}】 is registered to content provider {owner_code}: a signature "
+            "belongs to one content provider.",
+            f"签名【{t}】已登记在内容提供者 {owner_code} 名下：一个签名只属于一个内容提供者。",
+            obligations=("O31-21", "O31-12"),
+            fields=[FieldError("text", f"registered to {owner_code}")],
+            http_status=409,
+        )
+    sig = session.scalar(select(Signature).where(Signature.content_provider_id == cp.id, Signature.text == t))
+    if sig is None:
+        sig = Signature(content_provider_id=cp.id, text=t)
+        session.add(sig)
+    sig.claim, sig.status, sig.approved = claim, "submitted", False
+    sig.evidence, sig.reviewed_by, sig.reviewed_at = "", None, None
     session.flush()
     bump(session)
-    _audit(session, principal, "sms.registry.signature_added", ("O31-21",), code=cp.code, signature=t)
+    _audit(session, principal, "sms.registry.signature_submitted", ("O31-21",), code=cp.code, signature=t)
     return sig
+
+
+def _reviewer_id(principal: Principal | None) -> str:
+    return (principal.actor_id if principal is not None else None) or "system"
+
+
+def _decision(decision: str) -> str:
+    if decision not in REVIEW_DECISIONS:
+        raise _invalid("decision", "approved or rejected", "须为 approved 或 rejected")
+    return decision
+
+
+def _needs_verified(cp: ContentProvider, what: str) -> None:
+    if cp.verification_status != "verified":
+        raise PiguardError(
+            "content_provider_unverified",
+            f"Content provider {cp.code} is not verified: its {what} cannot be approved (O31-12).",
+            f"内容提供者 {cp.code} 的真实身份尚未核验，不能批准其{'签名' if what == 'signature' else '模板'}。",
+            obligations=("O31-12",),
+            http_status=409,
+        )
+
+
+def get_signature(session: Session, signature_id: int | str) -> Signature:
+    sid = _port_id(signature_id)
+    sig = session.get(Signature, sid) if sid is not None else None
+    if sig is None:
+        raise not_found("Signature", "签名", str(signature_id))
+    return sig
+
+
+@carries("O31-21", "O31-12")
+def review_signature(
+    session: Session,
+    signature_id: int | str,
+    *,
+    decision: str,
+    evidence: str,
+    principal: Principal | None = None,
+) -> Signature:
+    """Approve or reject a submitted signature (O31-21, O31-12), with the evidence the reviewer
+    looked at (trademark, company name, app or website registration …) and the reviewer recorded.
+    Only a verified content provider's signature can be approved; a rejected one frees the name."""
+    decision = _decision(decision)
+    ev = _evidence(evidence)
+    sig = get_signature(session, signature_id)
+    cp = session.get(ContentProvider, sig.content_provider_id)
+    assert cp is not None
+    if decision == "approved":
+        _needs_verified(cp, "signature")
+        if sig.claim is None:  # rejected before: take the name back only if nobody has it now
+            claim = _signature_claim(sig.text)
+            if session.scalar(select(Signature.id).where(Signature.claim == claim)) is not None:
+                raise _conflict(f"Signature {sig.text}")
+            sig.claim = claim
+    else:
+        sig.claim = None
+    sig.status, sig.approved = decision, decision == "approved"
+    sig.evidence, sig.reviewed_by, sig.reviewed_at = ev, _reviewer_id(principal), utcnow()
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        f"sms.registry.signature_{decision}",
+        ("O31-21", "O31-12"),
+        code=cp.code,
+        signature=sig.text,
+        evidence=ev,
+    )
+    return sig
+
+
+def approve_signature(
+    session: Session, code: str, text: str, *, evidence: str, principal: Principal | None = None
+) -> Signature:
+    """Submit and approve in one step (set-up scripts, demo data, an operator's own signatures)."""
+    sig = add_signature(session, code, text, principal=principal)
+    return review_signature(session, sig.id, decision="approved", evidence=evidence, principal=principal)
+
+
+# ------------------------------------------------------------------------------------ templates
+
+#: ``{name}`` in a template's text: a placeholder for a short value (an order number, a code …)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,31})\}")
+#: what a placeholder value may be: 1-20 characters, no white space, no 【】 (a second signature)
+PLACEHOLDER_VALUE = r"[^\s【】\[\]]{1,20}"
+_URLISH = re.compile(r"://|www\.|https?|\.(?:com|cn|net|top|xyz)\b", re.IGNORECASE)
+_MAX_PLACEHOLDERS = 10
+KINDS = tuple(k.value for k in MessageKind)
+
+
+def template_pattern(text: str) -> re.Pattern[str]:
+    """The regular expression a message must match in full to be sent as the template ``text``:
+    the template's literal text exactly (surrounding white space of the message ignored) and, for
+    each ``{name}``, 1-20 characters without white space or 【】 (:data:`PLACEHOLDER_VALUE`).
+    :func:`template_matches` also refuses a placeholder value that looks like a link."""
+    out, pos = [], 0
+    for m in _PLACEHOLDER.finditer(text):
+        out.append(re.escape(text[pos : m.start()]))
+        out.append(f"({PLACEHOLDER_VALUE})")
+        pos = m.end()
+    out.append(re.escape(text[pos:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def template_matches(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether ``text`` is the template with its placeholders filled (see :func:`template_pattern`)."""
+    m = pattern.fullmatch(text.strip())
+    return m is not None and not any(_URLISH.search(v) for v in m.groups())
+
+
+def _template_fields(name: object, text: object, kind: object) -> tuple[str, str, str]:
+    n = _text("name", name)
+    t = _text("text", text, MAX_LENGTH["sms"])
+    if kind not in KINDS:
+        raise _invalid("kind", f"one of {', '.join(KINDS)}", "消息类型无效")
+    holes = _PLACEHOLDER.findall(t)
+    if len(holes) > _MAX_PLACEHOLDERS:
+        raise _invalid(
+            "text", f"at most {_MAX_PLACEHOLDERS} placeholders", f"最多 {_MAX_PLACEHOLDERS} 个占位符"
+        )
+    if len(_PLACEHOLDER.sub("", t).strip()) < 4:
+        raise _invalid("text", "at least 4 characters of fixed text", "固定文字至少 4 个字符")
+    return n, t, str(kind)
+
+
+def get_template(session: Session, template_id: int | str) -> Template:
+    tid = _port_id(template_id)
+    tpl = session.get(Template, tid) if tid is not None else None
+    if tpl is None:
+        raise not_found("Template", "模板", str(template_id))
+    return tpl
+
+
+def list_templates(session: Session, content_provider: str | None = None) -> list[Template]:
+    stmt = select(Template).order_by(Template.id)
+    if content_provider:
+        stmt = stmt.where(Template.content_provider_id == get_content_provider(session, content_provider).id)
+    return list(session.scalars(stmt))
+
+
+@carries("O31-19", "O31-21")
+def create_template(
+    session: Session,
+    *,
+    content_provider: str,
+    name: str,
+    text: str,
+    kind: str,
+    principal: Principal | None = None,
+) -> Template:
+    """Submit a message template with its declared kind (reviewed by :func:`review_template`)."""
+    cp = get_content_provider(session, content_provider)
+    n, t, k = _template_fields(name, text, kind)
+    tpl = Template(content_provider_id=cp.id, name=n, text=t, kind=k, status="submitted", approved=False)
+    session.add(tpl)
+    session.flush()
+    bump(session)
+    _audit(session, principal, "sms.registry.template_submitted", ("O31-19",), code=cp.code, template=tpl.id)
+    return tpl
+
+
+def update_template(
+    session: Session,
+    template_id: int | str,
+    *,
+    name: str | None = None,
+    text: str | None = None,
+    kind: str | None = None,
+    principal: Principal | None = None,
+) -> Template:
+    """Change a template; a changed text or kind goes back to review (submitted, not approved)."""
+    tpl = get_template(session, template_id)
+    n, t, k = _template_fields(
+        tpl.name if name is None else name,
+        tpl.text if text is None else text,
+        tpl.kind if kind is None else kind,
+    )
+    if (t, k) != (tpl.text, tpl.kind):
+        tpl.status, tpl.approved, tpl.evidence, tpl.reviewed_by, tpl.reviewed_at = (
+            "submitted",
+            False,
+            "",
+            None,
+            None,
+        )
+    tpl.name, tpl.text, tpl.kind = n, t, k
+    session.flush()
+    bump(session)
+    _audit(
+        session, principal, "sms.registry.template_changed", ("O31-19",), template=tpl.id, status=tpl.status
+    )
+    return tpl
+
+
+def delete_template(session: Session, template_id: int | str, *, principal: Principal | None = None) -> None:
+    tpl = get_template(session, template_id)
+    session.delete(tpl)
+    session.flush()
+    bump(session)
+    _audit(session, principal, "sms.registry.template_deleted", ("O31-19",), template=tpl.id)
+
+
+@carries("O31-19", "O31-21", "O31-12")
+def review_template(
+    session: Session,
+    template_id: int | str,
+    *,
+    decision: str,
+    evidence: str,
+    principal: Principal | None = None,
+) -> Template:
+    """Approve or reject a template (reviewer and evidence recorded). An approved template names its
+    content provider with one of the provider's approved signatures (O31-21), and the provider is
+    verified (O31-12)."""
+    decision = _decision(decision)
+    ev = _evidence(evidence)
+    tpl = get_template(session, template_id)
+    cp = session.get(ContentProvider, tpl.content_provider_id)
+    assert cp is not None
+    if decision == "approved":
+        _needs_verified(cp, "template")
+        approved = set(
+            session.scalars(
+                select(Signature.text).where(
+                    Signature.content_provider_id == cp.id, Signature.approved.is_(True)
+                )
+            )
+        )
+        found = re.findall(r"【([^【】]+)】", _PLACEHOLDER.sub("", tpl.text))
+        if not any(f in approved for f in found):
+            raise PiguardError(
+                "template_signature_unapproved",
+                f"The template does not carry an approved signature of {cp.code} in 【】.",
+                f"模板未以【】标明 {cp.code} 已批准的签名。",
+                obligations=("O31-21",),
+                fields=[FieldError("text", "needs an approved 【signature】 of the content provider")],
+                http_status=409,
+            )
+    tpl.status, tpl.approved = decision, decision == "approved"
+    tpl.evidence, tpl.reviewed_by, tpl.reviewed_at = ev, _reviewer_id(principal), utcnow()
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        f"sms.registry.template_{decision}",
+        ("O31-19", "O31-21"),
+        code=cp.code,
+        template=tpl.id,
+        evidence=ev,
+    )
+    return tpl
 
 
 def _port_code(channel: str, code: str) -> str:
@@ -239,6 +588,96 @@ def _port_code(channel: str, code: str) -> str:
             raise _invalid("code", "3-21 digits", "须为 3-21 位数字")
         return c
     return protect.normalize_address("email", code, "code").lower()
+
+
+def _range_text(code: str, ext_from: str | None, ext_to: str | None) -> str:
+    return f"{code} (extensions {ext_from}-{ext_to})" if ext_from is not None else code
+
+
+def _interval(code: str, ext_from: str | None, ext_to: str | None) -> tuple[str, str]:
+    """The sender codes a registration covers, as an interval of digit strings of one length."""
+    return code + (ext_from or ""), code + (ext_to or "")
+
+
+def ranges_clash(a: tuple[str, str | None, str | None], b: tuple[str, str | None, str | None]) -> bool:
+    """Whether two SMS port registrations ``(code, extension_from, extension_to)`` cannot both be
+    owned by different content providers (O31-13): the same code, or a sender code one of them
+    covers equals or begins another's (a longer code inside the other's code + extension range, or
+    a shorter code that covers it). Then a message or a reply would name either provider."""
+    if a[0] == b[0]:
+        return True
+    (alo, ahi), (blo, bhi) = _interval(*a), _interval(*b)
+    if len(alo) > len(blo):
+        (alo, ahi), (blo, bhi) = (blo, bhi), (alo, ahi)
+    n = len(alo)  # compare the longer one's codes cut to the shorter one's length
+    return max(alo, blo[:n]) <= min(ahi, bhi[:n])
+
+
+@carries("O31-7", "O31-13")
+def _check_access_codes(session: Session, cp: ContentProvider, code: str) -> None:
+    """An SMS port lies within one of its service provider's access codes (O31-7, O31-13)."""
+    sp = session.get(ServiceProvider, cp.service_provider_id)
+    codes = list(sp.access_codes or ()) if sp is not None else []
+    if any(code.startswith(ac) for ac in codes):
+        return
+    shown = ", ".join(codes) or "none registered"
+    raise PiguardError(
+        "port_outside_access_codes",
+        f"Port {code} is not within the access codes of service provider "
+        f"{sp.name if sp else cp.service_provider_id} ({shown}).",
+        f"端口 {code} 不在短信服务提供者的接入代码（{'、'.join(codes) or '未登记'}）范围内。",
+        obligations=("O31-7", "O31-13"),
+        fields=[FieldError("code", f"must begin with an access code of the service provider: {shown}")],
+        http_status=422,
+    )
+
+
+@carries("O31-13")
+def _check_overlap(
+    session: Session,
+    cp: ContentProvider,
+    channel: str,
+    code: str,
+    ext_from: str | None,
+    ext_to: str | None,
+) -> None:
+    """Refuse a port registration that overlaps one already registered (O31-13), naming its owner:
+    for another content provider any clash of :func:`ranges_clash`, for the same one a range that
+    covers a sender code twice."""
+    if channel == "email":
+        stmt = select(Port).where(Port.channel == channel, Port.code == code)
+    else:
+        prefixes = [code[:i] for i in range(1, len(code) + 1)]
+        stmt = select(Port).where(
+            Port.channel == channel, (Port.code.in_(prefixes)) | (Port.code.like(code + "%"))
+        )
+    mine = (code, ext_from, ext_to)
+    for other in session.scalars(stmt.order_by(Port.id)):
+        theirs = (other.code, other.extension_from, other.extension_to)
+        if other.content_provider_id == cp.id:
+            lo, hi = _interval(*mine)
+            olo, ohi = _interval(*theirs)
+            if len(lo) != len(olo) or max(lo, olo) > min(hi, ohi):
+                continue
+        elif channel == "sms" and not ranges_clash(mine, theirs):
+            continue
+        owner = session.get(ContentProvider, other.content_provider_id)
+        who = f"{owner.code} ({owner.name})" if owner is not None else str(other.content_provider_id)
+        taken = _range_text(*theirs)
+        raise PiguardError(
+            "port_overlap",
+            f"Port {_range_text(*mine)} overlaps port {taken} (id {other.id}) of content provider "
+            f"{who}: a port range is owned by exactly one content provider.",
+            f"端口 {_range_text(*mine)} 与内容提供者 {who} 的端口 {taken}（编号 {other.id}）重叠："
+            "一个端口号段只能属于一个内容提供者。",
+            obligations=("O31-13",),
+            fields=[
+                FieldError(
+                    "code", f"overlaps {taken} of {owner.code if owner else other.content_provider_id}"
+                )
+            ],
+            http_status=409,
+        )
 
 
 @carries("O31-13", "O31-19", "O31-10")
@@ -273,16 +712,9 @@ def create_port(
             )
         if len(c) + len(extension_to) > 21:
             raise _invalid("extension_to", "code and extension at most 21 digits", "端口号加扩展号最多 21 位")
-    if session.scalar(
-        select(Port.id).where(
-            Port.channel == channel,
-            Port.code == c,
-            Port.extension_from.is_(extension_from)
-            if extension_from is None
-            else Port.extension_from == extension_from,
-        )
-    ):
-        raise _conflict(f"Port {c}")
+    if channel == "sms":
+        _check_access_codes(session, cp, c)
+    _check_overlap(session, cp, channel, c, extension_from, extension_to)
     port = Port(
         channel=channel,
         code=c,
@@ -571,6 +1003,34 @@ class PortView:
     suspended_obligations: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    id: int
+    cp_id: int
+    kind: str
+    pattern: re.Pattern[str]
+
+
+_TEMPLATE_NOT_APPROVED = (
+    "template_not_approved",
+    ("O31-19",),
+    "Not an approved template of this content provider: the content review decides the kind.",
+    "不是该内容提供者已批准的模板：消息类型由内容审核确定。",
+)
+_TEMPLATE_CHANGED = (
+    "template_text_changed",
+    ("O31-19",),
+    "The text does not match the approved template: the content review decides the kind.",
+    "内容与已批准的模板不符：消息类型由内容审核确定。",
+)
+_TEMPLATE_MATCHED = (
+    "template_matched",
+    ("O31-19",),
+    "The text matches an approved template: its reviewed kind is used.",
+    "内容与已批准的模板一致：采用模板审核确定的消息类型。",
+)
+
+
 @dataclass
 class RegistrySnapshot:
     """The registry in memory, as the gateway decides over it (read once, reused across batches).
@@ -590,6 +1050,22 @@ class RegistrySnapshot:
     #: port id -> the review context of its content provider on its channel, nothing declared
     _port_contexts: dict[int, ReviewContext] = field(default_factory=dict)
     _prepared_for: Reviewer | None = None
+    #: channel -> every port code, sorted (built on the first :meth:`owners` call)
+    _sorted_codes: dict[str, list[str]] = field(default_factory=dict)
+    #: approved templates by id
+    templates: dict[int, TemplateView] = field(default_factory=dict)
+
+    @carries("O31-19")
+    def template_kind(self, cp_id: int, template_id: object, text: str) -> tuple[str | None, Reason]:
+        """The kind a message sent as template ``template_id`` is trusted to have: the approved
+        template's reviewed kind while ``text`` matches it (:func:`template_matches`), else ``None``
+        (the content review decides), with the reason saying which."""
+        tpl = self.templates.get(template_id) if type(template_id) is int else None
+        if tpl is None or tpl.cp_id != cp_id:
+            return None, Reason(*_TEMPLATE_NOT_APPROVED, {"template": template_id})
+        if not template_matches(tpl.pattern, text):
+            return None, Reason(*_TEMPLATE_CHANGED, {"template": tpl.id})
+        return tpl.kind, Reason(*_TEMPLATE_MATCHED, {"template": tpl.id, "kind": tpl.kind})
 
     def add_port(self, p: PortView) -> None:
         self.ports[p.id] = p
@@ -618,6 +1094,41 @@ class RegistrySnapshot:
                 elif len(ext) == len(p.ext_from) and ext.isdigit() and p.ext_from <= ext <= (p.ext_to or ""):
                     return p, ext
         return None, ""
+
+    @carries("O31-20", "O31-13")
+    def owners(self, channel: str, destination: str) -> tuple[PortView, ...]:
+        """Every content provider a reply to ``destination`` may be meant for, one port each, in
+        content-provider order (O31-20). A code that :meth:`resolve` resolves names its port's
+        provider alone. Otherwise each provider with a registered sender code that begins with
+        ``destination`` (a reply to the base code 10690001 of the range 10690001 01-49) or that
+        ``destination`` begins with (digits appended after a registered code) is an owner: one or,
+        where the code is shared by several providers' ranges, several."""
+        port, _ext = self.resolve(channel, destination)
+        if port is not None:
+            return (port,)
+        if channel == "email" or not destination.isdigit():
+            return ()
+        found: dict[int, PortView] = {}
+        for n in range(min(len(destination), self.max_len), 0, -1):
+            for p in self.by_code.get((channel, destination[:n]), ()):
+                rest = destination[n:]
+                width = len(p.ext_from or "")
+                lo, hi = p.ext_from or "", p.ext_to or ""
+                if len(rest) < width:  # a shortened sender code: some extension begins with rest
+                    ok = lo[: len(rest)] <= rest <= hi[: len(rest)]
+                else:  # digits after a registered sender code
+                    ok = lo <= rest[:width] <= hi
+                if ok:
+                    found.setdefault(p.cp_id, p)
+        codes = self._sorted_codes.get(channel)
+        if codes is None:
+            codes = self._sorted_codes[channel] = sorted(c for ch, c in self.by_code if ch == channel)
+        i = bisect.bisect_right(codes, destination)
+        while i < len(codes) and codes[i].startswith(destination):
+            for p in self.by_code[(channel, codes[i])]:
+                found.setdefault(p.cp_id, p)
+            i += 1
+        return tuple(found[k] for k in sorted(found))
 
     def review_context(self, cp: CPView, channel: str, declared: str | None) -> ReviewContext:
         key = (cp.id, channel, declared)
@@ -734,6 +1245,12 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
                 suspended_obligations=tuple(obligations or ()),
             )
         )
+    for tid, cp_id, kind, text in session.execute(
+        select(Template.id, Template.content_provider_id, Template.kind, Template.text).where(
+            Template.approved.is_(True)
+        )
+    ):
+        snap.templates[tid] = TemplateView(tid, cp_id, kind, template_pattern(text))
     return snap
 
 

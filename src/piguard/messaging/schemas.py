@@ -25,6 +25,7 @@ class SubmitIn(_In):
     message_type: str | None = Field(None, max_length=64, description="Consent type of a commercial message")
     campaign_id: int | None = None
     client_ref: str | None = Field(None, max_length=64)
+    template_id: int | None = Field(None, description="An approved template the text was written from")
 
 
 class BatchIn(_In):
@@ -94,8 +95,29 @@ class VerifyIn(_In):
 
 
 class SignatureIn(_In):
-    text: str = Field(max_length=64)
-    approved: bool = True
+    text: str = Field(max_length=64, description="The signature, with or without 【】; submitted for review")
+
+
+class ReviewIn(_In):
+    """A reviewer's decision on a signature or template, with the evidence looked at."""
+
+    decision: Literal["approved", "rejected"]
+    evidence: str = Field(min_length=1, max_length=2000, description="What the decision rests on")
+
+
+class TemplateIn(_In):
+    content_provider: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    text: str = Field(max_length=1000, description="Message text; {name} marks a placeholder")
+    kind: Literal["verification_code", "notification", "commercial", "public_welfare", "emergency"]
+
+
+class TemplatePatch(_In):
+    name: str | None = Field(None, max_length=200)
+    text: str | None = Field(None, max_length=1000)
+    kind: Literal["verification_code", "notification", "commercial", "public_welfare", "emergency"] | None = (
+        None
+    )
 
 
 class PortIn(_In):

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from piguard.core.db import utcnow
 from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
-from piguard.identity.access import register_action
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.messaging import schemas, service
@@ -29,8 +28,6 @@ from piguard.messaging.views_monitor import router as monitor_router
 from piguard.messaging.views_registry import router as registry_router
 from piguard.regulations.markers import carries
 
-register_action("sms.inbound", ["compliance_officer", "operator"])
-
 router = APIRouter(tags=["sms gateway"])
 router.include_router(registry_router)
 router.include_router(consent_router)
@@ -39,6 +36,15 @@ router.include_router(monitor_router)
 
 def _request(body: schemas.SubmitIn) -> GatewayRequest:
     return GatewayRequest(**body.model_dump())
+
+
+@carries("O31-13", "O31-10")
+def _bind(req: GatewayRequest, principal: Principal) -> GatewayRequest:
+    """A token bound to a content provider sends as that provider only (a port of another one is
+    refused by the gateway as ``sender_not_this_provider``), as an SMPP account bound to one does."""
+    if principal.content_provider_id is not None:
+        req.content_provider_id = principal.content_provider_id
+    return req
 
 
 _ITEM_FIELDS = frozenset(schemas.SubmitIn.model_fields)
@@ -57,12 +63,13 @@ def _parse_item(item: object) -> GatewayRequest:
     exactly the model's per-field error."""
     if type(item) is dict and item.keys() <= _ITEM_FIELDS:
         g = item.get
-        channel, kind, mt, camp, ref = (
+        channel, kind, mt, camp, ref, tpl = (
             g("channel", "sms"),
             g("kind"),
             g("message_type"),
             g("campaign_id"),
             g("client_ref"),
+            g("template_id"),
         )
         if (
             all(_plain_str(g(f), n) for f, n in _STR_LIMITS)
@@ -72,9 +79,10 @@ def _parse_item(item: object) -> GatewayRequest:
             and (mt is None or _plain_str(mt, 64))
             and (camp is None or type(camp) is int)
             and (ref is None or _plain_str(ref, 64))
+            and (tpl is None or type(tpl) is int)
         ):
             return GatewayRequest(
-                channel, item["sender"], item["recipient"], item["text"], kind, mt, camp, ref
+                channel, item["sender"], item["recipient"], item["text"], kind, mt, camp, ref, template_id=tpl
             )
     if not isinstance(item, dict):
         raise validation_error([FieldError("item", "must be an object / 须为对象")])
@@ -172,7 +180,9 @@ def submit_one(
     principal: Principal = Depends(require_action("sms.submit")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    [result] = service.submit(session, [_request(body)], principal=principal, dry_run=dry_run)
+    [result] = service.submit(
+        session, [_bind(_request(body), principal)], principal=principal, dry_run=dry_run
+    )
     if result.error is not None:
         raise result.error
     return result.to_dict()
@@ -217,7 +227,9 @@ def _submit_and_render(
     errors: dict[int, PiguardError],
     principal: Principal,
 ) -> Response:
-    decided = service.submit(session, [r for _, r in good], principal=principal, dry_run=body.dry_run)
+    decided = service.submit(
+        session, [_bind(r, principal) for _, r in good], principal=principal, dry_run=body.dry_run
+    )
     out: list[dict[str, Any]] = [{}] * len(reqs)
     reason_cache: dict[int, dict[str, Any]] = {}  # a reason shared by many results is rendered once
     for (i, _), res in zip(good, decided, strict=True):

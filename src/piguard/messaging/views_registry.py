@@ -1,5 +1,5 @@
-"""Registry API: service providers, content providers, signatures, ports, charged services,
-campaigns, suspension switches. Reads need ``sms.read``, changes ``sms.manage``."""
+"""Registry API: service providers, content providers, signatures and templates (with their
+review), ports, charged services, campaigns, suspension switches. Reads need ``sms.read``, changes ``sms.manage``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.messaging import registry, schemas
-from piguard.messaging.models import ContentProvider, Port, ServiceProvider
+from piguard.messaging.models import ContentProvider, Port, ServiceProvider, Signature, Template
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/sms", tags=["sms gateway"])
@@ -60,6 +60,34 @@ def port_dict(p: Port) -> dict[str, Any]:
         "suspended": p.suspended,
         "suspended_reason": p.suspended_reason,
         "suspended_obligations": p.suspended_obligations,
+    }
+
+
+def signature_dict(s: Signature) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "content_provider_id": s.content_provider_id,
+        "text": s.text,
+        "status": s.status,
+        "approved": s.approved,
+        "evidence": s.evidence,
+        "reviewed_by": s.reviewed_by,
+        "reviewed_at": s.reviewed_at.isoformat() if s.reviewed_at else None,
+    }
+
+
+def template_dict(t: Template) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "content_provider_id": t.content_provider_id,
+        "name": t.name,
+        "text": t.text,
+        "kind": t.kind,
+        "status": t.status,
+        "approved": t.approved,
+        "evidence": t.evidence,
+        "reviewed_by": t.reviewed_by,
+        "reviewed_at": t.reviewed_at.isoformat() if t.reviewed_at else None,
     }
 
 
@@ -115,20 +143,91 @@ def verify_cp(
 def signatures(
     code: str, _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
-    return [
-        {"id": s.id, "text": s.text, "approved": s.approved} for s in registry.list_signatures(session, code)
-    ]
+    return [signature_dict(s) for s in registry.list_signatures(session, code)]
 
 
-@router.post("/content-providers/{code}/signatures", status_code=201, summary="Add a signature (O31-21)")
+@router.post(
+    "/content-providers/{code}/signatures",
+    status_code=201,
+    summary="Submit a signature for review (O31-21); one signature, one content provider",
+)
+@carries("O31-21", "O31-12")
 def add_signature(
     code: str,
     body: schemas.SignatureIn,
     principal: Principal = Depends(_MANAGE),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    s = registry.add_signature(session, code, body.text, approved=body.approved, principal=principal)
-    return {"id": s.id, "text": s.text, "approved": s.approved}
+    return signature_dict(registry.add_signature(session, code, body.text, principal=principal))
+
+
+@router.post("/signatures/{signature_id}/review", summary="Approve or reject a signature (O31-21, O31-12)")
+@carries("O31-21", "O31-12")
+def review_signature(
+    signature_id: str,
+    body: schemas.ReviewIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    s = registry.review_signature(
+        session, signature_id, decision=body.decision, evidence=body.evidence, principal=principal
+    )
+    return signature_dict(s)
+
+
+@router.get("/templates", summary="Message templates")
+def templates(
+    content_provider: str | None = None, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    return [template_dict(t) for t in registry.list_templates(session, content_provider)]
+
+
+@router.get("/templates/{template_id}", summary="One message template")
+def template(
+    template_id: str, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    return template_dict(registry.get_template(session, template_id))
+
+
+@router.post("/templates", status_code=201, summary="Submit a message template for review (O31-19)")
+@carries("O31-19")
+def create_template(
+    body: schemas.TemplateIn, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    return template_dict(registry.create_template(session, **body.model_dump(), principal=principal))
+
+
+@router.patch("/templates/{template_id}", summary="Change a template (a new text goes back to review)")
+def update_template(
+    template_id: str,
+    body: schemas.TemplatePatch,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    return template_dict(
+        registry.update_template(session, template_id, **body.model_dump(), principal=principal)
+    )
+
+
+@router.delete("/templates/{template_id}", status_code=204, summary="Delete a template")
+def delete_template(
+    template_id: str, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+) -> None:
+    registry.delete_template(session, template_id, principal=principal)
+
+
+@router.post("/templates/{template_id}/review", summary="Approve or reject a template (O31-19, O31-21)")
+@carries("O31-19", "O31-21")
+def review_template(
+    template_id: str,
+    body: schemas.ReviewIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    t = registry.review_template(
+        session, template_id, decision=body.decision, evidence=body.evidence, principal=principal
+    )
+    return template_dict(t)
 
 
 @router.get("/ports", summary="Ports and sender codes")
