@@ -171,3 +171,20 @@ def test_no_module_registers_onto_the_sms_app_by_importing_it() -> None:
             ):
                 offenders.append(str(path.relative_to(SRC)))
     assert offenders == [], "mount the commands with an entry in SMS_COMMANDS instead"
+
+
+def test_the_api_starts_without_compiling_or_importing_what_only_requests_need(tmp_path: Path) -> None:
+    """``piguard serve`` answers /healthz sooner: building the app imports no Alembic, Hyperscan,
+    phonenumbers or cryptography (rules compile, numbers are checked, records sealed on first use)."""
+    code = (
+        "import json, sys\n"
+        "from piguard.app import create_app\n"
+        "create_app()\n"
+        "sys.stdout.write(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "PIGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert "fastapi" in modules
+    assert not _top(modules) & {"alembic", "hyperscan", "phonenumbers", "cryptography"}
