@@ -1,4 +1,8 @@
-"""Typer root: mounts each domain's sub-commands.
+"""Typer root: mounts each domain's sub-commands from ``DOMAIN_COMMANDS``, imported only when run.
+
+``piguard --help`` lists every command from the list without importing any domain, so it starts in
+a fraction of a second; ``piguard sms check …`` imports what ``check`` needs and nothing else (see
+``core/cli_lazy.py`` and ``bench/cli_start.py``).
 
 Errors come out in the one error shape (code, zh/en message, obligation ids) on stderr; no traces.
 """
@@ -6,32 +10,113 @@ Errors come out in the one error shape (code, zh/en message, obligation ids) on 
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from typer.core import TyperGroup
 
-from piguard.core.cli_render import render_error
-from piguard.core.errors import PiguardError, database_unavailable
-from piguard.core.modules import import_if_present
+from piguard.core.cli_lazy import LazyEntry, LazyTyperGroup
+from piguard.core.errors import PiguardError
+
+# (command name, module exposing a Typer ``app`` or a single ``command`` function, the help listed
+# by ``piguard --help``: the module's own first paragraph, checked by tests/core/test_cli_lazy.py).
+# Modules not written yet are skipped; a module is imported only when its command runs.
+DOMAIN_COMMANDS: list[LazyEntry] = [
+    (
+        "rules",
+        "piguard.regulations.cli",
+        "Obligations, article texts, dated parameters and the rules matrix. / 义务、条文、法定参数与对照矩阵。",
+    ),
+    (
+        "calendar",
+        "piguard.core.calendar_cli",
+        "China working-day calendar and statutory deadlines. / 中国法定工作日历与法定期限。",
+    ),
+    ("db", "piguard.core.db_cli", "Database schema (Alembic migrations). / 数据库结构迁移。"),
+    (
+        "audit",
+        "piguard.oversight.audit_cli",
+        "Tamper-evident audit log (O24-13.6): verify, search, checkpoint. / 防篡改审计日志：校验、查询、检查点。",
+    ),
+    (
+        "staff",
+        "piguard.identity.cli",
+        "Staff and agent accounts, roles, API tokens. / 人员与代理账号、角色、API 令牌。",
+    ),
+    (
+        "scan",
+        "piguard.discovery.cli",
+        "Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.",
+    ),
+    (
+        "mask",
+        "piguard.discovery.mask_cli",
+        "De-identify personal information; k-anonymity check. / 个人信息去标识化。",
+    ),
+    (
+        "inventory",
+        "piguard.inventory.cli",
+        "Inventory of personal information and the published rules (O24-5, O24-8). 个人信息清单与收集使用规则。",
+    ),
+    (
+        "consent",
+        "piguard.consent.cli",
+        "Consent ledger and use decisions (O24-9.1, CSL-41). / 同意记录与使用决定。",
+    ),
+    (
+        "policy",
+        "piguard.inventory.lint_cli",
+        "Check a privacy policy (or every policy in a folder) for each required disclosure.",
+    ),
+    (
+        "sms",
+        "piguard.messaging.cli",
+        "SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
+        "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
+    ),
+    ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
+    ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
+    (
+        "worker",
+        "piguard.worker",
+        "Run scheduled jobs: consent-request expiry (O31-18.2), record partitions and retention (O31-11), "
+        "early warning (O31-22). 运行定时任务：同意请求过期、记录分区维护与保存期限清理、预警。",
+    ),
+]
 
 
-class _PiguardGroup(TyperGroup):
+class _PiguardGroup(LazyTyperGroup):
     """Renders a PiguardError from any sub-command in the one error shape, with its exit code,
     whether piguard runs as a program or under a test runner."""
+
+    lazy_commands = DOMAIN_COMMANDS
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except PiguardError as err:
-            render_error(err, as_json=_wants_json(ctx))
-            ctx.exit(err.exit_code)
-        except (OperationalError, ProgrammingError) as exc:
+            _render(err, ctx)
+        except Exception as exc:
+            if not _is_database_error(exc):
+                raise
             # A database that is unreachable or not migrated: say what to do, never show SQL
             # (statements may carry parameters, i.e. personal information).
-            unavailable = database_unavailable(exc)
-            render_error(unavailable, as_json=_wants_json(ctx))
-            ctx.exit(unavailable.exit_code)
+            from piguard.core.errors import database_unavailable
+
+            _render(database_unavailable(exc), ctx)
+
+
+def _render(err: PiguardError, ctx: typer.Context) -> NoReturn:
+    from piguard.core.cli_render import render_error  # Rich is imported only when there is an error
+
+    render_error(err, as_json=_wants_json(ctx))
+    ctx.exit(err.exit_code)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """An unreachable or unmigrated database; SQLAlchemy is not imported for commands that never
+    touch it (if it was never imported, the error cannot be one of its)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.OperationalError | sa_exc.ProgrammingError)
 
 
 def _wants_json(ctx: typer.Context) -> bool:
@@ -50,32 +135,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# (command name, module exposing a Typer ``app``); modules not written yet are skipped.
-DOMAIN_COMMANDS = [
-    ("rules", "piguard.regulations.cli"),
-    ("calendar", "piguard.core.calendar_cli"),
-    ("db", "piguard.core.db_cli"),
-    ("audit", "piguard.oversight.audit_cli"),
-    ("staff", "piguard.identity.cli"),
-    ("scan", "piguard.discovery.cli"),
-    ("mask", "piguard.discovery.mask_cli"),
-    ("inventory", "piguard.inventory.cli"),
-    ("consent", "piguard.consent.cli"),
-    ("sms", "piguard.messaging.cli"),
-    ("serve", "piguard.serve_cli"),
-    ("demo", "piguard.demo_cli"),
-    ("worker", "piguard.worker"),
-    ("policy", "piguard.inventory.lint_cli"),
-]
 
-for _name, _module in DOMAIN_COMMANDS:
-    _mod = import_if_present(_module)
-    if _mod is None:
-        continue
-    if hasattr(_mod, "command"):  # a single command, e.g. `piguard serve`
-        app.command(_name)(_mod.command)
-    else:
-        app.add_typer(_mod.app, name=_name)
+@app.callback()
+def _root() -> None:
+    # A callback makes the root a group while every command is mounted lazily.
+    pass
 
 
 def main() -> None:

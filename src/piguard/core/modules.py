@@ -7,10 +7,14 @@ import importlib.util
 from types import ModuleType
 
 
+def module_exists(name: str) -> bool:
+    """Whether module ``name`` can be imported, without importing it (only its parent packages)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # its parent package is not there
+        return False
+
+
 def import_if_present(name: str) -> ModuleType | None:
     """Import ``name`` if it exists; a module that exists but fails to import raises."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except ModuleNotFoundError:  # its parent package is not there
-        return None
-    return importlib.import_module(name) if spec is not None else None
+    return importlib.import_module(name) if module_exists(name) else None

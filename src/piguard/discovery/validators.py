@@ -12,8 +12,6 @@ import re
 from datetime import date
 from functools import lru_cache
 
-import phonenumbers
-
 from piguard.discovery.areas import area_table
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -128,6 +126,8 @@ def card_issuer_score(digits: str) -> float:
 
 @lru_cache(maxsize=1)
 def _cn_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    import phonenumbers  # ~0.1 s to import: only when a number is first checked, not at start-up
+
     meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     assert meta is not None and meta.mobile is not None and meta.fixed_line is not None
     mobile = meta.mobile.national_number_pattern or r"1[3-9]\d{9}"
@@ -167,6 +167,8 @@ def ipv6_ok(s: str) -> bool:
 
 def normalise_phone(value: str) -> str:
     """E.164 form of a Chinese phone number (for pseudonyms: one person, one token); else folded digits."""
+    import phonenumbers
+
     folded = fold(value)
     try:
         num = phonenumbers.parse(folded, "CN")

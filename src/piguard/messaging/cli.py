@@ -7,6 +7,10 @@ line out on stdout, in input order, either a review
 "severity", "detail"?}]}`` or a per-line error ``{"id", "line", "error": {"code", "message": {"zh",
 "en"}}}``. Blank lines are skipped. A progress bar and a summary go to stderr. Exit status 1 when
 any line was an error, 0 otherwise (a failed review is a result, not an error).
+
+The gateway, early-warning and SMPP commands are mounted from ``SMS_COMMANDS`` below, as the root
+mounts the domains: each module is imported only when its command runs (``core/cli_lazy.py``), and
+none of them imports this one.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from piguard.core.cli_lazy import LazyEntry, LazyTyperGroup
 from piguard.core.errors import PiguardError
 from piguard.messaging.replies import classify_reply
 from piguard.messaging.review import (
@@ -38,7 +43,65 @@ from piguard.messaging.review import (
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.messaging.review.rules import RULES_DIR_ENV, RuleSet
 
+# (command name, "module:attr" of a command function or a Typer sub-app, the help listed by
+# ``piguard sms --help``: the command's own first paragraph, checked by tests/core/test_cli_lazy.py).
+SMS_COMMANDS: list[LazyEntry] = [
+    (
+        "send",
+        "piguard.messaging.gateway_cli:send_command",
+        "Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。",
+    ),
+    (
+        "check",
+        "piguard.messaging.gateway_cli:check_command",
+        "Decide without sending or recording. 仅检查，不发送。",
+    ),
+    (
+        "inbound",
+        "piguard.messaging.gateway_cli:inbound_command",
+        "Handle a reply (opt-out ends consent at once). 处理用户回复。",
+    ),
+    (
+        "release",
+        "piguard.messaging.monitor_cli:release_command",
+        "Decide a held message again now; queued when its hold has ended (audited).",
+    ),
+    (
+        "reasons",
+        "piguard.messaging.monitor_cli:reasons_command",
+        "The gateway's reason codes with their obligation ids and labels (zh/en).",
+    ),
+    (
+        "smpp-serve",
+        "piguard.messaging.smpp.cli:smpp_serve",
+        "Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the "
+        "gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。",
+    ),
+    (
+        "registry",
+        "piguard.messaging.gateway_cli:registry_app",
+        "Gateway registry: providers, content providers, signatures, templates, ports, suspension. 短信网关登记。",
+    ),
+    ("alerts", "piguard.messaging.monitor_cli:alerts_app", "Early-warning alerts (O31-22, O31-23). 预警。"),
+    (
+        "complaint",
+        "piguard.messaging.monitor_cli:complaint_app",
+        "Complaints about content providers (O31-22). 投诉。",
+    ),
+    (
+        "smpp-account",
+        "piguard.messaging.smpp.cli:account_app",
+        "SMPP accounts of content providers' ESMEs. 内容提供者的 SMPP 账号。",
+    ),
+]
+
+
+class _SmsGroup(LazyTyperGroup):
+    lazy_commands = SMS_COMMANDS
+
+
 app = typer.Typer(
+    cls=_SmsGroup,
     help="SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
     "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
     no_args_is_help=True,
@@ -61,10 +124,9 @@ def _stderr() -> Console:
 
 
 def _fail(err: PiguardError) -> typer.Exit:
-    console = _stderr()
-    console.print(f"[bold red]error[/] {err.code}: {err.message_en} / {err.message_zh}")
-    for f in err.fields:
-        console.print(f"  {f.field}: {f.message}")
+    from piguard.core.cli_render import render_error  # the root's one error shape, markup escaped
+
+    render_error(err)
     return typer.Exit(err.exit_code)
 
 
@@ -363,9 +425,3 @@ def rules_command(
     )
     console.print("reply tables: " + ", ".join(f"{k} {n}" for k, n in extras["replies"].items()))
     console.print("sources: " + ", ".join(rules.sources))
-
-
-# Gateway commands (send, check, inbound, registry) register themselves on this app.
-from piguard.messaging import gateway_cli as _gateway_cli  # noqa: E402, F401
-from piguard.messaging import monitor_cli as _monitor_cli  # noqa: E402, F401
-from piguard.messaging.smpp import cli as _smpp_cli  # noqa: E402, F401

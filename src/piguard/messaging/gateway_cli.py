@@ -1,6 +1,6 @@
 """Gateway commands on ``piguard sms``: ``send``, ``check``, ``inbound``, ``registry …``.
 
-Registered onto the review CLI's Typer app (``messaging/cli.py`` imports this module at its end).
+Mounted on ``piguard sms`` by ``SMS_COMMANDS`` in ``messaging/cli.py`` (imported only when run).
 Output is one JSON object per message (``--format json``) or a short table.
 """
 
@@ -18,14 +18,12 @@ from piguard.core.db import unit_of_work
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.principal import system_principal
 from piguard.messaging import registry, service
-from piguard.messaging.cli import app
 from piguard.messaging.gateway import GatewayRequest
 
 registry_app = typer.Typer(
     help="Gateway registry: providers, content providers, signatures, templates, ports, suspension. 短信网关登记。",
     no_args_is_help=True,
 )
-app.add_typer(registry_app, name="registry")
 
 _CLI = system_principal("cli")
 
@@ -119,7 +117,6 @@ _FILE = typer.Option(
 _FMT = typer.Option("text", "--format", help="text or json")
 
 
-@app.command("send")
 def send_command(
     file: Path | None = _FILE,
     sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension)"),
@@ -134,7 +131,6 @@ def send_command(
     _run(False, file, sender, to, text, channel, kind, message_type, fmt)
 
 
-@app.command("check")
 def check_command(
     file: Path | None = _FILE,
     sender: str | None = typer.Option(None, "--sender"),
@@ -149,7 +145,6 @@ def check_command(
     _run(True, file, sender, to, text, channel, kind, message_type, fmt)
 
 
-@app.command("inbound")
 def inbound_command(
     sender: str = typer.Option(..., "--from", help="The replying user's address"),
     to: str = typer.Option(..., "--to", help="Port code (+ extension) replied to"),
@@ -390,4 +385,4 @@ def suspend(
     typer.echo("resumed" if resume else "suspended")
 
 
-__all__ = ["PiguardError", "app"]
+__all__ = ["PiguardError"]

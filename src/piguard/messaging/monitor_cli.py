@@ -1,7 +1,7 @@
 """``piguard sms alerts list|ack|close``, ``piguard sms complaint add|list``, ``piguard sms release``
 and ``piguard sms reasons``: early warning (O31-22, O31-23), held messages (O31-22, O31-17) and the
 reason-code catalogue from the command line. One JSON object per line on stdout; audited like the API
-(actor ``system:cli``)."""
+(actor ``system:cli``). Mounted by ``SMS_COMMANDS`` in ``messaging/cli.py``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ import typer
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
 from piguard.messaging import monitor, reasons, registry, release
-from piguard.messaging.cli import app
 
 alerts_app = typer.Typer(help="Early-warning alerts (O31-22, O31-23). 预警。", no_args_is_help=True)
 complaint_app = typer.Typer(help="Complaints about content providers (O31-22). 投诉。", no_args_is_help=True)
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(complaint_app, name="complaint")
 
 _CLI = system_principal("cli")
 
@@ -101,14 +98,12 @@ def complaint_list(
             _emit(monitor.complaint_to_dict(c))
 
 
-@app.command("release")
 def release_command(ref: str) -> None:
     """Decide a held message again now; queued when its hold has ended (audited)."""
     with unit_of_work() as session:
         _emit(release.release_message(session, ref, principal=_CLI))
 
 
-@app.command("reasons")
 def reasons_command() -> None:
     """The gateway's reason codes with their obligation ids and labels (zh/en)."""
     for r in reasons.catalogue():

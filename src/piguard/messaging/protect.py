@@ -15,12 +15,14 @@ import hmac
 import os
 import re
 from functools import lru_cache
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from piguard.core.errors import FieldError, validation_error
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
+
+if TYPE_CHECKING:  # cryptography's bindings take ~60 ms to import: only when a record is sealed/opened
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 CHANNELS = ("sms", "email")
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
@@ -81,6 +83,8 @@ def _keys(master: str) -> tuple[bytes, bytes]:
 
 @lru_cache(maxsize=4)
 def _aead(master: str) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(_keys(master)[0])
 
 

@@ -167,7 +167,7 @@ def review_signature(
     signature_id: str,
     body: schemas.ReviewIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     s = registry.review_signature(
         session, signature_id, decision=body.decision, evidence=body.evidence, principal=principal
@@ -177,14 +177,16 @@ def review_signature(
 
 @router.get("/templates", summary="Message templates")
 def templates(
-    content_provider: str | None = None, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    content_provider: str | None = None,
+    _: Principal = Depends(_READ),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return [template_dict(t) for t in registry.list_templates(session, content_provider)]
 
 
 @router.get("/templates/{template_id}", summary="One message template")
 def template(
-    template_id: str, _: Principal = Depends(_READ), session: Session = Depends(db_session)
+    template_id: str, _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
 ) -> dict[str, Any]:
     return template_dict(registry.get_template(session, template_id))
 
@@ -192,7 +194,9 @@ def template(
 @router.post("/templates", status_code=201, summary="Submit a message template for review (O31-19)")
 @carries("O31-19")
 def create_template(
-    body: schemas.TemplateIn, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+    body: schemas.TemplateIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return template_dict(registry.create_template(session, **body.model_dump(), principal=principal))
 
@@ -202,7 +206,7 @@ def update_template(
     template_id: str,
     body: schemas.TemplatePatch,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return template_dict(
         registry.update_template(session, template_id, **body.model_dump(), principal=principal)
@@ -211,7 +215,9 @@ def update_template(
 
 @router.delete("/templates/{template_id}", status_code=204, summary="Delete a template")
 def delete_template(
-    template_id: str, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
+    template_id: str,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
 ) -> None:
     registry.delete_template(session, template_id, principal=principal)
 
@@ -222,7 +228,7 @@ def review_template(
     template_id: str,
     body: schemas.ReviewIn,
     principal: Principal = Depends(_MANAGE),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     t = registry.review_template(
         session, template_id, decision=body.decision, evidence=body.evidence, principal=principal

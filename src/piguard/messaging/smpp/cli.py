@@ -1,5 +1,5 @@
-"""``piguard sms smpp-serve`` and ``piguard sms smpp-account …`` (registered onto ``piguard sms``;
-``messaging/cli.py`` imports this module at its end)."""
+"""``piguard sms smpp-serve`` and ``piguard sms smpp-account …`` (mounted on ``piguard sms`` by
+``SMS_COMMANDS`` in ``messaging/cli.py``, imported only when run)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from rich.table import Table
 from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
-from piguard.messaging.cli import app
 from piguard.messaging.records import LoopbackTransport
 from piguard.messaging.registry import list_content_providers
 from piguard.messaging.smpp import accounts
@@ -27,12 +26,10 @@ from piguard.messaging.smpp.config import SmppSettings
 account_app = typer.Typer(
     help="SMPP accounts of content providers' ESMEs. 内容提供者的 SMPP 账号。", no_args_is_help=True
 )
-app.add_typer(account_app, name="smpp-account")
 
 _CLI = system_principal("cli")
 
 
-@app.command("smpp-serve")
 def smpp_serve(
     host: str = typer.Option(
         None, help="Listen address (default $PIGUARD_SMPP_HOST or 127.0.0.1). 监听地址。"
