@@ -195,8 +195,12 @@ class Campaign(Base):
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"))
     notified_on: Mapped[str] = mapped_column(String(10))  # ISO date (China)
     send_on: Mapped[str] = mapped_column(String(10))
+    #: last day (China) messages of the campaign may be sent; none: open-ended
+    ends_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     notice_due: Mapped[str] = mapped_column(String(10))
+    #: ``notice_due`` was counted without that year's official holidays (only weekends)
+    notice_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from piguard.core.errors import FieldError, validation_error
+from piguard.core.errors import invalid_field as _bad
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 
@@ -30,12 +30,6 @@ _EMAIL = re.compile(
 )
 _SEPARATORS = str.maketrans("", "", " -()\u00a0")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
-
-
-def _bad(field: str, en: str, zh: str) -> Exception:
-    return validation_error(
-        [FieldError(field, f"{en} / {zh}")], f"Invalid {field}: {en}", f"{field} 无效：{zh}"
-    )
 
 
 def normalize_address(channel: str, address: object, field: str = "recipient") -> str:

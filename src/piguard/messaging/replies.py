@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from piguard.core.errors import FieldError, validation_error
-from piguard.core.reasons import Reason
+from piguard.core.reasons import Reason, obligations_of
 from piguard.messaging.review.rules import RuleSet, load_rules
 from piguard.regulations.markers import carries
 
@@ -106,11 +106,7 @@ class ReplyClassification:
 
     @property
     def obligations(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for r in self.reasons:
-            for o in r.obligations:
-                seen.setdefault(o, None)
-        return tuple(seen)
+        return obligations_of(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return {
