@@ -508,9 +508,7 @@ def resolve_sender(ctx: GatewayContext, p: Prepared) -> Work | Reason:
         )
     cp = ctx.registry.cps[port.cp_id]
     w = Work(p, port, ext, cp)
-    w.reasons.append(
-        Reason(*_SENDER_REGISTERED, {"port": port.code, "extension": ext, "content_provider": cp.code})
-    )
+    w.reasons.append(_SENDER_REGISTERED(port=port.code, extension=ext, content_provider=cp.code))
     return w
 
 
@@ -534,12 +532,6 @@ def evaluate(ctx: GatewayContext, p: Prepared, steps: tuple[Step, ...] = STEPS) 
 # constant reasons and texts built once (the hot path only adds the per-message detail)
 _ERROR = Severity.ERROR
 _ALLOW, _REFUSE, _HOLD = Outcome.ALLOW, Outcome.REFUSE, Outcome.HOLD
-_SENDER_REGISTERED = (
-    "sender_registered",
-    obligations_of("sender_registered"),
-    "Registered sender.",
-    "发送号码已登记。",
-)
 _SP_INACTIVE = reason(
     "service_provider_inactive", "The service provider is not active.", "短信服务提供者未在用。"
 )
@@ -577,6 +569,7 @@ def _fixed(code: str, en: str, zh: str) -> Callable[..., Reason]:
     return build
 
 
+_SENDER_REGISTERED = _fixed("sender_registered", "Registered sender.", "发送号码已登记。")
 _CONSENT_LIVE_R = _fixed(
     "consent_live",
     "Live consent for this content provider and type, within frequency and period.",

@@ -26,8 +26,9 @@ class ReasonInfo:
     label_zh: str
     #: explains an allowed message; never counted as a refusal or hold reason
     info: bool = False
-    #: the obligations are the operator's (a suspension names the ids it rests on)
-    operator_ids: bool = False
+    #: the reason brings its own obligations: a suspension the ids the operator gave, the message
+    #: kind those of the kind (``messaging.review``); the catalogue's are the fallback
+    own_ids: bool = False
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -42,9 +43,9 @@ class ReasonInfo:
 
 
 def _i(
-    code: str, obligations: tuple[str, ...], en: str, zh: str, info: bool = False, operator_ids: bool = False
+    code: str, obligations: tuple[str, ...], en: str, zh: str, info: bool = False, own_ids: bool = False
 ) -> ReasonInfo:
-    return ReasonInfo(code, obligations, en, zh, info, operator_ids)
+    return ReasonInfo(code, obligations, en, zh, info, own_ids)
 
 
 _ENTRIES = (
@@ -63,9 +64,9 @@ _ENTRIES = (
         ("O31-23",),
         "Content provider suspended",
         "内容提供者已暂停",
-        operator_ids=True,
+        own_ids=True,
     ),
-    _i("port_suspended", ("O31-23",), "Port suspended", "端口已暂停", operator_ids=True),
+    _i("port_suspended", ("O31-23",), "Port suspended", "端口已暂停", own_ids=True),
     # what: port type and scope
     _i(
         "port_type_mismatch",
@@ -109,6 +110,12 @@ _ENTRIES = (
     _i("campaign_ended", ("O31-17",), "Campaign ended", "公益活动已结束"),
     _i("campaign_content_mismatch", ("O31-17",), "Text not what was notified", "内容与报备的公益信息不符"),
     _i("campaign_date_estimated", ("O31-17",), "Send date estimated", "发送日期为估算", info=True),
+    _i(
+        "campaign_provider_commercial",
+        ("O31-17", "O31-13"),
+        "Campaign of a provider without a public-welfare port",
+        "无公益端口的内容提供者登记公益活动",
+    ),
     _i("emergency_advert", ("O31-17", "O31-19"), "Advert in an emergency text", "紧急短信含广告内容"),
     # consent requests
     _i(
@@ -121,7 +128,7 @@ _ENTRIES = (
     _i("quiet_hours", ("O31-22",), "Quiet hours", "免打扰时段"),
     # explanatory (allowed messages)
     _i("sender_registered", ("O31-10",), "Registered sender", "发送号码已登记", info=True),
-    _i("message_kind", ("O31-19",), "Message kind", "消息类型", info=True),
+    _i("message_kind", ("O31-19",), "Message kind", "消息类型", info=True, own_ids=True),
     _i(
         "consent_live",
         ("O31-18.1", "O31-18.2"),
@@ -153,7 +160,7 @@ def reason(
     obligation ids are the catalogue's (``obligations`` only for codes whose ids the operator gives,
     such as a suspension; empty falls back to the catalogue's)."""
     info = CATALOG[code]
-    if obligations and not info.operator_ids:
+    if obligations and not info.own_ids:
         raise ValueError(f"reason {code!r} carries the catalogue's obligations")
     return Reason(code, obligations or info.obligations, en, zh, detail)
 

@@ -24,9 +24,11 @@ from stdnum.cn import ric, uscc
 from piguard.audit.service import Actor, record
 from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
+from piguard.core.reasons import Decision
 from piguard.identity.principal import Principal
 from piguard.messaging import protect
+from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     PORT_TYPES,
     Campaign,
@@ -366,14 +368,37 @@ def create_campaign(
     notified_on: date,
     send_on: date,
     emergency: bool = False,
+    ends_on: date | None = None,
     principal: Principal | None = None,
 ) -> Campaign:
     """Register a public-welfare campaign (O31-17). A non-emergency campaign needs its details given
     to the telecommunications management agency ``public_welfare.notice_working_days`` working days
     (official calendar) before the send date; otherwise it is refused."""
     cp = get_content_provider(session, content_provider)
+    if not session.scalar(
+        select(Port.id).where(Port.content_provider_id == cp.id, Port.port_type == "public_welfare").limit(1)
+    ):
+        raise refused(
+            Decision.refuse(
+                reason_catalogue.reason(
+                    "campaign_provider_commercial",
+                    "Only a content provider with a public-welfare port may register a public-welfare campaign.",
+                    "只有拥有公益端口的内容提供者方可登记公益活动。",
+                    content_provider=cp.code,
+                )
+            ),
+            f"Content provider {cp.code} has no public-welfare port: it cannot register a public-welfare campaign.",
+            f"内容提供者 {cp.code} 没有公益端口，不能登记公益活动。",
+        )
+    if ends_on is not None and to_local_date(ends_on) < to_local_date(send_on):
+        raise validation_error(
+            [FieldError("ends_on", "on or after send_on / 不得早于 send_on")],
+            "The campaign's end date is before its send date.",
+            "公益活动的结束日期早于发送日期。",
+        )
     n = value("public_welfare.notice_working_days", on=notified_on)
-    due = deadline_in_working_days(notified_on, n).due
+    deadline = deadline_in_working_days(notified_on, n)
+    due = deadline.due
     if not emergency and to_local_date(send_on) < due:
         raise PiguardError(
             "public_welfare_notice_too_short",
@@ -394,6 +419,8 @@ def create_campaign(
         send_on=send_on.isoformat(),
         emergency=emergency,
         notice_due=due.isoformat(),
+        notice_estimated=deadline.estimated,
+        ends_on=to_local_date(ends_on).isoformat() if ends_on is not None else None,
     )
     session.add(camp)
     session.flush()

@@ -163,7 +163,14 @@ def create_campaign(
     body: schemas.CampaignIn, principal: Principal = Depends(_MANAGE), session: Session = Depends(db_session)
 ) -> dict[str, Any]:
     c = registry.create_campaign(session, **body.model_dump(), principal=principal)
-    return {"id": c.id, "send_on": c.send_on, "notice_due": c.notice_due, "emergency": c.emergency}
+    return {
+        "id": c.id,
+        "send_on": c.send_on,
+        "ends_on": c.ends_on,
+        "notice_due": c.notice_due,
+        "notice_due_estimated": c.notice_estimated,
+        "emergency": c.emergency,
+    }
 
 
 @router.get("/suspensions", summary="Suspension history")
