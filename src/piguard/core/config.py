@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 900
     session_max_age_seconds: int = 8 * 3600
     calendar_file: Path | None = None
+    #: Largest request body the API reads (bytes); a larger one is answered 413 unread.
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,6 +11,7 @@ recipient again. Consent ends at once on opt-out (:func:`end_consents`). Consent
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -584,4 +585,171 @@ def request_to_dict(r: ConsentRequest) -> dict[str, Any]:
         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
         "reply_text": r.reply_text,
         "message_ref": r.message_ref,
+    }
+
+
+# ------------------------------------------------------------------------------------ expiry
+
+
+@carries("O31-11", "O31-18.2")
+def expire_consents(session: Session, *, now: datetime | None = None, limit: int = 1000) -> int:
+    """Consents whose period has ended are ended (``end_reason = 'period_ended'``, ``ended_at`` =
+    the end of the period) with an ``expired`` subscription event, so the subscription status is
+    kept no longer than the retention after the relationship ends (O31-11)."""
+    now = now or utcnow()
+    rows = list(
+        session.scalars(
+            select(Consent)
+            .where(Consent.status == "active", Consent.valid_until <= now)
+            .order_by(Consent.id)
+            .limit(max(1, limit))
+        )
+    )
+    for c in rows:
+        moved = session.execute(
+            update(Consent)
+            .where(Consent.id == c.id, Consent.status == "active")
+            .values(status="ended", ended_at=c.valid_until, end_reason="period_ended")
+            .returning(Consent.id),
+            execution_options={"synchronize_session": False},
+        ).first()
+        if moved is None:
+            continue  # ended meanwhile (opt-out)
+        session.execute(
+            update(SubscriptionEvent)
+            .where(SubscriptionEvent.consent_id == c.id, SubscriptionEvent.relationship_ended_at.is_(None))
+            .values(relationship_ended_at=c.valid_until),
+            execution_options={"synchronize_session": False},
+        )
+        records.subscription_event(
+            session,
+            at=c.valid_until,
+            recipient_hash=c.recipient_hash,
+            recipient_masked=c.recipient_masked,
+            channel=c.channel,
+            content_provider_id=c.content_provider_id,
+            message_type=c.message_type,
+            event="expired",
+            source="expiry",
+            consent_id=c.id,
+            ended=True,
+        )
+    session.expire_all()
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------ ledger
+
+CONSENT_STATUSES = ("active", "ended")
+EVENT_KINDS = ("subscribed", "unsubscribed", "refused", "expired")
+_HASH = re.compile(r"^[0-9a-f]{16,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerQuery:
+    """Filters of the consent ledger and the subscription events: a content provider, a recipient
+    by number (hashed here, never stored or echoed) or by keyed hash, a status (``active``/``ended``
+    for consents, the event for events), a time range on the event time."""
+
+    content_provider_id: int | None = None
+    recipient: str | None = None
+    recipient_hash: str | None = None
+    channel: str = "sms"
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def _ledger_hash(q: LedgerQuery) -> str | None:
+    if q.recipient:
+        return protect.address_hash(protect.normalize_address(q.channel, q.recipient))
+    if q.recipient_hash is not None:
+        h = q.recipient_hash.strip().lower()
+        if not _HASH.match(h):
+            raise _bad("recipient_hash", "a keyed hash (hexadecimal)", "须为十六进制的键控哈希")
+        return h
+    return None
+
+
+@carries("O31-11", "O31-18.1")
+def list_consents(session: Session, q: LedgerQuery) -> list[Consent]:
+    """The consent ledger, newest first (numbers masked)."""
+    if q.status is not None and q.status not in CONSENT_STATUSES:
+        raise _bad("status", f"one of {', '.join(CONSENT_STATUSES)}", "状态无效")
+    stmt = select(Consent)
+    h = _ledger_hash(q)
+    if h is not None:
+        stmt = stmt.where(Consent.recipient_hash == h)
+    if q.content_provider_id is not None:
+        stmt = stmt.where(Consent.content_provider_id == q.content_provider_id)
+    if q.status:
+        stmt = stmt.where(Consent.status == q.status)
+    if q.since:
+        stmt = stmt.where(Consent.granted_at >= q.since)
+    if q.until:
+        stmt = stmt.where(Consent.granted_at < q.until)
+    stmt = stmt.order_by(Consent.id.desc()).offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))
+    return list(session.scalars(stmt))
+
+
+@carries("O31-11")
+def list_events(session: Session, q: LedgerQuery) -> list[SubscriptionEvent]:
+    """Subscription-status events (subscribed, unsubscribed, refused, expired), newest first."""
+    if q.status is not None and q.status not in EVENT_KINDS:
+        raise _bad("status", f"one of {', '.join(EVENT_KINDS)}", "事件类型无效")
+    stmt = select(SubscriptionEvent)
+    h = _ledger_hash(q)
+    if h is not None:
+        stmt = stmt.where(SubscriptionEvent.recipient_hash == h)
+    if q.content_provider_id is not None:
+        stmt = stmt.where(SubscriptionEvent.content_provider_id == q.content_provider_id)
+    if q.status:
+        stmt = stmt.where(SubscriptionEvent.event == q.status)
+    if q.since:
+        stmt = stmt.where(SubscriptionEvent.at >= q.since)
+    if q.until:
+        stmt = stmt.where(SubscriptionEvent.at < q.until)
+    stmt = stmt.order_by(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc())
+    return list(session.scalars(stmt.offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))))
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def consent_to_dict(c: Consent) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "recipient": c.recipient_masked,
+        "recipient_hash": c.recipient_hash,
+        "channel": c.channel,
+        "content_provider_id": c.content_provider_id,
+        "message_type": c.message_type,
+        "max_messages": c.max_messages,
+        "period_unit": c.period_unit,
+        "granted_at": _iso(c.granted_at),
+        "valid_until": _iso(c.valid_until),
+        "status": c.status,
+        "ended_at": _iso(c.ended_at),
+        "end_reason": c.end_reason,
+        "request_id": c.request_id,
+    }
+
+
+def event_to_dict(e: SubscriptionEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": _iso(e.at),
+        "recipient": e.recipient_masked,
+        "recipient_hash": e.recipient_hash,
+        "channel": e.channel,
+        "content_provider_id": e.content_provider_id,
+        "message_type": e.message_type,
+        "event": e.event,
+        "source": e.source,
+        "consent_id": e.consent_id,
+        "request_id": e.request_id,
+        "relationship_ended_at": _iso(e.relationship_ended_at),
     }

@@ -36,6 +36,22 @@ def expire_consent_requests(now: datetime | None = None) -> int:
         return n
 
 
+@carries("O31-11", "O31-18.2")
+def expire_consents(now: datetime | None = None) -> int:
+    """End the consents whose period has ended (with their subscription events)."""
+    with unit_of_work() as session:
+        n = consent.expire_consents(session, now=now)
+        if n:
+            record(
+                session,
+                action="sms.consent.period_ended",
+                actor=Actor.system("worker.consent_expiry"),
+                obligations=("O31-11", "O31-18.2"),
+                detail={"consents": n},
+            )
+        return n
+
+
 @carries("O31-11")
 def run_partition_maintenance(
     now: datetime | None = None, months_ahead: int = partitions.MONTHS_AHEAD
@@ -121,6 +137,7 @@ def run_once(now: datetime | None = None) -> dict[str, Any]:
     what each did; ``"failed"`` lists the jobs that raised."""
     jobs: list[tuple[str, Callable[[], Any]]] = [
         ("consent_requests_expired", lambda: expire_consent_requests(now)),
+        ("consents_expired", lambda: expire_consents(now)),
         ("held_released", lambda: run_release_held(now)),
         ("partitions", lambda: run_partition_maintenance(now)),
         ("retention", lambda: run_retention(now)),

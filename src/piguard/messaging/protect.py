@@ -16,6 +16,7 @@ import os
 import re
 from functools import lru_cache
 
+import phonenumbers
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from piguard.core.errors import invalid_field as _bad
@@ -28,10 +29,34 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]{1,63})+$"
 )
+
+
+#: the mobile ranges of China's numbering plan (phonenumbers' metadata, compiled once)
+def _cn_mobile_plan() -> re.Pattern[str]:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    desc = meta.mobile if meta is not None else None
+    pattern = desc.national_number_pattern if desc is not None else None
+    return re.compile(pattern or r"1[3-9]\d{9}")
+
+
+_CN_PLAN = _cn_mobile_plan()
+_MOBILE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
 _SEPARATORS = str.maketrans("", "", " -()\u00a0")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 
 
+def _valid_mobile(e164: str) -> bool:
+    """A number outside China: valid in its country's plan and a mobile (or mobile-or-fixed) one."""
+    try:
+        n = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(n) and phonenumbers.number_type(n) in _MOBILE_TYPES
+
+
+@carries("O31-11")
 def normalize_address(channel: str, address: object, field: str = "recipient") -> str:
     """The canonical form of an address, or a validation error (never echoing the value)."""
     if not isinstance(address, str) or not address.strip():
@@ -39,11 +64,11 @@ def normalize_address(channel: str, address: object, field: str = "recipient") -
     if channel == "sms":
         a = address.strip().translate(_FULLWIDTH).translate(_SEPARATORS)
         m = _CN_MOBILE.match(a)
-        if m:
+        if m and _CN_PLAN.fullmatch(m.group(1)):
             return "+86" + m.group(1)
         if a.startswith("00"):
             a = "+" + a[2:]
-        if _E164.match(a):
+        if _E164.match(a) and not a.startswith("+86") and _valid_mobile(a):
             return a
         raise _bad(field, "not a mobile number in E.164 or Chinese mobile form", "不是有效的手机号码")
     if channel == "email":

@@ -487,6 +487,9 @@ def record_to_dict(r: MessageRecord) -> dict[str, Any]:
         "content_provider_id": r.content_provider_id,
         "outcome": r.outcome,
         "status": r.status,
+        "status_at": r.status_at.isoformat() if r.status_at else None,
+        # a delivered record's status never changes again: its status time is the delivery time
+        "delivered_at": r.status_at.isoformat() if r.status == "delivered" and r.status_at else None,
         "reason_codes": list(r.reason_codes or []),
         "obligations": list(r.obligations or []),
         "reasons": reason_catalogue.record_reasons(r.reasons, r.reason_codes),

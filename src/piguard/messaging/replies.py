@@ -135,6 +135,16 @@ def _alternation(words: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) for w in words))
 
 
+_SPACED = re.compile(r"^[a-z0-9](?:[\s.\-_·,，。、/|*+]+[a-z0-9])+$")
+_SPACING = re.compile(r"[^a-z0-9]+")
+
+
+@carries("O31-20")
+def _join_spaced(core: str) -> str:
+    """Single letters or digits with separators between them are one token: ``t d`` is ``td``."""
+    return _SPACING.sub("", core) if _SPACED.match(core) else core
+
+
 class ReplyClassifier:
     """Compiled reply tables for one rule set; reuse one per process."""
 
@@ -192,8 +202,8 @@ class ReplyClassifier:
         folded = self._norm.fold(text)
         if not self._norm.squeeze(folded):
             return _result(ReplyIntent.NONE, "reply_no_intent", None, pending)
-        # 1. the whole reply is a token
-        core = self._core(folded)
+        # 1. the whole reply is a token (also spelt out: "t d", "T-D", "q.x")
+        core = _join_spaced(self._core(folded))
         if core in self._all_tokens:
             if self._is_question(folded, core):
                 return _result(ReplyIntent.AMBIGUOUS, "reply_question", core, pending)
