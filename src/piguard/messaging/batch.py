@@ -315,18 +315,7 @@ def emit(
         )
         rows.append(row)
         if d.allowed:
-            outbox.append(
-                records.outbox_row(
-                    ref=ref,
-                    channel=req.channel,
-                    sender=p.sender,
-                    address=p.address,
-                    content=req.text,
-                    emergency=ev.emergency,
-                    at=now,
-                    recipient_enc=row["recipient_enc"],
-                )
-            )
+            outbox.append(outbox_entry(p, ev, ref, now, row["recipient_enc"]))
         out.append((ref, status))
     records.write_records(session, rows)
     records.enqueue(session, outbox)
@@ -343,6 +332,22 @@ def emit(
 
 
 _STATUS = {"allow": "queued", "refuse": "refused", "hold": "held"}
+
+
+def outbox_entry(
+    p: Prepared, ev: Evaluation, ref: str, now: datetime, recipient_enc: str | None
+) -> dict[str, Any]:
+    """The outbox row of an allowed message (new, or released from a hold under its own ref)."""
+    return records.outbox_row(
+        ref=ref,
+        channel=p.request.channel,
+        sender=p.sender,
+        address=p.address,
+        content=p.request.text,
+        emergency=ev.emergency,
+        at=now,
+        recipient_enc=recipient_enc,
+    )
 
 
 def decide_one(session: Session, request: GatewayRequest, *, now: datetime) -> tuple[Prepared, Evaluation]:

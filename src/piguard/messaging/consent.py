@@ -339,20 +339,7 @@ def refuse_request(
     if reply_text:
         req.reply_text = redact(reply_text)
     req.reply_intent = "no_reply" if no_reply else "consent_refusal"
-    # the request as sent (no re-asking) and the offer it carried (not sent as a message either)
-    prints = {req.fingerprint} | ({simhash(req.pitch)} if req.pitch else set())
-    for fp in sorted(prints):
-        session.add(
-            Suppression(
-                recipient_hash=req.recipient_hash,
-                content_provider_id=req.content_provider_id,
-                fingerprint=fp,
-                source="no_reply" if no_reply else "refused",
-                request_id=req.id,
-                created_at=now,
-            )
-        )
-    session.flush()
+    _suppress(session, req, "no_reply" if no_reply else "refused", now)
     records.subscription_event(
         session,
         at=now,
@@ -406,6 +393,25 @@ def end_consents(
 
 
 @carries("O31-18.2")
+def _suppress(session: Session, req: ConsentRequest, source: str, now: datetime) -> None:
+    """The request as sent (no re-asking) and the offer it carried (not sent as a message either)
+    are not sent to this recipient again."""
+    prints = {req.fingerprint} | ({simhash(req.pitch)} if req.pitch else set())
+    for fp in sorted(prints):
+        session.add(
+            Suppression(
+                recipient_hash=req.recipient_hash,
+                content_provider_id=req.content_provider_id,
+                fingerprint=fp,
+                source=source,
+                request_id=req.id,
+                created_at=now,
+            )
+        )
+    session.flush()
+
+
+@carries("O31-18.2")
 def _suppress_granted_requests(session: Session, consent_ids: list[int], now: datetime) -> None:
     """An opt-out refuses the request a consent was granted on: its text and its pitch are not sent
     to this recipient again (O31-18.2), as after a refusal or no reply."""
@@ -414,19 +420,7 @@ def _suppress_granted_requests(session: Session, consent_ids: list[int], now: da
         .join(Consent, Consent.request_id == ConsentRequest.id)
         .where(Consent.id.in_(consent_ids))
     ):
-        prints = {req.fingerprint} | ({simhash(req.pitch)} if req.pitch else set())
-        for fp in sorted(prints):
-            session.add(
-                Suppression(
-                    recipient_hash=req.recipient_hash,
-                    content_provider_id=req.content_provider_id,
-                    fingerprint=fp,
-                    source="opt_out",
-                    request_id=req.id,
-                    created_at=now,
-                )
-            )
-    session.flush()
+        _suppress(session, req, "opt_out", now)
 
 
 @carries("O31-18.2")
@@ -673,24 +667,29 @@ def _ledger_hash(q: LedgerQuery) -> str | None:
     return None
 
 
+def _ledger(model: Any, status_col: Any, time_col: Any, order: tuple[Any, ...], q: LedgerQuery) -> Any:
+    """One query over the consent ledger or the events: the filters of ``q`` in SQL."""
+    stmt = select(model)
+    h = _ledger_hash(q)
+    conditions = [
+        (h is not None, lambda: model.recipient_hash == h),
+        (q.content_provider_id is not None, lambda: model.content_provider_id == q.content_provider_id),
+        (bool(q.status), lambda: status_col == q.status),
+        (q.since is not None, lambda: time_col >= q.since),
+        (q.until is not None, lambda: time_col < q.until),
+    ]
+    for wanted, condition in conditions:
+        if wanted:
+            stmt = stmt.where(condition())
+    return stmt.order_by(*order).offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))
+
+
 @carries("O31-11", "O31-18.1")
 def list_consents(session: Session, q: LedgerQuery) -> list[Consent]:
     """The consent ledger, newest first (numbers masked)."""
     if q.status is not None and q.status not in CONSENT_STATUSES:
         raise _bad("status", f"one of {', '.join(CONSENT_STATUSES)}", "状态无效")
-    stmt = select(Consent)
-    h = _ledger_hash(q)
-    if h is not None:
-        stmt = stmt.where(Consent.recipient_hash == h)
-    if q.content_provider_id is not None:
-        stmt = stmt.where(Consent.content_provider_id == q.content_provider_id)
-    if q.status:
-        stmt = stmt.where(Consent.status == q.status)
-    if q.since:
-        stmt = stmt.where(Consent.granted_at >= q.since)
-    if q.until:
-        stmt = stmt.where(Consent.granted_at < q.until)
-    stmt = stmt.order_by(Consent.id.desc()).offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))
+    stmt = _ledger(Consent, Consent.status, Consent.granted_at, (Consent.id.desc(),), q)
     return list(session.scalars(stmt))
 
 
@@ -699,20 +698,8 @@ def list_events(session: Session, q: LedgerQuery) -> list[SubscriptionEvent]:
     """Subscription-status events (subscribed, unsubscribed, refused, expired), newest first."""
     if q.status is not None and q.status not in EVENT_KINDS:
         raise _bad("status", f"one of {', '.join(EVENT_KINDS)}", "事件类型无效")
-    stmt = select(SubscriptionEvent)
-    h = _ledger_hash(q)
-    if h is not None:
-        stmt = stmt.where(SubscriptionEvent.recipient_hash == h)
-    if q.content_provider_id is not None:
-        stmt = stmt.where(SubscriptionEvent.content_provider_id == q.content_provider_id)
-    if q.status:
-        stmt = stmt.where(SubscriptionEvent.event == q.status)
-    if q.since:
-        stmt = stmt.where(SubscriptionEvent.at >= q.since)
-    if q.until:
-        stmt = stmt.where(SubscriptionEvent.at < q.until)
-    stmt = stmt.order_by(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc())
-    return list(session.scalars(stmt.offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))))
+    ev = SubscriptionEvent
+    return list(session.scalars(_ledger(ev, ev.event, ev.at, (ev.at.desc(), ev.id.desc()), q)))
 
 
 def _iso(t: datetime | None) -> str | None:

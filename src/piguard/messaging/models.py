@@ -280,7 +280,7 @@ class Suppression(Base):
     recipient_hash: Mapped[str] = mapped_column(String(32))
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"))
     fingerprint: Mapped[int] = mapped_column(BigInteger)
-    source: Mapped[str] = mapped_column(String(16))  # refused | no_reply
+    source: Mapped[str] = mapped_column(String(16))  # refused | no_reply | opt_out
     request_id: Mapped[int | None] = mapped_column(ForeignKey("msg_consent_requests.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

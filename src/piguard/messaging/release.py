@@ -29,7 +29,7 @@ from piguard.core.reasons import obligations_of
 from piguard.identity.principal import Principal
 from piguard.messaging import protect, records
 from piguard.messaging import reasons as reason_catalogue
-from piguard.messaging.batch import GatewayResult, decide_batch
+from piguard.messaging.batch import GatewayResult, decide_batch, outbox_entry
 from piguard.messaging.gateway import (
     COMMERCIAL,
     EMERGENCY,
@@ -105,18 +105,7 @@ def _redecide(session: Session, recs: list[MessageRecord], now: datetime) -> lis
         if moved is None:
             continue  # released by someone else meanwhile
         if d.allowed:
-            outbox.append(
-                records.outbox_row(
-                    ref=rec.ref,
-                    channel=rec.channel,
-                    sender=p.sender,
-                    address=p.address,
-                    content=p.request.text,
-                    emergency=ev.emergency,
-                    at=now,
-                    recipient_enc=rec.recipient_enc,
-                )
-            )
+            outbox.append(outbox_entry(p, ev, rec.ref, now, rec.recipient_enc))
         out.append((rec, outcome))
     records.enqueue(session, outbox)
     refused = [rec.ref for rec, outcome in out if outcome == "refuse"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,77 +47,69 @@ def list_requests(
     ]
 
 
-def _ledger_query(
-    session: Session,
-    content_provider: str | None,
-    recipient: str | None,
-    recipient_hash: str | None,
-    channel: str,
-    status: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    offset: int,
-) -> consent.LedgerQuery:
-    cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
-    return consent.LedgerQuery(cp_id, recipient, recipient_hash, channel, status, since, until, limit, offset)
+@dataclass
+class _Ledger:
+    """The ledger's common filters (query parameters)."""
 
+    content_provider: str | None = None
+    recipient: str | None = Query(None, description="Looked up by keyed hash; never echoed")
+    recipient_hash: str | None = Query(None, max_length=64)
+    channel: Literal["sms", "email"] = "sms"
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Query(100, ge=1, le=1000)
+    offset: int = Query(0, ge=0)
 
-def _audit_lookup(session: Session, principal: Principal, what: str, n: int) -> None:
-    record(
-        session,
-        action=f"sms.{what}.searched",
-        actor=principal.as_actor(),
-        purpose="records_lookup",
-        obligations=("O24-13.6", "O31-11"),
-        client_ip=principal.client_ip,
-        detail={"by_recipient": True, "results": n},
-    )
+    def query(self, session: Session, status: str | None) -> consent.LedgerQuery:
+        cp = self.content_provider
+        cp_id = registry.get_content_provider(session, cp).id if cp else None
+        return consent.LedgerQuery(
+            cp_id,
+            self.recipient,
+            self.recipient_hash,
+            self.channel,
+            status,
+            self.since,
+            self.until,
+            self.limit,
+            self.offset,
+        )
+
+    def audit(self, session: Session, principal: Principal, what: str, n: int) -> None:
+        if not (self.recipient or self.recipient_hash):
+            return
+        record(
+            session,
+            action=f"sms.{what}.searched",
+            actor=principal.as_actor(),
+            purpose="records_lookup",
+            obligations=("O24-13.6", "O31-11"),
+            client_ip=principal.client_ip,
+            detail={"by_recipient": True, "results": n},
+        )
 
 
 @router.get("/consents", summary="The consent ledger (recipients masked; filter by number or keyed hash)")
 @carries("O31-11", "O31-18.1")
 def list_consents(
-    content_provider: str | None = None,
-    recipient: str | None = Query(None, description="Looked up by keyed hash; never echoed"),
-    recipient_hash: str | None = Query(None, max_length=64),
-    channel: Literal["sms", "email"] = "sms",
     status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    f: _Ledger = Depends(),
     principal: Principal = Depends(require_action("sms.read")),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    q = _ledger_query(
-        session, content_provider, recipient, recipient_hash, channel, status, since, until, limit, offset
-    )
-    rows = consent.list_consents(session, q)
-    if recipient or recipient_hash:
-        _audit_lookup(session, principal, "consents", len(rows))
+    rows = consent.list_consents(session, f.query(session, status))
+    f.audit(session, principal, "consents", len(rows))
     return {"consents": [consent.consent_to_dict(c) for c in rows]}
 
 
 @router.get("/subscription-events", summary="Subscription-status events (O31-11)")
 @carries("O31-11")
 def list_events(
-    content_provider: str | None = None,
-    recipient: str | None = Query(None, description="Looked up by keyed hash; never echoed"),
-    recipient_hash: str | None = Query(None, max_length=64),
-    channel: Literal["sms", "email"] = "sms",
     event: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    f: _Ledger = Depends(),
     principal: Principal = Depends(require_action("sms.read")),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
-    q = _ledger_query(
-        session, content_provider, recipient, recipient_hash, channel, event, since, until, limit, offset
-    )
-    rows = consent.list_events(session, q)
-    if recipient or recipient_hash:
-        _audit_lookup(session, principal, "subscription_events", len(rows))
+    rows = consent.list_events(session, f.query(session, event))
+    f.audit(session, principal, "subscription_events", len(rows))
     return {"events": [consent.event_to_dict(e) for e in rows]}
