@@ -208,3 +208,12 @@ def test_a_request_body_over_the_limit_is_refused_unread(
     finally:
         monkeypatch.delenv("PIGUARD_MAX_BODY_BYTES")
         reset_settings()
+
+
+@pytest.mark.obligation("O31-20")
+@pytest.mark.parametrize("wording", ["回T D退订", "回复T-D退订", "回复T.D退订"])
+def test_spelt_out_opt_out_codes_in_a_message_are_opt_out_wording(wording: str) -> None:
+    from piguard.messaging.review import default_reviewer
+
+    found = default_reviewer().review(f"【优品商城】春装5折起，{wording}").findings
+    assert "optout_missing" not in [f.code for f in found]
