@@ -368,3 +368,12 @@ def test_control_characters_never_reach_the_sms_centre(session: Session, ch: str
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     [fine] = submit(session, [ad(text="【优品商城】春装5折起，\n满299减50，回T退订")], now=at_noon())
     assert fine.error is None
+
+
+@pytest.mark.obligation("O31-17")
+def test_a_too_short_notice_past_the_packaged_holidays_says_the_date_is_estimated(session: Session) -> None:
+    build_registry(session)
+    with pytest.raises(PiguardError) as e:
+        _campaign(session, notified_on=date(2026, 12, 20), send_on=date(2026, 12, 25))
+    assert e.value.code == "public_welfare_notice_too_short"
+    assert "Estimated" in e.value.message_en and "估算" in e.value.message_zh

@@ -403,8 +403,10 @@ def create_campaign(
         raise PiguardError(
             "public_welfare_notice_too_short",
             f"Public-welfare details must be given {n} working days before sending: the earliest send date "
-            f"for details given on {notified_on.isoformat()} is {due.isoformat()}.",
-            f"公益性短信息须提前 {n} 个工作日提供发送信息：{notified_on.isoformat()} 提供的，最早于 {due.isoformat()} 发送。",
+            f"for details given on {notified_on.isoformat()} is {due.isoformat()}."
+            + (f" {deadline.warning_en}" if deadline.estimated and deadline.warning_en else ""),
+            f"公益性短信息须提前 {n} 个工作日提供发送信息：{notified_on.isoformat()} 提供的，最早于 {due.isoformat()} 发送。"
+            + (deadline.warning_zh or "" if deadline.estimated else ""),
             obligations=("O31-17",),
             fields=[FieldError("send_on", f"on or after {due.isoformat()}")],
             http_status=422,
