@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,6 +54,69 @@ def _routers() -> list[Any]:
     return found
 
 
+class BodyLimit:
+    """ASGI middleware: a request body larger than ``limit`` bytes (declared in Content-Length or
+    streamed) is answered 413 in the error shape before the application parses any of it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, raw in scope.get("headers", ()):
+            if key == b"content-length":
+                declared = int(raw) if raw.isdigit() else None
+                if declared is None or declared > self.limit:
+                    await self._too_large(send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Any) -> None:
+        err = PiguardError(
+            "payload_too_large",
+            f"The request body is larger than {self.limit} bytes (PIGUARD_MAX_BODY_BYTES).",
+            f"请求体超过 {self.limit} 字节（PIGUARD_MAX_BODY_BYTES）。",
+            http_status=413,
+        )
+        body = json.dumps(err.to_dict(), ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def _error_response(err: PiguardError) -> JSONResponse:
     return JSONResponse(err.to_dict(), status_code=err.http_status)
 
@@ -79,6 +143,7 @@ def create_app() -> FastAPI:
         "Every refusal names the obligation ids it rests on.",
     )
     app.middleware("http")(metrics_middleware)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.exception_handler(PiguardError)
     async def _piguard_error(_request: Request, exc: PiguardError) -> JSONResponse:

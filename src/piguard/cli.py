@@ -65,7 +65,7 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
     (
         "policy",
         "piguard.inventory.lint_cli",
-        "Check a privacy policy (or every policy in a folder) for each required disclosure.",
+        "Privacy-policy checks (MIIT Order 24 Art. 8, 9, 12; CSL 41-43). / 隐私政策检查。",
     ),
     (
         "sms",

@@ -103,7 +103,7 @@ def give_consent(session: Session, recipient: str = USER_E164) -> int:
         content_provider_id=cp.id,
         message_type="promotions",
         max_messages=20,
-        period_unit="day",
+        period_unit="month",
         valid_until=utcnow() + timedelta(days=30),
         evidence={"channel": "web", "text_shown": "同意接收优品商城促销信息，每日最多20条"},
     )

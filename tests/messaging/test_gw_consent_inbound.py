@@ -191,7 +191,7 @@ def test_charged_service_without_all_terms_cannot_ask_for_consent(session: Sessi
 def test_concurrent_opt_out_wins_over_send(db_engine, session: Session) -> None:  # type: ignore[no-untyped-def]
     """Senders and an opt-out race; every message decided after the opt-out committed is refused."""
     reg = build_registry(session)
-    give_consent(session, reg, max_messages=1000)
+    give_consent(session, reg, max_messages=300, period_unit="month")
     factory = sessionmaker(bind=db_engine, expire_on_commit=False)
     optout_done = threading.Event()
     after: list[str] = []

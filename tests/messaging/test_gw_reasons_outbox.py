@@ -100,7 +100,7 @@ def test_reason_code_search_runs_in_sql(session: Session) -> None:
     """The wanted rows sit behind more than ten times the limit of others: an over-fetch-then-filter
     search would miss them; the SQL filter finds them, and ``_`` is not a wildcard."""
     reg = build_registry(session)
-    give_consent(session, reg, max_messages=1000)
+    give_consent(session, reg, max_messages=300, period_unit="month")
     now = at_noon()
     submit(session, [ad(recipient="13900000001")], now=now - timedelta(minutes=5))  # consent_missing
     submit(session, [ad() for _ in range(25)], now=now)  # allowed, newer
@@ -135,7 +135,7 @@ class SlowTransport:
 
 def _queue(session: Session, n: int) -> list[str]:
     reg = build_registry(session)
-    give_consent(session, reg, max_messages=1000)
+    give_consent(session, reg, max_messages=300, period_unit="month")
     res = submit(session, [ad() for _ in range(n)], now=at_noon())
     session.commit()
     return [r.ref or "" for r in res]

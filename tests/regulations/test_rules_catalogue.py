@@ -188,7 +188,11 @@ def test_parameters_for_an_obligation() -> None:
         "sms_complaint.feedback_working_days",
         "sms_complaint.reporting_centre_transfer_working_days",
     ]
-    assert service.parameters_for("O31-18.2") == []
+    assert [p.name for p in service.parameters_for("O31-18.2")] == [
+        "sms_consent.max_messages_per_day",
+        "sms_consent.max_period_months",
+    ]
+    assert service.parameters_for("O31-18.1") == []
     with pytest.raises(PiguardError) as exc:
         service.parameters_for("O24-99")
     assert exc.value.code == "not_found"

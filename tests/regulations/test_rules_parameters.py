@@ -19,6 +19,8 @@ EXPECTED = {
     "sms_records.retention_months": (5, "months", "O31-11", date(2015, 6, 30)),
     "sms_records.subscription_status_months_after_end": (5, "months", "O31-11", date(2015, 6, 30)),
     "public_welfare.notice_working_days": (10, "working_days", "O31-17", date(2015, 6, 30)),
+    "sms_consent.max_messages_per_day": (10, "messages", "O31-18.2", date(2015, 6, 30)),
+    "sms_consent.max_period_months": (24, "months", "O31-18.2", date(2015, 6, 30)),
     "fines.o24_22.max_yuan": (10000, "yuan", "O24-22", date(2013, 9, 1)),
     "fines.o24_23.min_yuan": (10000, "yuan", "O24-23", date(2013, 9, 1)),
     "fines.o24_23.max_yuan": (30000, "yuan", "O24-23", date(2013, 9, 1)),

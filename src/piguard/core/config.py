@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 8 * 3600
     calendar_file: Path | None = None
     rules_templates_dir: Path | None = None  # overrides inventory/templates/privacy.{zh,en}.md.j2
+    #: Largest request body the API reads (bytes); a larger one is answered 413 unread.
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

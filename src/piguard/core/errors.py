@@ -52,6 +52,13 @@ def validation_error(
     return PiguardError("validation_error", message_en, message_zh, fields=fields, http_status=422)
 
 
+def invalid_field(field_name: str, en: str, zh: str) -> PiguardError:
+    """A validation error for one field: ``Invalid <field>: <en>`` / ``<field> 无效：<zh>``."""
+    return validation_error(
+        [FieldError(field_name, f"{en} / {zh}")], f"Invalid {field_name}: {en}", f"{field_name} 无效：{zh}"
+    )
+
+
 def not_found(what_en: str, what_zh: str, key: str) -> PiguardError:
     return PiguardError(
         "not_found",

@@ -7,9 +7,19 @@ render the same objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+
+def obligations_of(reasons: Iterable[Reason]) -> tuple[str, ...]:
+    """The obligation ids of ``reasons``, each once, in the order they first appear."""
+    seen: dict[str, None] = {}
+    for r in reasons:
+        for o in r.obligations:
+            seen.setdefault(o, None)
+    return tuple(seen)
 
 
 class Outcome(StrEnum):
@@ -46,11 +56,7 @@ class Decision:
 
     @property
     def obligations(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for r in self.reasons:
-            for o in r.obligations:
-                seen.setdefault(o, None)
-        return tuple(seen)
+        return obligations_of(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome.value, "reasons": [r.to_dict() for r in self.reasons]}

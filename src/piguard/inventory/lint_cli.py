@@ -24,6 +24,14 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+
+@app.callback()
+def _group() -> None:
+    """Privacy-policy checks (MIIT Order 24 Art. 8, 9, 12; CSL 41-43). / 隐私政策检查。"""
+    # A callback keeps `policy` a group (`piguard policy lint FILE`), not a collapsed single command.
+
+
 POLICY_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml")
 OUTPUTS = ("table", "json")
 

@@ -41,6 +41,7 @@ from piguard.messaging.models import Campaign, Consent, Suppression
 from piguard.messaging.registry import PortView, RegistrySnapshot, actor_of, snapshot
 from piguard.messaging.review import default_reviewer
 from piguard.messaging.settings import get_messaging_settings
+from piguard.messaging.similarity import bigrams
 from piguard.regulations.markers import carries
 
 _CHUNK = 2000
@@ -101,6 +102,7 @@ def load_context(
         registry=reg,
         now=now or utcnow(),
         similarity_threshold=settings.sms_similarity_threshold,
+        campaign_similarity_threshold=settings.sms_campaign_match_threshold,
         quiet_hours=settings.quiet_window(),
         reviewer=reviewer,
     )
@@ -133,13 +135,21 @@ def load_context(
     camp_ids = {p.request.campaign_id for p in prepared if p.request.campaign_id is not None}
     if camp_ids:
         for c in session.scalars(select(Campaign).where(Campaign.id.in_(camp_ids))):
-            ctx.campaigns[c.id] = CampaignView(c.id, c.content_provider_id, c.send_on, c.emergency)
+            ctx.campaigns[c.id] = CampaignView(
+                c.id,
+                c.content_provider_id,
+                c.send_on,
+                c.emergency,
+                ends_on=c.ends_on,
+                content_grams=bigrams(c.content),
+                notice_estimated=bool(c.notice_estimated),
+                notice_due=c.notice_due,
+            )
     return ctx
 
 
-_CHANGED = Reason(
+_CHANGED = reason_catalogue.reason(
     "consent_changed",
-    reason_catalogue.obligations_of("consent_changed"),
     "The consent ended (opt-out) or reached its limit while the message was being decided.",
     "在决定发送时用户已退订或已达到同意的发送频次。",
 )
@@ -149,12 +159,11 @@ INFO_CODES = reason_catalogue.INFO_CODES
 
 
 def _not_this_provider(port: PortView) -> Reason:
-    return Reason(
+    return reason_catalogue.reason(
         "sender_not_this_provider",
-        reason_catalogue.obligations_of("sender_not_this_provider"),
         "The sender is a port of another content provider than the one the caller is bound as.",
         "发送号码是其他内容提供者的端口，与调用方绑定的内容提供者不符。",
-        {"port": port.code},
+        port=port.code,
     )
 
 
@@ -248,6 +257,110 @@ def decide_batch(
     return evals
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """The audit entry :func:`emit` writes with the messages."""
+
+    action: str
+    obligations: tuple[str, ...]
+    detail: dict[str, Any]
+    subject_ref: str | None = None
+
+
+@carries("O31-11")
+def emit(
+    session: Session,
+    decided: Sequence[tuple[Prepared, Evaluation]],
+    *,
+    now: datetime,
+    audit: AuditEntry,
+    principal: Principal | None = None,
+    batch_ref: str | None = None,
+) -> list[tuple[str, str]]:
+    """The one writer of outbound messages: a record for every decided message (refused and held
+    ones too: the evidence), the outbox for the allowed ones, and one audit entry. Returns
+    ``(ref, status)`` per message, in order."""
+    rows: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    out: list[tuple[str, str]] = []
+    for p, ev in decided:
+        d = ev.decision
+        outcome = d.outcome.value
+        status = _STATUS[outcome]
+        ref = records.new_ref()
+        req = p.request
+        has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
+        row = records.record_row(
+            ref=ref,
+            at=now,
+            direction="out",
+            channel=req.channel,
+            sender=p.sender,
+            address=p.address,
+            recipient_hash=p.recipient_hash,
+            recipient_masked=p.recipient_masked,
+            content=req.text,
+            content_has_pi=has_pi,
+            outcome=outcome,
+            status=status,
+            reasons=d.reasons,
+            obligations=d.obligations,
+            kind=req.purpose or ev.kind,
+            message_type=req.message_type,
+            content_provider_id=ev.cp.id if ev.cp else None,
+            port_id=ev.port.id if ev.port else None,
+            client_ref=req.client_ref,
+            batch_ref=batch_ref,
+            campaign_id=req.campaign_id,
+        )
+        rows.append(row)
+        if d.allowed:
+            outbox.append(outbox_entry(p, ev, ref, now, row["recipient_enc"]))
+        out.append((ref, status))
+    records.write_records(session, rows)
+    records.enqueue(session, outbox)
+    record(
+        session,
+        action=audit.action,
+        actor=actor_of(principal),
+        subject_ref=audit.subject_ref,
+        obligations=audit.obligations,
+        client_ip=principal.client_ip if principal else None,
+        detail=audit.detail,
+    )
+    return out
+
+
+_STATUS = {"allow": "queued", "refuse": "refused", "hold": "held"}
+
+
+def outbox_entry(
+    p: Prepared, ev: Evaluation, ref: str, now: datetime, recipient_enc: str | None
+) -> dict[str, Any]:
+    """The outbox row of an allowed message (new, or released from a hold under its own ref)."""
+    return records.outbox_row(
+        ref=ref,
+        channel=p.request.channel,
+        sender=p.sender,
+        address=p.address,
+        content=p.request.text,
+        emergency=ev.emergency,
+        at=now,
+        recipient_enc=recipient_enc,
+    )
+
+
+def decide_one(session: Session, request: GatewayRequest, *, now: datetime) -> tuple[Prepared, Evaluation]:
+    """Prepare and decide one message piguard sends itself (a consent request, an opt-out
+    confirmation) with the same steps as every submitted message; a bad input raises."""
+    p = prepare(request)
+    results: dict[int, GatewayResult] = {}
+    evals = decide_batch(session, [(0, p)], results, now=now)
+    if 0 in results and results[0].error is not None:
+        raise results[0].error
+    return p, evals[0][2]
+
+
 @carries("O31-11", "O31-18.1", "O31-18.2", "O31-20", "O31-17", "O31-13")
 def submit(
     session: Session,
@@ -271,82 +384,20 @@ def submit(
             results[i] = GatewayResult(i, _client_ref(req), error=err)
     evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
-    batch_ref = records.new_ref()
-    rows: list[dict[str, Any]] = []
-    outbox: list[dict[str, Any]] = []
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter(ev.decision.outcome.value for _i, _p, ev in evals)
     codes: Counter[str] = Counter()
-    for i, p, ev in evals:
-        d = ev.decision
-        outcome = d.outcome.value
-        counts[outcome] += 1
-        status = "checked" if dry_run else {"allow": "queued", "refuse": "refused", "hold": "held"}[outcome]
-        ref = None if dry_run else records.new_ref()
-        req = p.request
-        if not d.allowed:
-            codes.update(r.code for r in d.reasons if r.code not in INFO_CODES)
-        if ref is not None:
-            has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
-            rows.append(
-                records.record_row(
-                    ref=ref,
-                    at=now,
-                    direction="out",
-                    channel=req.channel,
-                    sender=p.sender,
-                    address=p.address,
-                    recipient_hash=p.recipient_hash,
-                    recipient_masked=p.recipient_masked,
-                    content=req.text,
-                    content_has_pi=has_pi,
-                    outcome=outcome,
-                    status=status,
-                    reasons=d.reasons,
-                    obligations=d.obligations,
-                    kind=ev.kind,
-                    message_type=req.message_type,
-                    content_provider_id=ev.cp.id if ev.cp else None,
-                    port_id=ev.port.id if ev.port else None,
-                    client_ref=req.client_ref,
-                    batch_ref=batch_ref,
-                    campaign_id=req.campaign_id,
-                )
-            )
-            if d.allowed:
-                outbox.append(
-                    records.outbox_row(
-                        ref=ref,
-                        channel=req.channel,
-                        sender=p.sender,
-                        address=p.address,
-                        content=req.text,
-                        emergency=ev.emergency,
-                        at=now,
-                        recipient_enc=rows[-1]["recipient_enc"],
-                    )
-                )
-        results[i] = GatewayResult(
-            i,
-            req.client_ref,
-            ref,
-            outcome,
-            d.reasons,
-            ev.kind,
-            status,
-            ev.cp.code if ev.cp else None,
-            ev.emergency,
-        )
-    if not dry_run:
-        records.write_records(session, rows)
-        records.enqueue(session, outbox)
+    for _i, _p, ev in evals:
+        if not ev.decision.allowed:
+            codes.update(r.code for r in ev.decision.reasons if r.code not in INFO_CODES)
+    if dry_run:
+        written: list[tuple[str | None, str]] = [(None, "checked")] * len(evals)
+    else:
+        batch_ref = records.new_ref()
         errors = sum(1 for r in results.values() if r.error is not None)
-        record(
-            session,
-            action="sms.submit.batch",
-            actor=actor_of(principal),
-            obligations=("O31-11",),
-            client_ip=principal.client_ip if principal else None,
-            detail={
+        audit = AuditEntry(
+            "sms.submit.batch",
+            ("O31-11",),
+            {
                 "batch": batch_ref,
                 "messages": len(requests),
                 "allow": counts["allow"],
@@ -355,6 +406,29 @@ def submit(
                 "errors": errors,
                 "refusal_codes": dict(codes.most_common(10)),
             },
+        )
+        written = list(
+            emit(
+                session,
+                [(p, ev) for _i, p, ev in evals],
+                now=now,
+                audit=audit,
+                principal=principal,
+                batch_ref=batch_ref,
+            )
+        )
+    for (i, p, ev), (ref, status) in zip(evals, written, strict=True):
+        d = ev.decision
+        results[i] = GatewayResult(
+            i,
+            p.request.client_ref,
+            ref,
+            d.outcome.value,
+            d.reasons,
+            ev.kind,
+            status,
+            ev.cp.code if ev.cp else None,
+            ev.emergency,
         )
     return [results[i] for i in range(len(requests))]
 

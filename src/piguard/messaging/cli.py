@@ -52,6 +52,16 @@ SMS_COMMANDS: list[LazyEntry] = [
         "Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。",
     ),
     (
+        "consents",
+        "piguard.messaging.gateway_cli:consents_command",
+        "The consent ledger, one JSON object a line (numbers masked). 用户同意台账。",
+    ),
+    (
+        "subscription-events",
+        "piguard.messaging.gateway_cli:events_command",
+        "Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。",
+    ),
+    (
         "check",
         "piguard.messaging.gateway_cli:check_command",
         "Decide without sending or recording. 仅检查，不发送。",

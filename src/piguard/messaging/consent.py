@@ -11,6 +11,7 @@ recipient again. Consent ends at once on opt-out (:func:`end_consents`). Consent
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,11 +22,14 @@ from sqlalchemy.orm import Session
 from piguard.audit.service import record
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, PiguardError, refused, validation_error
+from piguard.core.errors import PiguardError, refused
+from piguard.core.errors import invalid_field as _bad
 from piguard.core.logging import redact
-from piguard.core.reasons import Decision, Reason
+from piguard.core.reasons import Decision
 from piguard.identity.principal import Principal
 from piguard.messaging import protect, records
+from piguard.messaging.batch import AuditEntry, decide_one, emit
+from piguard.messaging.gateway import CONSENT_REQUEST, GatewayRequest
 from piguard.messaging.models import (
     PERIOD_UNITS,
     ChargedService,
@@ -34,24 +38,18 @@ from piguard.messaging.models import (
     SubscriptionEvent,
     Suppression,
 )
+from piguard.messaging.reasons import reason
 from piguard.messaging.registry import actor_of, missing_charged_terms, snapshot
-from piguard.messaging.review import default_reviewer
 from piguard.messaging.settings import get_messaging_settings
-from piguard.messaging.similarity import simhash, similarity
+from piguard.messaging.similarity import simhash
 from piguard.regulations.markers import carries
+from piguard.regulations.parameters import value
 
 _UNIT_ZH = {"day": "日", "week": "周", "month": "月"}
-MAX_PER_PERIOD = 1000
 
 
-def _bad(field: str, en: str, zh: str) -> PiguardError:
-    return validation_error(
-        [FieldError(field, f"{en} / {zh}")], f"Invalid {field}: {en}", f"{field} 无效：{zh}"
-    )
-
-
-def _refuse(code: str, obligations: tuple[str, ...], en: str, zh: str, **detail: Any) -> PiguardError:
-    return refused(Decision.refuse(Reason(code, obligations, en, zh, detail)), en, zh)
+def _refuse(code: str, en: str, zh: str, **detail: Any) -> PiguardError:
+    return refused(Decision.refuse(reason(code, en, zh, **detail)), en, zh)
 
 
 def request_text(
@@ -87,6 +85,42 @@ class RequestResult:
     message_ref: str
 
 
+@carries("O31-18.2")
+def check_terms(*, max_messages: object, period_unit: object, valid_until: object, now: datetime) -> None:
+    """The frequency and period a consent states, within the dated bounds
+    (``sms_consent.max_messages_per_day``, ``sms_consent.max_period_months``, O31-18.2)."""
+    if period_unit not in PERIOD_UNITS:
+        raise _bad("period_unit", f"one of {', '.join(PERIOD_UNITS)}", "须为 day、week 或 month")
+    if not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 1:
+        raise _bad("max_messages", "a whole number of at least 1", "须为不小于 1 的整数")
+    if not isinstance(valid_until, datetime) or valid_until.tzinfo is None or valid_until <= now:
+        raise _bad("valid_until", "an aware time in the future", "须为将来的时间（含时区）")
+    per_day = value("sms_consent.max_messages_per_day", on=now)
+    most = per_day * _UNIT_DAYS[str(period_unit)]
+    if max_messages > most:
+        raise _refuse(
+            "consent_terms_excessive",
+            f"At most {most} messages a {period_unit} may be consented to ({per_day} a day).",
+            f"每{_UNIT_ZH[str(period_unit)]}最多可同意 {most} 条（每日 {per_day} 条）。",
+            max_messages=max_messages,
+            bound=most,
+            parameter="sms_consent.max_messages_per_day",
+        )
+    months = value("sms_consent.max_period_months", on=now)
+    latest = records.months_before(now, -months)
+    if valid_until > latest:
+        raise _refuse(
+            "consent_terms_excessive",
+            f"A consent may last at most {months} months (until {latest.date().isoformat()}).",
+            f"同意期限最长 {months} 个月（至 {latest.date().isoformat()}）。",
+            months=months,
+            parameter="sms_consent.max_period_months",
+        )
+
+
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 31}
+
+
 @carries("O31-18.2", "O31-9", "O31-18.1", "NPC-7")
 def create_request(
     session: Session,
@@ -103,57 +137,24 @@ def create_request(
     principal: Principal | None = None,
     now: datetime | None = None,
 ) -> RequestResult:
-    """Ask a recipient for consent: checks the port, the content provider, the terms (O31-9),
-    similarity suppression (O31-18.2); queues the request message and records it."""
+    """Ask a recipient for consent: the terms (bounds O31-18.2, a charged service's O31-9), then the
+    request message goes through the gateway's decision like every message (registered sender,
+    verified provider, commercial port, review, suspensions, similarity suppression after a refusal
+    or no reply); allowed, it is recorded and queued by the gateway's one writer."""
     now = now or utcnow()
-    if period_unit not in PERIOD_UNITS:
-        raise _bad("period_unit", f"one of {', '.join(PERIOD_UNITS)}", "须为 day、week 或 month")
-    if not isinstance(max_messages, int) or not 1 <= max_messages <= MAX_PER_PERIOD:
-        raise _bad("max_messages", f"1-{MAX_PER_PERIOD}", f"须为 1-{MAX_PER_PERIOD}")
+    check_terms(max_messages=max_messages, period_unit=period_unit, valid_until=valid_until, now=now)
     if not isinstance(message_type, str) or not message_type.strip() or len(message_type) > 64:
         raise _bad("message_type", "1-64 characters", "须为 1-64 个字符")
     message_type = message_type.strip()
-    if valid_until.tzinfo is None or valid_until <= now:
-        raise _bad("valid_until", "an aware time in the future", "须为将来的时间（含时区）")
-    if len(pitch) > 300:
+    if not isinstance(pitch, str) or len(pitch) > 300:
         raise _bad("pitch", "at most 300 characters", "最多 300 个字符")
-    address = protect.normalize_address(channel, recipient)
-    rhash = protect.address_hash(address)
     reg = snapshot(session)
     port, _ext = reg.resolve(channel, sender.strip().lower() if channel == "email" else sender.strip())
-    if port is None:
-        raise _refuse(
-            "sender_unregistered",
-            ("O31-10",),
-            "The sender is not a registered port.",
-            "发送号码不是已登记的端口。",
-        )
-    cp = reg.cps[port.cp_id]
-    if port.port_type != "commercial":
-        raise _refuse(
-            "port_type_mismatch",
-            ("O31-19",),
-            "Consent requests for commercial messages go through a commercial port.",
-            "商业性短信息的同意请求须通过商业端口发送。",
-        )
-    if not cp.verified or cp.suspended or port.suspended:
-        raise _refuse(
-            "content_provider_not_allowed",
-            ("O31-12", "O31-23"),
-            "The content provider is not verified or is suspended.",
-            "内容提供者未核验或已被暂停。",
-        )
-    if not cp.signatures:
-        raise _refuse(
-            "signature_missing",
-            ("O31-21",),
-            "The content provider has no approved signature.",
-            "内容提供者没有已批准的签名。",
-        )
+    cp = reg.cps.get(port.cp_id) if port is not None else None
     charged: ChargedService | None = None
     if charged_service_id is not None:
         charged = session.get(ChargedService, charged_service_id)
-        if charged is None or charged.content_provider_id != cp.id:
+        if charged is None or cp is None or charged.content_provider_id != cp.id:
             raise _bad(
                 "charged_service_id",
                 "not a charged service of this content provider",
@@ -163,46 +164,42 @@ def create_request(
         if missing:
             raise _refuse(
                 "charged_terms_missing",
-                ("O31-9",),
                 "A charged service must state its content, tariff, charging method and how to unsubscribe before asking for consent.",
                 "收费服务须事先明确告知服务内容、资费标准、收费方式和退订方式，方可请求用户同意。",
                 missing=missing,
             )
-    text = request_text(
-        signature=sorted(cp.signatures)[0],
-        cp_name=cp.name,
-        message_type=message_type,
-        max_messages=max_messages,
-        period_unit=period_unit,
-        valid_until=valid_until,
-        pitch=pitch,
-        charged=charged,
+    text = (
+        request_text(
+            signature=sorted(cp.signatures)[0] if cp.signatures else cp.name,
+            cp_name=cp.name,
+            message_type=message_type,
+            max_messages=max_messages,
+            period_unit=period_unit,
+            valid_until=valid_until,
+            pitch=pitch,
+            charged=charged,
+        )
+        if cp is not None
+        else pitch or message_type
     )
-    review = default_reviewer().review(text, reg.review_context(cp, channel, None))
-    bad = [f for f in review.findings if f.code in ("prohibited_content", "pi_in_content")]
-    if bad:
-        raise refused(
-            Decision.refuse(*(f.reason() for f in bad)),
-            "The consent request's content is refused.",
-            "同意请求的内容被拒绝。",
-        )
+    p, ev = decide_one(
+        session,
+        GatewayRequest(
+            channel=channel,
+            sender=sender,
+            recipient=recipient,
+            text=text,
+            message_type=message_type,
+            purpose=CONSENT_REQUEST,
+        ),
+        now=now,
+    )
+    if not ev.decision.allowed or cp is None or port is None:
+        raise refused(ev.decision, "The consent request is refused.", "同意请求被拒绝。")
     fp = simhash(text)
-    threshold = get_messaging_settings().sms_similarity_threshold
-    for (old,) in session.execute(
-        select(Suppression.fingerprint).where(
-            Suppression.recipient_hash == rhash, Suppression.content_provider_id == cp.id
-        )
-    ):
-        if similarity(fp, old) >= threshold:
-            raise _refuse(
-                "similar_content_refused",
-                ("O31-18.2",),
-                "The recipient refused (or did not answer) the same or similar request from this content provider.",
-                "该用户已拒绝（或未回复）该内容提供者相同或相似的请求，不得再次发送。",
-            )
     if session.scalar(
         select(ConsentRequest.id).where(
-            ConsentRequest.recipient_hash == rhash,
+            ConsentRequest.recipient_hash == p.recipient_hash,
             ConsentRequest.content_provider_id == cp.id,
             ConsentRequest.message_type == message_type,
             ConsentRequest.status == "pending",
@@ -215,15 +212,14 @@ def create_request(
             obligations=("O31-18.2",),
             http_status=409,
         )
-    ref = records.new_ref()
     deadline = now + timedelta(hours=get_messaging_settings().sms_consent_reply_hours)
     req = ConsentRequest(
-        recipient_hash=rhash,
-        recipient_masked=protect.mask_address(address),
+        recipient_hash=p.recipient_hash,
+        recipient_masked=p.recipient_masked,
         channel=channel,
         content_provider_id=cp.id,
         port_id=port.id,
-        sender=port.code + _ext,
+        sender=p.sender,
         message_type=message_type,
         max_messages=max_messages,
         period_unit=period_unit,
@@ -235,57 +231,22 @@ def create_request(
         sent_at=now,
         reply_deadline=deadline,
         status="pending",
-        message_ref=ref,
     )
     session.add(req)
     session.flush()
-    records.write_records(
+    [(ref, _status)] = emit(
         session,
-        [
-            records.record_row(
-                ref=ref,
-                at=now,
-                direction="out",
-                channel=channel,
-                sender=req.sender,
-                address=address,
-                recipient_hash=rhash,
-                recipient_masked=req.recipient_masked,
-                content=text,
-                content_has_pi=False,
-                outcome="allow",
-                status="queued",
-                reason_codes=["consent_request"],
-                obligations=["O31-18.2"],
-                kind="consent_request",
-                message_type=message_type,
-                content_provider_id=cp.id,
-                port_id=port.id,
-            )
-        ],
+        [(p, ev)],
+        now=now,
+        principal=principal,
+        audit=AuditEntry(
+            "sms.consent.requested",
+            ("O31-18.2",),
+            {"content_provider": cp.code, "message_type": message_type, "recipient": req.recipient_masked},
+            subject_ref=f"consent_request:{req.id}",
+        ),
     )
-    records.enqueue(
-        session,
-        [
-            records.outbox_row(
-                ref=ref,
-                channel=channel,
-                sender=req.sender,
-                address=address,
-                content=text,
-                emergency=False,
-                at=now,
-            )
-        ],
-    )
-    record(
-        session,
-        action="sms.consent.requested",
-        actor=actor_of(principal),
-        subject_ref=f"consent_request:{req.id}",
-        obligations=("O31-18.2",),
-        detail={"content_provider": cp.code, "message_type": message_type, "recipient": req.recipient_masked},
-    )
+    req.message_ref = ref
     return RequestResult(req, ref)
 
 
@@ -378,20 +339,7 @@ def refuse_request(
     if reply_text:
         req.reply_text = redact(reply_text)
     req.reply_intent = "no_reply" if no_reply else "consent_refusal"
-    # the request as sent (no re-asking) and the offer it carried (not sent as a message either)
-    prints = {req.fingerprint} | ({simhash(req.pitch)} if req.pitch else set())
-    for fp in sorted(prints):
-        session.add(
-            Suppression(
-                recipient_hash=req.recipient_hash,
-                content_provider_id=req.content_provider_id,
-                fingerprint=fp,
-                source="no_reply" if no_reply else "refused",
-                request_id=req.id,
-                created_at=now,
-            )
-        )
-    session.flush()
+    _suppress(session, req, "no_reply" if no_reply else "refused", now)
     records.subscription_event(
         session,
         at=now,
@@ -432,6 +380,8 @@ def end_consents(
             execution_options={"synchronize_session": False},
         ).scalars()
     )
+    if ended and reason == "opt_out":
+        _suppress_granted_requests(session, ended, now)
     if ended:
         session.execute(
             update(SubscriptionEvent)
@@ -440,6 +390,37 @@ def end_consents(
             execution_options={"synchronize_session": False},
         )
     return ended
+
+
+@carries("O31-18.2")
+def _suppress(session: Session, req: ConsentRequest, source: str, now: datetime) -> None:
+    """The request as sent (no re-asking) and the offer it carried (not sent as a message either)
+    are not sent to this recipient again."""
+    prints = {req.fingerprint} | ({simhash(req.pitch)} if req.pitch else set())
+    for fp in sorted(prints):
+        session.add(
+            Suppression(
+                recipient_hash=req.recipient_hash,
+                content_provider_id=req.content_provider_id,
+                fingerprint=fp,
+                source=source,
+                request_id=req.id,
+                created_at=now,
+            )
+        )
+    session.flush()
+
+
+@carries("O31-18.2")
+def _suppress_granted_requests(session: Session, consent_ids: list[int], now: datetime) -> None:
+    """An opt-out refuses the request a consent was granted on: its text and its pitch are not sent
+    to this recipient again (O31-18.2), as after a refusal or no reply."""
+    for req in session.scalars(
+        select(ConsentRequest)
+        .join(Consent, Consent.request_id == ConsentRequest.id)
+        .where(Consent.id.in_(consent_ids))
+    ):
+        _suppress(session, req, "opt_out", now)
 
 
 @carries("O31-18.2")
@@ -477,8 +458,7 @@ def record_consent(
     """Record a consent obtained elsewhere (the user's own request, a signed form), with its evidence
     (``evidence`` must say how: channel, text shown, time). Audited."""
     now = now or utcnow()
-    if period_unit not in PERIOD_UNITS or not 1 <= max_messages <= MAX_PER_PERIOD:
-        raise _bad("period_unit", "day/week/month and 1-1000 messages", "频次无效")
+    check_terms(max_messages=max_messages, period_unit=period_unit, valid_until=valid_until, now=now)
     if not evidence or not str(evidence.get("text_shown", "")).strip():
         raise _bad("evidence", "text_shown is required", "须提供向用户展示的文本")
     address = protect.normalize_address(channel, recipient)
@@ -599,4 +579,164 @@ def request_to_dict(r: ConsentRequest) -> dict[str, Any]:
         "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
         "reply_text": r.reply_text,
         "message_ref": r.message_ref,
+    }
+
+
+# ------------------------------------------------------------------------------------ expiry
+
+
+@carries("O31-11", "O31-18.2")
+def expire_consents(session: Session, *, now: datetime | None = None, limit: int = 1000) -> int:
+    """Consents whose period has ended are ended (``end_reason = 'period_ended'``, ``ended_at`` =
+    the end of the period) with an ``expired`` subscription event, so the subscription status is
+    kept no longer than the retention after the relationship ends (O31-11)."""
+    now = now or utcnow()
+    rows = list(
+        session.scalars(
+            select(Consent)
+            .where(Consent.status == "active", Consent.valid_until <= now)
+            .order_by(Consent.id)
+            .limit(max(1, limit))
+        )
+    )
+    for c in rows:
+        moved = session.execute(
+            update(Consent)
+            .where(Consent.id == c.id, Consent.status == "active")
+            .values(status="ended", ended_at=c.valid_until, end_reason="period_ended")
+            .returning(Consent.id),
+            execution_options={"synchronize_session": False},
+        ).first()
+        if moved is None:
+            continue  # ended meanwhile (opt-out)
+        session.execute(
+            update(SubscriptionEvent)
+            .where(SubscriptionEvent.consent_id == c.id, SubscriptionEvent.relationship_ended_at.is_(None))
+            .values(relationship_ended_at=c.valid_until),
+            execution_options={"synchronize_session": False},
+        )
+        records.subscription_event(
+            session,
+            at=c.valid_until,
+            recipient_hash=c.recipient_hash,
+            recipient_masked=c.recipient_masked,
+            channel=c.channel,
+            content_provider_id=c.content_provider_id,
+            message_type=c.message_type,
+            event="expired",
+            source="expiry",
+            consent_id=c.id,
+            ended=True,
+        )
+    session.expire_all()
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------ ledger
+
+CONSENT_STATUSES = ("active", "ended")
+EVENT_KINDS = ("subscribed", "unsubscribed", "refused", "expired")
+_HASH = re.compile(r"^[0-9a-f]{16,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerQuery:
+    """Filters of the consent ledger and the subscription events: a content provider, a recipient
+    by number (hashed here, never stored or echoed) or by keyed hash, a status (``active``/``ended``
+    for consents, the event for events), a time range on the event time."""
+
+    content_provider_id: int | None = None
+    recipient: str | None = None
+    recipient_hash: str | None = None
+    channel: str = "sms"
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def _ledger_hash(q: LedgerQuery) -> str | None:
+    if q.recipient:
+        return protect.address_hash(protect.normalize_address(q.channel, q.recipient))
+    if q.recipient_hash is not None:
+        h = q.recipient_hash.strip().lower()
+        if not _HASH.match(h):
+            raise _bad("recipient_hash", "a keyed hash (hexadecimal)", "须为十六进制的键控哈希")
+        return h
+    return None
+
+
+def _ledger(model: Any, status_col: Any, time_col: Any, order: tuple[Any, ...], q: LedgerQuery) -> Any:
+    """One query over the consent ledger or the events: the filters of ``q`` in SQL."""
+    stmt = select(model)
+    h = _ledger_hash(q)
+    conditions = [
+        (h is not None, lambda: model.recipient_hash == h),
+        (q.content_provider_id is not None, lambda: model.content_provider_id == q.content_provider_id),
+        (bool(q.status), lambda: status_col == q.status),
+        (q.since is not None, lambda: time_col >= q.since),
+        (q.until is not None, lambda: time_col < q.until),
+    ]
+    for wanted, condition in conditions:
+        if wanted:
+            stmt = stmt.where(condition())
+    return stmt.order_by(*order).offset(max(0, q.offset)).limit(max(1, min(q.limit, 1000)))
+
+
+@carries("O31-11", "O31-18.1")
+def list_consents(session: Session, q: LedgerQuery) -> list[Consent]:
+    """The consent ledger, newest first (numbers masked)."""
+    if q.status is not None and q.status not in CONSENT_STATUSES:
+        raise _bad("status", f"one of {', '.join(CONSENT_STATUSES)}", "状态无效")
+    stmt = _ledger(Consent, Consent.status, Consent.granted_at, (Consent.id.desc(),), q)
+    return list(session.scalars(stmt))
+
+
+@carries("O31-11")
+def list_events(session: Session, q: LedgerQuery) -> list[SubscriptionEvent]:
+    """Subscription-status events (subscribed, unsubscribed, refused, expired), newest first."""
+    if q.status is not None and q.status not in EVENT_KINDS:
+        raise _bad("status", f"one of {', '.join(EVENT_KINDS)}", "事件类型无效")
+    ev = SubscriptionEvent
+    return list(session.scalars(_ledger(ev, ev.event, ev.at, (ev.at.desc(), ev.id.desc()), q)))
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def consent_to_dict(c: Consent) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "recipient": c.recipient_masked,
+        "recipient_hash": c.recipient_hash,
+        "channel": c.channel,
+        "content_provider_id": c.content_provider_id,
+        "message_type": c.message_type,
+        "max_messages": c.max_messages,
+        "period_unit": c.period_unit,
+        "granted_at": _iso(c.granted_at),
+        "valid_until": _iso(c.valid_until),
+        "status": c.status,
+        "ended_at": _iso(c.ended_at),
+        "end_reason": c.end_reason,
+        "request_id": c.request_id,
+    }
+
+
+def event_to_dict(e: SubscriptionEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": _iso(e.at),
+        "recipient": e.recipient_masked,
+        "recipient_hash": e.recipient_hash,
+        "channel": e.channel,
+        "content_provider_id": e.content_provider_id,
+        "message_type": e.message_type,
+        "event": e.event,
+        "source": e.source,
+        "consent_id": e.consent_id,
+        "request_id": e.request_id,
+        "relationship_ended_at": _iso(e.relationship_ended_at),
     }

@@ -386,3 +386,39 @@ def suspend(
 
 
 __all__ = ["PiguardError"]
+
+
+def consents_command(
+    content_provider: str | None = typer.Option(None, "--content-provider"),
+    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
+    channel: str = typer.Option("sms", "--channel"),
+    status: str | None = typer.Option(None, "--status", help="active or ended"),
+    limit: int = typer.Option(100, "--limit"),
+) -> None:
+    """The consent ledger, one JSON object a line (numbers masked). 用户同意台账。"""
+    from piguard.messaging import consent
+
+    with unit_of_work() as session:
+        cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
+        q = consent.LedgerQuery(cp_id, recipient, recipient_hash, channel, status, limit=limit)
+        for c in consent.list_consents(session, q):
+            sys.stdout.write(json.dumps(consent.consent_to_dict(c), ensure_ascii=False) + "\n")
+
+
+def events_command(
+    content_provider: str | None = typer.Option(None, "--content-provider"),
+    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
+    channel: str = typer.Option("sms", "--channel"),
+    event: str | None = typer.Option(None, "--event", help="subscribed, unsubscribed, refused, expired"),
+    limit: int = typer.Option(100, "--limit"),
+) -> None:
+    """Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。"""
+    from piguard.messaging import consent
+
+    with unit_of_work() as session:
+        cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
+        q = consent.LedgerQuery(cp_id, recipient, recipient_hash, channel, event, limit=limit)
+        for e in consent.list_events(session, q):
+            sys.stdout.write(json.dumps(consent.event_to_dict(e), ensure_ascii=False) + "\n")

@@ -25,9 +25,12 @@ from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.core.errors import invalid_field as _bad
 from piguard.identity.principal import Principal
 from piguard.messaging import consent, protect, records
+from piguard.messaging.batch import AuditEntry, decide_one, emit
+from piguard.messaging.gateway import CONFIRMATION as CONFIRMATION_PURPOSE
+from piguard.messaging.gateway import GatewayRequest
 from piguard.messaging.registry import actor_of, snapshot
 from piguard.messaging.replies import ReplyIntent, classify_reply
 from piguard.regulations.markers import carries
@@ -63,12 +66,6 @@ class InboundResult:
             "content_providers": self.content_providers,
             "confirmation_refs": self.confirmation_refs,
         }
-
-
-def _bad(field_name: str, en: str, zh: str) -> PiguardError:
-    return validation_error(
-        [FieldError(field_name, f"{en} / {zh}")], f"Invalid {field_name}: {en}", f"{field_name} 无效：{zh}"
-    )
 
 
 @carries("O31-20", "O31-18.1", "O31-18.2", "O31-11", "NPC-8")
@@ -247,48 +244,22 @@ def _confirm(
     now: datetime,
     port_id: int | None,
 ) -> str:
-    """Queue the opt-out confirmation (a service message of the same port)."""
+    """Queue the opt-out confirmation (a service message of the same port), decided and written
+    like every outbound message."""
     reg = snapshot(session)
     cp = reg.cps[cp_id]
     sig = sorted(cp.signatures)[0] if cp.signatures else cp.name
     text = CONFIRMATION.format(signature=sig, name=cp.name)
-    ref = records.new_ref()
-    records.write_records(
-        session,
-        [
-            records.record_row(
-                ref=ref,
-                at=now,
-                direction="out",
-                channel=channel,
-                sender=sender,
-                address=address,
-                recipient_hash=rhash,
-                recipient_masked=masked,
-                content=text,
-                content_has_pi=False,
-                outcome="allow",
-                status="queued",
-                reason_codes=["optout_confirmation"],
-                obligations=["O31-20"],
-                kind="notification",
-                content_provider_id=cp_id,
-                port_id=port_id,
-            )
-        ],
+    request = GatewayRequest(
+        channel=channel, sender=sender, recipient=address, text=text, purpose=CONFIRMATION_PURPOSE
     )
-    records.enqueue(
+    p, ev = decide_one(session, request, now=now)
+    [(ref, _status)] = emit(
         session,
-        [
-            records.outbox_row(
-                ref=ref,
-                channel=channel,
-                sender=sender,
-                address=address,
-                content=text,
-                emergency=False,
-                at=now,
-            )
-        ],
+        [(p, ev)],
+        now=now,
+        audit=AuditEntry(
+            "sms.optout.confirmation", ("O31-20",), {"content_provider": cp.code, "recipient": masked}
+        ),
     )
     return ref

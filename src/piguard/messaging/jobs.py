@@ -36,6 +36,22 @@ def expire_consent_requests(now: datetime | None = None) -> int:
         return n
 
 
+@carries("O31-11", "O31-18.2")
+def expire_consents(now: datetime | None = None) -> int:
+    """End the consents whose period has ended (with their subscription events)."""
+    with unit_of_work() as session:
+        n = consent.expire_consents(session, now=now)
+        if n:
+            record(
+                session,
+                action="sms.consent.period_ended",
+                actor=Actor.system("worker.consent_expiry"),
+                obligations=("O31-11", "O31-18.2"),
+                detail={"consents": n},
+            )
+        return n
+
+
 @carries("O31-11")
 def run_partition_maintenance(
     now: datetime | None = None, months_ahead: int = partitions.MONTHS_AHEAD
@@ -115,12 +131,21 @@ def _guarded(name: str, job: Callable[[], Any]) -> tuple[Any, bool]:
         return {"error": type(e).__name__}, False
 
 
+def _expire_purpose_consents(now: datetime | None) -> int:
+    """The consent ledger's grants past their period (``consent/``, below messaging)."""
+    from piguard.consent.jobs import expire_consents as expire_purpose_consents
+
+    return expire_purpose_consents(now)
+
+
 def run_once(now: datetime | None = None) -> dict[str, Any]:
     """One round of every job, in order: consent expiry, release of held messages, partition maintenance (before retention, so
     rows parked in the DEFAULT partition reach their month first), retention, early warning. Returns
     what each did; ``"failed"`` lists the jobs that raised."""
     jobs: list[tuple[str, Callable[[], Any]]] = [
         ("consent_requests_expired", lambda: expire_consent_requests(now)),
+        ("consents_expired", lambda: expire_consents(now)),
+        ("purpose_consents_expired", lambda: _expire_purpose_consents(now)),
         ("held_released", lambda: run_release_held(now)),
         ("partitions", lambda: run_partition_maintenance(now)),
         ("retention", lambda: run_retention(now)),

@@ -219,8 +219,12 @@ class Campaign(Base):
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"))
     notified_on: Mapped[str] = mapped_column(String(10))  # ISO date (China)
     send_on: Mapped[str] = mapped_column(String(10))
+    #: last day (China) messages of the campaign may be sent; none: open-ended
+    ends_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     notice_due: Mapped[str] = mapped_column(String(10))
+    #: ``notice_due`` was counted without that year's official holidays (only weekends)
+    notice_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -300,7 +304,7 @@ class Suppression(Base):
     recipient_hash: Mapped[str] = mapped_column(String(32))
     content_provider_id: Mapped[int] = mapped_column(ForeignKey("msg_content_providers.id"))
     fingerprint: Mapped[int] = mapped_column(BigInteger)
-    source: Mapped[str] = mapped_column(String(16))  # refused | no_reply
+    source: Mapped[str] = mapped_column(String(16))  # refused | no_reply | opt_out
     request_id: Mapped[int | None] = mapped_column(ForeignKey("msg_consent_requests.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

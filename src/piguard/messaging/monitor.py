@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.core.errors import PiguardError, not_found
+from piguard.core.errors import invalid_field as _bad
 from piguard.core.logging import get_logger, redact
-from piguard.core.reasons import Reason
+from piguard.core.reasons import Reason, obligations_of
 from piguard.identity.principal import Principal
 from piguard.messaging import protect, registry
 from piguard.messaging import reasons as reason_catalogue
@@ -147,12 +148,6 @@ def reset_alert_settings() -> None:
 
 
 # ------------------------------------------------------------------------------------ complaints
-
-
-def _bad(field_name: str, en: str, zh: str) -> PiguardError:
-    return validation_error(
-        [FieldError(field_name, f"{en} / {zh}")], f"Invalid {field_name}: {en}", f"{field_name} 无效：{zh}"
-    )
 
 
 def _actor(principal: Principal | None, job: str = "sms.monitor") -> Actor:
@@ -288,7 +283,7 @@ def measure(
         )
         .group_by(MessageRecord.content_provider_id, MessageRecord.outcome, codes_text, obls_text)
     ):
-        if _codes(codes) == [CONFIRMATION_CODE]:
+        if CONFIRMATION_CODE in _codes(codes):
             continue  # the gateway's own opt-out confirmation is not the content provider's sending
         e = pw(_cp(cp))
         e.decided += n
@@ -321,7 +316,7 @@ def measure(
             codes_text,
         )
     ):
-        if direction == "out" and outcome == "allow" and _codes(codes) != [CONFIRMATION_CODE]:
+        if direction == "out" and outcome == "allow" and CONFIRMATION_CODE not in _codes(codes):
             pw(_cp(cp)).allowed_long += n
         elif direction == "in" and intent == "opt_out":
             pw(_cp(cp)).opt_outs += n
@@ -552,14 +547,6 @@ class EvaluationResult:
         }
 
 
-def _obligations_of(reasons: Sequence[Reason]) -> list[str]:
-    seen: dict[str, None] = {}
-    for r in reasons:
-        for o in r.obligations:
-            seen.setdefault(o, None)
-    return list(seen)
-
-
 @carries("O31-22", "O31-23")
 def evaluate_alerts(
     session: Session,
@@ -623,7 +610,7 @@ def evaluate_alerts(
             count=f.count,
             volume=f.volume,
             reasons=reasons,
-            obligations=_obligations_of(f.reasons),
+            obligations=list(obligations_of(f.reasons)),
             detail=f.detail,
             raised_at=now,
             last_seen_at=now,
@@ -900,7 +887,7 @@ def decisions_over_time(session: Session, b: Buckets, *, top: int = 6) -> Decisi
         .group_by(bucket, MessageRecord.outcome, codes_text)
     ):
         parsed = _codes(codes)
-        if parsed == [CONFIRMATION_CODE]:
+        if CONFIRMATION_CODE in parsed:
             continue
         if outcome == "allow":
             allowed[int(i)] += cnt
@@ -994,7 +981,7 @@ def provider_rates(
         )
     ):
         k = _cp(cp)
-        if direction == "out" and outcome == "allow" and _codes(codes) != [CONFIRMATION_CODE]:
+        if direction == "out" and outcome == "allow" and CONFIRMATION_CODE not in _codes(codes):
             allowed[k] = allowed.get(k, 0) + n
         elif direction == "in" and intent == "opt_out":
             opt_outs[k] = opt_outs.get(k, 0) + n

@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from piguard.core.errors import FieldError, validation_error
+from piguard.core.errors import invalid_field as _bad
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 
@@ -30,16 +30,37 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]{1,63})+$"
 )
+
+
+@lru_cache(maxsize=1)
+def _cn_mobile_plan() -> re.Pattern[str]:
+    """The mobile ranges of China's numbering plan (phonenumbers' metadata, compiled once, on
+    first use: phonenumbers takes a while to import and most commands never need it)."""
+    import phonenumbers
+
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    desc = meta.mobile if meta is not None else None
+    pattern = desc.national_number_pattern if desc is not None else None
+    return re.compile(pattern or r"1[3-9]\d{9}")
+
+
 _SEPARATORS = str.maketrans("", "", " -()\u00a0")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 
 
-def _bad(field: str, en: str, zh: str) -> Exception:
-    return validation_error(
-        [FieldError(field, f"{en} / {zh}")], f"Invalid {field}: {en}", f"{field} 无效：{zh}"
-    )
+def _valid_mobile(e164: str) -> bool:
+    """A number outside China: valid in its country's plan and a mobile (or mobile-or-fixed) one."""
+    import phonenumbers
+
+    try:
+        n = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return False
+    mobile = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return phonenumbers.is_valid_number(n) and phonenumbers.number_type(n) in mobile
 
 
+@carries("O31-11")
 def normalize_address(channel: str, address: object, field: str = "recipient") -> str:
     """The canonical form of an address, or a validation error (never echoing the value)."""
     if not isinstance(address, str) or not address.strip():
@@ -47,11 +68,11 @@ def normalize_address(channel: str, address: object, field: str = "recipient") -
     if channel == "sms":
         a = address.strip().translate(_FULLWIDTH).translate(_SEPARATORS)
         m = _CN_MOBILE.match(a)
-        if m:
+        if m and _cn_mobile_plan().fullmatch(m.group(1)):
             return "+86" + m.group(1)
         if a.startswith("00"):
             a = "+" + a[2:]
-        if _E164.match(a):
+        if _E164.match(a) and not a.startswith("+86") and _valid_mobile(a):
             return a
         raise _bad(field, "not a mobile number in E.164 or Chinese mobile form", "不是有效的手机号码")
     if channel == "email":

@@ -26,6 +26,9 @@ class ReasonInfo:
     label_zh: str
     #: explains an allowed message; never counted as a refusal or hold reason
     info: bool = False
+    #: the reason brings its own obligations: a suspension the ids the operator gave, the message
+    #: kind those of the kind (``messaging.review``); the catalogue's are the fallback
+    own_ids: bool = False
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -39,8 +42,10 @@ class ReasonInfo:
         }
 
 
-def _i(code: str, obligations: tuple[str, ...], en: str, zh: str, info: bool = False) -> ReasonInfo:
-    return ReasonInfo(code, obligations, en, zh, info)
+def _i(
+    code: str, obligations: tuple[str, ...], en: str, zh: str, info: bool = False, own_ids: bool = False
+) -> ReasonInfo:
+    return ReasonInfo(code, obligations, en, zh, info, own_ids)
 
 
 _ENTRIES = (
@@ -54,8 +59,14 @@ _ENTRIES = (
     ),
     _i("content_provider_unverified", ("O31-12",), "Content provider not verified", "内容提供者未核验"),
     _i("service_provider_inactive", ("O31-6",), "Service provider inactive", "服务提供者未在用"),
-    _i("content_provider_suspended", ("O31-23",), "Content provider suspended", "内容提供者已暂停"),
-    _i("port_suspended", ("O31-23",), "Port suspended", "端口已暂停"),
+    _i(
+        "content_provider_suspended",
+        ("O31-23",),
+        "Content provider suspended",
+        "内容提供者已暂停",
+        own_ids=True,
+    ),
+    _i("port_suspended", ("O31-23",), "Port suspended", "端口已暂停", own_ids=True),
     # what: port type and scope
     _i(
         "port_type_mismatch",
@@ -96,6 +107,24 @@ _ENTRIES = (
     # public welfare, holds
     _i("campaign_missing", ("O31-17",), "No public-welfare campaign", "无公益活动登记"),
     _i("campaign_not_started", ("O31-17",), "Campaign not started", "公益活动未开始"),
+    _i("campaign_ended", ("O31-17",), "Campaign ended", "公益活动已结束"),
+    _i("campaign_content_mismatch", ("O31-17",), "Text not what was notified", "内容与报备的公益信息不符"),
+    _i("campaign_date_estimated", ("O31-17",), "Send date estimated", "发送日期为估算", info=True),
+    _i(
+        "campaign_provider_commercial",
+        ("O31-17", "O31-13"),
+        "Campaign of a provider without a public-welfare port",
+        "无公益端口的内容提供者登记公益活动",
+    ),
+    _i("emergency_advert", ("O31-17", "O31-19"), "Advert in an emergency text", "紧急短信含广告内容"),
+    # consent requests
+    _i(
+        "consent_terms_excessive",
+        ("O31-18.2",),
+        "Consent frequency or period beyond the bounds",
+        "同意的频次或期限超出上限",
+    ),
+    _i("charged_terms_missing", ("O31-9",), "Charged-service terms missing", "收费服务条款缺失"),
     _i("quiet_hours", ("O31-22",), "Quiet hours", "免打扰时段"),
     # templates (messaging.registry): whether a reviewed template's kind is trusted
     _i("template_not_approved", ("O31-19",), "Not an approved template", "非已批准模板", info=True),
@@ -112,7 +141,7 @@ _ENTRIES = (
     ),
     # explanatory (allowed messages)
     _i("sender_registered", ("O31-10",), "Registered sender", "发送号码已登记", info=True),
-    _i("message_kind", ("O31-19",), "Message kind", "消息类型", info=True),
+    _i("message_kind", ("O31-19",), "Message kind", "消息类型", info=True, own_ids=True),
     _i(
         "consent_live",
         ("O31-18.1", "O31-18.2"),
@@ -135,6 +164,18 @@ INFO_CODES: frozenset[str] = frozenset(e.code for e in _ENTRIES if e.info)
 
 #: Reason codes that hold a message (re-decided by ``messaging.release`` when the condition ends).
 HOLD_CODES: frozenset[str] = frozenset({"quiet_hours", "campaign_not_started"})
+
+
+def reason(
+    code: str, en: str, zh: str, /, obligations: tuple[str, ...] | None = None, **detail: Any
+) -> Reason:
+    """The one way the gateway builds a :class:`Reason`: the code must be catalogued and its
+    obligation ids are the catalogue's (``obligations`` only for codes whose ids the operator gives,
+    such as a suspension; empty falls back to the catalogue's)."""
+    info = CATALOG[code]
+    if obligations and not info.own_ids:
+        raise ValueError(f"reason {code!r} carries the catalogue's obligations")
+    return Reason(code, obligations or info.obligations, en, zh, detail)
 
 
 def label(code: str, lang: str) -> str:

@@ -30,7 +30,7 @@ from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
-from piguard.core.reasons import Reason
+from piguard.core.reasons import Reason, obligations_of
 from piguard.messaging import protect
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
@@ -92,7 +92,7 @@ def record_row(
     if reasons is not None and not reason_codes:
         reason_codes = [r.code for r in reasons]
     if reasons is not None and not obligations:
-        obligations = list(dict.fromkeys(o for r in reasons for o in r.obligations))
+        obligations = list(obligations_of(reasons))
     return {
         "ref": ref,
         "at": at,
@@ -487,6 +487,9 @@ def record_to_dict(r: MessageRecord) -> dict[str, Any]:
         "content_provider_id": r.content_provider_id,
         "outcome": r.outcome,
         "status": r.status,
+        "status_at": r.status_at.isoformat() if r.status_at else None,
+        # a delivered record's status never changes again: its status time is the delivery time
+        "delivered_at": r.status_at.isoformat() if r.status == "delivered" and r.status_at else None,
         "reason_codes": list(r.reason_codes or []),
         "obligations": list(r.obligations or []),
         "reasons": reason_catalogue.record_reasons(r.reasons, r.reason_codes),

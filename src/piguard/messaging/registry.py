@@ -26,10 +26,11 @@ from stdnum.cn import ric, uscc
 from piguard.audit.service import Actor, record
 from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
-from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
-from piguard.core.reasons import Reason
+from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
+from piguard.core.reasons import Decision, Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import protect
+from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     PORT_TYPES,
     Campaign,
@@ -798,20 +799,45 @@ def create_campaign(
     notified_on: date,
     send_on: date,
     emergency: bool = False,
+    ends_on: date | None = None,
     principal: Principal | None = None,
 ) -> Campaign:
     """Register a public-welfare campaign (O31-17). A non-emergency campaign needs its details given
     to the telecommunications management agency ``public_welfare.notice_working_days`` working days
     (official calendar) before the send date; otherwise it is refused."""
     cp = get_content_provider(session, content_provider)
+    if not session.scalar(
+        select(Port.id).where(Port.content_provider_id == cp.id, Port.port_type == "public_welfare").limit(1)
+    ):
+        raise refused(
+            Decision.refuse(
+                reason_catalogue.reason(
+                    "campaign_provider_commercial",
+                    "Only a content provider with a public-welfare port may register a public-welfare campaign.",
+                    "只有拥有公益端口的内容提供者方可登记公益活动。",
+                    content_provider=cp.code,
+                )
+            ),
+            f"Content provider {cp.code} has no public-welfare port: it cannot register a public-welfare campaign.",
+            f"内容提供者 {cp.code} 没有公益端口，不能登记公益活动。",
+        )
+    if ends_on is not None and to_local_date(ends_on) < to_local_date(send_on):
+        raise validation_error(
+            [FieldError("ends_on", "on or after send_on / 不得早于 send_on")],
+            "The campaign's end date is before its send date.",
+            "公益活动的结束日期早于发送日期。",
+        )
     n = value("public_welfare.notice_working_days", on=notified_on)
-    due = deadline_in_working_days(notified_on, n).due
+    deadline = deadline_in_working_days(notified_on, n)
+    due = deadline.due
     if not emergency and to_local_date(send_on) < due:
         raise PiguardError(
             "public_welfare_notice_too_short",
             f"Public-welfare details must be given {n} working days before sending: the earliest send date "
-            f"for details given on {notified_on.isoformat()} is {due.isoformat()}.",
-            f"公益性短信息须提前 {n} 个工作日提供发送信息：{notified_on.isoformat()} 提供的，最早于 {due.isoformat()} 发送。",
+            f"for details given on {notified_on.isoformat()} is {due.isoformat()}."
+            + (f" {deadline.warning_en}" if deadline.estimated and deadline.warning_en else ""),
+            f"公益性短信息须提前 {n} 个工作日提供发送信息：{notified_on.isoformat()} 提供的，最早于 {due.isoformat()} 发送。"
+            + (deadline.warning_zh or "" if deadline.estimated else ""),
             obligations=("O31-17",),
             fields=[FieldError("send_on", f"on or after {due.isoformat()}")],
             http_status=422,
@@ -826,6 +852,8 @@ def create_campaign(
         send_on=send_on.isoformat(),
         emergency=emergency,
         notice_due=due.isoformat(),
+        notice_estimated=deadline.estimated,
+        ends_on=to_local_date(ends_on).isoformat() if ends_on is not None else None,
     )
     session.add(camp)
     session.flush()
@@ -1012,20 +1040,14 @@ class TemplateView:
 
 
 _TEMPLATE_NOT_APPROVED = (
-    "template_not_approved",
-    ("O31-19",),
     "Not an approved template of this content provider: the content review decides the kind.",
     "不是该内容提供者已批准的模板：消息类型由内容审核确定。",
 )
 _TEMPLATE_CHANGED = (
-    "template_text_changed",
-    ("O31-19",),
     "The text does not match the approved template: the content review decides the kind.",
     "内容与已批准的模板不符：消息类型由内容审核确定。",
 )
 _TEMPLATE_MATCHED = (
-    "template_matched",
-    ("O31-19",),
     "The text matches an approved template: its reviewed kind is used.",
     "内容与已批准的模板一致：采用模板审核确定的消息类型。",
 )
@@ -1062,10 +1084,14 @@ class RegistrySnapshot:
         (the content review decides), with the reason saying which."""
         tpl = self.templates.get(template_id) if type(template_id) is int else None
         if tpl is None or tpl.cp_id != cp_id:
-            return None, Reason(*_TEMPLATE_NOT_APPROVED, {"template": template_id})
+            return None, reason_catalogue.reason(
+                "template_not_approved", *_TEMPLATE_NOT_APPROVED, template=template_id
+            )
         if not template_matches(tpl.pattern, text):
-            return None, Reason(*_TEMPLATE_CHANGED, {"template": tpl.id})
-        return tpl.kind, Reason(*_TEMPLATE_MATCHED, {"template": tpl.id, "kind": tpl.kind})
+            return None, reason_catalogue.reason("template_text_changed", *_TEMPLATE_CHANGED, template=tpl.id)
+        return tpl.kind, reason_catalogue.reason(
+            "template_matched", *_TEMPLATE_MATCHED, template=tpl.id, kind=tpl.kind
+        )
 
     def add_port(self, p: PortView) -> None:
         self.ports[p.id] = p

@@ -15,7 +15,7 @@ held, it waits. :func:`release_message` does the same for one message at an oper
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -25,32 +25,31 @@ from piguard.audit.service import record
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, not_found
-from piguard.core.reasons import Reason
+from piguard.core.reasons import obligations_of
 from piguard.identity.principal import Principal
 from piguard.messaging import protect, records
 from piguard.messaging import reasons as reason_catalogue
-from piguard.messaging.batch import GatewayResult, decide_batch
-from piguard.messaging.gateway import COMMERCIAL, EMERGENCY, PUBLIC_WELFARE, GatewayRequest, Prepared, prepare
+from piguard.messaging.batch import GatewayResult, decide_batch, outbox_entry
+from piguard.messaging.gateway import (
+    COMMERCIAL,
+    EMERGENCY,
+    PUBLIC_WELFARE,
+    GatewayRequest,
+    Prepared,
+    in_quiet,
+    prepare,
+)
 from piguard.messaging.models import Campaign, MessageRecord
 from piguard.messaging.registry import actor_of
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 
-_RELEASED = Reason(
+_RELEASED = reason_catalogue.reason(
     "released_from_hold",
-    reason_catalogue.obligations_of("released_from_hold"),
     "Held earlier; decided again when the hold ended.",
     "此前暂缓发送；暂缓条件结束后重新决定。",
 )
 _DECLARED = (COMMERCIAL, PUBLIC_WELFARE, EMERGENCY)
-
-
-def _in_quiet(now: datetime, window: tuple[time, time] | None) -> bool:
-    if window is None:
-        return False
-    t = now.astimezone(SHANGHAI).time()
-    a, b = window
-    return (a <= t < b) if a <= b else (t >= a or t < b)
 
 
 def _request(rec: MessageRecord) -> GatewayRequest:
@@ -97,7 +96,7 @@ def _redecide(session: Session, recs: list[MessageRecord], now: datetime) -> lis
                 status_at=now,
                 kind=ev.kind,
                 reason_codes=[r.code for r in reasons],
-                obligations=list(dict.fromkeys(o for r in reasons for o in r.obligations)),
+                obligations=list(obligations_of(reasons)),
                 reasons=reason_catalogue.stored(reasons),
             )
             .returning(MessageRecord.id),
@@ -106,18 +105,7 @@ def _redecide(session: Session, recs: list[MessageRecord], now: datetime) -> lis
         if moved is None:
             continue  # released by someone else meanwhile
         if d.allowed:
-            outbox.append(
-                records.outbox_row(
-                    ref=rec.ref,
-                    channel=rec.channel,
-                    sender=p.sender,
-                    address=p.address,
-                    content=p.request.text,
-                    emergency=ev.emergency,
-                    at=now,
-                    recipient_enc=rec.recipient_enc,
-                )
-            )
+            outbox.append(outbox_entry(p, ev, rec.ref, now, rec.recipient_enc))
         out.append((rec, outcome))
     records.enqueue(session, outbox)
     refused = [rec.ref for rec, outcome in out if outcome == "refuse"]
@@ -160,7 +148,7 @@ def release_held(
     settings = get_messaging_settings()
     limit = limit or settings.sms_release_batch
     stmt = _held(session)
-    if _in_quiet(now, settings.quiet_window()):
+    if in_quiet(now, settings.quiet_window()):
         stmt = stmt.where(~records.has_reason_code("quiet_hours"))
     today = now.astimezone(SHANGHAI).date().isoformat()
     waiting = select(Campaign.id).where(Campaign.send_on > today)

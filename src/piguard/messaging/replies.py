@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from piguard.core.errors import FieldError, validation_error
-from piguard.core.reasons import Reason
+from piguard.core.reasons import Reason, obligations_of
 from piguard.messaging.review.rules import RuleSet, load_rules
 from piguard.regulations.markers import carries
 
@@ -106,11 +106,7 @@ class ReplyClassification:
 
     @property
     def obligations(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for r in self.reasons:
-            for o in r.obligations:
-                seen.setdefault(o, None)
-        return tuple(seen)
+        return obligations_of(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +133,16 @@ def _alternation(words: list[str]) -> re.Pattern[str] | None:
     if not words:
         return None
     return re.compile("|".join(re.escape(w) for w in words))
+
+
+_SPACED = re.compile(r"^[a-z0-9](?:[\s.\-_·,，。、/|*+]+[a-z0-9])+$")
+_SPACING = re.compile(r"[^a-z0-9]+")
+
+
+@carries("O31-20")
+def _join_spaced(core: str) -> str:
+    """Single letters or digits with separators between them are one token: ``t d`` is ``td``."""
+    return _SPACING.sub("", core) if _SPACED.match(core) else core
 
 
 class ReplyClassifier:
@@ -196,8 +202,8 @@ class ReplyClassifier:
         folded = self._norm.fold(text)
         if not self._norm.squeeze(folded):
             return _result(ReplyIntent.NONE, "reply_no_intent", None, pending)
-        # 1. the whole reply is a token
-        core = self._core(folded)
+        # 1. the whole reply is a token (also spelt out: "t d", "T-D", "q.x")
+        core = _join_spaced(self._core(folded))
         if core in self._all_tokens:
             if self._is_question(folded, core):
                 return _result(ReplyIntent.AMBIGUOUS, "reply_question", core, pending)

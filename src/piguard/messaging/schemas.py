@@ -156,6 +156,7 @@ class CampaignIn(_In):
     content_provider: str = Field(max_length=64)
     notified_on: date
     send_on: date
+    ends_on: date | None = None
     emergency: bool = False
 
 

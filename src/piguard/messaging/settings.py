@@ -28,6 +28,9 @@ class MessagingSettings(BaseSettings):
     #: Two messages whose SimHash similarity (1 - Hamming/64) reaches this are "the same or similar"
     #: content (O31-18.2).
     sms_similarity_threshold: float = Field(0.8, ge=0.5, le=1.0)
+    #: How much of a public-welfare text must be its campaign's notified content (shared character
+    #: bigrams over the smaller set, ``messaging.similarity.overlap``; O31-17).
+    sms_campaign_match_threshold: float = Field(0.5, ge=0.1, le=1.0)
     #: "HH:MM-HH:MM" in Asia/Shanghai during which commercial and non-emergency public-welfare
     #: messages are held; empty: no quiet hours.
     sms_quiet_hours: str = ""

@@ -44,3 +44,22 @@ def simhash(text: str) -> int:
 
 def similarity(a: int, b: int) -> float:
     return 1.0 - ((a ^ b) & _MASK64).bit_count() / 64.0
+
+
+@lru_cache(maxsize=1024)
+def bigrams(text: str) -> frozenset[str]:
+    """The character bigrams of the normalised text (signature and opt-out wording left out)."""
+    body = _OPTOUT.sub("", _SIG.sub("", text))
+    norm = _DIGITS.sub("0", load_rules().normalizer.normalize(body))
+    return frozenset(norm[i : i + 2] for i in range(len(norm) - 1))
+
+
+@carries("O31-17")
+def overlap(text: str, notified: frozenset[str]) -> float:
+    """How much of a public-welfare text is the content that was notified for its campaign: the
+    shared bigrams over the smaller of the two sets (1.0 when one contains the other, 0.0 when
+    they share nothing)."""
+    grams = bigrams(text)
+    if not grams or not notified:
+        return 0.0
+    return len(grams & notified) / min(len(grams), len(notified))

@@ -276,7 +276,14 @@ def create_campaign(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     c = registry.create_campaign(session, **body.model_dump(), principal=principal)
-    return {"id": c.id, "send_on": c.send_on, "notice_due": c.notice_due, "emergency": c.emergency}
+    return {
+        "id": c.id,
+        "send_on": c.send_on,
+        "ends_on": c.ends_on,
+        "notice_due": c.notice_due,
+        "notice_due_estimated": c.notice_estimated,
+        "emergency": c.emergency,
+    }
 
 
 @router.get("/suspensions", summary="Suspension history")
