@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
+
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
 from piguard.messaging.records import OutboundMessage
@@ -63,6 +66,12 @@ class UpstreamClient:
         self._window = asyncio.Semaphore(settings.upstream_window)
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def link(self) -> str:
+        """The name of this link, kept with every part sent on it (receipts are matched per link)."""
+        cfg = self.settings
+        return f"{cfg.upstream_system_id}@{cfg.upstream_host}:{cfg.upstream_port}"[:64]
 
     @property
     def bound(self) -> bool:
@@ -223,7 +232,13 @@ class UpstreamClient:
 
 
 class SmppTransport:
-    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads)."""
+    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads).
+
+    ``send`` submits the whole batch at once on the client's loop: every message's parts go out in
+    order, the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses
+    matched by sequence number). The SMS centre's part ids are then written in one transaction for
+    the batch; should that fail, message by message, so one bad row never stops the others (the
+    message was sent either way and counts as sent)."""
 
     name = "smpp"
 
@@ -231,37 +246,81 @@ class SmppTransport:
         self.client = client
         self.timeout = timeout
 
+    async def _one(self, m: OutboundMessage) -> list[SubmitResult] | BaseException:
+        try:
+            return await asyncio.wait_for(
+                self.client.submit_text(m.sender, m.recipient, m.text, priority=1 if m.emergency else 0),
+                self.timeout,
+            )
+        except (ConnectionError, UpstreamError, TimeoutError, OSError) as exc:
+            return exc
+
+    async def _all(self, messages: Sequence[OutboundMessage]) -> list[list[SubmitResult] | BaseException]:
+        return list(await asyncio.gather(*(self._one(m) for m in messages)))
+
     def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
         loop = self.client.loop
         if loop is None:
             raise RuntimeError("the upstream client is not started")
+        if not messages:
+            return []
+        fut = asyncio.run_coroutine_threadsafe(self._all(messages), loop)
+        try:
+            # every message is bounded by ``timeout`` on the loop; this bound only guards the thread
+            results = fut.result(self.timeout * 2 + 5)
+        except (FutureTimeout, ConnectionError, TimeoutError) as exc:
+            fut.cancel()
+            log.warning("smpp.upstream_submit_failed", messages=len(messages), error=type(exc).__name__)
+            return [None] * len(messages)
         out: list[str | None] = []
-        for m in messages:
-            fut = asyncio.run_coroutine_threadsafe(
-                self.client.submit_text(m.sender, m.recipient, m.text, priority=1 if m.emergency else 0), loop
-            )
-            try:
-                results = fut.result(self.timeout)
-            except (FutureTimeout, ConnectionError, UpstreamError, TimeoutError) as exc:
-                fut.cancel()
-                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(exc).__name__)
+        parts: list[list[dict[str, object]]] = []
+        now, link = utcnow(), self.client.link
+        for m, res in zip(messages, results, strict=True):
+            if isinstance(res, BaseException):
+                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(res).__name__)
                 out.append(None)
                 continue
-            ok = [r for r in results if r.status == Status.ESME_ROK]
+            ok = [r for r in res if r.status == Status.ESME_ROK]
             total = len(encode_for_sms(m.text, 0).parts)
             if ok:
-                with unit_of_work() as session:
-                    session.add_all(
-                        SmppUpstreamPart(
-                            smsc_id=r.message_id, record_ref=m.ref, part=i, total=total, at=utcnow()
-                        )
+                parts.append(
+                    [
+                        {
+                            "link": link,
+                            "smsc_id": r.message_id[:65],
+                            "record_ref": m.ref,
+                            "part": i,
+                            "total": total,
+                            "state": "ENROUTE",
+                            "error": "",
+                            "at": now,
+                        }
                         for i, r in enumerate(ok, start=1)
-                    )
-            if len(ok) != total:
-                log.warning(
-                    "smpp.upstream_refused", ref=m.ref, status=results[-1].status if results else None
+                    ]
                 )
+            if len(ok) != total:
+                log.warning("smpp.upstream_refused", ref=m.ref, status=res[-1].status if res else None)
                 out.append(None)
             else:
                 out.append(ok[0].message_id)
+        _record_parts(parts)
         return out
+
+
+def _record_parts(groups: list[list[dict[str, object]]]) -> None:
+    """The part ids of a batch in one transaction; on failure message by message, skipping (and
+    logging) a message whose rows cannot be written."""
+    if not groups:
+        return
+    try:
+        with unit_of_work() as session:
+            session.execute(insert(SmppUpstreamPart), [row for g in groups for row in g])
+        return
+    except SQLAlchemyError as exc:
+        log.warning("smpp.upstream_parts_batch_failed", error=type(exc).__name__)
+    for g in groups:
+        try:
+            with unit_of_work() as session:
+                session.execute(insert(SmppUpstreamPart), g)
+        except SQLAlchemyError as exc:
+            log.error("smpp.upstream_parts_not_recorded", ref=g[0]["record_ref"], error=type(exc).__name__)
