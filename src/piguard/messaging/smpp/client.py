@@ -31,7 +31,7 @@ from piguard.messaging.smpp import pdu
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppUpstreamPart
 from piguard.messaging.smpp.pdu import Bind, Cmd, PduError, ShortMessage, Status
-from piguard.messaging.smpp.text import encode_for_sms
+from piguard.messaging.smpp.text import Encoded, encode_for_sms
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.smpp.client")
@@ -185,10 +185,14 @@ class UpstreamClient:
         seq = next(self._seq) & 0x7FFFFFFF
         fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self._pending[seq] = fut
+        # the response timeout as a timer on the future (cheaper than a wait_for task per PDU, which
+        # counts with a window of outstanding submit_sm)
+        timer = fut.get_loop().call_later(self.settings.upstream_response_timeout, _expire, fut)
         try:
             await self._send(cid, seq, body)
-            status, body = await asyncio.wait_for(fut, self.settings.upstream_response_timeout)
+            status, body = await fut
         finally:
+            timer.cancel()
             self._pending.pop(seq, None)
         return status, body
 
@@ -205,8 +209,15 @@ class UpstreamClient:
         self, sender: str, recipient: str, text: str, *, priority: int = 0
     ) -> list[SubmitResult]:
         """Encode, split and submit a message; stops at the first refused part."""
+        return await self.submit_encoded(
+            sender, recipient, encode_for_sms(text, random.randrange(256)), priority=priority
+        )
+
+    async def submit_encoded(
+        self, sender: str, recipient: str, enc: Encoded, *, priority: int = 0
+    ) -> list[SubmitResult]:
+        """Submit the parts of an encoded message in order; stops at the first refused part."""
         cfg = self.settings
-        enc = encode_for_sms(text, random.randrange(256))
         dest = recipient.lstrip("+")
         out: list[SubmitResult] = []
         for part in enc.parts:
@@ -231,6 +242,11 @@ class UpstreamClient:
         return out
 
 
+def _expire(fut: asyncio.Future[tuple[int, bytes]]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("the SMS centre did not answer in time"))
+
+
 class SmppTransport:
     """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads).
 
@@ -246,17 +262,19 @@ class SmppTransport:
         self.client = client
         self.timeout = timeout
 
-    async def _one(self, m: OutboundMessage) -> list[SubmitResult] | BaseException:
+    async def _one(self, m: OutboundMessage, enc: Encoded) -> list[SubmitResult] | BaseException:
+        # each submit_sm is bounded by upstream_response_timeout (and fails when the link drops)
         try:
-            return await asyncio.wait_for(
-                self.client.submit_text(m.sender, m.recipient, m.text, priority=1 if m.emergency else 0),
-                self.timeout,
+            return await self.client.submit_encoded(
+                m.sender, m.recipient, enc, priority=1 if m.emergency else 0
             )
         except (ConnectionError, UpstreamError, TimeoutError, OSError) as exc:
             return exc
 
-    async def _all(self, messages: Sequence[OutboundMessage]) -> list[list[SubmitResult] | BaseException]:
-        return list(await asyncio.gather(*(self._one(m) for m in messages)))
+    async def _all(
+        self, messages: Sequence[OutboundMessage], encoded: Sequence[Encoded]
+    ) -> list[list[SubmitResult] | BaseException]:
+        return list(await asyncio.gather(*(self._one(m, e) for m, e in zip(messages, encoded, strict=True))))
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
         loop = self.client.loop
@@ -264,10 +282,13 @@ class SmppTransport:
             raise RuntimeError("the upstream client is not started")
         if not messages:
             return []
-        fut = asyncio.run_coroutine_threadsafe(self._all(messages), loop)
+        encoded = [encode_for_sms(m.text, random.randrange(256)) for m in messages]
+        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded), loop)
+        # every submit_sm is bounded on the loop; this bound only guards the thread: the parts go out
+        # ``upstream_window`` at a time, each answered within the response timeout
+        rounds = -(-sum(len(e.parts) for e in encoded) // self.client.settings.upstream_window)
         try:
-            # every message is bounded by ``timeout`` on the loop; this bound only guards the thread
-            results = fut.result(self.timeout * 2 + 5)
+            results = fut.result(self.timeout + rounds * self.client.settings.upstream_response_timeout)
         except (FutureTimeout, ConnectionError, TimeoutError) as exc:
             fut.cancel()
             log.warning("smpp.upstream_submit_failed", messages=len(messages), error=type(exc).__name__)
@@ -275,13 +296,13 @@ class SmppTransport:
         out: list[str | None] = []
         parts: list[list[dict[str, object]]] = []
         now, link = utcnow(), self.client.link
-        for m, res in zip(messages, results, strict=True):
+        for m, enc, res in zip(messages, encoded, results, strict=True):
             if isinstance(res, BaseException):
                 log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(res).__name__)
                 out.append(None)
                 continue
             ok = [r for r in res if r.status == Status.ESME_ROK]
-            total = len(encode_for_sms(m.text, 0).parts)
+            total = len(enc.parts)
             if ok:
                 parts.append(
                     [
