@@ -642,7 +642,7 @@ def end_to_end(
                     pass
                 time.sleep(0.2)
         # the backlog of the HTTP batch runs: outbox -> SMPP -> SMS centre alone
-        t, before = time.perf_counter(), smsc.count
+        t, before, gw_cpu0 = time.perf_counter(), smsc.count, _cpu_of_tree(procs[0].pid)
         backlog = queued()
         end = time.monotonic() + args.e2e_timeout
         while queued() and time.monotonic() < end:
@@ -650,9 +650,11 @@ def end_to_end(
         drained = smsc.count - before
         if drained:
             out["drain"] = drained / (smsc.last_at - t)
+            gw_cpu = _cpu_of_tree(procs[0].pid) - gw_cpu0
             print(
                 f"\noutbox -> SMPP -> test SMS centre, a backlog of {backlog:,} queued messages: "
-                f"{out['drain']:,.0f} msg/s (window {args.smpp_window})"
+                f"{out['drain']:,.0f} msg/s wall (window {args.smpp_window}); smpp-serve CPU "
+                f"{gw_cpu / drained * 1e6:.0f} us per message = {drained / gw_cpu if gw_cpu else 0:,.0f} msg per CPU-second"
             )
         in_flight = args.in_flight or 2 * workers
         clients = [httpx.Client(base_url=base, headers=headers, timeout=120) for _ in range(in_flight)]
@@ -669,11 +671,14 @@ def end_to_end(
                 time.sleep(0.05)
             time.sleep(0.3)
             start_count, start_parts, t0 = smsc.count, smsc.parts, time.perf_counter()
+            cpu0 = [_cpu_of_tree(p.pid) for p in procs] + [time.process_time()]
             allowed = sum(pool.map(post, range(len(bodies) - in_flight), bodies[in_flight:]))
             posted = time.perf_counter() - t0
             end = time.monotonic() + args.e2e_timeout
             while smsc.count - start_count < allowed and time.monotonic() < end:
                 time.sleep(0.01)
+            cpu = [_cpu_of_tree(p.pid) for p in procs] + [time.process_time()]
+            gw_s, http_s, bench_s = (b - a for a, b in zip(cpu0, cpu, strict=True))
         for c in clients:
             c.close()
         arrived = smsc.count - start_count
@@ -685,6 +690,16 @@ def end_to_end(
             f"({(len(bodies) - in_flight) * 1000:,} posted, {smsc.parts - start_parts:,} submit_sm) arrived in {el:.2f} s = {out['e2e']:,.0f} "
             f"delivered msg/s (requests answered in {posted:.2f} s)"
         )
+        if arrived:
+            total_cpu = gw_s + http_s + bench_s
+            out["e2e_cpu"] = arrived / total_cpu if total_cpu else 0.0
+            print(
+                f"  CPU per delivered message: uvicorn {http_s / arrived * 1e6:.0f} us, smpp-serve "
+                f"{gw_s / arrived * 1e6:.0f} us, this process (HTTP client + test SMS centre) "
+                f"{bench_s / arrived * 1e6:.0f} us: {out['e2e_cpu']:,.0f} delivered per CPU-second of "
+                f"the whole pipeline, so about {2 * out['e2e_cpu']:,.0f}/s on 2 idle cores (a load-free "
+                f"estimate beside the wall-clock figure; the machine's other users are not counted)"
+            )
     finally:
         for p in procs:
             p.terminate()
