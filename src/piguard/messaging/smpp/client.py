@@ -64,6 +64,8 @@ class UpstreamClient:
         self._bound = asyncio.Event()
         self._stopping = False
         self._window = asyncio.Semaphore(settings.upstream_window)
+        self._out: list[bytes] = []
+        self._flush_pending = False
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,6 +99,7 @@ class UpstreamClient:
 
     def _close(self) -> None:
         self._bound.clear()
+        self._out.clear()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -176,10 +179,22 @@ class UpstreamClient:
                 await self._send(Cmd.GENERIC_NACK, h.sequence, b"", Status.ESME_RINVCMDID)
 
     async def _send(self, cid: int, seq: int, body: bytes = b"", status: int = 0) -> None:
-        if self._writer is None:
+        """Queue a PDU; the PDUs queued in one loop iteration leave in one write (with a window of
+        outstanding submit_sm, one system call for several instead of one each), in order."""
+        writer = self._writer
+        if writer is None:
             raise ConnectionError("not connected")
-        self._writer.write(pdu.frame(cid, seq, body, status))
-        await self._writer.drain()
+        self._out.append(pdu.frame(cid, seq, body, status))
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        await writer.drain()
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._writer is not None and self._out:
+            self._writer.write(b"".join(self._out))
+        self._out.clear()
 
     async def _request(self, cid: int, body: bytes) -> tuple[int, bytes]:
         seq = next(self._seq) & 0x7FFFFFFF
