@@ -706,8 +706,8 @@ def end_to_end(
                 f"  CPU per delivered message: uvicorn {http_s / arrived * 1e6:.0f} us, smpp-serve "
                 f"{gw_s / arrived * 1e6:.0f} us, this process (HTTP client + test SMS centre) "
                 f"{bench_s / arrived * 1e6:.0f} us: {out['e2e_cpu']:,.0f} delivered per CPU-second of "
-                f"the whole pipeline, so about {2 * out['e2e_cpu']:,.0f}/s on 2 idle cores (a load-free "
-                f"estimate beside the wall-clock figure; the machine's other users are not counted)"
+                f"the whole pipeline: at most about {2 * out['e2e_cpu']:,.0f}/s on 2 idle cores (a bound the "
+                f"machine's other users do not move, beside the wall-clock figure that they do)"
             )
     finally:
         for p in procs:
