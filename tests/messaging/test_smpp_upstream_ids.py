@@ -167,3 +167,36 @@ def test_undelivered_receipt_passes_the_sms_centres_error_on(
     first, second = got[f"id:{mids[0]}"], got[f"id:{mids[1]}"]
     assert "stat:UNDELIV" in first and "err:034" in first
     assert "stat:EXPIRED" in second and "err:000" not in second and "err:999" in second
+
+
+@pytest.mark.obligation("O31-11")
+def test_drain_rounds_send_everything_once_with_one_commit_per_round(session: Session) -> None:
+    """The dispatcher's rounds: every queued message is handed over once, none is left ``sending``,
+    and a transport that accepts nothing stops the rounds (the rest waits for the next call)."""
+    from piguard.messaging.records import LoopbackTransport, OutboundMessage, drain_outbox_rounds
+
+    build(session)
+    reqs = [
+        GatewayRequest("sms", "10690002", f"+86139{n:08d}", "【优品商城】您的订单已发货，请注意查收。")
+        for n in range(30)
+    ]
+    assert all(r.outcome == "allow" for r in submit(session, reqs))
+    session.commit()
+
+    class Refusing:
+        name = "refusing"
+
+        def send(self, messages: list[OutboundMessage]) -> list[str | None]:
+            return [None] * len(messages)
+
+    assert drain_outbox_rounds(session, Refusing(), limit=7) == 0
+    session.expire_all()
+    statuses = list(session.scalars(select(OutboxMessage.status)))
+    assert statuses.count("failed") == 7 and statuses.count("queued") == 23  # one round, then stop
+
+    loop = LoopbackTransport()
+    assert drain_outbox_rounds(session, loop, limit=7) == 23
+    assert len({m.ref for m in loop.sent}) == len(loop.sent) == 23
+    session.expire_all()
+    statuses = list(session.scalars(select(OutboxMessage.status)))
+    assert statuses.count("sent") == 23 and "sending" not in statuses and "queued" not in statuses

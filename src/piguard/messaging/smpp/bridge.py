@@ -27,7 +27,7 @@ from piguard.messaging.batch import submit
 from piguard.messaging.gateway import GatewayRequest
 from piguard.messaging.inbound import receive_reply
 from piguard.messaging.models import ContentProvider, OutboxMessage
-from piguard.messaging.records import Transport, deliver_report, drain_outbox
+from piguard.messaging.records import Transport, deliver_report, drain_outbox_rounds
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppAccount, SmppMessage, SmppUpstreamPart
@@ -266,7 +266,10 @@ class SmppGateway:
     def _drain_once(self) -> int:
         assert self.transport is not None
         with unit_of_work() as session:
-            return drain_outbox(session, self.transport, limit=self.settings.dispatch_batch)
+            # a few rounds per call, so that a stop or a lost link is seen between calls
+            return drain_outbox_rounds(
+                session, self.transport, limit=self.settings.dispatch_batch, max_rounds=10
+            )
 
     # ---------------------------------------------------------------- SMS centre -> piguard
     def _on_upstream_deliver(self, sm: ShortMessage) -> None:
