@@ -25,7 +25,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _group() -> None:
     """Privacy-policy checks (MIIT Order 24 Art. 8, 9, 12; CSL 41-43). / 隐私政策检查。"""

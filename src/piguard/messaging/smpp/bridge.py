@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from piguard.core.db import unit_of_work, utcnow
@@ -26,7 +27,7 @@ from piguard.messaging.batch import submit
 from piguard.messaging.gateway import GatewayRequest
 from piguard.messaging.inbound import receive_reply
 from piguard.messaging.models import ContentProvider, OutboxMessage
-from piguard.messaging.records import Transport, deliver_report, drain_outbox
+from piguard.messaging.records import Transport, deliver_report, drain_outbox_rounds
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppAccount, SmppMessage, SmppUpstreamPart
@@ -38,6 +39,8 @@ from piguard.regulations.markers import carries
 
 log = get_logger("piguard.smpp")
 FAILED_STATES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN")
+#: ``err:`` of a failed receipt whose SMS centre gave no error code (never 000, which means none)
+UNKNOWN_ERROR = "999"
 
 
 def principal_for(system_id: str, peer: str | None = None) -> Principal:
@@ -150,6 +153,7 @@ class _Receipt:
     submitted: datetime
     done: datetime
     record_ref: str
+    error: str = ""  # err: of the receipt ("" → 000 for DELIVRD)
 
 
 class SmppGateway:
@@ -262,7 +266,10 @@ class SmppGateway:
     def _drain_once(self) -> int:
         assert self.transport is not None
         with unit_of_work() as session:
-            return drain_outbox(session, self.transport, limit=100)
+            # a few rounds per call, so that a stop or a lost link is seen between calls
+            return drain_outbox_rounds(
+                session, self.transport, limit=self.settings.dispatch_batch, max_rounds=10
+            )
 
     # ---------------------------------------------------------------- SMS centre -> piguard
     def _on_upstream_deliver(self, sm: ShortMessage) -> None:
@@ -277,8 +284,15 @@ class SmppGateway:
         if rc is None:
             log.warning("smpp.receipt_unreadable")
             return
+        link = self.upstream.link if self.upstream is not None else ""
         for _attempt in range(20):
-            result = await self.server.run_sync(self._apply_receipt, rc.message_id, rc.state)
+            try:
+                result = await self.server.run_sync(
+                    self._apply_receipt, link, rc.message_id, rc.state, rc.error
+                )
+            except SQLAlchemyError as exc:  # one receipt that cannot be applied never stops the others
+                log.warning("smpp.receipt_failed", error=type(exc).__name__)
+                return
             if result != "retry":
                 break
             await asyncio.sleep(0.25)  # the dispatcher has not committed the send yet
@@ -288,16 +302,45 @@ class SmppGateway:
         if isinstance(result, _Receipt):
             await self._send_receipts([result])
 
-    def _apply_receipt(self, smsc_id: str, state: str) -> _Receipt | str | None:
+    def _apply_receipt(self, link: str, smsc_id: str, state: str, error: str = "") -> _Receipt | str | None:
         """Update the part; when every part is final, the record (delivered/failed). Returns the ESME
-        receipt to send, "retry" when the send is not committed yet, or None."""
+        receipt to send, "retry" when the send is not committed yet, or None.
+
+        The part is the newest one sent on ``link`` with ``smsc_id`` within the receipt window: an
+        SMS centre that restarts its id counter reuses ids, and the receipt is about the latest."""
+        error = "".join(ch for ch in (error or "") if ch.isalnum())[:3]
+        since = utcnow() - timedelta(hours=self.settings.upstream_receipt_window_hours)
         with unit_of_work() as session:
-            part = session.scalar(select(SmppUpstreamPart).where(SmppUpstreamPart.smsc_id == smsc_id))
+            part = session.scalar(
+                select(SmppUpstreamPart)
+                .where(
+                    SmppUpstreamPart.link == link,
+                    SmppUpstreamPart.smsc_id == smsc_id,
+                    SmppUpstreamPart.at >= since,
+                )
+                .order_by(SmppUpstreamPart.at.desc(), SmppUpstreamPart.id.desc())
+                .limit(1)
+            )
             if part is None:
-                row = session.scalar(select(OutboxMessage).where(OutboxMessage.transport_ref == smsc_id))
+                # a message whose part rows could not be written: matched by the outbox's id of its
+                # first part (never one that has parts, which are matched by link above)
+                has_parts = select(SmppUpstreamPart.id).where(
+                    SmppUpstreamPart.record_ref == OutboxMessage.message_ref
+                )
+                row = session.scalar(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.transport_ref == smsc_id,
+                        OutboxMessage.updated_at >= since,
+                        ~has_parts.exists(),
+                    )
+                    .order_by(OutboxMessage.id.desc())
+                    .limit(1)
+                )
                 if row is None:
                     return "retry"  # the part rows of this send are not committed yet
                 ref, parts_done, failed = row.message_ref, True, state in FAILED_STATES
+                errors = [error] if failed else []
             else:
                 ref = part.record_ref
                 # receipts of the parts of one message arrive together: lock the message's parts so
@@ -312,15 +355,20 @@ class SmppGateway:
                     )
                 )
                 for p in parts:
-                    if p.smsc_id == smsc_id:
+                    if p.id == part.id:
                         p.state = state
+                        p.error = error
                 session.flush()
                 # read again after our write: on SQLite the write lock is what serialises receipts
-                states = list(
-                    session.scalars(select(SmppUpstreamPart.state).where(SmppUpstreamPart.record_ref == ref))
-                )
+                rows = session.execute(
+                    select(SmppUpstreamPart.state, SmppUpstreamPart.error).where(
+                        SmppUpstreamPart.record_ref == ref
+                    )
+                ).all()
+                states = [st for st, _ in rows]
+                errors = [err for st, err in rows if st in FAILED_STATES]
                 total = part.total
-                failed = any(s in FAILED_STATES for s in states)
+                failed = bool(errors)
                 parts_done = failed or (len(states) >= total and all(s == "DELIVRD" for s in states))
             # a receipt that overtakes the dispatcher's own bookkeeping is applied at once: statuses
             # only move forward, so the dispatcher's later "sent" does not overwrite it
@@ -336,6 +384,11 @@ class SmppGateway:
             if msg is None:
                 return None  # not from an ESME (API, confirmation): the record is enough
             msg.final_state = "UNDELIV" if failed and state == "DELIVRD" else state if failed else "DELIVRD"
+            # the SMS centre's own error code goes on to the content provider; a failure it gave no
+            # code for is passed on as "unknown" rather than as err:000 (no error)
+            msg.final_error = (
+                (next((e for e in errors if e and e != "000"), "") or UNKNOWN_ERROR) if failed else ""
+            )
             msg.done_at = utcnow()
             return _receipt_of(msg) if _wants_receipt(msg.registered_delivery, failed) else None
 
@@ -347,7 +400,9 @@ class SmppGateway:
                     source_addr=rc.source_addr,
                     destination_addr=rc.dest_addr,
                     esm_class=ESM_DELIVERY_RECEIPT,
-                    short_message=format_receipt(mid, rc.state, rc.submitted, rc.done),
+                    short_message=format_receipt(
+                        mid, rc.state, rc.submitted, rc.done, rc.error or _default_error(rc.state)
+                    ),
                     tlvs={
                         Tag.RECEIPTED_MESSAGE_ID: mid.encode() + b"\x00",
                         Tag.MESSAGE_STATE: bytes([MESSAGE_STATES.get(rc.state, 7)]),
@@ -428,7 +483,13 @@ def _receipt_of(msg: SmppMessage) -> _Receipt:
         submitted=msg.submitted_at,
         done=msg.done_at or utcnow(),
         record_ref=msg.record_ref,
+        error=msg.final_error or "",
     )
+
+
+def _default_error(state: str) -> str:
+    """``err:`` for a receipt without an SMS centre code: 000 for a delivery, else unknown."""
+    return "000" if state == "DELIVRD" else UNKNOWN_ERROR
 
 
 def _mark_receipt_sent(record_ref: str) -> None:

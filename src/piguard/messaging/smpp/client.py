@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
+
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
 from piguard.messaging.records import OutboundMessage
@@ -28,7 +31,7 @@ from piguard.messaging.smpp import pdu
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppUpstreamPart
 from piguard.messaging.smpp.pdu import Bind, Cmd, PduError, ShortMessage, Status
-from piguard.messaging.smpp.text import encode_for_sms
+from piguard.messaging.smpp.text import Encoded, encode_for_sms
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.smpp.client")
@@ -61,8 +64,16 @@ class UpstreamClient:
         self._bound = asyncio.Event()
         self._stopping = False
         self._window = asyncio.Semaphore(settings.upstream_window)
+        self._out: list[bytes] = []
+        self._flush_pending = False
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def link(self) -> str:
+        """The name of this link, kept with every part sent on it (receipts are matched per link)."""
+        cfg = self.settings
+        return f"{cfg.upstream_system_id}@{cfg.upstream_host}:{cfg.upstream_port}"[:64]
 
     @property
     def bound(self) -> bool:
@@ -88,6 +99,7 @@ class UpstreamClient:
 
     def _close(self) -> None:
         self._bound.clear()
+        self._out.clear()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -167,19 +179,35 @@ class UpstreamClient:
                 await self._send(Cmd.GENERIC_NACK, h.sequence, b"", Status.ESME_RINVCMDID)
 
     async def _send(self, cid: int, seq: int, body: bytes = b"", status: int = 0) -> None:
-        if self._writer is None:
+        """Queue a PDU; the PDUs queued in one loop iteration leave in one write (with a window of
+        outstanding submit_sm, one system call for several instead of one each), in order."""
+        writer = self._writer
+        if writer is None:
             raise ConnectionError("not connected")
-        self._writer.write(pdu.frame(cid, seq, body, status))
-        await self._writer.drain()
+        self._out.append(pdu.frame(cid, seq, body, status))
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        await writer.drain()
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._writer is not None and self._out:
+            self._writer.write(b"".join(self._out))
+        self._out.clear()
 
     async def _request(self, cid: int, body: bytes) -> tuple[int, bytes]:
         seq = next(self._seq) & 0x7FFFFFFF
         fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self._pending[seq] = fut
+        # the response timeout as a timer on the future (cheaper than a wait_for task per PDU, which
+        # counts with a window of outstanding submit_sm)
+        timer = fut.get_loop().call_later(self.settings.upstream_response_timeout, _expire, fut)
         try:
             await self._send(cid, seq, body)
-            status, body = await asyncio.wait_for(fut, self.settings.upstream_response_timeout)
+            status, body = await fut
         finally:
+            timer.cancel()
             self._pending.pop(seq, None)
         return status, body
 
@@ -196,8 +224,15 @@ class UpstreamClient:
         self, sender: str, recipient: str, text: str, *, priority: int = 0
     ) -> list[SubmitResult]:
         """Encode, split and submit a message; stops at the first refused part."""
+        return await self.submit_encoded(
+            sender, recipient, encode_for_sms(text, random.randrange(256)), priority=priority
+        )
+
+    async def submit_encoded(
+        self, sender: str, recipient: str, enc: Encoded, *, priority: int = 0
+    ) -> list[SubmitResult]:
+        """Submit the parts of an encoded message in order; stops at the first refused part."""
         cfg = self.settings
-        enc = encode_for_sms(text, random.randrange(256))
         dest = recipient.lstrip("+")
         out: list[SubmitResult] = []
         for part in enc.parts:
@@ -222,8 +257,19 @@ class UpstreamClient:
         return out
 
 
+def _expire(fut: asyncio.Future[tuple[int, bytes]]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("the SMS centre did not answer in time"))
+
+
 class SmppTransport:
-    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads)."""
+    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads).
+
+    ``send`` submits the whole batch at once on the client's loop: every message's parts go out in
+    order, the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses
+    matched by sequence number). The SMS centre's part ids are then written in one transaction for
+    the batch; should that fail, message by message, so one bad row never stops the others (the
+    message was sent either way and counts as sent)."""
 
     name = "smpp"
 
@@ -231,37 +277,86 @@ class SmppTransport:
         self.client = client
         self.timeout = timeout
 
+    async def _one(self, m: OutboundMessage, enc: Encoded) -> list[SubmitResult] | BaseException:
+        # each submit_sm is bounded by upstream_response_timeout (and fails when the link drops)
+        try:
+            return await self.client.submit_encoded(
+                m.sender, m.recipient, enc, priority=1 if m.emergency else 0
+            )
+        except (ConnectionError, UpstreamError, TimeoutError, OSError) as exc:
+            return exc
+
+    async def _all(
+        self, messages: Sequence[OutboundMessage], encoded: Sequence[Encoded]
+    ) -> list[list[SubmitResult] | BaseException]:
+        return list(await asyncio.gather(*(self._one(m, e) for m, e in zip(messages, encoded, strict=True))))
+
     def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
         loop = self.client.loop
         if loop is None:
             raise RuntimeError("the upstream client is not started")
+        if not messages:
+            return []
+        encoded = [encode_for_sms(m.text, random.randrange(256)) for m in messages]
+        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded), loop)
+        # every submit_sm is bounded on the loop; this bound only guards the thread: the parts go out
+        # ``upstream_window`` at a time, each answered within the response timeout
+        rounds = -(-sum(len(e.parts) for e in encoded) // self.client.settings.upstream_window)
+        try:
+            results = fut.result(self.timeout + rounds * self.client.settings.upstream_response_timeout)
+        except (FutureTimeout, ConnectionError, TimeoutError) as exc:
+            fut.cancel()
+            log.warning("smpp.upstream_submit_failed", messages=len(messages), error=type(exc).__name__)
+            return [None] * len(messages)
         out: list[str | None] = []
-        for m in messages:
-            fut = asyncio.run_coroutine_threadsafe(
-                self.client.submit_text(m.sender, m.recipient, m.text, priority=1 if m.emergency else 0), loop
-            )
-            try:
-                results = fut.result(self.timeout)
-            except (FutureTimeout, ConnectionError, UpstreamError, TimeoutError) as exc:
-                fut.cancel()
-                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(exc).__name__)
+        parts: list[list[dict[str, object]]] = []
+        now, link = utcnow(), self.client.link
+        for m, enc, res in zip(messages, encoded, results, strict=True):
+            if isinstance(res, BaseException):
+                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(res).__name__)
                 out.append(None)
                 continue
-            ok = [r for r in results if r.status == Status.ESME_ROK]
-            total = len(encode_for_sms(m.text, 0).parts)
+            ok = [r for r in res if r.status == Status.ESME_ROK]
+            total = len(enc.parts)
             if ok:
-                with unit_of_work() as session:
-                    session.add_all(
-                        SmppUpstreamPart(
-                            smsc_id=r.message_id, record_ref=m.ref, part=i, total=total, at=utcnow()
-                        )
+                parts.append(
+                    [
+                        {
+                            "link": link,
+                            "smsc_id": r.message_id[:65],
+                            "record_ref": m.ref,
+                            "part": i,
+                            "total": total,
+                            "state": "ENROUTE",
+                            "error": "",
+                            "at": now,
+                        }
                         for i, r in enumerate(ok, start=1)
-                    )
-            if len(ok) != total:
-                log.warning(
-                    "smpp.upstream_refused", ref=m.ref, status=results[-1].status if results else None
+                    ]
                 )
+            if len(ok) != total:
+                log.warning("smpp.upstream_refused", ref=m.ref, status=res[-1].status if res else None)
                 out.append(None)
             else:
                 out.append(ok[0].message_id)
+        _record_parts(parts)
         return out
+
+
+def _record_parts(groups: list[list[dict[str, object]]]) -> None:
+    """The part ids of a batch in one transaction; on failure message by message, skipping (and
+    logging) a message whose rows cannot be written."""
+    if not groups:
+        return
+    try:
+        with unit_of_work() as session:
+            session.execute(insert(SmppUpstreamPart), [row for g in groups for row in g])
+        return
+    except SQLAlchemyError as exc:
+        log.warning("smpp.upstream_parts_batch_failed", error=type(exc).__name__)
+    for g in groups:
+        try:
+            with unit_of_work() as session:
+                session.execute(insert(SmppUpstreamPart), g)
+        except SQLAlchemyError as exc:
+            log.error("smpp.upstream_parts_not_recorded", ref=g[0]["record_ref"], error=type(exc).__name__)

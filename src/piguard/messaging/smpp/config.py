@@ -36,7 +36,13 @@ class SmppSettings(BaseSettings):
     upstream_system_id: str = ""
     upstream_password: str = ""
     upstream_system_type: str = ""
+    #: submit_sm outstanding at once towards the SMS centre (responses matched by sequence number)
     upstream_window: int = Field(10, ge=1, le=1000)
+    #: hours a delivery receipt is matched to the part sent with its id on the same link (an SMS
+    #: centre that restarts its counter reuses ids: the newest part within the window wins)
+    upstream_receipt_window_hours: float = Field(72.0, gt=0, le=24 * 30)
+    #: outbox rows one dispatcher round claims and submits (within the window)
+    dispatch_batch: int = Field(500, ge=1, le=10_000)
     upstream_enquire_link: float = Field(30.0, gt=0)
     upstream_response_timeout: float = Field(10.0, gt=0)
     upstream_source_ton: int = Field(0, ge=0, le=255)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from piguard.core.db import Base, UTCDateTime, utcnow
@@ -50,19 +50,30 @@ class SmppMessage(Base):
     dest_enc: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     final_state: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: the SMS centre's error code of a failed delivery ("" when it gave none), passed on in the receipt
+    final_error: Mapped[str] = mapped_column(String(3), default="", server_default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: True once the ESME has acknowledged its receipt(s)
     receipt_sent: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SmppUpstreamPart(Base):
-    """One submit_sm piguard sent to the SMS centre: its message id there, and its state."""
+    """One submit_sm piguard sent to the SMS centre: its message id there, and its state.
+
+    An SMS centre's ids are unique only for a while on one link (a centre that restarts its counter
+    hands the same ids out again), so they are not unique here: a receipt is matched by ``link`` and
+    ``smsc_id`` among the parts sent within the receipt window, the newest first."""
 
     __tablename__ = "msg_smpp_upstream_parts"
+    __table_args__ = (Index("ix_msg_smpp_upstream_parts_link_smsc_id", "link", "smsc_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    smsc_id: Mapped[str] = mapped_column(String(65), unique=True)
+    #: the upstream link the part went out on (``system_id@host:port``)
+    link: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    smsc_id: Mapped[str] = mapped_column(String(65))
     record_ref: Mapped[str] = mapped_column(String(32), index=True)
     part: Mapped[int] = mapped_column(Integer, default=1)
     total: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(8), default="ENROUTE")
+    #: the error code of the part's receipt (``err:``), "" when none
+    error: Mapped[str] = mapped_column(String(3), default="", server_default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -165,16 +165,30 @@ def encode_for_sms(text: str, ref: int) -> Encoded:
         chunks = _split_units([_GSM_ENC[ch] for ch in text], GSM_PART)
         dc = DC_DEFAULT
     else:
-        units = [ch.encode("utf-16-be") for ch in text]
-        if sum(len(u) for u in units) <= UCS2_SINGLE * 2:
-            return Encoded(DC_UCS2, (b"".join(units),), 0)
-        chunks = _split_units(units, UCS2_PART * 2)
+        data = text.encode("utf-16-be")
+        if len(data) <= UCS2_SINGLE * 2:
+            return Encoded(DC_UCS2, (data,), 0)
+        chunks = _split_ucs2(data, UCS2_PART * 2)
         dc = DC_UCS2
     if len(chunks) > 255:
         raise ValueError("message too long for 255 parts")
     ref &= 0xFF
     parts = tuple(bytes([5, 0, 3, ref, len(chunks), i]) + c for i, c in enumerate(chunks, start=1))
     return Encoded(dc, parts, ESM_UDHI)
+
+
+def _split_ucs2(data: bytes, limit: int) -> list[bytes]:
+    """UTF-16-BE octets in parts of at most ``limit`` (even) octets, never between the two halves
+    of a surrogate pair (the same parts as :func:`_split_units` over the characters)."""
+    out: list[bytes] = []
+    i, n = 0, len(data)
+    while i < n:
+        end = min(i + limit, n)
+        if end < n and 0xD8 <= data[end - 2] <= 0xDB:  # a high surrogate would end the part
+            end -= 2
+        out.append(data[i:end])
+        i = end
+    return out
 
 
 def _split_units(units: list[bytes], limit: int) -> list[bytes]:
