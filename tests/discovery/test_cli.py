@@ -138,3 +138,28 @@ def test_kcheck(tmp_path: Path) -> None:
     assert r.exit_code != 0
     r = runner.invoke(app, ["mask", "kcheck", str(t), "--qi", "age,city", "--k", "2"])
     assert r.exit_code == 1 and "FAIL" in r.stdout and "上海市" in r.stdout
+
+
+@pytest.mark.obligation("O24-13.3")
+def test_jsonl_survives_lone_surrogates_and_deep_nesting_and_the_dlp_gate_gates(tmp_path: Path) -> None:
+    """Issue 14.8: a lone surrogate and JSON nested 100,000 deep crashed `scan --jsonl`, and
+    `--fail-on-found` exited 0 while printing findings."""
+    deep = "[" * 100_000 + "]" * 100_000
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "\\ud800 手机13812345678"}\n' + deep + '\n{"id": "b", "text": "nothing"}\n',
+        encoding="utf-8",
+    )
+    r = runner.invoke(app, ["scan", "--jsonl", str(src)])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 1  # the malformed line is reported, the rest scanned
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert lines == [{"id": "a", "start": 4, "end": 15, "category": "phone_mobile", "confidence": 1.0}]
+    assert "nested too deeply" in r.output
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text('{"id": "a", "text": "手机13812345678"}\n', encoding="utf-8")
+    assert runner.invoke(app, ["scan", "--jsonl", str(clean)]).exit_code == 0
+    assert runner.invoke(app, ["scan", "--jsonl", str(clean), "--fail-on-found"]).exit_code == 1
+    empty = tmp_path / "none.jsonl"
+    empty.write_text('{"id": "a", "text": "nothing here"}\n', encoding="utf-8")
+    assert runner.invoke(app, ["scan", "--jsonl", str(empty), "--fail-on-found"]).exit_code == 0

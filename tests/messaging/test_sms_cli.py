@@ -179,3 +179,24 @@ def test_rules_command_lists_categories_and_counts() -> None:
     data = json.loads(runner.invoke(app, ["sms", "rules", "--json"]).stdout)
     assert all(g["terms"] + g["patterns"] > 0 for g in data["groups"])
     assert data["replies"]["optout_tokens"] > 10
+
+
+def test_review_survives_lone_surrogates_and_deep_nesting(tmp_path: Path) -> None:
+    """Issue 14.8: both crashed `sms review` with a traceback and aborted the run."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "\\ud800【优品商城】会员日5折，回T退订"}\n'
+        + "[" * 100_000
+        + "]" * 100_000
+        + '\n{"id": "b", "text": "【优品商城】您的订单已发货"}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["sms", "review", str(src)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    out = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert {o.get("id") for o in out} >= {"a", "b"}
+    assert (
+        any("nested too deeply" in json.dumps(o, ensure_ascii=False) for o in out)
+        or "nested too deeply" in result.output
+    )

@@ -87,7 +87,7 @@ def command(
         raise validation_error([FieldError("sample", "must be >= 0")])
     err = Console(stderr=True)
     if jsonl:
-        raise typer.Exit(_jsonl_mode(jsonl, cats, output, err))
+        raise typer.Exit(_jsonl_mode(jsonl, cats, output, err, fail_on_found=fail_on_found))
     progress, start = _progress(err)
     with progress:
         if db:
@@ -115,7 +115,14 @@ def _render(report: ScanReport, fmt: str, output: Path | None) -> None:
         rep.print_table(report, Console())
 
 
-def _jsonl_mode(source: str, cats: frozenset[str] | None, output: Path | None, err: Console) -> int:
+def _jsonl_mode(
+    source: str,
+    cats: frozenset[str] | None,
+    output: Path | None,
+    err: Console,
+    *,
+    fail_on_found: bool = False,
+) -> int:
     import json
 
     if source == "-":
@@ -129,20 +136,22 @@ def _jsonl_mode(source: str, cats: frozenset[str] | None, output: Path | None, e
         fh = path.open(encoding="utf-8-sig", errors="replace")
         lines = (line.rstrip("\n") for line in fh)
     out = output.open("w", encoding="utf-8") if output else sys.stdout
-    bad = 0
+    bad = found = 0
     try:
         for item in scan_jsonl_records(lines, cats):
             if isinstance(item, RecordError):
                 bad += 1
                 err.print(f"line {item.line}: {item.message} / 第 {item.line} 行无效", highlight=False)
                 continue
+            found += 1
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
     finally:
         if output:
             out.close()
     if bad:
         err.print(f"{bad} malformed line(s) skipped / 跳过 {bad} 行无效记录", highlight=False)
-    return 1 if bad else 0
+    # the DLP gate gates: findings fail the run when asked, as in the file and database modes
+    return 1 if bad or (fail_on_found and found) else 0
 
 
 app.command(name="scan")(command)

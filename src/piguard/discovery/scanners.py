@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -457,6 +458,13 @@ class RecordError:
     message: str
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 @carries("O24-13.3")
 def scan_jsonl_records(
     lines: Iterable[str], categories: Any = None, batch: int = 2000
@@ -479,13 +487,21 @@ def scan_jsonl_records(
         except json.JSONDecodeError as e:
             yield RecordError(n, f"invalid JSON ({e.msg} at column {e.colno})")
             continue
+        except RecursionError:
+            yield RecordError(n, "invalid JSON (nested too deeply)")
+            continue
         if not isinstance(rec, dict) or "text" not in rec or "id" not in rec:
             yield RecordError(n, 'expected an object with "id" and "text"')
             continue
         if not isinstance(rec["text"], str):
             yield RecordError(n, '"text" must be a string')
             continue
-        buf.append((rec["id"], rec["text"]))
+        rid = rec["id"]
+        if not isinstance(rid, str | int) or isinstance(rid, bool):
+            yield RecordError(n, '"id" must be a string or an integer')
+            continue
+        # A lone surrogate (JSON "\ud800") is no character: one U+FFFD in its place keeps offsets.
+        buf.append((_no_surrogates(rid) if isinstance(rid, str) else rid, _no_surrogates(rec["text"])))
         if len(buf) >= batch:
             yield from flush()
             buf = []

@@ -223,6 +223,10 @@ def _parse(raw: bytes, lineno: int, max_length: int) -> dict[str, Any]:
         raise LineError(
             "invalid_json", f"The line is not JSON ({exc.msg}).", f"该行不是有效的 JSON（{exc.msg}）。"
         ) from None
+    except RecursionError:
+        raise LineError(
+            "invalid_json", "The line is not JSON (nested too deeply).", "该行不是有效的 JSON（嵌套过深）。"
+        ) from None
     if not isinstance(obj, dict):
         raise LineError("not_an_object", "The line must be a JSON object.", "该行必须是 JSON 对象。")
     if "id" in obj and not _valid_id(obj["id"]):
@@ -250,7 +254,7 @@ def _id_of(raw: bytes) -> Any:
     """The id of a line that failed, when it can still be read (never the text)."""
     try:
         obj = json.loads(raw.decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if isinstance(obj, dict) and obj.get("id") is not None and _valid_id(obj["id"]):
         return obj["id"]
