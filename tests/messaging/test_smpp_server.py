@@ -212,6 +212,13 @@ def test_bad_pdus_get_generic_nack_and_the_server_survives(
     cut = b"\x00\x00\x00" + b"106"
     s.sendall(struct.pack(">IIII", 16 + len(cut), 0x04, 0, 6) + cut)
     assert _read_pdu(s)[:3] == (0x80000000, Status.ESME_RINVCMDLEN, 6)
+    # issue 14.8: a response to nothing, and the id 0xFFFFFFFF, get generic_nack too
+    s.sendall(struct.pack(">IIII", 16, 0x80000004, 0, 31))
+    assert _read_pdu(s)[:3] == (0x80000000, Status.ESME_RINVCMDID, 31)
+    s.sendall(struct.pack(">IIII", 16, 0xFFFFFFFF, 0, 32))
+    assert _read_pdu(s)[:3] == (0x80000000, Status.ESME_RINVCMDID, 32)
+    # … but a generic_nack from the ESME is never answered with one (no loop): next is enquire_link's
+    s.sendall(struct.pack(">IIII", 16, 0x80000000, 0, 33))
     # still alive: enquire_link answered
     s.sendall(struct.pack(">IIII", 16, 0x15, 0, 7))
     assert _read_pdu(s)[:3] == (0x80000015, 0, 7)

@@ -223,7 +223,11 @@ class EsmeSession:
             fut = self.pending.get(h.sequence)
             if fut is not None and not fut.done():
                 fut.set_result((h.status, body))
-            return  # responses to nothing (and generic_nack from the ESME) are dropped
+            elif cid != Cmd.GENERIC_NACK:  # never answer a nack with a nack (no loops)
+                # a response to nothing we asked, or an id no one defines (0xFFFFFFFF): the docs
+                # promise generic_nack / ESME_RINVCMDID, as for any unknown command
+                await self.nack(h.sequence, Status.ESME_RINVCMDID)
+            return
         if cid in BIND_COMMANDS:
             await self.on_bind(h, body, BIND_COMMANDS[Cmd(cid)])
         elif cid == Cmd.ENQUIRE_LINK:
