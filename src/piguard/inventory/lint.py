@@ -840,12 +840,16 @@ def _under(topic: Callable[[str], bool], item: Callable[[str], bool]) -> _Finder
     names the topic: "## 四、向第三方提供个人信息" / "我们采取以下安全措施：" then "- X：…"."""
 
     def find(doc: _Doc) -> Iterator[tuple[int, ...]]:
+        on_topic: dict[int, bool] = {}  # each heading or lead line is tested once
         for i, s in enumerate(doc.sentences):
-            if s.heading or s.title or not item(s.text):
+            if s.heading or s.title:
                 continue
             for c in _context(doc, i):
-                if topic(doc.sentences[c].text):
-                    yield (c, i)
+                if c not in on_topic:
+                    on_topic[c] = topic(doc.sentences[c].text)
+                if on_topic[c]:
+                    if item(s.text):
+                        yield (c, i)
                     break
 
     return find
