@@ -76,6 +76,34 @@ def test_edit_publish_and_read_the_public_rules(base_url: str, open_page, db_eng
     assert "2026-12-01" in versions and "complaint_handling" in versions and "new_third_party" in versions
     page.screenshot(path=str(screenshot_path(f"inventory-versions-{backend}.png")), full_page=True)
 
+    # Lint the version just published, from the inventory page: every item present, in Chinese;
+    # then in English through the form (htmx swaps the result in place).
+    page.goto("/console/inventory")
+    page.click("#inv-lint-link")
+    page.wait_for_selector("#lint-items")
+    assert "version=3" in page.url
+    assert page.locator("#lint-items tbody tr").count() == 16
+    assert page.locator('#lint-items tr[data-present="false"]').count() == 0, page.locator(
+        "#lint-items"
+    ).inner_text()
+    assert "16 / 16" in page.locator("#lint-summary").inner_text()
+    sharing = page.locator("#lint-item-third_party_sharing")
+    assert any("有限公司" in t for t in sharing.locator("mark").all_inner_texts())  # a named recipient
+    href = sharing.locator("a.id").first.get_attribute("href")
+    assert href == "/console/rules/CSL-42.1"
+    assert page.locator("#lint-marked mark").count() > 0
+    page.screenshot(path=str(screenshot_path(f"inventory-lint-{backend}.png")), full_page=True)
+    page.select_option("#lint-version", "3")
+    page.select_option("#lint-rules-lang", "en")
+    page.click("#lint-version-run")
+    page.wait_for_selector(
+        "#lint-source:has-text('Rules version 3 (en)'), #lint-source:has-text('规则第 3 版（en）')"
+    )
+    assert page.locator('#lint-items tr[data-present="true"]').count() == 16
+    assert "/console/inventory/lint" in page.url  # htmx: no navigation away
+    page.click("#lint-item-security_measures a.id >> text=CSL-42.2")
+    page.wait_for_url(re.compile(r"/console/rules/CSL-42\.2$"))
+
     # The public page, in a fresh context with no login: the current version and its diff to v2.
     public = open_page(base_url, viewport={"width": 1360, "height": 900})
     public.goto("/rules/privacy")

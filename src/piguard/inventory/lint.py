@@ -243,6 +243,7 @@ def read_policy(path: Path) -> str:
 class _View:
     text: str
     origin: list[int] | None  # origin[i] = index in the original of text[i]; None = identity
+    titles: frozenset[int] = frozenset()  # line starts in text that the markup makes a heading
 
     def span(self, start: int, end: int, original: str) -> Span:
         if self.origin is None:
@@ -262,17 +263,24 @@ class _Builder:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.origin: list[int] = []
+        self.titles: set[int] = set()
+        self.length = 0
 
     def add(self, s: str, at: int, contiguous: bool = True) -> None:
         """Append s; contiguous: s[k] came from original[at + k], else every char maps to at."""
         self.parts.append(s)
+        self.length += len(s)
         if contiguous:
             self.origin.extend(range(at, at + len(s)))
         else:
             self.origin.extend([at] * len(s))
 
+    def mark_title(self) -> None:
+        """The next line of the text is a heading (Markdown ``#``, HTML ``<h1>``..``<h6>``)."""
+        self.titles.add(self.length)
+
     def view(self) -> _View:
-        return _View("".join(self.parts), self.origin)
+        return _View("".join(self.parts), self.origin, frozenset(self.titles))
 
 
 _BLOCK_TAGS = frozenset(
@@ -313,6 +321,7 @@ _BLOCK_TAGS = frozenset(
         "thead",
     ]
 )
+_HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 _HTML_TOKEN = re.compile(
     r"<!--.*?-->|<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!?/?([A-Za-z][\w:-]*)?[^>]*>|&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z]\w{1,31});",
     re.S | re.I,
@@ -344,6 +353,8 @@ def _html_view(src: str) -> _View:
                 b.add(" ", m.start(), contiguous=False)
             if tag in _BLOCK_TAGS:
                 b.add("\n", m.start(), contiguous=False)
+                if tag in _HEADING_TAGS and not tok.startswith("</"):
+                    b.mark_title()
         pos = m.end()
     if pos < len(src):
         b.add(src[pos:], pos)
@@ -360,6 +371,8 @@ def _markdown_view(src: str) -> _View:
         if m.start() > pos:
             b.add(src[pos : m.start()], pos)
         tok = m.group(0)
+        if tok.lstrip().startswith("#"):
+            b.mark_title()
         if tok == "](" or tok.strip() in ("-", "*", "+", ">") or tok.lstrip().startswith("#"):
             b.add(" ", m.start(), contiguous=False)
         pos = m.end()
@@ -400,7 +413,9 @@ class _Sentence:
     start: int
     end: int
     text: str
-    heading: bool
+    heading: bool  # a question-shaped heading ("我们如何共享…"): never itself a disclosure
+    title: bool = False  # a heading line (numbered, question-shaped or marked up): opens a section
+    line_start: bool = False  # the sentence begins its line (a list item, a label line)
 
 
 _SPLIT = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*")
@@ -409,13 +424,39 @@ _EN_SPLIT = re.compile(
     r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)\.\s+(?=[A-Z\"“(])"
 )
 _HEADING_Q = re.compile(r"如何|怎样|怎么|\bhow (?:we|you|do|to|can|long)\b", re.I)
+# a numbered heading: 第一条 / 一、 / （一） / 1. / 1.2 / A.
+_NUMBERED = re.compile(
+    r"^(?:第[一二三四五六七八九十百\d]+[条章节部分]|[一二三四五六七八九十]+\s*[、.．]|[（(]\s*[一二三四五六七八九十\d]+\s*[)）]|"
+    r"\d+(?:\.\d+)*\s*[.、．]?\s|\d+(?:\.\d+)*\s*[、．.]|[A-Z][.、]\s)"
+)
+_NOT_TITLE = re.compile(r"[:：@]|[。；;.，,！!？?]$")
 
 
-def _sentences(text: str) -> list[_Sentence]:
+def _is_title(seg: str, whole_line: bool, marked: bool) -> bool:
+    """A heading line: the whole line, short, not a label or a sentence; numbered, question-shaped
+    or marked up as a heading."""
+    if not whole_line or len(seg) < 2:
+        return False
+    if marked:
+        return len(seg) < 80
+    return (
+        len(seg) < 40 and not _NOT_TITLE.search(seg) and bool(_NUMBERED.match(seg) or _HEADING_Q.search(seg))
+    )
+
+
+def _sentences(text: str, titles: frozenset[int] = frozenset()) -> list[_Sentence]:
     out: list[_Sentence] = []
     for m in _SPLIT.finditer(text):
         chunk_start = m.start()
         chunk = m.group(0)
+        line0 = text.rfind("\n", 0, chunk_start) + 1
+        if not text[line0:chunk_start].strip() and (m.end() == len(text) or text[m.end()] == "\n"):
+            seg = chunk.strip()
+            if _is_title(seg, True, line0 in titles):  # a heading line is one sentence, never split
+                s = chunk_start + len(chunk) - len(chunk.lstrip())
+                heading = len(seg) < 40 and bool(_HEADING_Q.search(seg))
+                out.append(_Sentence(s, s + len(seg), seg, heading, True, True))
+                continue
         pieces: list[tuple[int, int]] = []
         last = 0
         for em in _EN_SPLIT.finditer(chunk):
@@ -430,7 +471,8 @@ def _sentences(text: str) -> list[_Sentence]:
                 continue
             s = chunk_start + a + lead
             heading = len(seg) < 40 and bool(_HEADING_Q.search(seg))
-            out.append(_Sentence(s, s + len(seg), seg, heading))
+            line_start = not text[text.rfind("\n", 0, s) + 1 : s].strip()
+            out.append(_Sentence(s, s + len(seg), seg, heading, False, line_start))
     return out
 
 
@@ -644,11 +686,12 @@ COMPLAINT_ASK = _rx(
 # Sharing
 SHARE_VERB = _rx(
     r"共享|分享|提供给|对外提供|向(?!您|你|用户)[^。；;\n]{0,20}?提供|委托[^。；;\n]{0,10}?处理|转让|公开披露|披露给|披露|接入|"
-    r"\bshare|\bdisclos|\bprovide[\w ]{0,30}\bto\b|\btransfer|\bsell\b"
+    r"\bshare|\bdisclos|\bprovide[\w ]{0,30}\bto\b|\btransfer|\bsell\b|\bpass(?:es|ed|ing)?\s+(?:[\w-]+\s+){0,3}?on\b"
 )
 RECIPIENT = _rx(
-    r"第三方|合作伙伴|合作方|关联公司|关联方|关联企业|服务商|服务提供商|SDK|授权合作|供应商|受托|"
-    r"\bthird[- ]part(?:y|ies)|\bpartners?\b|\baffiliat|\bservice providers?\b|\bvendors?\b|\bprocessors?\b|\bcontractors?\b"
+    r"第三方|他人|接收方|其他(?:个人|组织|机构|公司|企业)|合作伙伴|合作方|关联公司|关联方|关联企业|服务商|服务提供商|SDK|授权合作|供应商|受托|"
+    r"\bthird[- ]part(?:y|ies)|\bpartners?\b|\baffiliat|\bservice providers?\b|\bvendors?\b|\bprocessors?\b|\bcontractors?\b|"
+    r"\brecipients?\b|\bno one\b|\bothers\b|\banyone else\b|\bother (?:companies|organi[sz]ations|persons|people)\b"
 )
 
 # Retention
@@ -682,7 +725,7 @@ BREACH = _rx(r"安全事件|泄露|泄漏|泄密|\bbreach|\bsecurity incident|\b
 NOTIFY_USER = _rx(
     r"(?:告知|通知|推送|告诉|通报|公告|提示|知会)(?:您|你|用户)|(?:向|给)(?:您|你|用户)[^。；;\n]{0,6}?(?:告知|通知|发送|推送|提示)|"
     r"(?:以|通过)[^。；;\n]{0,30}?(?:邮件|信函|电话|短信|推送|公告|站内信)[^。；;\n]{0,15}?(?:告知|通知)|"
-    r"\bnotify (?:you|affected|users|the affected)|\binform you|\blet you know|\bnotification to you|\bwill notify"
+    r"\bnotify (?:you|affected|users|the affected)|\binform you|\btell you|\blet you know|\bnotification to you|\bwill notify"
 )
 
 # Effective date
@@ -707,6 +750,27 @@ class _Doc:
     sentences: list[_Sentence]
     has_contact: bool = False
     found: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    section: list[int | None] = field(default_factory=list)  # the heading a sentence stands under
+    lead: list[int | None] = field(default_factory=list)  # the "…as follows:" line a list item follows
+
+    def __post_init__(self) -> None:
+        title: int | None = None
+        lead: int | None = None
+        for i, s in enumerate(self.sentences):
+            if s.title:
+                title, lead = i, None
+            self.section.append(title if title != i else None)
+            # a list item follows a line that ends with a colon (the lead), within a few sentences
+            if lead is not None and i - lead > _LIST_MAX:
+                lead = None
+            self.lead.append(lead)
+            if s.text.endswith((":", "：")) and not s.title:
+                lead = i
+
+
+_LIST_MAX = 8  # a list item is at most this many sentences below its lead line
+# the document's own title ("个人信息保护政策") opens no topic of its own
+_DOC_TITLE = _rx(r"政策|规则|声明|指引|协议|\bpolicy\b|\brules\b|\bnotice\b|\bstatement\b")
 
 
 _Finder = Callable[[_Doc], Iterator[tuple[int, ...]]]
@@ -743,8 +807,60 @@ def _with_channel(topic: Callable[[str], bool], with_paths: bool, window: int = 
     return find
 
 
+# a label line: "查询个人信息：在 App …" / "Correct your data: in the app …" (the label names the right)
+_LABEL = re.compile(r"^([^。；;:：\n]{2,60})[:：]\s*\S")
+
+
+def _labelled(*rxs: re.Pattern[str]) -> Callable[[str], bool]:
+    def test(s: str) -> bool:
+        m = _LABEL.match(s)
+        return bool(m and len(m.group(1).encode("utf-8")) <= 60 and all(rx.search(m.group(1)) for rx in rxs))
+
+    return test
+
+
 def _right(verb: re.Pattern[str]) -> Callable[[str], bool]:
-    return _all(RIGHT_MODAL, verb, INFO_OBJECT)
+    """A right to exercise: "you can/may …" with the verb and an object, or a label line naming it."""
+    modal = _all(RIGHT_MODAL, verb, INFO_OBJECT)
+    label = _labelled(verb, INFO_OBJECT)
+    return lambda s: modal(s) or label(s)
+
+
+def _context(doc: _Doc, i: int) -> Iterator[int]:
+    """The lines a list item stands under: its lead line ("…as follows:") and its section heading."""
+    lead, title = doc.lead[i], doc.section[i]
+    if lead is not None:
+        yield lead
+    if title is not None and not _DOC_TITLE.search(doc.sentences[title].text):
+        yield title
+
+
+def _under(topic: Callable[[str], bool], item: Callable[[str], bool]) -> _Finder:
+    """A list item (or the body of a section) that says the thing, under a heading or lead line that
+    names the topic: "## 四、向第三方提供个人信息" / "我们采取以下安全措施：" then "- X：…"."""
+
+    def find(doc: _Doc) -> Iterator[tuple[int, ...]]:
+        on_topic: dict[int, bool] = {}  # each heading or lead line is tested once
+        for i, s in enumerate(doc.sentences):
+            if s.heading or s.title:
+                continue
+            for c in _context(doc, i):
+                if c not in on_topic:
+                    on_topic[c] = topic(doc.sentences[c].text)
+                if on_topic[c]:
+                    if item(s.text):
+                        yield (c, i)
+                    break
+
+    return find
+
+
+def _either(*finders: _Finder) -> _Finder:
+    def find(doc: _Doc) -> Iterator[tuple[int, ...]]:
+        for f in finders:
+            yield from f(doc)
+
+    return find
 
 
 def _contact(doc: _Doc) -> Iterator[tuple[int, ...]]:
@@ -855,11 +971,58 @@ def _security(doc: _Doc) -> Iterator[tuple[int, ...]]:
             yield (i - 1, i)
 
 
+# a heading about protecting PI (not "存储和安全", not a complaint about security)
+_SECURITY_TITLE = _rx(
+    r"(?:保护|保障|确保|保证)[^。；;\n]{0,8}?(?:个人信息|信息|数据|隐私)|(?:个人信息|信息|数据)(?:的)?(?:安全保护|保护|安全措施|安全保障)|"
+    r"安全(?:措施|保护|保障|防护)|\bprotect|\bsafeguard|\bsecurity (?:measures|practices|safeguards)|\bsecur(?:e|ity) (?:of )?your"
+)
+
+
+def _security_topic(text: str) -> bool:
+    """A lead line that announces measures ("我们采取以下安全措施：") or a heading about protection."""
+    if COMPLAINT.search(text):
+        return False
+    return bool(SECURITY_CONTEXT.search(text) and SECURITY_MEANS.search(text)) or bool(
+        _SECURITY_TITLE.search(text)
+    )
+
+
+def _named_measure(text: str) -> bool:
+    """A named measure in a list item (an ``https://`` link is not HTTPS as a measure)."""
+    return bool(SECURITY_MEASURE.search(URL.sub(" ", text)))
+
+
 _WE_SHARE = _rx(
     r"(?:我们|我方|本公司|我公司|我司|我行|本行|本平台|\bwe\b|\bour\b)[^。；;\n]{0,30}?(?:共享|分享给|提供给|对外提供|提供您|向|委托|转让|披露|接入|使用|"
     r"\bshare|\bdisclos|\bprovide|\btransfer|\bsell|\buse)|"
     r"不会[^。；;\n]{0,10}?(?:共享|分享|提供|转让|披露)|\b(?:will not|won't|do not|never) (?:share|sell|disclose)"
 )
+
+
+def _named_party(text: str) -> bool:
+    """A recipient named: a kind (partners, SDKs …) or a legal entity ("示例支付有限公司")."""
+    if RECIPIENT.search(text):
+        return True
+    if not _ENTITY_SUFFIX.search(text):
+        return False
+    return any(
+        len(core := (m.group(1) or m.group(2) or "")) >= 2 and not _NOT_ENTITY_TAIL.search(core)
+        for m in ENTITY.finditer(text)
+    )
+
+
+_WHAT_FOR = _rx(
+    r"提供的(?:个人)?信息|提供(?:其|您的)?|信息(?:为|包括)|\binformation (?:provided|shared|disclosed)"
+)
+
+
+def _shared_item(text: str) -> bool:
+    """A list item under a sharing heading: names the recipient and what for or what is passed on."""
+    return (
+        len(text) >= 10
+        and _named_party(text)
+        and bool(SHARE_VERB.search(text) or PURPOSE_MARK.search(text) or _WHAT_FOR.search(text))
+    )
 
 
 def _sharing(text: str) -> bool:
@@ -874,7 +1037,11 @@ def _sharing(text: str) -> bool:
 FINDERS: dict[str, _Finder] = {
     "operator_identity": _single(_operator),
     "contact": _contact,
-    "purposes": _single(_all(PURPOSE_MARK, PURPOSE_ACTIVITY, CATEGORY)),
+    "purposes": _either(
+        _single(_all(PURPOSE_MARK, PURPOSE_ACTIVITY, CATEGORY)),
+        # "### 3. 计费与结算" then "- 收集使用的个人信息：手机号码、银行卡号"
+        _under(lambda t: bool(PURPOSE_ACTIVITY.search(t)), _scope),
+    ),
     "methods": _single(lambda s: bool(METHODS.search(s))),
     "scope": _single(_scope),
     "inquiry_channel": _with_channel(_right(INQUIRY_VERB), with_paths=True),
@@ -886,9 +1053,16 @@ FINDERS: dict[str, _Finder] = {
     ),
     "refusal_consequences": _single(_refusal),
     "complaint_channel": _complaint,
-    "third_party_sharing": _single(_sharing),
+    "third_party_sharing": _either(
+        _single(_sharing),
+        _under(lambda t: bool(SHARE_VERB.search(t)), _shared_item),
+    ),
     "retention": _single(_retention),
-    "security_measures": _security,
+    "security_measures": _either(
+        _security,
+        # "## 六、我们如何保护…" / "我们采取以下安全措施：" then "- 以 AES-256-GCM 加密存储…"
+        _under(_security_topic, _named_measure),
+    ),
     "breach_notification": _breach,
     "effective_date": _effective,
 }
@@ -933,7 +1107,7 @@ def lint_text(text: str, input_format: str = "auto", filename: str | None = None
         )
     fmt = detect_format(text, filename) if input_format == "auto" else input_format
     view = _view(text, fmt)
-    doc = _Doc(_sentences(view.text))
+    doc = _Doc(_sentences(view.text, view.titles))
     results: list[ItemResult] = []
     for item in ITEMS:
         hits: list[tuple[int, ...]] = []

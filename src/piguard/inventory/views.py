@@ -4,10 +4,11 @@ O24-8): ``/api/rules/privacy/current``, ``/api/rules/privacy/versions[/{n}]``, `
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from piguard.core.deps import db_session
@@ -16,6 +17,7 @@ from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.inventory import rules, service
 from piguard.inventory.document import decode, parse, validate
+from piguard.inventory.lint import LintReport, lint_text
 from piguard.inventory.taxonomy import taxonomy
 from piguard.regulations.markers import carries
 
@@ -97,6 +99,46 @@ def publish(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return rules.version_dict(rules.publish(session, principal.as_actor(), effective=effective_date))
+
+
+class LintRequest(BaseModel):
+    """Lint pasted text, or a published rules version (in one language)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, max_length=2_000_000)
+    format: Literal["auto", "text", "html", "markdown"] = "auto"
+    version: int | None = None
+    lang: Literal["zh", "en"] = "zh"
+
+
+def lint_request(session: Session, body: LintRequest) -> LintReport:
+    """The lint of the pasted text or of a published version; exactly one of the two."""
+    if (body.text is None) == (body.version is None):
+        raise validation_error(
+            [
+                FieldError(
+                    "text",
+                    "give either text or version, not both / 请提供 text 或 version 之一（不能同时提供）",
+                )
+            ]
+        )
+    if body.version is not None:
+        v = rules.get_version(session, body.version)
+        return lint_text(rules.text_of(v, body.lang), "markdown")
+    if not (body.text or "").strip():
+        raise validation_error([FieldError("text", "empty / 政策文本为空")])
+    return lint_text(body.text or "", body.format)
+
+
+@router.post("/api/policy/lint", summary="Lint a policy or a published rules version (O24-8, O24-9.2)")
+@carries("O24-8", "O24-9.2", "O24-12")
+def policy_lint(
+    body: LintRequest,
+    _: Principal = Depends(_READ),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """The shape of ``piguard policy lint --format json``: ``{"items": [...]}``."""
+    return lint_request(session, body).to_dict()
 
 
 # ------------------------------------------------------------------ public (no login, O24-8)

@@ -4,11 +4,12 @@ Thin: every rule lives in ``piguard.inventory``."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from piguard.core.deps import db_session
@@ -18,7 +19,9 @@ from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
 from piguard.inventory import rules, service
 from piguard.inventory.document import parse
+from piguard.inventory.lint import FORMATS, LintReport
 from piguard.inventory.taxonomy import location_text, retention_text
+from piguard.inventory.views import LintRequest, lint_request
 from piguard.regulations.markers import carries
 from piguard.web.i18n import TEXT, lang_of
 from piguard.web.messaging_views import _forbidden_post
@@ -58,6 +61,30 @@ TEXT.update(
         "inv.diff": ("与上一版本的差异", "Diff to the previous version"),
         "inv.public": ("公开页面", "Public page"),
         "inv.errors": ("清单未保存：", "The inventory was not saved:"),
+        "lint.title": ("隐私政策检查", "Policy lint"),
+        "lint.intro": (
+            "检查隐私政策是否告知了规则要求的每一项（O24-8、O24-9.2、O24-12、CSL-41）：粘贴政策文本，或选择一个已发布的规则版本。",
+            "Check that a privacy policy discloses every item the rules require (O24-8, O24-9.2, O24-12, CSL-41): paste a policy or pick a published rules version.",
+        ),
+        "lint.paste": ("粘贴政策", "Paste a policy"),
+        "lint.text": ("政策文本", "Policy text"),
+        "lint.format": ("格式", "Format"),
+        "lint.pick": ("已发布版本", "A published version"),
+        "lint.lang": ("语言", "Language"),
+        "lint.run": ("检查", "Lint"),
+        "lint.item": ("项目", "Item"),
+        "lint.result": ("结果", "Result"),
+        "lint.ids": ("义务", "Obligations"),
+        "lint.evidence": ("依据", "Evidence"),
+        "lint.present": ("已告知", "present"),
+        "lint.absent": ("未告知", "absent"),
+        "lint.summary": ("已告知 {n} / {total} 项", "{n} of {total} items present"),
+        "lint.complete": ("每一项均已告知。", "Every item is present."),
+        "lint.of_version": ("规则第 {n} 版（{lang}）", "Rules version {n} ({lang})"),
+        "lint.pasted": ("粘贴的政策", "The pasted policy"),
+        "lint.marked": ("原文（依据高亮）", "The text, evidence highlighted"),
+        "lint.errors": ("无法检查：", "Cannot lint:"),
+        "lint.current": ("检查现行版本", "Lint the current version"),
         "rules.privacy.title": (
             "个人信息收集使用规则",
             "Rules for collecting and using personal information",
@@ -176,6 +203,107 @@ def inventory_versions(
         versions=rules.versions(session),
         published=request.query_params.get("published"),
     )
+
+
+# ------------------------------------------------------------------ policy lint (inventory.read)
+
+
+def _highlight(text: str, report: LintReport) -> Markup:
+    """The text with every evidence span in a <mark> naming its items (spans may overlap)."""
+    spans = [(e.start, e.end, r.id) for r in report.items for e in r.evidence]
+    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(z for _, z, _ in spans)})
+    out: list[str] = []
+    for a, z in pairwise(cuts):
+        chunk = escape(text[a:z])
+        ids = sorted({i for sa, sz, i in spans if sa <= a and z <= sz})
+        out.append(f'<mark data-items="{" ".join(ids)}">{chunk}</mark>' if ids else str(chunk))
+    return Markup("".join(out))
+
+
+def _lint_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    form: dict[str, str],
+    status_code: int = 200,
+    run: bool = False,
+) -> HTMLResponse:
+    lang = lang_of(request)
+    report: LintReport | None = None
+    text = ""
+    error: PiguardError | None = None
+    if run:
+        try:
+            version_raw = form.get("version", "").strip()
+            if form.get("source") == "version" or (version_raw and not form.get("text", "").strip()):
+                try:
+                    number = int(version_raw)
+                except ValueError:
+                    raise validation_error(
+                        [FieldError("version", "pick a published version / 请选择已发布的版本")]
+                    ) from None
+                body = LintRequest(
+                    version=number, lang=form.get("lang") if form.get("lang") == "en" else "zh"
+                )
+                text = rules.text_of(rules.get_version(session, number), body.lang)
+            else:
+                fmt = form.get("format", "auto")
+                if fmt not in FORMATS:
+                    raise validation_error([FieldError("format", f"one of {', '.join(FORMATS)}")])
+                body = LintRequest.model_validate({"text": form.get("text", ""), "format": fmt})
+                text = body.text or ""
+            report = lint_request(session, body)
+        except PiguardError as err:
+            error, status_code = err, err.http_status
+    present = sum(r.present for r in report.items) if report else 0
+    ctx: dict[str, Any] = {
+        "form": form,
+        "versions": rules.versions(session),
+        "formats": FORMATS,
+        "report": report,
+        "present": present,
+        "marked": _highlight(text, report) if report is not None else None,
+        "lint_error": error,
+        "ui_lang": lang,
+    }
+    htmx = request.headers.get("hx-request") == "true"
+    name = "inventory_lint_result.html" if htmx else "inventory_lint.html"
+    return render(request, name, principal, status_code=status_code, active="inventory", **ctx)
+
+
+@router.get("/console/inventory/lint")
+@carries("O24-8", "O24-9.2")
+def inventory_lint_page(
+    request: Request,
+    principal: Principal = Depends(console_principal),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """The lint form; with ``?version=N[&lang=zh|en]`` the lint of that published version."""
+    denied = _permitted(request, principal, "inventory.read", session)
+    if denied is not None:
+        return denied
+    q = request.query_params
+    form = {"source": "version", "version": q.get("version", ""), "lang": q.get("rules_lang", "zh")}
+    return _lint_page(request, principal, session, form, run=bool(form["version"]))
+
+
+@router.post("/console/inventory/lint")
+@carries("O24-8", "O24-9.2")
+def inventory_lint_run(
+    request: Request,
+    source: str = Form("text", max_length=10),
+    text: str = Form("", max_length=2_000_000),
+    input_format: str = Form("auto", alias="format", max_length=10),
+    version: str = Form("", max_length=12),
+    rules_lang: str = Form("zh", max_length=2),
+    principal: Principal = Depends(console_principal),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    denied = _forbidden_post(request, principal, session, "inventory.read")
+    if denied is not None:
+        return denied
+    form = {"source": source, "text": text, "format": input_format, "version": version, "lang": rules_lang}
+    return _lint_page(request, principal, session, form, run=True)
 
 
 # ------------------------------------------------------------------ public pages (no login)
