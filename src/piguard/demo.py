@@ -63,3 +63,8 @@ def load_demo(session: Session) -> None:
         obligations=("O24-13.3", "O24-9.3"),
         client_ip="127.0.0.1",
     )
+    # a first verification on record, as the worker's scheduled one would leave (the home page shows it)
+    from piguard.audit import service as audit
+
+    session.flush()
+    audit.record_verification(session, audit.verify(session), system)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 
 import typer
 
@@ -32,6 +33,7 @@ def command(
     every = interval or get_messaging_settings().worker_interval_seconds
     while True:
         result = jobs.run_once()
+        result["audit_verified"] = _verify_audit_when_due(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
             if result["failed"]:
@@ -47,3 +49,34 @@ def command(
             failed=result["failed"],
         )
         time.sleep(every)
+
+
+def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> dict[str, object] | None:
+    """Walk the whole audit chain when the last recorded verification is older than
+    ``PIGUARD_AUDIT_VERIFY_EVERY_HOURS`` (O24-13.6), and record the outcome, which the console's
+    home page shows. A broken chain fails the round."""
+    from piguard.audit import service as audit
+    from piguard.core.config import get_settings
+    from piguard.core.db import unit_of_work, utcnow
+
+    now = now or utcnow()
+    every = timedelta(hours=get_settings().audit_verify_every_hours)
+    try:
+        with unit_of_work() as session:
+            last = audit.verification_status(session)
+            if last.at is not None and now - last.at < every:
+                return None
+            result = audit.verify(session)
+            audit.record_verification(session, result, audit.Actor.system("worker.audit_verify"))
+    except Exception:  # one job's failure never stops the round
+        get_logger("piguard.worker").exception("worker.job_failed", job="audit_verify")
+        failed.append("audit_verify")
+        return None
+    if not result.ok:
+        failed.append("audit_verify")
+    return {
+        "ok": result.ok,
+        "checked": result.checked,
+        "problem": result.problem,
+        "first_bad_seq": result.first_bad_seq,
+    }

@@ -83,3 +83,37 @@ def test_logout_ends_the_session(client: TestClient) -> None:
     client.cookies.set("piguard_session", cookie or "")
     r = client.get("/console")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+@pytest.mark.obligation("O24-13.6")
+def test_home_shows_the_last_recorded_verification_without_walking_the_chain(client: TestClient) -> None:
+    """Issue 9.11: the home page walked the whole audit chain on every load. It now shows the last
+    recorded verification and the signed head; the worker verifies on its schedule."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from piguard.core.db import utcnow
+    from piguard.worker import _verify_audit_when_due
+
+    _login(client, "auditor")
+    r = client.get("/console")
+    assert r.status_code == 200 and 'id="audit-integrity"' in r.text
+    failed: list[str] = []
+    assert _verify_audit_when_due(failed) is None  # the demo recorded one just now: not due
+    assert _verify_audit_when_due(failed, now=utcnow() + timedelta(days=1, hours=1)) is not None
+    assert failed == []
+    r = client.get("/console")
+    assert "最近校验" in r.text or "Last verified" in r.text
+    assert 'class="badge ok"' in r.text.split('id="audit-integrity"')[1].split("</div>\n  </div>")[0]
+    # tamper behind the log's back: the page (no walk) still shows the last verification …
+    with db.get_engine().begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET purpose = 'marketing' WHERE seq = 1"))
+    r = client.get("/console")
+    block = r.text.split('id="audit-integrity"')[1].split("</div>\n  </div>")[0]
+    assert 'class="badge ok"' in block
+    # … and the worker's next due verification records the break, which the page then shows
+    result = _verify_audit_when_due(failed, now=utcnow() + timedelta(days=3))
+    assert result is not None and result["ok"] is False and failed == ["audit_verify"]
+    block = client.get("/console").text.split('id="audit-integrity"')[1].split("</div>\n  </div>")[0]
+    assert 'class="badge bad"' in block and "altered" in block

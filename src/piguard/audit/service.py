@@ -868,6 +868,87 @@ def _truncated(last_seq: int, vouched: int, by_en: str, by_zh: str) -> None:
     )
 
 
+# -- the last verification -----------------------------------------------------------------------
+
+VERIFY_ACTION = "audit.verify"
+
+
+@dataclass(frozen=True)
+class VerificationStatus:
+    """What the console shows instead of walking the chain on every page load: the last recorded
+    verification (``audit verify``, the API, or the worker's scheduled one) and the signed head."""
+
+    at: datetime | None
+    ok: bool | None
+    checked: int | None
+    problem: str | None
+    first_bad_seq: int | None
+    by: str | None
+    head_seq: int | None
+    head_time: datetime | None
+    head_signature_ok: bool | None
+
+
+@carries(OBLIGATION)
+def record_verification(
+    session: Session,
+    result: VerifyResult,
+    actor: Actor,
+    *,
+    client_ip: str | None = None,
+    terminal: str | None = None,
+) -> None:
+    """Record a verification's outcome in the log itself (the console reads the newest one)."""
+    record(
+        session,
+        action=VERIFY_ACTION,
+        actor=actor,
+        client_ip=client_ip,
+        terminal=terminal,
+        outcome="ok" if result.ok else "failed",
+        obligations=(OBLIGATION,),
+        detail={
+            "checked": result.checked,
+            "problem": result.problem.value if result.problem else None,
+            "first_bad_seq": result.first_bad_seq,
+        },
+    )
+
+
+@carries(OBLIGATION)
+def verification_status(session: Session) -> VerificationStatus:
+    """The newest ``audit.verify`` entry and the signed head: two indexed reads, whatever the size."""
+    conn = session.connection()
+    last = (
+        conn.execute(
+            select(_ENTRY.c.time, _ENTRY.c.outcome, _ENTRY.c.detail, _ENTRY.c.actor_type, _ENTRY.c.actor_id)
+            .where(_ENTRY.c.action == VERIFY_ACTION)
+            .order_by(_ENTRY.c.seq.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    head = conn.execute(select(_HEAD).where(_HEAD.c.id == 1)).mappings().first()
+    head_ok: bool | None = None
+    if head is not None:
+        key = get_settings().audit_hmac_key
+        expected = sign_head(key, int(head["seq"]), head["hash"], head["time"], int(head["count"]))
+        head_ok = signature_ok(expected, head["signature"])
+    detail = dict(last["detail"] or {}) if last is not None else {}
+    return VerificationStatus(
+        at=last["time"] if last is not None else None,
+        ok=(last["outcome"] == "ok") if last is not None else None,
+        checked=detail.get("checked"),
+        problem=detail.get("problem"),
+        first_bad_seq=detail.get("first_bad_seq"),
+        by=f"{last['actor_type']}:{last['actor_id']}" if last is not None else None,
+        head_seq=int(head["seq"]) if head is not None else None,
+        head_time=head["time"] if head is not None else None,
+        head_signature_ok=head_ok,
+    )
+
+
 # -- search ------------------------------------------------------------------------------------
 
 

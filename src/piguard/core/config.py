@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     secret_key: str = "dev-secret-key-change-me"
     audit_hmac_key: str = "dev-audit-hmac-key-change-me"
     audit_checkpoint_every: int = 1000
+    # the worker walks the whole chain when the last recorded verification is older than this
+    audit_verify_every_hours: float = 24.0
     # Read by their domains (messaging, discovery); listed here too so that one check refuses every
     # weak key at once, whichever entry point starts first.
     field_key: str = "dev-field-key-change-me"

@@ -108,19 +108,7 @@ def verify(
     / 校验每条哈希链接、记录签名、检查点与签名头部；发现篡改时以 1 退出。"""
     with _database() as session:
         result = service.verify(session, batch_size=batch_size, expect_head=expect_head)
-        service.record(
-            session,
-            action="audit.verify",
-            actor=CLI_ACTOR,
-            terminal=_terminal(),
-            outcome="ok" if result.ok else "failed",
-            obligations=OBLIGATIONS,
-            detail={
-                "checked": result.checked,
-                "problem": result.problem,
-                "first_bad_seq": result.first_bad_seq,
-            },
-        )
+        service.record_verification(session, result, CLI_ACTOR, terminal=_terminal())
     console = Console(highlight=False)
     if fmt is not Format.table:
         console.print_json(json.dumps(result.to_dict(), ensure_ascii=False))

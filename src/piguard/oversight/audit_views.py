@@ -119,11 +119,7 @@ def verify_audit(
     session: Session = Depends(db_session, scope="function"),
 ) -> VerifyOut:
     result = service.verify(session)
-    _record(
-        session,
-        principal,
-        "audit.verify",
-        "ok" if result.ok else "failed",
-        {"checked": result.checked, "problem": result.problem, "first_bad_seq": result.first_bad_seq},
+    service.record_verification(
+        session, result, principal.as_actor(), client_ip=principal.client_ip, terminal=principal.terminal
     )
     return VerifyOut.of(result)
