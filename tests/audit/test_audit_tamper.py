@@ -7,6 +7,7 @@ the kind of tampering and the first bad seq.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from piguard.audit.chain import entry_hash
 from piguard.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from piguard.audit.service import verify
+from piguard.audit.service import Actor, record, verify
 from piguard.cli import app as cli_app
 from piguard.core.config import reset_settings
 
@@ -226,3 +227,27 @@ def test_swapped_rows_far_apart_are_still_caught(chain: None, session: Session, 
     result = verify(session)
     assert (result.problem, result.first_bad_seq) == ("reordered", 2)
     assert "content of entry 9" in result.message_en
+
+
+def test_a_rotated_key_keeps_everything_it_signed_verifiable(
+    chain: None, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9.2: the audit HMAC key rotates; old entries, checkpoints and the head stay verifiable
+    while the retired key is kept in PIGUARD_AUDIT_HMAC_OLD_KEYS, and new ones use the new key."""
+    old = os.environ.get("PIGUARD_AUDIT_HMAC_KEY", "dev-audit-hmac-key-change-me")
+    monkeypatch.setenv("PIGUARD_AUDIT_HMAC_KEY", "the-new-audit-key-0123456789abcdef")
+    monkeypatch.setenv("PIGUARD_AUDIT_HMAC_OLD_KEYS", old)
+    reset_settings()
+    assert verify(session).ok
+    session.rollback()
+    record(session, action="pi.read", actor=Actor("staff", "staff-1"))
+    session.commit()  # the head is re-signed with the new key, with no head reset
+    result = verify(session)
+    assert result.ok and result.head_resets == () and result.checked == N + 1, result.message_en
+    session.rollback()
+    monkeypatch.setenv("PIGUARD_AUDIT_HMAC_OLD_KEYS", "")  # the old key thrown away too early
+    reset_settings()
+    result = verify(session)
+    assert not result.ok and result.first_bad_seq == 1 and result.problem == "altered"
+    monkeypatch.delenv("PIGUARD_AUDIT_HMAC_OLD_KEYS")
+    reset_settings()

@@ -55,6 +55,8 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
     #: HMAC of (seq, hash) with the audit key; NULL only on entries written before it existed
     mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the public id of the key that made ``mac`` (keys rotate; see ``PIGUARD_AUDIT_HMAC_OLD_KEYS``)
+    mac_key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     def __repr__(self) -> str:
         return f"AuditEntry(seq={self.seq}, action={self.action!r}, outcome={self.outcome!r})"

@@ -232,6 +232,16 @@ _INSERT_ENTRIES = insert(_ENTRY)
 _INSERT_CHECKPOINTS = insert(_CHECKPOINT)
 
 
+def keyring() -> dict[str, str]:
+    """Every audit key that may have signed something: the current one and the retired ones, by id."""
+    settings = get_settings()
+    keys = [
+        settings.audit_hmac_key,
+        *(k.strip() for k in settings.audit_hmac_old_keys.split(",") if k.strip()),
+    ]
+    return {key_id(k): k for k in keys}
+
+
 def _lock_and_read(conn: Connection) -> Mapping[Any, Any]:
     """Take the chain lock, then read the head row, the last entry seq and the last checkpoint seq.
 
@@ -274,9 +284,13 @@ def _read_head(conn: Connection, key: str) -> _Head:
     head_seq, head_hash = 0, GENESIS
     if exists:
         head_seq, head_hash = int(row["seq"]), str(row["hash"])
-        expected = sign_head(key, head_seq, head_hash, row["time"], int(row["count"]))
-        if not signature_ok(expected, row["signature"]):
-            problem = "other_key" if row["key_id"] != key_id(key) else "bad_signature"
+        signer = keyring().get(row["key_id"])  # a head signed before a key rotation stays good
+        if signer is None:
+            problem = "other_key"
+        elif not signature_ok(
+            sign_head(signer, head_seq, head_hash, row["time"], int(row["count"])), row["signature"]
+        ):
+            problem = "bad_signature"
         elif last_seq > head_seq or last_cp > head_seq:
             problem = "behind"
     elif last_seq or last_cp:
@@ -353,6 +367,7 @@ def _append(conn: Connection, rows: list[dict[str, Any]]) -> None:
     key = settings.audit_hmac_key
     every = settings.audit_checkpoint_every
     head = _read_head(conn, key)
+    signer_id = key_id(key)
     if head.problem is not None:
         rows = [_head_reset_row(head), *rows]
     now = utcnow()
@@ -364,6 +379,7 @@ def _append(conn: Connection, rows: list[dict[str, Any]]) -> None:
         row["prev_hash"] = prev
         prev = row["hash"] = entry_hash(prev, row)
         row["mac"] = sign_entry(key, seq, prev)
+        row["mac_key_id"] = signer_id
         if every > 0 and seq % every == 0:
             checkpoints.append(_checkpoint_values(key, seq, prev, now, "periodic"))
     for start in range(0, len(rows), _INSERT_CHUNK):
@@ -534,19 +550,22 @@ def _home_of(row: Mapping[Any, Any]) -> int | None:
     return None
 
 
-def _check_signature(kind: str, row: Mapping[Any, Any], key: str) -> None:
+def _check_signature(kind: str, row: Mapping[Any, Any], ring: Mapping[str, str]) -> None:
     sign = sign_head if kind == "head" else sign_checkpoint
     seq = int(row["seq"])
-    expected = sign(key, seq, row["hash"], row["time"], int(row["count"]))
-    if signature_ok(expected, row["signature"]):
-        return
+    # the key that signed it, by its public id; a line kept outside names none: try each key
+    keys = [ring[row["key_id"]]] if row["key_id"] in ring else ([] if row["key_id"] else list(ring.values()))
+    for key in keys:
+        if signature_ok(sign(key, seq, row["hash"], row["time"], int(row["count"])), row["signature"]):
+            return
     what_zh = "头部" if kind == "head" else "检查点"
-    if row["key_id"] != key_id(key):
+    if row["key_id"] and row["key_id"] not in ring:
         en = (
-            f"The {kind} at seq {seq} was signed with another key (key id {row['key_id']}, current "
-            f"{key_id(key)}): the key was changed, or the {kind} was forged."
+            f"The {kind} at seq {seq} was signed with another key, one piguard does not hold (key id "
+            f"{row['key_id']}; current {next(iter(ring))}): the key was changed without keeping the "
+            f"old one in PIGUARD_AUDIT_HMAC_OLD_KEYS, or the {kind} was forged."
         )
-        zh = f"序号 {seq} 处的{what_zh}由其他密钥签名（密钥已更换，或签名系伪造）。"
+        zh = f"序号 {seq} 处的{what_zh}由未持有的密钥签名（更换密钥时未保留旧密钥，或签名系伪造）。"
     else:
         en = f"The {kind} at seq {seq} has a bad signature: it was altered or forged."
         zh = f"序号 {seq} 处的{what_zh}签名无效：已被篡改或伪造。"
@@ -576,7 +595,7 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
             http_status=422,
         )
     conn = session.connection()
-    key = get_settings().audit_hmac_key
+    ring = keyring()
     # Read before walking: entries cannot legitimately disappear, so whatever the head and the last
     # checkpoint vouch for now must still be there at the end of the walk.
     head = conn.execute(select(_HEAD).where(_HEAD.c.id == 1)).mappings().first()
@@ -596,9 +615,9 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
     expected_line = _parse_expected(expect_head) if expect_head is not None else None
     try:
         if head is not None:
-            _check_signature("head", head, key)
+            _check_signature("head", head, ring)
         if expected_line is not None:
-            _check_signature("checkpoint", expected_line, key)
+            _check_signature("checkpoint", expected_line, ring)
         while True:
             batch = (
                 conn.execute(
@@ -645,7 +664,8 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
                     )
                 if row["mac"] is not None:
                     seen_mac = True
-                    if not signature_ok(sign_entry(key, seq, row["hash"]), row["mac"]):
+                    signer = ring.get(row["mac_key_id"] or "")
+                    if signer is None or not signature_ok(sign_entry(signer, seq, row["hash"]), row["mac"]):
                         raise _Failed(
                             Problem.ALTERED,
                             seq,
@@ -692,7 +712,7 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
                         f"序号 {seq} 处的链与库外保存的头部记录不符：日志被改写。",
                     )
                 for signed_cp in by_seq.get(seq, ()):
-                    _check_signature("checkpoint", signed_cp, key)
+                    _check_signature("checkpoint", signed_cp, ring)
                     if signed_cp["hash"] != last_hash or int(signed_cp["count"]) != seq:
                         raise _Failed(
                             Problem.REWRITTEN,
@@ -712,7 +732,7 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
                         f"序号 {seq} 处的链与签名头部不符：序号 {good_cp_seq} 之后的记录被改写。",
                     )
         if last_cp is not None and int(last_cp["seq"]) > last_seq:
-            _check_signature("checkpoint", last_cp, key)
+            _check_signature("checkpoint", last_cp, ring)
             _truncated(last_seq, int(last_cp["seq"]), "a signed checkpoint", "签名检查点")
         if head_seq is not None and head_seq > last_seq:
             _truncated(last_seq, head_seq, "the signed head", "签名头部")
@@ -932,9 +952,11 @@ def verification_status(session: Session) -> VerificationStatus:
     head = conn.execute(select(_HEAD).where(_HEAD.c.id == 1)).mappings().first()
     head_ok: bool | None = None
     if head is not None:
-        key = get_settings().audit_hmac_key
-        expected = sign_head(key, int(head["seq"]), head["hash"], head["time"], int(head["count"]))
-        head_ok = signature_ok(expected, head["signature"])
+        signer = keyring().get(head["key_id"])
+        head_ok = signer is not None and signature_ok(
+            sign_head(signer, int(head["seq"]), head["hash"], head["time"], int(head["count"])),
+            head["signature"],
+        )
     detail = dict(last["detail"] or {}) if last is not None else {}
     return VerificationStatus(
         at=last["time"] if last is not None else None,

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Keys: the demo defaults are refused when PIGUARD_ENV=production (see check_production).
     secret_key: str = "dev-secret-key-change-me"
     audit_hmac_key: str = "dev-audit-hmac-key-change-me"
+    # Retired audit keys, comma-separated: what they signed (entries, checkpoints, the head) stays
+    # verifiable after a rotation; new signatures always use PIGUARD_AUDIT_HMAC_KEY.
+    audit_hmac_old_keys: str = ""
     audit_checkpoint_every: int = 1000
     # the worker walks the whole chain when the last recorded verification is older than this
     audit_verify_every_hours: float = 24.0
