@@ -83,3 +83,18 @@ def test_logout_ends_the_session(client: TestClient) -> None:
     client.cookies.set("piguard_session", cookie or "")
     r = client.get("/console")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_matrix_page_names_the_missing_parts_in_both_languages(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/matrix", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "Capability and missing parts" in r.text
+    assert "complaint cases with a 15-calendar-day reply clock" in r.text  # O24-12's missing part
+    assert "piguard.cases" in r.text
+    r = client.get("/console/matrix", params={"lang": "zh"})
+    assert "能力与缺少部分" in r.text and "投诉案件及 15 个自然日答复时限" in r.text
+    r = client.get("/console/rules/O31-28", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "✗ report to the authority drafted" in r.text
+    assert "✓ suspension switch enforced by the gateway" in r.text
