@@ -126,3 +126,13 @@ def test_rules_api_is_public_and_documented(client: TestClient) -> None:
     detail = spec["paths"]["/api/rules/{obligation_id}"]["get"]["responses"]
     assert detail["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ObligationDetail")
     assert detail["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+
+
+def test_matrix_rows_carry_their_capability_and_missing_parts(client: TestClient) -> None:
+    rows = {x["id"]: x for x in client.get("/api/rules/matrix").json()["rows"]}
+    row = rows["O31-27"]
+    assert row["status"] == "partial"
+    assert row["capability"]["zh"] and row["capability"]["en"]
+    assert [p["key"] for p in row["missing"]] == ["clocks"]
+    assert row["missing"][0]["under"] == ["piguard.cases"] and row["missing"][0]["met"] is False
+    assert {p["key"]: p["met"] for p in row["parts"]} == {"calendar": True, "clocks": False}

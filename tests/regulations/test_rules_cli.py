@@ -150,3 +150,13 @@ def test_params_bad_date_and_unknown_name() -> None:
     assert code == 2 and "2024-13-01" in err and "Traceback" not in out + err
     code, _, err = run("params", "complaint.days")
     assert code == 2 and "complaint.days" in err
+
+
+def test_matrix_shows_what_is_missing() -> None:
+    code, out, _ = run("matrix", "--format", "json")
+    rows = {r["id"]: r for r in json.loads(out)["rows"]}
+    assert rows["O24-12"]["status"] == "partial"
+    assert [p["key"] for p in rows["O24-12"]["missing"]] == ["complaint-cases"]
+    code, out, _ = run("matrix", "--status", "partial")
+    assert code in (0, 1), out
+    assert "missing / 缺少" in out and "piguard.cases" in out

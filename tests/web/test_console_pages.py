@@ -117,3 +117,18 @@ def test_home_shows_the_last_recorded_verification_without_walking_the_chain(cli
     assert result is not None and result["ok"] is False and failed == ["audit_verify"]
     block = client.get("/console").text.split('id="audit-integrity"')[1].split("</div>\n  </div>")[0]
     assert 'class="badge bad"' in block and "altered" in block
+
+
+def test_matrix_page_names_the_missing_parts_in_both_languages(client: TestClient) -> None:
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/matrix", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "Capability and missing parts" in r.text
+    assert "complaint cases with a 15-calendar-day reply clock" in r.text  # O24-12's missing part
+    assert "piguard.cases" in r.text
+    r = client.get("/console/matrix", params={"lang": "zh"})
+    assert "能力与缺少部分" in r.text and "投诉案件及 15 个自然日答复时限" in r.text
+    r = client.get("/console/rules/O31-28", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "✗ report to the authority drafted" in r.text
+    assert "✓ suspension switch enforced by the gateway" in r.text

@@ -168,14 +168,22 @@ def _print_matrix(m: MatrixOut) -> None:
     c = _console()
     colour = {"built": "green", "partial": "yellow", "not yet": "red"}
     table = Table(title="Rules matrix / 对照矩阵")
-    for col in ("id", "status / 状态", "code / 代码", "tests / 测试", "title / 标题"):
+    for col in ("id", "status / 状态", "missing / 缺少", "code / 代码", "tests / 测试", "title / 标题"):
         table.add_column(col, overflow="fold")
     for r in m.rows:
         code = "\n".join(loc.location for loc in r.code[:3]) + (
             f"\n… +{len(r.code) - 3}" if len(r.code) > 3 else ""
         )
         tests = "?" if r.tests is None else str(len(r.tests))
-        table.add_row(r.id, f"[{colour[r.status]}]{r.status}[/]", escape(code), tests, escape(r.title_zh))
+        missing = "\n".join(f"{p.zh} / {p.en} ({', '.join(p.under)})" for p in r.missing)
+        table.add_row(
+            r.id,
+            f"[{colour[r.status]}]{r.status}[/]",
+            escape(missing),
+            escape(code),
+            tests,
+            escape(r.title_zh),
+        )
     c.print(table)
     n = m.counts
     c.print(
@@ -196,7 +204,10 @@ def matrix(
     ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Obligation -> code and tests, from @carries and pytest.mark.obligation markers. / 义务与代码、测试的对照。
+    """Obligation -> capability, code and tests, from @carries and pytest.mark.obligation markers. / 义务与能力、代码、测试的对照。
+
+    Built only when every part of the capability REQUIREMENTS.md names exists (code under its
+    package carries the id) and is tested; otherwise partial with the missing parts.
 
     Exits 1 when a marker names an unknown obligation id.
     """

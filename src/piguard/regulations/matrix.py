@@ -5,7 +5,11 @@
 - Tests: ``@pytest.mark.obligation("O24-13.6", ...)`` on test functions, methods and classes, and
   ``pytestmark = pytest.mark.obligation(...)`` (or a list of marks) in a module or class body.
 
-Status per obligation: ``built`` (code and tests), ``partial`` (one of them), ``not yet`` (neither).
+Status per obligation is judged against its capability (``capabilities.py``,
+``data/capabilities.yaml``): each part is met when code under its package prefix (and matching its
+name pattern) carries the id and at least one test is marked with it. ``built`` = every part met,
+``partial`` = some (the row lists the ``missing`` parts), ``not yet`` = none. A marker elsewhere
+(the calendar carrying O24-12, say) is listed under ``code`` but builds nothing by itself.
 An id that is not an obligation of REQUIREMENTS.md, or a marker argument that is not a string
 literal, is reported as an error with its file and line. Files are read only when they mention a
 marker, and parse results are cached by (path, mtime, size), so a scan takes well under a second.
@@ -20,8 +24,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from piguard.regulations.capabilities import Capabilities, capabilities
 from piguard.regulations.catalogue import catalogue
 from piguard.regulations.schemas import (
+    Bilingual,
+    CapabilityPartOut,
     CodeLocation,
     MarkerError,
     MatrixOut,
@@ -300,11 +307,17 @@ def _module_name(src_root: Path, path: Path) -> str:
 
 
 def build_matrix(
-    src_root: Path | None = None, tests_root: Path | None = None, *, find_tests: bool = True
+    src_root: Path | None = None,
+    tests_root: Path | None = None,
+    *,
+    find_tests: bool = True,
+    caps: Capabilities | None = None,
 ) -> MatrixOut:
     """Scan ``src_root`` (default: the piguard package) and ``tests_root`` (default: the checkout's
-    ``tests/`` when there is one; ``find_tests=False`` scans no tests) and build the matrix."""
+    ``tests/`` when there is one; ``find_tests=False`` scans no tests) and build the matrix, judging
+    each row against ``caps`` (default: the packaged ``capabilities.yaml``)."""
     cat = catalogue()
+    caps = caps or capabilities()
     known = cat.obligations
     src = (src_root or package_dir()).resolve()
     notes: list[str] = []
@@ -367,10 +380,25 @@ def build_matrix(
 
     rows: list[MatrixRow] = []
     for oid, ob in known.items():
-        has_code, has_tests = bool(code[oid]), bool(tested[oid])
-        status: Status = (
-            "built" if has_code and has_tests else "partial" if has_code or has_tests else "not yet"
-        )
+        # Without a tests directory the test half cannot be judged; the note above says so.
+        has_tests = bool(tested[oid]) or tests is None
+        cap = caps.items.get(oid)
+        parts: list[CapabilityPartOut] = []
+        for part in cap.parts if cap else ():
+            where = [c.location for c in code[oid] if part.matches(c.module, c.qualname)]
+            parts.append(
+                CapabilityPartOut(
+                    key=part.key,
+                    zh=part.zh,
+                    en=part.en,
+                    under=list(part.under),
+                    name=part.name,
+                    met=bool(where) and has_tests,
+                    code=where,
+                )
+            )
+        met = sum(p.met for p in parts)
+        status: Status = "built" if parts and met == len(parts) else "partial" if met else "not yet"
         rows.append(
             MatrixRow(
                 id=oid,
@@ -378,6 +406,9 @@ def build_matrix(
                 title_en=ob.title_en,
                 sections=list(ob.sections),  # type: ignore[arg-type]
                 status=status,
+                capability=Bilingual(zh=cap.zh, en=cap.en) if cap else None,
+                parts=parts,
+                missing=[p for p in parts if not p.met],
                 code=code[oid],
                 tests=tested[oid] if tests is not None else None,
             )

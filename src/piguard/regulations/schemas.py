@@ -226,12 +226,27 @@ class TestLocation(BaseModel):
     nodeid: str = Field(description="path::name")
 
 
+class CapabilityPartOut(BaseModel):
+    key: str
+    zh: str
+    en: str
+    under: list[str] = Field(description="package prefixes where the code must live (any of them)")
+    name: str | None = Field(None, description="regular expression the marked qualname must match")
+    met: bool
+    code: list[str] = Field(description="module:qualname:line of the markers that meet it")
+
+
 class MatrixRow(BaseModel):
     id: str
     title_zh: str
     title_en: str
     sections: list[Section]
     status: Status
+    capability: Bilingual | None = Field(None, description="the capability REQUIREMENTS.md names")
+    parts: list[CapabilityPartOut] = Field(default_factory=list)
+    missing: list[CapabilityPartOut] = Field(
+        default_factory=list, description="the parts not met yet (why the row is not built)"
+    )
     code: list[CodeLocation]
     tests: list[TestLocation] | None = Field(description="null when the tests directory was not found.")
 

@@ -55,6 +55,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "params.reference": ("依据", "Reference"),
     "params.effective": ("生效日期", "Effective"),
     "matrix.title": ("落实矩阵", "Coverage matrix"),
+    "matrix.missing": ("能力与缺少部分", "Capability and missing parts"),
+    "matrix.parts": ("能力的各部分（✓ 已实现并有测试）", "Parts of the capability (✓ built and tested)"),
     "audit.title": ("审计日志", "Audit log"),
     "audit.actor": ("操作人", "Actor"),
     "audit.subject": ("用户标识", "Subject"),
