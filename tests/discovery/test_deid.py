@@ -21,7 +21,7 @@ from piguard.discovery.deid import (
 from piguard.discovery.engine import detect
 from piguard.discovery.synth import Synth
 
-pytestmark = pytest.mark.obligation("O24-10", "O24-13.3", "CSL-42.1")
+pytestmark = pytest.mark.obligation("O24-10", "O24-13.3", "CSL-42.1", "CSL-40", "NPC-3")
 
 
 @pytest.mark.parametrize(

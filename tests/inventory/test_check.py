@@ -23,7 +23,7 @@ def test_demo_inventory_is_minimal(demo_yaml: str) -> None:
     assert set(report.decision.obligations) == {"O24-5", "O24-9.3", "CSL-41.2"}
 
 
-@pytest.mark.obligation("O24-5", "CSL-41.1")
+@pytest.mark.obligation("O24-5", "CSL-41.1", "CRL-29", "NPC-2")
 def test_field_without_purpose(demo_data) -> None:  # type: ignore[no-untyped-def]
     field(demo_data, "crm", "customers", "name")["purposes"] = []
     report = check_doc(parse(dump(demo_data)))

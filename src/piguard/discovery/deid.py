@@ -194,7 +194,7 @@ def _mask_gps(value: str) -> str:
     return re.sub(r"(\d+\.\d)\d+", lambda m: m.group(1) + "*" * 3, value)
 
 
-@carries("O24-10", "O24-13.3")
+@carries("O24-10", "O24-13.3", "CSL-40", "NPC-3")
 def mask_value(value: str, category: str) -> str:
     """Partial, format-keeping mask of one recognised value."""
     if category == "email":

@@ -356,7 +356,7 @@ def _where(s: Any, t: Any, f: Any) -> str:
     return f"{s.id}.{t.name}.{f.column}"
 
 
-@carries("O24-5", "O24-9.3", "CSL-41.1", "CSL-41.2")
+@carries("O24-5", "O24-9.3", "CSL-41.1", "CSL-41.2", "CRL-29", "NPC-2")
 def check_doc(doc: InventoryDoc) -> CheckReport:
     """Minimisation (O24-5 necessity, O24-9.3 / CSL-41.2 nothing beyond it, no coercion)."""
     kinds = taxonomy()
