@@ -15,7 +15,6 @@ everything else, and everything on SQLite, is deleted in bounded batches (see ``
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
+from piguard.core.refs import new_ref as _new_ref
 from piguard.messaging import protect
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
@@ -54,7 +54,8 @@ NORMAL_PRIORITY = 5
 
 
 def new_ref() -> str:
-    return uuid.uuid4().hex
+    """A message or batch reference the PI redactor leaves intact (``core.refs``)."""
+    return _new_ref()
 
 
 @carries("O31-11", "O24-10")

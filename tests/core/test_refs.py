@@ -1,0 +1,26 @@
+"""piguard's own references are never taken for PI (issue 14.8): the log redactor and the audit
+log's guard rewrote hex batch references (``2b[redacted]aa38…``), so they no longer matched."""
+
+from __future__ import annotations
+
+import pytest
+
+from piguard.audit.guard import clean_detail, looks_like_pi
+from piguard.core.logging import redact
+from piguard.core.refs import new_ref
+
+pytestmark = pytest.mark.obligation("O24-13.6", "O31-11")
+
+
+def test_references_are_never_redacted_or_refused() -> None:
+    refs = [new_ref() for _ in range(20_000)]
+    assert len(set(refs)) == len(refs) and all(len(r) == 26 for r in refs)
+    for r in refs:
+        assert redact(r) == r
+        assert not looks_like_pi(r)
+        assert clean_detail({"batch_ref": r}) == {"batch_ref": r}
+
+
+def test_the_old_hex_form_was_mangled() -> None:
+    # what happened before: a hex reference with a phone-like run was rewritten
+    assert redact("2b13812345678aa38f00d") != "2b13812345678aa38f00d"
