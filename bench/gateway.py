@@ -79,7 +79,6 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
     from sqlalchemy import insert
 
     from piguard.core.db import make_engine, set_engine, unit_of_work, utcnow
-    from piguard.messaging import protect
     from piguard.messaging.models import (
         Consent,
         ContentProvider,
@@ -88,6 +87,7 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
         ServiceProvider,
         Signature,
     )
+    from piguard.messaging.records import protect
     from piguard.models import metadata
 
     engine = make_engine(url)
@@ -304,9 +304,9 @@ def run(args: argparse.Namespace, texts: list[str], url: str) -> int:
     from sqlalchemy import func, select
 
     from piguard.core.db import session_factory, unit_of_work
-    from piguard.messaging.gateway import GatewayRequest
+    from piguard.messaging.gateway.decision import GatewayRequest
     from piguard.messaging.models import Consent, ContentProvider, Port
-    from piguard.messaging.registry import snapshot
+    from piguard.messaging.registry.service import snapshot
     from piguard.messaging.review import default_reviewer
 
     rnd = random.Random(11)
@@ -724,8 +724,8 @@ def end_to_end(
 def in_process(args: argparse.Namespace, texts: list[str], make_batch: Any, backend: str) -> dict[str, float]:
     from piguard.core.db import session_factory, unit_of_work
     from piguard.identity.principal import system_principal
-    from piguard.messaging.batch import load_context, submit
-    from piguard.messaging.gateway import evaluate, prepare
+    from piguard.messaging.gateway.decision import evaluate, prepare
+    from piguard.messaging.gateway.submit import load_context, submit
     from piguard.messaging.review import default_reviewer
 
     reviewer = default_reviewer()

@@ -13,7 +13,7 @@ MODEL_MODULES = [
     "piguard.inventory.models",
     "piguard.messaging.models",
     "piguard.messaging.smpp.models",
-    "piguard.messaging.monitor_models",
+    "piguard.messaging.monitor.models",
     "piguard.rights.models",
     "piguard.cases.models",
     "piguard.oversight.models",

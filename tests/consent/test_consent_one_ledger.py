@@ -13,7 +13,7 @@ from tests.messaging.gw_setup import USER, ad, at_noon, build_registry, give_con
 
 from piguard.consent import service
 from piguard.consent.purposes import StaticPurposes
-from piguard.messaging.batch import submit
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, SubscriptionEvent
 
 from .conftest import STAFF, shown

@@ -81,8 +81,8 @@ def test_sms_help_lists_the_gateway_commands_without_importing_them() -> None:
     assert "piguard.messaging.cli" in modules
     assert (
         not {
-            "piguard.messaging.gateway_cli",
-            "piguard.messaging.monitor_cli",
+            "piguard.messaging.gateway.cli",
+            "piguard.messaging.monitor.cli",
             "piguard.messaging.smpp.cli",
         }
         & modules
@@ -99,11 +99,11 @@ def test_sms_check_imports_what_check_needs_and_no_web_migration_or_smpp_code(tm
     )
     assert code == 0, out
     assert "sender_unregistered" in out  # it ran the gateway's decision
-    assert "piguard.messaging.gateway_cli" in modules and "sqlalchemy" in _top(modules)
+    assert "piguard.messaging.gateway.cli" in modules and "sqlalchemy" in _top(modules)
     assert not _top(modules) & {"fastapi", "starlette", "alembic", "uvicorn", "jinja2"}
     # (the smpp package itself is looked at, to know its cli module exists, not its modules)
     assert not {m for m in modules if m.startswith(("piguard.messaging.smpp.", "piguard.web"))}
-    assert "piguard.messaging.monitor_cli" not in modules
+    assert "piguard.messaging.monitor.cli" not in modules
 
 
 def test_scan_of_a_file_imports_no_database_or_web_code(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from piguard.core.db import utcnow
-from piguard.messaging import consent, registry
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import consent
 
 USCC = "91110000600037341L"
 USCC2 = "91310000MA1FL1234Q"

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from piguard.core.db import utcnow
 from piguard.identity import passwords
-from piguard.messaging import consent, registry
+from piguard.messaging.registry import service as registry
 from piguard.messaging.smpp.accounts import create_account
+from piguard.messaging.subscriptions import consent
 
 T = TypeVar("T")
 

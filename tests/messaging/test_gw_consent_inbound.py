@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from piguard.core.errors import PiguardError
-from piguard.messaging import consent, registry
-from piguard.messaging.batch import submit
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, ConsentRequest, MessageRecord, OutboxMessage, SubscriptionEvent
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import consent
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .gw_setup import COMMERCIAL_PORT, USER, ad, at_noon, build_registry, give_consent
 

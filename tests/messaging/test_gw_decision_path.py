@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from piguard.core.calendar import SHANGHAI
 from piguard.core.errors import PiguardError
-from piguard.messaging import consent, registry
 from piguard.messaging import reasons as catalogue
-from piguard.messaging.batch import load_context, submit
-from piguard.messaging.gateway import (
+from piguard.messaging.gateway.decision import (
     STEPS,
     GatewayRequest,
     Work,
@@ -25,8 +23,11 @@ from piguard.messaging.gateway import (
     step_consent,
     step_quiet_hours,
 )
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.submit import load_context, submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import consent
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .gw_setup import COMMERCIAL_PORT, USER, WELFARE_PORT, ad, at_noon, build_registry, give_consent
 
@@ -168,7 +169,14 @@ def test_consent_terms_beyond_the_dated_bounds_are_refused(
 # ----------------------------------------------------------------------------- one catalogue
 
 
-_DECISION_MODULES = ("gateway.py", "batch.py", "release.py", "consent.py", "inbound.py", "registry.py")
+_DECISION_MODULES = (
+    "gateway/decision.py",
+    "gateway/submit.py",
+    "gateway/release.py",
+    "subscriptions/consent.py",
+    "subscriptions/inbound.py",
+    "registry/service.py",
+)
 _BUILDERS = {"reason", "_refuse", "_fixed"}
 
 

@@ -20,11 +20,13 @@ from piguard.core.config import reset_settings
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError
 from piguard.identity import service as identity
-from piguard.messaging import jobs, protect, records
-from piguard.messaging.batch import submit
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging import jobs
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, SubscriptionEvent
-from piguard.messaging.replies import classify_reply
+from piguard.messaging.records import protect
+from piguard.messaging.records import service as records
+from piguard.messaging.subscriptions.inbound import receive_reply
+from piguard.messaging.subscriptions.replies import classify_reply
 
 from .gw_setup import COMMERCIAL_PORT, USER, USER_E164, ad, at_noon, build_registry, give_consent
 

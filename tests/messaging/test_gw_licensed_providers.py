@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from piguard.core.errors import PiguardError
-from piguard.messaging import registry
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import ServiceProvider
+from piguard.messaging.registry import service as registry
 
 from .gw_setup import BUSINESS_PORT, NOTICE, USER, at_noon, build_registry
 

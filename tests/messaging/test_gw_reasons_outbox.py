@@ -14,10 +14,14 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from piguard.core.errors import PiguardError
-from piguard.messaging import batch, monitor, reasons, records, registry
-from piguard.messaging.batch import submit
+from piguard.messaging import reasons
+from piguard.messaging.gateway import submit as batch
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
-from piguard.messaging.records import OutboundMessage, RecordQuery, records_search
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.records import service as records
+from piguard.messaging.records.service import OutboundMessage, RecordQuery, records_search
+from piguard.messaging.registry import service as registry
 
 from .gw_setup import BUSINESS_PORT, NOTICE, WELFARE_PORT, ad, at_noon, build_registry, give_consent
 

@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 
 from piguard.core.calendar import SHANGHAI
 from piguard.core.errors import PiguardError
-from piguard.messaging import records, registry
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, MessageRecord, OutboxMessage, SubscriptionEvent
-from piguard.messaging.protect import decrypt
+from piguard.messaging.records import service as records
+from piguard.messaging.records.protect import decrypt
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .gw_setup import COMMERCIAL_PORT, USER, WELFARE_PORT, ad, at_noon, build_registry, give_consent
 

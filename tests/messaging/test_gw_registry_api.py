@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from piguard.app import create_app
 from piguard.core.db import make_engine
 from piguard.identity import service as identity
-from piguard.messaging import registry
+from piguard.messaging.registry import service as registry
 
 from .gw_setup import AD, BUSINESS_PORT, COMMERCIAL_PORT, USER, build_registry, give_consent
 
@@ -205,8 +205,8 @@ def test_templates_crud_and_review_over_the_api(client: TestClient, session: Ses
 
 @pytest.mark.obligation("O31-19")
 def test_a_reviewed_templates_kind_is_trusted_only_while_the_text_matches(session: Session) -> None:
-    from piguard.messaging import batch
-    from piguard.messaging.gateway import GatewayRequest
+    from piguard.messaging.gateway import submit as batch
+    from piguard.messaging.gateway.decision import GatewayRequest
 
     from .gw_setup import at_noon
 

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from piguard.audit.models import AuditEntry
 from piguard.core.errors import PiguardError
-from piguard.messaging import batch, inbound, registry
+from piguard.messaging.gateway import submit as batch
 from piguard.messaging.models import Consent, ServiceProvider
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import inbound
 
 from .gw_setup import (
     COMMERCIAL_PORT,
@@ -155,7 +157,7 @@ def test_optout_to_a_code_of_several_providers_ends_each_and_says_so(session: Se
     from datetime import timedelta
 
     from piguard.core.db import utcnow
-    from piguard.messaging import consent
+    from piguard.messaging.subscriptions import consent
 
     theirs = consent.record_consent(
         session,

@@ -19,14 +19,16 @@ from piguard.app import create_app
 from piguard.audit.models import AuditEntry
 from piguard.core.calendar import SHANGHAI
 from piguard.identity import service as identity
-from piguard.messaging import jobs, registry, release
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging import jobs
+from piguard.messaging.gateway import release
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
-from piguard.messaging.monitor import AlertSettings, evaluate_alerts
-from piguard.messaging.monitor_models import MonitorAlert, MonitorComplaint
+from piguard.messaging.monitor.models import MonitorAlert, MonitorComplaint
+from piguard.messaging.monitor.service import AlertSettings, evaluate_alerts
+from piguard.messaging.registry import service as registry
 from piguard.messaging.settings import reset_messaging_settings
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .gw_setup import COMMERCIAL_PORT, USER, WELFARE_PORT, ad, at_noon, build_registry, give_consent
 

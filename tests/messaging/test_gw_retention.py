@@ -19,9 +19,11 @@ from typer.testing import CliRunner
 from piguard.audit.models import AuditEntry
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
-from piguard.messaging import jobs, partitions, records
+from piguard.messaging import jobs
 from piguard.messaging.models import MessageRecord
-from piguard.messaging.partitions import Month
+from piguard.messaging.records import partitions
+from piguard.messaging.records import service as records
+from piguard.messaging.records.partitions import Month
 from piguard.messaging.settings import reset_messaging_settings
 
 pytestmark = pytest.mark.obligation("O31-11")

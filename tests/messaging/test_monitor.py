@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from piguard.audit.models import AuditEntry
 from piguard.core.errors import PiguardError
 from piguard.identity.principal import Principal
-from piguard.messaging import monitor, monitor_jobs
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import ContentProvider
-from piguard.messaging.monitor import AlertSettings, evaluate_alerts
-from piguard.messaging.monitor_models import MonitorAlert
+from piguard.messaging.monitor import jobs as monitor_jobs
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.monitor.models import MonitorAlert
+from piguard.messaging.monitor.service import AlertSettings, evaluate_alerts
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .gw_setup import AD, BUSINESS_PORT, COMMERCIAL_PORT, NOTICE, Reg, at_noon, build_registry
 
@@ -175,7 +176,7 @@ def test_complaint_rate_fires_at_threshold_not_below(session: Session, reg: Reg,
     [a] = evaluate_alerts(session, t0 + timedelta(minutes=10), settings=s).raised
     assert (a.kind, a.count, a.volume) == ("complaint_rate", 2, 10)
     # the complaint keeps no clear number: masked address, redacted summary
-    from piguard.messaging.monitor_models import MonitorComplaint
+    from piguard.messaging.monitor.models import MonitorComplaint
 
     c = session.scalars(select(MonitorComplaint).order_by(MonitorComplaint.id)).first()
     assert c is not None and c.recipient_masked == "+86139****0003" and "13912340003" not in c.summary

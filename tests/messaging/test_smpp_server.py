@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piguard.messaging.models import ContentProvider, MessageRecord, OutboxMessage
-from piguard.messaging.records import LoopbackTransport
+from piguard.messaging.records.service import LoopbackTransport
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppMessage
@@ -338,7 +338,7 @@ def test_held_message_is_accepted_and_delivered_when_released(
     from datetime import timedelta
 
     from piguard.core.db import utcnow
-    from piguard.messaging import release
+    from piguard.messaging.gateway import release
     from piguard.messaging.settings import reset_messaging_settings
 
     from .smpp_harness import wait_for

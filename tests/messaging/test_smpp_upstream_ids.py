@@ -12,8 +12,8 @@ import smpplib.client
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
@@ -173,7 +173,7 @@ def test_undelivered_receipt_passes_the_sms_centres_error_on(
 def test_drain_rounds_send_everything_once_with_one_commit_per_round(session: Session) -> None:
     """The dispatcher's rounds: every queued message is handed over once, none is left ``sending``,
     and a transport that accepts nothing stops the rounds (the rest waits for the next call)."""
-    from piguard.messaging.records import LoopbackTransport, OutboundMessage, drain_outbox_rounds
+    from piguard.messaging.records.service import LoopbackTransport, OutboundMessage, drain_outbox_rounds
 
     build(session)
     reqs = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from piguard.core.errors import PiguardError
-from piguard.messaging.replies import ReplyIntent, classify_reply
+from piguard.messaging.subscriptions.replies import ReplyIntent, classify_reply
 
 OPT_OUT, GRANT, REFUSAL, AMBIGUOUS, NONE = (
     ReplyIntent.OPT_OUT,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from piguard.core.errors import PiguardError
-from piguard.messaging.replies import ReplyIntent, classify_reply
 from piguard.messaging.review import clear_rules_cache, default_reviewer, load_rules, review
 from piguard.messaging.review.rules import RULES_DIR_ENV
+from piguard.messaging.subscriptions.replies import ReplyIntent, classify_reply
 
 pytestmark = pytest.mark.obligation("O31-16", "CSL-47")
 

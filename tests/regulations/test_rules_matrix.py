@@ -56,7 +56,7 @@ CODE = {
                 pass
             return inner
         """,
-    "messaging/consent.py": """\
+    "messaging/subscriptions/consent.py": """\
         from __future__ import annotations
         from typing import TYPE_CHECKING
         from piguard.regulations.markers import carries
@@ -122,7 +122,9 @@ def test_code_locations_are_module_qualname_line(fake: MatrixOut) -> None:
     assert [c.location for c in _row(fake, "O31-25").code] == [
         "piguard.cases.service:outer.<locals>.inner:15"
     ]
-    assert [c.location for c in _row(fake, "O31-18.1").code] == ["piguard.messaging.consent:<module>:5"]
+    assert [c.location for c in _row(fake, "O31-18.1").code] == [
+        "piguard.messaging.subscriptions.consent:<module>:5"
+    ]
     assert [c.qualname for c in _row(fake, "O31-20").code] == ["OptOut"]  # found inside if/else
 
 

@@ -15,11 +15,12 @@ from piguard.audit.models import AuditEntry
 from piguard.core import db
 from piguard.core.db import utcnow
 from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
-from piguard.messaging import monitor, registry
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
-from piguard.messaging.monitor_models import MonitorAlert
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.monitor.models import MonitorAlert
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 from .browser import requires_chromium, screenshot_path, serving
 

@@ -15,12 +15,13 @@ from piguard.audit.models import AuditEntry
 from piguard.core import db
 from piguard.core.db import utcnow
 from piguard.demo import DEMO_STAFF, DEMO_USERNAME, load_demo
-from piguard.messaging import monitor, registry
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord
-from piguard.messaging.monitor_models import MonitorAlert
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.monitor.models import MonitorAlert
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions.inbound import receive_reply
 
 PASSWORDS = {u: p for u, p, _roles, _name in DEMO_STAFF}
 AD = "【优品商城】会员专享：全场春装5折起，满299减50，详询4008123456 回T退订"
@@ -220,7 +221,7 @@ def test_roles(client: TestClient) -> None:
 
 @pytest.mark.slow
 def test_pages_stay_fast_with_100k_records(client: TestClient, db_engine) -> None:  # type: ignore[no-untyped-def]
-    from piguard.messaging import records
+    from piguard.messaging.records import service as records
 
     seed_sms()
     now = utcnow()

@@ -4,8 +4,8 @@ ledgers behind it.
 The purpose ledger is :mod:`piguard.consent`'s own tables. The gateway's commercial-message
 subscriptions (O31-18, NPC-7) stay in ``messaging`` (``msg_consents``, ``msg_subscription_events``):
 :class:`SmsLedger` lists them in the same :class:`LedgerEntry` shape and withdraws them through the
-gateway's own opt-out function (``messaging.consent.end_consents``), so the gateway's consent step
-and this listing read the same rows. ``messaging`` is imported lazily (it sits above ``consent`` in
+gateway's own opt-out function (``messaging.service.end_consents``, the façade), so the gateway's
+consent step and this listing read the same rows. ``messaging`` is imported lazily (it sits above ``consent`` in
 the layering), so consent works where the gateway is not installed.
 """
 
@@ -161,8 +161,7 @@ class SmsLedger:
         models = import_if_present("piguard.messaging.models")
         if models is None:
             raise not_found("Consent", "同意记录", ref)
-        from piguard.messaging import consent as gateway_consent
-        from piguard.messaging import records
+        from piguard.messaging import service as messaging
 
         try:
             consent_id = int(ref.partition(":")[2])
@@ -177,7 +176,7 @@ class SmsLedger:
             raise not_found("Consent", "同意记录", ref[:40])
         if c.status == "active":
             # the gateway's own opt-out: the consent ends at once, its events are marked ended
-            gateway_consent.end_consents(
+            messaging.end_consents(
                 session,
                 recipient_hash=subject_hash,
                 content_provider_id=c.content_provider_id,
@@ -185,7 +184,7 @@ class SmsLedger:
                 now=now,
                 message_type=c.message_type,
             )
-            records.subscription_event(
+            messaging.subscription_event(
                 session,
                 at=now,
                 recipient_hash=subject_hash,

@@ -3,7 +3,7 @@
 A subject is written ``kind:value``: ``phone:13800138000``, ``email:a@example.cn``,
 ``account:u10001``, ``id_card:110101…``, or ``ref:<32 hex>`` for a hash already known (the console
 and the API's withdraw links carry only that). Phones and e-mail addresses hash exactly as the
-gateway hashes recipients (:func:`piguard.messaging.protect.address_hash`), so a person's purpose
+gateway hashes recipients (:func:`piguard.messaging.records.protect.address_hash`), so a person's purpose
 consents and commercial-message subscriptions meet under one key.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from piguard.core.errors import FieldError, PiguardError, validation_error
-from piguard.messaging import protect
+from piguard.messaging.records import protect
 from piguard.regulations.markers import carries
 
 KINDS = ("phone", "email", "account", "id_card", "ref")

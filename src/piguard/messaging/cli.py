@@ -31,7 +31,6 @@ from rich.table import Table
 
 from piguard.core.cli_lazy import LazyEntry, LazyTyperGroup
 from piguard.core.errors import PiguardError
-from piguard.messaging.replies import classify_reply
 from piguard.messaging.review import (
     Channel,
     ReviewContext,
@@ -42,43 +41,44 @@ from piguard.messaging.review import (
 )
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.messaging.review.rules import RULES_DIR_ENV, RuleSet
+from piguard.messaging.subscriptions.replies import classify_reply
 
 # (command name, "module:attr" of a command function or a Typer sub-app, the help listed by
 # ``piguard sms --help``: the command's own first paragraph, checked by tests/core/test_cli_lazy.py).
 SMS_COMMANDS: list[LazyEntry] = [
     (
         "send",
-        "piguard.messaging.gateway_cli:send_command",
+        "piguard.messaging.gateway.cli:send_command",
         "Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。",
     ),
     (
         "consents",
-        "piguard.messaging.gateway_cli:consents_command",
+        "piguard.messaging.gateway.cli:consents_command",
         "The consent ledger, one JSON object a line (numbers masked). 用户同意台账。",
     ),
     (
         "subscription-events",
-        "piguard.messaging.gateway_cli:events_command",
+        "piguard.messaging.gateway.cli:events_command",
         "Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。",
     ),
     (
         "check",
-        "piguard.messaging.gateway_cli:check_command",
+        "piguard.messaging.gateway.cli:check_command",
         "Decide without sending or recording. 仅检查，不发送。",
     ),
     (
         "inbound",
-        "piguard.messaging.gateway_cli:inbound_command",
+        "piguard.messaging.gateway.cli:inbound_command",
         "Handle a reply (opt-out ends consent at once). 处理用户回复。",
     ),
     (
         "release",
-        "piguard.messaging.monitor_cli:release_command",
+        "piguard.messaging.monitor.cli:release_command",
         "Decide a held message again now; queued when its hold has ended (audited).",
     ),
     (
         "reasons",
-        "piguard.messaging.monitor_cli:reasons_command",
+        "piguard.messaging.monitor.cli:reasons_command",
         "The gateway's reason codes with their obligation ids and labels (zh/en).",
     ),
     (
@@ -89,13 +89,13 @@ SMS_COMMANDS: list[LazyEntry] = [
     ),
     (
         "registry",
-        "piguard.messaging.gateway_cli:registry_app",
+        "piguard.messaging.gateway.cli:registry_app",
         "Gateway registry: providers, content providers, signatures, templates, ports, suspension. 短信网关登记。",
     ),
-    ("alerts", "piguard.messaging.monitor_cli:alerts_app", "Early-warning alerts (O31-22, O31-23). 预警。"),
+    ("alerts", "piguard.messaging.monitor.cli:alerts_app", "Early-warning alerts (O31-22, O31-23). 预警。"),
     (
         "complaint",
-        "piguard.messaging.monitor_cli:complaint_app",
+        "piguard.messaging.monitor.cli:complaint_app",
         "Complaints about content providers (O31-22). 投诉。",
     ),
     (

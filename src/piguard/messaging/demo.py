@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piguard.core.db import utcnow
-from piguard.messaging import batch, consent, inbound, registry
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging.gateway import submit as batch
+from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.models import ContentProvider
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import consent, inbound
 
 # Fictitious numbers (the 1380013xxxx demo range) and valid-looking credit codes of no real company.
 DEMO_USERS = ["13800138000", "13800138001", "13800138002", "13800138003"]

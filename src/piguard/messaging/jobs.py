@@ -15,7 +15,9 @@ from piguard.audit.service import Actor, record
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
-from piguard.messaging import consent, partitions, records
+from piguard.messaging.records import partitions
+from piguard.messaging.records import service as records
+from piguard.messaging.subscriptions import consent
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.worker")
@@ -107,15 +109,15 @@ def run_retention(now: datetime | None = None) -> dict[str, Any]:
 @carries("O31-22", "O31-17")
 def run_release_held(now: datetime | None = None) -> dict[str, int]:
     """Held messages whose hold ended (quiet hours over, campaign send date reached) are decided
-    again and queued (``messaging.release``)."""
-    from piguard.messaging import release
+    again and queued (``messaging.gateway.release``)."""
+    from piguard.messaging.gateway import release
 
     with unit_of_work() as session:
         return release.release_held(session, now or utcnow())
 
 
 def run_alert_evaluation(now: datetime | None = None) -> dict[str, Any]:
-    from piguard.messaging import monitor_jobs
+    from piguard.messaging.monitor import jobs as monitor_jobs
 
     return monitor_jobs.run_alert_evaluation(now)
 

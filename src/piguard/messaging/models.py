@@ -158,7 +158,7 @@ class Port(Base):
 class Template(Base):
     """A message template of one content provider with its declared kind, reviewed like a signature
     (submitted -> approved / rejected, reviewer and evidence). ``{name}`` in ``text`` is a
-    placeholder (see ``messaging.registry.template_pattern``); a message sent with an approved
+    placeholder (see ``messaging.registry.service.template_pattern``); a message sent with an approved
     template's id keeps the template's kind only while its text matches the template."""
 
     __tablename__ = "msg_templates"
@@ -314,7 +314,7 @@ class MessageRecord(Base):
     the decision and its reasons. ``recipient_enc``/``sender`` hold the numbers (the end user's
     encrypted); ``ref`` is the id callers and delivery reports use.
 
-    On PostgreSQL the table is partitioned by month on ``at`` (``piguard.messaging.partitions``) so
+    On PostgreSQL the table is partitioned by month on ``at`` (``piguard.messaging.records.partitions``) so
     retention drops whole months. PostgreSQL wants every unique key of a partitioned table to include
     the partition key: the primary key is ``(id, at)`` there (see :func:`_pk_with_partition_key`;
     ``id`` alone stays unique, drawn from one sequence, and is the ORM identity), and ``ref`` (a random
@@ -392,7 +392,7 @@ def _create_partitions(target: Table, connection: Connection, **kw: Any) -> None
     fail for want of a partition. (A migration calls ``piguard.migrations.pg_partitions``.)"""
     if connection.dialect.name != "postgresql":
         return
-    from piguard.messaging import partitions
+    from piguard.messaging.records import partitions
 
     partitions.maintain(connection, now=utcnow())
 

@@ -1,6 +1,6 @@
 """The gateway's reason codes in one place: code -> obligation ids and a label (en, zh).
 
-Every refusal, hold and explanatory reason the gateway (``messaging.gateway``, ``messaging.batch``,
+Every refusal, hold and explanatory reason the gateway (``messaging.gateway.decision``, ``messaging.gateway.submit``,
 the content review) puts on a decision is listed here with the obligations it usually rests on, so
 the console, the reports, the alert breakdown and the SMPP status table agree on what a code means.
 The obligations actually recorded for a message are the ones its reason carried
@@ -126,11 +126,11 @@ _ENTRIES = (
     ),
     _i("charged_terms_missing", ("O31-9",), "Charged-service terms missing", "收费服务条款缺失"),
     _i("quiet_hours", ("O31-22",), "Quiet hours", "免打扰时段"),
-    # templates (messaging.registry): whether a reviewed template's kind is trusted
+    # templates (messaging.registry.service): whether a reviewed template's kind is trusted
     _i("template_not_approved", ("O31-19",), "Not an approved template", "非已批准模板", info=True),
     _i("template_text_changed", ("O31-19",), "Text differs from its template", "内容与模板不符", info=True),
     _i("template_matched", ("O31-19",), "Matches an approved template", "与已批准模板一致", info=True),
-    # inbound replies (messaging.inbound)
+    # inbound replies (messaging.subscriptions.inbound)
     _i("port_unknown", ("O31-11",), "Reply to an unregistered code", "回复的号码未登记", info=True),
     _i(
         "reply_to_several_providers",
@@ -162,7 +162,7 @@ CATALOG: dict[str, ReasonInfo] = {e.code: e for e in _ENTRIES}
 #: Reason codes that explain an allowed message; never counted as a refusal or hold reason.
 INFO_CODES: frozenset[str] = frozenset(e.code for e in _ENTRIES if e.info)
 
-#: Reason codes that hold a message (re-decided by ``messaging.release`` when the condition ends).
+#: Reason codes that hold a message (re-decided by ``messaging.gateway.release`` when the condition ends).
 HOLD_CODES: frozenset[str] = frozenset({"quiet_hours", "campaign_not_started"})
 
 

@@ -9,24 +9,22 @@ Service functions take a session and never commit (the caller owns the unit of w
 * :func:`deliver_report`, :func:`drain_outbox` and :class:`Transport` — the transport side;
 * registry writers and getters, :func:`suspend_content_provider` / :func:`set_suspension`;
 * :func:`records_search`, :func:`counters` — records and per-content-provider monitoring counters;
-* consent: :func:`create_request`, :func:`record_consent`, :func:`end_consents`, :func:`expire_requests`.
+* consent: :func:`create_request`, :func:`record_consent`, :func:`end_consents`, :func:`expire_requests`,
+  :func:`subscription_event` (what ``consent/``'s ledger calls to end a subscription).
 """
 
 from __future__ import annotations
 
-from piguard.messaging.batch import GatewayResult, load_context, submit
-from piguard.messaging.consent import (
-    bulk_consents,
-    create_request,
-    end_consents,
-    expire_requests,
-    list_requests,
-    record_consent,
-    request_to_dict,
+from piguard.messaging.gateway.decision import (
+    GatewayContext,
+    GatewayRequest,
+    Prepared,
+    decide,
+    evaluate,
+    prepare,
 )
-from piguard.messaging.gateway import GatewayContext, GatewayRequest, Prepared, decide, evaluate, prepare
-from piguard.messaging.inbound import InboundResult, receive_reply
-from piguard.messaging.records import (
+from piguard.messaging.gateway.submit import GatewayResult, load_context, submit
+from piguard.messaging.records.service import (
     LoopbackTransport,
     OutboundMessage,
     RecordQuery,
@@ -37,8 +35,9 @@ from piguard.messaging.records import (
     purge_expired,
     record_to_dict,
     records_search,
+    subscription_event,
 )
-from piguard.messaging.registry import (
+from piguard.messaging.registry.service import (
     add_signature,
     approve_signature,
     create_campaign,
@@ -61,6 +60,16 @@ from piguard.messaging.registry import (
     suspend_content_provider,
     verify_content_provider,
 )
+from piguard.messaging.subscriptions.consent import (
+    bulk_consents,
+    create_request,
+    end_consents,
+    expire_requests,
+    list_requests,
+    record_consent,
+    request_to_dict,
+)
+from piguard.messaging.subscriptions.inbound import InboundResult, receive_reply
 
 __all__ = [
     "GatewayContext",
@@ -110,6 +119,7 @@ __all__ = [
     "set_suspension",
     "snapshot",
     "submit",
+    "subscription_event",
     "suspend_content_provider",
     "verify_content_provider",
 ]

@@ -29,7 +29,7 @@ class MessagingSettings(BaseSettings):
     #: content (O31-18.2).
     sms_similarity_threshold: float = Field(0.8, ge=0.5, le=1.0)
     #: How much of a public-welfare text must be its campaign's notified content (shared character
-    #: bigrams over the smaller set, ``messaging.similarity.overlap``; O31-17).
+    #: bigrams over the smaller set, ``messaging.gateway.similarity.overlap``; O31-17).
     sms_campaign_match_threshold: float = Field(0.5, ge=0.1, le=1.0)
     #: "HH:MM-HH:MM" in Asia/Shanghai during which commercial and non-emergency public-welfare
     #: messages are held; empty: no quiet hours.
@@ -46,7 +46,7 @@ class MessagingSettings(BaseSettings):
     #: Seconds a dispatcher's claim on outbox rows lasts; a claim not settled by then (the
     #: dispatcher died mid-send) is taken again by the next dispatcher (the message may go twice).
     sms_outbox_lease_seconds: int = Field(300, ge=5, le=24 * 3600)
-    #: Held messages re-decided per worker round (``messaging.release``).
+    #: Held messages re-decided per worker round (``messaging.gateway.release``).
     sms_release_batch: int = Field(1000, ge=10, le=100_000)
     #: Seconds between worker rounds.
     worker_interval_seconds: int = Field(300, ge=5)

@@ -1,5 +1,5 @@
 """Gateway API: submit (single and batch), inbound replies, delivery reports, records, counters.
-Registry and consent-request routes live in ``views_registry`` and ``views_consent``."""
+Registry and consent-request routes live in ``registry/views.py`` and ``subscriptions/views.py``."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.messaging import schemas, service
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.monitor.views import router as monitor_router
+from piguard.messaging.registry.views import router as registry_router
 from piguard.messaging.settings import get_messaging_settings
-from piguard.messaging.views_consent import router as consent_router
-from piguard.messaging.views_monitor import router as monitor_router
-from piguard.messaging.views_registry import router as registry_router
+from piguard.messaging.subscriptions.views import router as consent_router
 from piguard.regulations.markers import carries
 
 router = APIRouter(tags=["sms gateway"])

@@ -18,7 +18,7 @@ so later autogenerate runs do not see the partitions (and their indexes) as stra
 
 Kept self-contained (no import of application code that may change after the revision is written).
 Everything is a no-op on SQLite. Partitions from then on are kept by ``piguard worker``
-(``piguard.messaging.partitions.maintain``), which uses the same names and bounds.
+(``piguard.messaging.records.partitions.maintain``), which uses the same names and bounds.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (numbers masked), blocked and held messages with their reasons, registry, consent requests,
 opt-outs and early-warning alerts (acknowledge / close with htmx).
 
-Thin: every query and rule lives in :mod:`piguard.messaging.monitor` and the gateway services;
+Thin: every query and rule lives in :mod:`piguard.messaging.monitor.service` and the gateway services;
 access is ``sms.read`` (pages) and ``sms.manage`` (alert actions) from identity's permission table.
 """
 
@@ -24,9 +24,11 @@ from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
-from piguard.messaging import monitor, protect, registry
 from piguard.messaging.models import ConsentRequest, ContentProvider, Port, Signature, SubscriptionEvent
-from piguard.messaging.monitor_models import ALERT_KINDS, ALERT_STATES, MonitorAlert
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.monitor.models import ALERT_KINDS, ALERT_STATES, MonitorAlert
+from piguard.messaging.records import protect
+from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 from piguard.web import charts
 from piguard.web.i18n import lang_of, translator

@@ -15,7 +15,7 @@ from piguard.audit.service import record
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.identity.passwords import hash_password
 from piguard.identity.principal import Principal
-from piguard.messaging.registry import actor_of, get_content_provider
+from piguard.messaging.registry.service import actor_of, get_content_provider
 from piguard.messaging.smpp.models import BIND_TYPES, SmppAccount
 from piguard.regulations.markers import carries
 

@@ -1,5 +1,5 @@
 """The SMPP server and client wired to the gateway: bind authentication against the SMPP accounts,
-the decision (``messaging.batch.submit``) on each submit_sm, the outbox dispatcher towards the SMS
+the decision (``messaging.gateway.submit``) on each submit_sm, the outbox dispatcher towards the SMS
 centre, delivery receipts (``records.deliver_report``, then deliver_sm receipts to the ESME) and MO
 replies (``inbound.receive_reply``, then deliver_sm to the content provider's receivers).
 """
@@ -22,12 +22,11 @@ from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
 from piguard.identity.passwords import burn_time, verify_password
 from piguard.identity.principal import Principal
-from piguard.messaging import protect
-from piguard.messaging.batch import submit
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.inbound import receive_reply
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import ContentProvider, OutboxMessage
-from piguard.messaging.records import Transport, deliver_report, drain_outbox_rounds
+from piguard.messaging.records import protect
+from piguard.messaging.records.service import Transport, deliver_report, drain_outbox_rounds
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppAccount, SmppMessage, SmppUpstreamPart
@@ -35,12 +34,25 @@ from piguard.messaging.smpp.pdu import ESM_DELIVERY_RECEIPT, MESSAGE_STATES, Sho
 from piguard.messaging.smpp.server import Account, BindRefused, SmppServer, Submission, SubmitOutcome
 from piguard.messaging.smpp.statuses import error_status, refusal_status
 from piguard.messaging.smpp.text import DC_UCS2, decode_text, format_receipt, parse_receipt, split_udh
+from piguard.messaging.subscriptions.inbound import receive_reply
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.smpp")
 FAILED_STATES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN")
 #: ``err:`` of a failed receipt whose SMS centre gave no error code (never 000, which means none)
 UNKNOWN_ERROR = "999"
+
+
+def reject_refused_held(session: Session, refs: list[str], now: datetime) -> None:
+    """Held messages refused on release (``gateway.release.ON_HELD_REFUSED``): a message an SMPP
+    client was given an id for gets the final state REJECTD, its receipt sent to the ESME when one of
+    its receivers binds next."""
+    session.execute(
+        update(SmppMessage)
+        .where(SmppMessage.record_ref.in_(refs), SmppMessage.final_state.is_(None))
+        .values(final_state="REJECTD", done_at=now),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def principal_for(system_id: str, peer: str | None = None) -> Principal:

@@ -17,8 +17,8 @@ from rich.table import Table
 from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
-from piguard.messaging.records import LoopbackTransport
-from piguard.messaging.registry import list_content_providers
+from piguard.messaging.records.service import LoopbackTransport
+from piguard.messaging.registry.service import list_content_providers
 from piguard.messaging.smpp import accounts
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings

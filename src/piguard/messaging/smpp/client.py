@@ -4,7 +4,7 @@
 back-off), sends submit_sm within a window and reads submit_sm_resp, and hands every deliver_sm
 (delivery receipts and MO messages) to a callback after acknowledging it.
 
-:class:`SmppTransport` is the gateway's ``Transport`` (``piguard.messaging.records.Transport``):
+:class:`SmppTransport` is the gateway's ``Transport`` (``piguard.messaging.records.service.Transport``):
 ``send(messages)`` is called from a worker thread (``drain_outbox``), encodes each message (GSM 7-bit
 or UCS2 for Chinese, concatenated with a UDH when long), submits the parts on the client's loop and
 returns the SMS centre's id of the first part (None when the centre refused the message); the part
@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
-from piguard.messaging.records import OutboundMessage
+from piguard.messaging.records.service import OutboundMessage
 from piguard.messaging.smpp import pdu
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppUpstreamPart

@@ -22,7 +22,7 @@ def _backfill_signatures() -> None:
     """Signatures approved before the review workflow keep their approval; each gets its claim (the
     normalised text, unique across content providers). Where two providers already share one, the
     first keeps it and the later ones stay unclaimed for an operator to resolve."""
-    from piguard.messaging.registry import _signature_claim
+    from piguard.messaging.registry.service import _signature_claim
 
     conn = op.get_bind()
     conn.execute(sa.text("UPDATE msg_signatures SET status = 'approved' WHERE approved"))

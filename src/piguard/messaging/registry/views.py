@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
-from piguard.messaging import registry, schemas
+from piguard.messaging import schemas
 from piguard.messaging.models import ContentProvider, Port, ServiceProvider, Signature, Template
+from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/sms", tags=["sms gateway"])

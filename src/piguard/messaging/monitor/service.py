@@ -44,21 +44,22 @@ from piguard.core.errors import invalid_field as _bad
 from piguard.core.logging import get_logger, redact
 from piguard.core.reasons import Reason, obligations_of
 from piguard.identity.principal import Principal
-from piguard.messaging import protect, registry
 from piguard.messaging import reasons as reason_catalogue
+from piguard.messaging.gateway.similarity import simhash, similarity
 from piguard.messaging.models import ContentProvider, MessageRecord
-from piguard.messaging.monitor_models import (
+from piguard.messaging.monitor.models import (
     ALERT_KINDS,
     ALERT_STATES,
     COMPLAINT_SOURCES,
     MonitorAlert,
     MonitorComplaint,
 )
-from piguard.messaging.records import has_reason_code
-from piguard.messaging.similarity import simhash, similarity
+from piguard.messaging.records import protect
+from piguard.messaging.records.service import has_reason_code
+from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 
-log = get_logger("piguard.messaging.monitor")
+log = get_logger("piguard.messaging.monitor.service")
 
 OBLIGATIONS = ("O31-22", "O31-23")
 #: The reason code of the opt-out confirmation the gateway itself sends (not counted as sending).
@@ -557,7 +558,7 @@ def evaluate_alerts(
 ) -> EvaluationResult:
     """Measure every content provider, raise (or refresh) alerts at their thresholds, and suspend the
     content provider of a newly raised alert when auto-suspension is configured (O31-23). Called by
-    the worker (:func:`piguard.messaging.monitor_jobs.run_alert_evaluation`) and on demand."""
+    the worker (:func:`piguard.messaging.monitor.jobs.run_alert_evaluation`) and on demand."""
     s = settings or get_alert_settings()
     now = now or utcnow()
     result = EvaluationResult(now)

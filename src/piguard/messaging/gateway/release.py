@@ -14,6 +14,7 @@ held, it waits. :func:`release_message` does the same for one message at an oper
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,8 @@ from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, not_found
 from piguard.core.reasons import obligations_of
 from piguard.identity.principal import Principal
-from piguard.messaging import protect, records
 from piguard.messaging import reasons as reason_catalogue
-from piguard.messaging.batch import GatewayResult, decide_batch, outbox_entry
-from piguard.messaging.gateway import (
+from piguard.messaging.gateway.decision import (
     COMMERCIAL,
     EMERGENCY,
     PUBLIC_WELFARE,
@@ -39,8 +38,11 @@ from piguard.messaging.gateway import (
     in_quiet,
     prepare,
 )
+from piguard.messaging.gateway.submit import GatewayResult, decide_batch, outbox_entry
 from piguard.messaging.models import Campaign, MessageRecord
-from piguard.messaging.registry import actor_of
+from piguard.messaging.records import protect
+from piguard.messaging.records import service as records
+from piguard.messaging.registry.service import actor_of
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 
@@ -50,6 +52,12 @@ _RELEASED = reason_catalogue.reason(
     "此前暂缓发送；暂缓条件结束后重新决定。",
 )
 _DECLARED = (COMMERCIAL, PUBLIC_WELFARE, EMERGENCY)
+
+# Transports that gave a client a message id before the message left (SMPP's submit_sm_resp) are
+# told when a held message is refused, so its receipt says REJECTD. Named as "module:function" (as
+# the mounting lists name modules) so that the gateway imports no transport; each takes
+# ``(session, refs, now)``.
+ON_HELD_REFUSED: tuple[str, ...] = ("piguard.messaging.smpp.bridge:reject_refused_held",)
 
 
 def _request(rec: MessageRecord) -> GatewayRequest:
@@ -110,16 +118,9 @@ def _redecide(session: Session, recs: list[MessageRecord], now: datetime) -> lis
     records.enqueue(session, outbox)
     refused = [rec.ref for rec, outcome in out if outcome == "refuse"]
     if refused:
-        # a message an SMPP client was given an id for: its receipt says REJECTD (sent to the ESME
-        # when one of its receivers binds next)
-        from piguard.messaging.smpp.models import SmppMessage
-
-        session.execute(
-            update(SmppMessage)
-            .where(SmppMessage.record_ref.in_(refused), SmppMessage.final_state.is_(None))
-            .values(final_state="REJECTD", done_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        for target in ON_HELD_REFUSED:
+            module, _, attr = target.partition(":")
+            getattr(importlib.import_module(module), attr)(session, refused, now)
     return out
 
 

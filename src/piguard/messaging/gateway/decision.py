@@ -30,11 +30,11 @@ from typing import Any
 from piguard.core.calendar import SHANGHAI
 from piguard.core.errors import invalid_field as _bad
 from piguard.core.reasons import Decision, Outcome, Reason
-from piguard.messaging import protect
+from piguard.messaging.gateway.similarity import overlap, simhash, similarity
 from piguard.messaging.reasons import obligations_of, reason
-from piguard.messaging.registry import MAX_LENGTH, CPView, PortView, RegistrySnapshot
+from piguard.messaging.records import protect
+from piguard.messaging.registry.service import MAX_LENGTH, CPView, PortView, RegistrySnapshot
 from piguard.messaging.review import MessageKind, Reviewer, ReviewResult, Severity, default_reviewer
-from piguard.messaging.similarity import overlap, simhash, similarity
 from piguard.regulations.markers import carries
 
 KINDS = tuple(k.value for k in MessageKind)
@@ -62,7 +62,7 @@ class GatewayRequest:
     campaign_id: int | None = None
     client_ref: str | None = None
     #: the content provider the caller is bound as (SMPP bind, API token); a port of another
-    #: content provider is then refused (O31-13, O31-10; checked in ``messaging.batch``)
+    #: content provider is then refused (O31-13, O31-10; checked in ``messaging.gateway.submit``)
     content_provider_id: int | None = None
     #: an approved template of the content provider the text was written from: its reviewed kind is
     #: trusted while the text matches it (``RegistrySnapshot.template_kind``, O31-19)

@@ -27,9 +27,9 @@ from piguard.core.errors import invalid_field as _bad
 from piguard.core.logging import redact
 from piguard.core.reasons import Decision
 from piguard.identity.principal import Principal
-from piguard.messaging import protect, records
-from piguard.messaging.batch import AuditEntry, decide_one, emit
-from piguard.messaging.gateway import CONSENT_REQUEST, GatewayRequest
+from piguard.messaging.gateway.decision import CONSENT_REQUEST, GatewayRequest
+from piguard.messaging.gateway.similarity import simhash
+from piguard.messaging.gateway.submit import AuditEntry, decide_one, emit
 from piguard.messaging.models import (
     PERIOD_UNITS,
     ChargedService,
@@ -39,9 +39,10 @@ from piguard.messaging.models import (
     Suppression,
 )
 from piguard.messaging.reasons import reason
-from piguard.messaging.registry import actor_of, missing_charged_terms, snapshot
+from piguard.messaging.records import protect
+from piguard.messaging.records import service as records
+from piguard.messaging.registry.service import actor_of, missing_charged_terms, snapshot
 from piguard.messaging.settings import get_messaging_settings
-from piguard.messaging.similarity import simhash
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
 

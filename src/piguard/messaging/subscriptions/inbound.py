@@ -4,7 +4,7 @@ The code replied to names the content provider (``RegistrySnapshot.owners``): th
 extension it was sent from, or a shorter code such as the base code of a range, which may name
 several providers; an opt-out or a refusal then applies to each of them and the result and the
 audit say so (a grant is taken only from a code that names one). The reply is classified
-(:mod:`piguard.messaging.replies`, with ``pending_consent`` when a request of that content provider
+(:mod:`piguard.messaging.subscriptions.replies`, with ``pending_consent`` when a request of that content provider
 awaits this recipient's answer) and then:
 
 * opt-out: every consent of this recipient for this content provider ends at once, pending requests
@@ -27,12 +27,14 @@ from piguard.audit.service import record
 from piguard.core.db import utcnow
 from piguard.core.errors import invalid_field as _bad
 from piguard.identity.principal import Principal
-from piguard.messaging import consent, protect, records
-from piguard.messaging.batch import AuditEntry, decide_one, emit
-from piguard.messaging.gateway import CONFIRMATION as CONFIRMATION_PURPOSE
-from piguard.messaging.gateway import GatewayRequest
-from piguard.messaging.registry import actor_of, snapshot
-from piguard.messaging.replies import ReplyIntent, classify_reply
+from piguard.messaging.gateway.decision import CONFIRMATION as CONFIRMATION_PURPOSE
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.gateway.submit import AuditEntry, decide_one, emit
+from piguard.messaging.records import protect
+from piguard.messaging.records import service as records
+from piguard.messaging.registry.service import actor_of, snapshot
+from piguard.messaging.subscriptions import consent
+from piguard.messaging.subscriptions.replies import ReplyIntent, classify_reply
 from piguard.regulations.markers import carries
 
 MAX_REPLY = 1000

@@ -26,8 +26,7 @@ from piguard.core.errors import PiguardError
 from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import reasons as reason_catalogue
-from piguard.messaging import records
-from piguard.messaging.gateway import (
+from piguard.messaging.gateway.decision import (
     CampaignView,
     ConsentView,
     Evaluation,
@@ -37,11 +36,12 @@ from piguard.messaging.gateway import (
     evaluate,
     prepare,
 )
+from piguard.messaging.gateway.similarity import bigrams
 from piguard.messaging.models import Campaign, Consent, Suppression
-from piguard.messaging.registry import PortView, RegistrySnapshot, actor_of, snapshot
+from piguard.messaging.records import service as records
+from piguard.messaging.registry.service import PortView, RegistrySnapshot, actor_of, snapshot
 from piguard.messaging.review import default_reviewer
 from piguard.messaging.settings import get_messaging_settings
-from piguard.messaging.similarity import bigrams
 from piguard.regulations.markers import carries
 
 _CHUNK = 2000
@@ -224,7 +224,7 @@ def decide_batch(
 ) -> list[tuple[int, Prepared, Evaluation]]:
     """Decide prepared messages over one context and (unless ``dry_run``) confirm the consent
     counters of the allowed commercial ones with the opt-out guard; per-item errors go to
-    ``results``. Shared by :func:`submit` and the release of held messages (``messaging.release``)."""
+    ``results``. Shared by :func:`submit` and the release of held messages (``messaging.gateway.release``)."""
     ctx = load_context(session, [p for _, p in prepared], now=now)
     evals: list[tuple[int, Prepared, Evaluation]] = []
     for i, p in prepared:

@@ -13,7 +13,9 @@ from piguard.audit.service import record
 from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
-from piguard.messaging import consent, registry, schemas
+from piguard.messaging import schemas
+from piguard.messaging.registry import service as registry
+from piguard.messaging.subscriptions import consent
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/sms", tags=["sms gateway"])

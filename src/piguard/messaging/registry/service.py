@@ -29,7 +29,6 @@ from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
 from piguard.core.reasons import Decision, Reason
 from piguard.identity.principal import Principal
-from piguard.messaging import protect
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     PORT_TYPES,
@@ -43,6 +42,7 @@ from piguard.messaging.models import (
     Suspension,
     Template,
 )
+from piguard.messaging.records import protect
 from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer, default_reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries

@@ -17,8 +17,9 @@ from rich.console import Console
 from piguard.core.db import unit_of_work
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.principal import system_principal
-from piguard.messaging import registry, service
-from piguard.messaging.gateway import GatewayRequest
+from piguard.messaging import service
+from piguard.messaging.gateway.decision import GatewayRequest
+from piguard.messaging.registry import service as registry
 
 registry_app = typer.Typer(
     help="Gateway registry: providers, content providers, signatures, templates, ports, suspension. 短信网关登记。",
@@ -160,7 +161,7 @@ def inbound_command(
 @registry_app.command("list")
 def registry_list() -> None:
     """Service providers, content providers and ports. 列出登记信息。"""
-    from piguard.messaging.views_registry import cp_dict, port_dict, sp_dict
+    from piguard.messaging.registry.views import cp_dict, port_dict, sp_dict
 
     with unit_of_work() as session:
         out = {
@@ -236,7 +237,7 @@ def add_signature_command(
     text: str = typer.Argument(..., help="The signature, with or without 【】"),
 ) -> None:
     """Submit a signature for review (O31-21): one signature belongs to one content provider."""
-    from piguard.messaging.views_registry import signature_dict
+    from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
         _echo(signature_dict(registry.add_signature(session, content_provider, text, principal=_CLI)))
@@ -245,7 +246,7 @@ def add_signature_command(
 @registry_app.command("signatures")
 def signatures_command(content_provider: str = typer.Argument(..., help="Content provider code")) -> None:
     """A content provider's signatures and their review status."""
-    from piguard.messaging.views_registry import signature_dict
+    from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
         _echo([signature_dict(s) for s in registry.list_signatures(session, content_provider)])
@@ -258,7 +259,7 @@ def review_signature_command(
     evidence: str = _EVIDENCE,
 ) -> None:
     """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send."""
-    from piguard.messaging.views_registry import signature_dict
+    from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
         s = registry.review_signature(
@@ -272,7 +273,7 @@ def templates_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
 ) -> None:
     """Message templates and their review status."""
-    from piguard.messaging.views_registry import template_dict
+    from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
         _echo([template_dict(t) for t in registry.list_templates(session, content_provider)])
@@ -286,7 +287,7 @@ def add_template_command(
     kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, …"),
 ) -> None:
     """Submit a message template with its kind for review."""
-    from piguard.messaging.views_registry import template_dict
+    from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
         t = registry.create_template(
@@ -303,7 +304,7 @@ def update_template_command(
     kind: str | None = typer.Option(None, "--kind"),
 ) -> None:
     """Change a template; a new text or kind goes back to review."""
-    from piguard.messaging.views_registry import template_dict
+    from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
         t = registry.update_template(session, template_id, name=name, text=text, kind=kind, principal=_CLI)
@@ -325,7 +326,7 @@ def review_template_command(
     evidence: str = _EVIDENCE,
 ) -> None:
     """Approve or reject a template, with the evidence (O31-19, O31-21)."""
-    from piguard.messaging.views_registry import template_dict
+    from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
         t = registry.review_template(
@@ -397,7 +398,7 @@ def consents_command(
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """The consent ledger, one JSON object a line (numbers masked). 用户同意台账。"""
-    from piguard.messaging import consent
+    from piguard.messaging.subscriptions import consent
 
     with unit_of_work() as session:
         cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
@@ -415,7 +416,7 @@ def events_command(
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。"""
-    from piguard.messaging import consent
+    from piguard.messaging.subscriptions import consent
 
     with unit_of_work() as session:
         cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None

@@ -36,7 +36,7 @@ MAX_MONTHS_FROM_DEFAULT = 24
 LOCK_TIMEOUT = "10s"
 _NAME = re.compile(rf"^{TABLE}_p(\d{{4}})(\d{{2}})$")
 
-log = get_logger("piguard.messaging.partitions")
+log = get_logger("piguard.messaging.records.partitions")
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -8,7 +8,7 @@ log gets one aggregate entry per batch instead of one per message.
 Retention (O31-11): records are kept at least ``sms_records.retention_months`` months and purged no
 later than that plus ``PIGUARD_SMS_RETENTION_GRACE_DAYS``; subscription-status events are kept until
 ``sms_records.subscription_status_months_after_end`` months after the service relationship (the
-consent) ends. On PostgreSQL a purge of records drops monthly partitions (``messaging.partitions``);
+consent) ends. On PostgreSQL a purge of records drops monthly partitions (``messaging.records.partitions``);
 everything else, and everything on SQLite, is deleted in bounded batches (see ``months_before``).
 """
 
@@ -31,7 +31,6 @@ from piguard.core.errors import FieldError, PiguardError, not_found, validation_
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
 from piguard.core.refs import new_ref as _new_ref
-from piguard.messaging import protect
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     Consent,
@@ -41,6 +40,7 @@ from piguard.messaging.models import (
     SubscriptionEvent,
     Suppression,
 )
+from piguard.messaging.records import protect
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
@@ -701,7 +701,7 @@ def drop_expired_partitions(session: Session, *, now: datetime) -> tuple[list[st
     """PostgreSQL: drop the monthly partitions of ``msg_records`` that are past retention (see the
     notes above ``months_before``); returns (dropped, refused) partition names. Nothing elsewhere.
     Dropping a partition locks ``msg_records`` until the transaction ends: commit right after."""
-    from piguard.messaging import partitions
+    from piguard.messaging.records import partitions
 
     conn = session.connection()
     if not partitions.is_partitioned(conn):

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
-from piguard.messaging import monitor, reasons, registry, release
-from piguard.messaging.monitor_models import COMPLAINT_SOURCES
+from piguard.messaging import reasons
+from piguard.messaging.gateway import release
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.monitor.models import COMPLAINT_SOURCES
+from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/sms", tags=["sms monitoring"])

@@ -12,7 +12,10 @@ import typer
 
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
-from piguard.messaging import monitor, reasons, registry, release
+from piguard.messaging import reasons
+from piguard.messaging.gateway import release
+from piguard.messaging.monitor import service as monitor
+from piguard.messaging.registry import service as registry
 
 alerts_app = typer.Typer(help="Early-warning alerts (O31-22, O31-23). 预警。", no_args_is_help=True)
 complaint_app = typer.Typer(help="Complaints about content providers (O31-22). 投诉。", no_args_is_help=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from piguard.core.db import unit_of_work
-from piguard.messaging import monitor
+from piguard.messaging.monitor import service as monitor
 from piguard.regulations.markers import carries
 
 
