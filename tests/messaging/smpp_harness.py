@@ -23,6 +23,8 @@ from piguard.core.db import utcnow
 from piguard.identity import passwords
 from piguard.messaging.registry import service as registry
 from piguard.messaging.smpp.accounts import create_account
+from piguard.messaging.smpp.bridge import SmppGateway
+from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.subscriptions import consent
 
 T = TypeVar("T")
@@ -250,3 +252,26 @@ def wait_for(cond: Callable[[], T], timeout: float = 10.0, step: float = 0.05) -
         if time.monotonic() > end:
             raise AssertionError("condition not met in time")
         time.sleep(step)
+
+
+@pytest.fixture()
+def stack(session: Session, loop_thread: LoopThread) -> Iterator[tuple[SmppGateway, int, SmsCentre]]:
+    """The registry built, a test SMS centre, and piguard's SMPP server bound upstream to it."""
+    build(session)
+    smsc = SmsCentre(free_port())
+    loop_thread.run(smsc.start())
+    settings = SmppSettings(
+        upstream_host="127.0.0.1",
+        upstream_port=smsc.port,
+        upstream_system_id="piguard",
+        upstream_password="up-pass",
+        dispatch_interval=0.2,
+        inactivity_timeout=30,
+        workers=2,
+    )
+    gw = SmppGateway(settings)
+    _h, port = loop_thread.run(gw.start("127.0.0.1", 0))
+    wait_for(lambda: gw.upstream is not None and gw.upstream.bound, 10)
+    yield gw, port, smsc
+    loop_thread.run(gw.stop())
+    loop_thread.run(smsc.stop())

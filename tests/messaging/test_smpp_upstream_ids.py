@@ -5,8 +5,6 @@ SMS centre, an ``smpplib`` ESME)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import smpplib.client
 from sqlalchemy import select
@@ -16,7 +14,6 @@ from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
 from piguard.messaging.smpp.bridge import SmppGateway
-from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppUpstreamPart
 
 from .smpp_harness import (
@@ -30,35 +27,13 @@ from .smpp_harness import (
     SmsCentre,
     build,
     esme,
-    free_port,
     give_consent,
     wait_for,
 )
 from .smpp_harness import loop_thread as loop_thread  # the fixture
+from .smpp_harness import stack as stack  # the fixture
 
 pytestmark = [pytest.mark.timeout(90)]
-
-
-@pytest.fixture()
-def stack(session: Session, loop_thread: LoopThread) -> Iterator[tuple[SmppGateway, int, SmsCentre]]:
-    build(session)
-    smsc = SmsCentre(free_port())
-    loop_thread.run(smsc.start())
-    settings = SmppSettings(
-        upstream_host="127.0.0.1",
-        upstream_port=smsc.port,
-        upstream_system_id="piguard",
-        upstream_password="up-pass",
-        dispatch_interval=0.2,
-        inactivity_timeout=30,
-        workers=2,
-    )
-    gw = SmppGateway(settings)
-    _h, port = loop_thread.run(gw.start("127.0.0.1", 0))
-    wait_for(lambda: gw.upstream is not None and gw.upstream.bound, 10)
-    yield gw, port, smsc
-    loop_thread.run(gw.stop())
-    loop_thread.run(smsc.stop())
 
 
 def _queue(session: Session, text: str) -> str:
