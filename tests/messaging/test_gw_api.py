@@ -181,3 +181,43 @@ def test_registry_crud_and_suspension_over_the_api(client: TestClient, session: 
         },
     )
     assert cr.status_code == 403 and cr.json()["error"]["code"] == "refused"  # suspended
+
+
+@pytest.mark.obligation("O31-11", "O31-18.2")
+def test_a_resubmitted_client_ref_returns_the_first_result_and_writes_nothing(
+    client: TestClient, session: Session
+) -> None:
+    """Issue 14.2: resubmitting 100 accepted client_refs made 200 records and 200 outbox rows."""
+    from sqlalchemy import func, select
+
+    from piguard.messaging.models import MessageRecord, OutboxMessage
+
+    reg = build_registry(session)
+    give_consent(session, reg, max_messages=10)
+    _login(client, "otto")
+
+    def counts() -> tuple[int, int]:
+        session.expire_all()
+        return (
+            session.scalar(select(func.count()).select_from(MessageRecord)) or 0,
+            session.scalar(select(func.count()).select_from(OutboxMessage)) or 0,
+        )
+
+    items = [_msg(client_ref=f"order-{i}") for i in range(5)]
+    first = client.post("/api/sms/submit/batch", json={"messages": items}).json()["results"]
+    assert [r["outcome"] for r in first] == ["allow"] * 5 and not any(r["duplicate"] for r in first)
+    before = counts()
+    again = client.post("/api/sms/submit/batch", json={"messages": items}).json()["results"]
+    assert counts() == before  # nothing new recorded or queued
+    assert [r["ref"] for r in again] == [r["ref"] for r in first]
+    assert all(r["duplicate"] and r["outcome"] == "allow" for r in again)
+    assert {x["code"] for x in again[0]["reasons"]} == {x["code"] for x in first[0]["reasons"]}
+    one = client.post("/api/sms/submit", json=_msg(client_ref="order-0")).json()
+    assert one["duplicate"] and one["ref"] == first[0]["ref"] and counts() == before
+    # the same ref twice in one new batch is decided once; a new ref is a new message
+    twice = client.post(
+        "/api/sms/submit/batch", json={"messages": [_msg(client_ref="z"), _msg(client_ref="z"), _msg()]}
+    ).json()["results"]
+    assert twice[0]["ref"] == twice[1]["ref"] and twice[1]["duplicate"] and not twice[0]["duplicate"]
+    assert twice[2]["ref"] not in (twice[0]["ref"], None)
+    assert counts() == (before[0] + 2, before[1] + 2)

@@ -326,6 +326,7 @@ class MessageRecord(Base):
         Index("ix_msg_records_cp_time", "content_provider_id", "at"),
         Index("ix_msg_records_recipient", "recipient_hash", "at"),
         Index("ix_msg_records_ref", "ref"),
+        Index("ix_msg_records_client_ref", "client_ref", "at"),
         CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
         {"postgresql_partition_by": "RANGE (at)"},
     )

@@ -51,6 +51,8 @@ class ResultOut(BaseModel):
     kind: str | None = None
     content_provider: str | None = None
     emergency: bool = False
+    #: a resubmitted client_ref: the first submission's result, nothing new written or sent
+    duplicate: bool = False
     obligations: list[str] = []
     reasons: list[ReasonOut] = []
     error: dict[str, Any] | None = None

@@ -43,6 +43,9 @@ class MessagingSettings(BaseSettings):
     sms_purge_batch: int = Field(5000, ge=100, le=100_000)
     #: Largest batch the submit API accepts.
     sms_batch_max: int = Field(1000, ge=1, le=100_000)
+    #: Hours within which a resubmitted ``client_ref`` (same sender code) returns the first result and
+    #: writes nothing new: a client retrying after a lost answer never sends the message twice.
+    sms_idempotency_hours: float = Field(24.0, ge=0, le=24 * 30)
     #: Seconds a dispatcher's claim on outbox rows lasts; a claim not settled by then (the
     #: dispatcher died mid-send) is taken again by the next dispatcher (the message may go twice).
     sms_outbox_lease_seconds: int = Field(300, ge=5, le=24 * 3600)

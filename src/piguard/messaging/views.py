@@ -147,6 +147,7 @@ _ERROR_DEFAULTS: dict[str, Any] = {
     "kind": None,
     "content_provider": None,
     "emergency": False,
+    "duplicate": False,
     "obligations": [],
     "reasons": [],
 }
@@ -256,6 +257,7 @@ def _submit_and_render(
                 "kind": res.kind,
                 "content_provider": res.content_provider,
                 "emergency": res.emergency,
+                "duplicate": res.duplicate,
                 "obligations": list(res.obligations),
                 "reasons": rendered,
                 "error": None,

@@ -70,6 +70,10 @@ class GatewayRequest:
     #: a message piguard sends itself: ``consent_request`` or ``optout_confirmation`` (decided by
     #: the same steps; see :func:`step_consent`)
     purpose: str | None = None
+    #: ``client_ref`` is the client's own reference: a resubmission within the window is answered
+    #: with the first result (``gateway.submit``). False where the transport sets a tag of its own
+    #: there (SMPP has no client reference: ``smpp:<system_id>`` marks the account)
+    idempotent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, or_, select, update
@@ -61,6 +61,9 @@ class GatewayResult:
     content_provider: str | None = None
     emergency: bool = False
     error: PiguardError | None = None
+    #: the same ``client_ref`` was submitted before (within the idempotency window): this is the
+    #: first submission's result, and nothing new was written or sent
+    duplicate: bool = False
 
     @property
     def obligations(self) -> tuple[str, ...]:
@@ -79,6 +82,7 @@ class GatewayResult:
                 "kind": self.kind,
                 "content_provider": self.content_provider,
                 "emergency": self.emergency,
+                "duplicate": self.duplicate,
                 "obligations": list(self.obligations),
                 "reasons": [r.to_dict() for r in self.reasons],
             }
@@ -382,6 +386,9 @@ def submit(
             prepared.append((i, prepare(req)))
         except PiguardError as err:
             results[i] = GatewayResult(i, _client_ref(req), error=err)
+    repeats: dict[int, int] = {}  # index of a repeat within this batch -> index of its first
+    if not dry_run:
+        prepared = _without_resubmissions(session, prepared, results, repeats, now)
     evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
     counts: Counter[str] = Counter(ev.decision.outcome.value for _i, _p, ev in evals)
@@ -430,7 +437,66 @@ def submit(
             ev.cp.code if ev.cp else None,
             ev.emergency,
         )
+    for i, first in repeats.items():
+        results[i] = replace(results[first], index=i, duplicate=True, client_ref=results[first].client_ref)
     return [results[i] for i in range(len(requests))]
+
+
+@carries("O31-11")
+def _without_resubmissions(
+    session: Session,
+    prepared: list[tuple[int, Prepared]],
+    results: dict[int, GatewayResult],
+    repeats: dict[int, int],
+    now: datetime,
+) -> list[tuple[int, Prepared]]:
+    """Idempotency: a ``client_ref`` already submitted from the same sender code within
+    ``PIGUARD_SMS_IDEMPOTENCY_HOURS`` gets the first submission's result back (``duplicate``) and
+    is neither decided again (no second count against the consent's frequency) nor written nor
+    queued; a ref repeated inside one batch is decided once."""
+    hours = get_messaging_settings().sms_idempotency_hours
+    keyed = [
+        (i, p, (p.sender, p.request.client_ref))
+        for i, p in prepared
+        if p.request.client_ref and p.request.idempotent
+    ]
+    if not keyed or hours <= 0:
+        return prepared
+    earlier = records.outbound_by_client_ref(
+        session, {k for _i, _p, k in keyed}, since=now - timedelta(hours=hours)
+    )
+    skip: set[int] = set()
+    first_of: dict[tuple[str, str | None], int] = {}
+    for i, p, key in keyed:
+        row = earlier.get(key)
+        if row is not None:
+            results[i] = GatewayResult(
+                i,
+                p.request.client_ref,
+                row["ref"],
+                row["outcome"],
+                tuple(
+                    Reason(
+                        r["code"],
+                        tuple(r["obligations"]),
+                        reason_catalogue.label(r["code"], "en"),
+                        reason_catalogue.label(r["code"], "zh"),
+                    )
+                    for r in row["reasons"]
+                ),
+                row["kind"],
+                row["status"],
+                row["content_provider"],
+                False,
+                duplicate=True,
+            )
+            skip.add(i)
+        elif key in first_of:
+            repeats[i] = first_of[key]
+            skip.add(i)
+        else:
+            first_of[key] = i
+    return [(i, p) for i, p in prepared if i not in skip]
 
 
 def _client_ref(req: object) -> str | None:

@@ -122,6 +122,51 @@ def record_row(
     }
 
 
+@carries("O31-11")
+def outbound_by_client_ref(
+    session: Session, keys: set[tuple[str, str | None]], *, since: datetime
+) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """The first outbound record of each ``(sender, client_ref)`` since ``since``: what a
+    resubmission answers with (``gateway.submit``'s idempotency)."""
+    from piguard.messaging.models import ContentProvider
+
+    refs = sorted({ref for _sender, ref in keys if ref})
+    out: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for start in range(0, len(refs), 500):
+        rows = session.execute(
+            select(
+                MessageRecord.sender,
+                MessageRecord.client_ref,
+                MessageRecord.ref,
+                MessageRecord.outcome,
+                MessageRecord.reasons,
+                MessageRecord.reason_codes,
+                MessageRecord.kind,
+                MessageRecord.status,
+                ContentProvider.code,
+            )
+            .outerjoin(ContentProvider, ContentProvider.id == MessageRecord.content_provider_id)
+            .where(
+                MessageRecord.client_ref.in_(refs[start : start + 500]),
+                MessageRecord.direction == "out",
+                MessageRecord.at >= since,
+            )
+            .order_by(MessageRecord.at, MessageRecord.id)
+        ).all()
+        for r in rows:
+            key = (r.sender, r.client_ref)
+            if key in keys and key not in out:
+                out[key] = {
+                    "ref": r.ref,
+                    "outcome": r.outcome,
+                    "reasons": reason_catalogue.record_reasons(r.reasons, r.reason_codes),
+                    "kind": r.kind,
+                    "status": r.status,
+                    "content_provider": r.code,
+                }
+    return out
+
+
 def write_records(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(RECORDS.insert(), rows)

@@ -126,6 +126,7 @@ def decide_submission(
             campaign_id=sub.campaign_id,
             client_ref=f"smpp:{sub.account.system_id}"[:64],
             content_provider_id=sub.account.content_provider_id,
+            idempotent=False,
         )
         res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer))[0]
         if res.error is not None:
