@@ -221,3 +221,21 @@ def test_a_resubmitted_client_ref_returns_the_first_result_and_writes_nothing(
     assert twice[0]["ref"] == twice[1]["ref"] and twice[1]["duplicate"] and not twice[0]["duplicate"]
     assert twice[2]["ref"] not in (twice[0]["ref"], None)
     assert counts() == (before[0] + 2, before[1] + 2)
+
+
+@pytest.mark.obligation("O24-10", "O31-10")
+def test_a_phone_number_used_as_a_sender_is_not_kept_in_clear(client: TestClient, session: Session) -> None:
+    """Issue 14.8: a phone number used as a sender was kept and shown in clear."""
+    from sqlalchemy import select
+
+    from piguard.messaging.models import MessageRecord
+
+    build_registry(session)
+    _login(client, "otto")
+    r = client.post("/api/sms/submit", json=_msg(sender="13912345678")).json()
+    assert r["outcome"] == "refuse" and "O31-10" in r["obligations"]
+    session.expire_all()
+    rec = session.scalars(select(MessageRecord).where(MessageRecord.ref == r["ref"])).one()
+    assert rec.sender == "139****5678"
+    shown = client.get("/api/sms/records", params={"ref": r["ref"]}).text
+    assert "13912345678" not in shown

@@ -58,6 +58,14 @@ def new_ref() -> str:
     return _new_ref()
 
 
+def _recorded_sender(channel: str, direction: str, sender: str) -> str:
+    """An SMS sender is a port code; one that is a person's number (a refused submission from a
+    mobile, say) is kept masked like a recipient, never in clear (O24-10)."""
+    if channel == "sms" and direction == "out" and redact(sender) != sender:
+        return protect.mask_address(sender)
+    return sender
+
+
 @carries("O31-11", "O24-10")
 def record_row(
     *,
@@ -99,7 +107,7 @@ def record_row(
         "at": at,
         "direction": direction,
         "channel": channel,
-        "sender": sender,
+        "sender": _recorded_sender(channel, direction, sender),
         "recipient_hash": recipient_hash,
         "recipient_masked": recipient_masked,
         "recipient_enc": protect.encrypt(address),
