@@ -268,7 +268,7 @@ def _lock_and_read(conn: Connection) -> Mapping[Any, Any]:
     return conn.execute(_READ_HEAD).mappings().one()
 
 
-def _read_head(conn: Connection, key: str) -> _Head:
+def _read_head(conn: Connection) -> _Head:
     """Lock the chain and find the point to chain from.
 
     Normally the signed head. When it is missing, badly signed, or behind the entries or checkpoints
@@ -366,7 +366,7 @@ def _append(conn: Connection, rows: list[dict[str, Any]]) -> None:
     settings = get_settings()
     key = settings.audit_hmac_key
     every = settings.audit_checkpoint_every
-    head = _read_head(conn, key)
+    head = _read_head(conn)
     signer_id = key_id(key)
     if head.problem is not None:
         rows = [_head_reset_row(head), *rows]
@@ -429,7 +429,7 @@ def checkpoint(session: Session) -> CheckpointInfo:
     _drain(session)
     conn = session.connection()
     key = get_settings().audit_hmac_key
-    head = _read_head(conn, key)
+    head = _read_head(conn)
     if head.seq == 0:
         raise PiguardError(
             "audit_empty",
