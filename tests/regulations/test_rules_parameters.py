@@ -14,6 +14,7 @@ from piguard.regulations.parameters import all_parameters, load_parameters, para
 EXPECTED = {
     # name: (value, unit, obligation, first effective date)
     "complaint.reply_days": (15, "calendar_days", "O24-12", date(2013, 9, 1)),
+    "rights.request_reply_days": (15, "calendar_days", "O24-9.2", date(2013, 9, 1)),
     "sms_complaint.feedback_working_days": (15, "working_days", "O31-27", date(2015, 6, 30)),
     "sms_complaint.reporting_centre_transfer_working_days": (5, "working_days", "O31-27", date(2015, 6, 30)),
     "sms_records.retention_months": (5, "months", "O31-11", date(2015, 6, 30)),
