@@ -144,7 +144,7 @@ def test_life_cycle_reply_in_time_and_late(session: Session) -> None:
     assert not service.clock_state(b, NOW).overdue  # answered cases are not overdue
     kinds = [e.kind for e in service.events(session, a)]
     assert kinds == ["opened", "assigned", "status", "reply", "status"]
-    late = [e for e in service.events(session, b) if e.kind == "reply"][0]
+    late = next(e for e in service.events(session, b) if e.kind == "reply")
     assert late.reasons[0]["code"] == "answered_late" and late.reasons[0]["obligations"] == ["O24-12"]
     service.close(session, a, STAFF)
     with pytest.raises(PiguardError) as e:
