@@ -126,7 +126,7 @@ class Status:
 
 
 def _recorded(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(CryptoKey.key_id, CryptoKey.fingerprint)).tuples().all())
+    return {k: f for k, f in session.execute(select(CryptoKey.key_id, CryptoKey.fingerprint))}
 
 
 def _key_infos(session: Session, ring: Keyring) -> tuple[list[KeyInfo], KeyInfo]:
@@ -269,7 +269,7 @@ def _ensure_columns(session: Session, job: CryptoRotation) -> None:
             select(CryptoRotationColumn.table_name, CryptoRotationColumn.column_name).where(
                 CryptoRotationColumn.rotation_id == job.id
             )
-        ).tuples()
+        )
     }
     for c in encrypted_columns():
         if (c.table, c.column) not in have:
