@@ -15,7 +15,7 @@ from piguard.core.config import get_settings, reset_settings
 from piguard.core.crypto import keys
 from piguard.core.errors import PiguardError
 
-pytestmark = pytest.mark.obligation("O24-10", "CSL-40")
+pytestmark = pytest.mark.obligation("O24-10", "CSL-40", "NPC-3")
 
 SECRET2 = "s2-" + "a" * 40
 SECRET3 = "s3-" + "b" * 40

@@ -43,7 +43,7 @@ def key_id_of(token: str) -> str:
     return head if sep and 0 < len(head) <= 16 else ""
 
 
-@carries("O24-10", "O31-11", "CSL-40")
+@carries("O24-10", "O31-11", "CSL-40", "NPC-3")
 def encrypt(value: str, *, key_id: str | None = None, ring: Keyring | None = None) -> str:
     """``value`` encrypted under the current key (or ``key_id``), as ``<key id>:<base64>``."""
     r = ring or keyring()
@@ -53,7 +53,7 @@ def encrypt(value: str, *, key_id: str | None = None, ring: Keyring | None = Non
     return f"{key.id}:" + base64.b64encode(nonce + ct).decode()
 
 
-@carries("O24-10", "CSL-40")
+@carries("O24-10", "CSL-40", "NPC-3")
 def decrypt(token: str, *, ring: Keyring | None = None, where: str = "") -> str:
     """The clear value of a ciphertext written under any configured key.
 
