@@ -40,7 +40,7 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
     (
         "audit",
         "piguard.oversight.audit_cli",
-        "Tamper-evident audit log (O24-13.6): verify, search, checkpoint. / 防篡改审计日志：校验、查询、检查点。",
+        "Tamper-evident audit log (O24-13.6): verify, search, checkpoint, retire. / 防篡改审计日志：校验、查询、检查点、归档。",
     ),
     (
         "staff",
