@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,6 +293,7 @@ def test_a_rotation_killed_mid_run_resumes_with_every_value_readable(
             if done >= 12:
                 proc.send_signal(signal.SIGKILL)
                 break
+            time.sleep(0.01)
         proc.wait()
     finally:
         if proc.poll() is None:
