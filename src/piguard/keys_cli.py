@@ -51,11 +51,15 @@ def status(fmt: Format = typer.Option(Format.table, "--format", help="table or j
         console.print_json(json.dumps(st.to_dict(), ensure_ascii=False))
         return
     keys = Table("key / 密钥", "source / 来源", "fingerprint / 指纹", "current / 当前", "recorded / 记录")
+    for col in keys.columns:
+        col.overflow = "fold"
     for k in [*st.keys, st.blind_index]:
         rec = "-" if k.recorded is None else ("ok" if k.matches else "[bold red]DIFFERS / 不符[/]")
         keys.add_row(k.id, k.source, k.fingerprint, "*" if k.current else "", rec)
     console.print(keys)
     cols = Table("column / 列", "category / 类别", "values per key / 各密钥数据量")
+    for col in cols.columns:
+        col.overflow = "fold"
     for c in st.columns:
         per = ", ".join(f"{k}: {n}" for k, n in sorted(c.by_key.items())) or "-"
         cols.add_row(f"{c.table}.{c.column}", c.category, per)
