@@ -78,6 +78,7 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
     """Registry and consents in bulk; returns (signatures by cp index, consented user numbers)."""
     from sqlalchemy import insert
 
+    from piguard.core import addresses, crypto
     from piguard.core.db import make_engine, set_engine, unit_of_work, utcnow
     from piguard.messaging.models import (
         Consent,
@@ -87,7 +88,6 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
         ServiceProvider,
         Signature,
     )
-    from piguard.messaging.records import protect
     from piguard.models import metadata
 
     engine = make_engine(url)
@@ -173,8 +173,8 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
                 addr = "+86" + users[j]
                 rows.append(
                     (
-                        protect.address_hash(addr),
-                        protect.mask_address(addr),
+                        crypto.address_hash(addr),
+                        addresses.mask_address(addr),
                         "sms",
                         owner[j] + 1,
                         "promotions",

@@ -33,9 +33,14 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
     ),
     ("db", "piguard.core.db_cli", "Database schema (Alembic migrations). / 数据库结构迁移。"),
     (
+        "keys",
+        "piguard.keys_cli",
+        "Field-encryption keys (O24-10): status, rotate (resumable re-encryption). / 字段加密密钥：状态、轮换。",
+    ),
+    (
         "audit",
         "piguard.oversight.audit_cli",
-        "Tamper-evident audit log (O24-13.6): verify, search, checkpoint. / 防篡改审计日志：校验、查询、检查点。",
+        "Tamper-evident audit log (O24-13.6): verify, search, checkpoint, retire. / 防篡改审计日志：校验、查询、检查点、归档。",
     ),
     (
         "staff",

@@ -6,6 +6,7 @@ from piguard.core.db import Base
 from piguard.core.modules import import_if_present
 
 MODEL_MODULES = [
+    "piguard.core.crypto.models",
     "piguard.audit.models",
     "piguard.identity.models",
     "piguard.discovery.models",

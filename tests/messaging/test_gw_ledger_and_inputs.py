@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from piguard.app import create_app
 from piguard.cli import app as cli_app
+from piguard.core import addresses, crypto
 from piguard.core.config import reset_settings
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError
@@ -23,7 +24,6 @@ from piguard.identity import service as identity
 from piguard.messaging import jobs
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, SubscriptionEvent
-from piguard.messaging.records import protect
 from piguard.messaging.records import service as records
 from piguard.messaging.subscriptions.inbound import receive_reply
 from piguard.messaging.subscriptions.replies import classify_reply
@@ -110,8 +110,8 @@ def test_the_consent_ledger_and_events_api_filter_and_need_the_read_role(
     all_ = client.get("/api/sms/consents").json()["consents"]
     assert len(all_) == 2 and all("13812345678" not in json.dumps(c) for c in all_)
     mine = client.get("/api/sms/consents", params={"recipient": USER}).json()["consents"]
-    assert [c["recipient"] for c in mine] == [protect.mask_address(USER_E164)]
-    h = protect.address_hash(USER_E164)
+    assert [c["recipient"] for c in mine] == [addresses.mask_address(USER_E164)]
+    h = crypto.address_hash(USER_E164)
     by_hash = client.get("/api/sms/consents", params={"recipient_hash": h}).json()["consents"]
     assert [c["id"] for c in by_hash] == [c["id"] for c in mine]
     ended = client.get("/api/sms/consents", params={"status": "ended", "content_provider": "youpin"}).json()
@@ -169,7 +169,7 @@ def test_words_with_spaces_are_not_read_as_codes() -> None:
 )
 def test_numbers_outside_the_plans_are_not_mobile_numbers(number: str) -> None:
     with pytest.raises(PiguardError) as e:
-        protect.normalize_address("sms", number)
+        addresses.normalize_address("sms", number)
     assert e.value.code == "validation_error" and number not in e.value.message_en
 
 
@@ -182,7 +182,7 @@ def test_numbers_outside_the_plans_are_not_mobile_numbers(number: str) -> None:
     ],
 )
 def test_mobile_numbers_in_the_plans_are_accepted(number: str, e164: str) -> None:
-    assert protect.normalize_address("sms", number) == e164
+    assert addresses.normalize_address("sms", number) == e164
 
 
 @pytest.mark.obligation("O31-11")

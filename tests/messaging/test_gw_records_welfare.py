@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from piguard.core.calendar import SHANGHAI
+from piguard.core.crypto import decrypt
 from piguard.core.errors import PiguardError
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import Consent, MessageRecord, OutboxMessage, SubscriptionEvent
 from piguard.messaging.records import service as records
-from piguard.messaging.records.protect import decrypt
 from piguard.messaging.registry import service as registry
 from piguard.messaging.subscriptions.inbound import receive_reply
 

@@ -192,6 +192,8 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
 HEAD_RESET_ACTION = "audit.head_reset"
 #: Action of the operator's signed acknowledgement of one head reset (:func:`acknowledge_reset`).
 RESET_ACK_ACTION = "audit.head_reset_acknowledged"
+#: The entries up to a signed checkpoint were retired (deleted after verification): see :func:`retire`.
+RETIRE_ACTION = "audit.retire"
 
 #: Tables whose rows are only ever created together with an audit entry (domains register them):
 #: an empty audit log beside rows in one of them was emptied, not new.
@@ -502,6 +504,9 @@ class VerifyResult:
     #: with another key or behind the table, and carried on. Investigate each (see docs/audit.md).
     head_resets: tuple[int, ...] = ()
     obligations: tuple[str, ...] = field(default=(OBLIGATION,))
+    #: the signed checkpoint the walk started from (entries up to it not read: retired, or skipped
+    #: on request); None when it started at seq 1
+    from_checkpoint: int | None = None
 
     def reason(self) -> Reason:
         return Reason(
@@ -527,6 +532,7 @@ class VerifyResult:
             "signed_head_seq": self.signed_head_seq,
             "head_resets": list(self.head_resets),
             "obligations": list(self.obligations),
+            "from_checkpoint": self.from_checkpoint,
         }
 
 
@@ -573,9 +579,21 @@ def _check_signature(kind: str, row: Mapping[Any, Any], ring: Mapping[str, str])
 
 
 @carries(OBLIGATION)
-def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None = None) -> VerifyResult:
+def verify(
+    session: Session,
+    *,
+    batch_size: int = 5000,
+    expect_head: str | None = None,
+    from_checkpoint: int | None = None,
+) -> VerifyResult:
     """Walk the whole chain in bounded batches and check every link, entry MAC, checkpoint and the
     signed head.
+
+    The walk starts at seq 1, or after a signed checkpoint: ``from_checkpoint`` (its seq) on
+    request, or by itself when the entries up to a checkpoint were retired (:func:`retire`): then
+    the first entry left must chain from that checkpoint's signed hash and an ``audit.retire``
+    entry later in the (MAC'd) chain must record the retirement; leading entries missing
+    without one are a deletion.
 
     Memory stays bounded (one batch of rows and its checkpoints at a time) whatever the log's size.
     Writers may append while it runs: entries committed after it started are checked as far as the
@@ -613,11 +631,46 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
     acknowledged: set[int] = set()
     seen_mac = False
     expected_line = _parse_expected(expect_head) if expect_head is not None else None
+    first_seq = conn.execute(select(func.min(_ENTRY.c.seq))).scalar()
+    base: Mapping[Any, Any] | None = None
+    retired_through: int | None = None  # must be recorded by an audit.retire entry
+    retire_marks: set[int] = set()
+    if from_checkpoint is not None:
+        base = _checkpoint_at(conn, from_checkpoint)
+        if first_seq is not None and from_checkpoint < int(first_seq) - 1:
+            raise _checkpoint_retired(from_checkpoint, int(first_seq))
+    elif first_seq is not None and int(first_seq) > 1:
+        base = _checkpoint_at(conn, int(first_seq) - 1, required=False)
+        retired_through = int(first_seq) - 1
     try:
         if head is not None:
             _check_signature("head", head, ring)
         if expected_line is not None:
             _check_signature("checkpoint", expected_line, ring)
+        if retired_through is not None and base is None:
+            raise _Failed(
+                Problem.DELETED,
+                1,
+                f"Entries 1-{retired_through} are missing and no signed checkpoint marks where a "
+                f"retirement ended: they were deleted.",
+                f"序号 1-{retired_through} 的记录缺失，且没有签名检查点标明归档的终点：已被删除。",
+            )
+        if base is not None:
+            _check_signature("checkpoint", base, ring)
+            last_seq, last_hash = int(base["seq"]), str(base["hash"])
+            good_cp_seq = last_seq
+            if (
+                expected_line is not None
+                and int(expected_line["seq"]) == last_seq
+                and expected_line["hash"] != last_hash
+            ):
+                raise _Failed(
+                    Problem.REWRITTEN,
+                    last_seq,
+                    f"The signed checkpoint at seq {last_seq} differs from the head line kept outside "
+                    f"the database: the log was rewritten.",
+                    f"序号 {last_seq} 处的签名检查点与库外保存的头部记录不符：日志被改写。",
+                )
         while True:
             batch = (
                 conn.execute(
@@ -691,6 +744,10 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
                     )
                 last_seq, last_hash = seq, row["hash"]
                 checked += 1
+                if row["action"] == RETIRE_ACTION and row["mac"] is not None:
+                    through = (row["detail"] or {}).get("through_seq")
+                    if isinstance(through, int):
+                        retire_marks.add(through)
                 if row["action"] == HEAD_RESET_ACTION:
                     resets[seq] = str(row["hash"])
                 elif row["action"] == RESET_ACK_ACTION and row["mac"] is not None:
@@ -745,6 +802,14 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
             )
         if last_seq == 0 and head is None and last_cp is None:
             _check_not_emptied(conn)
+        if retired_through is not None and retired_through not in retire_marks:
+            raise _Failed(
+                Problem.DELETED,
+                1,
+                f"Entries 1-{retired_through} are gone up to a signed checkpoint, but no audit.retire "
+                f"entry records their retirement: they were deleted.",
+                f"序号 1-{retired_through} 的记录已至签名检查点为止消失，但没有 audit.retire 记录其归档：已被删除。",
+            )
         unacknowledged = [r for r in sorted(resets) if r not in acknowledged]
         if unacknowledged:
             first = unacknowledged[0]
@@ -790,6 +855,7 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
             cps,
             head_seq,
             tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
+            from_checkpoint=int(base["seq"]) if base is not None else None,
         )
     result = VerifyResult(
         True,
@@ -799,12 +865,15 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
         checkpoints_checked=cps,
         signed_head_seq=head_seq,
         head_resets=tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
+        from_checkpoint=int(base["seq"]) if base is not None else None,
     )
     if checked:
+        since = f" from the signed checkpoint at seq {base['seq']}" if base is not None else ""
+        since_zh = f"（自序号 {base['seq']} 的签名检查点起）" if base is not None else ""
         result = replace(
             result,
-            message_en=f"The audit log is intact: {checked} entries, head seq {last_seq}.",
-            message_zh=f"审计日志完整：共 {checked} 条记录，链头序号 {last_seq}。",
+            message_en=f"The audit log is intact{since}: {checked} entries, head seq {last_seq}.",
+            message_zh=f"审计日志完整{since_zh}：共 {checked} 条记录，链头序号 {last_seq}。",
         )
     if resets:
         where = ", ".join(str(r) for r in result.head_resets)
@@ -815,6 +884,50 @@ def verify(session: Session, *, batch_size: int = 5000, expect_head: str | None 
             message_zh=result.message_zh + f"签名头部曾在序号 {where} 处被重置，均已由操作员确认。",
         )
     return result
+
+
+def _checkpoint_at(conn: Connection, seq: int, *, required: bool = True) -> Mapping[Any, Any] | None:
+    """The (first) signed checkpoint at ``seq``; when ``required``, a missing one is bad input."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise PiguardError(
+            "validation_error",
+            "A checkpoint is named by its seq, a whole number of at least 1.",
+            "检查点以其序号指定，须为不小于 1 的整数。",
+            fields=[FieldError("checkpoint", "must be >= 1")],
+            http_status=422,
+            exit_code=2,
+        )
+    row = (
+        conn.execute(select(_CHECKPOINT).where(_CHECKPOINT.c.seq == seq).order_by(_CHECKPOINT.c.id).limit(1))
+        .mappings()
+        .first()
+    )
+    if row is None and required:
+        raise PiguardError(
+            "audit_checkpoint_unknown",
+            f"There is no signed checkpoint at seq {seq} (`piguard audit checkpoint` signs one; "
+            f"periodic ones fall every PIGUARD_AUDIT_CHECKPOINT_EVERY entries).",
+            f"序号 {seq} 处没有签名检查点（`piguard audit checkpoint` 可创建；定期检查点每 "
+            f"PIGUARD_AUDIT_CHECKPOINT_EVERY 条生成一个）。",
+            obligations=(OBLIGATION,),
+            fields=[FieldError("checkpoint", str(seq))],
+            http_status=404,
+            exit_code=2,
+        )
+    return row
+
+
+def _checkpoint_retired(seq: int, first: int) -> PiguardError:
+    return PiguardError(
+        "audit_checkpoint_retired",
+        f"The checkpoint at seq {seq} lies in the retired part of the log (entries now start at seq "
+        f"{first}): start from seq {first - 1} or later.",
+        f"序号 {seq} 的检查点位于已归档部分（记录现从序号 {first} 开始）：请从序号 {first - 1} 或之后开始。",
+        obligations=(OBLIGATION,),
+        fields=[FieldError("checkpoint", str(seq))],
+        http_status=409,
+        exit_code=2,
+    )
 
 
 def _parse_expected(line: str) -> dict[str, Any]:
@@ -876,6 +989,80 @@ def acknowledge_reset(session: Session, *, reset_seq: int, reason: str, actor: A
     detail = {"reset_seq": reset_seq, "reason": reason}
     record(session, action=RESET_ACK_ACTION, actor=actor, obligations=(OBLIGATION,), detail=detail)
     return detail
+
+
+@dataclass(frozen=True)
+class RetireResult:
+    through_seq: int
+    entries: int
+    checkpoints: int
+    #: the checkpoint the chain now starts from, as the line to keep outside the database
+    head_line: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "through_seq": self.through_seq,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "head_line": self.head_line,
+        }
+
+
+@carries(OBLIGATION)
+def retire(
+    session: Session, *, before_checkpoint: int, actor: Actor, batch_size: int = 5000, dry_run: bool = False
+) -> RetireResult:
+    """Delete the entries up to the signed checkpoint at seq ``before_checkpoint`` (and the older
+    checkpoints), after verifying the whole chain, and record an ``audit.retire`` entry; in the
+    caller's transaction. :func:`verify` then starts from that checkpoint by itself.
+
+    Refused, with nothing deleted, when there is no checkpoint there, when those entries are already
+    retired, or when the chain does not verify (tampering is never retired away). ``dry_run``: the
+    same checks, and the counts of what would go; nothing deleted or recorded."""
+    _drain(session)
+    conn = session.connection()
+    cp = _checkpoint_at(conn, before_checkpoint)
+    assert cp is not None
+    first = conn.execute(select(func.min(_ENTRY.c.seq))).scalar()
+    if first is None or before_checkpoint < int(first):
+        raise PiguardError(
+            "audit_nothing_to_retire",
+            f"The entries up to seq {before_checkpoint} are already retired.",
+            f"序号 {before_checkpoint} 及之前的记录已归档。",
+            obligations=(OBLIGATION,),
+            fields=[FieldError("before_checkpoint", str(before_checkpoint))],
+            http_status=409,
+            exit_code=2,
+        )
+    result = verify(session, batch_size=batch_size)
+    if not result.ok:
+        raise PiguardError(
+            "audit_not_intact",
+            f"The audit log does not verify ({result.problem} at seq {result.first_bad_seq}): nothing "
+            f"was retired. {result.message_en}",
+            f"审计日志校验未通过（序号 {result.first_bad_seq}：{result.problem}）：未归档任何记录。{result.message_zh}",
+            obligations=(OBLIGATION,),
+            http_status=409,
+            exit_code=1,
+        )
+    line = head_line(int(cp["seq"]), cp["hash"], cp["time"], cp["signature"])
+    if dry_run:
+        n = conn.execute(select(func.count()).where(_ENTRY.c.seq <= before_checkpoint)).scalar_one()
+        c = conn.execute(select(func.count()).where(_CHECKPOINT.c.seq < before_checkpoint)).scalar_one()
+        return RetireResult(before_checkpoint, int(n), int(c), line)
+    entries = conn.execute(_ENTRY.delete().where(_ENTRY.c.seq <= before_checkpoint)).rowcount or 0
+    checkpoints = (
+        conn.execute(_CHECKPOINT.delete().where(_CHECKPOINT.c.seq < before_checkpoint)).rowcount or 0
+    )
+    record(
+        session,
+        action=RETIRE_ACTION,
+        actor=actor,
+        obligations=(OBLIGATION,),
+        detail={"through_seq": before_checkpoint, "entries": entries, "checkpoints": checkpoints},
+    )
+    _drain(session)
+    return RetireResult(before_checkpoint, entries, checkpoints, line)
 
 
 def _truncated(last_seq: int, vouched: int, by_en: str, by_zh: str) -> None:

@@ -3,7 +3,7 @@
 A subject is written ``kind:value``: ``phone:13800138000``, ``email:a@example.cn``,
 ``account:u10001``, ``id_card:110101…``, or ``ref:<32 hex>`` for a hash already known (the console
 and the API's withdraw links carry only that). Phones and e-mail addresses hash exactly as the
-gateway hashes recipients (:func:`piguard.messaging.records.protect.address_hash`), so a person's purpose
+gateway hashes recipients (:func:`piguard.messaging.records.crypto.address_hash`), so a person's purpose
 consents and commercial-message subscriptions meet under one key.
 """
 
@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from piguard.core import addresses, crypto
 from piguard.core.errors import FieldError, PiguardError, validation_error
-from piguard.messaging.records import protect
 from piguard.regulations.markers import carries
 
 KINDS = ("phone", "email", "account", "id_card", "ref")
@@ -65,22 +65,22 @@ def _parse(subject: str) -> Subject:
     if not value:
         raise bad_subject("the value is empty", "值为空")
     if kind == "phone":
-        addr = protect.normalize_address("sms", value, "subject")
-        return Subject(protect.address_hash(addr), protect.mask_address(addr), "phone", "sms")
+        addr = addresses.normalize_address("sms", value, "subject")
+        return Subject(crypto.address_hash(addr), addresses.mask_address(addr), "phone", "sms")
     if kind == "email":
-        addr = protect.normalize_address("email", value, "subject")
-        return Subject(protect.address_hash(addr), protect.mask_address(addr), "email", "email")
+        addr = addresses.normalize_address("email", value, "subject")
+        return Subject(crypto.address_hash(addr), addresses.mask_address(addr), "email", "email")
     if kind == "account":
         if not _ACCOUNT.match(value):
             raise bad_subject(
                 "an account is 1-128 letters, digits or ._@+-", "账号应为 1-128 位字母、数字或 ._@+-"
             )
-        return Subject(protect.identity_hash("account", value), protect.mask_identity(value), "account")
+        return Subject(crypto.identity_hash("account", value), addresses.mask_identity(value), "account")
     if kind == "id_card":
         value = value.upper()
         if not _ID_CARD.match(value):
             raise bad_subject("not a resident ID number", "不是有效的居民身份证号码")
-        return Subject(protect.identity_hash("id_card", value), protect.mask_identity(value), "id_card")
+        return Subject(crypto.identity_hash("id_card", value), addresses.mask_identity(value), "id_card")
     if kind == "ref":
         if not _REF.match(value):
             raise bad_subject(

@@ -60,7 +60,16 @@ class Settings(BaseSettings):
     audit_verify_every_hours: float = 24.0
     # Read by their domains (messaging, discovery); listed here too so that one check refuses every
     # weak key at once, whichever entry point starts first.
+    # Field encryption (core/crypto, docs/crypto.md): PIGUARD_FIELD_KEY is key "v1" (may be emptied
+    # once nothing is under v1 and PIGUARD_BLIND_INDEX_KEY is set); more keys as "id:secret,…" in
+    # PIGUARD_FIELD_KEYS or as lines of PIGUARD_FIELD_KEY_FILE; PIGUARD_FIELD_KEY_ID picks the key new
+    # values are written under (default: the last one listed).
     field_key: str = "dev-field-key-change-me"
+    field_keys: str = ""
+    field_key_file: Path | None = None
+    field_key_id: str = ""
+    # The key of the keyed hashes look-ups use (blind indexes); empty: PIGUARD_FIELD_KEY, as before.
+    blind_index_key: str = ""
     pseudonym_key: str = "dev-pseudonym-key-change-me"
     env: str = "development"
     log_level: str = "INFO"
@@ -87,15 +96,20 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'piguard.db').as_posix()}"
 
     def check_production(self) -> None:
+        if self.env != "production":
+            return
+        from piguard.core.crypto import keys  # the field keys: env, key file, blind-index key
+
         refuse_weak_secrets(
             self.env,
             {
                 "PIGUARD_SECRET_KEY": self.secret_key,
                 "PIGUARD_AUDIT_HMAC_KEY": self.audit_hmac_key,
-                "PIGUARD_FIELD_KEY": self.field_key,
+                **keys.secrets_to_check(self),
                 "PIGUARD_PSEUDONYM_KEY": self.pseudonym_key,
             },
         )
+        keys.build(self)  # a key file readable by others, a key id given twice …: refused here too
 
 
 @lru_cache(maxsize=1)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.compiler import DDLCompiler
 
+from piguard.core.crypto import register_encrypted_column
 from piguard.core.db import Base, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -442,3 +443,10 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# What `piguard keys rotate` re-encrypts (core.crypto): every ciphertext column of the gateway.
+register_encrypted_column("msg_content_providers", "identity_enc", category="id_card")
+register_encrypted_column("msg_records", "recipient_enc", category="phone_mobile")
+register_encrypted_column("msg_records", "content_enc", category="message_content")
+register_encrypted_column("msg_outbox", "recipient_enc", category="phone_mobile")

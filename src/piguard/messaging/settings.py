@@ -1,7 +1,9 @@
 """Gateway settings (``PIGUARD_*`` environment variables), read by the messaging domain only.
 
-``PIGUARD_FIELD_KEY`` encrypts the sending/receiving numbers kept in the message records (O31-11) and
-keys the recipient hashes; the development default is refused when ``PIGUARD_ENV=production``.
+The keys that encrypt the numbers kept in the message records (O31-11) and key the recipient hashes
+are core's (``PIGUARD_FIELD_KEY``/``PIGUARD_FIELD_KEYS``/``PIGUARD_BLIND_INDEX_KEY``, see
+``piguard.core.crypto`` and docs/crypto.md); the demo defaults are refused when
+``PIGUARD_ENV=production``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from piguard.core.config import refuse_weak_secrets
+from piguard.core.config import get_settings
 
-DEV_FIELD_KEY = "dev-field-key-change-me"
 _HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -23,8 +24,6 @@ class MessagingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PIGUARD_", extra="ignore")
 
     env: str = "development"
-    #: Master key for field encryption (AES-GCM) and keyed hashing of addresses.
-    field_key: str = DEV_FIELD_KEY
     #: Two messages whose SimHash similarity (1 - Hamming/64) reaches this are "the same or similar"
     #: content (O31-18.2).
     sms_similarity_threshold: float = Field(0.8, ge=0.5, le=1.0)
@@ -70,7 +69,7 @@ class MessagingSettings(BaseSettings):
         return time(a, b), time(c, d)
 
     def check_production(self) -> None:
-        refuse_weak_secrets(self.env, {"PIGUARD_FIELD_KEY": self.field_key})
+        get_settings()  # core's settings refuse demo or short field keys (and every other key)
 
 
 @lru_cache(maxsize=1)

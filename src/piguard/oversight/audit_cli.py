@@ -29,7 +29,7 @@ from piguard.core.errors import FieldError, PiguardError
 from piguard.regulations.markers import carries
 
 app = typer.Typer(
-    help="Tamper-evident audit log (O24-13.6): verify, search, checkpoint. / 防篡改审计日志：校验、查询、检查点。",
+    help="Tamper-evident audit log (O24-13.6): verify, search, checkpoint, retire. / 防篡改审计日志：校验、查询、检查点、归档。",
     no_args_is_help=True,
 )
 
@@ -103,11 +103,20 @@ def verify(
         help="The line `audit checkpoint` printed, kept outside the database: the chain must hold it. "
         "/ `audit checkpoint` 输出并在库外保存的记录：链中必须包含它。",
     ),
+    from_checkpoint: int | None = typer.Option(
+        None,
+        "--from-checkpoint",
+        min=1,
+        help="Start from the signed checkpoint at this seq (entries before it are not read). "
+        "/ 从该序号的签名检查点开始校验（不读取其前的记录）。",
+    ),
 ) -> None:
     """Check every hash link, entry signature, checkpoint and the signed head; exit 1 on any tampering.
     / 校验每条哈希链接、记录签名、检查点与签名头部；发现篡改时以 1 退出。"""
     with _database() as session:
-        result = service.verify(session, batch_size=batch_size, expect_head=expect_head)
+        result = service.verify(
+            session, batch_size=batch_size, expect_head=expect_head, from_checkpoint=from_checkpoint
+        )
         service.record_verification(session, result, CLI_ACTOR, terminal=_terminal())
     console = Console(highlight=False)
     if fmt is not Format.table:
@@ -116,6 +125,8 @@ def verify(
         console.print(
             f"[green]intact / 完整[/]: {result.checked} entries checked / 已校验 {result.checked} 条"
         )
+        if result.from_checkpoint is not None:
+            console.print(f"from the signed checkpoint at seq / 起始签名检查点序号: {result.from_checkpoint}")
         if result.head_seq is not None:
             console.print(f"head / 链头: seq {result.head_seq} hash {result.head_hash}")
         console.print(
@@ -258,3 +269,48 @@ def acknowledge_reset(
     with _database() as session:
         service.acknowledge_reset(session, reset_seq=seq, reason=reason, actor=CLI_ACTOR)
     Console(highlight=False).print(f"acknowledged / 已确认: head reset at seq {seq}")
+
+
+@app.command()
+@carries("O24-13.6")
+def retire(
+    before_checkpoint: int = typer.Option(
+        ...,
+        "--before-checkpoint",
+        min=1,
+        help="Seq of the signed checkpoint: the entries up to it are deleted. / 签名检查点序号：删除其及之前的记录。",
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Do it (without it, only say what would go). / 确认执行。"),
+    batch_size: int = typer.Option(
+        5000, "--batch-size", min=1, help="Entries read per query while verifying."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+) -> None:
+    """Retire the entries up to a signed checkpoint after verifying the whole chain; verify then
+    starts from that checkpoint. / 校验全链后归档（删除）签名检查点及之前的记录；之后校验从该检查点开始。"""
+    console = Console(highlight=False)
+    with _database() as session:
+        done = service.retire(
+            session,
+            before_checkpoint=before_checkpoint,
+            actor=CLI_ACTOR,
+            batch_size=batch_size,
+            dry_run=not yes,
+        )
+    if not yes:
+        console.print(
+            f"the chain verifies; {done.entries} entries up to seq {done.through_seq} would be retired: run "
+            f"again with --yes. / 校验通过；将归档 {done.entries} 条记录（至序号 {done.through_seq}）：加 --yes 执行。"
+        )
+        return
+    if fmt is not Format.table:
+        console.print_json(json.dumps(done.to_dict(), ensure_ascii=False))
+        return
+    console.print(
+        f"retired / 已归档: {done.entries} entries up to seq {done.through_seq}, {done.checkpoints} older checkpoints"
+    )
+    console.print(
+        "The chain now starts from this signed checkpoint; keep the line outside the database. "
+        "/ 日志现从此签名检查点开始；请在库外保存下面这一行。"
+    )
+    console.print(done.head_line, soft_wrap=True)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.deps import db_session
@@ -27,7 +28,6 @@ from piguard.messaging import listings
 from piguard.messaging.models import ConsentRequest, SubscriptionEvent
 from piguard.messaging.monitor import service as monitor
 from piguard.messaging.monitor.models import ALERT_KINDS, ALERT_STATES
-from piguard.messaging.records import protect
 from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 from piguard.web import charts
@@ -260,8 +260,8 @@ def _messages(
         rhash = None
         if recipient:
             channel = "email" if "@" in recipient else "sms"
-            address = protect.normalize_address(channel, recipient)
-            rhash, ctx["searched_for"] = protect.address_hash(address), protect.mask_address(address)
+            address = addresses.normalize_address(channel, recipient)
+            rhash, ctx["searched_for"] = crypto.address_hash(address), addresses.mask_address(address)
         filt = monitor.RecordFilter(
             content_provider_id=_cp_id(session, f["cp"]),
             outcome=f["outcome"] or None,

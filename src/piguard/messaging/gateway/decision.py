@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.errors import invalid_field as _bad
 from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.messaging.gateway.similarity import overlap, simhash, similarity
 from piguard.messaging.reasons import obligations_of, reason
-from piguard.messaging.records import protect
 from piguard.messaging.registry.service import MAX_LENGTH, CPView, PortView, RegistrySnapshot
 from piguard.messaging.review import MessageKind, Reviewer, ReviewResult, Severity, default_reviewer
 from piguard.regulations.markers import carries
@@ -192,8 +192,8 @@ def prepare(request: GatewayRequest) -> Prepared:
     sender = request.sender.strip()
     if ch == "email":
         sender = sender.lower()
-    address = protect.normalize_address(ch, request.recipient)
-    return Prepared(request, address, protect.address_hash(address), protect.mask_address(address), sender)
+    address = addresses.normalize_address(ch, request.recipient)
+    return Prepared(request, address, crypto.address_hash(address), addresses.mask_address(address), sender)
 
 
 def in_quiet(now: datetime, window: tuple[time, time] | None) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
+from piguard.core import crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, not_found
@@ -40,7 +41,6 @@ from piguard.messaging.gateway.decision import (
 )
 from piguard.messaging.gateway.submit import GatewayResult, decide_batch, outbox_entry
 from piguard.messaging.models import Campaign, MessageRecord
-from piguard.messaging.records import protect
 from piguard.messaging.records import service as records
 from piguard.messaging.registry.service import actor_of
 from piguard.messaging.settings import get_messaging_settings
@@ -65,8 +65,8 @@ def _request(rec: MessageRecord) -> GatewayRequest:
     return GatewayRequest(
         channel=rec.channel,
         sender=rec.sender,
-        recipient=protect.decrypt(rec.recipient_enc),
-        text=protect.decrypt(rec.content_enc) if rec.content_enc else rec.content,
+        recipient=crypto.decrypt(rec.recipient_enc),
+        text=crypto.decrypt(rec.content_enc) if rec.content_enc else rec.content,
         kind=rec.kind if rec.kind in _DECLARED else None,
         message_type=rec.message_type,
         campaign_id=rec.campaign_id,

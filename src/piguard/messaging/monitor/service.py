@@ -38,6 +38,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
+from piguard.core import addresses, crypto
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, not_found
 from piguard.core.errors import invalid_field as _bad
@@ -54,7 +55,6 @@ from piguard.messaging.monitor.models import (
     MonitorAlert,
     MonitorComplaint,
 )
-from piguard.messaging.records import protect
 from piguard.messaging.records.service import has_reason_code
 from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
@@ -176,7 +176,7 @@ def record_complaint(
         raise not_found("Content provider", "内容提供者", str(content_provider_id))
     if source not in COMPLAINT_SOURCES:
         raise _bad("source", f"one of {', '.join(COMPLAINT_SOURCES)}", "来源无效")
-    if channel not in protect.CHANNELS:
+    if channel not in addresses.CHANNELS:
         raise _bad("channel", "sms or email", "须为 sms 或 email")
     if not isinstance(summary, str) or len(summary) > 1000:
         raise _bad("summary", "at most 1000 characters", "最多 1000 个字符")
@@ -186,8 +186,8 @@ def record_complaint(
         raise _bad("message_ref", "at most 32 characters", "最多 32 个字符")
     rhash = masked = None
     if recipient:
-        address = protect.normalize_address(channel, recipient)
-        rhash, masked = protect.address_hash(address), protect.mask_address(address)
+        address = addresses.normalize_address(channel, recipient)
+        rhash, masked = crypto.address_hash(address), addresses.mask_address(address)
     c = MonitorComplaint(
         content_provider_id=content_provider_id,
         at=at or utcnow(),

@@ -25,6 +25,7 @@ from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
@@ -40,7 +41,6 @@ from piguard.messaging.models import (
     SubscriptionEvent,
     Suppression,
 )
-from piguard.messaging.records import protect
 from piguard.messaging.settings import get_messaging_settings
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
@@ -62,7 +62,7 @@ def _recorded_sender(channel: str, direction: str, sender: str) -> str:
     """An SMS sender is a port code; one that is a person's number (a refused submission from a
     mobile, say) is kept masked like a recipient, never in clear (O24-10)."""
     if channel == "sms" and direction == "out" and redact(sender) != sender:
-        return protect.mask_address(sender)
+        return addresses.mask_address(sender)
     return sender
 
 
@@ -110,9 +110,9 @@ def record_row(
         "sender": _recorded_sender(channel, direction, sender),
         "recipient_hash": recipient_hash,
         "recipient_masked": recipient_masked,
-        "recipient_enc": protect.encrypt(address),
+        "recipient_enc": crypto.encrypt(address),
         "content": redact(content) if content_has_pi else content,
-        "content_enc": protect.encrypt(content) if content_has_pi else None,
+        "content_enc": crypto.encrypt(content) if content_has_pi else None,
         "kind": kind,
         "message_type": message_type,
         "content_provider_id": content_provider_id,
@@ -197,7 +197,7 @@ def outbox_row(
         "message_ref": ref,
         "channel": channel,
         "sender": sender,
-        "recipient_enc": recipient_enc or protect.encrypt(address),
+        "recipient_enc": recipient_enc or crypto.encrypt(address),
         "content": content,
         "priority": EMERGENCY_PRIORITY if emergency else NORMAL_PRIORITY,
         "status": "queued",
@@ -412,7 +412,7 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
         .order_by(OutboxMessage.priority, OutboxMessage.id)
     ).all()
     msgs = [
-        OutboundMessage(ref, ch, snd, protect.decrypt(enc), content, prio == EMERGENCY_PRIORITY)
+        OutboundMessage(ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY)
         for _id, ref, ch, snd, enc, content, prio in rows
     ]
     ids = transport.send(msgs) if msgs else []
@@ -542,7 +542,7 @@ def records_search(session: Session, q: RecordQuery) -> list[MessageRecord]:
     if q.recipient:
         stmt = stmt.where(
             MessageRecord.recipient_hash
-            == protect.address_hash(protect.normalize_address(q.channel, q.recipient))
+            == crypto.address_hash(addresses.normalize_address(q.channel, q.recipient))
         )
     if q.outcome:
         stmt = stmt.where(MessageRecord.outcome == q.outcome)

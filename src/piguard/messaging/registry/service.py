@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric, uscc
 
 from piguard.audit.service import Actor, record
+from piguard.core import addresses, crypto
 from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
@@ -42,7 +43,6 @@ from piguard.messaging.models import (
     Suspension,
     Template,
 )
-from piguard.messaging.records import protect
 from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer, default_reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries
@@ -207,7 +207,7 @@ def create_content_provider(
     number = _check_identity(identity_type, identity_number)
     if session.scalar(select(ContentProvider.id).where(ContentProvider.code == code)):
         raise _conflict(f"Content provider {code}")
-    ihash = protect.identity_hash(identity_type, number)
+    ihash = crypto.identity_hash(identity_type, number)
     holder = session.scalar(select(ContentProvider).where(ContentProvider.identity_hash == ihash).limit(1))
     if holder is not None:
         raise PiguardError(
@@ -225,9 +225,9 @@ def create_content_provider(
         name=_text("name", name),
         service_provider_id=service_provider_id,
         identity_type=identity_type,
-        identity_masked=protect.mask_identity(number),
+        identity_masked=addresses.mask_identity(number),
         identity_hash=ihash,
-        identity_enc=protect.encrypt(number),
+        identity_enc=crypto.encrypt(number),
         verification_status="pending",
     )
     session.add(cp)
@@ -588,7 +588,7 @@ def _port_code(channel: str, code: str) -> str:
         if not _PORT_DIGITS.match(c):
             raise _invalid("code", "3-21 digits", "须为 3-21 位数字")
         return c
-    return protect.normalize_address("email", code, "code").lower()
+    return addresses.normalize_address("email", code, "code").lower()
 
 
 def _range_text(code: str, ext_from: str | None, ext_to: str | None) -> str:

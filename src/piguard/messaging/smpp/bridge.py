@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from piguard.core import crypto
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
@@ -25,7 +26,6 @@ from piguard.identity.principal import Principal
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import ContentProvider, OutboxMessage
-from piguard.messaging.records import protect
 from piguard.messaging.records.service import Transport, deliver_report, drain_outbox_rounds
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
@@ -144,7 +144,7 @@ def decide_submission(
                     esme_ids=[*sub.part_ids, res.ref],
                     registered_delivery=sub.registered_delivery,
                     source_addr=sub.source_addr[:21],
-                    dest_enc=protect.encrypt(sub.destination_addr),
+                    dest_enc=crypto.encrypt(sub.destination_addr),
                     submitted_at=utcnow(),
                 )
             )
@@ -490,7 +490,7 @@ def _receipt_of(msg: SmppMessage) -> _Receipt:
     return _Receipt(
         system_id=msg.system_id,
         esme_ids=tuple(msg.esme_ids or ()),
-        source_addr=protect.decrypt(msg.dest_enc),
+        source_addr=crypto.decrypt(msg.dest_enc),
         dest_addr=msg.source_addr,
         state=msg.final_state or "UNKNOWN",
         submitted=msg.submitted_at,

@@ -1,7 +1,7 @@
 """SMPP tables: ESME accounts (system_id/password of a content provider), the SMPP side of each
 message (the ids the ESME was given, the receipt it asked for) and the SMS centre's part ids.
 
-The recipient's number appears only AES-GCM encrypted (``protect.encrypt``), as in the records.
+The recipient's number appears only AES-GCM encrypted (``crypto.encrypt``), as in the records.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from piguard.core.crypto import register_encrypted_column
 from piguard.core.db import Base, UTCDateTime, utcnow
 from piguard.messaging.models import BigId
 
@@ -77,3 +78,6 @@ class SmppUpstreamPart(Base):
     #: the error code of the part's receipt (``err:``), "" when none
     error: Mapped[str] = mapped_column(String(3), default="", server_default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+register_encrypted_column("msg_smpp_messages", "dest_enc", category="phone_mobile")

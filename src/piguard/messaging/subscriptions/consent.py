@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
+from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, refused
@@ -39,7 +40,6 @@ from piguard.messaging.models import (
     Suppression,
 )
 from piguard.messaging.reasons import reason
-from piguard.messaging.records import protect
 from piguard.messaging.records import service as records
 from piguard.messaging.registry.service import actor_of, missing_charged_terms, snapshot
 from piguard.messaging.settings import get_messaging_settings
@@ -462,8 +462,8 @@ def record_consent(
     check_terms(max_messages=max_messages, period_unit=period_unit, valid_until=valid_until, now=now)
     if not evidence or not str(evidence.get("text_shown", "")).strip():
         raise _bad("evidence", "text_shown is required", "须提供向用户展示的文本")
-    address = protect.normalize_address(channel, recipient)
-    rhash = protect.address_hash(address)
+    address = addresses.normalize_address(channel, recipient)
+    rhash = crypto.address_hash(address)
     end_consents(
         session,
         recipient_hash=rhash,
@@ -474,7 +474,7 @@ def record_consent(
     )
     consent = Consent(
         recipient_hash=rhash,
-        recipient_masked=protect.mask_address(address),
+        recipient_masked=addresses.mask_address(address),
         channel=channel,
         content_provider_id=content_provider_id,
         message_type=message_type.strip(),
@@ -528,11 +528,11 @@ def bulk_consents(
     table = Consent.__table__
     out = []
     for ch, addr, cp_id, mt, mx, unit, until in rows:
-        a = protect.normalize_address(ch, addr)
+        a = addresses.normalize_address(ch, addr)
         out.append(
             {
-                "recipient_hash": protect.address_hash(a),
-                "recipient_masked": protect.mask_address(a),
+                "recipient_hash": crypto.address_hash(a),
+                "recipient_masked": addresses.mask_address(a),
                 "channel": ch,
                 "content_provider_id": cp_id,
                 "message_type": mt,
@@ -659,7 +659,7 @@ class LedgerQuery:
 
 def _ledger_hash(q: LedgerQuery) -> str | None:
     if q.recipient:
-        return protect.address_hash(protect.normalize_address(q.channel, q.recipient))
+        return crypto.address_hash(addresses.normalize_address(q.channel, q.recipient))
     if q.recipient_hash is not None:
         h = q.recipient_hash.strip().lower()
         if not _HASH.match(h):

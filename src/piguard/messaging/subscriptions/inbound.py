@@ -24,13 +24,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
+from piguard.core import addresses, crypto
 from piguard.core.db import utcnow
 from piguard.core.errors import invalid_field as _bad
 from piguard.identity.principal import Principal
 from piguard.messaging.gateway.decision import CONFIRMATION as CONFIRMATION_PURPOSE
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import AuditEntry, decide_one, emit
-from piguard.messaging.records import protect
 from piguard.messaging.records import service as records
 from piguard.messaging.registry.service import actor_of, snapshot
 from piguard.messaging.subscriptions import consent
@@ -91,8 +91,8 @@ def receive_reply(
         raise _bad("text", f"longer than {MAX_REPLY} characters", f"超过 {MAX_REPLY} 个字符")
     if not isinstance(to, str) or not to.strip():
         raise _bad("to", "empty", "为空")
-    address = protect.normalize_address(channel, sender, "sender")
-    rhash, masked = protect.address_hash(address), protect.mask_address(address)
+    address = addresses.normalize_address(channel, sender, "sender")
+    rhash, masked = crypto.address_hash(address), addresses.mask_address(address)
     port_code = to.strip().lower() if channel == "email" else to.strip()
     reg = snapshot(session)
     owners = reg.owners(channel, port_code)
