@@ -24,9 +24,9 @@ from piguard.messaging.gateway import release
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
+from piguard.messaging.monitor import service as monitor
 from piguard.messaging.monitor.models import MonitorAlert, MonitorComplaint
 from piguard.messaging.monitor.service import AlertSettings, evaluate_alerts
-from piguard.messaging.monitor import service as monitor
 from piguard.messaging.registry import service as registry
 from piguard.messaging.settings import reset_messaging_settings
 from piguard.messaging.subscriptions.inbound import receive_reply
@@ -226,7 +226,9 @@ def test_alerts_and_complaints_over_the_api(client: TestClient, session: Session
     assert r.status_code == 410 and r.json()["error"]["code"] == "complaint_moved", r.text
     assert "/api/cases" in r.json()["error"]["message"]["en"]
     c = monitor.complaint_to_dict(
-        monitor.record_complaint(session, reg.youpin_id, source="12321", recipient=USER, summary="骚扰 13812345678")
+        monitor.record_complaint(
+            session, reg.youpin_id, source="12321", recipient=USER, summary="骚扰 13812345678"
+        )
     )
     session.commit()
     assert c["recipient"] != USER and "13812345678" not in json.dumps(c) and c["source"] == "12321"
@@ -253,7 +255,9 @@ def test_alerts_and_complaints_from_the_cli(db_engine, session: Session) -> None
     assert r.exit_code == 0 and json.loads(r.output)["state"] == "closed"
     r = runner.invoke(app, ["sms", "alerts", "close", "999999"])
     assert r.exit_code != 0
-    r = runner.invoke(app, ["sms", "complaint", "add", "-c", "youpin", "--source", "regulator", "--from", USER])
+    r = runner.invoke(
+        app, ["sms", "complaint", "add", "-c", "youpin", "--source", "regulator", "--from", USER]
+    )
     assert r.exit_code != 0 and "complaint_moved" in r.output and "cases open" in r.output
     monitor.record_complaint(session, reg.youpin_id, source="regulator", recipient=USER)
     session.commit()

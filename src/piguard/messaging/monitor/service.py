@@ -184,9 +184,9 @@ def record_complaint(
     principal: Principal | None = None,
 ) -> MonitorComplaint:
     """Record a complaint about a content provider's messages, counted by the complaint-rate alert
-    (O31-22). The complainant's address is kept only as a keyed hash and a masked form; the summary
-    is PI-redacted. Audited. Called by the cases domain's intake (``cases.complaints``), the one way a
-complaint enters; the case keeps this row's id."""
+        (O31-22). The complainant's address is kept only as a keyed hash and a masked form; the summary
+        is PI-redacted. Audited. Called by the cases domain's intake (``cases.complaints``), the one way a
+    complaint enters; the case keeps this row's id."""
     if session.get(ContentProvider, content_provider_id) is None:
         raise not_found("Content provider", "内容提供者", str(content_provider_id))
     if source not in COMPLAINT_SOURCES:
