@@ -282,21 +282,15 @@ def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) ->
         f"已立即停止内容提供者 {cp.id} 发送。",
         {"message_ref": rec.ref, "content_provider_id": cp.id, "categories": categories},
     )
-    service.add_event(
+    keep_evidence(
         session,
         case,
-        "evidence",
+        rec,
         actor,
-        summary=f"message {rec.ref}: prohibited content ({', '.join(categories)})",
-        reasons=[why, *finding_reasons],
-        detail={
-            "message_ref": rec.ref,
-            "content_sha256": digest,
-            "message_at": rec.at.isoformat(),
-            "content_provider_id": cp.id,
-            "port_id": rec.port_id,
-            "review": result.to_dict(),
-        },
+        digest=digest,
+        why=why,
+        findings=finding_reasons,
+        review_dict=result.to_dict(),
     )
     already = cp.suspended
     registry.suspend_content_provider(
@@ -319,7 +313,8 @@ def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) ->
             "already_suspended": already,
         },
     )
-    report = draft_report(case, rec, cp, categories, digest)
+    labels = [f.message_zh.split("（", 1)[-1].rstrip("）。") for f in prohibited]
+    report = draft_report(case, rec, cp, labels, digest)
     case.detail = {**(case.detail or {}), "report": report, "stopped_content_provider_id": cp.id}
     service.add_event(
         session,
@@ -333,6 +328,40 @@ def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) ->
     return True
 
 
+@carries("O31-28")
+def keep_evidence(
+    session: Session,
+    case: Case,
+    rec: MessageRecord,
+    actor: Actor,
+    *,
+    digest: str,
+    why: Reason,
+    findings: list[Reason],
+    review_dict: dict[str, Any],
+) -> None:
+    """The evidence of the complained message on the case's timeline (and the audit log): its
+    reference, time, port and content provider, the SHA-256 of its content and the review's reasons.
+    The message record itself stays in the gateway's records for its retention period (O31-11)."""
+    service.add_event(
+        session,
+        case,
+        "evidence",
+        actor,
+        summary=f"message {rec.ref}: prohibited content",
+        reasons=[why, *findings],
+        detail={
+            "message_ref": rec.ref,
+            "content_sha256": digest,
+            "message_at": rec.at.isoformat(),
+            "content_provider_id": rec.content_provider_id,
+            "port_id": rec.port_id,
+            "review": review_dict,
+        },
+    )
+
+
+@carries("O31-28")
 def draft_report(
     case: Case, rec: MessageRecord, cp: ContentProvider, categories: list[str], digest: str
 ) -> str:

@@ -75,7 +75,6 @@ def alert_close(
     status_code=410,
     summary="Retired: complaints are filed as cases (POST /api/cases), which count them here",
 )
-@carries("O31-22")
 def complaint_add(
     _: Principal = Depends(require_action("sms.manage")),
     session: Session = Depends(db_session, scope="function"),
