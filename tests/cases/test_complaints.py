@@ -292,3 +292,42 @@ def test_reply_without_a_notice_sender_is_recorded_and_says_it_was_not_sent(sess
     ).one()
     assert ev.detail == {"sent": False, "why": "no_notice_sender"}
     assert "contact_enc" not in service.to_dict(case, with_text=True)
+
+
+@pytest.mark.obligation("O31-28")
+def test_content_kept_encrypted_because_it_held_pi_is_reviewed_in_clear_and_nothing_leaks(
+    session: Session,
+) -> None:
+    from piguard.audit.models import AuditEntry
+    from piguard.messaging.records import protect
+    from piguard.messaging.records import service as records
+
+    reg = build_registry(session)
+    now = utcnow()
+    text = "【优品商城】黑户可贷，无视征信，联系经理13912345678"
+    addr = protect.normalize_address("sms", USER)
+    ref = records.new_ref()
+    records.write_records(
+        session,
+        [
+            records.record_row(
+                ref=ref, at=now - timedelta(days=1), direction="out", channel="sms", sender="10690002",
+                address=addr, recipient_hash=protect.address_hash(addr), recipient_masked=protect.mask_address(addr),
+                content=text, content_has_pi=True, outcome="allow", status="delivered",
+                content_provider_id=reg.youpin_id, port_id=reg.business_port_id,
+            )
+        ],
+    )  # fmt: skip
+    rec = session.scalar(select(MessageRecord).where(MessageRecord.ref == ref))
+    assert rec is not None and "13912345678" not in rec.content and rec.content_enc
+    case = complaints.file_complaint(
+        session, kind="sms_complaint", received=now, text="非法贷款", actor=STAFF, source="phone",
+        subject=f"phone:{USER}", message_ref=ref, now=now,
+    )  # fmt: skip
+    ev = next(e for e in service.events(session, case) if e.kind == "evidence")
+    assert ev.detail["content_sha256"] == complaints.content_hash(text)
+    assert session.get(ContentProvider, reg.youpin_id).suspended  # type: ignore[union-attr]
+    session.flush()
+    blob = " ".join(str(a.detail) + str(a.subject_ref) for a in session.scalars(select(AuditEntry)))
+    assert "13912345678" not in blob and USER not in blob
+    assert "13912345678" not in str(service.to_dict(case, with_text=True))
