@@ -37,11 +37,13 @@ DOMAIN_ROUTERS = [
     "piguard.messaging.views",
     "piguard.rights.views",
     "piguard.cases.views",
+    "piguard.cases.incident_views",
     "piguard.oversight.views",
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
     "piguard.web.consent_views",
+    "piguard.web.incident_views",
 ]
 
 

@@ -73,6 +73,12 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
         "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
     ),
+    (
+        "incidents",
+        "piguard.cases.incident_cli",
+        "Incidents: leak, damage, loss or risk of it; report, notices, suspension (O24-14, CSL-42.2). "
+        "/ 个人信息安全事件：补救、报告、告知、暂停。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (
