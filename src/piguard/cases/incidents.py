@@ -231,7 +231,7 @@ def _people_count(v: object) -> int | None:
 # -- opening ------------------------------------------------------------------------------------
 
 
-@carries("O24-14.1", "CSL-42.2", "NPC-4")
+@carries("O24-14.1", "CSL-42.2", "NPC-4", "O24-13.2")
 def open_incident(
     session: Session,
     *,
@@ -521,7 +521,7 @@ def scan(
 # -- remedial actions ---------------------------------------------------------------------------
 
 
-@carries("O24-14.1", "CSL-42.2", "NPC-4")
+@carries("O24-14.1", "CSL-42.2", "NPC-4", "CRL-29")
 def add_action(
     session: Session,
     case: Case,
@@ -573,7 +573,7 @@ def add_action(
     return row
 
 
-@carries("O24-14.1", "NPC-4")
+@carries("O24-14.1", "CSL-42.2", "NPC-4", "CRL-29")
 def complete_action(
     session: Session,
     case: Case,
@@ -1078,7 +1078,7 @@ def default_notice_text(
         ) from None
 
 
-@carries("CSL-42.2", "O24-14.1")
+@carries("CSL-42.2", "O24-14.1", "CRL-29")
 def notify(
     session: Session,
     case: Case,
