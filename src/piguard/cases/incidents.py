@@ -447,7 +447,9 @@ def scan(
                 raise _unreadable(label, f"{type(exc).__name__}", "无法读取（权限或磁盘错误）") from None
             report = scanners.scan_paths([p])
         else:
-            label = Path(name or "upload").name[:200] or "upload"
+            label = Path(name or "upload").name[:200]
+            if label in ("", ".", "..") or "\x00" in label:
+                label = "upload"
             raw = data or b""
             if not raw:
                 raise _unreadable(label, "it is empty", "文件为空")
@@ -1115,6 +1117,7 @@ def notify(
         _text(text, "text", 5000) if text else default_notice_text(session, case, inc, sender, template_dir)
     )
     persons, _ = add_people(session, case, who, actor=actor, now=now)
+    assess(session, case, actor=actor, now=now)
     done_before = {
         n.person_id
         for n in session.scalars(
