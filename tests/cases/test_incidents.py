@@ -365,3 +365,32 @@ def test_demo_has_one_open_incident(session: Session) -> None:
     d = incidents.to_dict(session, *rows[0])
     assert d["severity"]["serious"] and d["report"]["zh"] and d["notices"]["sent"] == 3
     assert session.execute(text("select count(*) from incident_actions")).scalar_one() == 2
+
+
+@pytest.mark.obligation("O24-14.1")
+def test_the_templates_folder_setting_replaces_the_packaged_report(
+    world: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "incident_report.en.md.j2").write_text(
+        "Report {{ ref }}: {{ people }} people\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("PIGUARD_INCIDENT_TEMPLATES_DIR", str(tmp_path))
+    case = _open(world, people=7)
+    out = incidents.generate_report(world, case, actor=STAFF)
+    assert out["en"].strip() == f"Report {case.ref}: 7 people" and "个人信息安全事件报告" in out["zh"]
+    monkeypatch.setenv("PIGUARD_INCIDENT_TEMPLATES_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(PiguardError) as e:
+        incidents.generate_report(world, case, actor=STAFF)
+    assert e.value.fields[0].field == "template_dir"
+
+
+@pytest.mark.obligation("O24-14.1")
+def test_an_uploaded_file_name_stays_a_name(world: Session, tmp_path: Path) -> None:
+    case = _open(world)
+    row = incidents.scan(world, case, data=LEAK_TEXT.encode("utf-8"), name="../../etc/leak.csv", actor=STAFF)
+    assert row.source_name == "leak.csv" and row.counts["phone_mobile"] == 2
+    row = incidents.scan(world, case, data=b"phone 13800138099", name="..", actor=STAFF)
+    assert row.source_name == "upload"
+    with pytest.raises(PiguardError) as e:
+        incidents.scan(world, case, data=b"", name="empty.csv", actor=STAFF)
+    assert e.value.code == "incident_scan_unreadable"
