@@ -37,12 +37,14 @@ DOMAIN_ROUTERS = [
     "piguard.messaging.views",
     "piguard.rights.views",
     "piguard.cases.views",
+    "piguard.cases.incident_views",
     "piguard.oversight.views",
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
     "piguard.web.consent_views",
     "piguard.web.cases_views",
+    "piguard.web.incident_views",
 ]
 
 

@@ -83,6 +83,12 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.cases.cli",
         "Complaints, requests and incidents on statutory clocks (O24-12, O31-27). / 投诉、请求与事件案件及其法定期限。",
     ),
+    (
+        "incidents",
+        "piguard.cases.incident_cli",
+        "Incidents: leak, damage, loss or risk of it; report, notices, suspension (O24-14, CSL-42.2). "
+        "/ 个人信息安全事件：补救、报告、告知、暂停。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

@@ -35,6 +35,10 @@ def load_demo(session: Session) -> None:
     from piguard.cases.demo import load_demo_cases
 
     load_demo_cases(session)
+
+    from piguard.cases.incident_demo import load_demo_incidents
+
+    load_demo_incidents(session)
     system = Actor.system("demo-loader")
     record(
         session,

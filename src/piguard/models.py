@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "piguard.messaging.monitor.models",
     "piguard.rights.models",
     "piguard.cases.models",
+    "piguard.cases.incident_models",
     "piguard.oversight.models",
 ]
 

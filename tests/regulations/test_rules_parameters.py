@@ -27,6 +27,9 @@ EXPECTED = {
     "fines.o24_23.max_yuan": (30000, "yuan", "O24-23", date(2013, 9, 1)),
     "fines.o31_34.min_yuan": (10000, "yuan", "O31-34", date(2015, 6, 30)),
     "fines.o31_34.max_yuan": (30000, "yuan", "O31-34", date(2015, 6, 30)),
+    # the operator's thresholds for a serious incident (Order 24 Art. 14 names no number)
+    "incident.serious_people_affected": (1000, "people", "O24-14.1", date(2013, 9, 1)),
+    "incident.serious_people_affected_sensitive": (100, "people", "O24-14.1", date(2013, 9, 1)),
 }
 
 

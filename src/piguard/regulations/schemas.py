@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SourceId = Literal["O24", "O31", "CSL", "CRL", "NPC", "GC"]
 Section = Literal["A", "B", "C", "D", "E", "F", "G"]
-Unit = Literal["calendar_days", "working_days", "months", "yuan", "messages"]
+Unit = Literal["calendar_days", "working_days", "months", "yuan", "messages", "people"]
 Bound = Literal["at_most", "at_least", "exact"]
 Status = Literal["built", "partial", "not yet"]
 
@@ -24,6 +24,7 @@ UNIT_LABELS: dict[str, tuple[str, str]] = {  # unit -> (en, zh)
     "months": ("months", "个月"),
     "yuan": ("yuan", "元"),
     "messages": ("messages", "条"),
+    "people": ("people", "人"),
 }
 
 
