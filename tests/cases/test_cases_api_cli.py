@@ -171,3 +171,21 @@ def test_api_open_list_show_assign_note_reply_close_and_roles(client: TestClient
     assert cp is not None and cp.suspended
     actions = set(session.scalars(select(AuditEntry.action)))
     assert {"case.open", "case.evidence", "case.stop", "case.reply", "sms.registry.suspended"} <= actions
+
+
+@pytest.mark.obligation("O24-14.1")
+def test_cli_cases_open_incident_is_an_incident_the_incident_commands_know(db_engine) -> None:  # type: ignore[no-untyped-def]
+    from piguard.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        ["cases", "open", "--kind", "incident", "--received", "2026-11-30T10:00:00+08:00",
+         "--title", "备份盘丢失", "--text", "机房备份盘丢失", "--format", "json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    opened = json.loads(r.output)
+    assert opened["kind"] == "incident" and opened["due"] is None
+    shown = runner.invoke(app, ["incidents", "show", str(opened["id"]), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["incident_kind"] == "risk"

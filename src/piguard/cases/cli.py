@@ -98,9 +98,13 @@ def open_(
         )
     with db.unit_of_work() as session:
         if kind == "incident":
-            case = service.open_case(
-                session, kind=kind, received=received, actor=_actor(), text=text, title=title,
-                source=source or "staff", external_ref=external_ref,
+            from piguard.cases import incidents
+
+            # The generic opener records an incident as a risk until it is assessed; the full
+            # detail (systems, categories, people) comes with `piguard incidents open`.
+            case = incidents.open_incident(
+                session, kind="risk", discovered=received, actor=_actor(), text=text, title=title,
+                source=source or "staff",
             )  # fmt: skip
         else:
             cp_id = None

@@ -73,15 +73,17 @@ def open_case(
         )
     actor = principal.as_actor()
     if body.kind == "incident":
-        case = service.open_case(
+        from piguard.cases import incidents
+
+        # recorded as a risk until assessed; POST /api/incidents takes the full detail
+        case = incidents.open_incident(
             session,
-            kind=body.kind,
-            received=body.received,
+            kind="risk",
+            discovered=body.received,
             actor=actor,
             text=body.text,
             title=body.title,
             source=body.source or "staff",
-            external_ref=body.external_ref,
         )
     else:
         cp_id = body.content_provider_id
