@@ -73,6 +73,16 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
         "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
     ),
+    (
+        "agents",
+        "piguard.oversight.cli:agents_app",
+        "Agent register: outsourced firms, contracts, scope, assessments (O24-11). / 代理商登记。",
+    ),
+    (
+        "training",
+        "piguard.oversight.cli:training_app",
+        "Staff training: courses, completions, expiry (O24-15). / 人员培训：课程、完成记录、有效期。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (
