@@ -174,3 +174,32 @@ def test_consent_is_asked_when_the_read_is_about_one_person(
     r = _records(app_client, officer, purpose="marketing", recipient=USER)
     assert r.status_code == 403 and _codes(r) == ["no_consent"]
     assert "O24-9.1" in r.json()["error"]["obligations"]
+
+
+def test_console_asks_the_purpose_masks_by_default_and_audits_clear_text(
+    app_client: TestClient, account: Account, notice: str, session: Session
+) -> None:
+    account("olga", "compliance_officer", utcnow())
+    r = app_client.post(
+        "/login", data={"username": "olga", "password": "a long oversight password 1", "next": "/"}
+    )
+    assert r.status_code == 303
+    page = app_client.get(f"/console/sms/messages/{notice}")
+    assert (
+        page.status_code == 200 and 'id="purpose-picker"' in page.text and "+86138****5678" not in page.text
+    )
+    page = app_client.get(f"/console/sms/messages/{notice}", params={"purpose": "complaint_handling"})
+    assert page.status_code == 200 and "+86138****5678" in page.text and USER not in page.text
+    assert 'id="show-clear"' in page.text and page.cookies.get("piguard_purpose") == "complaint_handling"
+    clear = app_client.get(f"/console/sms/messages/{notice}", params={"view": "clear"})  # purpose kept
+    assert clear.status_code == 200 and CLEAR_NUMBER in clear.text
+    entry = pi_reads(session)[-1]
+    assert (entry.purpose, entry.detail["view"], entry.outcome) == ("complaint_handling", "clear", "ok")
+    refused = app_client.get(
+        f"/console/sms/messages/{notice}", params={"purpose": "analytics", "view": "clear"}
+    )
+    assert refused.status_code == 403 and CLEAR_NUMBER not in refused.text
+    assert (
+        'data-code="category_not_needed"' in refused.text
+        or 'data-code="clear_text_not_needed"' in refused.text
+    )

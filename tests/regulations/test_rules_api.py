@@ -86,7 +86,7 @@ def test_parameters(client: TestClient) -> None:
     r = client.get("/api/parameters")
     assert r.status_code == 200
     by_name = {p["name"]: p for p in r.json()}
-    assert len(by_name) == 13
+    assert len(by_name) == 14
     p = by_name["sms_records.retention_months"]
     assert (p["value"], p["unit"], p["bound"], p["reference"]["id"]) == (5, "months", "at_least", "O31-11")
     assert p["unit_label"] == {"en": "months", "zh": "个月"}

@@ -26,6 +26,8 @@ EXPECTED = {
     "fines.o24_23.max_yuan": (30000, "yuan", "O24-23", date(2013, 9, 1)),
     "fines.o31_34.min_yuan": (10000, "yuan", "O31-34", date(2015, 6, 30)),
     "fines.o31_34.max_yuan": (30000, "yuan", "O31-34", date(2015, 6, 30)),
+    # operator policy under the duty to train (O24-15 names no period): a course may set its own
+    "training.validity_days": (365, "calendar_days", "O24-15", date(2013, 9, 1)),
 }
 
 
