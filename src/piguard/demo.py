@@ -32,6 +32,9 @@ def load_demo(session: Session) -> None:
     from piguard.consent.demo import load_demo_consent
 
     load_demo_consent(session)
+    from piguard.oversight.demo import load_demo_oversight
+
+    load_demo_oversight(session)
     system = Actor.system("demo-loader")
     record(
         session,
