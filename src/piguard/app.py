@@ -45,6 +45,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.consent_views",
     "piguard.web.cases_views",
     "piguard.web.incident_views",
+    "piguard.web.oversight_views",
 ]
 
 

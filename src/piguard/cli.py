@@ -89,6 +89,16 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "Incidents: leak, damage, loss or risk of it; report, notices, suspension (O24-14, CSL-42.2). "
         "/ 个人信息安全事件：补救、报告、告知、暂停。",
     ),
+    (
+        "agents",
+        "piguard.oversight.cli:agents_app",
+        "Agent register: outsourced firms, contracts, scope, assessments (O24-11). / 代理商登记。",
+    ),
+    (
+        "training",
+        "piguard.oversight.cli:training_app",
+        "Staff training: courses, completions, expiry (O24-15). / 人员培训：课程、完成记录、有效期。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

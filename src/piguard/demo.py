@@ -39,6 +39,10 @@ def load_demo(session: Session) -> None:
     from piguard.cases.incident_demo import load_demo_incidents
 
     load_demo_incidents(session)
+
+    from piguard.oversight.demo import load_demo_oversight
+
+    load_demo_oversight(session)
     system = Actor.system("demo-loader")
     record(
         session,

@@ -49,7 +49,12 @@ def test_api_grant_may_withdraw_may(client: TestClient) -> None:
     body = {"subject": PHONE, "purpose": "marketing", "categories": ["phone_mobile"], "audit": True}
     r = client.post("/api/consent/may", json=body, headers=officer)
     assert r.status_code == 200 and r.json()["outcome"] == "allow"
-    r = client.post("/api/consent/subject", json={"subject": PHONE}, headers=officer)
+    r = client.post(
+        "/api/consent/subject",
+        params={"purpose": "service_provision"},
+        json={"subject": PHONE},
+        headers=officer,
+    )
     data = r.json()
     assert data["subject"]["masked"] == "+86138****8000" and "13800138000" not in r.text
     [entry] = data["entries"]
@@ -93,15 +98,33 @@ def test_api_bad_input_is_clear(client: TestClient) -> None:
 @pytest.mark.obligation("O24-13.3")
 def test_api_roles(client: TestClient) -> None:
     admin = _headers("adam", ["admin"])
-    r = client.post("/api/consent/subject", json={"subject": PHONE}, headers=admin)
+    r = client.post(
+        "/api/consent/subject",
+        params={"purpose": "service_provision"},
+        json={"subject": PHONE},
+        headers=admin,
+    )
     assert r.status_code == 403 and "O24-13.3" in r.json()["error"]["obligations"]
     auditor = _headers("audrey", ["auditor"])
     r = client.post(
         "/api/consent/grant", json={"subject": PHONE, "purpose": "marketing", "evidence": EV}, headers=auditor
     )
     assert r.status_code == 403
-    assert client.post("/api/consent/subject", json={"subject": PHONE}, headers=auditor).status_code == 200
-    assert client.post("/api/consent/subject", json={"subject": PHONE}).status_code == 401
+    assert (
+        client.post(
+            "/api/consent/subject",
+            params={"purpose": "service_provision"},
+            json={"subject": PHONE},
+            headers=auditor,
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/api/consent/subject", params={"purpose": "service_provision"}, json={"subject": PHONE}
+        ).status_code
+        == 401
+    )
 
 
 @pytest.mark.obligation("O24-9.1")

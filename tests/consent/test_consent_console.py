@@ -21,7 +21,9 @@ def client(db_engine) -> TestClient:  # type: ignore[no-untyped-def]
     consent_engine.reset_caches()
     with db.unit_of_work() as session:
         load_demo(session)
-    return TestClient(create_app(), follow_redirects=False)
+    c = TestClient(create_app(), follow_redirects=False)
+    c.cookies.set("piguard_purpose", "service_provision")  # picked on the purpose picker (O24-13.3)
+    return c
 
 
 def _login(client: TestClient, username: str) -> None:

@@ -53,12 +53,12 @@ def _msg(**kw: object) -> dict[str, object]:
 
 def test_gateway_endpoints_need_login_and_the_right_role(client: TestClient, session: Session) -> None:
     assert client.post("/api/sms/submit", json=_msg()).status_code == 401
-    assert client.get("/api/sms/records").status_code == 401
+    assert client.get("/api/sms/records", params={"purpose": "complaint_handling"}).status_code == 401
     _login(client, "audrey")
     r = client.post("/api/sms/submit", json=_msg())
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert client.post("/api/sms/providers", json={"name": "x", "licence_number": "y"}).status_code == 403
-    assert client.get("/api/sms/records").status_code == 200
+    assert client.get("/api/sms/records", params={"purpose": "complaint_handling"}).status_code == 200
 
 
 def test_submit_single_and_batch_with_per_item_errors(client: TestClient, session: Session) -> None:
@@ -88,7 +88,7 @@ def test_submit_single_and_batch_with_per_item_errors(client: TestClient, sessio
     assert all("error" in res[i] for i in (1, 2, 3, 5))
     assert res[3]["error"]["fields"][0]["field"] == "text"
     assert body.json()["summary"] == {"allow": 2, "error": 4}
-    got = client.get("/api/sms/records", params={"recipient": USER})
+    got = client.get("/api/sms/records", params={"purpose": "complaint_handling", "recipient": USER})
     assert got.status_code == 200, got.text
     recs = got.json()["records"]
     assert recs and all(USER not in str(x) for x in recs) and recs[0]["recipient"] == "+86138****5678"
@@ -237,5 +237,5 @@ def test_a_phone_number_used_as_a_sender_is_not_kept_in_clear(client: TestClient
     session.expire_all()
     rec = session.scalars(select(MessageRecord).where(MessageRecord.ref == r["ref"])).one()
     assert rec.sender == "139****5678"
-    shown = client.get("/api/sms/records", params={"ref": r["ref"]}).text
+    shown = client.get("/api/sms/records", params={"purpose": "complaint_handling", "ref": r["ref"]}).text
     assert "13912345678" not in shown

@@ -104,25 +104,42 @@ def test_the_consent_ledger_and_events_api_filter_and_need_the_read_role(
     give_consent(session, reg, recipient="13900000001")
     receive_reply(session, channel="sms", sender="13900000001", to=PORT, text="退订", received_at=at_noon())
     session.commit()
-    assert client.get("/api/sms/consents").status_code == 401
-    assert client.get("/api/sms/subscription-events").status_code == 401
+    assert client.get("/api/sms/consents", params={"purpose": "complaint_handling"}).status_code == 401
+    assert (
+        client.get(
+            "/api/sms/subscription-events",
+            params={"purpose": "complaint_handling"},
+        ).status_code
+        == 401
+    )
     _login(client, "audrey")
-    all_ = client.get("/api/sms/consents").json()["consents"]
+    all_ = client.get("/api/sms/consents", params={"purpose": "complaint_handling"}).json()["consents"]
     assert len(all_) == 2 and all("13812345678" not in json.dumps(c) for c in all_)
-    mine = client.get("/api/sms/consents", params={"recipient": USER}).json()["consents"]
+    mine = client.get(
+        "/api/sms/consents", params={"purpose": "complaint_handling", "recipient": USER}
+    ).json()["consents"]
     assert [c["recipient"] for c in mine] == [addresses.mask_address(USER_E164)]
     h = crypto.address_hash(USER_E164)
-    by_hash = client.get("/api/sms/consents", params={"recipient_hash": h}).json()["consents"]
+    by_hash = client.get(
+        "/api/sms/consents", params={"purpose": "complaint_handling", "recipient_hash": h}
+    ).json()["consents"]
     assert [c["id"] for c in by_hash] == [c["id"] for c in mine]
-    ended = client.get("/api/sms/consents", params={"status": "ended", "content_provider": "youpin"}).json()
+    ended = client.get(
+        "/api/sms/consents",
+        params={"purpose": "complaint_handling", "status": "ended", "content_provider": "youpin"},
+    ).json()
     assert [c["end_reason"] for c in ended["consents"]] == ["opt_out"]
-    ev = client.get("/api/sms/subscription-events", params={"event": "unsubscribed"}).json()["events"]
+    ev = client.get(
+        "/api/sms/subscription-events", params={"purpose": "complaint_handling", "event": "unsubscribed"}
+    ).json()["events"]
     assert len(ev) == 1 and ev[0]["source"] == "reply"
-    bad = client.get("/api/sms/consents", params={"status": "maybe"})
+    bad = client.get("/api/sms/consents", params={"purpose": "complaint_handling", "status": "maybe"})
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "status"
-    bad = client.get("/api/sms/consents", params={"recipient_hash": "not-hex!"})
+    bad = client.get(
+        "/api/sms/consents", params={"purpose": "complaint_handling", "recipient_hash": "not-hex!"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "recipient_hash"
-    bad = client.get("/api/sms/consents", params={"recipient": "12345"})
+    bad = client.get("/api/sms/consents", params={"purpose": "complaint_handling", "recipient": "12345"})
     assert bad.status_code == 422 and "12345" not in bad.text
 
 

@@ -74,7 +74,10 @@ def test_gateway_logs_hold_no_numbers_texts_or_ids(db_engine, session: Session) 
             "/api/sms/inbound", json={"sender": USER, "to": COMMERCIAL_PORT + "07", "text": "退订"}
         )
         assert r.status_code in (200, 201), r.text
-        assert client.get("/api/sms/records", params={"limit": 50}).status_code == 200
+        assert (
+            client.get("/api/sms/records", params={"purpose": "complaint_handling", "limit": 50}).status_code
+            == 200
+        )
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
         configure_logging("INFO")

@@ -30,6 +30,8 @@ EXPECTED = {
     # the operator's thresholds for a serious incident (Order 24 Art. 14 names no number)
     "incident.serious_people_affected": (1000, "people", "O24-14.1", date(2013, 9, 1)),
     "incident.serious_people_affected_sensitive": (100, "people", "O24-14.1", date(2013, 9, 1)),
+    # operator policy under the duty to train (O24-15 names no period): a course may set its own
+    "training.validity_days": (365, "calendar_days", "O24-15", date(2013, 9, 1)),
 }
 
 

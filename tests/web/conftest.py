@@ -23,8 +23,10 @@ def open_page() -> Iterator[Callable[..., Any]]:
             args=CHROMIUM_ARGS,
         )
 
-        def open_(base_url: str, **options: Any) -> Any:
+        def open_(base_url: str, purpose: str | None = "service_provision", **options: Any) -> Any:
             context = browser.new_context(base_url=base_url, locale="zh-CN", **options)
+            if purpose:  # as if picked on the console's purpose picker (O24-13.3)
+                context.add_cookies([{"name": "piguard_purpose", "value": purpose, "url": base_url}])
             page = context.new_page()
             page.set_default_timeout(15_000)
             return page

@@ -14,6 +14,7 @@ from piguard.consent import schemas, service
 from piguard.core.deps import client_ip, db_session
 from piguard.identity.deps import require_action, terminal_of
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/consent", tags=["consent"])
@@ -130,12 +131,16 @@ def withdraw(
     return [e.to_dict() for e in entries]
 
 
-@router.post("/subject", summary="Every consent of one person (purposes and SMS subscriptions), masked")
+@router.post(
+    "/subject",
+    summary="Every consent of one person (purposes and SMS subscriptions), masked; names a purpose",
+)
 def subject(
     body: schemas.SubjectIn,
-    principal: Principal = Depends(require_action("consent.read")),
+    read: PiRead = Depends(require_pi_read("consent.read", ())),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
+    principal = read.principal
     ledger = service.list_for_subject(session, body.subject)
     service.record_listing(session, principal.as_actor(), ledger, client_ip=principal.client_ip)
     return ledger.to_dict()

@@ -81,7 +81,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "audit.verify": _READERS,
     # personal information of end users
     "pi.read": _PI_WORKERS,  # masked view
-    "pi.read_clear": _roles(COMPLIANCE_OFFICER),  # unmasked, only with a purpose that needs it
+    # unmasked, only with a purpose whose inventory entry needs it, current training (O24-15) and,
+    # for agents, a contract whose scope covers it (O24-11): see piguard.identity.purpose
+    "pi.read_clear": _PI_WORKERS,
     "pi.write": _PI_WORKERS,
     "pi.export": _roles(COMPLIANCE_OFFICER),
     "pi.delete": _roles(COMPLIANCE_OFFICER),
@@ -278,8 +280,69 @@ def check_scope(req: AccessRequest) -> CheckResult:
     )
 
 
+#: How a request reads personal information (``context["pi"]``): masked by default, or clear text.
+PI_VIEWS = ("masked", "clear")
+#: The guards a PI read needs beyond roles, installed by the rooms above that know the purposes,
+#: consent, training and the agent register (``piguard.oversight.access`` adds its names here).
+#: Until all of them are installed every PI read is refused: the decision fails closed.
+PI_GUARDS_NEEDED: frozenset[str] = frozenset({"purpose", "consent", "training", "agent_scope"})
+PI_GUARDS_INSTALLED: set[str] = set()
+
+
+@carries("O24-13.3", "O24-9.3")
+def check_pi_view(req: AccessRequest) -> CheckResult:
+    """A read of personal information names a purpose; clear text needs ``pi.read_clear`` too."""
+    view = req.context.get("pi")
+    if view is None:
+        return None
+    if view not in PI_VIEWS:
+        return _r(
+            "pi_view_unknown",
+            ("O24-13.3",),
+            f"Unknown view {str(view)[:16]!r}: use masked or clear.",
+            "未知的视图：请使用 masked（脱敏）或 clear（明文）。",
+        )
+    missing = sorted(PI_GUARDS_NEEDED - PI_GUARDS_INSTALLED)
+    if missing:
+        return _r(
+            "pi_guards_missing",
+            ("O24-13.3",),
+            "Personal information cannot be shown: the purpose, consent, training and agent checks are "
+            "not installed in this process.",
+            "无法显示个人信息：本进程未加载用途、同意、培训与代理商检查。",
+            missing=missing,
+        )
+    if not req.purpose:
+        return _r(
+            "purpose_missing",
+            ("O24-9.3", "O24-13.3"),
+            "Name the purpose of this read of personal information (query parameter purpose= or header "
+            "X-Piguard-Purpose).",
+            "读取个人信息须说明用途（查询参数 purpose= 或请求头 X-Piguard-Purpose）。",
+        )
+    if view == "clear":
+        allowed = ACTION_ROLES["pi.read_clear"]
+        if not req.principal.roles & allowed:
+            return _r(
+                "clear_text_role_not_permitted",
+                ("O24-13.3",),
+                "Your roles see personal information masked only.",
+                "您的角色只能查看脱敏后的个人信息。",
+                required_any=sorted(allowed),
+            )
+        if not scope_covers(req.principal.scopes, scope_for_action("pi.read_clear")):
+            return _r(
+                "token_scope_missing",
+                ("O24-13.3",),
+                "The token does not carry the scope 'pi:read_clear'.",
+                "令牌不具备权限范围 'pi:read_clear'。",
+                scope="pi:read_clear",
+            )
+    return None
+
+
 #: The checks every decision runs first (not meant to be edited at run time).
-BUILTIN_CHECKS: tuple[AccessCheck, ...] = (check_agent, check_role, check_scope)
+BUILTIN_CHECKS: tuple[AccessCheck, ...] = (check_agent, check_role, check_scope, check_pi_view)
 
 
 @carries("O24-13.3", "O24-11")
@@ -333,6 +396,9 @@ __all__ = [
     "AGENT_ROLES",
     "ALL_ROLES",
     "BUILTIN_CHECKS",
+    "PI_GUARDS_INSTALLED",
+    "PI_GUARDS_NEEDED",
+    "PI_VIEWS",
     "ROLES",
     "AccessCheck",
     "AccessRequest",

@@ -25,6 +25,8 @@ class PurposeKind:
     methods_en: str
     refusal_zh: str
     refusal_en: str
+    #: the categories a staff reader may see in clear text for this purpose (O24-13.3); else masked
+    clear: frozenset[str] = frozenset()
 
 
 def _read(name: str) -> Any:
@@ -49,6 +51,7 @@ def taxonomy() -> dict[str, PurposeKind]:
             methods.get("en", ""),
             refusal.get("zh", ""),
             refusal.get("en", ""),
+            frozenset(p.get("clear") or ()),
         )
     return out
 

@@ -20,6 +20,7 @@ from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.messaging import schemas, service
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.monitor.views import router as monitor_router
@@ -305,8 +306,23 @@ def delivery(
     return {"ref": ref, "status": body.status}
 
 
-@router.get("/api/sms/records", summary="Message records (numbers masked)")
-@carries("O31-11", "O24-10")
+def _recipient_subject(request: Request) -> tuple[str, str] | None:
+    """The person a record search is about (their consent is asked), and the audit's ref for them."""
+    recipient = request.query_params.get("recipient")
+    if not recipient:
+        return None
+    from piguard.consent.subjects import parse
+
+    kind = "email" if request.query_params.get("channel") == "email" else "phone"
+    subject = parse(f"{kind}:{recipient}")
+    return f"ref:{subject.hash}", subject.ref
+
+
+@router.get(
+    "/api/sms/records",
+    summary="Message records (numbers masked; view=clear with a purpose that needs it) / 短信记录",
+)
+@carries("O31-11", "O24-10", "O24-13.3")
 def records_view(
     request: Request,
     content_provider: str | None = None,
@@ -319,9 +335,15 @@ def records_view(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
-    principal: Principal = Depends(require_action("sms.read")),
+    purpose: str | None = Query(None, description="Why you read (required; or header X-Piguard-Purpose)"),
+    view: str = Query("masked", description="masked (default) or clear"),
+    read: PiRead = Depends(
+        require_pi_read("sms.read", ("phone_mobile",), system="sms", subject_of=_recipient_subject)
+    ),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
+    _ = purpose, view  # read by the dependency; declared for the API documentation
+    principal = read.principal
     cp_id = service.get_content_provider(session, content_provider).id if content_provider else None
     q = service.RecordQuery(
         cp_id, recipient, channel, outcome, direction, since, until, reason_code, limit, offset
@@ -334,12 +356,16 @@ def records_view(
             session,
             action="sms.records.searched",
             actor=principal.as_actor(),
-            purpose="records_lookup",
+            purpose=read.purpose,
             obligations=("O24-13.6", "O31-11"),
             client_ip=principal.client_ip,
             detail={"by_recipient": True, "results": len(rows)},
         )
-    return {"records": [service.record_to_dict(r) for r in rows]}
+    out = [service.record_to_dict(r) for r in rows]
+    if read.clear:  # granted for this purpose, training current, agent in scope; audited as pi.read
+        for item, row in zip(out, rows, strict=True):
+            item["recipient"] = service.recipient_clear(row)
+    return {"records": out, "purpose": read.purpose, "view": read.view, "notes": read.notes()}
 
 
 @router.get(

@@ -21,9 +21,10 @@ from piguard.core.deps import db_session
 from piguard.core.errors import PiguardError
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead
 from piguard.regulations.markers import carries
 from piguard.web.i18n import TEXT
-from piguard.web.views import _permitted, console_principal, render
+from piguard.web.views import _permitted, console_principal, pi_permitted, purpose_choices, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,6 +91,7 @@ def _view(
     subject: str | None,
     error: PiguardError | None = None,
     status_code: int = 200,
+    pi_read: PiRead | None = None,
 ) -> HTMLResponse:
     ledger = None
     if subject:
@@ -112,6 +114,8 @@ def _view(
         can_manage=can_manage,
         recent=service.recent_subjects(session) if template == "consent.html" else [],
         ts=_ts,
+        pi_read=pi_read,
+        pi_purposes=purpose_choices(session) if pi_read is not None else [],
     )
 
 
@@ -123,10 +127,11 @@ def consent_page(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "consent.read", session)
-    if denied is not None:
-        return denied
-    return _view(request, principal, session, "consent.html", f"ref:{ref.strip()[:64]}" if ref else None)
+    read = pi_permitted(request, principal, session, "consent.read", ())
+    if not isinstance(read, PiRead):
+        return read
+    subject = f"ref:{ref.strip()[:64]}" if ref else None
+    return _view(request, principal, session, "consent.html", subject, pi_read=read)
 
 
 @router.post("/console/consent")
@@ -136,10 +141,10 @@ def consent_search(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "consent.read", session)
-    if denied is not None:
-        return denied
-    return _view(request, principal, session, "consent.html", subject.strip() or None)
+    read = pi_permitted(request, principal, session, "consent.read", ())
+    if not isinstance(read, PiRead):
+        return read
+    return _view(request, principal, session, "consent.html", subject.strip() or None, pi_read=read)
 
 
 @router.post("/console/consent/withdraw")

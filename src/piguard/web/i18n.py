@@ -79,6 +79,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # SMS gateway console (web/messaging_views.py)
     "nav.sms": ("短信网关", "SMS gateway"),
     "nav.sms_alerts": ("短信预警", "SMS alerts"),
+    "nav.agents": ("代理商", "Agents"),
+    "nav.training": ("培训", "Training"),
     "sms.tab.overview": ("监测概览", "Overview"),
     "sms.tab.messages": ("短信查询", "Messages"),
     "sms.tab.blocked": ("拦截与暂缓", "Blocked and held"),

@@ -24,6 +24,7 @@ from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead
 from piguard.messaging import listings
 from piguard.messaging.models import ConsentRequest, SubscriptionEvent
 from piguard.messaging.monitor import service as monitor
@@ -32,7 +33,7 @@ from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
 from piguard.web import charts
 from piguard.web.i18n import lang_of, translator
-from piguard.web.views import _permitted, console_principal, render
+from piguard.web.views import _permitted, console_principal, pi_permitted, purpose_choices, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -234,9 +235,9 @@ def _message_filters(request: Request, blocked: bool) -> dict[str, str]:
 def _messages(
     request: Request, principal: Principal, session: Session, template: str, blocked: bool
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "sms.read", session)
-    if denied is not None:
-        return denied
+    read = pi_permitted(request, principal, session, "sms.read", ("phone_mobile",), system="sms")
+    if not isinstance(read, PiRead):
+        return read
     f = _message_filters(request, blocked)
     page = _int(request.query_params.get("page"), 1)
     recipient = request.query_params.get("recipient", "").strip()[:64]
@@ -285,7 +286,7 @@ def _messages(
                 actor=principal.as_actor(),
                 subject_ref=f"recipient:{ctx['searched_for']}",
                 data_categories=("phone_mobile",) if "@" not in recipient else ("email",),
-                purpose="sms_monitoring",
+                purpose=read.purpose,
                 obligations=("O24-13.6", "O31-11"),
                 client_ip=principal.client_ip,
                 terminal=principal.terminal,
@@ -296,6 +297,7 @@ def _messages(
     ctx["names"] = monitor.provider_names(session, {r.content_provider_id for r in ctx["rows"]})
     ctx["qs"] = lambda **over: _qs(f, **over)
     ctx["providers"] = _provider_choices(session)
+    ctx.update(pi_read=read, pi_purposes=purpose_choices(session))
     return _page(request, principal, template, "blocked" if blocked else "messages", **ctx)
 
 
@@ -346,9 +348,26 @@ def sms_message(
         rec = monitor.get_record(session, ref)
     except PiguardError as err:
         return _error(request, principal, err)
+    read = pi_permitted(request, principal, session, "sms.read", ("phone_mobile",), system="sms")
+    if not isinstance(read, PiRead):
+        return read
     names = monitor.provider_names(session, {rec.content_provider_id} if rec.content_provider_id else set())
     reasons = monitor.record_reasons(rec)  # each reason with its own obligation ids
-    return _page(request, principal, "sms_message.html", "messages", r=rec, names=names, reasons=reasons)
+    from piguard.messaging import service as messaging
+
+    return _page(
+        request,
+        principal,
+        "sms_message.html",
+        "messages",
+        r=rec,
+        names=names,
+        reasons=reasons,
+        recipient_shown=messaging.recipient_clear(rec) if read.clear else rec.recipient_masked,
+        pi_read=read,
+        pi_purposes=purpose_choices(session),
+        pi_clear_link=True,
+    )
 
 
 # ------------------------------------------------------------------------------------ registry
@@ -398,9 +417,9 @@ def sms_consents(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "sms.read", session)
-    if denied is not None:
-        return denied
+    read = pi_permitted(request, principal, session, "sms.read", ("phone_mobile",), system="sms")
+    if not isinstance(read, PiRead):
+        return read
     from piguard.messaging.models import REQUEST_STATUS
 
     f = {"status": status if status in REQUEST_STATUS else "", "cp": cp.strip()[:64]}
@@ -422,6 +441,8 @@ def sms_consents(
         principal,
         "sms_consents.html",
         "consents",
+        pi_read=read,
+        pi_purposes=purpose_choices(session),
         f=f,
         statuses=REQUEST_STATUS,
         rows=rows,
@@ -443,9 +464,9 @@ def sms_optouts(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "sms.read", session)
-    if denied is not None:
-        return denied
+    read = pi_permitted(request, principal, session, "sms.read", ("phone_mobile",), system="sms")
+    if not isinstance(read, PiRead):
+        return read
     f = {"cp": cp.strip()[:64]}
     error = None
     rows: list[SubscriptionEvent] = []
@@ -461,6 +482,8 @@ def sms_optouts(
         principal,
         "sms_optouts.html",
         "optouts",
+        pi_read=read,
+        pi_purposes=purpose_choices(session),
         f=f,
         rows=rows,
         has_next=more,

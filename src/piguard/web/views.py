@@ -17,6 +17,8 @@ from piguard.core.errors import PiguardError
 from piguard.identity import deps as identity_deps
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PURPOSE_COOKIE, PURPOSE_PARAM, PiRead, decide_read, purpose_of
+from piguard.regulations.markers import carries
 from piguard.web.i18n import LANG_COOKIE, lang_of, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -42,6 +44,10 @@ def render(
     )
     if request.query_params.get("lang") == lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    pi_read = ctx.get("pi_read")
+    if pi_read is not None and request.query_params.get(PURPOSE_PARAM) == pi_read.purpose:
+        # the purpose picked on a page stays picked for this browser session (never a default)
+        response.set_cookie(PURPOSE_COOKIE, pi_read.purpose, httponly=True, samesite="lax")
     return response
 
 
@@ -81,6 +87,64 @@ def _permitted(request: Request, principal: Principal, action: str, session: Ses
         http_status=403,
     )
     return render(request, "error.html", principal, status_code=403, error=err)
+
+
+def purpose_choices(session: Session) -> list[dict[str, Any]]:
+    from piguard.oversight import service as oversight
+
+    return oversight.read_purposes(session)
+
+
+@carries("O24-13.3", "O24-9.3")
+def pi_permitted(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    action: str,
+    categories: tuple[str, ...],
+    *,
+    system: str | None = None,
+    template_ctx: dict[str, Any] | None = None,
+) -> PiRead | HTMLResponse:
+    """A console page that shows personal information: the purpose picked on the page (or kept from
+    the last pick), masked unless ``view=clear``; refused, the error page with the reasons; without
+    a purpose, the purpose picker and no data."""
+    purpose = purpose_of(request, cookie=True)
+    view = request.query_params.get("view") or "masked"
+    if view not in ("masked", "clear"):
+        view = "masked"
+    if not purpose:
+        return render(
+            request,
+            "pi_purpose.html",
+            principal,
+            purposes=purpose_choices(session),
+            current=None,
+            **(template_ctx or {}),
+        )
+    try:
+        read = decide_read(
+            session,
+            principal,
+            action,
+            purpose=purpose,
+            view=view,
+            categories=categories,
+            system=system,
+            route=request.url.path,
+        )
+    except PiguardError as err:
+        return render(
+            request,
+            "pi_purpose.html",
+            principal,
+            status_code=err.http_status,
+            purposes=purpose_choices(session),
+            current=purpose,
+            error=err,
+            **(template_ctx or {}),
+        )
+    return read
 
 
 @router.get("/")

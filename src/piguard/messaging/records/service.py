@@ -564,6 +564,13 @@ def records_search(session: Session, q: RecordQuery) -> list[MessageRecord]:
     )
 
 
+@carries("O24-13.3")
+def recipient_clear(r: MessageRecord) -> str:
+    """The record's address in clear, for a read the access decision allowed in clear text (the
+    caller audits it, with its purpose); ``recipient_masked`` everywhere else."""
+    return crypto.decrypt(r.recipient_enc)
+
+
 def record_to_dict(r: MessageRecord) -> dict[str, Any]:
     return {
         "ref": r.ref,

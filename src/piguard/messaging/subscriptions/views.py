@@ -13,6 +13,7 @@ from piguard.audit.service import record
 from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.messaging import schemas
 from piguard.messaging.registry import service as registry
 from piguard.messaging.subscriptions import consent
@@ -39,7 +40,7 @@ def list_requests(
     status: str | None = None,
     content_provider: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    _: Principal = Depends(require_action("sms.read")),
+    _: PiRead = Depends(require_pi_read("sms.read", ("phone_mobile",), system="sms")),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     cp_id = registry.get_content_provider(session, content_provider).id if content_provider else None
@@ -77,14 +78,14 @@ class _Ledger:
             self.offset,
         )
 
-    def audit(self, session: Session, principal: Principal, what: str, n: int) -> None:
+    def audit(self, session: Session, principal: Principal, what: str, n: int, purpose: str) -> None:
         if not (self.recipient or self.recipient_hash):
             return
         record(
             session,
             action=f"sms.{what}.searched",
             actor=principal.as_actor(),
-            purpose="records_lookup",
+            purpose=purpose,
             obligations=("O24-13.6", "O31-11"),
             client_ip=principal.client_ip,
             detail={"by_recipient": True, "results": n},
@@ -96,11 +97,12 @@ class _Ledger:
 def list_consents(
     status: str | None = None,
     f: _Ledger = Depends(),
-    principal: Principal = Depends(require_action("sms.read")),
+    read: PiRead = Depends(require_pi_read("sms.read", ("phone_mobile",), system="sms")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
+    principal = read.principal
     rows = consent.list_consents(session, f.query(session, status))
-    f.audit(session, principal, "consents", len(rows))
+    f.audit(session, principal, "consents", len(rows), read.purpose)
     return {"consents": [consent.consent_to_dict(c) for c in rows]}
 
 
@@ -109,9 +111,10 @@ def list_consents(
 def list_events(
     event: str | None = None,
     f: _Ledger = Depends(),
-    principal: Principal = Depends(require_action("sms.read")),
+    read: PiRead = Depends(require_pi_read("sms.read", ("phone_mobile",), system="sms")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
+    principal = read.principal
     rows = consent.list_events(session, f.query(session, event))
-    f.audit(session, principal, "subscription_events", len(rows))
+    f.audit(session, principal, "subscription_events", len(rows), read.purpose)
     return {"events": [consent.event_to_dict(e) for e in rows]}
