@@ -115,8 +115,12 @@ class UpstreamClient:
             try:
                 await self._session()
                 delay = 0.5
-            except (ConnectionError, OSError, TimeoutError, PduError, UpstreamError) as exc:
+            except (ConnectionError, OSError, TimeoutError, EOFError, PduError, UpstreamError) as exc:
+                # EOFError: asyncio.IncompleteReadError, the centre closed the link mid-PDU or
+                # between PDUs; without it the client stopped reconnecting after an outage
                 log.warning("smpp.upstream_down", error=type(exc).__name__)
+            except Exception as exc:  # never stop reconnecting
+                log.error("smpp.upstream_error", error=type(exc).__name__)
             self._close()
             if self._stopping:
                 return
