@@ -39,7 +39,9 @@ def run(
             for k in range(kills):
                 proc = common.start_dispatcher(env, smsc.port)
                 target = min(accepted - 1, (k + 1) * step)
-                common.wait_until(lambda t=target: smsc.delivered >= t or proc.poll() is not None, timeout)
+                common.wait_until(
+                    lambda t=target, p=proc: smsc.delivered >= t or p.poll() is not None, timeout
+                )
                 time.sleep(rnd.random() * 0.05)
                 common.kill9(proc)
                 done_kills += 1

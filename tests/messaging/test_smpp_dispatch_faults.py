@@ -25,7 +25,7 @@ from piguard.identity.principal import Principal
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
 from piguard.messaging.models import MessageRecord, OutboxMessage
-from piguard.messaging.records.service import SendOutcome, claim_outbox, settle_outbox
+from piguard.messaging.records.service import claim_outbox
 from piguard.messaging.settings import reset_messaging_settings
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
@@ -163,6 +163,8 @@ def test_retry_backs_off_and_ends_at_the_validity(session: Session, fast_retry: 
     """A retry puts the row back to ``queued`` with a back-off it is not claimed before; a retry
     whose back-off would end past the validity (PIGUARD_SMS_VALIDITY_HOURS) fails it, "expired";
     a permanent refusal fails it at once."""
+    from piguard.messaging.records.service import SendOutcome, settle_outbox
+
     build(session)
     a, b, c = _queue(session, 3, first=100)
     now = utcnow()
