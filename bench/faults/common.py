@@ -331,3 +331,11 @@ def figures(
 
 
 __all__ = ["timedelta"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
