@@ -280,8 +280,10 @@ def _outcome(m: OutboundMessage, res: list[SubmitResult] | BaseException, total:
     a timeout or a lost link -> retry; any other refusal -> failed."""
     if isinstance(res, TimeoutError):
         return SendOutcome(m.ref, "retry", error="timeout")
-    if isinstance(res, BaseException):
+    if isinstance(res, (ConnectionError, OSError, UpstreamError)):
         return SendOutcome(m.ref, "retry", error="link_lost")
+    if isinstance(res, BaseException):  # the message could not be encoded or submitted at all
+        return SendOutcome(m.ref, "failed", error=type(res).__name__[:32])
     ok = [r for r in res if r.status == Status.ESME_ROK]
     if ok and len(ok) == total:
         return SendOutcome(m.ref, "sent", transport_ref=ok[0].message_id)
@@ -328,7 +330,7 @@ class SmppTransport:
             res: list[SubmitResult] | BaseException = await self.client.submit_encoded(
                 m.sender, m.recipient, enc, priority=1 if m.emergency else 0
             )
-        except (ConnectionError, UpstreamError, TimeoutError, OSError) as exc:
+        except Exception as exc:  # every message gets an outcome, whatever happened to it
             res = exc
         done.put((i, res))
 
@@ -337,10 +339,8 @@ class SmppTransport:
         messages: Sequence[OutboundMessage],
         encoded: Sequence[Encoded],
         done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
-        window: int,
+        unrecorded: asyncio.Semaphore,
     ) -> None:
-        unrecorded = asyncio.Semaphore(window)
-        self._unrecorded = unrecorded
         await asyncio.gather(
             *(
                 self._one(i, m, e, unrecorded, done)
@@ -348,11 +348,10 @@ class SmppTransport:
             )
         )
 
-    def _release(self, n: int) -> None:
-        sem = getattr(self, "_unrecorded", None)
-        if sem is not None:
-            for _ in range(n):
-                sem.release()
+    @staticmethod
+    def _release(sem: asyncio.Semaphore, n: int) -> None:
+        for _ in range(n):
+            sem.release()
 
     def send(self, messages: Sequence[OutboundMessage]) -> list[str | SendOutcome | None]:
         loop = self.client.loop
@@ -363,7 +362,9 @@ class SmppTransport:
         cfg = self.client.settings
         encoded = [encode_for_sms(m.text, random.randrange(256)) for m in messages]
         done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]] = queue.SimpleQueue()
-        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded, done, cfg.upstream_window), loop)
+        # a slot per message submitted but not yet recorded; released once its outcome is committed
+        unrecorded = asyncio.Semaphore(cfg.upstream_window)
+        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded, done, unrecorded), loop)
         # every submit_sm is bounded on the loop; this bound only guards the thread: the parts go out
         # ``upstream_window`` at a time, each answered within the response timeout
         rounds = -(-sum(len(e.parts) for e in encoded) // cfg.upstream_window)
@@ -371,9 +372,11 @@ class SmppTransport:
         outcomes: dict[int, SendOutcome] = {}
         while len(outcomes) < len(messages):
             try:
-                got = [done.get(timeout=max(0.01, deadline - time.monotonic()))]
+                got = [done.get(timeout=min(0.5, max(0.01, deadline - time.monotonic())))]
             except queue.Empty:
-                break
+                if fut.done() or time.monotonic() >= deadline:
+                    break
+                continue
             with contextlib.suppress(queue.Empty):
                 while True:
                     got.append(done.get_nowait())
@@ -385,7 +388,7 @@ class SmppTransport:
                 list(batch.values()),
             )
             outcomes.update(batch)
-            loop.call_soon_threadsafe(self._release, len(got))
+            loop.call_soon_threadsafe(self._release, unrecorded, len(got))
         if len(outcomes) < len(messages):
             fut.cancel()
             log.warning("smpp.upstream_submit_timeout", messages=len(messages) - len(outcomes))
