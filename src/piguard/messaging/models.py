@@ -425,7 +425,8 @@ class OutboxMessage(Base):
     delivered/failed, never backwards. ``priority`` 0 is the emergency lane (O31-17), drained first
     and never throttled. A dispatcher claims rows (``sending``, its ``claim`` token, ``lease_until``)
     and commits the claim before the transport is called; a claim whose lease ran out (the dispatcher
-    died) is taken again by the next dispatcher."""
+    died) is taken again by the next dispatcher. A transient refusal puts a row back to ``queued``
+    with ``next_attempt_at`` (back-off), until the message's validity ends."""
 
     __tablename__ = "msg_outbox"
     __table_args__ = (Index("ix_msg_outbox_queue", "status", "priority", "id"),)
@@ -441,6 +442,11 @@ class OutboxMessage(Base):
     transport_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: a transient refusal (throttling, timeout, lost link): queued again, not claimed before this
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: why the last attempt did not go (an SMPP status such as 0x00000058, "timeout", "link_lost",
+    #: "expired"); no personal information
+    last_error: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -48,6 +48,14 @@ class MessagingSettings(BaseSettings):
     #: Seconds a dispatcher's claim on outbox rows lasts; a claim not settled by then (the
     #: dispatcher died mid-send) is taken again by the next dispatcher (the message may go twice).
     sms_outbox_lease_seconds: int = Field(300, ge=5, le=24 * 3600)
+    #: Hours an allowed message may wait for the SMS centre (from when it was queued): transient
+    #: refusals (throttling, timeouts, a lost link) are retried within it; past it the message fails
+    #: ("expired").
+    sms_validity_hours: float = Field(48.0, gt=0, le=24 * 30)
+    #: Back-off after a transient refusal: ``base * 2**(attempts-1)`` seconds, at most ``max``, with
+    #: up to 25 % random jitter.
+    sms_retry_base_seconds: float = Field(1.0, gt=0, le=3600)
+    sms_retry_max_seconds: float = Field(60.0, gt=0, le=24 * 3600)
     #: Held messages re-decided per worker round (``messaging.gateway.release``).
     sms_release_batch: int = Field(1000, ge=10, le=100_000)
     #: Seconds between worker rounds.

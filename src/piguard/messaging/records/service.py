@@ -253,7 +253,9 @@ def subscription_event(
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """What a transport receives: the clear address exists only here, in memory."""
+    """What a transport receives: the clear address exists only here, in memory. ``claim`` is the
+    dispatcher's claim token (a transport that records outcomes as they come back settles with it,
+    :func:`settle_outbox`)."""
 
     ref: str
     channel: str
@@ -261,15 +263,33 @@ class OutboundMessage:
     recipient: str
     text: str
     emergency: bool
+    claim: str = ""
+
+
+#: outcomes of one attempt: the peer accepted it, refused it for good, or refused it for now
+SEND_STATUSES = ("sent", "failed", "retry")
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """One message's outcome as a transport reports it. ``retry``: a transient refusal (throttling,
+    timeout, lost link); the message is queued again after a back-off, within its validity.
+    ``error`` names the cause (an SMPP status, ``timeout``, ``link_lost``), never any PI."""
+
+    ref: str
+    status: str
+    transport_ref: str | None = None
+    error: str = ""
 
 
 class Transport(Protocol):
-    """Hands messages to an SMS centre or mail relay. ``send`` returns the transport's id for each
-    message it accepted (None: refused by the peer). The SMPP client implements this."""
+    """Hands messages to an SMS centre or mail relay. ``send`` returns, per message, the transport's
+    id (accepted), None (refused by the peer for good) or a :class:`SendOutcome` (e.g. ``retry``).
+    The SMPP client implements this."""
 
     name: str
 
-    def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]: ...
+    def send(self, messages: Sequence[OutboundMessage]) -> Sequence[str | SendOutcome | None]: ...
 
 
 class LoopbackTransport:
@@ -308,7 +328,10 @@ def claim_outbox(
     now = now or utcnow()
     lease = lease_seconds or get_messaging_settings().sms_outbox_lease_seconds
     claimable = or_(
-        OutboxMessage.status == "queued",
+        and_(
+            OutboxMessage.status == "queued",
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+        ),
         and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
     pick = (
@@ -397,10 +420,13 @@ def drain_outbox_rounds(
 
 
 def _send_claimed(session: Session, transport: Transport, token: str) -> int:
-    """Hand the rows claimed under ``token`` to the transport and write the results (uncommitted)."""
+    """Hand the rows claimed under ``token`` to the transport and write the results (uncommitted).
+
+    A transport may already have settled some rows itself as their outcomes came back
+    (:func:`settle_outbox`, committed by the transport); those no longer carry the claim and are
+    left alone here."""
     rows = session.execute(
         select(
-            OutboxMessage.id,
             OutboxMessage.message_ref,
             OutboxMessage.channel,
             OutboxMessage.sender,
@@ -412,15 +438,83 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
         .order_by(OutboxMessage.priority, OutboxMessage.id)
     ).all()
     msgs = [
-        OutboundMessage(ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY)
-        for _id, ref, ch, snd, enc, content, prio in rows
+        OutboundMessage(ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY, token)
+        for ref, ch, snd, enc, content, prio in rows
     ]
-    ids = transport.send(msgs) if msgs else []
-    done = utcnow()
-    params = [
-        {"b_id": row[0], "b_status": "sent" if tid is not None else "failed", "b_tref": tid}
-        for row, tid in zip(rows, ids, strict=True)
-    ]
+    # end the read transaction: a transport that settles as it goes writes from its own connection
+    session.commit()
+    results = transport.send(msgs) if msgs else []
+    outcomes = [_as_outcome(m.ref, r) for m, r in zip(msgs, results, strict=True)]
+    settle_outbox(session, token, outcomes)
+    return sum(o.status == "sent" for o in outcomes)
+
+
+def _as_outcome(ref: str, result: str | SendOutcome | None) -> SendOutcome:
+    if isinstance(result, SendOutcome):
+        return result
+    if result is None:
+        return SendOutcome(ref, "failed", error="refused")
+    return SendOutcome(ref, "sent", transport_ref=result)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt after ``attempts`` attempts (exponential, capped, jittered)."""
+    import random
+
+    cfg = get_messaging_settings()
+    base = min(cfg.sms_retry_max_seconds, cfg.sms_retry_base_seconds * 2 ** max(0, min(attempts - 1, 30)))
+    return base * (1 + 0.25 * random.random())
+
+
+@carries("O31-11")
+def settle_outbox(
+    session: Session,
+    token: str,
+    outcomes: Sequence[SendOutcome],
+    *,
+    now: datetime | None = None,
+    lease_seconds: int | None = None,
+) -> list[str]:
+    """Write the outcomes of rows still claimed under ``token`` (uncommitted): ``sent`` and ``failed``
+    as they are; ``retry`` back to ``queued`` with a back-off (``next_attempt_at``), or ``failed``
+    ("expired") when the back-off would end past the message's validity
+    (``PIGUARD_SMS_VALIDITY_HOURS``). Statuses never move backwards: a delivery report already
+    applied stays. The lease of the claim's other rows is renewed (a live dispatcher working through
+    a slow batch keeps its claim). Returns the refs settled."""
+    now = now or utcnow()
+    cfg = get_messaging_settings()
+    lease = lease_seconds or cfg.sms_outbox_lease_seconds
+    if not outcomes:
+        return []
+    by_ref = {o.ref: o for o in outcomes}
+    rows = session.execute(
+        select(
+            OutboxMessage.id, OutboxMessage.message_ref, OutboxMessage.attempts, OutboxMessage.created_at
+        ).where(OutboxMessage.claim == token, OutboxMessage.message_ref.in_(list(by_ref)))
+    ).all()
+    validity = timedelta(hours=cfg.sms_validity_hours)
+    params: list[dict[str, Any]] = []
+    final: list[tuple[str, str]] = []
+    for row_id, ref, attempts, created in rows:
+        o = by_ref[ref]
+        status, error, next_at = o.status, o.error[:32] or None, None
+        if status == "retry":
+            next_at = now + timedelta(seconds=retry_delay(attempts or 1))
+            if next_at > created + validity:
+                status, error = "failed", "expired"
+            else:
+                status = "queued"
+        params.append(
+            {
+                "b_id": row_id,
+                "b_status": status,
+                "b_tref": o.transport_ref[:64] if o.transport_ref else None,
+                "b_next": next_at,
+                "b_err": error,
+            }
+        )
+        if status != "queued":
+            final.append((ref, status))
     if params:
         session.connection().execute(
             update(OUTBOX)
@@ -428,18 +522,22 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
             .values(
                 status=case((OUTBOX.c.status == "sending", bindparam("b_status")), else_=OUTBOX.c.status),
                 transport_ref=func.coalesce(OUTBOX.c.transport_ref, bindparam("b_tref")),
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_err"),
                 claim=None,
                 lease_until=None,
-                updated_at=done,
+                updated_at=now,
             ),
             params,
         )
-    _set_record_status(
-        session,
-        [(row[1], "sent" if tid is not None else "failed") for row, tid in zip(rows, ids, strict=True)],
-        done,
-    )
-    return sum(tid is not None for tid in ids)
+        _set_record_status(session, final, now)
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claim == token, OutboxMessage.status == "sending")
+            .values(lease_until=now + timedelta(seconds=lease)),
+            execution_options={"synchronize_session": False},
+        )
+    return [r[1] for r in rows]
 
 
 def _set_record_status(session: Session, pairs: Iterable[tuple[str, str]], at: datetime) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,9 +125,11 @@ def decide_submission(
             kind=sub.kind,
             message_type=sub.message_type,
             campaign_id=sub.campaign_id,
-            client_ref=f"smpp:{sub.account.system_id}"[:64],
+            client_ref=smpp_client_ref(sub.account.system_id, sub.client_ref),
             content_provider_id=sub.account.content_provider_id,
-            idempotent=False,
+            # only a reference the ESME gave (TLV 0x1404) is a key: SMPP's own user_message_reference
+            # is 16 bits and wraps within a day (docs/sms-smpp.md, "Resubmissions")
+            idempotent=sub.client_ref is not None,
         )
         res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer))[0]
         if res.error is not None:
@@ -136,6 +139,9 @@ def decide_submission(
             )
         codes = tuple(r.code for r in res.reasons)
         accepted = res.outcome == "allow" or (res.outcome == "hold" and accept_held)
+        if accepted and res.ref is not None and res.duplicate:
+            # a resubmission: the first message_id, nothing new recorded, queued or sent
+            return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, res.outcome, codes, res.obligations)
         if accepted and res.ref is not None:
             session.add(
                 SmppMessage(
@@ -151,6 +157,17 @@ def decide_submission(
             return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, res.outcome, codes, res.obligations)
         status = hold_status if res.outcome == "hold" else refusal_status(codes)
         return SubmitOutcome(status, "", res.ref, res.outcome, codes, res.obligations)
+
+
+def smpp_client_ref(system_id: str, ref: str | None) -> str:
+    """The gateway ``client_ref`` of an SMPP message: per system_id, with the ESME's own reference
+    (TLV 0x1404) when it gave one (hashed when the whole would pass 64 characters)."""
+    if ref is None:
+        return f"smpp:{system_id}"[:64]
+    key = f"smpp:{system_id}:{ref}"
+    if len(key) > 64:
+        key = "smpp:" + hashlib.sha256(key.encode()).hexdigest()[:59]
+    return key
 
 
 # ------------------------------------------------------------------------------------ the gateway

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import queue
 import random
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from sqlalchemy import insert
@@ -26,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
-from piguard.messaging.records.service import OutboundMessage
+from piguard.messaging.records.service import OutboundMessage, SendOutcome, settle_outbox
 from piguard.messaging.smpp import pdu
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.models import SmppUpstreamPart
@@ -114,8 +115,12 @@ class UpstreamClient:
             try:
                 await self._session()
                 delay = 0.5
-            except (ConnectionError, OSError, TimeoutError, PduError, UpstreamError) as exc:
+            except (ConnectionError, OSError, TimeoutError, EOFError, PduError, UpstreamError) as exc:
+                # EOFError: asyncio.IncompleteReadError, the centre closed the link mid-PDU or
+                # between PDUs; without it the client stopped reconnecting after an outage
                 log.warning("smpp.upstream_down", error=type(exc).__name__)
+            except Exception as exc:  # never stop reconnecting
+                log.error("smpp.upstream_error", error=type(exc).__name__)
             self._close()
             if self._stopping:
                 return
@@ -262,14 +267,48 @@ def _expire(fut: asyncio.Future[tuple[int, bytes]]) -> None:
         fut.set_exception(TimeoutError("the SMS centre did not answer in time"))
 
 
+#: command_status values of a submit_sm_resp that mean "not now" rather than "never": the message is
+#: submitted again after a back-off, within its validity (ESME_RX_T_APPN 0x64 is the temporary
+#: application error of SMPP 3.4 section 5.1.3)
+TRANSIENT_STATUSES = frozenset(
+    {int(Status.ESME_RTHROTTLED), int(Status.ESME_RMSGQFUL), int(Status.ESME_RSYSERR), 0x64}
+)
+
+
+def _outcome(m: OutboundMessage, res: list[SubmitResult] | BaseException, total: int) -> SendOutcome:
+    """A message's outcome from its parts' results: every part accepted -> sent; a transient status,
+    a timeout or a lost link -> retry; any other refusal -> failed."""
+    if isinstance(res, TimeoutError):
+        return SendOutcome(m.ref, "retry", error="timeout")
+    if isinstance(res, (ConnectionError, OSError, UpstreamError)):
+        return SendOutcome(m.ref, "retry", error="link_lost")
+    if isinstance(res, BaseException):  # the message could not be encoded or submitted at all
+        return SendOutcome(m.ref, "failed", error=type(res).__name__[:32])
+    ok = [r for r in res if r.status == Status.ESME_ROK]
+    if ok and len(ok) == total:
+        return SendOutcome(m.ref, "sent", transport_ref=ok[0].message_id)
+    status = res[-1].status if res else 0
+    if status in TRANSIENT_STATUSES:
+        return SendOutcome(m.ref, "retry", error=f"0x{status:08X}")
+    return SendOutcome(m.ref, "failed", error=f"0x{status:08X}")
+
+
 class SmppTransport:
     """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads).
 
-    ``send`` submits the whole batch at once on the client's loop: every message's parts go out in
-    order, the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses
-    matched by sequence number). The SMS centre's part ids are then written in one transaction for
-    the batch; should that fail, message by message, so one bad row never stops the others (the
-    message was sent either way and counts as sent)."""
+    ``send`` submits the whole batch on the client's loop: every message's parts go out in order,
+    the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses matched
+    by sequence number). Each message's outcome is **recorded as it comes back**: the calling thread
+    commits whatever outcomes have arrived (one transaction for all of them, with the SMS centre's
+    part ids, :func:`settle_outbox`), and a message is only submitted once fewer than
+    ``upstream_window`` messages are submitted but unrecorded. A dispatcher killed at any moment
+    thus leaves at most ``upstream_window`` messages whose fate it does not know (they are sent
+    again when the claim's lease ends: at most that many twice per crash); everything else it
+    submitted is recorded ``sent`` (or ``failed``/back to ``queued``).
+
+    Throttling (ESME_RTHROTTLED and the other :data:`TRANSIENT_STATUSES`), a response timeout and a
+    lost link are transient: the message goes back to the queue with a back-off; only a permanent
+    refusal fails it; a message the centre accepted is recorded sent."""
 
     name = "smpp"
 
@@ -277,56 +316,115 @@ class SmppTransport:
         self.client = client
         self.timeout = timeout
 
-    async def _one(self, m: OutboundMessage, enc: Encoded) -> list[SubmitResult] | BaseException:
-        # each submit_sm is bounded by upstream_response_timeout (and fails when the link drops)
+    async def _one(
+        self,
+        i: int,
+        m: OutboundMessage,
+        enc: Encoded,
+        unrecorded: asyncio.Semaphore,
+        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
+    ) -> None:
+        # the slot is released by the recording thread once this message's outcome is committed
+        await unrecorded.acquire()
         try:
-            return await self.client.submit_encoded(
+            res: list[SubmitResult] | BaseException = await self.client.submit_encoded(
                 m.sender, m.recipient, enc, priority=1 if m.emergency else 0
             )
-        except (ConnectionError, UpstreamError, TimeoutError, OSError) as exc:
-            return exc
+        except Exception as exc:  # every message gets an outcome, whatever happened to it
+            res = exc
+        done.put((i, res))
 
     async def _all(
-        self, messages: Sequence[OutboundMessage], encoded: Sequence[Encoded]
-    ) -> list[list[SubmitResult] | BaseException]:
-        return list(await asyncio.gather(*(self._one(m, e) for m, e in zip(messages, encoded, strict=True))))
+        self,
+        messages: Sequence[OutboundMessage],
+        encoded: Sequence[Encoded],
+        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
+        unrecorded: asyncio.Semaphore,
+    ) -> None:
+        await asyncio.gather(
+            *(
+                self._one(i, m, e, unrecorded, done)
+                for i, (m, e) in enumerate(zip(messages, encoded, strict=True))
+            )
+        )
 
-    def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
+    @staticmethod
+    def _release(sem: asyncio.Semaphore, n: int) -> None:
+        for _ in range(n):
+            sem.release()
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[str | SendOutcome | None]:
         loop = self.client.loop
         if loop is None:
             raise RuntimeError("the upstream client is not started")
         if not messages:
             return []
+        cfg = self.client.settings
         encoded = [encode_for_sms(m.text, random.randrange(256)) for m in messages]
-        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded), loop)
+        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]] = queue.SimpleQueue()
+        # a slot per message submitted but not yet recorded; released once its outcome is committed
+        unrecorded = asyncio.Semaphore(cfg.upstream_window)
+        fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded, done, unrecorded), loop)
         # every submit_sm is bounded on the loop; this bound only guards the thread: the parts go out
         # ``upstream_window`` at a time, each answered within the response timeout
-        rounds = -(-sum(len(e.parts) for e in encoded) // self.client.settings.upstream_window)
-        try:
-            results = fut.result(self.timeout + rounds * self.client.settings.upstream_response_timeout)
-        except (FutureTimeout, ConnectionError, TimeoutError) as exc:
+        rounds = -(-sum(len(e.parts) for e in encoded) // cfg.upstream_window)
+        deadline = time.monotonic() + self.timeout + rounds * cfg.upstream_response_timeout
+        outcomes: dict[int, SendOutcome] = {}
+        while len(outcomes) < len(messages):
+            try:
+                got = [done.get(timeout=min(0.5, max(0.01, deadline - time.monotonic())))]
+            except queue.Empty:
+                if fut.done() or time.monotonic() >= deadline:
+                    break
+                continue
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    got.append(done.get_nowait())
+            batch = {i: _outcome(messages[i], res, len(encoded[i].parts)) for i, res in got}
+            self._record(
+                [messages[i] for i in batch],
+                [encoded[i] for i in batch],
+                [r for _, r in got],
+                list(batch.values()),
+            )
+            outcomes.update(batch)
+            loop.call_soon_threadsafe(self._release, unrecorded, len(got))
+        if len(outcomes) < len(messages):
             fut.cancel()
-            log.warning("smpp.upstream_submit_failed", messages=len(messages), error=type(exc).__name__)
-            return [None] * len(messages)
-        out: list[str | None] = []
-        parts: list[list[dict[str, object]]] = []
+            log.warning("smpp.upstream_submit_timeout", messages=len(messages) - len(outcomes))
+        return [
+            outcomes.get(i) or SendOutcome(m.ref, "retry", error="timeout") for i, m in enumerate(messages)
+        ]
+
+    def _record(
+        self,
+        messages: Sequence[OutboundMessage],
+        encoded: Sequence[Encoded],
+        results: Sequence[list[SubmitResult] | BaseException],
+        outcomes: Sequence[SendOutcome],
+    ) -> None:
+        """Commit the outcomes that came back, with the part ids of the accepted parts: one
+        transaction; on failure, the part ids message by message (the outcomes are then written by
+        the dispatcher at the end of the batch)."""
         now, link = utcnow(), self.client.link
-        for m, enc, res in zip(messages, encoded, results, strict=True):
-            if isinstance(res, BaseException):
-                log.warning("smpp.upstream_submit_failed", ref=m.ref, error=type(res).__name__)
-                out.append(None)
+        groups: list[list[dict[str, object]]] = []
+        for m, enc, res, o in zip(messages, encoded, results, outcomes, strict=True):
+            if isinstance(res, BaseException) or o.status == "retry":
+                if o.status != "sent":
+                    log.warning("smpp.upstream_submit_retry", ref=m.ref, error=o.error)
                 continue
             ok = [r for r in res if r.status == Status.ESME_ROK]
-            total = len(enc.parts)
+            if o.status == "failed":
+                log.warning("smpp.upstream_refused", ref=m.ref, status=o.error)
             if ok:
-                parts.append(
+                groups.append(
                     [
                         {
                             "link": link,
                             "smsc_id": r.message_id[:65],
                             "record_ref": m.ref,
                             "part": i,
-                            "total": total,
+                            "total": len(enc.parts),
                             "state": "ENROUTE",
                             "error": "",
                             "at": now,
@@ -334,13 +432,20 @@ class SmppTransport:
                         for i, r in enumerate(ok, start=1)
                     ]
                 )
-            if len(ok) != total:
-                log.warning("smpp.upstream_refused", ref=m.ref, status=res[-1].status if res else None)
-                out.append(None)
-            else:
-                out.append(ok[0].message_id)
-        _record_parts(parts)
-        return out
+        by_claim: dict[str, list[SendOutcome]] = {}
+        for m, o in zip(messages, outcomes, strict=True):
+            if m.claim:
+                by_claim.setdefault(m.claim, []).append(o)
+        try:
+            with unit_of_work() as session:
+                if groups:
+                    session.execute(insert(SmppUpstreamPart), [row for g in groups for row in g])
+                for token, outs in by_claim.items():
+                    settle_outbox(session, token, outs)
+            return
+        except SQLAlchemyError as exc:
+            log.warning("smpp.upstream_outcomes_batch_failed", error=type(exc).__name__)
+        _record_parts(groups)
 
 
 def _record_parts(groups: list[list[dict[str, object]]]) -> None:

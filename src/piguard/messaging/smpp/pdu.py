@@ -110,6 +110,9 @@ class Tag(IntEnum):
     PG_MESSAGE_TYPE = 0x1401
     PG_KIND = 0x1402
     PG_CAMPAIGN_ID = 0x1403
+    #: the ESME's own reference of a message (UTF-8): a resubmission with the same one, from the same
+    #: system_id within PIGUARD_SMS_IDEMPOTENCY_HOURS, gets the first message_id and sends nothing
+    PG_CLIENT_REF = 0x1404
 
 
 #: esm_class bits

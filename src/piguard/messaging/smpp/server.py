@@ -70,6 +70,8 @@ class Submission:
     campaign_id: int | None
     #: ids already answered to the earlier parts of a concatenated message
     part_ids: list[str] = field(default_factory=list)
+    #: the ESME's reference of the message (vendor TLV 0x1404), the idempotency key
+    client_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +337,7 @@ class EsmeSession:
             kind=_tlv_text(sm, Tag.PG_KIND),
             campaign_id=_tlv_int(sm, Tag.PG_CAMPAIGN_ID),
             part_ids=part_ids,
+            client_ref=_tlv_text(sm, Tag.PG_CLIENT_REF),
         )
         out = await self.server.run_sync(self.server.decide, sub)
         return out.status, out.message_id, (sub, out)
