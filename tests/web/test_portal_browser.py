@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -139,7 +140,7 @@ def test_portal_end_to_end_on_a_phone(live_server: str, open_page, db_engine) ->
         download = dl.value
         path = download.path()
         assert path is not None
-        body = open(path, encoding="utf-8").read()
+        body = Path(path).read_text(encoding="utf-8")
         assert KNOWN in body or "138****8000" in body or "0613ac98" in body
     else:
         assert page.locator("#export-pending").count() == 1
