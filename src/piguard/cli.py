@@ -73,6 +73,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
         "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
     ),
+    (
+        "cases",
+        "piguard.cases.cli",
+        "Complaints, requests and incidents on statutory clocks (O24-12, O31-27). / 投诉、请求与事件案件及其法定期限。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

@@ -35,6 +35,9 @@ def load_demo(session: Session) -> None:
     from piguard.consent.demo import load_demo_consent
 
     load_demo_consent(session)
+    from piguard.cases.demo import load_demo_cases
+
+    load_demo_cases(session)
     system = Actor.system("demo-loader")
     record(
         session,

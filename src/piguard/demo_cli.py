@@ -28,6 +28,16 @@ def command(
     migrate.upgrade(engine)
     with db.unit_of_work() as session:
         load_demo(session)
+    # the demo's replies to complainants go out through the gateway from the demo operator's own
+    # service port, into the outbox (an operator sets these in production)
+    import os
+
+    from piguard.cases.demo import NOTICE_PORT, NOTICE_SIGNATURE
+    from piguard.cases.settings import reset_cases_settings
+
+    os.environ.setdefault("PIGUARD_CASES_NOTICE_SENDER", NOTICE_PORT)
+    os.environ.setdefault("PIGUARD_CASES_NOTICE_SIGNATURE", NOTICE_SIGNATURE)
+    reset_cases_settings()
     port = port or settings.port
     console = Console()
     console.print(f"[bold]piguard[/] database: {engine.url.render_as_string(hide_password=True)}")

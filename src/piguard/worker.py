@@ -33,6 +33,7 @@ def command(
     every = interval or get_messaging_settings().worker_interval_seconds
     while True:
         result = jobs.run_once()
+        result["cases"] = _run_cases(result["failed"])
         result["audit_verified"] = _verify_audit_when_due(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
@@ -49,6 +50,23 @@ def command(
             failed=result["failed"],
         )
         time.sleep(every)
+
+
+def _run_cases(failed: list[str], now: datetime | None = None) -> dict[str, object] | None:
+    """Case reminders, escalations and re-counted estimates (``cases.jobs``); a failure fails the
+    round without stopping the other jobs."""
+    from piguard.core.modules import import_if_present
+
+    cases_jobs = import_if_present("piguard.cases.jobs")
+    if cases_jobs is None:
+        return None
+    try:
+        result: dict[str, object] = cases_jobs.run_job(now)
+    except Exception:
+        get_logger("piguard.worker").exception("worker.job_failed", job="cases")
+        failed.append("cases")
+        return None
+    return result
 
 
 def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> dict[str, object] | None:

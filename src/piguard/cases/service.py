@@ -326,6 +326,9 @@ def to_dict(case: Case, now: datetime | None = None, *, with_text: bool = False)
         "replied_at": case.replied_at.isoformat() if case.replied_at else None,
         "answered_late": answered_late(case),
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        #: the drafted report of an automatic stop (zh, O31-28), when there was one
+        "report": (case.detail or {}).get("report"),
+        "monitor_complaint_id": (case.detail or {}).get("monitor_complaint_id"),
     }
     if case.due_estimated:
         cal = calendar.get_calendar()

@@ -1,4 +1,4 @@
-"""``piguard sms alerts list|ack|close``, ``piguard sms complaint add|list``, ``piguard sms release``
+"""``piguard sms alerts list|ack|close``, ``piguard sms complaint list`` (``add`` is retired: complaints are cases), ``piguard sms release``
 and ``piguard sms reasons``: early warning (O31-22, O31-23), held messages (O31-22, O31-17) and the
 reason-code catalogue from the command line. One JSON object per line on stdout; audited like the API
 (actor ``system:cli``). Mounted by ``SMS_COMMANDS`` in ``messaging/cli.py``."""
@@ -6,7 +6,6 @@ reason-code catalogue from the command line. One JSON object per line on stdout;
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import typer
 
@@ -59,33 +58,10 @@ def alerts_close(alert_id: int, note: str | None = typer.Option(None, help="how 
         _emit(monitor.alert_to_dict(monitor.close_alert(session, alert_id, principal=_CLI, note=note)))
 
 
-@complaint_app.command("add")
-def complaint_add(
-    content_provider: str = typer.Option(..., "--content-provider", "-c", help="content provider code"),
-    source: str = typer.Option("user", help="user, 12321, regulator, operator or other"),
-    channel: str = typer.Option("sms", help="sms or email"),
-    recipient: str | None = typer.Option(None, "--from", help="the complainant (kept hashed and masked)"),
-    message_ref: str | None = typer.Option(None, "--message", help="the message complained about"),
-    summary: str = typer.Option("", help="what the complaint says (PI is masked)"),
-    external_ref: str | None = typer.Option(None, "--external-ref", help="e.g. the 12321 case number"),
-    at: datetime | None = typer.Option(None, help="when it was received (ISO 8601, default now)"),
-) -> None:
-    """Record a complaint, counted by the complaint-rate alert (audited)."""
-    with unit_of_work() as session:
-        cp = registry.get_content_provider(session, content_provider)
-        c = monitor.record_complaint(
-            session,
-            cp.id,
-            at=at,
-            source=source,
-            channel=channel,
-            recipient=recipient,
-            message_ref=message_ref,
-            summary=summary,
-            external_ref=external_ref,
-            principal=_CLI,
-        )
-        _emit(monitor.complaint_to_dict(c))
+@complaint_app.command("add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def complaint_add() -> None:
+    """Retired: complaints are filed as cases (`piguard cases open --kind sms_complaint`)."""
+    raise monitor.complaints_moved()
 
 
 @complaint_app.command("list")

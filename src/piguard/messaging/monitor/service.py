@@ -155,6 +155,20 @@ def _actor(principal: Principal | None, job: str = "sms.monitor") -> Actor:
     return principal.as_actor() if principal is not None else Actor.system(job)
 
 
+def complaints_moved() -> PiguardError:
+    """Complaints enter only as cases (``piguard cases open``, ``POST /api/cases``): the case intake
+    writes this table's row itself, so nothing is recorded twice (issue 8)."""
+    return PiguardError(
+        "complaint_moved",
+        "Complaints are filed as cases: use `piguard cases open --kind sms_complaint ...` or "
+        "POST /api/cases; the case counts it for the early warning.",
+        "投诉须作为案件受理：请使用 `piguard cases open --kind sms_complaint ...` 或 POST /api/cases；"
+        "案件会计入预警统计。",
+        obligations=("O31-22", "O31-27"),
+        http_status=410,
+    )
+
+
 @carries("O31-22")
 def record_complaint(
     session: Session,
@@ -170,8 +184,9 @@ def record_complaint(
     principal: Principal | None = None,
 ) -> MonitorComplaint:
     """Record a complaint about a content provider's messages, counted by the complaint-rate alert
-    (O31-22). The complainant's address is kept only as a keyed hash and a masked form; the summary
-    is PI-redacted. Audited. (Complaint cases — handling and reply deadlines — are the cases domain's.)"""
+        (O31-22). The complainant's address is kept only as a keyed hash and a masked form; the summary
+        is PI-redacted. Audited. Called by the cases domain's intake (``cases.complaints``), the one way a
+    complaint enters; the case keeps this row's id."""
     if session.get(ContentProvider, content_provider_id) is None:
         raise not_found("Content provider", "内容提供者", str(content_provider_id))
     if source not in COMPLAINT_SOURCES:

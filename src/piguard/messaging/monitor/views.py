@@ -4,7 +4,7 @@ O31-17) and the reason-code catalogue, over the API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,18 +26,6 @@ router = APIRouter(prefix="/api/sms", tags=["sms monitoring"])
 class AlertNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(None, max_length=500)
-
-
-class ComplaintIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    content_provider: str = Field(min_length=1, max_length=64, description="content provider code")
-    source: Literal["user", "12321", "regulator", "operator", "other"] = "user"
-    channel: Literal["sms", "email"] = "sms"
-    recipient: str | None = Field(None, max_length=254, description="the complainant; kept hashed and masked")
-    message_ref: str | None = Field(None, max_length=32)
-    summary: str = Field("", max_length=1000)
-    external_ref: str | None = Field(None, max_length=64)
-    at: datetime | None = None
 
 
 @router.get("/alerts", summary="Early-warning alerts (filter by state, content provider, kind)")
@@ -82,27 +70,16 @@ def alert_close(
     return monitor.alert_to_dict(a)
 
 
-@router.post("/complaints", status_code=201, summary="Record a complaint about a content provider (audited)")
-@carries("O31-22")
+@router.post(
+    "/complaints",
+    status_code=410,
+    summary="Retired: complaints are filed as cases (POST /api/cases), which count them here",
+)
 def complaint_add(
-    body: ComplaintIn,
-    principal: Principal = Depends(require_action("sms.manage")),
+    _: Principal = Depends(require_action("sms.manage")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    cp = registry.get_content_provider(session, body.content_provider)
-    c = monitor.record_complaint(
-        session,
-        cp.id,
-        at=body.at,
-        source=body.source,
-        channel=body.channel,
-        recipient=body.recipient,
-        message_ref=body.message_ref,
-        summary=body.summary,
-        external_ref=body.external_ref,
-        principal=principal,
-    )
-    return monitor.complaint_to_dict(c)
+    raise monitor.complaints_moved()
 
 
 @router.get("/complaints", summary="Complaints (numbers masked), newest first")
