@@ -30,6 +30,11 @@ def signed_in(client: TestClient, number: str = KNOWN) -> TestClient:  # noqa: F
     return client
 
 
+def _ref_of(response: object) -> str:
+    location = response.headers["location"]  # type: ignore[attr-defined]
+    return str(location).split("/portal/cases/")[1].split("?")[0]
+
+
 def portal_audit(action: str) -> list[AuditEntry]:
     with db.unit_of_work() as session:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
@@ -115,8 +120,12 @@ def test_file_a_complaint_follow_it_and_see_the_staff_answer(client: TestClient)
     page = client.get(r.headers["location"])
     assert page.status_code == 200 and 'id="no-reply"' in page.text
     with db.unit_of_work() as session:
-        [case] = cases.queue(session, kinds=["pi_complaint"])
-        assert case.source == "portal" and case.subject_masked == "+86138****8000"
+        case = cases.get(session, _ref_of(r))
+        assert (
+            case.kind == "pi_complaint"
+            and case.source == "portal"
+            and case.subject_masked == "+86138****8000"
+        )
         state = cases.clock_state(case)
         assert case.due_date == cases.clock_state(case).due and not state.overdue
         cases.reply(session, case, "已核实并处理，相关人员已培训。", Actor("staff", "demo"))
@@ -134,7 +143,8 @@ def test_a_request_is_a_case_on_its_clock(client: TestClient) -> None:  # noqa: 
     r = client.post("/portal/new", data={"kind": "deletion", "text": "请删除我的营销数据"})
     assert r.status_code == 303
     with db.unit_of_work() as session:
-        [case] = cases.queue(session, kinds=["deletion"])
+        case = cases.get(session, _ref_of(r))
+        assert case.kind == "deletion" and case.source == "portal"
         assert (case.due_date - case.received_at.date()).days in (15, 16)
         assert "CSL-43" in case.obligations
 
