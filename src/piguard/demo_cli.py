@@ -30,8 +30,6 @@ def command(
         load_demo(session)
     # the demo's replies to complainants go out through the gateway from the demo operator's own
     # service port, into the outbox (an operator sets these in production)
-    import os
-
     from piguard.cases.demo import NOTICE_PORT, NOTICE_SIGNATURE
     from piguard.cases.settings import reset_cases_settings
 
