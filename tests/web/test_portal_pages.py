@@ -206,3 +206,44 @@ def test_portal_cookie_is_scoped_to_the_portal(client: TestClient) -> None:  # n
     ask(client, KNOWN)
     r = sign_in(client, KNOWN, code_from_outbox(KNOWN))
     assert "Path=/portal" in r.headers["set-cookie"] and PORTAL_COOKIE in r.headers["set-cookie"]
+
+
+def _sent_ref(number: str) -> str:
+    from piguard.messaging.models import MessageRecord
+    from piguard.messaging.records import protect
+
+    with db.unit_of_work() as session:
+        h = protect.address_hash("+86" + number)
+        return str(
+            session.scalars(
+                select(MessageRecord.ref).where(
+                    MessageRecord.recipient_hash == h,
+                    MessageRecord.direction == "out",
+                    MessageRecord.outcome == "allow",
+                    MessageRecord.kind != "verification_code",
+                )
+            ).first()
+        )
+
+
+@pytest.mark.obligation("O31-27")
+def test_sms_complaint_names_one_of_the_users_own_messages(client: TestClient) -> None:  # noqa: F811
+    mine, theirs = _sent_ref(KNOWN), _sent_ref(OTHER)
+    assert mine != "None" and theirs != "None"
+    signed_in(client)
+    form = client.get("/portal/new").text
+    assert f'value="{mine}"' in form and f'value="{theirs}"' not in form
+    r = client.post(
+        "/portal/new", data={"kind": "sms_complaint", "text": "未订阅却收到营销短信", "message_ref": theirs}
+    )
+    assert r.status_code == 404
+    [refusal] = portal_audit("portal.access.refused")
+    assert refusal.detail["requested"] == "message"
+    r = client.post(
+        "/portal/new", data={"kind": "sms_complaint", "text": "未订阅却收到营销短信", "message_ref": mine}
+    )
+    assert r.status_code == 303
+    with db.unit_of_work() as session:
+        case = cases.get(session, _ref_of(r))
+        assert case.message_ref == mine and case.classification == "sms" and case.content_provider_id
+        assert case.due_basis == "sms_complaint.feedback_working_days"

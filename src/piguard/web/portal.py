@@ -325,6 +325,54 @@ def _text(value: object, field: str, *, required: bool) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    ref: str
+    at: datetime
+    sender: str
+    content: str
+
+
+def _sent_to(session: Session, user: PortalUser, ref: str) -> bool:
+    from sqlalchemy import select
+
+    from piguard.messaging.models import MessageRecord
+
+    return (
+        session.scalar(
+            select(MessageRecord.id).where(
+                MessageRecord.ref == ref,
+                MessageRecord.direction == "out",
+                MessageRecord.recipient_hash == user.subject_hash,
+            )
+        )
+        is not None
+    )
+
+
+@carries("O31-27", "O24-9.2")
+def my_messages(session: Session, user: PortalUser, *, limit: int = 20) -> list[ReceivedMessage]:
+    """The messages the gateway sent this user lately (the ones they may complain about), as the
+    record keeps them (content with PI masked); login codes left out."""
+    from sqlalchemy import select
+
+    from piguard.messaging.models import MessageRecord
+
+    rows = session.scalars(
+        select(MessageRecord)
+        .where(
+            MessageRecord.recipient_hash == user.subject_hash,
+            MessageRecord.direction == "out",
+            MessageRecord.outcome == "allow",
+        )
+        .order_by(MessageRecord.at.desc(), MessageRecord.id.desc())
+        .limit(limit + 10)
+    ).all()
+    out = [ReceivedMessage(r.ref, r.at, r.sender, r.content) for r in rows if r.kind != "verification_code"]
+    _audit(session, user, "portal.messages.listed", messages=len(out[:limit]))
+    return out[:limit]
+
+
 @carries("O24-12", "O31-27")
 def file_complaint(
     session: Session, user: PortalUser, kind: object, text: object, message_ref: object = None
@@ -338,6 +386,8 @@ def file_complaint(
         )
     body = _text(text, "text", required=True)
     ref = message_ref.strip()[:40] if isinstance(message_ref, str) and message_ref.strip() else None
+    if ref is not None and kind == "sms_complaint" and not _sent_to(session, user, ref):
+        raise refuse(session, user, "message", ref)
     complaints = import_if_present("piguard.cases.complaints")
     now = utcnow()
     if complaints is not None and hasattr(complaints, "file_complaint"):

@@ -85,7 +85,10 @@ TEXT.update(
         "portal.new": ("提交申请或投诉", "File a request or complaint"),
         "portal.new.kind": ("类型", "Type"),
         "portal.new.text": ("说明", "Details"),
-        "portal.new.message_ref": ("短信编号（可选）", "Message reference (optional)"),
+        "portal.new.message_ref": (
+            "投诉的是哪条短信（短信投诉时选择）",
+            "Which message it is about (for a complaint about a text message)",
+        ),
         "portal.new.submit": ("提交", "Submit"),
         "portal.filed": ("已受理，编号", "Received, reference"),
         "portal.back": ("返回", "Back"),
@@ -324,7 +327,12 @@ def withdraw(
 
 
 @router.get("/portal/new")
-def new_page(request: Request, kind: str = "", user: PortalUser | None = Depends(portal_user)) -> Response:
+def new_page(
+    request: Request,
+    kind: str = "",
+    user: PortalUser | None = Depends(portal_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
     if user is None:
         return _to_login()
     kinds = (*portal.REQUEST_KINDS, *portal.COMPLAINT_KINDS)
@@ -336,6 +344,7 @@ def new_page(request: Request, kind: str = "", user: PortalUser | None = Depends
         kind=kind if kind in kinds else "pi_complaint",
         error=None,
         text="",
+        messages=portal.my_messages(session, user),
     )
 
 
@@ -357,6 +366,7 @@ def new_submit(
         else:
             case = portal.file_request(session, user, kind, text)
     except PiguardError as err:
+        session.commit()  # a refusal stays on the audit log
         kinds = (*portal.REQUEST_KINDS, *portal.COMPLAINT_KINDS)
         return _page(
             request,
@@ -367,6 +377,7 @@ def new_submit(
             kind=kind,
             error=err,
             text=text[:4000],
+            messages=portal.my_messages(session, user),
         )
     return RedirectResponse(f"/portal/cases/{case.ref}?filed=1", status_code=303)
 
