@@ -41,7 +41,12 @@ PHONE = {"viewport": {"width": 375, "height": 760}, "is_mobile": True, "has_touc
 def live_server(db_engine, monkeypatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PIGUARD_PORTAL_SMS_SENDER", "10690002")
     monkeypatch.setenv("PIGUARD_PORTAL_SMS_SIGNATURE", "优品商城")
+    monkeypatch.setenv("PIGUARD_CASES_NOTICE_SENDER", "10690002")
+    monkeypatch.setenv("PIGUARD_CASES_NOTICE_SIGNATURE", "优品商城")
     reset_settings()
+    from piguard.cases.settings import reset_cases_settings
+
+    reset_cases_settings()
     consent_engine.reset_caches()
     with db.unit_of_work() as session:
         load_demo(session)
@@ -68,6 +73,17 @@ def live_server(db_engine, monkeypatch) -> Iterator[str]:  # type: ignore[no-unt
 def _fits(page) -> bool:  # type: ignore[no-untyped-def]
     """Nothing wider than the phone's screen (no sideways scrolling)."""
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def _outbox_to(number: str) -> str:
+    from sqlalchemy import select
+
+    from piguard.messaging.models import OutboxMessage
+    from piguard.messaging.records import protect
+
+    with db.unit_of_work() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(20)).all()
+        return "\n".join(r.content for r in rows if protect.decrypt(r.recipient_enc) == "+86" + number)
 
 
 def _staff_answers(base_url: str, case_ref: str, text: str) -> None:
@@ -163,6 +179,7 @@ def test_portal_end_to_end_on_a_phone(live_server: str, open_page, db_engine) ->
     _staff_answers(live_server, ref, "已核实：涉事员工已处理，复印件已收回销毁。")
     page.reload()
     assert "复印件已收回销毁" in page.inner_text("#reply")
+    assert "复印件已收回销毁" in _outbox_to(KNOWN)  # and the answer went to the phone as a notice
     assert page.get_attribute("#case", "data-status") == "answered"
     assert _fits(page)
     page.screenshot(path=str(screenshot_path("portal-case-375.png")), full_page=True)

@@ -203,3 +203,6 @@ class PortalSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the number as the caller encrypted it (AES-GCM, opaque here), so a complaint filed in this
+    #: session can be answered by SMS; identity never reads it
+    contact_enc: Mapped[str | None] = mapped_column(Text, nullable=True)

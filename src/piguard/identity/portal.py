@@ -270,9 +270,11 @@ def verify_code(
     masked: str,
     *,
     client_ip: str | None = None,
+    contact_enc: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Check the code and open a portal session; returns the signed cookie value.
+    """Check the code and open a portal session; returns the signed cookie value. ``contact_enc``
+    (the caller's ciphertext of the number, opaque here) is kept with the session.
 
     A wrong, expired or replayed code raises ``portal_code_invalid`` after writing a failure row
     (the caller commits before answering, or the lock would not count it); past the allowed
@@ -326,7 +328,9 @@ def verify_code(
         )
         raise locked() if now_locked else code_invalid()
     match.used_at = now
-    cookie = start_session(session, subject_hash, masked, client_ip=client_ip, now=now)
+    cookie = start_session(
+        session, subject_hash, masked, client_ip=client_ip, contact_enc=contact_enc, now=now
+    )
     _audit(session, "portal.login", subject_hash, client_ip=client_ip)
     return cookie
 
@@ -348,6 +352,7 @@ def start_session(
     masked: str,
     *,
     client_ip: str | None = None,
+    contact_enc: str | None = None,
     now: datetime | None = None,
 ) -> str:
     now = now or utcnow()
@@ -360,6 +365,7 @@ def start_session(
             created_at=now,
             expires_at=now + timedelta(seconds=get_settings().portal_session_max_age_seconds),
             client_ip=client_ip,
+            contact_enc=contact_enc,
         )
     )
     session.flush()
@@ -375,6 +381,8 @@ class PortalUser:
     masked: str
     session_id: int
     client_ip: str | None = None
+    #: the caller's ciphertext of the number (see :func:`verify_code`), or None
+    contact_enc: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -402,7 +410,7 @@ def user_from_cookie(
     now = now or utcnow()
     if row is None or row.ended_at is not None or row.expires_at <= now:
         raise unauthenticated()
-    return PortalUser(row.subject_hash, row.subject_masked, row.id, client_ip)
+    return PortalUser(row.subject_hash, row.subject_masked, row.id, client_ip, row.contact_enc)
 
 
 def end_session(session: Session, cookie_value: object, *, client_ip: str | None = None) -> bool:

@@ -79,6 +79,20 @@ def _bad_phone() -> PiguardError:
     )
 
 
+def _contact_subject(user: PortalUser) -> Any:
+    """``phone:+86…`` from the session's encrypted number (same hash), else the hashed subject."""
+    from piguard.messaging.records import protect
+
+    if user.contact_enc:
+        try:
+            number = protect.decrypt(user.contact_enc)
+        except Exception:  # a rotated key: the answer is then seen in the portal only
+            return user_subject(user)
+        if _subjects().parse(f"phone:{number}").hash == user.subject_hash:
+            return f"phone:{number}"
+    return user_subject(user)
+
+
 def user_subject(user: PortalUser) -> Any:
     """The signed-in user as the ledger's subject (hash and masked form; the number is not kept)."""
     return _subjects().Subject(user.subject_hash, user.masked, "phone", "sms")
@@ -132,8 +146,18 @@ def send_code(session: Session, phone: object, *, client_ip: str | None) -> logi
 @carries("O24-10", "CSL-40")
 def check_code(session: Session, phone: object, code: object, *, client_ip: str | None) -> str:
     """The cookie of a new portal session, or ``portal_code_invalid`` / ``portal_locked``."""
-    subject = subject_of_phone(phone)
-    return login.verify_code(session, subject.hash, str(code or ""), subject.masked, client_ip=client_ip)
+    from piguard.messaging.records import protect
+
+    number = normalized_phone(phone)
+    subject = subject_of_phone(number)
+    return login.verify_code(
+        session,
+        subject.hash,
+        str(code or ""),
+        subject.masked,
+        client_ip=client_ip,
+        contact_enc=protect.encrypt(number),
+    )
 
 
 # ------------------------------------------------------------------------------------- refusals
@@ -398,7 +422,8 @@ def file_complaint(
             text=body,
             actor=user.actor,
             source="portal",
-            subject=user_subject(user),
+            # the number (kept encrypted with the session) lets the answer go back by SMS
+            subject=_contact_subject(user),
             message_ref=ref if kind == "sms_complaint" else None,
             now=now,
         )
