@@ -21,6 +21,7 @@ from piguard.cases import service as cases
 from piguard.consent import engine as consent_engine
 from piguard.consent import service as consent
 from piguard.core import db
+from piguard.core.calendar import SHANGHAI
 from piguard.core.config import reset_settings
 from piguard.core.modules import import_if_present
 from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
@@ -163,6 +164,7 @@ def test_portal_end_to_end_on_a_phone(live_server: str, open_page, db_engine) ->
 
     # a complaint, answered by staff through the API, and the answer seen
     page.goto("/portal/new")
+    assert _fits(page)
     page.select_option("#kind", "pi_complaint")
     page.fill("#text", "营业厅工作人员把我的身份证复印件留给了别人。")
     page.click("#new-form button[type=submit]")
@@ -175,7 +177,9 @@ def test_portal_end_to_end_on_a_phone(live_server: str, open_page, db_engine) ->
         assert case.due_date is not None and not case.due_estimated
         assert (case.due_date - case.received_at.date()).days in (15, 16)  # 15 calendar days, China time
         due = case.due_date.isoformat()
+        case_received_local = case.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     assert page.inner_text("#due") == due
+    assert case_received_local in page.inner_text("#case")
     _staff_answers(live_server, ref, "已核实：涉事员工已处理，复印件已收回销毁。")
     page.reload()
     assert "复印件已收回销毁" in page.inner_text("#reply")

@@ -331,7 +331,12 @@ def my_case(session: Session, user: PortalUser, key: object) -> tuple[Any, list[
 
 
 def case_view(case: Any, now: datetime | None = None) -> dict[str, Any]:
-    return _cases().to_dict(case, now or utcnow(), with_text=True)
+    """The case as the API shows it, plus its receipt in China time (what the user reads)."""
+    from piguard.core.calendar import SHANGHAI
+
+    out: dict[str, Any] = _cases().to_dict(case, now or utcnow(), with_text=True)
+    out["received_local"] = case.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return out
 
 
 def _text(value: object, field: str, *, required: bool) -> str:
