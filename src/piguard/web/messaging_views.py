@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piguard.core.calendar import SHANGHAI
@@ -24,9 +23,10 @@ from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
-from piguard.messaging.models import ConsentRequest, ContentProvider, Port, Signature, SubscriptionEvent
+from piguard.messaging import listings
+from piguard.messaging.models import ConsentRequest, SubscriptionEvent
 from piguard.messaging.monitor import service as monitor
-from piguard.messaging.monitor.models import ALERT_KINDS, ALERT_STATES, MonitorAlert
+from piguard.messaging.monitor.models import ALERT_KINDS, ALERT_STATES
 from piguard.messaging.records import protect
 from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
@@ -300,12 +300,7 @@ def _messages(
 
 
 def _provider_choices(session: Session, limit: int = 200) -> list[tuple[str, str]]:
-    return [
-        (code, name)
-        for code, name in session.execute(
-            select(ContentProvider.code, ContentProvider.name).order_by(ContentProvider.code).limit(limit)
-        )
-    ]
+    return listings.provider_choices(session, limit)
 
 
 @router.get("/console/sms/messages")
@@ -372,23 +367,7 @@ def sms_registry(
     if denied is not None:
         return denied
     needle = q.strip()[:64]
-    stmt = select(ContentProvider).order_by(ContentProvider.suspended.desc(), ContentProvider.code)
-    if needle:
-        like = f"%{needle.lower()}%"
-        stmt = stmt.where(ContentProvider.code.like(like) | ContentProvider.name.like(f"%{needle}%"))
-    cps, more = monitor.page_of(session, stmt, page, PER_PAGE)
-    ids = [cp.id for cp in cps]
-    sigs: dict[int, list[Signature]] = {}
-    ports: dict[int, list[Port]] = {}
-    if ids:
-        for s in session.scalars(
-            select(Signature).where(Signature.content_provider_id.in_(ids)).order_by(Signature.id)
-        ):
-            sigs.setdefault(s.content_provider_id, []).append(s)
-        for p in session.scalars(
-            select(Port).where(Port.content_provider_id.in_(ids)).order_by(Port.id).limit(2000)
-        ):
-            ports.setdefault(p.content_provider_id, []).append(p)
+    reg = listings.registry_page(session, needle, page, PER_PAGE)
     return _page(
         request,
         principal,
@@ -396,11 +375,11 @@ def sms_registry(
         "registry",
         q=needle,
         page=max(1, page),
-        has_next=more,
+        has_next=reg.has_next,
         service_providers=registry.list_service_providers(session)[:200],
-        cps=cps,
-        sigs=sigs,
-        ports=ports,
+        cps=reg.providers,
+        sigs=reg.signatures,
+        ports=reg.ports,
         suspensions=registry.list_suspensions(session, limit=20),
         qs=lambda **over: _qs({"q": needle}, **over),
     )
@@ -429,13 +408,13 @@ def sms_consents(
     rows: list[ConsentRequest] = []
     more = False
     try:
-        stmt = select(ConsentRequest).order_by(ConsentRequest.sent_at.desc(), ConsentRequest.id.desc())
-        if f["status"]:
-            stmt = stmt.where(ConsentRequest.status == f["status"])
-        cp_id = _cp_id(session, f["cp"])
-        if cp_id is not None:
-            stmt = stmt.where(ConsentRequest.content_provider_id == cp_id)
-        rows, more = monitor.page_of(session, stmt, page, PER_PAGE)
+        rows, more = listings.consent_requests_page(
+            session,
+            status=f["status"],
+            content_provider_id=_cp_id(session, f["cp"]),
+            page=page,
+            per_page=PER_PAGE,
+        )
     except PiguardError as err:
         error = err
     return _page(
@@ -472,15 +451,9 @@ def sms_optouts(
     rows: list[SubscriptionEvent] = []
     more = False
     try:
-        stmt = (
-            select(SubscriptionEvent)
-            .where(SubscriptionEvent.event == "unsubscribed")
-            .order_by(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc())
+        rows, more = listings.optouts_page(
+            session, content_provider_id=_cp_id(session, f["cp"]), page=page, per_page=PER_PAGE
         )
-        cp_id = _cp_id(session, f["cp"])
-        if cp_id is not None:
-            stmt = stmt.where(SubscriptionEvent.content_provider_id == cp_id)
-        rows, more = monitor.page_of(session, stmt, page, PER_PAGE)
     except PiguardError as err:
         error = err
     return _page(
@@ -520,14 +493,7 @@ def sms_alerts(
     if denied is not None:
         return denied
     f = {"state": state if state in ALERT_STATES else "", "kind": kind if kind in ALERT_KINDS else ""}
-    stmt = select(MonitorAlert).order_by(MonitorAlert.raised_at.desc(), MonitorAlert.id.desc())
-    if f["state"]:
-        stmt = stmt.where(MonitorAlert.state == f["state"])
-    else:
-        stmt = stmt.where(MonitorAlert.state != "closed")
-    if f["kind"]:
-        stmt = stmt.where(MonitorAlert.kind == f["kind"])
-    rows, more = monitor.page_of(session, stmt, page, PER_PAGE)
+    rows, more = listings.alerts_page(session, state=f["state"], kind=f["kind"], page=page, per_page=PER_PAGE)
     return _page(
         request,
         principal,
