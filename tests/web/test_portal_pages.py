@@ -247,3 +247,29 @@ def test_sms_complaint_names_one_of_the_users_own_messages(client: TestClient) -
         case = cases.get(session, _ref_of(r))
         assert case.message_ref == mine and case.classification == "sms" and case.content_provider_id
         assert case.due_basis == "sms_complaint.feedback_working_days"
+
+
+@pytest.mark.obligation("O24-9.2")
+def test_correction_names_an_inventory_field_and_the_value_is_kept_encrypted(client: TestClient) -> None:  # noqa: F811
+    from piguard.rights import service as rights
+
+    signed_in(client)
+    form = client.get("/portal/new").text
+    assert 'name="field"' in form and 'value="email"' in form
+    r = client.post("/portal/new", data={"kind": "correction", "text": "", "field": "", "value": ""})
+    assert r.status_code == 422
+    r = client.post("/portal/new", data={"kind": "correction", "text": "", "field": "no_such", "value": "x"})
+    assert r.status_code == 422 and "no_such" in r.text
+    r = client.post(
+        "/portal/new",
+        data={"kind": "correction", "text": "邮箱写错了", "field": "email", "value": "new@example.cn"},
+    )
+    assert r.status_code == 303
+    with db.unit_of_work() as session:
+        req = rights.get(session, _ref_of(r))
+        assert req.kind == "correction" and req.changed_columns == ["email"]
+        assert "new@example.cn" not in (req.changes_enc or "")
+        case = cases.get(session, req.case_id)
+        assert case.source == "portal" and case.subject_hash == req.subject_hash
+    for e in portal_audit("rights.open") + portal_audit("portal.request.filed"):
+        assert "new@example.cn" not in str(e.detail)

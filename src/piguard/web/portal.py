@@ -246,6 +246,19 @@ def held(session: Session, user: PortalUser) -> list[HeldRow]:
     return rows
 
 
+def correctable_fields(session: Session) -> list[tuple[str, list[str]]]:
+    """The inventory's columns a correction may name, each with its categories (for the form)."""
+    from piguard.inventory import service as inventory
+
+    doc = inventory.export(session) if inventory.has_inventory(session) else {}
+    seen: dict[str, list[str]] = {}
+    for s in doc.get("systems", []):
+        for t in s.get("tables", []):
+            for f in t.get("fields", []):
+                seen.setdefault(f["column"], list(f.get("categories", [])))
+    return sorted(seen.items())
+
+
 def purpose_names(session: Session) -> dict[str, tuple[str, str]]:
     from piguard.inventory import service as inventory
 

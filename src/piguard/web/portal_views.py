@@ -90,6 +90,8 @@ TEXT.update(
             "Which message it is about (for a complaint about a text message)",
         ),
         "portal.new.submit": ("提交", "Submit"),
+        "portal.new.field": ("要更正的信息（更正申请时选择）", "What to correct (for a correction)"),
+        "portal.new.value": ("正确的内容", "The correct value"),
         "portal.filed": ("已受理，编号", "Received, reference"),
         "portal.back": ("返回", "Back"),
         "portal.kind.access": ("查阅/复制我的信息", "Access: a copy of my information"),
@@ -345,6 +347,8 @@ def new_page(
         error=None,
         text="",
         messages=portal.my_messages(session, user),
+        fields=portal.correctable_fields(session),
+        **_labels(request),
     )
 
 
@@ -355,6 +359,8 @@ def new_submit(
     kind: str = Form("", max_length=32),
     text: str = Form("", max_length=4000),
     message_ref: str = Form("", max_length=64),
+    field: str = Form("", max_length=200),
+    value: str = Form("", max_length=500),
     user: PortalUser | None = Depends(portal_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -364,7 +370,8 @@ def new_submit(
         if kind in portal.COMPLAINT_KINDS:
             case = portal.file_complaint(session, user, kind, text, message_ref or None)
         else:
-            case = portal.file_request(session, user, kind, text)
+            changes = {field: value} if kind == "correction" and field else None
+            case = portal.file_request(session, user, kind, text, changes)
     except PiguardError as err:
         session.commit()  # a refusal stays on the audit log
         kinds = (*portal.REQUEST_KINDS, *portal.COMPLAINT_KINDS)
@@ -378,6 +385,8 @@ def new_submit(
             error=err,
             text=text[:4000],
             messages=portal.my_messages(session, user),
+            fields=portal.correctable_fields(session),
+            **_labels(request),
         )
     return RedirectResponse(f"/portal/cases/{case.ref}?filed=1", status_code=303)
 
