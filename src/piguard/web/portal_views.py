@@ -58,6 +58,10 @@ TEXT.update(
         "portal.consents": ("我的同意与短信订阅", "My consents and SMS subscriptions"),
         "portal.withdraw": ("撤回", "Withdraw"),
         "portal.withdrawn": ("已撤回。", "Withdrawn."),
+        "portal.required_note": (
+            "撤回后将无法继续为您提供该项基本服务。",
+            "Without it the basic service cannot be provided.",
+        ),
         "portal.rules": ("个人信息收集使用规则", "Rules for collecting and using personal information"),
         "portal.rules.link": ("查看现行规则", "Read the rules in force"),
         "portal.cases": ("我的申请与投诉", "My requests and complaints"),
