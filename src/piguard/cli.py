@@ -73,6 +73,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "SMS and commercial e-mail: content review, reply classification (MIIT Order 31). "
         "短信与商业电子邮件：内容审核、回复识别（工信部令第31号）。",
     ),
+    (
+        "rights",
+        "piguard.rights.cli",
+        "End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

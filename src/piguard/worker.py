@@ -34,6 +34,7 @@ def command(
     while True:
         result = jobs.run_once()
         result["audit_verified"] = _verify_audit_when_due(result["failed"])
+        result["rights"] = _run_rights(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
             if result["failed"]:
@@ -49,6 +50,18 @@ def command(
             failed=result["failed"],
         )
         time.sleep(every)
+
+
+def _run_rights(failed: list[str]) -> dict[str, int] | None:
+    """End users' requests: every due step (piguard.rights.jobs); one job's failure never stops the round."""
+    try:
+        from piguard.rights import jobs as rights_jobs
+
+        return rights_jobs.run_once()
+    except Exception:
+        get_logger("piguard.worker").exception("worker.job_failed", job="rights")
+        failed.append("rights")
+        return None
 
 
 def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> dict[str, object] | None:
