@@ -78,6 +78,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.cases.cli",
         "Complaints, requests and incidents on statutory clocks (O24-12, O31-27). / 投诉、请求与事件案件及其法定期限。",
     ),
+    (
+        "rights",
+        "piguard.rights.cli",
+        "End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (
