@@ -42,6 +42,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
     "piguard.web.consent_views",
+    "piguard.web.rights_views",
 ]
 
 
