@@ -44,6 +44,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.consent_views",
     "piguard.web.cases_views",
     "piguard.web.portal_views",
+    "piguard.web.rights_views",
 ]
 
 
