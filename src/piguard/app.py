@@ -46,6 +46,8 @@ DOMAIN_ROUTERS = [
     "piguard.web.cases_views",
     "piguard.web.incident_views",
     "piguard.web.oversight_views",
+    "piguard.web.portal_views",
+    "piguard.web.rights_views",
 ]
 
 

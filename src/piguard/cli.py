@@ -99,6 +99,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.oversight.cli:training_app",
         "Staff training: courses, completions, expiry (O24-15). / 人员培训：课程、完成记录、有效期。",
     ),
+    (
+        "rights",
+        "piguard.rights.cli",
+        "End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

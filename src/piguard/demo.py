@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "piguard-demo-2026"
 
+#: the portal sends its login codes from the demo's business-service port, signed as its provider
+DEMO_PORTAL_ENV = {"PIGUARD_PORTAL_SMS_SENDER": "10690002", "PIGUARD_PORTAL_SMS_SIGNATURE": "优品商城"}
+
 DEMO_STAFF = [
     (DEMO_USERNAME, DEMO_PASSWORD, ["admin", "compliance_officer"], "演示管理员 Demo admin"),
     ("auditor", "piguard-auditor-2026", ["auditor"], "审计员 Auditor"),

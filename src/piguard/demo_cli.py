@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 
 from piguard.core import db, migrate
-from piguard.core.config import get_settings
+from piguard.core.config import get_settings, reset_settings
 
 
 def command(
@@ -14,8 +16,11 @@ def command(
     port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000)"),
 ) -> None:
     """Set up the embedded SQLite database with demo data and serve the console."""
-    from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
+    from piguard.demo import DEMO_PASSWORD, DEMO_PORTAL_ENV, DEMO_USERNAME, load_demo
 
+    for name, value in DEMO_PORTAL_ENV.items():  # the portal sends its codes from the demo's port
+        os.environ.setdefault(name, value)
+    reset_settings()
     settings = get_settings()
     if settings.env == "production":
         raise typer.BadParameter("the demo data set is never loaded with PIGUARD_ENV=production")
@@ -25,8 +30,6 @@ def command(
         load_demo(session)
     # the demo's replies to complainants go out through the gateway from the demo operator's own
     # service port, into the outbox (an operator sets these in production)
-    import os
-
     from piguard.cases.demo import NOTICE_PORT, NOTICE_SIGNATURE
     from piguard.cases.settings import reset_cases_settings
 
@@ -40,6 +43,10 @@ def command(
         f"console:  [bold]http://{settings.host}:{port}/console[/]   API docs: http://{settings.host}:{port}/docs"
     )
     console.print(f"demo login / 演示账号: [bold]{DEMO_USERNAME}[/] / [bold]{DEMO_PASSWORD}[/]")
+    console.print(
+        f"portal / 个人信息门户: [bold]http://{settings.host}:{port}/portal[/] "
+        "(phone 13800138000; the code is in the outbox, msg_outbox, see docs/portal.md / 验证码见发件箱)"
+    )
     if serve:
         from piguard.serve_cli import command as serve_command
 

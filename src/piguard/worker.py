@@ -35,6 +35,7 @@ def command(
         result = jobs.run_once()
         result["cases"] = _run_cases(result["failed"])
         result["audit_verified"] = _verify_audit_when_due(result["failed"])
+        result["rights"] = _run_rights(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
             if result["failed"]:
@@ -67,6 +68,18 @@ def _run_cases(failed: list[str], now: datetime | None = None) -> dict[str, obje
         failed.append("cases")
         return None
     return result
+
+
+def _run_rights(failed: list[str]) -> dict[str, int] | None:
+    """End users' requests: every due step (piguard.rights.jobs); one job's failure never stops the round."""
+    try:
+        from piguard.rights import jobs as rights_jobs
+
+        return rights_jobs.run_once()
+    except Exception:
+        get_logger("piguard.worker").exception("worker.job_failed", job="rights")
+        failed.append("rights")
+        return None
 
 
 def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> dict[str, object] | None:

@@ -26,6 +26,8 @@ PUBLIC = [
     r"^/login$",
     r"^/logout$",
     r"^/$",
+    r"^/portal/login",  # the end-user portal's login (phone + one-time code)
+    r"^/portal/logout$",
 ]
 
 
@@ -55,7 +57,13 @@ def test_every_non_public_route_refuses_anonymous_callers(db_engine) -> None:  #
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             r = client.request(method, _concrete(route.path), json={})
-            if route.path.startswith("/console"):
+            if route.path.startswith("/portal"):
+                # Portal pages send anonymous visitors to the portal's own login page.
+                assert r.status_code == 303 and r.headers["location"] == "/portal/login", (
+                    method,
+                    route.path,
+                )
+            elif route.path.startswith("/console"):
                 # Console pages send anonymous visitors to the login page.
                 assert r.status_code == 303 and r.headers["location"].startswith("/login"), (
                     method,

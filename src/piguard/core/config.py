@@ -85,6 +85,22 @@ class Settings(BaseSettings):
     # (comma-separated IPs or CIDRs, or "*"); empty: none, the peer address is the client's.
     trusted_proxies: str = ""
     session_max_age_seconds: int = 8 * 3600
+    # End-user portal login (phone number + one-time code sent through piguard's own gateway).
+    # A code lives this long, and at most this many wrong tries are allowed per number in the lock
+    # window (then the number is locked until the window passes, even for the right code) …
+    portal_code_ttl_seconds: int = Field(300, ge=30, le=3600)
+    portal_code_max_failures: int = Field(5, ge=1, le=100)
+    portal_lock_seconds: int = Field(900, ge=60, le=7 * 86400)
+    # … at most this many codes per number, and per client address, in the send window
+    portal_codes_per_number: int = Field(3, ge=1, le=100)
+    portal_codes_per_address: int = Field(20, ge=1, le=10_000)
+    portal_send_window_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    portal_code_digits: int = Field(6, ge=6, le=10)
+    portal_session_max_age_seconds: int = Field(1800, ge=60, le=7 * 86400)
+    # The port code the codes are sent from (a registered business-service port) and the
+    # signature put in front of the text (one of that content provider's approved signatures).
+    portal_sms_sender: str = ""
+    portal_sms_signature: str = ""
     calendar_file: Path | None = None
     rules_templates_dir: Path | None = None  # overrides inventory/templates/privacy.{zh,en}.md.j2
     #: Largest request body the API reads (bytes); a larger one is answered 413 unread.

@@ -84,6 +84,10 @@ def _check_same_origin(request: Request) -> None:
     raise forbidden((reason,))
 
 
+#: the same check for other session cookies (the end-user portal's)
+check_same_origin = _check_same_origin
+
+
 def current_principal(
     request: Request, session: Session = Depends(db_session, scope="function")
 ) -> Principal:

@@ -145,3 +145,64 @@ def _register_audited() -> None:
 
 
 _register_audited()
+
+
+# --------------------------------------------------------------------------- end-user portal login
+# End users are known by the keyed hash of their number (the consent ledger's subject hash, computed
+# above identity and passed in): identity never sees the number itself, nor keeps a code in clear.
+
+
+class PortalCode(Base):
+    """A one-time login code sent to an end user's number: only its keyed hash is kept."""
+
+    __tablename__ = "portal_login_code"
+    __table_args__ = (
+        Index("ix_portal_login_code_subject_created", "subject_hash", "created_at"),
+        Index("ix_portal_login_code_ip_created", "client_ip", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # HMAC-SHA-256 (secret key) over the row's salt, the subject hash and the code
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    salt: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the gateway's reference of the message that carried it (None when the gateway refused it)
+    message_ref: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class PortalFailure(Base):
+    """A wrong, expired or replayed code: counted per number and per address for the lock."""
+
+    __tablename__ = "portal_login_failure"
+    __table_args__ = (
+        Index("ix_portal_login_failure_subject_at", "subject_hash", "occurred_at"),
+        Index("ix_portal_login_failure_ip_at", "client_ip", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class PortalSession(Base):
+    """An end user's portal session (its own cookie, apart from the console's): the signed cookie
+    carries a random key, this table its SHA-256, the subject's hash and masked number."""
+
+    __tablename__ = "portal_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    subject_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    subject_masked: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the number as the caller encrypted it (AES-GCM, opaque here), so a complaint filed in this
+    #: session can be answered by SMS; identity never reads it
+    contact_enc: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -74,6 +74,9 @@ class GatewayRequest:
     #: with the first result (``gateway.submit``). False where the transport sets a tag of its own
     #: there (SMPP has no client reference: ``smpp:<system_id>`` marks the account)
     idempotent: bool = True
+    #: what the message record keeps instead of ``text`` (O31-11): a one-time login code sent by the
+    #: portal is kept masked there, the outbox alone carries the text to the transport
+    record_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,7 +303,7 @@ def emit(
             address=p.address,
             recipient_hash=p.recipient_hash,
             recipient_masked=p.recipient_masked,
-            content=req.text,
+            content=req.record_text if req.record_text is not None else req.text,
             content_has_pi=has_pi,
             outcome=outcome,
             status=status,
