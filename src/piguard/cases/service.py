@@ -18,6 +18,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from piguard.audit.models import AuditEntry
 from piguard.audit.service import Actor, record
 from piguard.cases.clocks import RULES, Clock, clock_for
 from piguard.cases.models import (
@@ -344,6 +345,12 @@ def to_dict(case: Case, now: datetime | None = None, *, with_text: bool = False)
         out["text"] = case.text
         out["reply_text"] = case.reply_text
     return out
+
+
+def audit_trail(session: Session, case: Case, *, limit: int = 500) -> list[AuditEntry]:
+    """The audit entries about this case, in chain order (O24-13.6)."""
+    stmt = select(AuditEntry).where(AuditEntry.subject_ref == f"case:{case.ref}").order_by(AuditEntry.seq)
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def event_dict(ev: CaseEvent) -> dict[str, Any]:

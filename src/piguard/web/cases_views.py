@@ -13,10 +13,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from piguard.audit.models import AuditEntry
 from piguard.cases import complaints, service
 from piguard.cases.models import (
     COMPLAINT_KINDS,
@@ -147,11 +145,7 @@ def _case_view(
     error: PiguardError | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    trail = list(
-        session.scalars(
-            select(AuditEntry).where(AuditEntry.subject_ref == f"case:{case.ref}").order_by(AuditEntry.seq)
-        )
-    )
+    trail = service.audit_trail(session, case)
     return render(
         request,
         template,
