@@ -24,3 +24,12 @@ def test_references_are_never_redacted_or_refused() -> None:
 def test_the_old_hex_form_was_mangled() -> None:
     # what happened before: a hex reference with a phone-like run was rewritten
     assert redact("2b13812345678aa38f00d") != "2b13812345678aa38f00d"
+
+
+def test_as_row_id_takes_ascii_digits_within_bigint_only() -> None:
+    from piguard.core.refs import as_row_id
+
+    assert as_row_id("12") == 12 and as_row_id(" 7 ") == 7 and as_row_id(3) == 3
+    for bad in ("²", "١٢", "", "  ", "-1", "1e3", "9" * 20, str(2**63), True, None, 2.0, -5):
+        assert as_row_id(bad) is None, bad
+    assert as_row_id(str(2**63 - 1)) == 2**63 - 1

@@ -51,6 +51,7 @@ from piguard.core import calendar
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason
+from piguard.core.refs import as_row_id
 from piguard.discovery.categories import BY_CODE, CODES
 from piguard.identity.principal import Principal
 from piguard.regulations.markers import carries
@@ -1262,10 +1263,9 @@ def _order_ref(v: object, field_name: str = "order_ref") -> str:
 
 
 def _port_id(v: object) -> int:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    if isinstance(v, str) and v.strip().isdigit():
-        return int(v.strip())
+    n = as_row_id(v)
+    if n is not None:
+        return n
     raise _bad("ports", "port ids are numbers", "端口编号须为数字", (SUSPENSION_OBLIGATION,))
 
 

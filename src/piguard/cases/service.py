@@ -35,7 +35,7 @@ from piguard.core import calendar
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason, obligations_of
-from piguard.core.refs import new_ref
+from piguard.core.refs import as_row_id, new_ref
 from piguard.regulations.markers import carries
 
 #: Clock skew allowed between a caller's "received" and the server's clock; not a regulatory number.
@@ -215,11 +215,10 @@ def open_case(
 def get(session: Session, key: int | str) -> Case:
     """A case by id (``12``) or reference."""
     row: Case | None = None
-    if isinstance(key, int) and not isinstance(key, bool):
-        row = session.get(Case, key)
-    elif isinstance(key, str) and key.strip().isdigit():
-        row = session.get(Case, int(key.strip()))
-    elif isinstance(key, str):
+    row_id = as_row_id(key)
+    if row_id is not None:
+        row = session.get(Case, row_id)
+    elif isinstance(key, str) and key.strip():
         row = session.scalars(select(Case).where(Case.ref == key.strip())).first()
     if row is None:
         raise not_found("Case", "案件", str(key))

@@ -16,3 +16,23 @@ import os
 
 def new_ref() -> str:
     return base64.b32encode(os.urandom(16)).decode("ascii").rstrip("=").lower()
+
+
+#: Largest id a BIGINT column holds (PostgreSQL's and SQLite's 64-bit signed integers).
+_MAX_ROW_ID = 2**63 - 1
+
+
+def as_row_id(value: object) -> int | None:
+    """``value`` as a database row id, or None when it is not one: ASCII digits only (``str.isdigit``
+    also accepts ``²`` and other digits ``int()`` refuses) and within a BIGINT."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= _MAX_ROW_ID else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > 19 or not text.isascii() or not text.isdigit():
+        return None
+    n = int(text)
+    return n if n <= _MAX_ROW_ID else None
