@@ -39,6 +39,7 @@ DOMAIN_ROUTERS = [
     "piguard.cases.views",
     "piguard.cases.incident_views",
     "piguard.oversight.views",
+    "piguard.oversight.bulk_views",
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
@@ -48,6 +49,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.oversight_views",
     "piguard.web.portal_views",
     "piguard.web.rights_views",
+    "piguard.web.bulk_views",
 ]
 
 

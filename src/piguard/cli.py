@@ -104,6 +104,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.rights.cli",
         "End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",
     ),
+    (
+        "bulk",
+        "piguard.oversight.bulk_cli",
+        "Bulk export, copy and destruction under maker-checker review (O24-13.3). / 批量导出、复制、销毁的双人审批。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

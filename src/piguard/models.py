@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "piguard.cases.models",
     "piguard.cases.incident_models",
     "piguard.oversight.models",
+    "piguard.oversight.bulk_models",
 ]
 
 

@@ -36,6 +36,7 @@ def command(
         result["cases"] = _run_cases(result["failed"])
         result["audit_verified"] = _verify_audit_when_due(result["failed"])
         result["rights"] = _run_rights(result["failed"])
+        result["bulk_packages_shredded"] = _shred_expired_bulk(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
             if result["failed"]:
@@ -111,3 +112,17 @@ def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> di
         "problem": result.problem,
         "first_bad_seq": result.first_bad_seq,
     }
+
+
+def _shred_expired_bulk(failed: list[str]) -> int | None:
+    """Erase the keys of expired bulk-operation requests and packages (O24-13.3)."""
+    from piguard.core.db import unit_of_work
+    from piguard.oversight import bulk
+
+    try:
+        with unit_of_work() as session:
+            return bulk.purge_expired(session)
+    except Exception:  # one job's failure never stops the round
+        get_logger("piguard.worker").exception("worker.job_failed", job="bulk_purge")
+        failed.append("bulk_purge")
+        return None

@@ -111,6 +111,8 @@ def test_token_scopes_narrow_roles() -> None:
 
 @pytest.mark.obligation("O24-9.3", "O24-15")
 def test_pluggable_checks_refuse_and_hold_without_editing_decide_access(clean_checks: None) -> None:
+    ACCESS_CHECKS.clear()  # only this test's checks: the product's own (bulk review …) hold too
+
     @register_access_check
     def purpose_needed(req: AccessRequest) -> Reason | None:
         if req.action.startswith("pi.") and not req.purpose:

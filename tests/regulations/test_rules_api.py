@@ -132,9 +132,13 @@ def test_rules_api_is_public_and_documented(client: TestClient) -> None:
 
 def test_matrix_rows_carry_their_capability_and_missing_parts(client: TestClient) -> None:
     rows = {x["id"]: x for x in client.get("/api/rules/matrix").json()["rows"]}
-    row = rows["O24-13.3"]
-    assert row["status"] == "partial"
+    # The self-inspection (issue 9.8) is not built yet: the row says so and names its parts.
+    row = rows["O24-16"]
+    assert row["status"] == "not yet"
     assert row["capability"]["zh"] and row["capability"]["en"]
-    assert "maker-checker" in [p["key"] for p in row["missing"]]
-    assert all(p["met"] is False and p["under"] for p in row["missing"])
-    assert rows["O31-27"]["status"] == "built" and rows["O31-27"]["missing"] == []
+    assert "report" in [p["key"] for p in row["missing"]]
+    for r in rows.values():
+        assert (r["status"] == "built") == (r["missing"] == []), r["id"]
+        assert all(p["met"] is False and p["under"] for p in r["missing"]), r["id"]
+    assert rows["O24-13.3"]["status"] == "built" and rows["O24-13.3"]["missing"] == []
+    assert rows["O31-28"]["status"] == "built" and rows["O31-28"]["missing"] == []

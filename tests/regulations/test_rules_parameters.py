@@ -32,6 +32,11 @@ EXPECTED = {
     "incident.serious_people_affected_sensitive": (100, "people", "O24-14.1", date(2013, 9, 1)),
     # operator policy under the duty to train (O24-15 names no period): a course may set its own
     "training.validity_days": (365, "calendar_days", "O24-15", date(2013, 9, 1)),
+    # the operator's thresholds and periods for bulk-operation review (the law fixes no number)
+    "bulk.review_rows": (500, "rows", "O24-13.3", date(2013, 9, 1)),
+    "bulk.review_categories": (4, "categories", "O24-13.3", date(2013, 9, 1)),
+    "bulk.request_expiry_days": (3, "calendar_days", "O24-13.3", date(2013, 9, 1)),
+    "bulk.export_expiry_days": (7, "calendar_days", "O24-13.3", date(2013, 9, 1)),
 }
 
 

@@ -52,6 +52,7 @@ from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason
 from piguard.core.refs import as_row_id
+from piguard.core.text import clean_text
 from piguard.discovery.categories import BY_CODE, CODES
 from piguard.identity.principal import Principal
 from piguard.regulations.markers import carries
@@ -94,18 +95,7 @@ def _bad(field_name: str, en: str, zh: str, obligations: Sequence[str] = ()) -> 
 
 
 def _text(v: object, field_name: str, limit: int, *, required: bool = False) -> str:
-    if v is None:
-        v = ""
-    if not isinstance(v, str):
-        raise _bad(field_name, "must be text", "须为文本")
-    v = v.strip()
-    if required and not v:
-        raise _bad(field_name, "must not be empty", "不能为空")
-    if len(v) > limit:
-        raise _bad(field_name, f"at most {limit} characters", f"不超过 {limit} 个字符")
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in v):
-        raise _bad(field_name, "holds control characters", "含有控制字符")
-    return v
+    return clean_text(v, field_name, limit, required=required, bad=_bad)
 
 
 # -- reading ------------------------------------------------------------------------------------

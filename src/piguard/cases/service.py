@@ -36,6 +36,7 @@ from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason, obligations_of
 from piguard.core.refs import as_row_id, new_ref
+from piguard.core.text import clean_text
 from piguard.regulations.markers import carries
 
 #: Clock skew allowed between a caller's "received" and the server's clock; not a regulatory number.
@@ -75,20 +76,7 @@ def instant(value: object, field: str) -> datetime:
 
 
 def _text(value: object, field: str, limit: int, *, required: bool) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise _bad(field, "must be text", "须为文本")
-    value = value.strip()
-    if required and not value:
-        raise _bad(field, "must not be empty", "不能为空")
-    if len(value) > limit:
-        raise _bad(field, f"at most {limit} characters", f"不超过 {limit} 个字符")
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value) or any(
-        0xD800 <= ord(c) <= 0xDFFF for c in value
-    ):
-        raise _bad(field, "holds control characters", "含有控制字符")
-    return value
+    return clean_text(value, field, limit, required=required, bad=_bad)
 
 
 def _check_kind(kind: object) -> str:

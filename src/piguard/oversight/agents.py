@@ -21,6 +21,7 @@ from piguard.audit.service import Actor, record
 from piguard.consent import service as consent
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, invalid_field, validation_error
+from piguard.core.text import clean_text
 from piguard.discovery.categories import CODES as CATEGORY_CODES
 from piguard.oversight.models import ASSESSMENT_RESULTS, FIRM_STATUSES, AgentAssessment, AgentFirm
 from piguard.regulations.markers import carries
@@ -38,11 +39,7 @@ def _aware(name: str, at: object) -> datetime:
 
 
 def _text(name: str, raw: object, limit: int) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise invalid_field(name, "required", "必填")
-    if len(raw) > limit:
-        raise invalid_field(name, f"at most {limit} characters", f"最多 {limit} 个字符")
-    return raw.strip()
+    return clean_text(raw, name, limit, required=True, bad=invalid_field)
 
 
 def _list(raw: object) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from piguard.audit.service import Actor, record
 from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError, invalid_field, not_found
+from piguard.core.text import clean_text
 from piguard.identity import service as identity
 from piguard.oversight.models import TrainingCourse, TrainingRecord
 from piguard.regulations.markers import carries
@@ -43,11 +44,7 @@ def _aware(field_name: str, at: datetime | None) -> datetime:
 
 
 def _text(field_name: str, raw: object, limit: int) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise invalid_field(field_name, "required", "必填")
-    if len(raw) > limit:
-        raise invalid_field(field_name, f"at most {limit} characters", f"最多 {limit} 个字符")
-    return raw.strip()
+    return clean_text(raw, field_name, limit, required=True, bad=invalid_field)
 
 
 def unknown_course(code: str) -> PiguardError:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SourceId = Literal["O24", "O31", "CSL", "CRL", "NPC", "GC"]
 Section = Literal["A", "B", "C", "D", "E", "F", "G"]
-Unit = Literal["calendar_days", "working_days", "months", "yuan", "messages", "people"]
+Unit = Literal["calendar_days", "working_days", "months", "yuan", "messages", "people", "rows", "categories"]
 Bound = Literal["at_most", "at_least", "exact"]
 Status = Literal["built", "partial", "not yet"]
 
@@ -25,6 +25,8 @@ UNIT_LABELS: dict[str, tuple[str, str]] = {  # unit -> (en, zh)
     "yuan": ("yuan", "元"),
     "messages": ("messages", "条"),
     "people": ("people", "人"),
+    "rows": ("rows", "行"),
+    "categories": ("categories", "类"),
 }
 
 

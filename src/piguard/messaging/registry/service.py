@@ -29,6 +29,7 @@ from piguard.core.calendar import deadline_in_working_days, to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
 from piguard.core.reasons import Decision, Reason
+from piguard.core.text import clean_text
 from piguard.identity.principal import Principal
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
@@ -67,12 +68,7 @@ def _invalid(field: str, en: str, zh: str) -> PiguardError:
 
 
 def _text(field: str, v: object, max_len: int = 200, required: bool = True) -> str:
-    if not isinstance(v, str) or (required and not v.strip()):
-        raise _invalid(field, "required", "必填")
-    v = v.strip()
-    if len(v) > max_len:
-        raise _invalid(field, f"at most {max_len} characters", f"最多 {max_len} 个字符")
-    return v
+    return clean_text(v, field, max_len, required=required, bad=_invalid)
 
 
 def _conflict(what: str) -> PiguardError:
