@@ -109,6 +109,7 @@ def test_an_export_is_held_scanned_and_kept_encrypted(
     assert bulk.status_of(req) == "pending" and _actions(session, "bulk.request") == 2
 
 
+@pytest.mark.obligation("O24-13.2")  # the approval workflow itself
 def test_the_requester_never_approves_their_own_request(
     session: Session, people: tuple[Principal, Principal]
 ) -> None:

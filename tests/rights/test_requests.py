@@ -42,7 +42,7 @@ def _audit_count(session: Session, action: str) -> int:
     )
 
 
-@pytest.mark.obligation("O24-9.2", "CSL-43")
+@pytest.mark.obligation("O24-9.2", "CSL-43", "O24-13.2")
 def test_access_exports_every_row(session: Session, target: dict[str, object]) -> None:
     _setup(session, target)
     req = service.open_request(session, kind="access", subject=f"phone:{PHONES[0]}", actor=STAFF)

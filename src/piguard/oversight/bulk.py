@@ -462,7 +462,7 @@ def _decidable(req: BulkRequest, principal: Principal, now: datetime) -> None:
         )
 
 
-@carries(OBLIGATION)
+@carries(OBLIGATION, "O24-13.2")
 def approve(
     session: Session, principal: Principal, ref: str, *, note: str = "", now: datetime | None = None
 ) -> Decision:
@@ -507,7 +507,7 @@ def approve(
     return decision
 
 
-@carries(OBLIGATION)
+@carries(OBLIGATION, "O24-13.2")
 def reject(
     session: Session, principal: Principal, ref: str, *, note: str = "", now: datetime | None = None
 ) -> Decision:

@@ -31,6 +31,7 @@ from piguard.consent import subjects
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason
+from piguard.core.refs import as_row_id
 from piguard.inventory.models import InvField, InvSystem, InvTable
 from piguard.messaging.records import protect
 from piguard.regulations.markers import carries
@@ -166,7 +167,7 @@ def _plan(session: Session, req: RightsRequest, case: Case, raw: str, changes: d
     session.add_all(steps)
 
 
-@carries("O24-9.2", "O24-9.4", "CSL-43", "NPC-8")
+@carries("O24-9.2", "O24-9.4", "CSL-43", "NPC-8", "O24-13.2")
 def open_request(
     session: Session,
     *,
@@ -255,8 +256,9 @@ _ZH = {"access": "查询", "correction": "更正", "deletion": "删除", "cancel
 
 def get(session: Session, key: int | str) -> RightsRequest:
     row = None
-    if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()):
-        row = session.get(RightsRequest, int(key))
+    row_id = as_row_id(key)
+    if row_id is not None:
+        row = session.get(RightsRequest, row_id)
     elif isinstance(key, str):
         case = session.scalars(select(Case).where(Case.ref == key.strip())).first()
         row = session.get(RightsRequest, case.id) if case else None
@@ -347,6 +349,7 @@ def requests_for_subject(session: Session, subject_hash: str) -> list[dict[str, 
 # -- manual tasks ---------------------------------------------------------------------------------
 
 
+@carries("O24-9.4", "CSL-43")
 def complete_task(
     session: Session, step_id: int, *, actor: Actor, rows: int | None = None, note: str = ""
 ) -> RightsStep:
@@ -460,6 +463,7 @@ def _claim(session: Session, token: str, now: datetime, request_id: int | None) 
     return None
 
 
+@carries("O24-9.4", "CSL-43", "NPC-8")
 def run_pending(
     session: Session,
     *,
