@@ -87,6 +87,7 @@ def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> di
     """Walk the whole audit chain when the last recorded verification is older than
     ``PIGUARD_AUDIT_VERIFY_EVERY_HOURS`` (O24-13.6), and record the outcome, which the console's
     home page shows. A broken chain fails the round."""
+    from piguard.audit import anchor
     from piguard.audit import service as audit
     from piguard.core.config import get_settings
     from piguard.core.db import unit_of_work, utcnow
@@ -100,6 +101,13 @@ def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> di
                 return None
             result = audit.verify(session)
             audit.record_verification(session, result, audit.Actor.system("worker.audit_verify"))
+        anchored = None
+        if result.ok and anchor.anchor_path() is not None:
+            # sign the head just verified and keep it outside the database (after the commit, so
+            # the line names entries that exist)
+            with unit_of_work() as session:
+                info = audit.checkpoint(session)
+            anchored = str(anchor.append(info.head_line))
     except Exception:  # one job's failure never stops the round
         get_logger("piguard.worker").exception("worker.job_failed", job="audit_verify")
         failed.append("audit_verify")
@@ -111,6 +119,7 @@ def _verify_audit_when_due(failed: list[str], now: datetime | None = None) -> di
         "checked": result.checked,
         "problem": result.problem,
         "first_bad_seq": result.first_bad_seq,
+        "anchored": anchored,
     }
 
 

@@ -29,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, event, func, insert, inspect, literal, select, table, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from piguard.audit import guard
+from piguard.audit import anchor, guard
 from piguard.audit.chain import (
     GENESIS,
     entry_hash,
@@ -507,6 +507,8 @@ class VerifyResult:
     #: the signed checkpoint the walk started from (entries up to it not read: retired, or skipped
     #: on request); None when it started at seq 1
     from_checkpoint: int | None = None
+    #: the anchor file (outside the database) whose last line the log was checked against, if any
+    anchor: str | None = None
 
     def reason(self) -> Reason:
         return Reason(
@@ -533,6 +535,7 @@ class VerifyResult:
             "head_resets": list(self.head_resets),
             "obligations": list(self.obligations),
             "from_checkpoint": self.from_checkpoint,
+            "anchor": self.anchor,
         }
 
 
@@ -630,6 +633,16 @@ def verify(
     resets: dict[int, str] = {}
     acknowledged: set[int] = set()
     seen_mac = False
+    anchored: str | None = None
+    if expect_head is None:
+        found = anchor.latest()
+        if found is not None:
+            try:
+                expect_head = found[1]
+                _parse_expected(expect_head)
+            except PiguardError:
+                raise anchor.unusable(found[0], "its last line is not a line of `audit checkpoint`") from None
+            anchored = str(found[0])
     expected_line = _parse_expected(expect_head) if expect_head is not None else None
     first_seq = conn.execute(select(func.min(_ENTRY.c.seq))).scalar()
     base: Mapping[Any, Any] | None = None
@@ -856,6 +869,7 @@ def verify(
             head_seq,
             tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
             from_checkpoint=int(base["seq"]) if base is not None else None,
+            anchor=anchored,
         )
     result = VerifyResult(
         True,
@@ -866,6 +880,7 @@ def verify(
         signed_head_seq=head_seq,
         head_resets=tuple(sorted(resets))[:_MAX_RESETS_SHOWN],
         from_checkpoint=int(base["seq"]) if base is not None else None,
+        anchor=anchored,
     )
     if checked:
         since = f" from the signed checkpoint at seq {base['seq']}" if base is not None else ""

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = 1000
     # the worker walks the whole chain when the last recorded verification is older than this
     audit_verify_every_hours: float = 24.0
+    # Append-only file of signed head lines outside the database (audit/anchor.py, docs/audit.md):
+    # `audit verify` checks the log against its last line; empty = no anchor.
+    audit_anchor_file: Path | None = None
     # Read by their domains (messaging, discovery); listed here too so that one check refuses every
     # weak key at once, whichever entry point starts first.
     # Field encryption (core/crypto, docs/crypto.md): PIGUARD_FIELD_KEY is key "v1" (may be emptied

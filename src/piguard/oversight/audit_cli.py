@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from piguard.audit import service
+from piguard.audit import anchor, service
 from piguard.audit.schemas import AuditEntryOut
 from piguard.audit.service import Actor
 from piguard.core.db import unit_of_work
@@ -133,6 +133,8 @@ def verify(
             f"checkpoints verified / 已校验检查点: {result.checkpoints_checked}; "
             f"signed head / 签名头部: seq {result.signed_head_seq if result.signed_head_seq is not None else '-'}"
         )
+        if result.anchor is not None:
+            console.print(f"checked against the anchor / 已对照锚定文件校验: {result.anchor}")
         if result.head_resets:
             console.print(f"[yellow]note / 注意[/]: {result.message_en}")
             console.print(f"  {result.message_zh}")
@@ -244,10 +246,14 @@ def checkpoint(fmt: Format = typer.Option(Format.table, "--format", help="table 
     / 立即签名当前链头；请将输出另行保存在数据库之外。"""
     with _database() as session:
         info = service.checkpoint(session)
+    anchored = anchor.append(info.head_line)  # after the commit: the line names entries that exist
     console = Console(highlight=False)
     if fmt is not Format.table:
-        console.print_json(json.dumps(info.to_dict(), ensure_ascii=False))
+        body = {**info.to_dict(), "anchor": str(anchored) if anchored else None}
+        console.print_json(json.dumps(body, ensure_ascii=False))
         return
+    if anchored is not None:
+        console.print(f"anchored / 已锚定: {anchored}")
     console.print(f"checkpoint / 检查点: seq {info.seq} count {info.count} at {info.time.isoformat()}")
     console.print(f"hash {info.hash}")
     console.print(f"signature {info.signature} (key id {info.key_id})")
