@@ -155,10 +155,19 @@ def test_api_open_list_show_assign_note_reply_close_and_roles(client: TestClient
     r = client.get("/api/cases", params={"kind": "sms_complaint", "status": "open"})
     assert [c["id"] for c in r.json()["cases"]] == [cid]
     assert client.get("/api/cases", params={"status": "bogus"}).status_code == 422
+    # the queue shows no personal information; the case is read for a purpose, and audited
+    assert all(c["subject"] is None and "text" not in c for c in r.json()["cases"])
     r = client.get(f"/api/cases/{cid}")
+    assert r.status_code == 403 and r.json()["error"]["reasons"][0]["code"] == "purpose_missing"
+    assert "O24-9.3" in r.json()["error"]["obligations"]
+    r = client.get(f"/api/cases/{cid}", params={"purpose": "complaint_handling"})
+    assert r.status_code == 200 and r.json()["purpose"] == "complaint_handling" and r.json()["text"]
     kinds = [e["kind"] for e in r.json()["timeline"]]
     assert {"opened", "evidence", "stop", "report"} <= set(kinds)
-    assert client.get("/api/cases/999999").status_code == 404
+    session.expire_all()
+    reads = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "pi.read")))
+    assert [e.outcome for e in reads][-2:] == ["refused", "ok"] and reads[-1].purpose == "complaint_handling"
+    assert client.get("/api/cases/999999", params={"purpose": "complaint_handling"}).status_code == 404
     assert client.post(f"/api/cases/{cid}/assign", json={"owner": "otto"}).json()["owner"] == "otto"
     assert client.post(f"/api/cases/{cid}/note", json={"text": "核查中"}).status_code == 200
     r = client.post(f"/api/cases/{cid}/reply", json={"text": "已停止该发送方"})

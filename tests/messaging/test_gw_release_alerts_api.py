@@ -233,6 +233,10 @@ def test_alerts_and_complaints_over_the_api(client: TestClient, session: Session
     session.commit()
     assert c["recipient"] != USER and "13812345678" not in json.dumps(c) and c["source"] == "12321"
     r = client.get("/api/sms/complaints", params={"content_provider": "youpin"})
+    assert r.status_code == 403 and "O24-9.3" in r.json()["error"]["obligations"]  # a purpose first
+    r = client.get(
+        "/api/sms/complaints", params={"content_provider": "youpin", "purpose": "complaint_handling"}
+    )
     assert [x["id"] for x in r.json()["complaints"]] == [c["id"]]
     assert client.get("/api/sms/reasons").json()["reasons"]
     session.expire_all()

@@ -45,7 +45,11 @@ def test_api_open_run_show_export_and_console(session: Session, target: dict[str
     )
     assert r.status_code == 422 and "salary" in r.text
     assert client.post("/api/rights/run", headers=h).status_code == 200
+    r = client.get(f"/api/rights/{rid}", headers=h)  # a read of PI names its purpose
+    assert r.status_code == 403 and r.json()["error"]["reasons"][0]["code"] == "purpose_missing"
+    h = {**h, "X-Piguard-Purpose": "service_provision"}
     shown = client.get(f"/api/rights/{rid}", headers=h).json()
+    assert shown["purpose"] == "service_provision"  # the only purpose this inventory declares
     task = next(s for s in shown["steps"] if s["action"] == "manual")
     assert task["status"] == "manual" and shown["export"] is None
     r = client.post(f"/api/rights/steps/{task['id']}/complete", json={"rows": 1}, headers=h)
@@ -62,7 +66,9 @@ def test_api_open_run_show_export_and_console(session: Session, target: dict[str
         "/login", data={"username": "cora", "password": "a long test password 1", "next": "/console"}
     )
     assert r.status_code == 303, r.text
-    page = client.get(f"/console/rights/{rid}")
+    page = client.get(f"/console/rights/{rid}")  # the purpose picker first, no data
+    assert page.status_code == 200 and 'id="rights-steps"' not in page.text
+    page = client.get(f"/console/rights/{rid}", params={"purpose": "service_provision"})
     assert page.status_code == 200
     assert 'id="rights-steps"' in page.text and f"/console/rights/{rid}/export" in page.text
     assert client.get(f"/console/rights/{rid}/export").status_code == 200

@@ -64,7 +64,9 @@ def test_queue_is_ordered_by_due_date_with_flags_and_tabs(client: TestClient) ->
     # an auditor sees no forms and cannot post them
     with db.unit_of_work() as session:
         cid = session.scalar(select(Case.id).where(Case.kind == "sms_report_transfer"))
-    page = client.get(f"/console/cases/{cid}")
+    page = client.get(f"/console/cases/{cid}")  # no purpose picked: the picker, no data
+    assert page.status_code == 200 and "case-report" not in page.text and "complaint_handling" in page.text
+    page = client.get(f"/console/cases/{cid}", params={"purpose": "complaint_handling"})
     assert page.status_code == 200 and "form-reply" not in page.text
     assert (
         "case-report" in page.text and "O31-28" in page.text and "complained_prohibited_content" in page.text
@@ -79,6 +81,9 @@ def test_staff_assign_note_reply_close_from_the_page(client: TestClient) -> None
     with db.unit_of_work() as session:
         cid = session.scalar(select(Case.id).where(Case.kind == "pi_complaint").order_by(Case.id))
     h = {"HX-Request": "true"}
+    r = client.post(f"/console/cases/{cid}/assign", data={"owner": "王五"}, headers=h)
+    assert r.status_code == 303  # shown again only for a purpose: none picked yet, back to the page
+    assert client.get(f"/console/cases/{cid}", params={"purpose": "complaint_handling"}).status_code == 200
     r = client.post(f"/console/cases/{cid}/assign", data={"owner": "李四"}, headers=h)
     assert r.status_code == 200 and 'id="case-main"' in r.text and "李四" in r.text
     r = client.post(f"/console/cases/{cid}/note", data={"text": "a\x07b"}, headers=h)

@@ -334,6 +334,19 @@ def to_dict(case: Case, now: datetime | None = None, *, with_text: bool = False)
     return out
 
 
+#: What a case shows when it is read for a purpose: the person's number (masked) beside what they
+#: wrote. The queue shows neither (:func:`queue_dict`).
+CASE_CATEGORIES = ("phone_mobile",)
+
+
+def queue_dict(case: Case, now: datetime | None = None) -> dict[str, Any]:
+    """A case as the queue lists it: its clock and state, no personal information (the subject is
+    read on the case, for a purpose: O24-9.3, O24-13.3)."""
+    out = to_dict(case, now)
+    out["subject"] = None
+    return out
+
+
 def audit_trail(session: Session, case: Case, *, limit: int = 500) -> list[AuditEntry]:
     """The audit entries about this case, in chain order (O24-13.6)."""
     stmt = select(AuditEntry).where(AuditEntry.subject_ref == f"case:{case.ref}").order_by(AuditEntry.seq)

@@ -16,6 +16,7 @@ from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, validation_error
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -123,16 +124,20 @@ def list_cases(
     rows = service.queue(
         session, kinds=kind or None, statuses=status or OPEN_STATUSES, limit=limit, offset=offset
     )
-    return {"cases": [service.to_dict(c) for c in rows]}
+    # the queue holds no personal information: the subject and the text are on the case, read for
+    # a purpose (GET /api/cases/{key})
+    return {"cases": [service.queue_dict(c) for c in rows]}
 
 
-@router.get("/{key}", summary="One case with its timeline")
+@router.get("/{key}", summary="One case with its timeline (a purpose-bound read: ?purpose=…)")
+@carries("O24-9.3", "O24-13.3")
 def get_case(
     key: str,
-    _: Principal = Depends(require_action("cases.read")),
+    read: PiRead = Depends(require_pi_read("cases.read", service.CASE_CATEGORIES)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    return detail(session, service.get(session, key))
+    out = detail(session, service.get(session, key))
+    return {**out, "purpose": read.purpose, "view": "masked", "notes": read.notes()}
 
 
 @router.post("/{key}/assign", summary="Give the case an owner (audited)")

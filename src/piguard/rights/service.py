@@ -291,6 +291,10 @@ def step_dict(st: RightsStep) -> dict[str, Any]:
     }
 
 
+#: What a request shows when read for a purpose: the person's (masked) number and the answer.
+REQUEST_CATEGORIES = ("phone_mobile",)
+
+
 def show(session: Session, key: int | str) -> dict[str, Any]:
     req = get(session, key)
     case = cases.get(session, req.case_id)

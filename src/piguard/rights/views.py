@@ -14,6 +14,8 @@ from piguard.core.deps import db_session
 from piguard.core.errors import PiguardError, not_found
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
+from piguard.regulations.markers import carries
 from piguard.rights import service
 
 router = APIRouter(prefix="/api/rights", tags=["rights"])
@@ -66,20 +68,22 @@ def run(
     return service.run_pending(session, request_id=id)
 
 
-@router.get("/{id}", summary="A request, its steps and export")
+@router.get("/{id}", summary="A request, its steps and export (a purpose-bound read: ?purpose=…)")
+@carries("O24-9.3", "O24-13.3")
 def show(
     id: str,
-    _: Principal = Depends(require_action("rights.read")),
+    read: PiRead = Depends(require_pi_read("rights.read", service.REQUEST_CATEGORIES)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    return service.show(session, id)
+    return {**service.show(session, id), "purpose": read.purpose, "notes": read.notes()}
 
 
-@router.get("/{id}/export", summary="Download the export (json or html)")
+@router.get("/{id}/export", summary="Download the export (json or html; a purpose-bound read)")
+@carries("O24-9.2", "O24-9.3", "O24-13.3")
 def export(
     id: str,
     format: str = "json",
-    _: Principal = Depends(require_action("rights.manage")),
+    _: PiRead = Depends(require_pi_read("rights.manage", ())),
     session: Session = Depends(db_session, scope="function"),
 ) -> FileResponse:
     path = service.export_path(session, id)

@@ -29,9 +29,10 @@ from piguard.core.deps import db_session
 from piguard.core.errors import PiguardError
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead
 from piguard.regulations.markers import carries
 from piguard.web.i18n import TEXT
-from piguard.web.views import _permitted, console_principal, render
+from piguard.web.views import _permitted, console_principal, pi_permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,7 +132,7 @@ def cases_page(
         tab=tab,
         tabs=list(TABS),
         done=done,
-        cases=[(c, service.to_dict(c), _href(c)) for c in rows],
+        cases=[(c, service.queue_dict(c), _href(c)) for c in rows],
     )
 
 
@@ -144,6 +145,7 @@ def _case_view(
     template: str = "case.html",
     error: PiguardError | None = None,
     status_code: int = 200,
+    pi_read: PiRead | None = None,
 ) -> HTMLResponse:
     trail = service.audit_trail(session, case)
     return render(
@@ -160,6 +162,7 @@ def _case_view(
         can_manage=decide_access(principal, "cases.manage", context={"session": session}).allowed,
         is_request=case.kind in REQUEST_KINDS,
         ts=_ts,
+        pi_read=pi_read,
     )
 
 
@@ -170,14 +173,22 @@ def case_page(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "cases.read", session)
-    if denied is not None:
-        return denied
+    read = _read_case(request, principal, session)
+    if isinstance(read, HTMLResponse):
+        return read
     try:
         case = service.get(session, key[:64])
     except PiguardError as err:
         return render(request, "error.html", principal, status_code=err.http_status, error=err)
-    return _case_view(request, principal, session, case)
+    return _case_view(request, principal, session, case, pi_read=read)
+
+
+@carries("O24-9.3", "O24-13.3")
+def _read_case(request: Request, principal: Principal, session: Session) -> PiRead | HTMLResponse:
+    """A case shows the person's (masked) number and what they wrote: read for a purpose, audited."""
+    return pi_permitted(
+        request, principal, session, "cases.read", service.CASE_CATEGORIES, template_ctx={"active": "cases"}
+    )
 
 
 def _act(
@@ -204,10 +215,19 @@ def _act(
     except PiguardError as err:
         error = err
     htmx = request.headers.get("hx-request") == "true"
-    if htmx:
-        return _case_view(request, principal, session, case, template="case_body.html", error=error)
-    if error is not None:
-        return _case_view(request, principal, session, case, error=error, status_code=error.http_status)
+    if htmx or error is not None:
+        # what is shown again is a read too; without a purpose picked, back to the case page
+        read = _read_case(request, principal, session)
+        if isinstance(read, HTMLResponse):
+            return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
+        if htmx:
+            return _case_view(
+                request, principal, session, case, template="case_body.html", error=error, pi_read=read
+            )
+        assert error is not None
+        return _case_view(
+            request, principal, session, case, error=error, status_code=error.http_status, pi_read=read
+        )
     return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
 
 

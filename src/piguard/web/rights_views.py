@@ -12,7 +12,7 @@ from piguard.core.errors import PiguardError
 from piguard.identity.principal import Principal
 from piguard.rights import service
 from piguard.web.consent_views import _same_origin
-from piguard.web.views import _permitted, console_principal, render
+from piguard.web.views import _permitted, console_principal, pi_permitted, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,14 +28,21 @@ def rights_page(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    denied = _permitted(request, principal, "rights.read", session)
-    if denied is not None:
-        return denied
+    read = pi_permitted(
+        request,
+        principal,
+        session,
+        "rights.read",
+        service.REQUEST_CATEGORIES,
+        template_ctx={"active": "cases"},
+    )
+    if isinstance(read, HTMLResponse):
+        return read
     try:
         r = service.show(session, id)
     except PiguardError as err:
         return _error(request, principal, err)
-    return render(request, "rights.html", principal, r=r)
+    return render(request, "rights.html", principal, r=r, pi_read=read)
 
 
 @router.get("/console/rights/{id}/export", response_model=None)
@@ -46,9 +53,9 @@ def rights_export(
     principal: Principal = Depends(console_principal),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    denied = _permitted(request, principal, "rights.manage", session)
-    if denied is not None:
-        return denied
+    read = pi_permitted(request, principal, session, "rights.manage", (), template_ctx={"active": "cases"})
+    if isinstance(read, HTMLResponse):
+        return read
     path = service.export_path(session, id)
     if path is None:
         return _error(

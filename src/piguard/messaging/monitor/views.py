@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from piguard.core.deps import db_session
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
+from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.messaging import reasons
 from piguard.messaging.gateway import release
 from piguard.messaging.monitor import service as monitor
@@ -82,7 +83,7 @@ def complaint_add(
     raise monitor.complaints_moved()
 
 
-@router.get("/complaints", summary="Complaints (numbers masked), newest first")
+@router.get("/complaints", summary="Complaints (numbers masked; a purpose-bound read), newest first")
 @carries("O31-22")
 def complaints_list(
     content_provider: str | None = None,
@@ -91,7 +92,7 @@ def complaints_list(
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-    _: Principal = Depends(require_action("sms.read")),
+    _: PiRead = Depends(require_pi_read("sms.read", ("phone_mobile",), system="sms")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return {
