@@ -384,8 +384,8 @@ def _overdue_rows(session: Session, now: datetime) -> list[tuple[ReviewItem, Rev
         .join(ReviewCampaign, ReviewCampaign.id == ReviewItem.campaign_id)
         .where(ReviewItem.status == "pending", ReviewCampaign.due_at <= now)
         .order_by(ReviewCampaign.due_at, ReviewItem.system_id, ReviewItem.username)
-    ).tuples()
-    return list(rows)
+    )
+    return [(i, c) for i, c in rows]
 
 
 @carries(OBLIGATION)
@@ -424,11 +424,7 @@ def standing(session: Session, *, now: datetime | None = None) -> Decision:
                 {"due_at": due},
             )
         )
-    for row in overdue(session, now=now):
-        r = row["reason"]
-        reasons.append(
-            Reason(r["code"], tuple(r["obligations"]), r["message_en"], r["message_zh"], r["detail"])
-        )
+    reasons += [_unreviewed_reason(i, c) for i, c in _overdue_rows(session, now)]
     if reasons:
         return Decision.hold(*reasons)
     last = campaigns[0]

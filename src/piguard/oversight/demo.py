@@ -62,7 +62,9 @@ def _load_reviews(session: Session, actor: Actor) -> None:
         responsibilities.assign(session, kind="branch", scope="北京分公司", username="operator", actor=actor)
     lead = identity.principal_for_staff(demo, via="system")
     if not access_reviews.list_campaigns(session):
-        campaign = access_reviews.open_campaign(session, lead, title="2026 年下半年访问权限复核 / 2026 H2 access review")
+        campaign = access_reviews.open_campaign(
+            session, lead, title="2026 年下半年访问权限复核 / 2026 H2 access review"
+        )
         for item in access_reviews.items_of(session, campaign):
             if item.system_id == "crm" and item.username != "demo":
                 access_reviews.decide(session, lead, item.id, decision="confirm", note="岗位职责需要")
