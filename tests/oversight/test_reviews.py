@@ -729,3 +729,66 @@ def test_console_pages(app_client: TestClient, account: Account, session: Sessio
     a.cookies.clear()
     r = a.post("/login", data={"username": "audrey", "password": PASSWORD, "next": "/console"})
     assert r.status_code != 303
+
+
+@pytest.mark.obligation("O24-13.1", "O24-13.4", "O24-13.5", "O24-13.6")
+def test_no_personal_information_in_the_audit_details(session: Session, review_world: dict[str, Any]) -> None:
+    """Free text may hold anything (a phone number in a note, an address as a location): none of it
+    reaches the audit log, which gets ids only. The discovery engine finds nothing there."""
+    from piguard.discovery.engine import detect
+
+    pii = "客户张三 13812345678 身份证 110101199003078515 北京市海淀区中关村大街1号"
+    lena, olga = _p(session, "lena"), _p(session, "olga")
+    responsibilities.assign(
+        session, kind="branch", scope="海淀分公司", username="pat", title=pii[:100], actor=ACTOR
+    )
+    campaign = access_reviews.open_campaign(session, lena, title=pii)
+    access_reviews.decide(
+        session, olga, _item(session, campaign, "pat", "crm", "auditor").id, decision="revoke", note=pii
+    )
+    access_reviews.decide(
+        session, olga, _item(session, campaign, "ada", "crm", "agent").id, decision="confirm", note=pii
+    )
+    media.register_medium(
+        session,
+        lena,
+        label="T9",
+        kind="paper",
+        holder="pat",
+        location=pii[:200],
+        description=pii,
+        categories=["name"],
+    )
+    media.transfer(session, lena, "T9", to="olga", location=pii, note=pii)
+    media.propose_destruction(session, olga, "T9", method="shred", note=pii)
+    media.witness_destruction(session, lena, "T9", note=pii)
+    session.commit()
+    session.expire_all()
+    entries = list(session.scalars(select(AuditEntry).where(AuditEntry.action.like("oversight.%"))))
+    assert len(entries) >= 8
+    for e in entries:
+        text = json.dumps({"detail": e.detail, "subject": e.subject_ref}, ensure_ascii=False)
+        assert detect(text) == [], (e.action, text)
+        assert "13812345678" not in text and "中关村" not in text
+
+
+@pytest.mark.obligation("O24-13.1", "O24-13.4", "O24-13.5")
+def test_the_demo_data_shows_on_the_console(app_client: TestClient, session: Session) -> None:
+    from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
+
+    load_demo(session)
+    session.commit()
+    load_demo(session)  # idempotent
+    session.commit()
+    assert _count(session, ReviewCampaign) == 1 and _count(session, Medium) == 3
+    app_client.cookies.clear()
+    r = app_client.post(
+        "/login", data={"username": DEMO_USERNAME, "password": DEMO_PASSWORD, "next": "/console"}
+    )
+    assert r.status_code == 303
+    r = app_client.get("/console/responsibilities")
+    assert 'data-kind="pi_protection"' in r.text and 'class="gap"' in r.text
+    r = app_client.get("/console/access-reviews")
+    assert 'class="campaign"' in r.text and 'class="review-item"' in r.text  # demo owns crm: items wait
+    r = app_client.get("/console/media")
+    assert 'data-status="destruction_pending"' in r.text and "USB-0042" in r.text
