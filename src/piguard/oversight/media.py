@@ -318,8 +318,8 @@ def witness_destruction(
     )
 
 
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
-    ids.discard(None)  # type: ignore[arg-type]
+def _names(session: Session, maybe: set[int | None]) -> dict[int, str]:
+    ids = {i for i in maybe if i is not None}
     if not ids:
         return {}
     return {s.id: s.username for s in session.scalars(select(Staff).where(Staff.id.in_(ids)))}
@@ -338,7 +338,7 @@ def medium_to_dict(session: Session, m: Medium, *, with_history: bool = True) ->
         if with_history
         else []
     )
-    names = _names(session, {m.holder_id, *(h.from_id for h in history), *(h.to_id for h in history)})  # type: ignore[arg-type]
+    names = _names(session, {m.holder_id, *(h.from_id for h in history), *(h.to_id for h in history)})
     return {
         "label": m.label,
         "kind": m.kind,
@@ -347,7 +347,7 @@ def medium_to_dict(session: Session, m: Medium, *, with_history: bool = True) ->
         "system": m.system_id,
         "encrypted": m.encrypted,
         "status": m.status,
-        "holder": names.get(m.holder_id) if m.holder_id else None,  # type: ignore[arg-type]
+        "holder": names.get(m.holder_id) if m.holder_id is not None else None,
         "location": m.location,
         "held_since": aware(m.held_since).isoformat(),
         "registered_by": m.registered_by,
