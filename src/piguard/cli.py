@@ -100,6 +100,23 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "Staff training: courses, completions, expiry (O24-15). / 人员培训：课程、完成记录、有效期。",
     ),
     (
+        "responsibilities",
+        "piguard.oversight.reviews_cli:responsibilities_app",
+        "Responsibility register: PI-protection lead, system, category and branch owners (O24-13.1). "
+        "/ 责任登记：个人信息保护负责人及系统、类别、分支机构负责人。",
+    ),
+    (
+        "access-reviews",
+        "piguard.oversight.reviews_cli:access_reviews_app",
+        "Access reviews: periodic campaigns, owners confirm or revoke each access (O24-13.5). "
+        "/ 访问权限定期复核。",
+    ),
+    (
+        "media",
+        "piguard.oversight.reviews_cli:media_app",
+        "Storage-media register: custody and witnessed destruction (O24-13.4). / 存储介质登记：保管与见证销毁。",
+    ),
+    (
         "rights",
         "piguard.rights.cli",
         "End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",

@@ -37,6 +37,9 @@ EXPECTED = {
     "bulk.review_categories": (4, "categories", "O24-13.3", date(2013, 9, 1)),
     "bulk.request_expiry_days": (3, "calendar_days", "O24-13.3", date(2013, 9, 1)),
     "bulk.export_expiry_days": (7, "calendar_days", "O24-13.3", date(2013, 9, 1)),
+    # the operator's access-review interval and campaign period (the law says "periodic", no number)
+    "access_review.period_months": (6, "months", "O24-13.5", date(2013, 9, 1)),
+    "access_review.campaign_days": (30, "calendar_days", "O24-13.5", date(2013, 9, 1)),
 }
 
 
