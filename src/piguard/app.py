@@ -40,6 +40,7 @@ DOMAIN_ROUTERS = [
     "piguard.cases.incident_views",
     "piguard.oversight.views",
     "piguard.oversight.bulk_views",
+    "piguard.oversight.inspection_views",
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
@@ -50,6 +51,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.portal_views",
     "piguard.web.rights_views",
     "piguard.web.bulk_views",
+    "piguard.web.inspection_views",
 ]
 
 

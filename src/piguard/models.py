@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "piguard.cases.incident_models",
     "piguard.oversight.models",
     "piguard.oversight.bulk_models",
+    "piguard.oversight.inspection_models",
 ]
 
 

@@ -155,9 +155,9 @@ def test_params_bad_date_and_unknown_name() -> None:
 def test_matrix_shows_what_is_missing() -> None:
     code, out, _ = run("matrix", "--format", "json")
     rows = {r["id"]: r for r in json.loads(out)["rows"]}
-    assert rows["O24-16"]["status"] == "not yet"  # self-inspection, issue 9.8
-    assert "report" in [p["key"] for p in rows["O24-16"]["missing"]]
+    assert rows["O24-13.4"]["status"] == "not yet"  # media register, issue 9.7
+    assert "media" in [p["key"] for p in rows["O24-13.4"]["missing"]]
     assert rows["O24-13.3"]["status"] == "built"
     code, out, _ = run("matrix", "--status", "not yet")
     assert code in (0, 1), out
-    assert "missing / 缺少" in out and "piguard.oversight" in out and "O24-16" in out
+    assert "missing / 缺少" in out and "piguard.oversight" in out and "O24-13.4" in out
