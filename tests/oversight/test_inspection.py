@@ -283,3 +283,28 @@ def test_a_complaint_answered_late_and_one_overdue_become_findings_under_their_a
     assert any(m["month"] == month and m.get("late") == 1 for m in rep["figures"]["complaints"]["by_month"])
     assert rep["figures"]["overdue"]["count"] == 1
     assert rep["figures"]["overdue"]["cases"][0]["kind"] == "pi_complaint"
+
+
+@pytest.mark.obligation("O24-15")
+def test_a_finding_whose_gap_is_gone_stays_open_until_closed_with_evidence(session: Session) -> None:
+    from piguard.identity import service as identity
+    from piguard.oversight import training
+
+    identity.create_staff(session, username="wang", password="a long enough password 1", roles=["operator"])
+    first = inspection.inspect(session, actor=ACTOR)
+    session.commit()
+    gap = next(f for f in inspection.list_findings(session, run=first) if f.key == "training:no_courses")
+    assert gap.obligations == ["O24-15"]
+    training.add_course(session, code="pi-basics", title_zh="基础", title_en="Basics", actor=ACTOR)
+    training.record_completion(session, username="wang", course="pi-basics", actor=ACTOR)
+    second = inspection.inspect(session, actor=ACTOR)
+    session.commit()
+    rep = inspection.report(session, second)
+    listed = {f["id"]: f for f in rep["findings"]}
+    assert gap.id not in second.report["findings_seen"]
+    assert listed[gap.id]["seen"] is False and listed[gap.id]["status"] == "open"
+    assert "not found by this run" in inspection_report.inspection_html(rep, "en")
+    assert rep["figures"]["training"]["coverage"] == 1.0
+    inspection.close_finding(session, gap.id, evidence="课程 pi-basics 已登记并完成", actor=ACTOR)
+    session.commit()
+    assert gap.id not in {f["id"] for f in inspection.report(session, second)["findings"]}

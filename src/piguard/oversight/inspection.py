@@ -739,7 +739,15 @@ def finding_dict(f: InspectionFinding, today: date | None = None) -> dict[str, A
 def report(session: Session, run: InspectionRun) -> dict[str, Any]:
     """The run's report with its findings as they stand now (the JSON of the API, CLI and bundle)."""
     body = dict(run.report or {})
-    findings = [finding_dict(f) for f in list_findings(session, run=run)]
+    seen = set(body.get("findings_seen", []))
+    # the run's findings, then those still open that it no longer found (the gap is gone: close
+    # them with the evidence)
+    findings = [{**finding_dict(f), "seen": True} for f in list_findings(session, run=run)]
+    findings += [
+        {**finding_dict(f), "seen": False}
+        for f in list_findings(session, status="open")
+        if f.id not in seen and f.first_run_id <= run.id
+    ]
     rows = []
     for row in body.get("matrix", []):
         measures = [k for k, ids in MEASURE_OBLIGATIONS.items() if row["id"] in ids]

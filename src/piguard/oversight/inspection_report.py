@@ -54,6 +54,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "due": ("整改期限", "Due"),
     "closing": ("关闭说明与证据", "Closing note and evidence"),
     "none": ("无", "None"),
+    "not_seen": ("（本次自查未再发现：请附证据关闭）", "(not found by this run: close it with evidence)"),
     "open": ("未关闭", "open"),
     "closed": ("已关闭", "closed"),
     "low": ("低", "low"),
@@ -511,18 +512,21 @@ def inspection_pdf(rep: dict[str, Any], lang: str) -> bytes:
         )
     story.append(p(t("charts"), h2))
     cats, series = _complaint_series(rep)
-    story += [
-        p(t("chart.complaints")),
-        _pdf_bars(cats, series, {k: t(_SERIES_LABEL[k]) for k in series}, t("chart.no_data")),
-    ]
+    labels = {k: t(_SERIES_LABEL[k]) for k in series}
+    story.append(
+        KeepTogether([p(t("chart.complaints")), _pdf_bars(cats, series, labels, t("chart.no_data"))])
+    )
     cats, series = _consent_series(rep)
-    story += [p(t("chart.consents")), _pdf_bars(cats, series, {k: t(k) for k in series}, t("chart.no_data"))]
-    story += [p(t("chart.refusals")), _pdf_hbars(_refusals(rep), t("chart.no_data"))]
+    labels = {k: t(k) for k in series}
+    story.append(KeepTogether([p(t("chart.consents")), _pdf_bars(cats, series, labels, t("chart.no_data"))]))
+    story.append(KeepTogether([p(t("chart.refusals")), _pdf_hbars(_refusals(rep), t("chart.no_data"))]))
     story.append(p(t("findings"), h2))
     if rep["findings"]:
         rows = [[t("id"), t("severity"), t("obligation"), t("findings"), t("owner"), t("due"), t("status")]]
         for f in rep["findings"]:
             title = f["title"][lang]
+            if not f.get("seen", True):
+                title += " " + t("not_seen")
             if f["status"] == "closed":
                 title += f" — {t('closing')}: {f['close_note'] or ''} {f['close_evidence'] or ''}"
             rows.append(
