@@ -207,3 +207,20 @@ def test_an_empty_database_gives_a_bundle_that_says_so(session: Session, tmp_pat
     assert json.loads(files["rules/versions.json"]) == {"versions": []}
     done = _check(tmp_path)  # the inspection run's own audit entries make a chain of their own
     assert done.returncode == 0, done.stdout
+
+
+def test_the_discovery_engine_finds_no_personal_information_in_the_bundle(
+    demo: Session, tmp_path: Path
+) -> None:
+    from piguard.discovery.engine import detect
+
+    files = _unpack(evidence.build_evidence_bundle(demo, actor=ACTOR).data, tmp_path)
+    for name, data in files.items():
+        if name.endswith(".pdf") or name.startswith("rules/v"):
+            continue  # PDFs carry the JSON's text; the published rules name the operator's own contacts
+        found = {f.category for f in detect(data.decode("utf-8"))}
+        if name == "audit/extract.jsonl":
+            # the operation record keeps the client address of each operation (O24-13.6), under the hash
+            assert found <= {"ip_address"}, found
+        else:
+            assert found == set(), (name, found)

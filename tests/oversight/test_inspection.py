@@ -308,3 +308,28 @@ def test_a_finding_whose_gap_is_gone_stays_open_until_closed_with_evidence(sessi
     inspection.close_finding(session, gap.id, evidence="课程 pi-basics 已登记并完成", actor=ACTOR)
     session.commit()
     assert gap.id not in {f["id"] for f in inspection.report(session, second)["findings"]}
+
+
+def test_the_worker_inspects_last_year_once_it_has_ended(db_engine: object, session: Session) -> None:
+    from piguard.worker import _inspect_yearly
+
+    this_year = calendar.to_local_date(utcnow()).year
+    assert inspection.yearly_due(session) == this_year - 1
+    partial = inspection.inspect(
+        session, year=this_year - 1, actor=ACTOR, now=datetime(this_year - 1, 6, 1, tzinfo=UTC)
+    )
+    session.commit()
+    assert partial.period_end.isoformat() == f"{this_year - 1}-06-01"
+    assert inspection.yearly_due(session) == this_year - 1  # a mid-year run does not cover the year
+    failed: list[str] = []
+    run_id = _inspect_yearly(failed)
+    assert failed == [] and run_id is not None
+    session.expire_all()
+    run = session.get(InspectionRun, run_id)
+    assert (
+        run is not None
+        and run.year == this_year - 1
+        and run.period_end.isoformat() == f"{this_year - 1}-12-31"
+    )
+    assert run.generated_by == "system:worker.inspection"
+    assert _inspect_yearly(failed) is None and inspection.yearly_due(session) is None  # once

@@ -559,6 +559,28 @@ def inspect(
     return run
 
 
+def yearly_due(session: Session, now: datetime | None = None) -> int | None:
+    """The year the scheduled job should inspect now, or None: last year, once it has ended, when
+    no run covers it to its last day (O24-16: at least once a year)."""
+    now = now or utcnow()
+    year = calendar.to_local_date(now).year - 1
+    if year < FIRST_YEAR:
+        return None
+    run = latest_run(session, year)
+    if run is not None and run.period_end >= date(year, 12, 31):
+        return None
+    return year
+
+
+@carries("O24-16")
+def inspect_when_due(session: Session, *, now: datetime | None = None) -> InspectionRun | None:
+    """The worker's yearly self-inspection: last year's full report, once, early in the new year."""
+    year = yearly_due(session, now)
+    if year is None:
+        return None
+    return inspect(session, year=year, actor=Actor.system("worker.inspection"), now=now)
+
+
 def unknown_run(ref: object) -> PiguardError:
     return not_found("Self-inspection run", "自查记录", str(ref)[:32])
 
