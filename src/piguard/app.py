@@ -41,6 +41,7 @@ DOMAIN_ROUTERS = [
     "piguard.oversight.views",
     "piguard.oversight.bulk_views",
     "piguard.oversight.reviews_views",
+    "piguard.oversight.inspection_views",
     "piguard.web.views",
     "piguard.web.messaging_views",
     "piguard.web.inventory_views",
@@ -52,6 +53,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.rights_views",
     "piguard.web.bulk_views",
     "piguard.web.reviews_views",
+    "piguard.web.inspection_views",
 ]
 
 

@@ -126,6 +126,11 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.oversight.bulk_cli",
         "Bulk export, copy and destruction under maker-checker review (O24-13.3). / 批量导出、复制、销毁的双人审批。",
     ),
+    (
+        "oversight",
+        "piguard.oversight.inspection_cli",
+        "Self-inspection (O24-16), findings, exposure (O24-22) and the evidence bundle (O24-17). / 自查、问题整改、风险视图与证据包。",
+    ),
     ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
     ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
     (

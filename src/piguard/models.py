@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "piguard.oversight.models",
     "piguard.oversight.bulk_models",
     "piguard.oversight.reviews_models",
+    "piguard.oversight.inspection_models",
 ]
 
 

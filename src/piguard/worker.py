@@ -37,6 +37,7 @@ def command(
         result["audit_verified"] = _verify_audit_when_due(result["failed"])
         result["rights"] = _run_rights(result["failed"])
         result["bulk_packages_shredded"] = _shred_expired_bulk(result["failed"])
+        result["self_inspection"] = _inspect_yearly(result["failed"])
         if once:
             typer.echo(json.dumps(result, ensure_ascii=False))
             if result["failed"]:
@@ -134,4 +135,19 @@ def _shred_expired_bulk(failed: list[str]) -> int | None:
     except Exception:  # one job's failure never stops the round
         get_logger("piguard.worker").exception("worker.job_failed", job="bulk_purge")
         failed.append("bulk_purge")
+        return None
+
+
+def _inspect_yearly(failed: list[str], now: datetime | None = None) -> int | None:
+    """Last year's self-inspection, once it has ended and no run covers it (O24-16); the run's id."""
+    from piguard.core.db import unit_of_work
+    from piguard.oversight import inspection
+
+    try:
+        with unit_of_work() as session:
+            run = inspection.inspect_when_due(session, now=now)
+            return run.id if run is not None else None
+    except Exception:  # one job's failure never stops the round
+        get_logger("piguard.worker").exception("worker.job_failed", job="self_inspection")
+        failed.append("self_inspection")
         return None

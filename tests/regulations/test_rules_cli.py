@@ -99,9 +99,12 @@ def test_matrix_json_and_status_filter() -> None:
     code, out, _ = run("matrix", "--format", "json")
     m = json.loads(out)
     assert m["counts"]["total"] == 60 and len(m["rows"]) == 60 and m["tests_scanned"] is True
-    code, out, _ = run("matrix", "--status", "not yet", "--format", "json")
+    code, out, _ = run("matrix", "--status", "partial", "--format", "json")
     rows = json.loads(out)["rows"]
-    assert rows and {r["status"] for r in rows} == {"not yet"}
+    assert rows and {r["status"] for r in rows} == {"partial"}
+    code, out, _ = run("matrix", "--status", "built", "--format", "json")
+    built = json.loads(out)["rows"]
+    assert built and {r["status"] for r in built} == {"built"} and len(built) + len(rows) <= 60
     code, _, err = run("matrix", "--status", "done")
     assert code == 2 and "status" in err
 
@@ -155,9 +158,9 @@ def test_params_bad_date_and_unknown_name() -> None:
 def test_matrix_shows_what_is_missing() -> None:
     code, out, _ = run("matrix", "--format", "json")
     rows = {r["id"]: r for r in json.loads(out)["rows"]}
-    assert rows["O24-16"]["status"] == "not yet"  # self-inspection, issue 9.8
-    assert "report" in [p["key"] for p in rows["O24-16"]["missing"]]
+    assert rows["CSL-42.1"]["status"] == "partial"  # the sharing register is not built yet
+    assert "sharing-register" in [p["key"] for p in rows["CSL-42.1"]["missing"]]
     assert rows["O24-13.3"]["status"] == "built"
-    code, out, _ = run("matrix", "--status", "not yet")
+    code, out, _ = run("matrix", "--status", "partial")
     assert code in (0, 1), out
-    assert "missing / 缺少" in out and "piguard.oversight" in out and "O24-16" in out
+    assert "missing / 缺少" in out and "piguard.inventory" in out and "CSL-42.1" in out

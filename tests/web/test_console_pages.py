@@ -124,10 +124,10 @@ def test_matrix_page_names_the_missing_parts_in_both_languages(client: TestClien
     r = client.get("/console/matrix", params={"lang": "en"})
     assert r.status_code == 200
     assert "Capability and missing parts" in r.text
-    assert "self-inspection report from live evidence" in r.text  # O24-16's missing part
-    assert "piguard.oversight" in r.text
+    assert "third-party sharing register" in r.text  # CSL-42.1's missing part
+    assert "piguard.inventory" in r.text
     r = client.get("/console/matrix", params={"lang": "zh"})
-    assert "能力与缺少部分" in r.text and "由实时证据生成的自查报告" in r.text
+    assert "能力与缺少部分" in r.text and "向第三方提供登记" in r.text
     r = client.get("/console/rules/O31-28", params={"lang": "en"})
     assert r.status_code == 200
     assert "✓ report to the authority drafted" in r.text  # cases.complaints.draft_report

@@ -32,8 +32,10 @@ from sqlalchemy.orm import Session, SessionTransaction
 from piguard.audit import anchor, guard
 from piguard.audit.chain import (
     GENESIS,
+    HASHED_FIELDS,
     entry_hash,
     head_line,
+    iso_utc,
     key_id,
     parse_head_line,
     sign_checkpoint,
@@ -1249,3 +1251,97 @@ def search(
         stmt = stmt.where(AuditEntry.seq < cursor)
     stmt = stmt.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
     return list(session.scalars(stmt))
+
+
+# -- reads for the self-inspection and the evidence bundle -------------------------------------
+
+
+def refusals_by_obligation(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    """How many refused operations in ``[since, until)`` cite each obligation id (O24-16)."""
+    counts: dict[str, int] = {}
+    rows = session.execute(
+        select(_ENTRY.c.obligations).where(
+            _ENTRY.c.outcome == "refused", _ENTRY.c.time >= since, _ENTRY.c.time < until
+        )
+    ).scalars()
+    for ids in rows:
+        for oid in dict.fromkeys(ids or ()):
+            counts[str(oid)] = counts.get(str(oid), 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@carries(OBLIGATION)
+def extract(session: Session, *, since: datetime | None = None, max_entries: int = 100_000) -> dict[str, Any]:
+    """A contiguous run of the chain, from the first entry at or after ``since`` (or the oldest
+    entry kept) to the signed head, with the checkpoints inside it: everything needed to re-check
+    every link offline (``hash = SHA-256(prev_hash || canonical(entry))``) and to tie the last one
+    to the signed head. At most ``max_entries`` (the newest); ``truncated`` says when older ones of
+    the period were left out. Entries this session recorded are written first."""
+    if max_entries < 1:
+        raise _bad("max_entries", "must be at least 1", "须至少为 1")
+    _drain(session)
+    session.flush()
+    conn = session.connection()
+    head = conn.execute(select(_HEAD).where(_HEAD.c.id == 1)).mappings().first()
+    if head is None or int(head["seq"]) == 0:
+        return {
+            "entries": [],
+            "head": None,
+            "checkpoints": [],
+            "first_seq": None,
+            "last_seq": None,
+            "truncated": False,
+        }
+    last = int(head["seq"])
+    lowest = select(func.min(_ENTRY.c.seq))
+    if since is not None:
+        lowest = lowest.where(_ENTRY.c.time >= since)
+    first = conn.execute(lowest.where(_ENTRY.c.seq <= last)).scalar()
+    if first is None:  # nothing in the period: the head entry alone still ties the proof
+        first = last
+    truncated = last - int(first) + 1 > max_entries
+    first = max(int(first), last - max_entries + 1)
+    entries: list[dict[str, Any]] = []
+    for row in conn.execute(
+        select(_ENTRY).where(_ENTRY.c.seq >= first, _ENTRY.c.seq <= last).order_by(_ENTRY.c.seq)
+    ).mappings():
+        doc = {name: row[name] for name in HASHED_FIELDS}
+        doc["time"] = iso_utc(row["time"])
+        doc["data_categories"] = list(row["data_categories"] or ())
+        doc["obligations"] = list(row["obligations"] or ())
+        doc["detail"] = dict(row["detail"] or {})
+        doc["prev_hash"], doc["hash"] = row["prev_hash"], row["hash"]
+        entries.append(doc)
+    checkpoints = [
+        {
+            "seq": int(c["seq"]),
+            "hash": c["hash"],
+            "time": iso_utc(c["time"]),
+            "count": int(c["count"]),
+            "kind": c["kind"],
+            "key_id": c["key_id"],
+            "signature": c["signature"],
+        }
+        for c in conn.execute(
+            select(_CHECKPOINT)
+            .where(_CHECKPOINT.c.seq >= first, _CHECKPOINT.c.seq <= last)
+            .order_by(_CHECKPOINT.c.seq, _CHECKPOINT.c.id)
+        ).mappings()
+    ]
+    signed = {
+        "seq": last,
+        "hash": head["hash"],
+        "time": iso_utc(head["time"]),
+        "count": int(head["count"]),
+        "key_id": head["key_id"],
+        "signature": head["signature"],
+        "head_line": head_line(last, head["hash"], head["time"], head["signature"]),
+    }
+    return {
+        "entries": entries,
+        "head": signed,
+        "checkpoints": checkpoints,
+        "first_seq": entries[0]["seq"] if entries else None,
+        "last_seq": entries[-1]["seq"] if entries else None,
+        "truncated": truncated,
+    }

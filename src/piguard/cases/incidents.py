@@ -1623,3 +1623,40 @@ __all__ = [
     "suspend",
     "to_dict",
 ]
+
+
+def statistics(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    """Incidents discovered in ``[since, until)``, for the self-inspection and the evidence bundle
+    (O24-16, O24-14.1): by kind and severity, how many are still open, how many were reported to the
+    authority, and serious ones not reported. Counts only."""
+    q = (
+        select(Case, Incident)
+        .join(Incident, Incident.case_id == Case.id)
+        .where(Incident.discovered_at >= since, Incident.discovered_at < until)
+    )
+    out: dict[str, Any] = {
+        "total": 0,
+        "open": 0,
+        "reported": 0,
+        "serious": 0,
+        "serious_not_reported": 0,
+        "not_assessed": 0,
+        "by_kind": {},
+        "by_severity": {},
+    }
+    for case, inc in session.execute(q):
+        out["total"] += 1
+        out["by_kind"][inc.kind] = out["by_kind"].get(inc.kind, 0) + 1
+        sev = inc.severity or "not_assessed"
+        out["by_severity"][sev] = out["by_severity"].get(sev, 0) + 1
+        if case.status in ("open", "in_progress", "waiting"):
+            out["open"] += 1
+        if inc.report_sent_at is not None:
+            out["reported"] += 1
+        if inc.severity is None:
+            out["not_assessed"] += 1
+        if inc.severity == "serious":
+            out["serious"] += 1
+            if inc.report_sent_at is None:
+                out["serious_not_reported"] += 1
+    return out

@@ -555,3 +555,68 @@ __all__ = [
     "set_status",
     "to_dict",
 ]
+
+
+def statistics(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    kinds: Iterable[str] = KINDS,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Timeliness of the cases received in ``[since, until)`` against their statutory clocks, for
+    the self-inspection and the evidence bundle (O24-16, O24-12, O31-27): per kind, how many were
+    answered on time, answered late, are still open within their period, or are open and overdue;
+    and the same per month of receipt (China time). Counts only."""
+    now = now or utcnow()
+    kinds = list(kinds)
+    for k in kinds:
+        _check_kind(k)
+    rows = session.scalars(
+        select(Case).where(Case.kind.in_(kinds), Case.received_at >= since, Case.received_at < until)
+    )
+    by_kind: dict[str, dict[str, int]] = {}
+    months: dict[str, dict[str, int]] = {}
+    total = dict.fromkeys(("received", "on_time", "late", "open", "overdue", "no_clock", "rejected"), 0)
+
+    def bump(bucket: dict[str, int], key: str) -> None:
+        bucket[key] = bucket.get(key, 0) + 1
+
+    for case in rows:
+        if case.status == "rejected":
+            outcome = "rejected"
+        elif case.due_date is None:
+            outcome = "no_clock"
+        elif case.replied_at is not None or case.status in DONE_STATUSES:
+            late = answered_late(case)
+            if late is None and case.closed_at is not None:
+                late = calendar.to_local_date(case.closed_at) > case.due_date
+            outcome = "late" if late else "on_time"
+        else:
+            outcome = "overdue" if clock_state(case, now).overdue else "open"
+        kind = by_kind.setdefault(case.kind, {})
+        month = months.setdefault(calendar.to_local_date(case.received_at).strftime("%Y-%m"), {})
+        for bucket in (kind, month, total):
+            bump(bucket, "received")
+            bump(bucket, outcome)
+        if case.transfer_late:
+            bump(kind, "transfer_late")
+    return {
+        "total": total,
+        "by_kind": by_kind,
+        "by_month": [{"month": m, **months[m]} for m in sorted(months)],
+    }
+
+
+def overdue_now(session: Session, *, now: datetime | None = None, limit: int = 1000) -> list[Case]:
+    """Open cases whose statutory period has ended (whenever they were received)."""
+    now = now or utcnow()
+    today = calendar.to_local_date(now)
+    q = (
+        select(Case)
+        .where(Case.status.in_(OPEN_STATUSES), Case.due_date.is_not(None), Case.due_date < today)
+        .order_by(Case.due_date, Case.id)
+        .limit(limit)
+    )
+    return [c for c in session.scalars(q) if clock_state(c, now).overdue]

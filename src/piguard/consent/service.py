@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
@@ -30,6 +30,7 @@ from piguard.consent.models import (
 )
 from piguard.consent.purposes import PurposeView, get_source
 from piguard.consent.subjects import Subject, parse
+from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
 from piguard.core.logging import redact
@@ -777,3 +778,28 @@ def recent_subjects(session: Session, *, limit: int = 20) -> list[ConsentSubject
             .limit(max(1, min(limit, 200)))
         )
     )
+
+
+def statistics(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    """Counts for the self-inspection (O24-16): current states by status, the ledger's events in
+    ``[since, until)`` by kind, and the same events per month (China time). Counts only, no people."""
+    states: dict[str, int] = {}
+    for status, n in session.execute(select(ConsentState.status, func.count()).group_by(ConsentState.status)):
+        states[str(status)] = int(n)
+    events: dict[str, int] = {}
+    months: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        select(ConsentEvent.at, ConsentEvent.event).where(ConsentEvent.at >= since, ConsentEvent.at < until)
+    )
+    for at, event in rows:
+        events[event] = events.get(event, 0) + 1
+        month = to_local_date(at).strftime("%Y-%m")
+        bucket = months.setdefault(month, {})
+        bucket[event] = bucket.get(event, 0) + 1
+    subjects_n = int(session.scalar(select(func.count()).select_from(ConsentSubject)) or 0)
+    return {
+        "subjects": subjects_n,
+        "states": states,
+        "events": events,
+        "by_month": [{"month": m, **months[m]} for m in sorted(months)],
+    }

@@ -398,6 +398,30 @@ def overdue(session: Session, *, now: datetime | None = None) -> list[dict[str, 
 
 
 @carries(OBLIGATION)
+def statistics(
+    session: Session, since: datetime, until: datetime, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Counts for the self-inspection: campaigns opened in [since, until), their items by decision,
+    access unreviewed past its due date now, and the standing's outcome with its reason codes."""
+    now = now or utcnow()
+    opened = [c for c in list_campaigns(session) if since <= aware(c.opened_at) < until]
+    by_status: dict[str, int] = {}
+    for c in opened:
+        for item in items_of(session, c):
+            by_status[item.status] = by_status.get(item.status, 0) + 1
+    st = standing(session, now=now)
+    return {
+        "measured": True,
+        "campaigns": len(opened),
+        "items": sum(by_status.values()),
+        "by_status": by_status,
+        "overdue": len(_overdue_rows(session, now)),
+        "standing": st.outcome.value,
+        "reasons": [r.code for r in st.reasons],
+    }
+
+
+@carries(OBLIGATION)
 def standing(session: Session, *, now: datetime | None = None) -> Decision:
     """Are access reviews up to date? Hold when no campaign was ever run, the next one is past due,
     or access is unreviewed after its due date; allow otherwise."""

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
@@ -862,3 +862,29 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> int:
             )
             n += 1
     return n
+
+
+def statistics(
+    session: Session, since: datetime, until: datetime, now: datetime | None = None
+) -> dict[str, Any]:
+    """Bulk requests made in ``[since, until)`` by kind and status (a pending one past its expiry
+    counts as expired), and their downloads, for the self-inspection (O24-16, O24-13.3)."""
+    now = now or utcnow()
+    by_status: dict[str, int] = {}
+    by_kind: dict[str, dict[str, int]] = {}
+    total = 0
+    rows = session.scalars(
+        select(BulkRequest).where(BulkRequest.requested_at >= since, BulkRequest.requested_at < until)
+    )
+    for req in rows:
+        st = status_of(req, now)
+        total += 1
+        by_status[st] = by_status.get(st, 0) + 1
+        kind = by_kind.setdefault(req.kind, {})
+        kind[st] = kind.get(st, 0) + 1
+    downloads = session.scalar(
+        select(func.count())
+        .select_from(BulkDownload)
+        .where(BulkDownload.at >= since, BulkDownload.at < until)
+    )
+    return {"total": total, "by_status": by_status, "by_kind": by_kind, "downloads": int(downloads or 0)}

@@ -79,6 +79,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # SMS gateway console (web/messaging_views.py)
     "nav.sms": ("短信网关", "SMS gateway"),
     "nav.sms_alerts": ("短信预警", "SMS alerts"),
+    "nav.inspection": ("自查", "Self-inspection"),
+    "nav.exposure": ("风险视图", "Exposure"),
     "nav.agents": ("代理商", "Agents"),
     "nav.training": ("培训", "Training"),
     "sms.tab.overview": ("监测概览", "Overview"),
