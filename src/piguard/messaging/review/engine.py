@@ -23,10 +23,23 @@ from typing import Any
 from piguard.core.errors import FieldError, validation_error
 from piguard.core.reasons import Decision, Reason
 from piguard.messaging.review.pi import DEFAULT_PI_CATEGORIES, FALLBACK_CATEGORIES, find_pi, may_hold_pi
-from piguard.messaging.review.rules import RULES_DIR_ENV, Hit, RuleSet, load_rules, rules_generation
+from piguard.messaging.review.rules import (
+    RULES_DIR_ENV,
+    Hit,
+    RuleSet,
+    ScanResult,
+    VerdictRule,
+    load_rules,
+    rules_generation,
+)
 from piguard.regulations.markers import carries
 
 DEFAULT_MAX_LENGTH = 1000
+#: sender clearances a registry may vouch for (ReviewContext.clearances)
+CLEARANCES = frozenset({"public_welfare", "official_short_code", "licensed_lottery"})
+#: weight of the evidence of obfuscation that normalisation itself sees (a pinyin spelling of a
+#: listed term, characters split by symbols, look-alike letters from other scripts)
+OBFUSCATION_WEIGHT = 0.5
 
 
 class MessageKind(StrEnum):
@@ -110,6 +123,11 @@ class ReviewContext:
     require_signature: SignatureRequirement = SignatureRequirement.COMMERCIAL
     pi_categories: frozenset[str] = DEFAULT_PI_CATEGORIES
     max_length: int = DEFAULT_MAX_LENGTH
+    #: what the registry vouches for about the sender, which can clear a finding (see the
+    #: ``clear`` of each verdict): ``public_welfare`` (a verified public-welfare campaign or
+    #: provider), ``official_short_code`` (a government or carrier short code), ``licensed_lottery``
+    #: (a licensed lottery content provider)
+    clearances: frozenset[str] = frozenset()
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -120,6 +138,15 @@ class ReviewContext:
             object.__setattr__(self, "signatures", frozenset(self.signatures))
         if not isinstance(self.pi_categories, frozenset):
             object.__setattr__(self, "pi_categories", frozenset(self.pi_categories))
+        if not isinstance(self.clearances, frozenset):
+            object.__setattr__(self, "clearances", frozenset(self.clearances))
+        unknown = self.clearances - CLEARANCES
+        if unknown:
+            raise validation_error(
+                [FieldError("clearances", f"unknown: {', '.join(sorted(unknown))}")],
+                f"Unknown sender clearance: {', '.join(sorted(unknown))} (one of {', '.join(sorted(CLEARANCES))}).",
+                f"未知的发送方核验类型：{'、'.join(sorted(unknown))}。",
+            )
         # enum lookups only when a plain string was given (contexts are built per content provider)
         if type(self.channel) is not Channel:
             object.__setattr__(self, "channel", Channel(self.channel))
@@ -142,6 +169,7 @@ class ReviewContext:
                     self.require_signature,
                     self.pi_categories,
                     self.max_length,
+                    self.clearances,
                 )
             ),
         )
@@ -253,6 +281,10 @@ _SIG_START = re.compile(r"^\s*【([^【】]*)】")
 _SIG_END = re.compile(r"【([^【】]*)】[\s。.!！]*$")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"))
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+# three or more CJK characters each split from the next by a symbol (百.家.乐, 贷*款*秒*批)
+_SPLIT = re.compile(r"[\u4e00-\u9fff](?:[ .*_\-/|~·•+#^]{1,2}[\u4e00-\u9fff]){2,}")
+# a Cyrillic or Greek letter between Latin letters or digits (pаypal with a Cyrillic а)
+_FOREIGN_LOOKALIKE = re.compile(r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]")
 _PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
 
 
@@ -287,6 +319,11 @@ class Reviewer:
             for k in (_COMMERCIAL, _EMERGENCY, _PUBLIC_WELFARE, _VERIFICATION_CODE)
         )
         self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
+        # signals: group index -> (category, cap); verdicts in a fixed order
+        self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
+        self._verdicts = list(r.verdicts.values())
+        self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
+        self._pinyin = frozenset(r.pinyin_keys)
 
     def prepare(self, contexts: Iterable[ReviewContext]) -> None:
         """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
@@ -365,6 +402,86 @@ class Reviewer:
             findings.append(_f_extra_brackets())
         return signature
 
+    # ------------------------------------------------------------------ scoring
+    def _categories(
+        self, text: str, scan: ScanResult, opt_out: bool
+    ) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]]]:
+        """Evidence per signal category: each fired signal adds at most its weight; with the
+        signals that fired (id, category, weight, matches, articles) for the finding's reasons."""
+        cats: dict[str, float] = {}
+        by_cat: dict[str, list[dict[str, Any]]] = {}
+        groups, scores, hits, signal = self.rules.groups, scan.scores, scan.hits, self._signal
+        pinyin: list[str] = []
+        for gi in scan.fired:
+            sig = signal.get(gi)
+            if sig is None:
+                continue
+            score = scores[gi]
+            if score <= 0:
+                continue
+            cat, cap = sig
+            add = score if score < cap else cap
+            cats[cat] = cats.get(cat, 0.0) + add
+            found = hits[gi]
+            g = groups[gi]
+            by_cat.setdefault(cat, []).append(
+                {
+                    "id": g.name,
+                    "category": cat,
+                    "weight": round(add, 3),
+                    "articles": list(g.articles),
+                    "matches": [h.evidence for h in found],
+                }
+            )
+            if self._pinyin:
+                pinyin.extend(h.evidence for h in found if h.evidence in self._pinyin)
+        obfuscated: list[tuple[str, list[str]]] = []
+        if pinyin:
+            obfuscated.append(("obf.pinyin", pinyin))
+        if cats:  # the raw text is looked at only when something else already fired
+            split = _SPLIT.findall(text)
+            if split:
+                obfuscated.append(("obf.split_characters", split[:3]))
+            if _FOREIGN_LOOKALIKE.search(text) is not None:
+                obfuscated.append(("obf.lookalike_letters", []))
+        if opt_out and cats:  # registered marketing says how to refuse; phishing rarely does
+            cats["optout"] = 1.0
+            by_cat["optout"] = [
+                {"id": "optout.present", "category": "optout", "weight": 1.0, "articles": ["O31-20"], "matches": []}
+            ]
+        for sid, evidence in obfuscated:
+            cats["obfuscation"] = cats.get("obfuscation", 0.0) + OBFUSCATION_WEIGHT
+            by_cat.setdefault("obfuscation", []).append(
+                {
+                    "id": sid,
+                    "category": "obfuscation",
+                    "weight": OBFUSCATION_WEIGHT,
+                    "articles": ["O31-16", "CSL-47"],
+                    "matches": evidence,
+                }
+            )
+        return cats, by_cat
+
+    @staticmethod
+    def _verdict_fires(v: VerdictRule, cats: dict[str, float]) -> bool:
+        if v.require and not any(c in cats for c in v.require):
+            return False
+        score = 0.0
+        for c, w in v.weights.items():
+            found = cats.get(c)
+            if found:
+                cap = v.caps.get(c, v.cap)
+                score += w * (found if found < cap else cap)
+        return score >= v.threshold
+
+    @staticmethod
+    def _cleared(v: VerdictRule, cats: dict[str, float], ctx: ReviewContext) -> bool:
+        if not v.clear or ctx.clearances.isdisjoint(v.clear):
+            return False
+        if v.clear_when and not any(c in cats for c in v.clear_when):
+            return False
+        return not any(c in cats for c in v.clear_unless)
+
     # ------------------------------------------------------------------- review
     @carries("O31-16", "CSL-47", "O31-20", "O31-21", "O31-19", "O24-10", "NPC-7")
     def review(self, text: str, context: ReviewContext | None = None) -> ReviewResult:
@@ -404,11 +521,38 @@ class Reviewer:
         )
         prohibited: list[str] = []
         promotes = False
+        fired: dict[str, Hit | None] = {}
         for i, g in self._prohibited:
             if scores[i] >= g.threshold:
-                prohibited.append(g.name)
-                promotes = promotes or g.promotes
-                findings.append(_f_prohibited(g.name, g.label_en, g.label_zh, g.articles, hits[i]))
+                fired[g.name] = None
+        cats: dict[str, float] | None = None
+        if self._signal:
+            cats, signals_by_cat = self._categories(text, scan, opt_out)
+            if cats:
+                for v in self._verdicts:
+                    if self._verdict_fires(v, cats):
+                        fired[v.name] = None
+        for name in fired:
+            pg = self._prohibited_by_name.get(name)
+            v = self.rules.verdicts.get(name)
+            if v is not None and cats and self._cleared(v, cats, ctx):
+                findings.append(_f_cleared(name, v.label_en, v.label_zh, v.articles, sorted(ctx.clearances)))
+                continue
+            matches = [h.evidence for h in hits[pg[0]]] if pg is not None else []
+            used: list[dict[str, Any]] = []
+            if v is not None and cats:
+                for c in v.weights:
+                    if v.weights[c] > 0:
+                        used.extend(signals_by_cat.get(c, ()))
+                        matches.extend(m for s in signals_by_cat.get(c, ()) for m in s["matches"])
+            label_en = pg[1].label_en if pg is not None else v.label_en if v is not None else name
+            label_zh = pg[1].label_zh if pg is not None else v.label_zh if v is not None else name
+            articles = _merge_articles(
+                pg[1].articles if pg is not None else (), v.articles if v is not None else ()
+            )
+            prohibited.append(name)
+            promotes = promotes or (pg is not None and pg[1].promotes) or (v is not None and v.promotes)
+            findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
         kind = self._kind(scores, opt_out or promotes)
 
         signature = self._signature(text, kind, ctx, findings)
@@ -457,15 +601,42 @@ class Reviewer:
 
 
 # ----------------------------------------------------------------- findings
+def _merge_articles(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for g in groups for a in g))
+
+
 def _f_prohibited(
-    category: str, label_en: str, label_zh: str, articles: tuple[str, ...], hits: list[Hit]
+    category: str,
+    label_en: str,
+    label_zh: str,
+    articles: tuple[str, ...],
+    matches: list[str],
+    signals: list[dict[str, Any]],
 ) -> Finding:
+    detail: dict[str, Any] = {"category": category, "matches": list(dict.fromkeys(matches))}
+    if signals:
+        detail["signals"] = signals
     return Finding(
         "prohibited_content",
         articles,
         f"Prohibited content ({label_en or category}).",
         f"含有禁止传播的内容（{label_zh or category}）。",
-        detail={"category": category, "matches": [h.evidence for h in hits]},
+        detail=detail,
+    )
+
+
+def _f_cleared(
+    category: str, label_en: str, label_zh: str, articles: tuple[str, ...], clearances: list[str]
+) -> Finding:
+    return Finding(
+        "prohibited_content_cleared",
+        articles,
+        f"Wording of {label_en or category} cleared by the sender's verified standing "
+        f"({', '.join(clearances)}): a warning or a licensed result, not an offer.",
+        f"含有{label_zh or category}相关用语，但发送方经核验（{'、'.join(clearances)}），"
+        "属于提示警示或持证发布的内容，不作禁止内容处理。",
+        Severity.WARNING,
+        {"category": category, "clearances": clearances},
     )
 
 

@@ -93,6 +93,37 @@ class TermGroup:
     label_zh: str = ""
     promotes: bool = False  # a prohibited category whose messages advertise something: kind commercial
     sources: list[str] = field(default_factory=list)
+    #: role "signal": the evidence category the signal counts towards (institution, lure, ...)
+    category: str = ""
+    #: role "signal": the most the signal adds to its category, however many of its terms match
+    cap: float = STRONG
+
+
+@dataclass
+class VerdictRule:
+    """How signal categories add up to a prohibited category (``verdicts:`` in a signals file).
+
+    ``score = sum(weights[c] * min(category score, caps.get(c, cap)))``; the category is found
+    prohibited when ``score >= threshold`` and, if ``require`` is given, one of the required
+    categories has evidence. ``clear`` names the sender clearances (``ReviewContext.clearances``)
+    that cancel the finding; ``clear_when`` the categories one of which must then be present (a
+    warning's wording, lottery results), and ``clear_unless`` those that keep it standing.
+    """
+
+    name: str
+    threshold: float = 2.0
+    weights: dict[str, float] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)
+    cap: float = 1.5
+    require: tuple[str, ...] = ()
+    clear: tuple[str, ...] = ()
+    clear_when: tuple[str, ...] = ()
+    clear_unless: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+    label_en: str = ""
+    label_zh: str = ""
+    promotes: bool = False
+    sources: list[str] = field(default_factory=list)
 
 
 class Hit(NamedTuple):
@@ -115,6 +146,46 @@ class ScanResult:
     #: False when the same scan proved there is no run of 11 digits (the personal-information
     #: pre-check, see ``pi.may_hold_pi``); None when it cannot tell
     digit_run: bool | None = None
+    #: the groups with at least one match (indexes into ``scores``)
+    fired: tuple[int, ...] = ()
+
+
+_SIGNAL_ID = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
+_SIGNAL_KEYS = frozenset(
+    {"id", "category", "articles", "weight", "label", "strong", "weak", "terms", "exempt", "context"}
+    | {"patterns", "pinyin"}
+)
+_VERDICT_KEYS = frozenset(
+    {"threshold", "weights", "caps", "cap", "require", "clear", "clear_when", "clear_unless", "articles"}
+    | {"label", "promotes"}
+)
+
+
+def pinyin_spellings(term: str, syllables: str) -> list[tuple[str, bool]]:
+    """The spellings of ``term`` that evade a keyword list: all in pinyin (joined and spaced), its
+    initials (three characters or more), and one or more characters replaced by their syllable
+    (``dai款``, ``百jia乐``). ``(spelling, is_initials)`` pairs; the term itself is not among them."""
+    sy = syllables.lower().split()
+    n = len(term)
+    if n < 2:  # one syllable alone ("du") is an ordinary word in too many languages
+        return []
+    out: list[tuple[str, bool]] = [("".join(sy), False), (" ".join(sy), False)]
+    if n >= 3:
+        out.append(("".join(s[0] for s in sy), True))
+    if n <= 4:
+        for mask in range(1, (1 << n) - 1):
+            parts: list[str] = []
+            for i in range(n):
+                if mask >> i & 1:
+                    if parts and parts[-1][-1:].isascii() and parts[-1][-1:].isalpha():
+                        parts.append(" ")
+                    parts.append(sy[i])
+                else:
+                    parts.append(term[i])
+            spaced = "".join(parts)
+            out.append((spaced, False))
+            out.append((spaced.replace(" ", ""), False))
+    return list(dict.fromkeys(out))
 
 
 def _bad(source: str, message: str) -> PiguardError:
@@ -288,6 +359,10 @@ class RuleSet:
         self.generic_signatures: set[str] = set()
         self.replies: dict[str, list[str]] = {}
         self.variants: dict[str, str] = {}
+        self.verdicts: dict[str, VerdictRule] = {}
+        #: spellings generated from ``pinyin`` (normalised at compile): evidence of obfuscation too
+        self.pinyin_terms: set[str] = set()
+        self.pinyin_keys: set[str] = set()
         self.sources: list[str] = []
         self.normalizer = Normalizer()
         self._matcher = _Matcher([], "pyahocorasick")
@@ -364,6 +439,82 @@ class RuleSet:
         if source not in g.sources:
             g.sources.append(source)
 
+    def add_signal(self, spec: Mapping[str, Any], source: str) -> None:
+        """One signal: ``id``, ``category``, ``articles``, ``weight`` (its cap), terms and patterns as
+        a group has them, and ``pinyin`` (term -> its syllables, for the pinyin spellings)."""
+        if not isinstance(spec, Mapping):
+            raise _bad(source, "'signals' must be a list of mappings")
+        sid = spec.get("id")
+        if not isinstance(sid, str) or not _SIGNAL_ID.fullmatch(sid):
+            raise _bad(source, "a signal needs an 'id' such as 'lure.frozen_account'")
+        category = spec.get("category")
+        if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", category):
+            raise _bad(source, f"signal {sid}: 'category' must be a lower-case identifier")
+        unknown = set(map(str, spec)) - _SIGNAL_KEYS
+        if unknown:
+            raise _bad(source, f"signal {sid}: unknown keys: {', '.join(sorted(unknown))}")
+        new = not self.has_group("signal", sid)
+        g = self.group("signal", sid)
+        if new:
+            g.articles = DEFAULT_PROHIBITED_ARTICLES
+            g.label_en = g.label_zh = sid
+        elif g.category and g.category != category:
+            raise _bad(source, f"signal {sid} is already in category '{g.category}'")
+        g.category = category
+        g.threshold = 0.01  # a signal counts from its first match; its weight caps what it adds
+        if "weight" in spec:
+            g.cap = _weight(spec["weight"], source, f"{sid}.weight")
+        merged = {k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin")}
+        self._merge_group(g, merged, source)
+        pinyin = spec.get("pinyin") or {}
+        if not isinstance(pinyin, Mapping):
+            raise _bad(source, f"signal {sid}: 'pinyin' must map a term to its syllables")
+        for term, syllables in pinyin.items():
+            if not isinstance(syllables, str) or len(syllables.split()) != len(str(term)):
+                raise _bad(source, f"signal {sid}: pinyin of '{term}' needs one syllable per character")
+            w = g.terms.get(str(term), g.cap)
+            for spelling, initials in pinyin_spellings(str(term), syllables):
+                g.terms.setdefault(spelling, w * (0.5 if initials else 1.0))
+                self.pinyin_terms.add(spelling)
+
+    def add_verdict(self, name: str, spec: Mapping[str, Any], source: str) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)) or not isinstance(spec, Mapping):
+            raise _bad(source, f"verdict '{name}' must be a lower-case identifier mapping to its rule")
+        unknown = set(map(str, spec)) - _VERDICT_KEYS
+        if unknown:
+            raise _bad(source, f"verdict {name}: unknown keys: {', '.join(sorted(unknown))}")
+        v = self.verdicts.get(name)
+        if v is None:
+            v = self.verdicts[name] = VerdictRule(name=name, articles=DEFAULT_PROHIBITED_ARTICLES)
+            v.label_en = v.label_zh = name
+        if "threshold" in spec:
+            v.threshold = _weight(spec["threshold"], source, f"{name}.threshold")
+        if "cap" in spec:
+            v.cap = _weight(spec["cap"], source, f"{name}.cap")
+        for key, target in (("weights", v.weights), ("caps", v.caps)):
+            m = spec.get(key) or {}
+            if not isinstance(m, Mapping):
+                raise _bad(source, f"verdict {name}: '{key}' must map a category to a number")
+            for c, w in m.items():
+                if isinstance(w, bool) or not isinstance(w, int | float):
+                    raise _bad(source, f"verdict {name}: {key}.{c} must be a number")
+                target[str(c)] = float(w)
+        for key in ("require", "clear", "clear_when", "clear_unless"):
+            if key in spec:
+                setattr(v, key, tuple(_as_list(spec[key], source, f"{name}.{key}")))
+        if "articles" in spec:
+            v.articles = tuple(_as_list(spec["articles"], source, f"{name}.articles"))
+        if "promotes" in spec:
+            if not isinstance(spec["promotes"], bool):
+                raise _bad(source, f"verdict {name}: 'promotes' must be true or false")
+            v.promotes = spec["promotes"]
+        label = spec.get("label")
+        if isinstance(label, Mapping):
+            v.label_en = str(label.get("en", v.label_en))
+            v.label_zh = str(label.get("zh", v.label_zh))
+        if source not in v.sources:
+            v.sources.append(source)
+
     def add_prohibited(self, spec: Mapping[str, Any], source: str) -> None:
         name = spec.get("category")
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
@@ -376,7 +527,17 @@ class RuleSet:
         self._merge_group(g, spec, source)
 
     def add_mapping(self, data: Mapping[str, Any], source: str) -> None:
-        known = {"category", "prohibited", "kinds", "optout", "signatures", "replies", "variants"}
+        known = {
+            "category",
+            "prohibited",
+            "kinds",
+            "optout",
+            "signatures",
+            "replies",
+            "variants",
+            "signals",
+            "verdicts",
+        }
         if "category" in data:  # a single category written at top level
             known |= {
                 "label",
@@ -399,6 +560,16 @@ class RuleSet:
             if not isinstance(spec, Mapping):
                 raise _bad(source, "'prohibited' must be a list of mappings")
             self.add_prohibited(spec, source)
+        signals = data.get("signals") or []
+        if not isinstance(signals, list):
+            raise _bad(source, "'signals' must be a list of mappings")
+        for spec in signals:
+            self.add_signal(spec, source)
+        verdicts = data.get("verdicts") or {}
+        if not isinstance(verdicts, Mapping):
+            raise _bad(source, "'verdicts' must map a prohibited category to its rule")
+        for name, spec in verdicts.items():
+            self.add_verdict(str(name), spec, source)
         kinds = data.get("kinds") or {}
         if not isinstance(kinds, Mapping):
             raise _bad(source, "'kinds' must be a mapping")
@@ -506,6 +677,8 @@ class RuleSet:
             return found
 
         self._index = {f"{g.role}:{g.name}": i for i, g in enumerate(self.groups)}
+        pinyin_keys = {norm(t) for t in self.pinyin_terms}
+        self.pinyin_keys: set[str] = set()
         for gi, g in enumerate(self.groups):
             lazy = g.role in LAZY_ROLES
             normalized_terms: dict[str, float] = {}
@@ -514,6 +687,8 @@ class RuleSet:
                 if key:
                     normalized_terms[key] = max(w, normalized_terms.get(key, 0.0))
             g.terms = normalized_terms
+            if g.role == "signal":
+                self.pinyin_keys.update(k for k in normalized_terms if k in pinyin_keys)
             g.exempt = {e for e in (norm(x) for x in g.exempt) if e}
             g.context = {k: w for k, w in ((norm(t), w) for t, w in g.context.items()) if k}
             if lazy:
@@ -730,7 +905,7 @@ class RuleSet:
             scores[gi] = total
             hits[gi] = out
         digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
-        return ScanResult(s, scores, hits, lazy, reported, digit_run)
+        return ScanResult(s, scores, hits, lazy, reported, digit_run, tuple(raw))
 
 
 _NO_HITS: list[Hit] = []
@@ -756,8 +931,10 @@ def rules_dirs_from_env() -> tuple[Path, ...]:
 
 
 def _builtin_files() -> Iterable[tuple[str, bytes, str, str]]:
-    root = resources.files("piguard.messaging") / "data"
-    stack = [(root, "builtin")]
+    stack = [
+        (resources.files("piguard.messaging.review") / "data", "builtin/review"),
+        (resources.files("piguard.messaging") / "data", "builtin"),
+    ]
     while stack:
         node, label = stack.pop()
         for child in sorted(node.iterdir(), key=lambda c: c.name):
