@@ -285,6 +285,8 @@ _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 _SPLIT = re.compile(r"[\u4e00-\u9fff](?:[ .*_\-/|~·•+#^]{1,2}[\u4e00-\u9fff]){2,}")
 # a Cyrillic or Greek letter between Latin letters or digits (pаypal with a Cyrillic а)
 _FOREIGN_LOOKALIKE = re.compile(r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]")
+# categories that never make a finding on their own: the raw-text obfuscation checks wait for others
+_QUIET_CATEGORIES = frozenset({"address", "warning", "optout", "institution", "lottery"})
 _PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
 
 
@@ -321,6 +323,10 @@ class Reviewer:
         self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
         # signals: group index -> (category, cap); verdicts in a fixed order
         self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
+        # signals matched by plain containment (a word too common for the matcher: 您, 你)
+        self._contains = [
+            (g.category, g.cap, i, tuple(g.contains)) for i, g in enumerate(r.groups) if g.role == "signal" and g.contains
+        ]
         self._verdicts = list(r.verdicts.values())
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
         self._pinyin = frozenset(r.pinyin_keys)
@@ -403,68 +409,88 @@ class Reviewer:
         return signature
 
     # ------------------------------------------------------------------ scoring
-    def _categories(
-        self, text: str, scan: ScanResult, opt_out: bool
-    ) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]]]:
-        """Evidence per signal category: each fired signal adds at most its weight; with the
-        signals that fired (id, category, weight, matches, articles) for the finding's reasons."""
+    def _categories(self, text: str, scan: ScanResult, opt_out: bool) -> dict[str, float]:
+        """Evidence per signal category (the hot path: floats only): each fired signal adds at
+        most its weight. Empty when no signal of the matcher fired."""
         cats: dict[str, float] = {}
-        by_cat: dict[str, list[dict[str, Any]]] = {}
-        groups, scores, hits, signal = self.rules.groups, scan.scores, scan.hits, self._signal
-        pinyin: list[str] = []
+        scores, signal = scan.scores, self._signal
         for gi in scan.fired:
             sig = signal.get(gi)
-            if sig is None:
-                continue
-            score = scores[gi]
-            if score <= 0:
+            if sig is not None:
+                score = scores[gi]
+                if score > 0:
+                    cat, cap = sig
+                    cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
+        if not cats:
+            return cats
+        normalized = scan.text
+        for cat, cap, _gi, terms in self._contains:
+            for t in terms:
+                if t in normalized:
+                    cats[cat] = cats.get(cat, 0.0) + cap
+                    break
+        if opt_out:  # registered marketing says how to refuse; phishing rarely does
+            cats["optout"] = 1.0
+        if cats.keys() - _QUIET_CATEGORIES:  # the raw text is looked at only when it may matter
+            n = len(self._obfuscation(text, scan))
+            if n:
+                cats["obfuscation"] = cats.get("obfuscation", 0.0) + n * OBFUSCATION_WEIGHT
+        return cats
+
+    def _obfuscation(self, text: str, scan: ScanResult) -> list[tuple[str, list[str]]]:
+        """Evidence of obfuscation that normalisation itself sees: a pinyin spelling of a listed
+        term, characters split by symbols, look-alike letters from another script."""
+        out: list[tuple[str, list[str]]] = []
+        if self._pinyin:
+            found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
+            if found:
+                out.append(("obf.pinyin", found))
+        split = _SPLIT.findall(text)
+        if split:
+            out.append(("obf.split_characters", split[:3]))
+        if _FOREIGN_LOOKALIKE.search(text) is not None:
+            out.append(("obf.lookalike_letters", []))
+        return out
+
+    def _signal_details(
+        self, text: str, scan: ScanResult, opt_out: bool, wanted: set[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
+        matches): the reasons of a finding. Built only for a finding."""
+        by_cat: dict[str, list[dict[str, Any]]] = {}
+        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        for gi in scan.fired:
+            sig = self._signal.get(gi)
+            if sig is None or scores[gi] <= 0 or sig[0] not in wanted:
                 continue
             cat, cap = sig
-            add = score if score < cap else cap
-            cats[cat] = cats.get(cat, 0.0) + add
-            found = hits[gi]
             g = groups[gi]
             by_cat.setdefault(cat, []).append(
-                {
-                    "id": g.name,
-                    "category": cat,
-                    "weight": round(add, 3),
-                    "articles": list(g.articles),
-                    "matches": [h.evidence for h in found],
-                }
+                _signal_entry(g.name, cat, min(scores[gi], cap), g.articles, [h.evidence for h in hits[gi]])
             )
-            if self._pinyin:
-                pinyin.extend(h.evidence for h in found if h.evidence in self._pinyin)
-        obfuscated: list[tuple[str, list[str]]] = []
-        if pinyin:
-            obfuscated.append(("obf.pinyin", pinyin))
-        if cats:  # the raw text is looked at only when something else already fired
-            split = _SPLIT.findall(text)
-            if split:
-                obfuscated.append(("obf.split_characters", split[:3]))
-            if _FOREIGN_LOOKALIKE.search(text) is not None:
-                obfuscated.append(("obf.lookalike_letters", []))
-        if opt_out and cats:  # registered marketing says how to refuse; phishing rarely does
-            cats["optout"] = 1.0
-            by_cat["optout"] = [
-                {"id": "optout.present", "category": "optout", "weight": 1.0, "articles": ["O31-20"], "matches": []}
-            ]
-        for sid, evidence in obfuscated:
-            cats["obfuscation"] = cats.get("obfuscation", 0.0) + OBFUSCATION_WEIGHT
-            by_cat.setdefault("obfuscation", []).append(
-                {
-                    "id": sid,
-                    "category": "obfuscation",
-                    "weight": OBFUSCATION_WEIGHT,
-                    "articles": ["O31-16", "CSL-47"],
-                    "matches": evidence,
-                }
-            )
-        return cats, by_cat
+        for cat, cap, gi, terms in self._contains:
+            if cat in wanted:
+                found = [t for t in terms if t in scan.text]
+                if found:
+                    g = groups[gi]
+                    by_cat.setdefault(cat, []).append(_signal_entry(g.name, cat, cap, g.articles, found[:3]))
+        if opt_out and "optout" in wanted:
+            by_cat["optout"] = [_signal_entry("optout.present", "optout", 1.0, ("O31-20",), [])]
+        if "obfuscation" in wanted:
+            for sid, evidence in self._obfuscation(text, scan):
+                by_cat.setdefault("obfuscation", []).append(
+                    _signal_entry(sid, "obfuscation", OBFUSCATION_WEIGHT, ("O31-16", "CSL-47"), evidence)
+                )
+        return by_cat
 
     @staticmethod
     def _verdict_fires(v: VerdictRule, cats: dict[str, float]) -> bool:
         if v.require and not any(c in cats for c in v.require):
+            return False
+        for group in v.require_all:
+            if not any(c in cats for c in group):
+                return False
+        if v.distinct and sum(1 for c in v.distinct_of if c in cats) < v.distinct:
             return False
         score = 0.0
         for c, w in v.weights.items():
@@ -526,12 +552,16 @@ class Reviewer:
             if scores[i] >= g.threshold:
                 fired[g.name] = None
         cats: dict[str, float] | None = None
+        signals_by_cat: dict[str, list[dict[str, Any]]] = {}
         if self._signal:
-            cats, signals_by_cat = self._categories(text, scan, opt_out)
+            cats = self._categories(text, scan, opt_out)
             if cats:
                 for v in self._verdicts:
                     if self._verdict_fires(v, cats):
                         fired[v.name] = None
+                if fired:
+                    wanted = {c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights}
+                    signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
         for name in fired:
             pg = self._prohibited_by_name.get(name)
             v = self.rules.verdicts.get(name)
@@ -601,6 +631,12 @@ class Reviewer:
 
 
 # ----------------------------------------------------------------- findings
+def _signal_entry(
+    sid: str, category: str, weight: float, articles: Iterable[str], matches: list[str]
+) -> dict[str, Any]:
+    return {"id": sid, "category": category, "weight": round(weight, 3), "articles": list(articles), "matches": matches}
+
+
 def _merge_articles(*groups: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for g in groups for a in g))
 

@@ -97,6 +97,9 @@ class TermGroup:
     category: str = ""
     #: role "signal": the most the signal adds to its category, however many of its terms match
     cap: float = STRONG
+    #: role "signal": terms looked for by plain containment, outside the matcher (words so common
+    #: that matching every occurrence would cost more than one look: 您, 你)
+    contains: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +119,11 @@ class VerdictRule:
     caps: dict[str, float] = field(default_factory=dict)
     cap: float = 1.5
     require: tuple[str, ...] = ()
+    #: every one of these lists needs evidence in one of its categories
+    require_all: tuple[tuple[str, ...], ...] = ()
+    #: at least ``distinct`` of the categories ``distinct_of`` need evidence (0: no such rule)
+    distinct: int = 0
+    distinct_of: tuple[str, ...] = ()
     clear: tuple[str, ...] = ()
     clear_when: tuple[str, ...] = ()
     clear_unless: tuple[str, ...] = ()
@@ -153,10 +161,11 @@ class ScanResult:
 _SIGNAL_ID = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
 _SIGNAL_KEYS = frozenset(
     {"id", "category", "articles", "weight", "label", "strong", "weak", "terms", "exempt", "context"}
-    | {"patterns", "pinyin"}
+    | {"patterns", "pinyin", "contains"}
 )
 _VERDICT_KEYS = frozenset(
-    {"threshold", "weights", "caps", "cap", "require", "clear", "clear_when", "clear_unless", "articles"}
+    {"threshold", "weights", "caps", "cap", "require", "require_all", "clear", "clear_when", "clear_unless"}
+    | {"articles", "distinct", "distinct_of"}
     | {"label", "promotes"}
 )
 
@@ -464,7 +473,8 @@ class RuleSet:
         g.threshold = 0.01  # a signal counts from its first match; its weight caps what it adds
         if "weight" in spec:
             g.cap = _weight(spec["weight"], source, f"{sid}.weight")
-        merged = {k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin")}
+        merged = {k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin", "contains")}
+        g.contains.extend(_as_list(spec.get("contains"), source, f"{sid}.contains"))
         self._merge_group(g, merged, source)
         pinyin = spec.get("pinyin") or {}
         if not isinstance(pinyin, Mapping):
@@ -502,6 +512,18 @@ class RuleSet:
         for key in ("require", "clear", "clear_when", "clear_unless"):
             if key in spec:
                 setattr(v, key, tuple(_as_list(spec[key], source, f"{name}.{key}")))
+        if "distinct" in spec:
+            n = spec["distinct"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise _bad(source, f"verdict {name}: 'distinct' must be a whole number")
+            v.distinct = n
+        if "distinct_of" in spec:
+            v.distinct_of = tuple(_as_list(spec["distinct_of"], source, f"{name}.distinct_of"))
+        if "require_all" in spec:
+            groups = spec["require_all"]
+            if not isinstance(groups, list):
+                raise _bad(source, f"verdict {name}: 'require_all' must be a list of lists of categories")
+            v.require_all = tuple(tuple(_as_list(g, source, f"{name}.require_all")) for g in groups)
         if "articles" in spec:
             v.articles = tuple(_as_list(spec["articles"], source, f"{name}.articles"))
         if "promotes" in spec:
@@ -687,6 +709,7 @@ class RuleSet:
                 if key:
                     normalized_terms[key] = max(w, normalized_terms.get(key, 0.0))
             g.terms = normalized_terms
+            g.contains = list(dict.fromkeys(c for c in (norm(x) for x in g.contains) if c))
             if g.role == "signal":
                 self.pinyin_keys.update(k for k in normalized_terms if k in pinyin_keys)
             g.exempt = {e for e in (norm(x) for x in g.exempt) if e}
