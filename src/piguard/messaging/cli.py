@@ -400,7 +400,7 @@ def rules_command(
         {
             "role": g.role,
             "name": g.name,
-            "terms": len(g.terms),
+            "terms": len(g.terms) + len(g.contains),
             "context": len(g.context),
             "exempt": len(g.exempt),
             "patterns": len(g.patterns),
@@ -410,7 +410,22 @@ def rules_command(
         }
         for g in rules.groups
     ]
+    verdicts = [
+        {
+            "name": v.name,
+            "threshold": v.threshold,
+            "weights": dict(v.weights),
+            "require": list(v.require),
+            "require_all": [list(g) for g in v.require_all],
+            "distinct": v.distinct,
+            "clear": list(v.clear),
+            "articles": list(v.articles),
+            "sources": list(v.sources),
+        }
+        for v in rules.verdicts.values()
+    ]
     extras: dict[str, Any] = {
+        "verdicts": verdicts,
         "generic_signatures": len(rules.generic_signatures),
         "variants": len(rules.variants),
         "replies": {k: len(v) for k, v in sorted(rules.replies.items())},
@@ -434,6 +449,18 @@ def rules_command(
         )
     console = Console(highlight=False, width=max(Console().width, 120))
     console.print(table)
+    vt = Table(title="Prohibited categories scored from signals / 按信号评分的禁止类别")
+    for col in ("category", "threshold", "weights", "clear", "articles"):
+        vt.add_column(col, overflow="fold")
+    for v in verdicts:
+        vt.add_row(
+            v["name"],
+            f"{v['threshold']:g}",
+            ", ".join(f"{c} {w:g}" for c, w in v["weights"].items()),
+            ", ".join(v["clear"]),
+            ", ".join(v["articles"]),
+        )
+    console.print(vt)
     console.print(
         f"generic signatures: {extras['generic_signatures']}; variant characters: {extras['variants']}"
     )
