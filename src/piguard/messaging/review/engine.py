@@ -284,7 +284,9 @@ _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 # three or more CJK characters each split from the next by a symbol (百.家.乐, 贷*款*秒*批)
 _SPLIT = re.compile(r"[\u4e00-\u9fff](?:[ .*_\-/|~·•+#^]{1,2}[\u4e00-\u9fff]){2,}")
 # a Cyrillic or Greek letter between Latin letters or digits (pаypal with a Cyrillic а)
-_FOREIGN_LOOKALIKE = re.compile(r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]")
+_FOREIGN_LOOKALIKE = re.compile(
+    r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]"
+)
 # categories that never make a finding on their own: the raw-text obfuscation checks wait for others
 _QUIET_CATEGORIES = frozenset({"address", "warning", "optout", "institution", "lottery"})
 _PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
@@ -325,11 +327,14 @@ class Reviewer:
         self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
         # signals matched by plain containment (a word too common for the matcher: 您, 你)
         self._contains = [
-            (g.category, g.cap, i, tuple(g.contains)) for i, g in enumerate(r.groups) if g.role == "signal" and g.contains
+            (g.category, g.cap, i, tuple(g.contains))
+            for i, g in enumerate(r.groups)
+            if g.role == "signal" and g.contains
         ]
         self._verdicts = list(r.verdicts.values())
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
         self._pinyin = frozenset(r.pinyin_keys)
+        self._models = list(r.models)
 
     def prepare(self, contexts: Iterable[ReviewContext]) -> None:
         """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
@@ -560,8 +565,25 @@ class Reviewer:
                     if self._verdict_fires(v, cats):
                         fired[v.name] = None
                 if fired:
-                    wanted = {c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights}
+                    wanted = {
+                        c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights
+                    }
                     signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
+        model_hits: dict[str, dict[str, Any]] = {}
+        for model in self._models:
+            label, margin = model.predict(scan.text)
+            cat = model.categories.get(label, label)
+            if margin >= model.margin and cat != "normal":
+                if cat == "commercial":
+                    promotes = True
+                else:
+                    fired.setdefault(cat, None)
+                    model_hits.setdefault(
+                        cat,
+                        _signal_entry(
+                            f"model.{label}", "model", round(margin, 2), ("O31-16", "CSL-47"), [model.source]
+                        ),
+                    )
         for name in fired:
             pg = self._prohibited_by_name.get(name)
             v = self.rules.verdicts.get(name)
@@ -580,6 +602,8 @@ class Reviewer:
             articles = _merge_articles(
                 pg[1].articles if pg is not None else (), v.articles if v is not None else ()
             )
+            if name in model_hits:
+                used.append(model_hits[name])
             prohibited.append(name)
             promotes = promotes or (pg is not None and pg[1].promotes) or (v is not None and v.promotes)
             findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
@@ -634,7 +658,13 @@ class Reviewer:
 def _signal_entry(
     sid: str, category: str, weight: float, articles: Iterable[str], matches: list[str]
 ) -> dict[str, Any]:
-    return {"id": sid, "category": category, "weight": round(weight, 3), "articles": list(articles), "matches": matches}
+    return {
+        "id": sid,
+        "category": category,
+        "weight": round(weight, 3),
+        "articles": list(articles),
+        "matches": matches,
+    }
 
 
 def _merge_articles(*groups: tuple[str, ...]) -> tuple[str, ...]:

@@ -369,6 +369,8 @@ class RuleSet:
         self.replies: dict[str, list[str]] = {}
         self.variants: dict[str, str] = {}
         self.verdicts: dict[str, VerdictRule] = {}
+        #: operators' models loaded from rules directories (``*.model.json``, review/model.py)
+        self.models: list[Any] = []
         #: spellings generated from ``pinyin`` (normalised at compile): evidence of obfuscation too
         self.pinyin_terms: set[str] = set()
         self.pinyin_keys: set[str] = set()
@@ -473,7 +475,9 @@ class RuleSet:
         g.threshold = 0.01  # a signal counts from its first match; its weight caps what it adds
         if "weight" in spec:
             g.cap = _weight(spec["weight"], source, f"{sid}.weight")
-        merged = {k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin", "contains")}
+        merged = {
+            k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin", "contains")
+        }
         g.contains.extend(_as_list(spec.get("contains"), source, f"{sid}.contains"))
         self._merge_group(g, merged, source)
         pinyin = spec.get("pinyin") or {}
@@ -654,6 +658,12 @@ class RuleSet:
             if path.name.startswith(".") or not path.is_file():
                 continue
             source = f"{label}/{path.name}" if label else str(path)
+            if path.name.lower().endswith(".model.json"):  # an operator's model (review/model.py)
+                from piguard.messaging.review.model import read_model
+
+                self.models.append(read_model(path.read_bytes(), source))
+                self.sources.append(source)
+                continue
             self._load_file(path.read_bytes(), path.suffix.lower(), path.stem, source)
 
     def _load_file(self, raw: bytes, suffix: str, stem: str, source: str) -> None:
