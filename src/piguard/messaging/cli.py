@@ -430,7 +430,7 @@ def rules_command(
         }
         for g in rules.groups
     ]
-    verdicts = [
+    verdicts: list[dict[str, Any]] = [
         {
             "name": v.name,
             "threshold": v.threshold,

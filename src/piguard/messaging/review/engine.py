@@ -556,14 +556,14 @@ class Reviewer:
         for i, g in self._prohibited:
             if scores[i] >= g.threshold:
                 fired[g.name] = None
-        cats: dict[str, float] | None = None
+        evidence: dict[str, float] | None = None
         signals_by_cat: dict[str, list[dict[str, Any]]] = {}
         if self._signal:
-            cats = self._categories(text, scan, opt_out)
-            if cats:
-                for v in self._verdicts:
-                    if self._verdict_fires(v, cats):
-                        fired[v.name] = None
+            evidence = self._categories(text, scan, opt_out)
+            if evidence:
+                for vr in self._verdicts:
+                    if self._verdict_fires(vr, evidence):
+                        fired[vr.name] = None
                 if fired:
                     wanted = {
                         c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights
@@ -586,26 +586,28 @@ class Reviewer:
                     )
         for name in fired:
             pg = self._prohibited_by_name.get(name)
-            v = self.rules.verdicts.get(name)
-            if v is not None and cats and self._cleared(v, cats, ctx):
-                findings.append(_f_cleared(name, v.label_en, v.label_zh, v.articles, sorted(ctx.clearances)))
+            rule = self.rules.verdicts.get(name)
+            if rule is not None and evidence and self._cleared(rule, evidence, ctx):
+                findings.append(
+                    _f_cleared(name, rule.label_en, rule.label_zh, rule.articles, sorted(ctx.clearances))
+                )
                 continue
             matches = [h.evidence for h in hits[pg[0]]] if pg is not None else []
             used: list[dict[str, Any]] = []
-            if v is not None and cats:
-                for c in v.weights:
-                    if v.weights[c] > 0:
+            if rule is not None and evidence:
+                for c in rule.weights:
+                    if rule.weights[c] > 0:
                         used.extend(signals_by_cat.get(c, ()))
                         matches.extend(m for s in signals_by_cat.get(c, ()) for m in s["matches"])
-            label_en = pg[1].label_en if pg is not None else v.label_en if v is not None else name
-            label_zh = pg[1].label_zh if pg is not None else v.label_zh if v is not None else name
+            label_en = pg[1].label_en if pg is not None else rule.label_en if rule is not None else name
+            label_zh = pg[1].label_zh if pg is not None else rule.label_zh if rule is not None else name
             articles = _merge_articles(
-                pg[1].articles if pg is not None else (), v.articles if v is not None else ()
+                pg[1].articles if pg is not None else (), rule.articles if rule is not None else ()
             )
             if name in model_hits:
                 used.append(model_hits[name])
             prohibited.append(name)
-            promotes = promotes or (pg is not None and pg[1].promotes) or (v is not None and v.promotes)
+            promotes = promotes or (pg is not None and pg[1].promotes) or (rule is not None and rule.promotes)
             findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
         kind = self._kind(scores, opt_out or promotes)
 

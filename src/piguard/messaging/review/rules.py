@@ -710,7 +710,7 @@ class RuleSet:
 
         self._index = {f"{g.role}:{g.name}": i for i, g in enumerate(self.groups)}
         pinyin_keys = {norm(t) for t in self.pinyin_terms}
-        self.pinyin_keys: set[str] = set()
+        self.pinyin_keys = set()
         for gi, g in enumerate(self.groups):
             lazy = g.role in LAZY_ROLES
             normalized_terms: dict[str, float] = {}
