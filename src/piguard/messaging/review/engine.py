@@ -436,11 +436,32 @@ class Reviewer:
                     break
         if opt_out:  # registered marketing says how to refuse; phishing rarely does
             cats["optout"] = 1.0
-        if cats.keys() - _QUIET_CATEGORIES:  # the raw text is looked at only when it may matter
+        return cats
+
+    def _verdicts_on(self, text: str, scan: ScanResult, cats: dict[str, float]) -> list[str]:
+        """The scored categories that fire. The raw-text obfuscation checks run only when their
+        evidence could still tip a category over its threshold."""
+        fired: list[str] = []
+        near = False
+        for vr in self._verdicts:
+            score = self._verdict_score(vr, cats)
+            if score is None:
+                continue
+            if score >= vr.threshold:
+                fired.append(vr.name)
+            elif (
+                score + vr.weights.get("obfuscation", 0.0) * vr.caps.get("obfuscation", vr.cap)
+                >= vr.threshold
+            ):
+                near = True
+        if near:
             n = len(self._obfuscation(text, scan))
             if n:
                 cats["obfuscation"] = cats.get("obfuscation", 0.0) + n * OBFUSCATION_WEIGHT
-        return cats
+                fired = [
+                    vr.name for vr in self._verdicts if (self._verdict_score(vr, cats) or 0.0) >= vr.threshold
+                ]
+        return fired
 
     def _obfuscation(self, text: str, scan: ScanResult) -> list[tuple[str, list[str]]]:
         """Evidence of obfuscation that normalisation itself sees: a pinyin spelling of a listed
@@ -489,21 +510,22 @@ class Reviewer:
         return by_cat
 
     @staticmethod
-    def _verdict_fires(v: VerdictRule, cats: dict[str, float]) -> bool:
+    def _verdict_score(v: VerdictRule, cats: dict[str, float]) -> float | None:
+        """The category's score, or None when its requirements do not hold."""
         if v.require and not any(c in cats for c in v.require):
-            return False
+            return None
         for group in v.require_all:
             if not any(c in cats for c in group):
-                return False
+                return None
         if v.distinct and sum(1 for c in v.distinct_of if c in cats) < v.distinct:
-            return False
+            return None
         score = 0.0
         for c, w in v.weights.items():
             found = cats.get(c)
             if found:
                 cap = v.caps.get(c, v.cap)
                 score += w * (found if found < cap else cap)
-        return score >= v.threshold
+        return score
 
     @staticmethod
     def _cleared(v: VerdictRule, cats: dict[str, float], ctx: ReviewContext) -> bool:
@@ -561,9 +583,8 @@ class Reviewer:
         if self._signal:
             evidence = self._categories(text, scan, opt_out)
             if evidence:
-                for vr in self._verdicts:
-                    if self._verdict_fires(vr, evidence):
-                        fired[vr.name] = None
+                for name in self._verdicts_on(text, scan, evidence):
+                    fired[name] = None
                 if fired:
                     wanted = {
                         c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights
