@@ -430,10 +430,8 @@ class Reviewer:
             return cats
         normalized = scan.text
         for cat, cap, _gi, terms in self._contains:
-            for t in terms:
-                if t in normalized:
-                    cats[cat] = cats.get(cat, 0.0) + cap
-                    break
+            if terms.search(normalized) is not None:
+                cats[cat] = cats.get(cat, 0.0) + cap
         if opt_out:  # registered marketing says how to refuse; phishing rarely does
             cats["optout"] = 1.0
         return cats
@@ -496,7 +494,7 @@ class Reviewer:
             )
         for cat, cap, gi, terms in self._contains:
             if cat in wanted:
-                found = [t for t in terms if t in scan.text]
+                found = list(dict.fromkeys(terms.findall(scan.text)))
                 if found:
                     g = groups[gi]
                     by_cat.setdefault(cat, []).append(_signal_entry(g.name, cat, cap, g.articles, found[:3]))
