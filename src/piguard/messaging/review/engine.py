@@ -327,7 +327,12 @@ class Reviewer:
         self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
         # signals matched by plain containment (a word too common for the matcher: 您, 你)
         self._contains = [
-            (g.category, g.cap, i, tuple(g.contains))
+            (
+                g.category,
+                g.cap,
+                i,
+                re.compile("|".join(map(re.escape, sorted(g.contains, key=len, reverse=True)))),
+            )
             for i, g in enumerate(r.groups)
             if g.role == "signal" and g.contains
         ]
