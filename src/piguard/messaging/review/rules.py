@@ -388,6 +388,8 @@ class RuleSet:
         self._lazy_trigger_ids: dict[tuple[int, str], frozenset[int]] = {}
         # patterns the matcher pre-filters: main pattern index -> bool; lazy pattern -> matcher slot
         self._gated: list[bool] = []
+        self._always_gated: frozenset[int] = frozenset()
+        self._always_open: tuple[int, ...] = ()
         self._lazy_slots: dict[tuple[int, str], int] = {}
         self._digit_slot = -1
 
@@ -758,6 +760,10 @@ class RuleSet:
             self._digit_slot = -1
         n_main = len(self._patterns)
         self._gated = [pi in matcher.prefiltered for pi in range(n_main)]
+        # patterns without triggers: those the pre-filter gates run only when it reports them, so
+        # a scan starts from the ungated ones and adds the reported gated ones
+        self._always_gated = frozenset(pi for pi in self._always if self._gated[pi])
+        self._always_open = tuple(pi for pi in self._always if not self._gated[pi])
         self._lazy_slots = {
             key: n_main + j for j, (key, _) in enumerate(lazy_regexes) if n_main + j in matcher.prefiltered
         }
@@ -838,7 +844,7 @@ class RuleSet:
         # group -> [(start, -end, weight, evidence)]; context terms carry a negative weight
         raw: dict[int, list[tuple[int, int, float, str]]] = {}
         exempt: dict[int, list[tuple[int, int]]] | None = None
-        run = set(self._always)
+        run = set(self._always_open)
         lazy: set[int] | frozenset[int] = _NO_LAZY
         lazy_seen: set[int] | None = None
         reported: set[int] | None = None
@@ -846,6 +852,8 @@ class RuleSet:
         if s:
             values = self._values
             subject, found_keys, reported = self._matcher.match(s)
+            if reported and self._always_gated:
+                run.update(self._always_gated.intersection(reported))
             # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
             # letter or digit byte is always that character, so the word-boundary test is the same
             alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
