@@ -328,3 +328,32 @@ def test_model_file_must_be_named_and_valid(tmp_path: Path) -> None:
     assert "not valid" in err.value.message_en
     path = write_model(model, tmp_path / "ok.model.json")
     assert json.loads(path.read_text(encoding="utf-8"))["format"] == "piguard-sms-review-model"
+
+
+# ------------------------------------------------------------ disguised adverts
+@pytest.mark.obligation("O31-18.1", "O31-20")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "您好，我是城东汽配的王经理，本店主营刹车片、滤清器，欢迎随时来电。",
+        "温馨提示：新学期作业班正式上课，一学期980元，报名电话0571-88886666。",
+        "出售：滨江小区两居室精装修，随时看房，急卖。",
+        "尊敬的顾客：本店充值500元送100元，欢迎新老顾客。",
+    ],
+)
+def test_adverts_posing_as_notices_are_commercial(text: str) -> None:
+    result = review(text)
+    assert result.kind is MessageKind.COMMERCIAL
+    assert "optout_missing" in [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【优品商城】您的订单已发货，快递单号SF1234567，请注意查收。",
+        "【市自来水公司】因管道检修，明天9点至17点东区停水，请提前储水。",
+        "【某某银行】您尾号1234的账户于12月1日收入工资8,000.00元。",
+    ],
+)
+def test_honest_notices_stay_notices(text: str) -> None:
+    assert review(text).kind is not MessageKind.COMMERCIAL
