@@ -337,6 +337,7 @@ class Reviewer:
             if g.role == "signal" and g.contains
         ]
         self._verdicts = list(r.verdicts.values())
+        self._contains_categories = frozenset(c for c, _cap, _gi, _rx in self._contains)
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
         self._pinyin = frozenset(r.pinyin_keys)
         self._models = list(r.models)
@@ -433,6 +434,15 @@ class Reviewer:
                     cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
         if not cats:
             return cats
+        # no scored category can fire without one of its required kinds of evidence: most honest
+        # messages stop here (a bank's name alone, a weak word)
+        maybe = self._contains_categories.union(cats)
+        if not any(
+            (not vr.require or not cats.keys().isdisjoint(vr.require))
+            and all(not maybe.isdisjoint(g) for g in vr.require_all)
+            for vr in self._verdicts
+        ):
+            return {}
         normalized = scan.text
         for cat, cap, _gi, terms in self._contains:
             if terms.search(normalized) is not None:
