@@ -229,3 +229,36 @@ def test_worker_once_runs_expiry_and_retention(db_engine, session: Session) -> N
     r = CliRunner().invoke(app, ["worker", "--once"])
     assert r.exit_code == 0, r.output
     assert '"consent_requests_expired": 0' in r.output and '"retention"' in r.output
+
+
+ANTI_FRAUD = (
+    "【市应急管理局】警惕冒充公检法诈骗：民警不会要求您转账到安全账户，也不会让您下载屏幕共享软件，谨防上当。"
+)
+
+
+@pytest.mark.obligation("O31-16", "O31-17")
+def test_verified_public_welfare_port_may_quote_fraud_as_a_warning(session: Session) -> None:
+    """Issue 11: the registry vouches for a verified provider's public-welfare port, so its
+    anti-fraud warning that quotes the scam's words is not refused as fraud; the same words from a
+    commercial port are."""
+    reg = build_registry(session)
+    give_consent(session, reg)
+    camp = registry.create_campaign(
+        session,
+        name="反诈宣传",
+        department="市公安局",
+        content=ANTI_FRAUD,
+        scope="全市",
+        content_provider="civic",
+        notified_on=date(2025, 9, 26),
+        send_on=date(2025, 10, 16),
+    )
+    session.commit()
+    req = GatewayRequest("sms", WELFARE_PORT, USER, ANTI_FRAUD, kind="public_welfare", campaign_id=camp.id)
+    [welfare] = submit(session, [req], now=_utc(2025, 10, 16))
+    assert welfare.outcome == "allow", welfare.to_dict()
+    assert "prohibited_content_cleared" in {x.code for x in welfare.reasons}
+    quoted = ANTI_FRAUD.replace("【市应急管理局】", "【优品商城】") + "回T退订"
+    [commercial] = submit(session, [ad(text=quoted)], now=_utc(2025, 10, 16))
+    assert commercial.outcome == "refuse"
+    assert "prohibited_content" in {x.code for x in commercial.reasons}

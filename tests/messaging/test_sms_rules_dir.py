@@ -25,8 +25,11 @@ def write(directory: Path, name: str, text: str) -> Path:
 def test_builtin_rules_compile_once() -> None:
     assert load_rules() is load_rules()
     rules = load_rules()
-    names = {g.name for g in rules.groups if g.role == "prohibited"}
+    names = {g.name for g in rules.groups if g.role == "prohibited"} | set(rules.verdicts)
     assert {"fraud", "gambling", "pornography", "fake_documents", "illegal_goods", "pi_trading"} <= names
+    # every signal names its category and obligations
+    signals = [g for g in rules.groups if g.role == "signal"]
+    assert signals and all(g.category and g.articles for g in signals)
     assert rules.backend in {"hyperscan", "pyahocorasick"}
 
 
@@ -76,11 +79,11 @@ kinds:
 def test_reply_tokens_and_variants_extend_too(tmp_path: Path) -> None:
     write(tmp_path, "replies.yaml", "replies:\n  optout_tokens: [bye]\n")
     write(tmp_path, "variants.txt", "徳 德\n")
-    write(tmp_path, "extra.txt", "德州扑克\n")
+    write(tmp_path, "extra.txt", "德式高仿\n")
     rules = load_rules([tmp_path])
     assert classify_reply("BYE", rules=rules).intent is ReplyIntent.OPT_OUT
     assert classify_reply("BYE").intent is ReplyIntent.NONE
-    assert review("徳州扑克", rules=rules).prohibited == ("extra",)
+    assert review("徳式高仿", rules=rules).prohibited == ("extra",)
 
 
 def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from piguard.core.cli_lazy import LazyEntry, LazyTyperGroup
 from piguard.core.errors import PiguardError
@@ -261,7 +262,26 @@ def _id_of(raw: bytes) -> Any:
     return None
 
 
-@app.command("review")
+class _ReviewGroup(TyperGroup):
+    """``piguard sms review FILE.jsonl`` reviews a batch as before; ``review train`` and ``review
+    evaluate`` are sub-commands. Anything that is not a sub-command's name goes to ``batch``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["batch", *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(
+    cls=_ReviewGroup,
+    help="Content review: a batch of messages (FILE.jsonl), or train/evaluate a model on labelled "
+    "messages. 内容审核：批量审核，或用标注数据训练、评估模型。",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("batch")
 def review_command(
     file: str = typer.Argument(
         ...,
@@ -400,7 +420,7 @@ def rules_command(
         {
             "role": g.role,
             "name": g.name,
-            "terms": len(g.terms),
+            "terms": len(g.terms) + len(g.contains),
             "context": len(g.context),
             "exempt": len(g.exempt),
             "patterns": len(g.patterns),
@@ -410,7 +430,22 @@ def rules_command(
         }
         for g in rules.groups
     ]
+    verdicts: list[dict[str, Any]] = [
+        {
+            "name": v.name,
+            "threshold": v.threshold,
+            "weights": dict(v.weights),
+            "require": list(v.require),
+            "require_all": [list(g) for g in v.require_all],
+            "distinct": v.distinct,
+            "clear": list(v.clear),
+            "articles": list(v.articles),
+            "sources": list(v.sources),
+        }
+        for v in rules.verdicts.values()
+    ]
     extras: dict[str, Any] = {
+        "verdicts": verdicts,
         "generic_signatures": len(rules.generic_signatures),
         "variants": len(rules.variants),
         "replies": {k: len(v) for k, v in sorted(rules.replies.items())},
@@ -434,8 +469,93 @@ def rules_command(
         )
     console = Console(highlight=False, width=max(Console().width, 120))
     console.print(table)
+    vt = Table(title="Prohibited categories scored from signals / 按信号评分的禁止类别")
+    for col in ("category", "threshold", "weights", "clear", "articles"):
+        vt.add_column(col, overflow="fold")
+    for v in verdicts:
+        vt.add_row(
+            v["name"],
+            f"{v['threshold']:g}",
+            ", ".join(f"{c} {w:g}" for c, w in v["weights"].items()),
+            ", ".join(v["clear"]),
+            ", ".join(v["articles"]),
+        )
+    console.print(vt)
     console.print(
         f"generic signatures: {extras['generic_signatures']}; variant characters: {extras['variants']}"
     )
     console.print("reply tables: " + ", ".join(f"{k} {n}" for k, n in extras["replies"].items()))
     console.print("sources: " + ", ".join(rules.sources))
+
+
+def _label_map(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs:
+        src, sep, dst = p.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise _fail(
+                PiguardError(
+                    "validation_error",
+                    f"--map takes LABEL=CATEGORY, not {p!r}.",
+                    f"--map 的格式为 标签=类别，而不是 {p!r}。",
+                )
+            )
+        out[src.strip()] = dst.strip()
+    return out
+
+
+MAP_HELP = "Rename a label before use, LABEL=CATEGORY (repeatable), e.g. --map 1=commercial --map 0=normal. 标签映射。"
+
+
+@review_app.command("train")
+def train_command(
+    labelled: Path = typer.Argument(..., help="TSV file, label<TAB>text a line. 标注文件。"),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Model file to write (NAME.model.json); put it in a rules directory to use it. 输出模型文件。",
+    ),
+    label_map: list[str] = typer.Option([], "--map", help=MAP_HELP),
+    rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
+    margin: float = typer.Option(
+        2.0, min=0.0, help="How far (log odds) ahead of normal a label must be to count."
+    ),
+) -> None:
+    """Fit a character n-gram model on labelled messages (written atomically). 训练模型。"""
+    from piguard.messaging.review.evaluate import categories_of
+    from piguard.messaging.review.model import read_labelled, train, write_model
+
+    rules = _rules(rules_dir)
+    try:
+        rows = read_labelled(labelled, categories_of(rules), _label_map(label_map))
+        model = train(rows, rules.normalizer, categories_of(rules), margin=margin)
+        write_model(model, out)
+    except PiguardError as err:
+        raise _fail(err) from None
+    meta = model.meta or {}
+    per = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("per_label", {}).items()))
+    sys.stderr.write(
+        f"model written to {out}: {meta.get('rows', 0)} messages ({per}), {len(model.weights)} n-grams\n"
+        f"模型已写入 {out}：{meta.get('rows', 0)} 条消息，{len(model.weights)} 个 n-gram\n"
+    )
+
+
+@review_app.command("evaluate")
+def evaluate_command(
+    labelled: Path = typer.Argument(..., help="TSV file, label<TAB>text a line. 标注文件。"),
+    label_map: list[str] = typer.Option([], "--map", help=MAP_HELP),
+    rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
+    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, min=1, help="Longer texts are cut to this length."),
+) -> None:
+    """Precision, recall and F1 per category, and the confusion table. 评估：各类别精确率、召回率、F1 与混淆矩阵。"""
+    from piguard.messaging.review.evaluate import categories_of, evaluate
+    from piguard.messaging.review.model import read_labelled
+
+    rules = _rules(rules_dir)
+    try:
+        rows = read_labelled(labelled, categories_of(rules), _label_map(label_map))
+    except PiguardError as err:
+        raise _fail(err) from None
+    reviewer = reviewer_for(rules)
+    report = evaluate(((label, text[:max_length]) for label, text in rows), reviewer, categories_of(rules))
+    sys.stdout.write("\n".join(report.lines()) + "\n")

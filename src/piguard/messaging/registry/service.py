@@ -1064,7 +1064,7 @@ class RegistrySnapshot:
     ports: dict[int, PortView] = field(default_factory=dict)
     by_code: dict[tuple[str, str], tuple[PortView, ...]] = field(default_factory=dict)
     max_len: int = 0
-    _contexts: dict[tuple[int, str, str | None], ReviewContext] = field(default_factory=dict)
+    _contexts: dict[tuple[int, str, str | None, frozenset[str]], ReviewContext] = field(default_factory=dict)
     #: port id -> the review context of its content provider on its channel, nothing declared
     _port_contexts: dict[int, ReviewContext] = field(default_factory=dict)
     _prepared_for: Reviewer | None = None
@@ -1096,7 +1096,7 @@ class RegistrySnapshot:
         self.max_len = max(self.max_len, len(p.code))
         cp = self.cps.get(p.cp_id)
         if cp is not None:
-            self._port_contexts[p.id] = self.review_context(cp, p.channel, None)
+            self._port_contexts[p.id] = self.review_context(cp, p.channel, None, port_clearances(cp, p))
 
     def resolve(self, channel: str, sender: str) -> tuple[PortView | None, str]:
         """The port a sender code belongs to (longest code first), and the extension used."""
@@ -1152,8 +1152,10 @@ class RegistrySnapshot:
             i += 1
         return tuple(found[k] for k in sorted(found))
 
-    def review_context(self, cp: CPView, channel: str, declared: str | None) -> ReviewContext:
-        key = (cp.id, channel, declared)
+    def review_context(
+        self, cp: CPView, channel: str, declared: str | None, clearances: frozenset[str] = frozenset()
+    ) -> ReviewContext:
+        key = (cp.id, channel, declared, clearances)
         ctx = self._contexts.get(key)
         if ctx is None:
             ctx = ReviewContext(
@@ -1162,6 +1164,7 @@ class RegistrySnapshot:
                 channel=Channel(channel),
                 declared_kind=MessageKind(declared) if declared else None,
                 max_length=MAX_LENGTH[channel],
+                clearances=clearances,
             )
             self._contexts[key] = ctx
         return ctx
@@ -1173,7 +1176,8 @@ class RegistrySnapshot:
             ctx = self._port_contexts.get(port.id)
             if ctx is not None:
                 return ctx
-        return self.review_context(self.cps[port.cp_id], port.channel, declared)
+        cp = self.cps[port.cp_id]
+        return self.review_context(cp, port.channel, declared, port_clearances(cp, port))
 
     def prepare(self, reviewer: Reviewer) -> None:
         """Hand ``reviewer`` every provider's review context once (it normalises the registered
@@ -1181,6 +1185,18 @@ class RegistrySnapshot:
         if self._prepared_for is not reviewer:
             reviewer.prepare(self._contexts.values())
             self._prepared_for = reviewer
+
+
+def port_clearances(cp: CPView, port: PortView) -> frozenset[str]:
+    """What the registry vouches for about a sender, for the content review
+    (``ReviewContext.clearances``): a verified content provider's public-welfare port sends as a
+    verified public-welfare sender, whose anti-fraud warnings quote fraud without being fraud."""
+    if cp.verified and port.port_type == "public_welfare":
+        return _PUBLIC_WELFARE_CLEARANCE
+    return frozenset()
+
+
+_PUBLIC_WELFARE_CLEARANCE = frozenset({"public_welfare"})
 
 
 _cache: dict[int, RegistrySnapshot] = {}

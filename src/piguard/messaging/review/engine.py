@@ -23,10 +23,23 @@ from typing import Any
 from piguard.core.errors import FieldError, validation_error
 from piguard.core.reasons import Decision, Reason
 from piguard.messaging.review.pi import DEFAULT_PI_CATEGORIES, FALLBACK_CATEGORIES, find_pi, may_hold_pi
-from piguard.messaging.review.rules import RULES_DIR_ENV, Hit, RuleSet, load_rules, rules_generation
+from piguard.messaging.review.rules import (
+    RULES_DIR_ENV,
+    Hit,
+    RuleSet,
+    ScanResult,
+    VerdictRule,
+    load_rules,
+    rules_generation,
+)
 from piguard.regulations.markers import carries
 
 DEFAULT_MAX_LENGTH = 1000
+#: sender clearances a registry may vouch for (ReviewContext.clearances)
+CLEARANCES = frozenset({"public_welfare", "official_short_code", "licensed_lottery"})
+#: weight of the evidence of obfuscation that normalisation itself sees (a pinyin spelling of a
+#: listed term, characters split by symbols, look-alike letters from other scripts)
+OBFUSCATION_WEIGHT = 0.5
 
 
 class MessageKind(StrEnum):
@@ -110,6 +123,11 @@ class ReviewContext:
     require_signature: SignatureRequirement = SignatureRequirement.COMMERCIAL
     pi_categories: frozenset[str] = DEFAULT_PI_CATEGORIES
     max_length: int = DEFAULT_MAX_LENGTH
+    #: what the registry vouches for about the sender, which can clear a finding (see the
+    #: ``clear`` of each verdict): ``public_welfare`` (a verified public-welfare campaign or
+    #: provider), ``official_short_code`` (a government or carrier short code), ``licensed_lottery``
+    #: (a licensed lottery content provider)
+    clearances: frozenset[str] = frozenset()
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -120,6 +138,15 @@ class ReviewContext:
             object.__setattr__(self, "signatures", frozenset(self.signatures))
         if not isinstance(self.pi_categories, frozenset):
             object.__setattr__(self, "pi_categories", frozenset(self.pi_categories))
+        if not isinstance(self.clearances, frozenset):
+            object.__setattr__(self, "clearances", frozenset(self.clearances))
+        unknown = self.clearances - CLEARANCES
+        if unknown:
+            raise validation_error(
+                [FieldError("clearances", f"unknown: {', '.join(sorted(unknown))}")],
+                f"Unknown sender clearance: {', '.join(sorted(unknown))} (one of {', '.join(sorted(CLEARANCES))}).",
+                f"未知的发送方核验类型：{'、'.join(sorted(unknown))}。",
+            )
         # enum lookups only when a plain string was given (contexts are built per content provider)
         if type(self.channel) is not Channel:
             object.__setattr__(self, "channel", Channel(self.channel))
@@ -142,6 +169,7 @@ class ReviewContext:
                     self.require_signature,
                     self.pi_categories,
                     self.max_length,
+                    self.clearances,
                 )
             ),
         )
@@ -253,6 +281,14 @@ _SIG_START = re.compile(r"^\s*【([^【】]*)】")
 _SIG_END = re.compile(r"【([^【】]*)】[\s。.!！]*$")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"))
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+# three or more CJK characters each split from the next by a symbol (百.家.乐, 贷*款*秒*批)
+_SPLIT = re.compile(r"[\u4e00-\u9fff](?:[ .*_\-/|~·•+#^]{1,2}[\u4e00-\u9fff]){2,}")
+# a Cyrillic or Greek letter between Latin letters or digits (pаypal with a Cyrillic а)
+_FOREIGN_LOOKALIKE = re.compile(
+    r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]"
+)
+# categories that never make a finding on their own: the raw-text obfuscation checks wait for others
+_QUIET_CATEGORIES = frozenset({"address", "warning", "optout", "institution", "lottery"})
 _PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
 
 
@@ -287,6 +323,24 @@ class Reviewer:
             for k in (_COMMERCIAL, _EMERGENCY, _PUBLIC_WELFARE, _VERIFICATION_CODE)
         )
         self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
+        # signals: group index -> (category, cap); verdicts in a fixed order
+        self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
+        # signals matched by plain containment (a word too common for the matcher: 您, 你)
+        self._contains = [
+            (
+                g.category,
+                g.cap,
+                i,
+                re.compile("|".join(map(re.escape, sorted(g.contains, key=len, reverse=True)))),
+            )
+            for i, g in enumerate(r.groups)
+            if g.role == "signal" and g.contains
+        ]
+        self._verdicts = list(r.verdicts.values())
+        self._contains_categories = frozenset(c for c, _cap, _gi, _rx in self._contains)
+        self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
+        self._pinyin = frozenset(r.pinyin_keys)
+        self._models = list(r.models)
 
     def prepare(self, contexts: Iterable[ReviewContext]) -> None:
         """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
@@ -365,6 +419,135 @@ class Reviewer:
             findings.append(_f_extra_brackets())
         return signature
 
+    # ------------------------------------------------------------------ scoring
+    def _categories(self, text: str, scan: ScanResult, opt_out: bool) -> dict[str, float]:
+        """Evidence per signal category (the hot path: floats only): each fired signal adds at
+        most its weight. Empty when no signal of the matcher fired."""
+        cats: dict[str, float] = {}
+        scores, signal = scan.scores, self._signal
+        for gi in scan.fired:
+            sig = signal.get(gi)
+            if sig is not None:
+                score = scores[gi]
+                if score > 0:
+                    cat, cap = sig
+                    cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
+        if not cats:
+            return cats
+        # no scored category can fire without one of its required kinds of evidence: most honest
+        # messages stop here (a bank's name alone, a weak word)
+        maybe = self._contains_categories.union(cats)
+        if not any(
+            (not vr.require or not cats.keys().isdisjoint(vr.require))
+            and all(not maybe.isdisjoint(g) for g in vr.require_all)
+            for vr in self._verdicts
+        ):
+            return {}
+        normalized = scan.text
+        for cat, cap, _gi, terms in self._contains:
+            if terms.search(normalized) is not None:
+                cats[cat] = cats.get(cat, 0.0) + cap
+        if opt_out:  # registered marketing says how to refuse; phishing rarely does
+            cats["optout"] = 1.0
+        return cats
+
+    def _verdicts_on(self, text: str, scan: ScanResult, cats: dict[str, float]) -> list[str]:
+        """The scored categories that fire. The raw-text obfuscation checks run only when their
+        evidence could still tip a category over its threshold."""
+        fired: list[str] = []
+        near = False
+        for vr in self._verdicts:
+            score = self._verdict_score(vr, cats)
+            if score is None:
+                continue
+            if score >= vr.threshold:
+                fired.append(vr.name)
+            elif (
+                score + vr.weights.get("obfuscation", 0.0) * vr.caps.get("obfuscation", vr.cap)
+                >= vr.threshold
+            ):
+                near = True
+        if near:
+            n = len(self._obfuscation(text, scan))
+            if n:
+                cats["obfuscation"] = cats.get("obfuscation", 0.0) + n * OBFUSCATION_WEIGHT
+                fired = [
+                    vr.name for vr in self._verdicts if (self._verdict_score(vr, cats) or 0.0) >= vr.threshold
+                ]
+        return fired
+
+    def _obfuscation(self, text: str, scan: ScanResult) -> list[tuple[str, list[str]]]:
+        """Evidence of obfuscation that normalisation itself sees: a pinyin spelling of a listed
+        term, characters split by symbols, look-alike letters from another script."""
+        out: list[tuple[str, list[str]]] = []
+        if self._pinyin:
+            found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
+            if found:
+                out.append(("obf.pinyin", found))
+        split = _SPLIT.findall(text)
+        if split:
+            out.append(("obf.split_characters", split[:3]))
+        if _FOREIGN_LOOKALIKE.search(text) is not None:
+            out.append(("obf.lookalike_letters", []))
+        return out
+
+    def _signal_details(
+        self, text: str, scan: ScanResult, opt_out: bool, wanted: set[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
+        matches): the reasons of a finding. Built only for a finding."""
+        by_cat: dict[str, list[dict[str, Any]]] = {}
+        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        for gi in scan.fired:
+            sig = self._signal.get(gi)
+            if sig is None or scores[gi] <= 0 or sig[0] not in wanted:
+                continue
+            cat, cap = sig
+            g = groups[gi]
+            by_cat.setdefault(cat, []).append(
+                _signal_entry(g.name, cat, min(scores[gi], cap), g.articles, [h.evidence for h in hits[gi]])
+            )
+        for cat, cap, gi, terms in self._contains:
+            if cat in wanted:
+                found = list(dict.fromkeys(terms.findall(scan.text)))
+                if found:
+                    g = groups[gi]
+                    by_cat.setdefault(cat, []).append(_signal_entry(g.name, cat, cap, g.articles, found[:3]))
+        if opt_out and "optout" in wanted:
+            by_cat["optout"] = [_signal_entry("optout.present", "optout", 1.0, ("O31-20",), [])]
+        if "obfuscation" in wanted:
+            for sid, evidence in self._obfuscation(text, scan):
+                by_cat.setdefault("obfuscation", []).append(
+                    _signal_entry(sid, "obfuscation", OBFUSCATION_WEIGHT, ("O31-16", "CSL-47"), evidence)
+                )
+        return by_cat
+
+    @staticmethod
+    def _verdict_score(v: VerdictRule, cats: dict[str, float]) -> float | None:
+        """The category's score, or None when its requirements do not hold."""
+        if v.require and not any(c in cats for c in v.require):
+            return None
+        for group in v.require_all:
+            if not any(c in cats for c in group):
+                return None
+        if v.distinct and sum(1 for c in v.distinct_of if c in cats) < v.distinct:
+            return None
+        score = 0.0
+        for c, w in v.weights.items():
+            found = cats.get(c)
+            if found:
+                cap = v.caps.get(c, v.cap)
+                score += w * (found if found < cap else cap)
+        return score
+
+    @staticmethod
+    def _cleared(v: VerdictRule, cats: dict[str, float], ctx: ReviewContext) -> bool:
+        if not v.clear or ctx.clearances.isdisjoint(v.clear):
+            return False
+        if v.clear_when and not any(c in cats for c in v.clear_when):
+            return False
+        return not any(c in cats for c in v.clear_unless)
+
     # ------------------------------------------------------------------- review
     @carries("O31-16", "CSL-47", "O31-20", "O31-21", "O31-19", "O24-10", "NPC-7")
     def review(self, text: str, context: ReviewContext | None = None) -> ReviewResult:
@@ -404,11 +587,62 @@ class Reviewer:
         )
         prohibited: list[str] = []
         promotes = False
+        fired: dict[str, Hit | None] = {}
         for i, g in self._prohibited:
             if scores[i] >= g.threshold:
-                prohibited.append(g.name)
-                promotes = promotes or g.promotes
-                findings.append(_f_prohibited(g.name, g.label_en, g.label_zh, g.articles, hits[i]))
+                fired[g.name] = None
+        evidence: dict[str, float] | None = None
+        signals_by_cat: dict[str, list[dict[str, Any]]] = {}
+        if self._signal:
+            evidence = self._categories(text, scan, opt_out)
+            if evidence:
+                for name in self._verdicts_on(text, scan, evidence):
+                    fired[name] = None
+                if fired:
+                    wanted = {
+                        c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights
+                    }
+                    signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
+        model_hits: dict[str, dict[str, Any]] = {}
+        for model in self._models:
+            label, margin = model.predict(scan.text)
+            cat = model.categories.get(label, label)
+            if margin >= model.margin and cat != "normal":
+                if cat == "commercial":
+                    promotes = True
+                else:
+                    fired.setdefault(cat, None)
+                    model_hits.setdefault(
+                        cat,
+                        _signal_entry(
+                            f"model.{label}", "model", round(margin, 2), ("O31-16", "CSL-47"), [model.source]
+                        ),
+                    )
+        for name in fired:
+            pg = self._prohibited_by_name.get(name)
+            rule = self.rules.verdicts.get(name)
+            if rule is not None and evidence and self._cleared(rule, evidence, ctx):
+                findings.append(
+                    _f_cleared(name, rule.label_en, rule.label_zh, rule.articles, sorted(ctx.clearances))
+                )
+                continue
+            matches = [h.evidence for h in hits[pg[0]]] if pg is not None else []
+            used: list[dict[str, Any]] = []
+            if rule is not None and evidence:
+                for c in rule.weights:
+                    if rule.weights[c] > 0:
+                        used.extend(signals_by_cat.get(c, ()))
+                        matches.extend(m for s in signals_by_cat.get(c, ()) for m in s["matches"])
+            label_en = pg[1].label_en if pg is not None else rule.label_en if rule is not None else name
+            label_zh = pg[1].label_zh if pg is not None else rule.label_zh if rule is not None else name
+            articles = _merge_articles(
+                pg[1].articles if pg is not None else (), rule.articles if rule is not None else ()
+            )
+            if name in model_hits:
+                used.append(model_hits[name])
+            prohibited.append(name)
+            promotes = promotes or (pg is not None and pg[1].promotes) or (rule is not None and rule.promotes)
+            findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
         kind = self._kind(scores, opt_out or promotes)
 
         signature = self._signature(text, kind, ctx, findings)
@@ -457,15 +691,54 @@ class Reviewer:
 
 
 # ----------------------------------------------------------------- findings
+def _signal_entry(
+    sid: str, category: str, weight: float, articles: Iterable[str], matches: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "category": category,
+        "weight": round(weight, 3),
+        "articles": list(articles),
+        "matches": matches,
+    }
+
+
+def _merge_articles(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a for g in groups for a in g))
+
+
 def _f_prohibited(
-    category: str, label_en: str, label_zh: str, articles: tuple[str, ...], hits: list[Hit]
+    category: str,
+    label_en: str,
+    label_zh: str,
+    articles: tuple[str, ...],
+    matches: list[str],
+    signals: list[dict[str, Any]],
 ) -> Finding:
+    detail: dict[str, Any] = {"category": category, "matches": list(dict.fromkeys(matches))}
+    if signals:
+        detail["signals"] = signals
     return Finding(
         "prohibited_content",
         articles,
         f"Prohibited content ({label_en or category}).",
         f"含有禁止传播的内容（{label_zh or category}）。",
-        detail={"category": category, "matches": [h.evidence for h in hits]},
+        detail=detail,
+    )
+
+
+def _f_cleared(
+    category: str, label_en: str, label_zh: str, articles: tuple[str, ...], clearances: list[str]
+) -> Finding:
+    return Finding(
+        "prohibited_content_cleared",
+        articles,
+        f"Wording of {label_en or category} cleared by the sender's verified standing "
+        f"({', '.join(clearances)}): a warning or a licensed result, not an offer.",
+        f"含有{label_zh or category}相关用语，但发送方经核验（{'、'.join(clearances)}），"
+        "属于提示警示或持证发布的内容，不作禁止内容处理。",
+        Severity.WARNING,
+        {"category": category, "clearances": clearances},
     )
 
 

@@ -9,6 +9,9 @@ a data file matches all these spellings:
     NFKC (full-width -> half-width, compatibility forms such as ① -> 1), case-folding, and the
     variant-character table (traditional/variant -> simplified; ``data/variants.txt`` plus any
     operator ``variants.txt``).
+``numerals``
+    a run of four or more Chinese digits (一二三, 壹贰叁, 〇, 幺, 两) is written in Arabic digits, so a
+    QQ number or phone spelt 幺三八… reads as one; shorter runs are words (一起, 三五成群) and stay.
 ``squeeze``
     every run of characters that are neither letters, digits nor CJK ideographs (punctuation,
     symbols, emoji, spaces, zero-width characters) is removed, except that one space is kept
@@ -30,6 +33,18 @@ ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 # text that normalisation leaves as it is: CJK unified ideographs (NFKC-stable, no case) and lower-case
 # ASCII letters and digits, nothing else (no separators); variant characters are checked apart
 _PLAIN = re.compile(r"[\u4e00-\u9fffa-z0-9]+")
+
+
+_CN_DIGIT_CHARS = "〇零一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖貳參陸"
+_CN_DIGIT_VALUES = "0012345678912123456789236"
+_CN_DIGITS = re.compile("[" + _CN_DIGIT_CHARS + "]{4,}")
+_CN_DIGIT_TABLE = str.maketrans(_CN_DIGIT_CHARS, _CN_DIGIT_VALUES)
+
+
+def _numerals(text: str) -> str:
+    if _CN_DIGITS.search(text) is None:
+        return text
+    return _CN_DIGITS.sub(lambda m: m.group().translate(_CN_DIGIT_TABLE), text)
 
 
 class Normalizer:
@@ -66,8 +81,8 @@ class Normalizer:
         if _PLAIN.fullmatch(text) is not None and (
             self._variant_re is None or self._variant_re.search(text) is None
         ):
-            return text  # already normal (a signature, a term): nothing NFKC, case or separators change
+            return _numerals(text)  # already normal: nothing NFKC, case or separators change
         s = _NONWORD.sub(" ", text)  # full-width punctuation goes before NFKC sees it
         if not unicodedata.is_normalized("NFKC", s):
             s = _NONWORD.sub(" ", unicodedata.normalize("NFKC", s))
-        return _DROP.sub("", self._variants(s.casefold()))
+        return _numerals(_DROP.sub("", self._variants(s.casefold())))

@@ -93,6 +93,45 @@ class TermGroup:
     label_zh: str = ""
     promotes: bool = False  # a prohibited category whose messages advertise something: kind commercial
     sources: list[str] = field(default_factory=list)
+    #: role "signal": the evidence category the signal counts towards (institution, lure, ...)
+    category: str = ""
+    #: role "signal": the most the signal adds to its category, however many of its terms match
+    cap: float = STRONG
+    #: role "signal": terms looked for by plain containment, outside the matcher (words so common
+    #: that matching every occurrence would cost more than one look: 您, 你)
+    contains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerdictRule:
+    """How signal categories add up to a prohibited category (``verdicts:`` in a signals file).
+
+    ``score = sum(weights[c] * min(category score, caps.get(c, cap)))``; the category is found
+    prohibited when ``score >= threshold`` and, if ``require`` is given, one of the required
+    categories has evidence. ``clear`` names the sender clearances (``ReviewContext.clearances``)
+    that cancel the finding; ``clear_when`` the categories one of which must then be present (a
+    warning's wording, lottery results), and ``clear_unless`` those that keep it standing.
+    """
+
+    name: str
+    threshold: float = 2.0
+    weights: dict[str, float] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)
+    cap: float = 1.5
+    require: tuple[str, ...] = ()
+    #: every one of these lists needs evidence in one of its categories
+    require_all: tuple[tuple[str, ...], ...] = ()
+    #: at least ``distinct`` of the categories ``distinct_of`` need evidence (0: no such rule)
+    distinct: int = 0
+    distinct_of: tuple[str, ...] = ()
+    clear: tuple[str, ...] = ()
+    clear_when: tuple[str, ...] = ()
+    clear_unless: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+    label_en: str = ""
+    label_zh: str = ""
+    promotes: bool = False
+    sources: list[str] = field(default_factory=list)
 
 
 class Hit(NamedTuple):
@@ -115,6 +154,47 @@ class ScanResult:
     #: False when the same scan proved there is no run of 11 digits (the personal-information
     #: pre-check, see ``pi.may_hold_pi``); None when it cannot tell
     digit_run: bool | None = None
+    #: the groups with at least one match (indexes into ``scores``)
+    fired: tuple[int, ...] = ()
+
+
+_SIGNAL_ID = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
+_SIGNAL_KEYS = frozenset(
+    {"id", "category", "articles", "weight", "label", "strong", "weak", "terms", "exempt", "context"}
+    | {"patterns", "pinyin", "contains"}
+)
+_VERDICT_KEYS = frozenset(
+    {"threshold", "weights", "caps", "cap", "require", "require_all", "clear", "clear_when", "clear_unless"}
+    | {"articles", "distinct", "distinct_of"}
+    | {"label", "promotes"}
+)
+
+
+def pinyin_spellings(term: str, syllables: str) -> list[tuple[str, bool]]:
+    """The spellings of ``term`` that evade a keyword list: all in pinyin (joined and spaced), its
+    initials (three characters or more), and one or more characters replaced by their syllable
+    (``dai款``, ``百jia乐``). ``(spelling, is_initials)`` pairs; the term itself is not among them."""
+    sy = syllables.lower().split()
+    n = len(term)
+    if n < 2:  # one syllable alone ("du") is an ordinary word in too many languages
+        return []
+    out: list[tuple[str, bool]] = [("".join(sy), False), (" ".join(sy), False)]
+    if n >= 3:
+        out.append(("".join(s[0] for s in sy), True))
+    if n <= 4:
+        for mask in range(1, (1 << n) - 1):
+            parts: list[str] = []
+            for i in range(n):
+                if mask >> i & 1:
+                    if parts and parts[-1][-1:].isascii() and parts[-1][-1:].isalpha():
+                        parts.append(" ")
+                    parts.append(sy[i])
+                else:
+                    parts.append(term[i])
+            spaced = "".join(parts)
+            out.append((spaced, False))
+            out.append((spaced.replace(" ", ""), False))
+    return list(dict.fromkeys(out))
 
 
 def _bad(source: str, message: str) -> PiguardError:
@@ -288,6 +368,12 @@ class RuleSet:
         self.generic_signatures: set[str] = set()
         self.replies: dict[str, list[str]] = {}
         self.variants: dict[str, str] = {}
+        self.verdicts: dict[str, VerdictRule] = {}
+        #: operators' models loaded from rules directories (``*.model.json``, review/model.py)
+        self.models: list[Any] = []
+        #: spellings generated from ``pinyin`` (normalised at compile): evidence of obfuscation too
+        self.pinyin_terms: set[str] = set()
+        self.pinyin_keys: set[str] = set()
         self.sources: list[str] = []
         self.normalizer = Normalizer()
         self._matcher = _Matcher([], "pyahocorasick")
@@ -302,6 +388,8 @@ class RuleSet:
         self._lazy_trigger_ids: dict[tuple[int, str], frozenset[int]] = {}
         # patterns the matcher pre-filters: main pattern index -> bool; lazy pattern -> matcher slot
         self._gated: list[bool] = []
+        self._always_gated: frozenset[int] = frozenset()
+        self._always_open: tuple[int, ...] = ()
         self._lazy_slots: dict[tuple[int, str], int] = {}
         self._digit_slot = -1
 
@@ -364,6 +452,97 @@ class RuleSet:
         if source not in g.sources:
             g.sources.append(source)
 
+    def add_signal(self, spec: Mapping[str, Any], source: str) -> None:
+        """One signal: ``id``, ``category``, ``articles``, ``weight`` (its cap), terms and patterns as
+        a group has them, and ``pinyin`` (term -> its syllables, for the pinyin spellings)."""
+        if not isinstance(spec, Mapping):
+            raise _bad(source, "'signals' must be a list of mappings")
+        sid = spec.get("id")
+        if not isinstance(sid, str) or not _SIGNAL_ID.fullmatch(sid):
+            raise _bad(source, "a signal needs an 'id' such as 'lure.frozen_account'")
+        category = spec.get("category")
+        if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", category):
+            raise _bad(source, f"signal {sid}: 'category' must be a lower-case identifier")
+        unknown = set(map(str, spec)) - _SIGNAL_KEYS
+        if unknown:
+            raise _bad(source, f"signal {sid}: unknown keys: {', '.join(sorted(unknown))}")
+        new = not self.has_group("signal", sid)
+        g = self.group("signal", sid)
+        if new:
+            g.articles = DEFAULT_PROHIBITED_ARTICLES
+            g.label_en = g.label_zh = sid
+        elif g.category and g.category != category:
+            raise _bad(source, f"signal {sid} is already in category '{g.category}'")
+        g.category = category
+        g.threshold = 0.01  # a signal counts from its first match; its weight caps what it adds
+        if "weight" in spec:
+            g.cap = _weight(spec["weight"], source, f"{sid}.weight")
+        merged = {
+            k: v for k, v in spec.items() if k not in ("id", "category", "weight", "pinyin", "contains")
+        }
+        g.contains.extend(_as_list(spec.get("contains"), source, f"{sid}.contains"))
+        self._merge_group(g, merged, source)
+        pinyin = spec.get("pinyin") or {}
+        if not isinstance(pinyin, Mapping):
+            raise _bad(source, f"signal {sid}: 'pinyin' must map a term to its syllables")
+        for term, syllables in pinyin.items():
+            if not isinstance(syllables, str) or len(syllables.split()) != len(str(term)):
+                raise _bad(source, f"signal {sid}: pinyin of '{term}' needs one syllable per character")
+            w = g.terms.get(str(term), g.cap)
+            for spelling, initials in pinyin_spellings(str(term), syllables):
+                g.terms.setdefault(spelling, w * (0.5 if initials else 1.0))
+                self.pinyin_terms.add(spelling)
+
+    def add_verdict(self, name: str, spec: Mapping[str, Any], source: str) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)) or not isinstance(spec, Mapping):
+            raise _bad(source, f"verdict '{name}' must be a lower-case identifier mapping to its rule")
+        unknown = set(map(str, spec)) - _VERDICT_KEYS
+        if unknown:
+            raise _bad(source, f"verdict {name}: unknown keys: {', '.join(sorted(unknown))}")
+        v = self.verdicts.get(name)
+        if v is None:
+            v = self.verdicts[name] = VerdictRule(name=name, articles=DEFAULT_PROHIBITED_ARTICLES)
+            v.label_en = v.label_zh = name
+        if "threshold" in spec:
+            v.threshold = _weight(spec["threshold"], source, f"{name}.threshold")
+        if "cap" in spec:
+            v.cap = _weight(spec["cap"], source, f"{name}.cap")
+        for key, target in (("weights", v.weights), ("caps", v.caps)):
+            m = spec.get(key) or {}
+            if not isinstance(m, Mapping):
+                raise _bad(source, f"verdict {name}: '{key}' must map a category to a number")
+            for c, w in m.items():
+                if isinstance(w, bool) or not isinstance(w, int | float):
+                    raise _bad(source, f"verdict {name}: {key}.{c} must be a number")
+                target[str(c)] = float(w)
+        for key in ("require", "clear", "clear_when", "clear_unless"):
+            if key in spec:
+                setattr(v, key, tuple(_as_list(spec[key], source, f"{name}.{key}")))
+        if "distinct" in spec:
+            n = spec["distinct"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise _bad(source, f"verdict {name}: 'distinct' must be a whole number")
+            v.distinct = n
+        if "distinct_of" in spec:
+            v.distinct_of = tuple(_as_list(spec["distinct_of"], source, f"{name}.distinct_of"))
+        if "require_all" in spec:
+            groups = spec["require_all"]
+            if not isinstance(groups, list):
+                raise _bad(source, f"verdict {name}: 'require_all' must be a list of lists of categories")
+            v.require_all = tuple(tuple(_as_list(g, source, f"{name}.require_all")) for g in groups)
+        if "articles" in spec:
+            v.articles = tuple(_as_list(spec["articles"], source, f"{name}.articles"))
+        if "promotes" in spec:
+            if not isinstance(spec["promotes"], bool):
+                raise _bad(source, f"verdict {name}: 'promotes' must be true or false")
+            v.promotes = spec["promotes"]
+        label = spec.get("label")
+        if isinstance(label, Mapping):
+            v.label_en = str(label.get("en", v.label_en))
+            v.label_zh = str(label.get("zh", v.label_zh))
+        if source not in v.sources:
+            v.sources.append(source)
+
     def add_prohibited(self, spec: Mapping[str, Any], source: str) -> None:
         name = spec.get("category")
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
@@ -376,7 +555,17 @@ class RuleSet:
         self._merge_group(g, spec, source)
 
     def add_mapping(self, data: Mapping[str, Any], source: str) -> None:
-        known = {"category", "prohibited", "kinds", "optout", "signatures", "replies", "variants"}
+        known = {
+            "category",
+            "prohibited",
+            "kinds",
+            "optout",
+            "signatures",
+            "replies",
+            "variants",
+            "signals",
+            "verdicts",
+        }
         if "category" in data:  # a single category written at top level
             known |= {
                 "label",
@@ -399,6 +588,16 @@ class RuleSet:
             if not isinstance(spec, Mapping):
                 raise _bad(source, "'prohibited' must be a list of mappings")
             self.add_prohibited(spec, source)
+        signals = data.get("signals") or []
+        if not isinstance(signals, list):
+            raise _bad(source, "'signals' must be a list of mappings")
+        for spec in signals:
+            self.add_signal(spec, source)
+        verdicts = data.get("verdicts") or {}
+        if not isinstance(verdicts, Mapping):
+            raise _bad(source, "'verdicts' must map a prohibited category to its rule")
+        for name, spec in verdicts.items():
+            self.add_verdict(str(name), spec, source)
         kinds = data.get("kinds") or {}
         if not isinstance(kinds, Mapping):
             raise _bad(source, "'kinds' must be a mapping")
@@ -461,6 +660,12 @@ class RuleSet:
             if path.name.startswith(".") or not path.is_file():
                 continue
             source = f"{label}/{path.name}" if label else str(path)
+            if path.name.lower().endswith(".model.json"):  # an operator's model (review/model.py)
+                from piguard.messaging.review.model import read_model
+
+                self.models.append(read_model(path.read_bytes(), source))
+                self.sources.append(source)
+                continue
             self._load_file(path.read_bytes(), path.suffix.lower(), path.stem, source)
 
     def _load_file(self, raw: bytes, suffix: str, stem: str, source: str) -> None:
@@ -506,6 +711,8 @@ class RuleSet:
             return found
 
         self._index = {f"{g.role}:{g.name}": i for i, g in enumerate(self.groups)}
+        pinyin_keys = {norm(t) for t in self.pinyin_terms}
+        self.pinyin_keys = set()
         for gi, g in enumerate(self.groups):
             lazy = g.role in LAZY_ROLES
             normalized_terms: dict[str, float] = {}
@@ -514,6 +721,9 @@ class RuleSet:
                 if key:
                     normalized_terms[key] = max(w, normalized_terms.get(key, 0.0))
             g.terms = normalized_terms
+            g.contains = list(dict.fromkeys(c for c in (norm(x) for x in g.contains) if c))
+            if g.role == "signal":
+                self.pinyin_keys.update(k for k in normalized_terms if k in pinyin_keys)
             g.exempt = {e for e in (norm(x) for x in g.exempt) if e}
             g.context = {k: w for k, w in ((norm(t), w) for t, w in g.context.items()) if k}
             if lazy:
@@ -550,6 +760,10 @@ class RuleSet:
             self._digit_slot = -1
         n_main = len(self._patterns)
         self._gated = [pi in matcher.prefiltered for pi in range(n_main)]
+        # patterns without triggers: those the pre-filter gates run only when it reports them, so
+        # a scan starts from the ungated ones and adds the reported gated ones
+        self._always_gated = frozenset(pi for pi in self._always if self._gated[pi])
+        self._always_open = tuple(pi for pi in self._always if not self._gated[pi])
         self._lazy_slots = {
             key: n_main + j for j, (key, _) in enumerate(lazy_regexes) if n_main + j in matcher.prefiltered
         }
@@ -630,7 +844,7 @@ class RuleSet:
         # group -> [(start, -end, weight, evidence)]; context terms carry a negative weight
         raw: dict[int, list[tuple[int, int, float, str]]] = {}
         exempt: dict[int, list[tuple[int, int]]] | None = None
-        run = set(self._always)
+        run = set(self._always_open)
         lazy: set[int] | frozenset[int] = _NO_LAZY
         lazy_seen: set[int] | None = None
         reported: set[int] | None = None
@@ -638,6 +852,8 @@ class RuleSet:
         if s:
             values = self._values
             subject, found_keys, reported = self._matcher.match(s)
+            if reported and self._always_gated:
+                run.update(self._always_gated.intersection(reported))
             # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
             # letter or digit byte is always that character, so the word-boundary test is the same
             alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
@@ -730,7 +946,7 @@ class RuleSet:
             scores[gi] = total
             hits[gi] = out
         digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
-        return ScanResult(s, scores, hits, lazy, reported, digit_run)
+        return ScanResult(s, scores, hits, lazy, reported, digit_run, tuple(raw))
 
 
 _NO_HITS: list[Hit] = []
@@ -756,8 +972,10 @@ def rules_dirs_from_env() -> tuple[Path, ...]:
 
 
 def _builtin_files() -> Iterable[tuple[str, bytes, str, str]]:
-    root = resources.files("piguard.messaging") / "data"
-    stack = [(root, "builtin")]
+    stack = [
+        (resources.files("piguard.messaging.review") / "data", "builtin/review"),
+        (resources.files("piguard.messaging") / "data", "builtin"),
+    ]
     while stack:
         node, label = stack.pop()
         for child in sorted(node.iterdir(), key=lambda c: c.name):
