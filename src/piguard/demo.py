@@ -42,6 +42,14 @@ def load_demo(session: Session) -> None:
     from piguard.cases.incident_demo import load_demo_incidents
 
     load_demo_incidents(session)
+    # after the cases: requests are cases too, and the complaints' loader runs on an empty queue only
+    from piguard.core.config import get_settings
+    from piguard.rights.demo import load_demo_requests
+
+    # the customer system rights requests are carried out in: a second SQLite database beside ours
+    shop = get_settings().data_dir / "demo-shop.db"
+    shop.parent.mkdir(parents=True, exist_ok=True)
+    load_demo_requests(session, f"sqlite:///{shop}")
 
     from piguard.oversight.demo import load_demo_oversight
 

@@ -58,8 +58,10 @@ def test_queue_is_ordered_by_due_date_with_flags_and_tabs(client: TestClient) ->
     assert "13800138001" not in r.text  # subjects masked
     kinds = set(re.findall(r'data-kind="([a-z_]+)"', r.text))
     assert {"pi_complaint", "sms_complaint", "sms_report_transfer"} <= kinds
-    r = client.get("/console/cases", params={"tab": "requests"})
-    assert r.status_code == 200 and "case-row" not in r.text
+    r = client.get("/console/cases", params={"tab": "requests"})  # the demo's requests, linked to their steps
+    kinds = set(re.findall(r'data-kind="([a-z_]+)"', r.text))
+    assert r.status_code == 200 and kinds == {"access", "correction", "deletion", "cancellation"}, kinds
+    assert re.search(r'href="/console/rights/\d+" class="case-link"', r.text)
     assert client.get("/console/cases", params={"tab": "nonsense"}).status_code == 200
     # an auditor sees no forms and cannot post them
     with db.unit_of_work() as session:
