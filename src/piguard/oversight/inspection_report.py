@@ -16,9 +16,9 @@ from typing import Any
 
 import jinja2
 
+from piguard.core import charts
 from piguard.core.errors import FieldError, validation_error
 from piguard.regulations.markers import carries
-from piguard.web import charts
 
 LANGS = ("zh", "en")
 

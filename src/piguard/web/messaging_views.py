@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from piguard.core import addresses, crypto
+from piguard.core import addresses, charts, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.deps import db_session
@@ -31,7 +31,6 @@ from piguard.messaging.monitor import service as monitor
 from piguard.messaging.monitor.models import ALERT_KINDS, ALERT_STATES
 from piguard.messaging.registry import service as registry
 from piguard.regulations.markers import carries
-from piguard.web import charts
 from piguard.web.i18n import lang_of, translator
 from piguard.web.views import _permitted, console_principal, pi_permitted, purpose_choices, render
 
