@@ -305,3 +305,20 @@ def test_length_limits() -> None:
     truncated[-8 - 30 - 1] = 200  # Msg_Length (before 30 octets of content, 8 of Reserve) 200
     with pytest.raises(CmppError):
         pdu.decode_submit(bytes(truncated), V20)
+
+
+def test_result_table_is_documented_and_covers_every_refusal() -> None:
+    """Every SMPP refusal status maps to a CMPP Result in the table, and docs/sms-cmpp.md lists
+    exactly the table's Results."""
+    import re
+    from pathlib import Path
+
+    from piguard.messaging.cmpp.statuses import RESULTS, cmpp_result
+    from piguard.messaging.smpp.statuses import FIELD_STATUS, REFUSAL_STATUS
+
+    for status in [*REFUSAL_STATUS.values(), *FIELD_STATUS.values()]:
+        assert cmpp_result(int(status)) in RESULTS
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sms-cmpp.md").read_text(encoding="utf-8")
+    section = doc.split("### Result table", 1)[1].split("## Other packets", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
+    assert documented == set(RESULTS)

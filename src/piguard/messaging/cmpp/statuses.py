@@ -2,7 +2,7 @@
 
 The decision and its precedence are the SMPP bridge's (``smpp.statuses``: who may send, then what,
 then to whom); this module only translates that status to CMPP. Results 0-13 are the
-specification's; piguard's own refusals use 64-79, each the SMPP vendor status 0x400 + n as 64 + n,
+specification's; piguard's own refusals use 64-76, each the SMPP vendor status 0x400 + n as 64 + n,
 so that a content provider reading either protocol learns the same reason. Every reason, with its
 obligation ids, stays in piguard's records.
 """
@@ -42,13 +42,12 @@ RESULTS: dict[int, tuple[str, str]] = {
     0: ("accepted", "正确"),
     1: ("structure error (bad field, UDH, Msg_Fmt, Pk_number > Pk_total)", "消息结构错"),
     4: ("message length error", "消息长度错"),
-    6: ("content too long", "最大消息长度错"),
     8: ("flow control: window or rate exceeded", "流量控制错"),
     10: (
         "Src_Id not a port of this content provider / not registered",
         "Src_Id 错误（端口未登记或非本企业）",
     ),
-    13: ("Dest_terminal_Id invalid", "Dest_terminal_Id 错误"),
+    13: ("Dest_terminal_Id invalid, or more than one destination", "Dest_terminal_Id 错误"),
     64: ("refused (no more specific reason)", "拒绝（无更具体原因）"),
     65: ("prohibited content", "内容违禁"),
     66: ("signature missing, unapproved or mismatched", "签名缺失、未报备或不符"),
@@ -62,6 +61,4 @@ RESULTS: dict[int, tuple[str, str]] = {
     74: ("content provider not qualified (identity unverified, provider inactive)", "内容提供者资质未核验"),
     75: ("campaign missing", "缺少营销活动"),
     76: ("held (only when accept_held is off)", "已暂扣（仅当 accept_held 关闭）"),
-    77: ("Msg_Fmt not supported", "不支持的 Msg_Fmt"),
-    78: ("long message could not be reassembled", "长短信无法重组"),
 }
