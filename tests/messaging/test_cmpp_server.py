@@ -55,7 +55,13 @@ def stack(session: Session, loop_thread: LoopThread) -> Iterator[tuple[int, int]
         transport=LoopbackTransport(),
     )
     cmpp = CmppGateway(
-        CmppSettings(gateway_code=GATEWAY_CODE, inactivity_timeout=5.0, session_init_timeout=5.0, workers=2)
+        CmppSettings(
+            gateway_code=GATEWAY_CODE,
+            inactivity_timeout=5.0,
+            session_init_timeout=5.0,
+            workers=2,
+            report_interval=0.2,
+        )
     )
     _h, smpp_port = loop_thread.run(smpp.start("127.0.0.1", 0))
     _h, cmpp_port = loop_thread.run(cmpp.start("127.0.0.1", 0))
@@ -301,3 +307,63 @@ def test_no_secret_in_the_database_in_clear(session: Session, stack: tuple[int, 
 
     raw = session.execute(text("SELECT secret FROM msg_cmpp_accounts")).scalars().all()
     assert raw and all(SECRET not in r and "Tw0Window" not in r for r in raw)
+
+
+@pytest.mark.obligation("O31-11")
+@pytest.mark.parametrize("version", [V20, V30])
+def test_status_report_when_the_record_is_delivered(
+    session: Session, stack: tuple[int, int], version: int
+) -> None:
+    """Registered_Delivery 1: once the gateway records the delivery outcome, the SP gets a
+    CMPP_DELIVER status report naming the Msg_Id it was given (one per part of a long message),
+    and the report is kept as sent once the SP answers."""
+    from piguard.messaging.cmpp.models import CmppMessage
+    from piguard.messaging.records.service import deliver_report
+
+    from .smpp_harness import wait_for
+
+    _smpp, port = stack
+    sp = Sp(port, version)
+    assert sp.connect().status == 0
+    long_notice = "【优品商城】您的订单已发货。" + "物流信息请在订单页面查看，感谢您的耐心等待。" * 5
+    raw = long_notice.encode("utf-16-be")
+    chunks = [raw[i : i + 134] for i in range(0, len(raw), 134)]
+    parts = [
+        _part(bytes([5, 0, 3, 0x11, len(chunks), n]) + c, BUSINESS_PORT, USER[2:], udhi=1, total=len(chunks),
+              number=n)
+        for n, c in enumerate(chunks, 1)
+    ]  # fmt: skip
+    given = [r.msg_id for r in sp.submit_parts(parts)]
+    assert len(given) == len(chunks) == 2 and all(given) and len(set(given)) == 2
+
+    def _kept() -> CmppMessage | None:
+        session.expire_all()
+        return session.scalar(select(CmppMessage))
+
+    kept = wait_for(_kept, 10)
+    assert sorted(int(m, 16) for m in kept.msg_ids) == sorted(given)
+    assert USER[2:] not in kept.dest_enc  # the number only encrypted
+    # the loopback SMS centre has taken it (sent); the centre's receipt says delivered
+    wait_for(lambda: deliver_report(session, kept.record_ref, "delivered") == "delivered", 10)
+    session.commit()
+    reported = []
+    for _ in given:
+        h, body = sp.read()
+        assert h.command_id == Cmd.DELIVER
+        d = pdu.decode_deliver(body, version)
+        assert d.registered_delivery == 1 and d.dest_id == BUSINESS_PORT and d.src_terminal_id == USER[2:]
+        rp = pdu.decode_report(d.content, version)
+        assert rp.stat == "DELIVRD" and rp.dest_terminal_id == USER[2:]
+        reported.append(rp.msg_id)
+        sp.sock.sendall(
+            pdu.frame(Cmd.DELIVER_RESP, h.sequence, pdu.encode_msg_resp(pdu.MsgResp(d.msg_id, 0), version))
+        )
+    assert sorted(reported) == sorted(given)
+
+    def _sent() -> bool:
+        session.expire_all()
+        m = session.scalar(select(CmppMessage))
+        return m is not None and m.receipt_sent
+
+    assert wait_for(_sent, 10)
+    sp.close()

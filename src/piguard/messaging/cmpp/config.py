@@ -26,3 +26,6 @@ class CmppSettings(BaseSettings):
     accept_held: bool = True
     hold_result: int = Field(76, ge=1, le=255)
     workers: int = Field(4, ge=1, le=64)
+    #: seconds between looks for delivery outcomes to report (CMPP_DELIVER, Registered_Delivery 1)
+    report_interval: float = Field(1.0, gt=0)
+    report_batch: int = Field(200, ge=1, le=10_000)

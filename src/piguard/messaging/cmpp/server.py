@@ -97,7 +97,20 @@ class SpSession:
         self.bucket = TokenBucket(0)
         self.partials: dict[tuple[str, str, int, int], _Partial] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.seq = itertools.count(1)
         self.closed = False
+
+    async def request(self, command_id: int, body: bytes, timeout: float = 10.0) -> bytes:
+        """Send a request to the SP (CMPP_DELIVER) and wait for its response body."""
+        seq = next(self.seq) & 0x7FFFFFFF
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[seq] = fut
+        try:
+            await self.send(command_id, seq, body)
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.pending.pop(seq, None)
 
     async def send(self, command_id: int, sequence: int, body: bytes = b"") -> None:
         if self.closed:
@@ -141,6 +154,9 @@ class SpSession:
         if self.closed and self.writer.is_closing():
             return
         self.closed = True
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.cancel()
         self.server.sessions.discard(self)
         try:
             self.writer.close()
@@ -160,7 +176,10 @@ class SpSession:
             log.info("cmpp.unknown_command", session=self.id, command_id=f"0x{cid:08X}")
             return
         if cid & pdu.RESP_BIT:
-            return  # responses to our ACTIVE_TEST / DELIVER: nothing waits for them in this slice
+            fut = self.pending.get(h.sequence)
+            if fut is not None and not fut.done():
+                fut.set_result(body)
+            return
         if cid == Cmd.CONNECT:
             await self.on_connect(h, body)
             return
@@ -278,7 +297,14 @@ class SpSession:
         )
         out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
         result = cmpp_result(out.status)
-        return (self.server.msg_ids.next() if result == 0 else 0), result
+        if result != 0:
+            return 0, result
+        msg_id = self.server.msg_ids.next()
+        if sub.registered_delivery == 1 and out.record_ref and self.server.on_accepted is not None:
+            await self.server.run_sync(
+                self.server.on_accepted, s, out.record_ref, [*part_ids, msg_id], sub.dest_terminal_ids[0]
+            )
+        return msg_id, result
 
     def _key(self, sub: pdu.Submit, seg: pdu.Segment) -> tuple[str, str, int, int]:
         return (sub.src_id, sub.dest_terminal_ids[0], seg.ref, seg.total)
@@ -327,7 +353,9 @@ class CmppServer:
         decide: Decider,
         settings: CmppSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
     ) -> None:
+        self.on_accepted = on_accepted
         self.authenticate = authenticate
         self.decide = decide
         self.settings = settings or CmppSettings()
@@ -351,6 +379,13 @@ class CmppServer:
         s = SpSession(self, reader, writer)
         self.sessions.add(s)
         await s.run()
+
+    def connected(self, source_addr: str) -> list[SpSession]:
+        return [
+            s
+            for s in self.sessions
+            if s.version is not None and not s.closed and s.account and s.account.system_id == source_addr
+        ]
 
     async def stop(self) -> None:
         """Stop listening, send CMPP_TERMINATE to connected SPs, let running decisions finish."""
