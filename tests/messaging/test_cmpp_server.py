@@ -367,3 +367,61 @@ def test_status_report_when_the_record_is_delivered(
 
     assert wait_for(_sent, 10)
     sp.close()
+
+
+@pytest.mark.parametrize("version", [V20, V30])
+def test_fuzzed_submits_get_answers_and_never_hang_the_connection(
+    stack: tuple[int, int], version: int
+) -> None:
+    """Mutated and truncated CMPP_SUBMIT bodies (seeded, reproducible) on one connection: each is
+    answered with a CMPP_SUBMIT_RESP (Result 0 only for what still reads as a valid message), and the
+    connection still answers ACTIVE_TEST afterwards."""
+    import random
+
+    rng = random.Random(1303 + version)
+    _smpp, port = stack
+    sp = Sp(port, version)
+    assert sp.connect().status == 0
+    good = pdu.encode_submit(
+        _part("【优品商城】您的订单已发货".encode("utf-16-be"), BUSINESS_PORT, USER[2:]), version
+    )
+    answered = 0
+    for i in range(150):
+        body = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            body[rng.randrange(len(body))] = rng.randrange(256)
+        if i % 3 == 0:
+            body = body[: rng.randrange(len(body))]
+        seq = sp.send(Cmd.SUBMIT, bytes(body))
+        h, resp = sp.read()
+        assert (h.command_id, h.sequence) == (Cmd.SUBMIT_RESP, seq)
+        result = pdu.decode_msg_resp(resp, version).result
+        assert result in RESULTS
+        answered += 1
+    assert answered == 150
+    seq = sp.send(Cmd.ACTIVE_TEST)
+    h, _ = sp.read()
+    assert (h.command_id, h.sequence) == (Cmd.ACTIVE_TEST_RESP, seq)
+    sp.close()
+
+
+def test_half_sent_long_messages_are_bounded(session: Session, loop_thread: LoopThread) -> None:
+    build(session)
+    create_account(session, source_addr=SP_ID, secret=SECRET, content_provider=CP_CODE)
+    session.commit()
+    gw = CmppGateway(CmppSettings(max_partials=2, session_init_timeout=5.0, workers=1))
+    _h, port = loop_thread.run(gw.start("127.0.0.1", 0))
+    try:
+        sp = Sp(port, V30)
+        assert sp.connect().status == 0
+        firsts = [
+            _part(bytes([5, 0, 3, ref, 2, 1, 0, 0x41]), BUSINESS_PORT, USER[2:], udhi=1, total=2)
+            for ref in (1, 2, 3)
+        ]
+        assert [r.result for r in sp.submit_parts(firsts)] == [0, 0, 8]
+        # a further part of a message already begun is still taken
+        second = _part(bytes([5, 0, 3, 1, 2, 2, 0, 0x42]), BUSINESS_PORT, USER[2:], udhi=1, total=2, number=2)
+        assert sp.submit_parts([second])[0].result not in (8, 1)  # reassembled and decided whole
+        sp.close()
+    finally:
+        loop_thread.run(gw.stop())

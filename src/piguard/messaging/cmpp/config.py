@@ -22,6 +22,8 @@ class CmppSettings(BaseSettings):
     inactivity_timeout: float = Field(180.0, gt=0)
     #: seconds a long message (TP_udhi) waits for its missing parts
     reassembly_timeout: float = Field(60.0, gt=0)
+    #: long messages a connection may have half-sent at once; a new one beyond: Result 8
+    max_partials: int = Field(256, ge=1, le=100_000)
     #: a held message is accepted (Result 0, released later); false: answered ``hold_result``
     accept_held: bool = True
     hold_result: int = Field(76, ge=1, le=255)

@@ -272,6 +272,9 @@ class SpSession:
             return 0, SubmitResult.DEST_TERMINAL
         raw, part_ids = content.raw, list[int]()
         if content.segment is not None:
+            cap = self.server.settings.max_partials
+            if self._key(sub, content.segment) not in self.partials and len(self.partials) >= cap:
+                return 0, SubmitResult.FLOW_CONTROL  # too many long messages half-sent at once
             whole = self._reassemble(sub, content.segment, raw)
             if whole is None:  # more parts to come: accepted for reassembly
                 key = self._key(sub, content.segment)
