@@ -425,3 +425,35 @@ def test_half_sent_long_messages_are_bounded(session: Session, loop_thread: Loop
         sp.close()
     finally:
         loop_thread.run(gw.stop())
+
+
+@pytest.mark.obligation("O31-16")
+def test_long_message_refused_whole_rejects_its_earlier_parts(stack: tuple[int, int]) -> None:
+    """The first part was answered Result 0 before the whole could be decided; when the whole is
+    refused, that Msg_Id gets a REJECTD status report (Registered_Delivery 1), as SMPP does."""
+    _smpp, port = stack
+    sp = Sp(port, V30)
+    assert sp.connect().status == 0
+    text = "【优品商城】百家乐真人荷官，首存送彩金，" + "注册即送888元体验金，" * 5 + "回T退订"
+    raw = text.encode("utf-16-be")
+    chunks = [raw[i : i + 134] for i in range(0, len(raw), 134)]
+    parts = [
+        _part(bytes([5, 0, 3, 0x21, len(chunks), n]) + c, PORT + "07", USER[2:], udhi=1, total=len(chunks),
+              number=n)
+        for n, c in enumerate(chunks, 1)
+    ]  # fmt: skip
+    answers = sp.submit_parts(parts)
+    assert [a.result for a in answers[:-1]] == [0] * (len(chunks) - 1) and answers[-1].result == 65
+    rejected = []
+    for _ in answers[:-1]:
+        h, body = sp.read()
+        assert h.command_id == Cmd.DELIVER
+        d = pdu.decode_deliver(body, V30)
+        rp = pdu.decode_report(d.content, V30)
+        assert d.registered_delivery == 1 and rp.stat == "REJECTD"
+        rejected.append(rp.msg_id)
+        sp.sock.sendall(
+            pdu.frame(Cmd.DELIVER_RESP, h.sequence, pdu.encode_msg_resp(pdu.MsgResp(d.msg_id, 0), V30))
+        )
+    assert rejected == [a.msg_id for a in answers[:-1]]
+    sp.close()

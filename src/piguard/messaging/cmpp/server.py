@@ -301,6 +301,10 @@ class SpSession:
         out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
         result = cmpp_result(out.status)
         if result != 0:
+            if part_ids and sub.registered_delivery == 1:
+                # the earlier parts were answered Result 0 before the whole could be decided: their
+                # Msg_Ids get a REJECTD report (as SMPP's REJECTD receipts), after this answer
+                self.spawn(self._reject_parts(part_ids, sub.src_id, sub.dest_terminal_ids[0]))
             return 0, result
         msg_id = self.server.msg_ids.next()
         if sub.registered_delivery == 1 and out.record_ref and self.server.on_accepted is not None:
@@ -308,6 +312,24 @@ class SpSession:
                 self.server.on_accepted, s, out.record_ref, [*part_ids, msg_id], sub.dest_terminal_ids[0]
             )
         return msg_id, result
+
+    async def _reject_parts(self, part_ids: list[int], src_id: str, dest: str) -> None:
+        assert self.version is not None
+        await asyncio.sleep(0)  # the CMPP_SUBMIT_RESP goes first
+        now = shanghai_now().strftime("%y%m%d%H%M")
+        for mid in part_ids:
+            report = pdu.Report(mid, "REJECTD", now, now, dest, 0)
+            deliver = pdu.Deliver(
+                msg_id=self.server.msg_ids.next(),
+                dest_id=src_id,
+                src_terminal_id=dest,
+                registered_delivery=1,
+                content=pdu.encode_report(report, self.version),
+            )
+            try:
+                await self.request(Cmd.DELIVER, pdu.encode_deliver(deliver, self.version))
+            except (TimeoutError, asyncio.CancelledError, ConnectionError):
+                return
 
     def _key(self, sub: pdu.Submit, seg: pdu.Segment) -> tuple[str, str, int, int]:
         return (sub.src_id, sub.dest_terminal_ids[0], seg.ref, seg.total)
