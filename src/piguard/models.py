@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "piguard.inventory.models",
     "piguard.messaging.models",
     "piguard.messaging.smpp.models",
+    "piguard.messaging.cmpp.models",
     "piguard.messaging.monitor.models",
     "piguard.rights.models",
     "piguard.cases.models",

@@ -104,6 +104,16 @@ SMS_COMMANDS: list[LazyEntry] = [
         "piguard.messaging.smpp.cli:account_app",
         "SMPP accounts of content providers' ESMEs. 内容提供者的 SMPP 账号。",
     ),
+    (
+        "cmpp-serve",
+        "piguard.messaging.cmpp.cli:cmpp_serve",
+        "Run piguard's CMPP 2.0/3.0 server: content providers connect to it; every CMPP_SUBMIT is decided by the gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 CMPP 服务：每条 CMPP_SUBMIT 经网关判定。",
+    ),
+    (
+        "cmpp-account",
+        "piguard.messaging.cmpp.cli:account_app",
+        "CMPP accounts of content providers (SP_Id and shared secret). 内容提供者的 CMPP 账号。",
+    ),
 ]
 
 

@@ -56,10 +56,10 @@ def reject_refused_held(session: Session, refs: list[str], now: datetime) -> Non
     )
 
 
-def principal_for(system_id: str, peer: str | None = None) -> Principal:
+def principal_for(system_id: str, peer: str | None = None, protocol: str = "smpp") -> Principal:
     return Principal(
         actor_type="system",
-        actor_id=f"smpp:{system_id}",
+        actor_id=f"{protocol}:{system_id}",
         via="system",
         client_ip=(peer or "").rsplit(":", 1)[0] or None,
     )
@@ -108,14 +108,21 @@ def _recipient(sub: Submission) -> str:
 
 @carries("O31-10", "O31-13", "O31-11")
 def decide_submission(
-    sub: Submission, *, hold_status: int = Status.PG_HELD, accept_held: bool = False
+    sub: Submission,
+    *,
+    hold_status: int = Status.PG_HELD,
+    accept_held: bool = False,
+    protocol: str = "smpp",
 ) -> SubmitOutcome:
     """Run the gateway on one message from an ESME; map the result to a command_status.
 
     The bound content provider goes with the request: a port of another content provider is refused
     by the gateway itself (``sender_not_this_provider``, O31-13, O31-10; ESME_RINVSRCADR) and so
     recorded. A held message is accepted with its message_id when ``accept_held`` (it is delivered
-    when the worker releases it), else answered ``hold_status``."""
+    when the worker releases it), else answered ``hold_status``.
+
+    ``protocol`` names the content provider's link ("smpp", "cmpp"): the actor and client_ref of the
+    record say it; only an SMPP message gets the SMPP side row (its receipts go by deliver_sm)."""
     with unit_of_work() as session:
         req = GatewayRequest(
             channel="sms",
@@ -125,13 +132,13 @@ def decide_submission(
             kind=sub.kind,
             message_type=sub.message_type,
             campaign_id=sub.campaign_id,
-            client_ref=smpp_client_ref(sub.account.system_id, sub.client_ref),
+            client_ref=smpp_client_ref(sub.account.system_id, sub.client_ref, protocol),
             content_provider_id=sub.account.content_provider_id,
             # only a reference the ESME gave (TLV 0x1404) is a key: SMPP's own user_message_reference
             # is 16 bits and wraps within a day (docs/sms-smpp.md, "Resubmissions")
             idempotent=sub.client_ref is not None,
         )
-        res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer))[0]
+        res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer, protocol))[0]
         if res.error is not None:
             fields = [f.field for f in res.error.fields]
             return SubmitOutcome(
@@ -141,6 +148,8 @@ def decide_submission(
         accepted = res.outcome == "allow" or (res.outcome == "hold" and accept_held)
         if accepted and res.ref is not None and res.duplicate:
             # a resubmission: the first message_id, nothing new recorded, queued or sent
+            return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, res.outcome, codes, res.obligations)
+        if accepted and res.ref is not None and protocol != "smpp":
             return SubmitOutcome(Status.ESME_ROK, res.ref, res.ref, res.outcome, codes, res.obligations)
         if accepted and res.ref is not None:
             session.add(
@@ -159,14 +168,14 @@ def decide_submission(
         return SubmitOutcome(status, "", res.ref, res.outcome, codes, res.obligations)
 
 
-def smpp_client_ref(system_id: str, ref: str | None) -> str:
+def smpp_client_ref(system_id: str, ref: str | None, protocol: str = "smpp") -> str:
     """The gateway ``client_ref`` of an SMPP message: per system_id, with the ESME's own reference
     (TLV 0x1404) when it gave one (hashed when the whole would pass 64 characters)."""
     if ref is None:
-        return f"smpp:{system_id}"[:64]
-    key = f"smpp:{system_id}:{ref}"
+        return f"{protocol}:{system_id}"[:64]
+    key = f"{protocol}:{system_id}:{ref}"
     if len(key) > 64:
-        key = "smpp:" + hashlib.sha256(key.encode()).hexdigest()[:59]
+        key = f"{protocol}:" + hashlib.sha256(key.encode()).hexdigest()[: 63 - len(protocol)]
     return key
 
 
