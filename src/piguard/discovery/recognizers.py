@@ -179,23 +179,42 @@ class MobileRecognizer(Recognizer):
 
 
 _LANDLINE = re.compile(
-    r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,5})?"
+    r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,6})?"
 )
 _LANDLINE_PAREN = re.compile(r"[(（]0(\d{2,3})[)）][ \-]?$")
+# an extension after the number belongs to the span: -8898, 转99, 转 99, ext. 12, x12, 分机 12, #12
+_EXTENSION = re.compile(
+    r"(?:[ \t]*(?:转|分机号?|内线|ext\.?|Ext\.?|EXT\.?|extension|x|X|#)[ \t:：]*|-)([0-9]{1,6})(?![0-9])"
+)
 
 
 @carries("O24-4", "GC-111")
 class LandlineRecognizer(Recognizer):
-    """Landlines: 0 + area code + 7-8 digit subscriber; +86, parentheses, spaces and dashes."""
+    """Landlines: 0 + area code + 7-8 digit subscriber; +86, parentheses, spaces and dashes; an
+    extension (``-8898``, ``转99``, `` ext. 12``, ``分机 12``) is part of the span."""
 
     anchor = "number"
-    digit_lengths = (7, 8, 10, 11, 12, 13, 14)
+    digit_lengths = tuple(range(7, 20))
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if tok[-1] in "Xx":  # 021-61234567x12: the structural pass took the x along
+            tok = tok[:-1]
+        c = self._number(scan, start, tok, digits)
+        if c is None:
+            return None
+        s, end, conf = c
+        m = _EXTENSION.match(scan.folded, end, end + 16)
+        if m:
+            end = m.end()
+        elif _alnum_after(scan.text, end):
+            return None
+        return s, end, conf
+
+    def _number(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
         text = scan.text
         end = start + len(tok)
-        if _alnum_before(text, start) or _alnum_after(text, end):
+        if _alnum_before(text, start):
             return None
         if not _plain_separators(tok.lstrip("+"), " -"):
             return None
@@ -209,28 +228,32 @@ class LandlineRecognizer(Recognizer):
         plus = tok[0] == "+" or digits.startswith("86") or digits.startswith("0086")
         if not plus and digits[0] != "0":
             return None
-        if plus:
-            national = digits[4:] if digits.startswith("0086") else digits[2:]
-            if national.startswith("0"):
-                national = national[1:]
-        else:
-            national = digits[1:]
-        if v.landline_ok(national):
-            grouped = any(c in tok for c in " -")
-            return start, end, min(1.0, self.base + (0.1 if grouped or plus else 0.0))
-        # extension: 010-12345678-123
-        m = _LANDLINE.fullmatch(tok)
-        if m and v.landline_ok(m.group(1) + m.group(2)):
-            return start, end, self.base
+        if n <= 14:
+            if plus:
+                national = digits[4:] if digits.startswith("0086") else digits[2:]
+                if national.startswith("0"):
+                    national = national[1:]
+            else:
+                national = digits[1:]
+            if v.landline_ok(national):
+                grouped = any(c in tok for c in " -")
+                return start, end, min(1.0, self.base + (0.1 if grouped or plus else 0.0))
+        # extension inside the token: 010-12345678-8898
+        if "-" in tok or " " in tok:
+            m = _LANDLINE.fullmatch(tok)
+            if m and v.landline_ok(m.group(1) + m.group(2)):
+                return start, end, self.base
         return None
 
 
 @carries("O24-4", "GC-111")
 class BankCardRecognizer(Recognizer):
-    """Bank cards, UnionPay first: 16-19 digits, Luhn, an issuer prefix that fits the length."""
+    """Bank cards of every brand issued in China: UnionPay 62 (16-19 digits), Visa 4 (13/16/19),
+    Mastercard 51-55 and 2221-2720 (16), Amex 34/37 (15), JCB 3528-3589, Discover, Diners; Luhn,
+    and a prefix that fits the length (``validators.CARD_BRANDS``)."""
 
     anchor = "number"
-    digit_lengths = (16, 17, 18, 19)
+    digit_lengths = v.CARD_LENGTHS
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
@@ -239,12 +262,18 @@ class BankCardRecognizer(Recognizer):
         issuer = v.card_issuer_score(digits)
         if not issuer:
             return None
-        if len(digits) == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
+        n = len(digits)
+        if n == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
+            return None
+        if n == 15 and v.id_card_quality(digits):  # a legacy ID (areas 34/37 look like Amex)
             return None
         end = start + len(tok)
         if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
             return None
-        return start, end, self.base * issuer
+        conf = self.base * issuer
+        if n < 16 and not scan.near_context(self, start, end):
+            conf -= 0.2  # 13-15 digit cards (Visa 13, Amex, Diners) only with a card word near
+        return start, end, conf
 
 
 _PASSPORT = re.compile(r"(?:E[A-HJ-NP-Z]?|G|D|DE|S|SE|P|PE)$")
@@ -281,6 +310,10 @@ class PassportRecognizer(Recognizer):
         return (s, start + len(tok), self.base) if ok else None
 
 
+_VERSION_BEFORE = re.compile(
+    r"(?:(?<![A-Za-z])(?:ver|rev|build|fw|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
+    r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*$"
+)
 _DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
 
 
@@ -299,6 +332,10 @@ class Ipv4Recognizer(Recognizer):
         if (start and (text[start - 1].isdigit() or text[start - 1] in "vV.")) or (
             end < len(text) and text[end] in ASCII_LETTERS
         ):
+            return None
+        # a dotted quad right after a version marker is a version: "appVersion":"1.2.3.4",
+        # 版本号：1.2.3.4, version=1.2.3.4, build 1.2.3.4
+        if _VERSION_BEFORE.search(scan.folded, max(0, start - 40), start):
             return None
         return start, end, self.base
 
