@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 Cand = tuple[int, int, float]
 ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_SEP = r"[ \t:：=＝]*(?:是|为|is|:|：|=)?[ \t:：=＝]*"
+_SEP = r"[\"' \t:：=＝]*(?:是|为|is|:|：|=)?[\"' \t:：=＝]*"  # quotes: "username":"x"
 
 
 @dataclass
@@ -498,7 +498,9 @@ class KeywordValueRecognizer(Recognizer):
         return ((m.start(1), m.end(1), min(conf, 1.0)),)
 
 
-_PASSWORD_VALUE = re.compile(r"[ \t]*(?:[:：=＝]|是|为|is|:)[ \t]*([^\s，。；;,、)）】\]\"'<>“”]{1,64})")
+_PASSWORD_VALUE = re.compile(
+    r"[\"']?[ \t]*(?:[:：=＝]|是|为|is)[ \t]*[\"']?([^\s，。；;,、)）】\]\"'<>“”]{1,64})"
+)
 
 
 @carries("O24-4", "GC-111")
@@ -509,7 +511,11 @@ class PasswordRecognizer(Recognizer):
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
-        if trigger.isascii() and _alnum_before(text, kw_start):
+        if (
+            trigger.isascii()
+            and _alnum_before(text, kw_start)
+            and not (trigger[0].isupper() and text[kw_start - 1].islower())  # userPassword, loginPwd
+        ):
             return ()
         m = _PASSWORD_VALUE.match(text, pos, min(len(text), pos + 80))
         if not m:
@@ -591,7 +597,48 @@ _NAME_STOP = frozenset(
 )
 # surnames that are far more often a function word (患者和亲属, 当时那个)
 _AMBIGUOUS_SURNAMES = frozenset("和时那都相但由来能可所同")
-_EN_NAME = re.compile(r"[ \t]*([A-Z][a-z]+(?:[ \-][A-Z][a-z]+){0,2})")
+_EN_NAME = re.compile(r"[ \t]*((?:[A-Z]\.[ \t]?){0,2}[A-Z][a-z]+(?:[ \-][A-Z][a-z']+|[ \t][A-Z]\.){0,3})")
+_NOT_NAME_WORDS = frozenset(
+    [
+        "Company",
+        "Ltd",
+        "Inc",
+        "Co",
+        "Corp",
+        "Branch",
+        "Bank",
+        "Store",
+        "Shop",
+        "Team",
+        "Group",
+        "Department",
+        "Service",
+        "Services",
+        "Center",
+        "Centre",
+        "Default",
+        "Unknown",
+        "Test",
+        "Admin",
+        "System",
+        "Product",
+        "Order",
+        "Item",
+        "Hotel",
+        "Restaurant",
+        "University",
+        "School",
+        "Hospital",
+    ]
+)
+# characters that are no given name in a greeting (周一您好, 今天您好)
+_NOT_GIVEN = frozenset("一二三四五六七八九十日天末好啊呀吗呢吧哦")
+
+
+def _en_name_ok(value: str) -> bool:
+    return not any(w.strip(".") in _NOT_NAME_WORDS for w in re.split(r"[ \-]", value))
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -610,12 +657,40 @@ class NameRecognizer(Recognizer):
         self.weak = frozenset(spec.options.get("weak_triggers", ()))
         self.suffixes = frozenset(spec.options.get("suffixes", ()))
         self.en = frozenset(spec.options.get("en_triggers", ()))
+        self.roles = frozenset(spec.options.get("role_triggers", ()))
+        self.greetings = frozenset(spec.options.get("greetings", ()))
 
     def keywords(self) -> Iterable[str]:
         yield from self.spec.triggers
         yield from self.weak
         yield from self.suffixes
         yield from self.en
+        yield from self.roles
+        yield from self.greetings
+
+    @staticmethod
+    def _role_ok(text: str, i: int, end: int) -> bool:
+        """After a role word the name must end at a boundary: punctuation, a space, a digit, or a
+        word that commonly follows a name (已, 在, 说, 电话...), never in the middle of a word."""
+        return end >= len(text) or not _is_cjk(text[end]) or text[end] in _NAME_STOP
+
+    @staticmethod
+    def _before(text: str, k: int, single: frozenset[str], compound: frozenset[str]) -> int | None:
+        """Start of a 2-4 character Chinese name ending at ``k`` (greetings: 胡洋飞您好)."""
+        for n in (4, 3, 2):
+            s = k - n
+            if s < 0:
+                continue
+            cand = text[s:k]
+            if not all(_is_cjk(c) for c in cand) or any(c in _NAME_STOP or c in _NOT_GIVEN for c in cand[1:]):
+                continue
+            if s > 0 and _is_cjk(text[s - 1]) and text[s - 1] not in _NAME_STOP:
+                continue  # inside a longer run of characters: not clearly a name
+            if n == 4 and cand[:2] not in compound:
+                continue
+            if cand[:2] in compound or (cand[0] in single and cand[0] not in _AMBIGUOUS_SURNAMES):
+                return s
+        return None
 
     def _given(self, text: str, i: int, limit: int = 2) -> int:
         """End of the given name starting at ``i`` (1-2 CJK characters not in the stop set)."""
@@ -651,10 +726,19 @@ class NameRecognizer(Recognizer):
                 ):
                     return ((s, kw_start, self.base - 0.1),)
             return ()
+        if trigger in self.greetings:  # 胡洋飞您好: the name sits just before the greeting
+            s0 = self._before(text, kw_start, single, compound)
+            return ((s0, kw_start, self.base - 0.15),) if s0 is not None else ()
         i = pos
-        while i < len(text) and i - pos < 3 and text[i] in " \t:：=是为叫":
+        while i < len(text) and i - pos < 5 and text[i] in " \t:：=是为叫\"'":
             i += 1
         if i >= len(text):
+            return ()
+        explicit = any(c in ":：=" for c in text[pos:i])
+        if explicit and text[i] in ASCII_LETTERS and trigger not in self.weak:
+            m = _EN_NAME.match(text, i)  # "姓名":"Xie Yang"
+            if m and _en_name_ok(m.group(1)):
+                return ((m.start(1), m.end(1), self.base - 0.1),)
             return ()
         if text[i : i + 2] in compound:
             end = self._given(text, i + 2)
@@ -666,11 +750,210 @@ class NameRecognizer(Recognizer):
                 return ()
         else:
             return ()
-        explicit = any(c in ":：" for c in text[pos:i])
+        if trigger in self.roles:  # 快递员陈凯玲, 收款人王芳: a role word, then the name
+            if explicit or (end - i >= 2 and self._role_ok(text, i, end)):
+                return ((i, end, self.base - 0.15),)
+            return ()
         conf = self.base - (0.45 if trigger in self.weak and not explicit else 0.0)
         if text[i] in _AMBIGUOUS_SURNAMES and not (explicit and trigger not in self.weak):
             conf -= 0.45
         return ((i, end, conf),)
+
+
+def _cjk_name_end(text: str, i: int, end_limit: int | None = None) -> int | None:
+    """End of a Chinese name (single or compound surname + 1-2 given characters) starting at ``i``."""
+    single, compound = surnames()
+    hi = len(text) if end_limit is None else end_limit
+    if text[i : i + 2] in compound:
+        g = i + 2
+    elif i < hi and text[i] in single and text[i] not in _AMBIGUOUS_SURNAMES:
+        g = i + 1
+    else:
+        return None
+    j = g
+    while j < hi and j - g < 2 and _is_cjk(text[j]) and text[j] not in _NAME_STOP:
+        j += 1
+    return j if j > g else None
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+_FIELD_SEP = re.compile(r"[\"']?[ \t]*[:=：][ \t]*([\"']?)")
+
+
+def _field_key(text: str, kw_start: int, pos: int) -> str | None:
+    """The whole key a trigger word ends (``customer.name``, ``real_name``), normalised: its last
+    dotted segment, lower case, without ``_``/``-``. None when the word goes on (``names``)."""
+    if pos < len(text) and (text[pos] in ASCII_ALNUM or text[pos] == "_"):
+        return None
+    i = kw_start
+    lo = max(0, kw_start - 40)
+    while i > lo and text[i - 1] in _KEY_CHARS:
+        i -= 1
+    key = text[i:pos].rsplit(".", 1)[-1]
+    return key.lower().replace("_", "").replace("-", "")
+
+
+@carries("O24-4", "GC-111")
+class FieldNameRecognizer(Recognizer):
+    """Names as values of name-like fields in JSON, key=value logs and forms: ``"name":"Xie Yang"``,
+    ``"customer.name": "张伟"``, ``real_name=王芳``, ``recipient: Mary-Jane Smith``. The key must be
+    one of ``keys`` (normalised: last dotted segment, no ``_``/``-``), so ``product_name``,
+    ``hostname`` and ``filename`` are not read as person names."""
+
+    anchor = "keyword"
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.keys = frozenset(str(k) for k in spec.options.get("keys", ()))
+
+    def keywords(self) -> Iterable[str]:
+        for t in self.spec.triggers:
+            yield from dict.fromkeys((t, t.capitalize(), t.upper()))
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        key = _field_key(text, kw_start, pos)
+        if key is None or key not in self.keys:
+            return ()
+        m = _FIELD_SEP.match(text, pos, pos + 8)
+        if not m:
+            return ()
+        i = m.end()
+        quote = m.group(1)
+        if i >= len(text):
+            return ()
+        if _is_cjk(text[i]):
+            end = _cjk_name_end(text, i)
+            if end is None:
+                return ()
+        else:
+            em = _EN_NAME.match(text, i)
+            if not em or em.start(1) != i or not _en_name_ok(em.group(1)):
+                return ()
+            end = em.end(1)
+        if quote:
+            if text[end : end + 1] != quote:
+                return ()  # the whole quoted value must be the name
+            return ((i, end, self.base),)
+        if end < len(text) and (
+            text[end] in ASCII_ALNUM or (_is_cjk(text[end]) and text[end] not in _NAME_STOP)
+        ):
+            return ()
+        return ((i, end, self.base - 0.1),)
+
+
+_DELIMS = (",", "\t", "|", ";", "，")
+_MASKED_CELL = frozenset("*•●·xX#-_?？")
+
+
+@carries("O24-4", "GC-111")
+class HeaderColumnRecognizer(Recognizer):
+    """Cells under a column header in CSV-like text (姓名,手机,地址 / name|username|pwd): the header
+    word must be a whole field of a delimited line; the cells in that column of the rows that follow
+    (up to a blank line or the end of the record; ragged rows are skipped) are checked for the
+    category's shape. One registry entry per category (name, account, password)."""
+
+    anchor = "keyword"
+    max_rows: ClassVar[int] = 10_000
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.headers = frozenset(spec.triggers)
+        self.folded_headers = frozenset(h.lower() for h in spec.triggers)
+        # a generic header ("name") beside these columns names things, not people (name,price,sku)
+        self.generic = frozenset(str(h).lower() for h in spec.options.get("generic", ()))
+        self.not_with = frozenset(str(h).lower() for h in spec.options.get("not_with", ()))
+
+    def keywords(self) -> Iterable[str]:
+        for t in self.spec.triggers:
+            yield from dict.fromkeys((t, t.capitalize(), t.upper()))
+
+    @staticmethod
+    def _fields(text: str, a: int, b: int, delim: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        i = a
+        while True:
+            j = text.find(delim, i, b)
+            if j < 0:
+                out.append((i, b))
+                return out
+            out.append((i, j))
+            i = j + 1
+
+    def _cell_ok(self, text: str, s: int, e: int) -> float:
+        value = text[s:e]
+        if not value or set(value) <= _MASKED_CELL:
+            return 0.0
+        cat = self.category
+        if cat == "name":
+            if _is_cjk(value[0]):
+                end = _cjk_name_end(text, s, e)
+                return self.base if end == e else 0.0
+            m = _EN_NAME.fullmatch(value)
+            return self.base - 0.05 if m and _en_name_ok(value) else 0.0
+        if cat == "account":
+            return self.base if _ACCOUNT_CELL.fullmatch(value) else 0.0
+        # password: one token, no spaces, not a placeholder
+        if len(value) > 64 or " " in value or value.lower() in ("null", "none", "n/a", "空", "无"):
+            return 0.0
+        return self.base
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        ls = text.rfind("\n", 0, kw_start) + 1
+        le = text.find("\n", pos)
+        if le < 0:
+            return ()  # a header with no row after it
+        rec_end = scan.record_end(kw_start)
+        if le >= rec_end:
+            return ()
+        line = text[ls:le]
+        delim = max(_DELIMS, key=line.count)
+        if line.count(delim) == 0:
+            return ()
+        header = self._fields(text, ls, le, delim)
+        col = next((k for k, (a, b) in enumerate(header) if a <= kw_start < b), -1)
+        if col < 0:
+            return ()
+        a, b = header[col]
+        a, b = _strip_cell(text, a, b)
+        if (a, b) != (kw_start, pos) or text[a:b].lower() not in self.folded_headers:
+            return ()  # the header word must be the whole field
+        if text[a:b].lower() in self.generic and any(
+            text[x:y].strip(" \t\r\"'").lower() in self.not_with for x, y in header
+        ):
+            return ()
+        out: list[Cand] = []
+        start = le + 1
+        rows = 0
+        while start < rec_end and rows < self.max_rows:
+            end = text.find("\n", start, rec_end)
+            if end < 0:
+                end = rec_end
+            if end == start or not text[start:end].strip():
+                break  # a blank line ends the table
+            cells = self._fields(text, start, end, delim)
+            if len(cells) == len(header):
+                s, e = _strip_cell(text, *cells[col])
+                conf = self._cell_ok(text, s, e) if e > s else 0.0
+                if conf:
+                    out.append((s, e, conf))
+            start = end + 1
+            rows += 1
+        return out
+
+
+_ACCOUNT_CELL = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_.@\-]{2,63}|[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z0-9_]{1,15}"
+)
+
+
+def _strip_cell(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] in " \t\r\"'":
+        a += 1
+    while b > a and text[b - 1] in " \t\r\"'":
+        b -= 1
+    return a, b
 
 
 _ADDR_BODY = re.compile(r"[\u4e00-\u9fffA-Za-z0-9０-９\-－#()（）·]{0,48}")
@@ -855,6 +1138,8 @@ CLASSES: dict[str, type[Recognizer]] = {
         PasswordRecognizer,
         BirthDateRecognizer,
         NameRecognizer,
+        FieldNameRecognizer,
+        HeaderColumnRecognizer,
         AddressRecognizer,
         LocationTimeRecognizer,
     )
