@@ -198,6 +198,8 @@ class LandlineRecognizer(Recognizer):
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if len(digits) > 8 and digits[0] not in "08" and tok[0] != "+":
+            return None  # the cheap rejection first: a landline starts with 0, 86 or +
         if tok[-1] in "Xx":  # 021-61234567x12: the structural pass took the x along
             tok = tok[:-1]
         c = self._number(scan, start, tok, digits)
@@ -257,7 +259,9 @@ class BankCardRecognizer(Recognizer):
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
-        if not digits.isdigit() or not _plain_separators(tok, " -") or not v.luhn_ok(digits):
+        if digits[0] not in "234569" or not digits.isdigit():
+            return None  # no card brand starts with 0, 1, 7 or 8
+        if not _plain_separators(tok, " -") or not v.luhn_ok(digits):
             return None
         issuer = v.card_issuer_score(digits)
         if not issuer:
@@ -265,14 +269,16 @@ class BankCardRecognizer(Recognizer):
         n = len(digits)
         if n == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
             return None
-        if n == 15 and v.id_card_quality(digits):  # a legacy ID (areas 34/37 look like Amex)
-            return None
         end = start + len(tok)
         if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
             return None
         conf = self.base * issuer
         if n < 16 and not scan.near_context(self, start, end):
-            conf -= 0.2  # 13-15 digit cards (Visa 13, Amex, Diners) only with a card word near
+            # 13-15 digit cards (Visa 13, Amex, Diners) only with a card word near; without one a
+            # legacy 15-digit ID (areas 34/37 look like Amex) stays an ID
+            if n == 15 and v.id_card_quality(digits):
+                return None
+            conf -= 0.2
         return start, end, conf
 
 
@@ -760,13 +766,15 @@ class NameRecognizer(Recognizer):
         return ((i, end, conf),)
 
 
-def _cjk_name_end(text: str, i: int, end_limit: int | None = None) -> int | None:
-    """End of a Chinese name (single or compound surname + 1-2 given characters) starting at ``i``."""
+def _cjk_name_end(text: str, i: int, end_limit: int | None = None, explicit: bool = False) -> int | None:
+    """End of a Chinese name (single or compound surname + 1-2 given characters) starting at ``i``.
+    Surnames that are more often function words (时, 和, 那) count only where the field is
+    ``explicit`` (a name-like key or column header)."""
     single, compound = surnames()
     hi = len(text) if end_limit is None else end_limit
     if text[i : i + 2] in compound:
         g = i + 2
-    elif i < hi and text[i] in single and text[i] not in _AMBIGUOUS_SURNAMES:
+    elif i < hi and text[i] in single and (explicit or text[i] not in _AMBIGUOUS_SURNAMES):
         g = i + 1
     else:
         return None
@@ -823,7 +831,7 @@ class FieldNameRecognizer(Recognizer):
         if i >= len(text):
             return ()
         if _is_cjk(text[i]):
-            end = _cjk_name_end(text, i)
+            end = _cjk_name_end(text, i, explicit=True)
             if end is None:
                 return ()
         else:
@@ -843,6 +851,7 @@ class FieldNameRecognizer(Recognizer):
 
 
 _DELIMS = (",", "\t", "|", ";", "，")
+_CELL_EDGE = frozenset(",\t|;，\n\r \"'")
 _MASKED_CELL = frozenset("*•●·xX#-_?？")
 
 
@@ -887,7 +896,7 @@ class HeaderColumnRecognizer(Recognizer):
         cat = self.category
         if cat == "name":
             if _is_cjk(value[0]):
-                end = _cjk_name_end(text, s, e)
+                end = _cjk_name_end(text, s, e, explicit=True)
                 return self.base if end == e else 0.0
             m = _EN_NAME.fullmatch(value)
             return self.base - 0.05 if m and _en_name_ok(value) else 0.0
@@ -900,6 +909,11 @@ class HeaderColumnRecognizer(Recognizer):
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
+        # cheap rejection first: a header word is flanked by delimiters, quotes or line ends
+        if (pos < len(text) and text[pos] not in _CELL_EDGE) or (
+            kw_start and text[kw_start - 1] not in _CELL_EDGE
+        ):
+            return ()
         ls = text.rfind("\n", 0, kw_start) + 1
         le = text.find("\n", pos)
         if le < 0:
