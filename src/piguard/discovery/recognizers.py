@@ -683,6 +683,8 @@ class NameRecognizer(Recognizer):
     @staticmethod
     def _before(text: str, k: int, single: frozenset[str], compound: frozenset[str]) -> int | None:
         """Start of a 2-4 character Chinese name ending at ``k`` (greetings: 胡洋飞您好)."""
+        if k < 2 or not _is_cjk(text[k - 1]) or text[k - 1] in _NAME_STOP or text[k - 1] in _NOT_GIVEN:
+            return None  # cheap rejection first: 大家好, 各位您好, ，您好
         for n in (4, 3, 2):
             s = k - n
             if s < 0:
