@@ -133,3 +133,16 @@ def test_dotted_quads_after_version_markers_are_not_ips(text: str) -> None:
 )
 def test_ips_near_but_not_after_version_markers(text: str, ip: str) -> None:
     assert found(text, "ip_address") == [("ip_address", ip)]
+
+
+def test_luhn_valid_ids_in_json_and_logs_are_not_cards() -> None:
+    visa = luhn("453201511283036")
+    assert found(f'{{"order_no":"{visa}","ts":"2024-05-01 10:00:00"}}', "bank_card") == []
+    assert found(f'{{"traceId":"{visa}"}}', "bank_card") == []
+    assert found(f"request_id={visa} status=200", "bank_card") == []
+    assert found(f"设备号{luhn('622848001234567')}", "bank_card") == []
+    assert found(f'{{"card_no":"{visa}"}}', "bank_card") == [("bank_card", visa)]
+
+
+def test_firewall_is_no_version_marker() -> None:
+    assert found("fw: 10.0.0.1 blocked", "ip_address") == [("ip_address", "10.0.0.1")]

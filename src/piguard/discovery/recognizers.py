@@ -317,7 +317,7 @@ class PassportRecognizer(Recognizer):
 
 
 _VERSION_BEFORE = re.compile(
-    r"(?:(?<![A-Za-z])(?:ver|rev|build|fw|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
+    r"(?:(?<![A-Za-z])(?:ver|rev|build|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
     r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*$"
 )
 _DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
