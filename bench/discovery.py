@@ -47,8 +47,12 @@ from typing import Any
 from piguard.discovery.engine import default_engine, detect, detect_batch
 from piguard.discovery.synth import Synth, Tally, generate, score
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from discovery_shapes import generate_shapes
+
 ROOT = Path(__file__).resolve().parents[1]
 SMS = ROOT.parent / "shared" / "corpora" / "sms" / "zh-sms-10k.tsv"
+CLUENER = ROOT.parent / "shared" / "corpora" / "ner" / "cluener-train.jsonl"  # evaluation only
 TARGET_F1 = ("id_card", "bank_card", "phone_mobile", "phone_landline", "email", "ip_address")
 Span = tuple[int, int, str]
 
@@ -363,13 +367,133 @@ def speed_corpora(seed: int, synthetic: list[str], dense: list[str]) -> tuple[di
     }, f"{len(sms)} real SMS messages; mixed = the same with masked digits restored (see the module doc)"
 
 
+def shapes_figures(n_shapes: int, seed: int) -> dict[str, Any]:
+    """piguard's P/R/F1 on the shapes corpus (bench/discovery_shapes.py) and its fast-tier speed
+    (batch API) on `mixed` and `dense`, best of 3: the part of the run --baseline repeats on an
+    older engine."""
+    tool = Piguard()
+    shapes = generate_shapes(n_shapes, seed + 12)
+    tallies: dict[str, Tally] = {}
+    # location_time is not a shape of this corpus (its login lines are not labelled for it)
+    wanted = set(tool.categories) - {"location_time"}
+    for d in shapes:
+        score(d.spans, tool.spans(d.text), tallies, wanted)
+    cluener: dict[str, Tally] = {}
+    if CLUENER.is_file():  # real news/social text, read in place: name and address only
+        for line in CLUENER.read_text(encoding="utf-8").splitlines()[:5000]:
+            rec = json.loads(line)
+            gold = [
+                (a, b + 1, cat)
+                for label, cat in (("name", "name"), ("address", "address"))
+                for spans in rec.get("label", {}).get(label, {}).values()
+                for a, b in spans
+            ]
+            score(gold, tool.spans(rec["text"]), cluener, {"name", "address"})
+    docs = generate(1000, seed)
+    corpora, _ = speed_corpora(seed, [d.text for d in generate(3000, seed + 1)], [d.text for d in docs])
+    return {
+        "shapes": {
+            c: {"p": t.precision, "r": t.recall, "f1": t.f1, "tp": t.tp, "fp": t.fp, "fn": t.fn}
+            for c, t in sorted(tallies.items())
+        },
+        "gold": {c: t.f1 for c, t in sorted(evaluate(tool, docs).items())},
+        "cluener": {c: {"p": t.precision, "r": t.recall, "f1": t.f1} for c, t in sorted(cluener.items())},
+        "speed": {c: speed(tool, corpora[c], 10**9, 5) for c in ("mixed", "dense")},
+    }
+
+
+def baseline_figures(rev: str, n_shapes: int, seed: int) -> dict[str, Any]:
+    """The same figures from the engine at git revision ``rev``: its ``src`` is exported to a
+    temporary folder (git archive; the repository is not touched) and this script runs there."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        out = Path(tmp) / "figures.json"
+        env = {**__import__("os").environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--shapes-only",
+                "--shapes",
+                str(n_shapes),
+                "--seed",
+                str(seed),
+                "--json",
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def print_shapes(after: dict[str, Any], before: dict[str, Any] | None, label: str) -> None:
+    print(
+        f"\nshapes corpus (bench/discovery_shapes.py): per-category P/R/F1{'; before = ' + label if before else ''}"
+    )
+    head = f"{'category':16s}" + (f"{'before':>28s}" if before else "") + f"{'after':>28s}"
+    print(head)
+    for c in sorted(set(after["shapes"]) | set(before["shapes"] if before else ())):
+        row = f"{c:16s}"
+        for fig in ([before] if before else []) + [after]:
+            t = fig["shapes"].get(c)
+            row += f"{t['f1']:>10.3f} ({t['p']:.3f}/{t['r']:.3f})  " if t else f"{'-':>28s}"
+        print(row)
+    if after.get("cluener"):
+        print("CLUENER2020 train split, first 5,000 lines (real text; overlap match), name/address P/R/F1:")
+        for c, a in after["cluener"].items():
+            b = (before or {}).get("cluener", {}).get(c)
+            was = f"before {b['f1']:.3f} ({b['p']:.3f}/{b['r']:.3f})  " if b else ""
+            print(f"  {c:10s}{was}after {a['f1']:.3f} ({a['p']:.3f}/{a['r']:.3f})")
+    if before:
+        print("gold corpus F1 (1,000 documents) where it changed:")
+        for c in sorted(after["gold"]):
+            b, a = before["gold"].get(c), after["gold"][c]
+            if b is None or abs(a - b) > 1e-9:
+                print(f"  {c:16s} {b if b is None else round(b, 3)} -> {a:.3f}")
+    print("fast tier, MB/s per core (batch API; best of 5 runs x rounds, before and after alternating):")
+    for c, a in after["speed"].items():
+        if before:
+            b = before["speed"][c]
+            print(f"  {c:8s}  before {b:6.2f}  after {a:6.2f}  ({a / b - 1:+.1%})")
+        else:
+            print(f"  {c:8s}  {a:6.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=3000, help="gold documents")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--quick", action="store_true", help="1,000 gold documents, smaller speed samples")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    ap.add_argument("--shapes", type=int, default=2000, help="documents in the shapes corpus")
+    ap.add_argument(
+        "--shapes-only", action="store_true", help="only the shapes corpus and the fast tier's speed"
+    )
+    ap.add_argument("--baseline", metavar="REV", help="also run the shapes figures on the engine at git REV")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating speed rounds with --baseline")
     args = ap.parse_args()
+    if args.shapes_only or args.baseline:
+        before = baseline_figures(args.baseline, args.shapes, args.seed) if args.baseline else None
+        after = shapes_figures(args.shapes, args.seed)
+        # the machine is shared: baseline and current speed measured in alternation, best of each
+        for _ in range(args.rounds - 1 if before else 0):
+            again = baseline_figures(args.baseline, args.shapes, args.seed)
+            before["speed"] = {c: max(x, again["speed"][c]) for c, x in before["speed"].items()}  # type: ignore[index]
+            later = shapes_figures(args.shapes, args.seed)["speed"]
+            after["speed"] = {c: max(x, later[c]) for c, x in after["speed"].items()}
+        if args.shapes_only and args.json and not args.baseline:
+            args.json.write_text(json.dumps(after), encoding="utf-8")
+            return 0
+        print_shapes(after, before, args.baseline or "")
+        if args.shapes_only:
+            return 0
     import logging
 
     logging.getLogger("tldextract").setLevel(logging.CRITICAL)  # Presidio's e-mail check tries the network

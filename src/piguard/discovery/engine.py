@@ -148,7 +148,7 @@ class Scan:
     (and just after) it examined, so the many context words in a text cost nothing on their own.
     """
 
-    __slots__ = ("_trig", "address_end", "ends", "engine", "folded", "hits", "text")
+    __slots__ = ("_trig", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
 
     def __init__(
         self, engine: Engine, text: str, hits: list[tuple[int, int, int]], folded: str | None = None
@@ -160,6 +160,16 @@ class Scan:
         self.ends = [h[1] for h in hits] if hits else []
         self._trig: dict[int, list[int]] = {}
         self.address_end = -1
+        self.bounds: list[int] | None = None  # record starts when several texts are scanned as one
+
+    def record_end(self, pos: int) -> int:
+        """End of the record holding ``pos`` (the whole text unless ``detect_batch`` joined several):
+        recognisers that read past a line break (CSV headers) stop there."""
+        b = self.bounds
+        if not b:
+            return len(self.text)
+        k = bisect_right(b, pos)
+        return b[k] - 1 if k < len(b) else len(self.text)
 
     def _nearest(self, table: list[frozenset[str]], key: str, start: int, lo: int) -> int:
         """End of the nearest word before ``start`` (ending at or before it, not before ``lo``)
@@ -409,7 +419,9 @@ class Engine:
         threshold = self.min_confidence if min_confidence is None else min_confidence
         return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in self.raw(text, plan, threshold)]
 
-    def raw(self, text: str, plan: dict[str, Any], threshold: float) -> list[tuple[int, int, str, float]]:
+    def raw(
+        self, text: str, plan: dict[str, Any], threshold: float, bounds: list[int] | None = None
+    ) -> list[tuple[int, int, str, float]]:
         """The findings as plain tuples ``(start, end, category, confidence)``, sorted by start."""
         hits, folds = self._automaton.scan(text)
         if folds:
@@ -424,6 +436,7 @@ class Engine:
         else:
             folded = text
         scan = Scan(self, text, hits, folded)
+        scan.bounds = bounds
         cands: list[tuple[int, int, str, float]] = []
         anchors: list[tuple[int, int, int, str]] = []
         keyword_recs = plan["keyword"]
@@ -650,7 +663,8 @@ def detect_batch(
         j = max(i + 1, bisect_right(offsets, offsets[i] + chunk_chars) - 1)
         j = min(j, n)
         base = offsets[i]
-        for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold):
+        bounds = [o - base for o in offsets[i + 1 : j]]  # where each later text of the chunk starts
+        for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold, bounds):
             k = bisect_right(offsets, s + base, i, j) - 1
             start = offsets[k]
             if e + base <= start + len(texts[k]):

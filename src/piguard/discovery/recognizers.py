@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 Cand = tuple[int, int, float]
 ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_SEP = r"[ \t:：=＝]*(?:是|为|is|:|：|=)?[ \t:：=＝]*"
+_SEP = r"[\"' \t:：=＝]*(?:是|为|is|:|：|=)?[\"' \t:：=＝]*"  # quotes: "username":"x"
 
 
 @dataclass
@@ -179,23 +179,44 @@ class MobileRecognizer(Recognizer):
 
 
 _LANDLINE = re.compile(
-    r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,5})?"
+    r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,6})?"
 )
 _LANDLINE_PAREN = re.compile(r"[(（]0(\d{2,3})[)）][ \-]?$")
+# an extension after the number belongs to the span: -8898, 转99, 转 99, ext. 12, x12, 分机 12, #12
+_EXTENSION = re.compile(
+    r"(?:[ \t]*(?:转|分机号?|内线|ext\.?|Ext\.?|EXT\.?|extension|x|X|#)[ \t:：]*|-)([0-9]{1,6})(?![0-9])"
+)
 
 
 @carries("O24-4", "GC-111")
 class LandlineRecognizer(Recognizer):
-    """Landlines: 0 + area code + 7-8 digit subscriber; +86, parentheses, spaces and dashes."""
+    """Landlines: 0 + area code + 7-8 digit subscriber; +86, parentheses, spaces and dashes; an
+    extension (``-8898``, ``转99``, `` ext. 12``, ``分机 12``) is part of the span."""
 
     anchor = "number"
-    digit_lengths = (7, 8, 10, 11, 12, 13, 14)
+    digit_lengths = tuple(range(7, 20))
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
+        if len(digits) > 8 and digits[0] not in "08" and tok[0] != "+":
+            return None  # the cheap rejection first: a landline starts with 0, 86 or +
+        if tok[-1] in "Xx":  # 021-61234567x12: the structural pass took the x along
+            tok = tok[:-1]
+        c = self._number(scan, start, tok, digits)
+        if c is None:
+            return None
+        s, end, conf = c
+        m = _EXTENSION.match(scan.folded, end, end + 16)
+        if m:
+            end = m.end()
+        elif _alnum_after(scan.text, end):
+            return None
+        return s, end, conf
+
+    def _number(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
         text = scan.text
         end = start + len(tok)
-        if _alnum_before(text, start) or _alnum_after(text, end):
+        if _alnum_before(text, start):
             return None
         if not _plain_separators(tok.lstrip("+"), " -"):
             return None
@@ -209,42 +230,56 @@ class LandlineRecognizer(Recognizer):
         plus = tok[0] == "+" or digits.startswith("86") or digits.startswith("0086")
         if not plus and digits[0] != "0":
             return None
-        if plus:
-            national = digits[4:] if digits.startswith("0086") else digits[2:]
-            if national.startswith("0"):
-                national = national[1:]
-        else:
-            national = digits[1:]
-        if v.landline_ok(national):
-            grouped = any(c in tok for c in " -")
-            return start, end, min(1.0, self.base + (0.1 if grouped or plus else 0.0))
-        # extension: 010-12345678-123
-        m = _LANDLINE.fullmatch(tok)
-        if m and v.landline_ok(m.group(1) + m.group(2)):
-            return start, end, self.base
+        if n <= 14:
+            if plus:
+                national = digits[4:] if digits.startswith("0086") else digits[2:]
+                if national.startswith("0"):
+                    national = national[1:]
+            else:
+                national = digits[1:]
+            if v.landline_ok(national):
+                grouped = any(c in tok for c in " -")
+                return start, end, min(1.0, self.base + (0.1 if grouped or plus else 0.0))
+        # extension inside the token: 010-12345678-8898
+        if "-" in tok or " " in tok:
+            m = _LANDLINE.fullmatch(tok)
+            if m and v.landline_ok(m.group(1) + m.group(2)):
+                return start, end, self.base
         return None
 
 
 @carries("O24-4", "GC-111")
 class BankCardRecognizer(Recognizer):
-    """Bank cards, UnionPay first: 16-19 digits, Luhn, an issuer prefix that fits the length."""
+    """Bank cards of every brand issued in China: UnionPay 62 (16-19 digits), Visa 4 (13/16/19),
+    Mastercard 51-55 and 2221-2720 (16), Amex 34/37 (15), JCB 3528-3589, Discover, Diners; Luhn,
+    and a prefix that fits the length (``validators.CARD_BRANDS``)."""
 
     anchor = "number"
-    digit_lengths = (16, 17, 18, 19)
+    digit_lengths = v.CARD_LENGTHS
     numeric = True
 
     def on_token(self, scan: Scan, start: int, tok: str, digits: str) -> Cand | None:
-        if not digits.isdigit() or not _plain_separators(tok, " -") or not v.luhn_ok(digits):
+        if digits[0] not in "234569" or not digits.isdigit():
+            return None  # no card brand starts with 0, 1, 7 or 8
+        if not _plain_separators(tok, " -") or not v.luhn_ok(digits):
             return None
         issuer = v.card_issuer_score(digits)
         if not issuer:
             return None
-        if len(digits) == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
+        n = len(digits)
+        if n == 18 and v.id_structure_ok(digits):  # a resident ID with a typo, not a card
             return None
         end = start + len(tok)
         if _alnum_before(scan.text, start) or _alnum_after(scan.text, end):
             return None
-        return start, end, self.base * issuer
+        conf = self.base * issuer
+        if n < 16 and not scan.near_context(self, start, end):
+            # 13-15 digit cards (Visa 13, Amex, Diners) only with a card word near; without one a
+            # legacy 15-digit ID (areas 34/37 look like Amex) stays an ID
+            if n == 15 and v.id_card_quality(digits):
+                return None
+            conf -= 0.2
+        return start, end, conf
 
 
 _PASSPORT = re.compile(r"(?:E[A-HJ-NP-Z]?|G|D|DE|S|SE|P|PE)$")
@@ -281,6 +316,10 @@ class PassportRecognizer(Recognizer):
         return (s, start + len(tok), self.base) if ok else None
 
 
+_VERSION_BEFORE = re.compile(
+    r"(?:(?<![A-Za-z])(?:ver|rev|build|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
+    r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*$"
+)
 _DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
 
 
@@ -299,6 +338,10 @@ class Ipv4Recognizer(Recognizer):
         if (start and (text[start - 1].isdigit() or text[start - 1] in "vV.")) or (
             end < len(text) and text[end] in ASCII_LETTERS
         ):
+            return None
+        # a dotted quad right after a version marker is a version: "appVersion":"1.2.3.4",
+        # 版本号：1.2.3.4, version=1.2.3.4, build 1.2.3.4
+        if _VERSION_BEFORE.search(scan.folded, max(0, start - 40), start):
             return None
         return start, end, self.base
 
@@ -461,7 +504,9 @@ class KeywordValueRecognizer(Recognizer):
         return ((m.start(1), m.end(1), min(conf, 1.0)),)
 
 
-_PASSWORD_VALUE = re.compile(r"[ \t]*(?:[:：=＝]|是|为|is|:)[ \t]*([^\s，。；;,、)）】\]\"'<>“”]{1,64})")
+_PASSWORD_VALUE = re.compile(
+    r"[\"']?[ \t]*(?:[:：=＝]|是|为|is)[ \t]*[\"']?([^\s，。；;,、)）】\]\"'<>“”]{1,64})"
+)
 
 
 @carries("O24-4", "GC-111")
@@ -472,7 +517,11 @@ class PasswordRecognizer(Recognizer):
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
-        if trigger.isascii() and _alnum_before(text, kw_start):
+        if (
+            trigger.isascii()
+            and _alnum_before(text, kw_start)
+            and not (trigger[0].isupper() and text[kw_start - 1].islower())  # userPassword, loginPwd
+        ):
             return ()
         m = _PASSWORD_VALUE.match(text, pos, min(len(text), pos + 80))
         if not m:
@@ -554,7 +603,48 @@ _NAME_STOP = frozenset(
 )
 # surnames that are far more often a function word (患者和亲属, 当时那个)
 _AMBIGUOUS_SURNAMES = frozenset("和时那都相但由来能可所同")
-_EN_NAME = re.compile(r"[ \t]*([A-Z][a-z]+(?:[ \-][A-Z][a-z]+){0,2})")
+_EN_NAME = re.compile(r"[ \t]*((?:[A-Z]\.[ \t]?){0,2}[A-Z][a-z]+(?:[ \-][A-Z][a-z']+|[ \t][A-Z]\.){0,3})")
+_NOT_NAME_WORDS = frozenset(
+    [
+        "Company",
+        "Ltd",
+        "Inc",
+        "Co",
+        "Corp",
+        "Branch",
+        "Bank",
+        "Store",
+        "Shop",
+        "Team",
+        "Group",
+        "Department",
+        "Service",
+        "Services",
+        "Center",
+        "Centre",
+        "Default",
+        "Unknown",
+        "Test",
+        "Admin",
+        "System",
+        "Product",
+        "Order",
+        "Item",
+        "Hotel",
+        "Restaurant",
+        "University",
+        "School",
+        "Hospital",
+    ]
+)
+# characters that are no given name in a greeting (周一您好, 今天您好)
+_NOT_GIVEN = frozenset("一二三四五六七八九十日天末好啊呀吗呢吧哦")
+
+
+def _en_name_ok(value: str) -> bool:
+    return not any(w.strip(".") in _NOT_NAME_WORDS for w in re.split(r"[ \-]", value))
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -573,12 +663,42 @@ class NameRecognizer(Recognizer):
         self.weak = frozenset(spec.options.get("weak_triggers", ()))
         self.suffixes = frozenset(spec.options.get("suffixes", ()))
         self.en = frozenset(spec.options.get("en_triggers", ()))
+        self.roles = frozenset(spec.options.get("role_triggers", ()))
+        self.greetings = frozenset(spec.options.get("greetings", ()))
 
     def keywords(self) -> Iterable[str]:
         yield from self.spec.triggers
         yield from self.weak
         yield from self.suffixes
         yield from self.en
+        yield from self.roles
+        yield from self.greetings
+
+    @staticmethod
+    def _role_ok(text: str, i: int, end: int) -> bool:
+        """After a role word the name must end at a boundary: punctuation, a space, a digit, or a
+        word that commonly follows a name (已, 在, 说, 电话...), never in the middle of a word."""
+        return end >= len(text) or not _is_cjk(text[end]) or text[end] in _NAME_STOP
+
+    @staticmethod
+    def _before(text: str, k: int, single: frozenset[str], compound: frozenset[str]) -> int | None:
+        """Start of a 2-4 character Chinese name ending at ``k`` (greetings: 胡洋飞您好)."""
+        if k < 2 or not _is_cjk(text[k - 1]) or text[k - 1] in _NAME_STOP or text[k - 1] in _NOT_GIVEN:
+            return None  # cheap rejection first: 大家好, 各位您好, ，您好
+        for n in (4, 3, 2):
+            s = k - n
+            if s < 0:
+                continue
+            cand = text[s:k]
+            if not all(_is_cjk(c) for c in cand) or any(c in _NAME_STOP or c in _NOT_GIVEN for c in cand[1:]):
+                continue
+            if s > 0 and _is_cjk(text[s - 1]) and text[s - 1] not in _NAME_STOP:
+                continue  # inside a longer run of characters: not clearly a name
+            if n == 4 and cand[:2] not in compound:
+                continue
+            if cand[:2] in compound or (cand[0] in single and cand[0] not in _AMBIGUOUS_SURNAMES):
+                return s
+        return None
 
     def _given(self, text: str, i: int, limit: int = 2) -> int:
         """End of the given name starting at ``i`` (1-2 CJK characters not in the stop set)."""
@@ -614,10 +734,19 @@ class NameRecognizer(Recognizer):
                 ):
                     return ((s, kw_start, self.base - 0.1),)
             return ()
+        if trigger in self.greetings:  # 胡洋飞您好: the name sits just before the greeting
+            s0 = self._before(text, kw_start, single, compound)
+            return ((s0, kw_start, self.base - 0.15),) if s0 is not None else ()
         i = pos
-        while i < len(text) and i - pos < 3 and text[i] in " \t:：=是为叫":
+        while i < len(text) and i - pos < 5 and text[i] in " \t:：=是为叫\"'":
             i += 1
         if i >= len(text):
+            return ()
+        explicit = any(c in ":：=" for c in text[pos:i])
+        if explicit and text[i] in ASCII_LETTERS and trigger not in self.weak:
+            m = _EN_NAME.match(text, i)  # "姓名":"Xie Yang"
+            if m and _en_name_ok(m.group(1)):
+                return ((m.start(1), m.end(1), self.base - 0.1),)
             return ()
         if text[i : i + 2] in compound:
             end = self._given(text, i + 2)
@@ -629,11 +758,218 @@ class NameRecognizer(Recognizer):
                 return ()
         else:
             return ()
-        explicit = any(c in ":：" for c in text[pos:i])
+        if trigger in self.roles:  # 快递员陈凯玲, 收款人王芳: a role word, then the name
+            if explicit or (end - i >= 2 and self._role_ok(text, i, end)):
+                return ((i, end, self.base - 0.15),)
+            return ()
         conf = self.base - (0.45 if trigger in self.weak and not explicit else 0.0)
         if text[i] in _AMBIGUOUS_SURNAMES and not (explicit and trigger not in self.weak):
             conf -= 0.45
         return ((i, end, conf),)
+
+
+def _cjk_name_end(text: str, i: int, end_limit: int | None = None, explicit: bool = False) -> int | None:
+    """End of a Chinese name (single or compound surname + 1-2 given characters) starting at ``i``.
+    Surnames that are more often function words (时, 和, 那) count only where the field is
+    ``explicit`` (a name-like key or column header)."""
+    single, compound = surnames()
+    hi = len(text) if end_limit is None else end_limit
+    if text[i : i + 2] in compound:
+        g = i + 2
+    elif i < hi and text[i] in single and (explicit or text[i] not in _AMBIGUOUS_SURNAMES):
+        g = i + 1
+    else:
+        return None
+    j = g
+    while j < hi and j - g < 2 and _is_cjk(text[j]) and text[j] not in _NAME_STOP:
+        j += 1
+    return j if j > g else None
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+_FIELD_SEP = re.compile(r"[\"']?[ \t]*[:=：][ \t]*([\"']?)")
+
+
+def _field_key(text: str, kw_start: int, pos: int) -> str | None:
+    """The whole key a trigger word ends (``customer.name``, ``real_name``), normalised: its last
+    dotted segment, lower case, without ``_``/``-``. None when the word goes on (``names``)."""
+    if pos < len(text) and (text[pos] in ASCII_ALNUM or text[pos] == "_"):
+        return None
+    i = kw_start
+    lo = max(0, kw_start - 40)
+    while i > lo and text[i - 1] in _KEY_CHARS:
+        i -= 1
+    key = text[i:pos].rsplit(".", 1)[-1]
+    return key.lower().replace("_", "").replace("-", "")
+
+
+@carries("O24-4", "GC-111")
+class FieldNameRecognizer(Recognizer):
+    """Names as values of name-like fields in JSON, key=value logs and forms: ``"name":"Xie Yang"``,
+    ``"customer.name": "张伟"``, ``real_name=王芳``, ``recipient: Mary-Jane Smith``. The key must be
+    one of ``keys`` (normalised: last dotted segment, no ``_``/``-``), so ``product_name``,
+    ``hostname`` and ``filename`` are not read as person names."""
+
+    anchor = "keyword"
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.keys = frozenset(str(k) for k in spec.options.get("keys", ()))
+
+    def keywords(self) -> Iterable[str]:
+        for t in self.spec.triggers:
+            yield from dict.fromkeys((t, t.capitalize(), t.upper()))
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        key = _field_key(text, kw_start, pos)
+        if key is None or key not in self.keys:
+            return ()
+        m = _FIELD_SEP.match(text, pos, pos + 8)
+        if not m:
+            return ()
+        i = m.end()
+        quote = m.group(1)
+        if i >= len(text):
+            return ()
+        if _is_cjk(text[i]):
+            end = _cjk_name_end(text, i, explicit=True)
+            if end is None:
+                return ()
+        else:
+            em = _EN_NAME.match(text, i)
+            if not em or em.start(1) != i or not _en_name_ok(em.group(1)):
+                return ()
+            end = em.end(1)
+        if quote:
+            if text[end : end + 1] != quote:
+                return ()  # the whole quoted value must be the name
+            return ((i, end, self.base),)
+        if end < len(text) and (
+            text[end] in ASCII_ALNUM or (_is_cjk(text[end]) and text[end] not in _NAME_STOP)
+        ):
+            return ()
+        return ((i, end, self.base - 0.1),)
+
+
+_DELIMS = (",", "\t", "|", ";", "，")
+_CELL_EDGE = frozenset(",\t|;，\n\r \"'")
+_MASKED_CELL = frozenset("*•●·xX#-_?？")
+
+
+@carries("O24-4", "GC-111")
+class HeaderColumnRecognizer(Recognizer):
+    """Cells under a column header in CSV-like text (姓名,手机,地址 / name|username|pwd): the header
+    word must be a whole field of a delimited line; the cells in that column of the rows that follow
+    (up to a blank line or the end of the record; ragged rows are skipped) are checked for the
+    category's shape. One registry entry per category (name, account, password)."""
+
+    anchor = "keyword"
+    max_rows: ClassVar[int] = 10_000
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.headers = frozenset(spec.triggers)
+        self.folded_headers = frozenset(h.lower() for h in spec.triggers)
+        # a generic header ("name") beside these columns names things, not people (name,price,sku)
+        self.generic = frozenset(str(h).lower() for h in spec.options.get("generic", ()))
+        self.not_with = frozenset(str(h).lower() for h in spec.options.get("not_with", ()))
+
+    def keywords(self) -> Iterable[str]:
+        for t in self.spec.triggers:
+            yield from dict.fromkeys((t, t.capitalize(), t.upper()))
+
+    @staticmethod
+    def _fields(text: str, a: int, b: int, delim: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        i = a
+        while True:
+            j = text.find(delim, i, b)
+            if j < 0:
+                out.append((i, b))
+                return out
+            out.append((i, j))
+            i = j + 1
+
+    def _cell_ok(self, text: str, s: int, e: int) -> float:
+        value = text[s:e]
+        if not value or set(value) <= _MASKED_CELL:
+            return 0.0
+        cat = self.category
+        if cat == "name":
+            if _is_cjk(value[0]):
+                end = _cjk_name_end(text, s, e, explicit=True)
+                return self.base if end == e else 0.0
+            m = _EN_NAME.fullmatch(value)
+            return self.base - 0.05 if m and _en_name_ok(value) else 0.0
+        if cat == "account":
+            return self.base if _ACCOUNT_CELL.fullmatch(value) else 0.0
+        # password: one token, no spaces, not a placeholder
+        if len(value) > 64 or " " in value or value.lower() in ("null", "none", "n/a", "空", "无"):
+            return 0.0
+        return self.base
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.text
+        # cheap rejection first: a header word is flanked by delimiters, quotes or line ends
+        if (pos < len(text) and text[pos] not in _CELL_EDGE) or (
+            kw_start and text[kw_start - 1] not in _CELL_EDGE
+        ):
+            return ()
+        ls = text.rfind("\n", 0, kw_start) + 1
+        le = text.find("\n", pos)
+        if le < 0:
+            return ()  # a header with no row after it
+        rec_end = scan.record_end(kw_start)
+        if le >= rec_end:
+            return ()
+        line = text[ls:le]
+        delim = max(_DELIMS, key=line.count)
+        if line.count(delim) == 0:
+            return ()
+        header = self._fields(text, ls, le, delim)
+        col = next((k for k, (a, b) in enumerate(header) if a <= kw_start < b), -1)
+        if col < 0:
+            return ()
+        a, b = header[col]
+        a, b = _strip_cell(text, a, b)
+        if (a, b) != (kw_start, pos) or text[a:b].lower() not in self.folded_headers:
+            return ()  # the header word must be the whole field
+        if text[a:b].lower() in self.generic and any(
+            text[x:y].strip(" \t\r\"'").lower() in self.not_with for x, y in header
+        ):
+            return ()
+        out: list[Cand] = []
+        start = le + 1
+        rows = 0
+        while start < rec_end and rows < self.max_rows:
+            end = text.find("\n", start, rec_end)
+            if end < 0:
+                end = rec_end
+            if end == start or not text[start:end].strip():
+                break  # a blank line ends the table
+            cells = self._fields(text, start, end, delim)
+            if len(cells) == len(header):
+                s, e = _strip_cell(text, *cells[col])
+                conf = self._cell_ok(text, s, e) if e > s else 0.0
+                if conf:
+                    out.append((s, e, conf))
+            start = end + 1
+            rows += 1
+        return out
+
+
+_ACCOUNT_CELL = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_.@\-]{2,63}|[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z0-9_]{1,15}"
+)
+
+
+def _strip_cell(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a] in " \t\r\"'":
+        a += 1
+    while b > a and text[b - 1] in " \t\r\"'":
+        b -= 1
+    return a, b
 
 
 _ADDR_BODY = re.compile(r"[\u4e00-\u9fffA-Za-z0-9０-９\-－#()（）·]{0,48}")
@@ -818,6 +1154,8 @@ CLASSES: dict[str, type[Recognizer]] = {
         PasswordRecognizer,
         BirthDateRecognizer,
         NameRecognizer,
+        FieldNameRecognizer,
+        HeaderColumnRecognizer,
         AddressRecognizer,
         LocationTimeRecognizer,
     )

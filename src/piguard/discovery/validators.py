@@ -108,20 +108,42 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_issuer_score(digits: str) -> float:
-    """How plausible the issuer prefix is for this length (UnionPay 62 first)."""
+# Card brands issued in China, by prefix and length (ISO/IEC 7812 IINs as the networks publish
+# them): (prefix low, prefix high, prefix length, allowed lengths, plausibility). UnionPay 62 is by
+# far the commonest; the international brands co-issued by Chinese banks come next.
+CARD_BRANDS: tuple[tuple[str, int, int, int, frozenset[int], float], ...] = (
+    ("unionpay", 62, 62, 2, frozenset(range(16, 20)), 1.0),
+    ("visa", 4, 4, 1, frozenset((13, 16, 19)), 0.85),
+    ("mastercard", 51, 55, 2, frozenset((16,)), 0.85),
+    ("mastercard", 2221, 2720, 4, frozenset((16,)), 0.85),
+    ("amex", 34, 34, 2, frozenset((15,)), 0.8),
+    ("amex", 37, 37, 2, frozenset((15,)), 0.8),
+    ("jcb", 3528, 3589, 4, frozenset(range(16, 20)), 0.8),
+    ("discover", 6011, 6011, 4, frozenset(range(16, 20)), 0.7),
+    ("discover", 644, 649, 3, frozenset(range(16, 20)), 0.7),
+    ("discover", 65, 65, 2, frozenset(range(16, 20)), 0.7),
+    ("diners", 300, 305, 3, frozenset(range(14, 20)), 0.7),
+    ("diners", 36, 36, 2, frozenset(range(14, 20)), 0.7),
+    ("diners", 38, 39, 2, frozenset(range(16, 20)), 0.7),
+    ("cn_bank", 60, 60, 2, frozenset(range(16, 20)), 0.6),  # older domestic BINs (e.g. 6013)
+    ("cn_bank", 9558, 9559, 4, frozenset(range(16, 20)), 0.6),  # ICBC/ABC pre-UnionPay cards
+)
+CARD_LENGTHS = (13, 14, 15, 16, 17, 18, 19)
+
+
+def card_brand(digits: str) -> tuple[str, float] | None:
+    """The brand whose prefix and length fit ``digits`` (first match wins), with its plausibility."""
     n = len(digits)
-    if digits.startswith("62") and 16 <= n <= 19:
-        return 1.0
-    if n in (16, 19) and digits[0] == "4":
-        return 0.7
-    if n == 16 and (digits[:2] in ("51", "52", "53", "54", "55") or 2221 <= int(digits[:4]) <= 2720):
-        return 0.7
-    if 16 <= n <= 19 and (
-        digits.startswith("35") or digits.startswith("60") or digits[:4] in ("9558", "9559")
-    ):
-        return 0.6
-    return 0.0
+    for brand, lo, hi, k, lengths, score in CARD_BRANDS:
+        if n in lengths and lo <= int(digits[:k]) <= hi:
+            return brand, score
+    return None
+
+
+def card_issuer_score(digits: str) -> float:
+    """How plausible the issuer prefix is for this length (UnionPay 62 first); 0 if no brand fits."""
+    b = card_brand(digits) if digits.isdigit() and len(digits) >= 13 else None
+    return b[1] if b else 0.0
 
 
 @lru_cache(maxsize=1)
