@@ -214,7 +214,7 @@ _KIND_REASON: dict[MessageKind, tuple[str, tuple[str, ...], str, str]] = {
 }
 
 
-# immutable: the reviewer's cache hands the same result out again. ``__init__`` is written out below
+# immutable: the reviewer's cache hands the same result out again. ``__init__`` is written out
 # (the generated one of a frozen class sets every field through ``object.__setattr__``)
 @dataclass(frozen=True, slots=True, init=False)
 class ReviewResult:
@@ -227,6 +227,28 @@ class ReviewResult:
     signals: tuple[Hit, ...] = ()  # the kind and opt-out evidence (why this kind)
     scores: tuple[tuple[str, float], ...] = ()
     _kind_reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        kind: MessageKind,
+        prohibited: tuple[str, ...],
+        findings: tuple[Finding, ...],
+        signature: str | None,
+        opt_out: bool,
+        signals: tuple[Hit, ...] = (),
+        scores: tuple[tuple[str, float], ...] = (),
+    ) -> None:
+        # the slots' own setters: what the frozen class's generated __init__ does, one lookup less each
+        _set_verdict(self, verdict)
+        _set_kind(self, kind)
+        _set_prohibited(self, prohibited)
+        _set_findings(self, findings)
+        _set_signature(self, signature)
+        _set_opt_out(self, opt_out)
+        _set_signals(self, signals)
+        _set_scores(self, scores)
+        _set_kind_reason(self, None)
 
     @property
     def passed(self) -> bool:
@@ -278,29 +300,6 @@ class ReviewResult:
         return Decision.combine([*others, self.kind_reason()], errors, [])
 
 
-def _result_init(
-    self: ReviewResult,
-    verdict: Verdict,
-    kind: MessageKind,
-    prohibited: tuple[str, ...],
-    findings: tuple[Finding, ...],
-    signature: str | None,
-    opt_out: bool,
-    signals: tuple[Hit, ...] = (),
-    scores: tuple[tuple[str, float], ...] = (),
-) -> None:
-    # the slots' own setters: what the frozen class's generated __init__ does, one lookup less each
-    _set_verdict(self, verdict)
-    _set_kind(self, kind)
-    _set_prohibited(self, prohibited)
-    _set_findings(self, findings)
-    _set_signature(self, signature)
-    _set_opt_out(self, opt_out)
-    _set_signals(self, signals)
-    _set_scores(self, scores)
-    _set_kind_reason(self, None)
-
-
 _RESULT_SLOTS = (
     "verdict",
     "kind",
@@ -312,7 +311,7 @@ _RESULT_SLOTS = (
     "scores",
     "_kind_reason",
 )
-assert tuple(f.name for f in fields(ReviewResult)) == _RESULT_SLOTS, "update _result_init"
+assert tuple(f.name for f in fields(ReviewResult)) == _RESULT_SLOTS, "update ReviewResult.__init__"
 (
     _set_verdict,
     _set_kind,
@@ -324,7 +323,6 @@ assert tuple(f.name for f in fields(ReviewResult)) == _RESULT_SLOTS, "update _re
     _set_scores,
     _set_kind_reason,
 ) = (ReviewResult.__dict__[name].__set__ for name in _RESULT_SLOTS)
-ReviewResult.__init__ = _result_init  # type: ignore[method-assign]
 
 # 【signature】 at the start, or at the very end (trailing spaces and 。!. allowed)
 _SIG_START = re.compile(r"^\s*【([^【】]*)】")
