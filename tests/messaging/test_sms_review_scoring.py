@@ -378,6 +378,10 @@ ACQUAINTANCE_FRAUD = [
         "act.procurement_story",
     ),
     ("老同学，我是你大学室友，加我新微信，最近手头紧能不能借给我五千块。", "act.favour_money"),
+    (
+        "喂，是我啊，我是你表哥的同学，手机坏了，你先加一下我这个新微信，有急事找你，千万别跟家里说。",
+        "act.acquaintance_moves_channel",
+    ),
 ]
 
 ACQUAINTANCE_HONEST = [
@@ -388,6 +392,8 @@ ACQUAINTANCE_HONEST = [
     "周末一起吃饭吗？上次借我的书我下周还你。",
     # an honest purchase order from a company that names itself
     "【华美家具】您订购的办公桌椅一批已发货，预计周三送达，如有疑问请致电4008001234。",
+    # a business contact who names the firm and offers a WeChat: no claimed acquaintance
+    "您好，我是链城房产的置业顾问小刘，您关注的楼盘本周开放参观，您也可以加我的微信了解。",
     # a hospital promotion that names a fee
     "【仁爱医院】暑期近视手术优惠活动，手术费用八五折，详询4008005678，回T退订。",
 ]
