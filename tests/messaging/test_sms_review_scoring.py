@@ -360,3 +360,60 @@ def test_adverts_posing_as_notices_are_commercial(text: str) -> None:
 )
 def test_honest_notices_stay_notices(text: str) -> None:
     assert review(text).kind is not MessageKind.COMMERCIAL
+
+
+# acquaintance / leader impersonation (signals/acquaintance.yaml): a claimed acquaintance or local
+# office-holder, a reason the reader cannot check, a favour that costs money. Written for these tests.
+ACQUAINTANCE_FRAUD = [
+    (
+        "王阿姨，是我啊，我在开会不方便接电话，公司急需一笔钱，你先帮我垫付一下，晚上还你。",
+        "inst.acquaintance_unreachable",
+    ),
+    (
+        "我是实验小学的班主任，您的孩子在学校摔伤了，需要马上支付医疗费，请先转到我这里。",
+        "inst.local_office_holder",
+    ),
+    (
+        "我是城关镇政府的主任，我们单位要订一批办公桌椅，你报个价，我让供应商跟你联系。",
+        "act.procurement_story",
+    ),
+    ("老同学，我是你大学室友，加我新微信，最近手头紧能不能借给我五千块。", "act.favour_money"),
+    (
+        "喂，是我啊，我是你表哥的同学，手机坏了，你先加一下我这个新微信，有急事找你，千万别跟家里说。",
+        "act.acquaintance_moves_channel",
+    ),
+]
+
+ACQUAINTANCE_HONEST = [
+    # a school writing to parents with no favour asked
+    "【实验小学】各位家长：本周五下午学校举行运动会，请为孩子准备运动服，谢谢配合。",
+    # a friend asking to borrow money without claiming to be someone else is between people who know
+    # each other: no claimed identity, no reason not to check
+    "周末一起吃饭吗？上次借我的书我下周还你。",
+    # an honest purchase order from a company that names itself
+    "【华美家具】您订购的办公桌椅一批已发货，预计周三送达，如有疑问请致电4008001234。",
+    # a business contact who names the firm and offers a WeChat: no claimed acquaintance
+    "您好，我是链城房产的置业顾问小刘，您关注的楼盘本周开放参观，您也可以加我的微信了解。",
+    # a hospital promotion that names a fee
+    "【仁爱医院】暑期近视手术优惠活动，手术费用八五折，详询4008005678，回T退订。",
+]
+
+
+@pytest.mark.obligation("O31-16", "CSL-47", "O31-10")
+@pytest.mark.parametrize(("text", "signal"), ACQUAINTANCE_FRAUD)
+def test_acquaintance_and_leader_impersonation_is_fraud(text: str, signal: str) -> None:
+    f = finding(text, "fraud")
+    assert signal in {s["id"] for s in f["detail"]["signals"]}
+
+
+@pytest.mark.obligation("O31-16", "CSL-47")
+@pytest.mark.parametrize("text", ACQUAINTANCE_HONEST)
+def test_messages_that_look_like_acquaintance_fraud_but_are_honest_pass(text: str) -> None:
+    assert "fraud" not in prohibited(text)
+
+
+@pytest.mark.obligation("O31-16", "CSL-47")
+def test_a_verified_warning_that_quotes_acquaintance_fraud_is_cleared() -> None:
+    text = "【市反诈中心】警惕冒充领导、老师的诈骗：对方称在开会不方便接电话并要求垫付的，务必电话核实。"
+    assert "fraud" in prohibited(text)  # the wording alone reads as the fraud it quotes
+    assert "fraud" not in prohibited(text, ReviewContext(clearances=frozenset({"public_welfare"})))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from piguard.core.errors import FieldError, validation_error
@@ -214,7 +214,9 @@ _KIND_REASON: dict[MessageKind, tuple[str, tuple[str, ...], str, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)  # immutable: the reviewer's cache hands the same result out again
+# immutable: the reviewer's cache hands the same result out again. ``__init__`` is written out
+# (the generated one of a frozen class sets every field through ``object.__setattr__``)
+@dataclass(frozen=True, slots=True, init=False)
 class ReviewResult:
     verdict: Verdict
     kind: MessageKind
@@ -225,6 +227,28 @@ class ReviewResult:
     signals: tuple[Hit, ...] = ()  # the kind and opt-out evidence (why this kind)
     scores: tuple[tuple[str, float], ...] = ()
     _kind_reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        kind: MessageKind,
+        prohibited: tuple[str, ...],
+        findings: tuple[Finding, ...],
+        signature: str | None,
+        opt_out: bool,
+        signals: tuple[Hit, ...] = (),
+        scores: tuple[tuple[str, float], ...] = (),
+    ) -> None:
+        # the slots' own setters: what the frozen class's generated __init__ does, one lookup less each
+        _set_verdict(self, verdict)
+        _set_kind(self, kind)
+        _set_prohibited(self, prohibited)
+        _set_findings(self, findings)
+        _set_signature(self, signature)
+        _set_opt_out(self, opt_out)
+        _set_signals(self, signals)
+        _set_scores(self, scores)
+        _set_kind_reason(self, None)
 
     @property
     def passed(self) -> bool:
@@ -275,6 +299,30 @@ class ReviewResult:
         others = [f.reason() for f in self.findings if f.severity is not Severity.ERROR]
         return Decision.combine([*others, self.kind_reason()], errors, [])
 
+
+_RESULT_SLOTS = (
+    "verdict",
+    "kind",
+    "prohibited",
+    "findings",
+    "signature",
+    "opt_out",
+    "signals",
+    "scores",
+    "_kind_reason",
+)
+assert tuple(f.name for f in fields(ReviewResult)) == _RESULT_SLOTS, "update ReviewResult.__init__"
+(
+    _set_verdict,
+    _set_kind,
+    _set_prohibited,
+    _set_findings,
+    _set_signature,
+    _set_opt_out,
+    _set_signals,
+    _set_scores,
+    _set_kind_reason,
+) = (ReviewResult.__dict__[name].__set__ for name in _RESULT_SLOTS)
 
 # 【signature】 at the start, or at the very end (trailing spaces and 。!. allowed)
 _SIG_START = re.compile(r"^\s*【([^【】]*)】")
@@ -341,6 +389,12 @@ class Reviewer:
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
         self._pinyin = frozenset(r.pinyin_keys)
         self._models = list(r.models)
+        self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
+        # a message none of whose groups matched anything: its kind (by whether a model found it
+        # promotional) and its scores, the same for every such message
+        zeros = [0.0] * len(r.groups)
+        self._kind_unmatched = (self._kind(zeros, False), self._kind(zeros, True))
+        self._unmatched_scores = tuple((name, 0.0) for name, _i in self._kind_groups)
 
     def prepare(self, contexts: Iterable[ReviewContext]) -> None:
         """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
@@ -386,13 +440,18 @@ class Reviewer:
     def _signature(
         self, raw: str, kind: MessageKind, ctx: ReviewContext, findings: list[Finding]
     ) -> str | None:
-        text = raw.translate(_ZERO_WIDTH) if _ZERO_WIDTH_RE.search(raw) else raw
-        m = _SIG_START.match(text)
-        if m is None and ctx.signature_position is _START_OR_END:
-            m = _SIG_END.search(text)
+        m: re.Match[str] | None = None
+        if "【" in raw:
+            text = raw.translate(_ZERO_WIDTH) if _ZERO_WIDTH_RE.search(raw) else raw
+            m = _SIG_START.match(text)
+            if m is None and ctx.signature_position is _START_OR_END:
+                m = _SIG_END.search(text)
+            brackets = text.count("【") + text.count("】")
+        else:  # no signature can start here (most unsigned messages: no regular expression to run)
+            text = raw
+            brackets = raw.count("】")
         required = kind is _COMMERCIAL or ctx.require_signature is _SIG_ALL
         severity = _ERROR if required else _WARNING
-        brackets = text.count("【") + text.count("】")
         signature: str | None = None
         if m is None:
             if ctx.channel is _EMAIL:
@@ -579,30 +638,32 @@ class Reviewer:
             )
         scan = self.rules.scan(self._norm.normalize(text))
         scores, hits = scan.scores, scan.hits
+        matched = bool(scan.fired)  # False for most honest messages: no group saw anything to weigh
         findings: list[Finding] = []
 
-        opt_out = (
-            self._optout_idx >= 0
-            and scores[self._optout_idx] >= self.rules.groups[self._optout_idx].threshold
-        )
+        opt_out = matched and self._optout_idx >= 0 and scores[self._optout_idx] >= self._optout_threshold
         prohibited: list[str] = []
         promotes = False
         fired: dict[str, Hit | None] = {}
-        for i, g in self._prohibited:
-            if scores[i] >= g.threshold:
-                fired[g.name] = None
         evidence: dict[str, float] | None = None
         signals_by_cat: dict[str, list[dict[str, Any]]] = {}
-        if self._signal:
-            evidence = self._categories(text, scan, opt_out)
-            if evidence:
-                for name in self._verdicts_on(text, scan, evidence):
-                    fired[name] = None
-                if fired:
-                    wanted = {
-                        c for n in fired if n in self.rules.verdicts for c in self.rules.verdicts[n].weights
-                    }
-                    signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
+        if matched:
+            for i, g in self._prohibited:
+                if scores[i] >= g.threshold:
+                    fired[g.name] = None
+            if self._signal:
+                evidence = self._categories(text, scan, opt_out)
+                if evidence:
+                    for name in self._verdicts_on(text, scan, evidence):
+                        fired[name] = None
+                    if fired:
+                        wanted = {
+                            c
+                            for n in fired
+                            if n in self.rules.verdicts
+                            for c in self.rules.verdicts[n].weights
+                        }
+                        signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
         model_hits: dict[str, dict[str, Any]] = {}
         for model in self._models:
             label, margin = model.predict(scan.text)
@@ -643,7 +704,7 @@ class Reviewer:
             prohibited.append(name)
             promotes = promotes or (pg is not None and pg[1].promotes) or (rule is not None and rule.promotes)
             findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
-        kind = self._kind(scores, opt_out or promotes)
+        kind = self._kind(scores, opt_out or promotes) if matched else self._kind_unmatched[promotes]
 
         signature = self._signature(text, kind, ctx, findings)
 
@@ -666,13 +727,17 @@ class Reviewer:
                 findings.append(_f_pi(cat, n))
 
         signals: list[Hit] = []
-        score_items: list[tuple[str, float]] = []
-        for name, i in self._kind_groups:
-            if hits[i]:
-                signals.extend(hits[i])
-            score_items.append((name, scores[i]))
-        if self._optout_idx >= 0 and hits[self._optout_idx]:
-            signals.extend(hits[self._optout_idx])
+        if matched:
+            score_items: tuple[tuple[str, float], ...] = tuple(
+                (name, scores[i]) for name, i in self._kind_groups
+            )
+            for _name, i in self._kind_groups:
+                if hits[i]:
+                    signals.extend(hits[i])
+            if self._optout_idx >= 0 and hits[self._optout_idx]:
+                signals.extend(hits[self._optout_idx])
+        else:
+            score_items = self._unmatched_scores
         verdict = _PASS
         for f in findings:
             if f.severity is _ERROR:
@@ -686,7 +751,7 @@ class Reviewer:
             signature=signature,
             opt_out=opt_out,
             signals=tuple(signals),
-            scores=tuple(score_items),
+            scores=score_items,
         )
 
 
@@ -742,6 +807,7 @@ def _f_cleared(
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_sig_missing(severity: Severity, position: SignaturePosition) -> Finding:
     where_en = "at the start" if position is SignaturePosition.START else "at the start or the end"
     where_zh = "开头" if position is SignaturePosition.START else "开头或结尾"
@@ -754,6 +820,7 @@ def _f_sig_missing(severity: Severity, position: SignaturePosition) -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_sig_missing_email(severity: Severity) -> Finding:
     return Finding(
         "signature_missing",
@@ -764,6 +831,7 @@ def _f_sig_missing_email(severity: Severity) -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_sig_unverified_email() -> Finding:
     return Finding(
         "signature_unverified",
@@ -774,6 +842,7 @@ def _f_sig_unverified_email() -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_sig_empty(severity: Severity) -> Finding:
     return Finding(
         "signature_empty",
@@ -805,6 +874,7 @@ def _f_sig_mismatch(content_provider: str | None) -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_extra_brackets() -> Finding:
     return Finding(
         "signature_extra_brackets",
@@ -814,6 +884,7 @@ def _f_extra_brackets() -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_optout_missing() -> Finding:
     return Finding(
         "optout_missing",
@@ -833,6 +904,7 @@ def _f_optout_obstacle(evidence: list[str]) -> Finding:
     )
 
 
+@cache  # immutable and the same for the same arguments: built once
 def _f_kind_mismatch(declared: MessageKind) -> Finding:
     return Finding(
         "commercial_content_not_declared",
