@@ -417,3 +417,27 @@ def test_a_verified_warning_that_quotes_acquaintance_fraud_is_cleared() -> None:
     text = "【市反诈中心】警惕冒充领导、老师的诈骗：对方称在开会不方便接电话并要求垫付的，务必电话核实。"
     assert "fraud" in prohibited(text)  # the wording alone reads as the fraud it quotes
     assert "fraud" not in prohibited(text, ReviewContext(clearances=frozenset({"public_welfare"})))
+
+
+@pytest.mark.obligation("O31-16", "CSL-47")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【速借】黑户可贷，不看征信，三分钟到账，加微信 dk8899",
+        "网黑也能借：无视征信，逾期可贷，联系张经理",
+        "征信花了也能贷，白户可贷，额度五万",
+    ],
+)
+def test_lending_that_ignores_credit_records_is_illegal_lending(text: str) -> None:
+    assert "illegal_lending" in review(text).to_dict()["prohibited"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【工商银行】个人信用贷款，无抵押，最高30万，详询95588，回T退订",
+        "【招商银行】您的信用记录良好，可申请闪电贷，详询95555，回T退订",
+    ],
+)
+def test_a_banks_own_credit_loan_advert_is_not_illegal_lending(text: str) -> None:
+    assert review(text).to_dict()["prohibited"] == []
