@@ -72,4 +72,13 @@ def test_api_open_run_show_export_and_console(session: Session, target: dict[str
     assert page.status_code == 200
     assert 'id="rights-steps"' in page.text and f"/console/rights/{rid}/export" in page.text
     assert client.get(f"/console/rights/{rid}/export").status_code == 200
+    pdf = client.get(f"/console/rights/{rid}/export", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    import io
+
+    import pypdf
+
+    text = "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "个人信息副本" in text and PHONE in text  # the person's own data, for them
+    assert client.get(f"/console/rights/{rid}/export", params={"format": "docx"}).status_code == 422
     assert client.get("/console/rights/999999").status_code == 404

@@ -341,6 +341,25 @@ def export_path(session: Session, key: int | str) -> Path | None:
     return p if p.is_file() else None
 
 
+#: the forms an access export is kept in, and their media types
+EXPORT_FORMATS = {
+    "json": ("export.json", "application/json"),
+    "html": ("export.html", "text/html; charset=utf-8"),
+    "pdf": ("export.pdf", "application/pdf"),
+}
+
+
+def export_variant(path: Path, fmt: object) -> tuple[Path, str]:
+    """The export in ``fmt`` (json, html or pdf) beside ``path``, and its media type (O24-9.2)."""
+    if not isinstance(fmt, str) or fmt not in EXPORT_FORMATS:
+        raise _bad("format", "one of json, html, pdf", "须为 json、html 或 pdf")
+    name, media = EXPORT_FORMATS[fmt]
+    variant = path.with_name(name)
+    if not variant.is_file():  # an export written before this form existed
+        raise not_found("Export", "导出文件", fmt)
+    return variant, media
+
+
 def requests_for_subject(session: Session, subject_hash: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(RightsRequest)
@@ -663,6 +682,11 @@ def _assemble(case: Case, all_steps: list[RightsStep]) -> Path:
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), "utf-8")
     os.replace(tmp, out)
     (d / "export.html").write_text(_html(doc), "utf-8")
+    from piguard.rights.export_pdf import export_pdf
+
+    pdf_tmp = d / f".export-pdf.{uuid.uuid4().hex}.tmp"
+    pdf_tmp.write_bytes(export_pdf(doc))
+    os.replace(pdf_tmp, d / "export.pdf")
     return out
 
 

@@ -78,7 +78,7 @@ def show(
     return {**service.show(session, id), "purpose": read.purpose, "notes": read.notes()}
 
 
-@router.get("/{id}/export", summary="Download the export (json or html; a purpose-bound read)")
+@router.get("/{id}/export", summary="Download the export (json, html or pdf; a purpose-bound read)")
 @carries("O24-9.2", "O24-9.3", "O24-13.3")
 def export(
     id: str,
@@ -89,11 +89,8 @@ def export(
     path = service.export_path(session, id)
     if path is None:
         raise not_found("Export", "导出文件", id)
-    if format == "html":
-        path = path.with_name("export.html")
-    return FileResponse(
-        path, media_type="text/html" if format == "html" else "application/json", filename=path.name
-    )
+    variant, media = service.export_variant(path, format)
+    return FileResponse(variant, media_type=media, filename=variant.name)
 
 
 @router.post("/steps/{step_id}/complete", summary="Record a manual task as done")

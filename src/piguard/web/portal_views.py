@@ -439,4 +439,7 @@ def case_export(
     if path is None:
         return RedirectResponse(f"/portal/cases/{key[:40]}", status_code=303)
     session.commit()
+    fmt = request.query_params.get("format")
+    if fmt in ("html", "pdf") and path.with_name(f"export.{fmt}").is_file():
+        path = path.with_name(f"export.{fmt}")
     return FileResponse(str(path), filename=path.name, media_type=portal.media_type(path))

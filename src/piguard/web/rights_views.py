@@ -61,9 +61,11 @@ def rights_export(
         return _error(
             request, principal, PiguardError("not_found", "No export.", "没有导出文件。", http_status=404)
         )
-    if format == "html":
-        return FileResponse(path.with_name("export.html"), media_type="text/html")
-    return FileResponse(path, media_type="application/json", filename=path.name)
+    try:
+        variant, media = service.export_variant(path, format)
+    except PiguardError as err:
+        return _error(request, principal, err)
+    return FileResponse(variant, media_type=media, filename=variant.name)
 
 
 @router.post("/console/rights/{id}/steps/{step_id}/complete", response_model=None)
