@@ -69,3 +69,28 @@ def test_stdlib_records_are_redacted() -> None:
     lines = _capture(lambda: logging.getLogger("lib").warning("mail to %s failed", "li.si@example.cn"))
     assert "li.si@example.cn" not in json.dumps(lines, ensure_ascii=False)
     assert lines and lines[0]["level"] == "warning"
+
+
+def test_hex_digests_are_hashes_not_numbers() -> None:
+    """The evidence bundle's SHA-256 came back from its audit entry as ``…6f[redacted]eac…`` (CI,
+    2026-12-03): a digest's digit runs are not card or phone numbers."""
+    digest = "d4f0cfccaeb6acbeea13556f5215549586310eac6bc13a80ee36aaffe091a348"
+    assert redact(f"bundle sha256={digest}") == f"bundle sha256={digest}"
+    assert redact(digest.upper()) == digest.upper()
+    md5 = "0f" + "5" * 28 + "ab"
+    assert redact(md5) == md5
+    # a phone number beside a digest is still masked, and a digit run that is not a digest's
+    # length, or has no hex letter, is masked as before
+    assert redact(f"{digest} 13812345678") == f"{digest} [redacted]"
+    assert redact("ab13812345678" + "c" * 20) == "ab[redacted]" + "c" * 20  # 33 characters
+    assert "[redacted]" in redact("tel13812345678abcdef0123456789abcdef01")  # 38: no digest length
+
+
+@given(st.binary(min_size=16, max_size=64))
+def test_redact_never_changes_a_hex_digest(raw: bytes) -> None:
+    import hashlib
+
+    for name in ("md5", "sha1", "sha256", "sha512"):
+        digest = hashlib.new(name, raw).hexdigest()
+        if not set(digest) <= set("0123456789"):
+            assert redact(f"hash {digest}.") == f"hash {digest}."

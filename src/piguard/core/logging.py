@@ -34,6 +34,14 @@ _PI_PATTERNS = [
 ]
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
+#: A message digest written in hex (MD5, SHA-1, SHA-224/256/384/512: 32 to 128 characters, one case,
+#: at least one letter) is a hash, not a number: about one SHA-256 in fifteen holds a 12-digit run,
+#: which the card pattern would mask, so an evidence bundle's hash came back as ``…6f[redacted]eac…``
+#: in its audit entry. Only whole tokens of exactly a digest's length are kept.
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{32,128}|[0-9A-F]{32,128})(?![0-9A-Za-z])")
+_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
+_HEX_LETTERS = frozenset("abcdefABCDEF")
+
 PI_KEYS = frozenset(
     {
         "phone",
@@ -66,9 +74,31 @@ PI_KEYS = frozenset(
 def redact(value: str) -> str:
     """Mask every PI-looking span in ``value`` (full-width digits are folded first)."""
     folded = value.translate(_FULLWIDTH_DIGITS)
+    digests = _digests(folded) if len(folded) >= 32 else ()
+    if not digests:
+        return _mask(folded)
+    out, at = [], 0
+    for start, end in digests:
+        out.append(_mask(folded[at:start]))
+        out.append(folded[start:end])
+        at = end
+    out.append(_mask(folded[at:]))
+    return "".join(out)
+
+
+def _mask(text: str) -> str:
     for pattern in _PI_PATTERNS:
-        folded = pattern.sub("[redacted]", folded)
-    return folded
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
+def _digests(text: str) -> list[tuple[int, int]]:
+    """Spans of hex message digests in ``text`` (see :data:`_DIGEST`)."""
+    return [
+        m.span()
+        for m in _DIGEST.finditer(text)
+        if len(m.group()) in _DIGEST_LENGTHS and not _HEX_LETTERS.isdisjoint(m.group())
+    ]
 
 
 def _redact_value(key: str, value: Any) -> Any:
