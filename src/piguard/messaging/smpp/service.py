@@ -17,8 +17,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from piguard.core import crypto
@@ -201,7 +202,7 @@ def record_outcomes(
     parts (receipts are matched by them) and the outbox outcomes of each claim, in the caller's one
     transaction."""
     if parts:
-        session.execute(insert(SmppUpstreamPart), list(parts))
+        session.connection().execute(_INSERT_PARTS, list(parts))
     for token, outs in by_claim.items():
         settle_outbox(session, token, outs)
 
@@ -209,7 +210,11 @@ def record_outcomes(
 def record_parts(session: Session, parts: Sequence[dict[str, object]]) -> None:
     """Only the part ids (the outcomes are written by the dispatcher at the end of its batch)."""
     if parts:
-        session.execute(insert(SmppUpstreamPart), list(parts))
+        session.connection().execute(_INSERT_PARTS, list(parts))
+
+
+#: Core, not the ORM's bulk insert: a window of part ids is written many times a second
+_INSERT_PARTS = insert(cast(Table, SmppUpstreamPart.__table__))
 
 
 # ------------------------------------------------------------------------------------ receipts
