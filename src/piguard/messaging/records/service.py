@@ -58,9 +58,14 @@ def new_ref() -> str:
     return _new_ref()
 
 
-def _recorded_sender(channel: str, direction: str, sender: str) -> str:
-    """An SMS sender is a port code; one that is a person's number (a refused submission from a
-    mobile, say) is kept masked like a recipient, never in clear (O24-10)."""
+def _recorded_sender(channel: str, direction: str, sender: str, port_id: int | None) -> str:
+    """An SMS sender is a port code, kept whole when it resolved to a registered port (O31-11: the
+    record says which port sent it; a port with its extension often has 12 to 20 digits, which the
+    PI redactor would take for a card number). One that resolved to no port and looks like a
+    person's number (a refused submission from a mobile, say) is kept masked like a recipient,
+    never in clear (O24-10)."""
+    if port_id is not None:
+        return sender
     if channel == "sms" and direction == "out" and redact(sender) != sender:
         return addresses.mask_address(sender)
     return sender
@@ -107,7 +112,7 @@ def record_row(
         "at": at,
         "direction": direction,
         "channel": channel,
-        "sender": _recorded_sender(channel, direction, sender),
+        "sender": _recorded_sender(channel, direction, sender, port_id),
         "recipient_hash": recipient_hash,
         "recipient_masked": recipient_masked,
         "recipient_enc": crypto.encrypt(address),
