@@ -114,6 +114,11 @@ SMS_COMMANDS: list[LazyEntry] = [
         "piguard.messaging.cmpp.cli:account_app",
         "CMPP accounts of content providers (SP_Id and shared secret). 内容提供者的 CMPP 账号。",
     ),
+    (
+        "callback",
+        "piguard.messaging.callbacks.cli:callback_app",
+        "Receipts and replies pushed to content providers (HMAC-signed), or kept to poll. 回执与上行推送。",
+    ),
 ]
 
 

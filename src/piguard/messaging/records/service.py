@@ -590,11 +590,13 @@ def deliver_report(
     *,
     at: datetime | None = None,
     transport_ref: str | None = None,
+    error: str | None = None,
 ) -> str:
     """A delivery report from the transport: the outbox row and the record take the new status when
     it is further on (queued < sending < sent < delivered | failed); a late ``sent`` after
     ``delivered``, or ``failed`` after ``delivered``, changes nothing. Returns the status the
-    message has now."""
+    message has now. A final status that moved is owed to the content provider as a receipt when
+    it turned them on (``messaging.callbacks``; ``error``: the SMS centre's code of a failure)."""
     if status not in DELIVERY_STATUSES:
         raise validation_error([FieldError("status", f"one of {', '.join(DELIVERY_STATUSES)}")])
     ref = str(message_ref)[:32]
@@ -618,6 +620,10 @@ def deliver_report(
         )
     _set_record_status(session, [(ref, status)], when)
     if moved is not None:
+        if status in ("delivered", "failed"):
+            from piguard.messaging.callbacks.service import record_receipt
+
+            record_receipt(session, ref, status, when, error)
         return status
     return session.scalar(select(OutboxMessage.status).where(OutboxMessage.message_ref == ref)) or status
 

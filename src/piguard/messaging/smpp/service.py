@@ -293,7 +293,8 @@ def apply_receipt(
         return None
     final = "failed" if failed else "delivered"
     try:
-        deliver_report(session, ref, final, transport_ref=smsc_id if part is None else None)
+        code = next((e for e in errors if e and e != "000"), None) if failed else None
+        deliver_report(session, ref, final, transport_ref=smsc_id if part is None else None, error=code)
     except PiguardError:
         log.warning("smpp.receipt_unknown_message")
         return None
