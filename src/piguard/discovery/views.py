@@ -32,7 +32,9 @@ def detect_view(
     body: schemas.DetectIn, _: Principal = Depends(require_action("discovery.detect"))
 ) -> dict[str, Any]:
     cats = check_categories(body.categories) if body.categories is not None else None
-    return {"findings": [f.to_dict() for f in detect(body.text, cats, body.min_confidence)]}
+    return {
+        "findings": [f.to_dict() for f in detect(body.text, cats, body.min_confidence, ner=body.ner or None)]
+    }
 
 
 @router.post("/mask", response_model=schemas.MaskOut, summary="De-identify a text")
