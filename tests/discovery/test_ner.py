@@ -48,6 +48,19 @@ def test_places_written_together_are_one_address() -> None:
     assert [(text[s:e], c) for s, e, c, _ in tagged] == [("浙江省杭州市西湖区文三路90号", "address")]
 
 
+def test_name_parts_are_joined_and_stray_characters_are_not_names() -> None:
+    backend = ner.load()
+
+    def tagged(text: str) -> list[tuple[str, str]]:
+        return [(text[s:e], c) for s, e, c, _ in backend.spans([text])[0]]
+
+    assert ("John Smith", "name") in tagged("我昨天和John Smith在上海见面")
+    assert ("约翰·史密斯", "name") in tagged("约翰·史密斯来了")
+    assert tagged("王芳 李强都在") == [("王芳", "name"), ("李强", "name")]
+    # characters the model never saw (emoji, a lone surrogate) are no names, and cost no crash
+    assert tagged("\ud800李建国说\U0001f600") == [("李建国", "name")]
+
+
 def test_overlapping_findings_of_both_tiers_are_one_finding() -> None:
     text = "收件人王芳，收货地址：北京市朝阳区建国路88号，电话13812345678"
     fast = detect(text)
@@ -213,3 +226,27 @@ def test_cluener_loose_floor() -> None:
         ]
 
     assert f1(names(True)) >= 0.5 > f1(names(False))
+
+
+def test_cli_database_scan_with_ner_reads_free_text_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    p = tmp_path / "crm.db"
+    con = sqlite3.connect(p)
+    con.execute("create table visit (id integer, note text)")
+    people = ["李建国", "陈思远", "王小明", "赵丽华", "周杰"]
+    con.executemany(
+        "insert into visit values (?, ?)",
+        [(i, f"今天下午{people[i % 5]}来店里咨询了套餐的事情") for i in range(40)],
+    )
+    con.commit()
+    con.close()
+
+    def columns(*extra: str) -> dict[str, list[str]]:
+        r = runner.invoke(app, ["scan", "--db", f"sqlite:///{p}", "-f", "json", *extra])
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        return {c["column"]: [x["category"] for x in c["categories"]] for c in doc["columns"]}
+
+    assert columns() == {"id": [], "note": []}
+    assert columns("--ner") == {"id": [], "note": ["name"]}

@@ -675,9 +675,11 @@ def detect_batch(
     engine = default_engine()
     cats = check_categories(categories) if categories is not None else None
     threshold = engine.min_confidence if min_confidence is None else min_confidence
-    fast = [[(f.start, f.end, f.category, f.confidence) for f in fs] for fs in out]
-    merged = ner_tier.add_ner(texts, fast, backend, cats, threshold)
-    return [[Finding(*t) for t in fs] for fs in merged]
+    for k, extra in enumerate(ner_tier.tag(texts, backend, cats, threshold)):
+        if extra:  # most texts of a scan have no name or place: their findings stay as they are
+            fast = [(f.start, f.end, f.category, f.confidence) for f in out[k]]
+            out[k] = [Finding(*t) for t in ner_tier.merge(fast, extra)]
+    return out
 
 
 def _detect_batch(

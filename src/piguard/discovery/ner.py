@@ -159,13 +159,13 @@ class LacBackend:
             loc_b=by_name["LOC-B"],
             inside=np.array([id2tag.get(i, "O").endswith("-I") for i in range(n_tags)]),
         )
-        self._trans = transitions
+        self._trans_t = np.ascontiguousarray(transitions.T)
         self._exp_trans = np.exp(transitions - transitions.max())
         self._lock = threading.Lock()
 
     def _ids(self, text: str) -> Any:
         np = self._np
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         ids = self._lut[np.minimum(codes, 0xFFFF)]
         ids[codes > 0xFFFF] = self._oov
         return ids
@@ -190,71 +190,67 @@ class LacBackend:
         return out
 
     def _tag(self, seqs: list[str]) -> list[list[Span]]:
+        """Tag segments of one length (see :meth:`spans`)."""
         np = self._np
-        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        width = int(lengths.max())
-        ids = np.zeros((len(seqs), width), dtype=np.int64)
-        for j, s in enumerate(seqs):
-            ids[j, : len(s)] = self._ids(s)
+        width = len(seqs[0])
+        ids = np.stack([self._ids(s) for s in seqs])
         with self._lock:  # one session, used by one thread at a time
-            emissions = self._session.run(None, {"token_ids": ids, "length": lengths})[0]
+            emissions = self._session.run(
+                None, {"token_ids": ids, "length": np.full(len(seqs), width, dtype=np.int64)}
+            )[0]
         emissions = emissions.astype(np.float64)
-        paths = self._viterbi(emissions, lengths)
-        post = self._posterior(emissions, lengths)
-        return [self._decode(paths[j], post[j], int(lengths[j])) for j in range(len(seqs))]
+        paths = self._viterbi(emissions)
+        post = self._posterior(emissions)
+        return [self._decode(seqs[j], paths[j], post[j]) for j in range(len(seqs))]
 
-    def _viterbi(self, em: Any, lengths: Any) -> Any:
+    def _viterbi(self, em: Any) -> Any:
+        """The best tag sequence per row of ``em`` (batch, length, tags), as LAC decodes."""
         np = self._np
-        n, width, _ = em.shape
+        n, width, k = em.shape
+        into = self._trans_t  # [to, from]: the reduction runs over the contiguous last axis
         score = em[:, 0].copy()
-        back = np.zeros((n, width, em.shape[2]), dtype=np.int64)
+        back = np.empty((n, width, k), dtype=np.intp)
         for t in range(1, width):
-            cand = score[:, :, None] + self._trans[None]
-            best = cand.argmax(axis=1)
-            new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + em[:, t]
-            live = (t < lengths)[:, None]
-            score = np.where(live, new, score)
+            cand = score[:, None, :] + into
+            best = cand.argmax(axis=2)
             back[:, t] = best
-        paths = np.zeros((n, width), dtype=np.int64)
+            score = np.take_along_axis(cand, best[:, :, None], axis=2)[:, :, 0] + em[:, t]
+        paths = np.empty((n, width), dtype=np.intp)
         last = score.argmax(axis=1)
         rows = np.arange(n)
-        for t in range(width - 1, -1, -1):
-            at_end = t == lengths - 1
-            last = np.where(at_end, score.argmax(axis=1), last)
+        for t in range(width - 1, 0, -1):
             paths[:, t] = last
-            if t:
-                prev = back[rows, t, last]
-                last = np.where(t < lengths, prev, last)
+            last = back[rows, t, last]
+        paths[:, 0] = last
         return paths
 
-    def _posterior(self, em: Any, lengths: Any) -> Any:
+    def _posterior(self, em: Any) -> Any:
         """Per character and tag, the CRF's posterior probability (scaled forward-backward)."""
         np = self._np
         n, width, k = em.shape
         pe = np.exp(em - em.max(axis=2, keepdims=True))
-        tr = self._exp_trans
+        tr, tr_t = self._exp_trans, self._exp_trans.T
         alpha = np.empty_like(pe)
         a = pe[:, 0] / pe[:, 0].sum(axis=1, keepdims=True)
         alpha[:, 0] = a
         for t in range(1, width):
-            a2 = (a @ tr) * pe[:, t]
-            a2 /= a2.sum(axis=1, keepdims=True)
-            a = np.where((t < lengths)[:, None], a2, a)
+            a = (a @ tr) * pe[:, t]
+            a /= a.sum(axis=1, keepdims=True)
             alpha[:, t] = a
         beta = np.empty_like(pe)
         b = np.ones((n, k))
         beta[:, width - 1] = b
         for t in range(width - 2, -1, -1):
-            b2 = (pe[:, t + 1] * b) @ tr.T
-            b2 /= b2.sum(axis=1, keepdims=True)
-            b = np.where((t + 1 < lengths)[:, None], b2, np.ones((n, k)))
+            b = (pe[:, t + 1] * b) @ tr_t
+            b /= b.sum(axis=1, keepdims=True)
             beta[:, t] = b
         post = alpha * beta
         post /= post.sum(axis=2, keepdims=True)
         return post
 
-    def _decode(self, path: Any, post: Any, length: int) -> list[Span]:
+    def _decode(self, seq: str, path: Any, post: Any) -> list[Span]:
         tg = self._tags
+        length = len(seq)
         inside = tg.inside
         out: list[Span] = []
         i = 0
@@ -276,7 +272,35 @@ class LacBackend:
                 else:
                     out.append((i, j, cat, sum(probs) / len(probs)))
             i = j
-        return out
+        kept: list[Span] = []
+        for sp in out:
+            t = _trim(seq, sp)
+            if t is None:
+                continue
+            gap = seq[kept[-1][1] : t[0]] if kept else ""
+            if (
+                kept
+                and t[2] == "name" == kept[-1][2]
+                and (gap in ("·", "・") or (gap == " " and seq[t[0]].isascii() and seq[t[0] - 2].isascii()))
+            ):
+                # 约翰·史密斯, John Smith: the parts of one name (王芳 李强 are two)
+                p0 = kept[-1]
+                t = (p0[0], t[1], "name", (p0[3] + t[3]) / 2)
+                kept[-1] = t
+            else:
+                kept.append(t)
+        return kept
+
+
+def _trim(seq: str, span: Span) -> Span | None:
+    """The span without leading or trailing characters that are neither letters nor digits (the
+    model tags characters it has never seen, emoji among them, as names); None if nothing is left."""
+    s, e, c, x = span
+    while s < e and not seq[s].isalnum():
+        s += 1
+    while e > s and not seq[e - 1].isalnum():
+        e -= 1
+    return (s, e, c, x) if e > s and any(ch.isalpha() for ch in seq[s:e]) else None
 
 
 # --- the registry and the switch ---------------------------------------------------------------
@@ -382,6 +406,17 @@ def merge(fast: Sequence[Span], extra: Sequence[Span]) -> list[Span]:
 
 
 @carries("O24-4", "GC-111")
+def tag(
+    texts: Sequence[str], backend: str, categories: frozenset[str] | None, threshold: float
+) -> list[list[Span]]:
+    """Per text, the NER tier's ``name``/``address`` spans at or above ``threshold``, only of the
+    categories asked for (none are tagged when neither is). O24-4: names and addresses are PI."""
+    wanted = NER_CATEGORIES if categories is None else NER_CATEGORIES & categories
+    if not wanted:
+        return [[] for _ in texts]
+    return [[sp for sp in t if sp[2] in wanted and sp[3] >= threshold] for t in load(backend).spans(texts)]
+
+
 def add_ner(
     texts: Sequence[str],
     fast: Sequence[Sequence[Span]],
@@ -389,13 +424,5 @@ def add_ner(
     categories: frozenset[str] | None,
     threshold: float,
 ) -> list[list[Span]]:
-    """Per text, the fast tier's findings merged with the NER tier's ``name``/``address`` spans at
-    or above ``threshold`` (only the categories asked for). O24-4: names and addresses are PI."""
-    wanted = NER_CATEGORIES if categories is None else NER_CATEGORIES & categories
-    if not wanted:
-        return [list(f) for f in fast]
-    tagged = load(backend).spans(texts)
-    return [
-        merge(f, [sp for sp in t if sp[2] in wanted and sp[3] >= threshold])
-        for f, t in zip(fast, tagged, strict=True)
-    ]
+    """Per text, the fast tier's findings merged with the NER tier's (:func:`tag`, :func:`merge`)."""
+    return [merge(f, t) for f, t in zip(fast, tag(texts, backend, categories, threshold), strict=True)]
