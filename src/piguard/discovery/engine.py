@@ -311,7 +311,11 @@ class _Dictionary:
             if db is None:
                 return [], []
         else:
-            db, data, width = self._hs, text.encode("utf-32-le"), 4
+            db, data, width = (
+                self._hs,
+                text.encode("utf-32-le", "surrogatepass"),
+                4,
+            )  # lone surrogates: 4 bytes still
         scratches = getattr(self._local, "scratch", None)
         if scratches is None:
             scratches = self._local.scratch = {}
