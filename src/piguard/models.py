@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "piguard.messaging.smpp.models",
     "piguard.messaging.cmpp.models",
     "piguard.messaging.callbacks.models",
+    "piguard.messaging.routing.models",
     "piguard.messaging.monitor.models",
     "piguard.rights.models",
     "piguard.cases.models",

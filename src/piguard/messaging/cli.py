@@ -115,6 +115,21 @@ SMS_COMMANDS: list[LazyEntry] = [
         "CMPP accounts of content providers (SP_Id and shared secret). 内容提供者的 CMPP 账号。",
     ),
     (
+        "route",
+        "piguard.messaging.routing.cli:route_command",
+        "Which carrier's link a number goes to, and why (ported, or its segment). 号码的路由。",
+    ),
+    (
+        "ported",
+        "piguard.messaging.routing.cli:ported_app",
+        "Ported numbers (携号转网): import the list. 携号转网号码。",
+    ),
+    (
+        "links",
+        "piguard.messaging.routing.cli:links_command",
+        "Outbound links per carrier and the queue waiting for each (one JSON line each; a carrier no link carries is listed with link null). 各运营商链路与待发队列。",
+    ),
+    (
         "callback",
         "piguard.messaging.callbacks.cli:callback_app",
         "Receipts and replies pushed to content providers (HMAC-signed), or kept to poll. 回执与上行推送。",

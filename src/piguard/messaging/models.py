@@ -444,6 +444,9 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: a transient refusal (throttling, timeout, lost link): queued again, not claimed before this
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the carrier whose link carries it (``messaging.routing``: ported table, else segment); None:
+    #: no carrier (e-mail, a number abroad or in no known segment), taken by a link for ``other``
+    route: Mapped[str | None] = mapped_column(String(24), nullable=True)
     #: why the last attempt did not go (an SMPP status such as 0x00000058, "timeout", "link_lost",
     #: "expired"); no personal information
     last_error: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -351,6 +351,7 @@ def outbox_entry(
         emergency=ev.emergency,
         at=now,
         recipient_enc=recipient_enc,
+        recipient_hash=p.recipient_hash,
     )
 
 

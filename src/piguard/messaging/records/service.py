@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import String, Table, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import String, Table, and_, bindparam, case, delete, false, func, or_, select, update
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -195,10 +195,12 @@ def outbox_row(
     emergency: bool,
     at: datetime,
     recipient_enc: str | None = None,
+    recipient_hash: str | None = None,
 ) -> dict[str, Any]:
     """``recipient_enc``: the address already encrypted for the message's record (the same value,
-    so one AES-GCM encryption serves both rows)."""
+    so one AES-GCM encryption serves both rows). The carrier route is set by :func:`enqueue`."""
     return {
+        _ROUTE_BY: (address, recipient_hash or crypto.address_hash(address)) if channel == "sms" else None,
         "message_ref": ref,
         "channel": channel,
         "sender": sender,
@@ -212,9 +214,24 @@ def outbox_row(
     }
 
 
+#: key of an outbox row dict (from :func:`outbox_row`) holding what its route is found from; not a column
+_ROUTE_BY = "_route_by"
+
+
 def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(OUTBOX.insert(), rows)
+    """Insert outbox rows, each with the carrier whose link is to carry it (``messaging.routing``:
+    the ported-number table, else the number's segment; one query for the batch)."""
+    if not rows:
+        return
+    from piguard.messaging.routing.service import routes_for
+
+    keyed = [(i, r.pop(_ROUTE_BY, None)) for i, r in enumerate(rows)]
+    sms = [(i, k) for i, k in keyed if k is not None]
+    for (i, _), route in zip(sms, routes_for(session, [k for _, k in sms]), strict=True):
+        rows[i]["route"] = route
+    for r in rows:
+        r.setdefault("route", None)
+    session.execute(OUTBOX.insert(), rows)
 
 
 def subscription_event(
@@ -322,14 +339,20 @@ def _before(status: str) -> list[str]:
 
 @carries("O31-17", "O31-11")
 def claim_outbox(
-    session: Session, *, limit: int = 500, now: datetime | None = None, lease_seconds: int | None = None
+    session: Session,
+    *,
+    limit: int = 500,
+    now: datetime | None = None,
+    lease_seconds: int | None = None,
+    routes: Sequence[str | None] | None = None,
 ) -> str | None:
     """Claim up to ``limit`` queued rows (emergency lane first, O31-17), and rows whose earlier claim
     expired, for one dispatcher: ``sending`` with a fresh claim token and lease. Returns the token
     (None: nothing to send). The caller commits before handing the rows to a transport, so another
     dispatcher never takes them: on PostgreSQL the pick skips rows another dispatcher is claiming
     (``FOR UPDATE SKIP LOCKED``); on both backends the claiming ``UPDATE`` repeats the condition, so
-    a row claimed meanwhile is left alone."""
+    a row claimed meanwhile is left alone. ``routes``: only rows of these carriers (``None`` in it:
+    rows with no carrier), for a link that carries only them (``messaging.routing``)."""
     now = now or utcnow()
     lease = lease_seconds or get_messaging_settings().sms_outbox_lease_seconds
     claimable = or_(
@@ -339,6 +362,12 @@ def claim_outbox(
         ),
         and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
+    if routes is not None:
+        named = [r for r in routes if r is not None]
+        on_route = [OutboxMessage.route.in_(named)] if named else []
+        if None in routes:
+            on_route.append(OutboxMessage.route.is_(None))
+        claimable = and_(claimable, or_(*on_route)) if on_route else and_(claimable, false())
     pick = (
         select(OutboxMessage.id)
         .where(claimable)
@@ -375,6 +404,7 @@ def drain_outbox(
     limit: int = 500,
     now: datetime | None = None,
     lease_seconds: int | None = None,
+    routes: Sequence[str | None] | None = None,
 ) -> int:
     """Hand queued messages to ``transport``, emergency lane first (O31-17); returns how many were sent.
 
@@ -385,7 +415,7 @@ def drain_outbox(
     meanwhile (``delivered``/``failed``) is not overwritten by ``sent``. A dispatcher that dies
     between the claim and the result leaves rows ``sending`` until the lease runs out; the next
     dispatcher sends them again (at least once)."""
-    token = claim_outbox(session, limit=limit, now=now, lease_seconds=lease_seconds)
+    token = claim_outbox(session, limit=limit, now=now, lease_seconds=lease_seconds, routes=routes)
     session.commit()
     if token is None:
         return 0
@@ -400,12 +430,13 @@ def drain_outbox_rounds(
     limit: int = 500,
     max_rounds: int = 100,
     lease_seconds: int | None = None,
+    routes: Sequence[str | None] | None = None,
 ) -> int:
     """:func:`drain_outbox` round after round until the outbox is empty (or ``max_rounds``): the
     results of one round and the claim of the next are committed together, one write transaction
     per round instead of two (on SQLite every write waits for the one lock). Same guarantees: a claim
     is committed before its rows go to the transport, results are guarded by the claim token."""
-    token = claim_outbox(session, limit=limit, lease_seconds=lease_seconds)
+    token = claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes)
     session.commit()
     sent = 0
     for n in range(max_rounds):
@@ -416,7 +447,7 @@ def drain_outbox_rounds(
         # the next claim rides on this commit, unless this was the last round or the transport
         # accepted nothing (a link down: the next attempt waits for the caller's next call)
         token = (
-            claim_outbox(session, limit=limit, lease_seconds=lease_seconds)
+            claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes)
             if ok and n + 1 < max_rounds
             else None
         )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +20,7 @@ from piguard.core.db import unit_of_work, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
 from piguard.messaging.records.service import Transport, drain_outbox_rounds
+from piguard.messaging.routing.links import LinkConfig
 from piguard.messaging.smpp import service
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
@@ -63,9 +66,24 @@ smpp_client_ref = service.client_ref
 # ------------------------------------------------------------------------------------ the gateway
 
 
+@dataclass(eq=False)
+class _Link:
+    """One outbound link: its client, transport, the outbox routes it claims (None: every row) and
+    its own dispatcher loop (a link that is down holds only its carriers' messages)."""
+
+    name: str
+    transport: Transport
+    upstream: UpstreamClient | None = None
+    routes: tuple[str | None, ...] | None = None
+    kick: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
 class SmppGateway:
     """Runs the SMPP server, the upstream client (when configured) and the outbox dispatcher in
-    one asyncio loop. ``transport`` overrides the upstream client (e.g. the loopback transport)."""
+    one asyncio loop. ``transport`` overrides the upstream client (e.g. the loopback transport).
+    ``links`` (``messaging.routing.links``): one upstream client and dispatcher per carrier link,
+    each claiming only its carriers' messages (issue 13.5)."""
 
     def __init__(
         self,
@@ -73,6 +91,7 @@ class SmppGateway:
         *,
         decide: Callable[[Submission], SubmitOutcome] | None = None,
         transport: Transport | None = None,
+        links: Sequence[LinkConfig] = (),
     ) -> None:
         self.settings = settings or SmppSettings()
         hold, accept_held = self.settings.hold_status, self.settings.accept_held
@@ -83,40 +102,60 @@ class SmppGateway:
             on_decided=self._on_decided,
             on_receiver_bound=self._flush_receipts,
         )
-        self.upstream: UpstreamClient | None = None
-        self.transport: Transport | None = transport
-        if transport is None and self.settings.upstream_host:
-            self.upstream = UpstreamClient(self.settings, on_deliver=self._on_upstream_deliver)
-            self.transport = SmppTransport(self.upstream)
-        self._kick = asyncio.Event()
+        self.links: list[_Link] = []
+        if transport is not None:
+            self.links.append(_Link("transport", transport))
+        elif links:
+            for cfg in links:
+                link_settings = self.settings.model_copy(
+                    update={
+                        "upstream_host": cfg.host,
+                        "upstream_port": cfg.port,
+                        "upstream_system_id": cfg.system_id,
+                        "upstream_password": cfg.password,
+                        "upstream_window": cfg.window,
+                    }
+                )
+                client = UpstreamClient(link_settings)
+                client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
+                self.links.append(_Link(cfg.name, SmppTransport(client), client, cfg.routes))
+        elif self.settings.upstream_host:
+            client = UpstreamClient(self.settings)
+            client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
+            self.links.append(_Link("upstream", SmppTransport(client), client))
+        # the single-link names earlier callers and tests use
+        self.upstream: UpstreamClient | None = self.links[0].upstream if self.links else None
+        self.transport: Transport | None = self.links[0].transport if self.links else None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         self.loop = asyncio.get_running_loop()
         addr = await self.server.start(host, port)
-        if self.upstream is not None:
-            await self.upstream.start()
-        if self.transport is not None:
-            self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
+        for link in self.links:
+            if link.upstream is not None:
+                await link.upstream.start()
+            link.task = asyncio.ensure_future(self._dispatch_loop(link))
         return addr
 
     async def stop(self) -> None:
         """Stop accepting, let the running decision and outbox round finish, unbind both sides."""
         self._stopping = True
         self.kick()
-        if self._dispatcher is not None:
+        for link in self.links:
+            if link.task is None:
+                continue
             try:
-                await asyncio.wait_for(asyncio.shield(self._dispatcher), 15)
+                await asyncio.wait_for(asyncio.shield(link.task), 15)
             except (TimeoutError, asyncio.CancelledError, Exception):
-                self._dispatcher.cancel()
+                link.task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=10)
         await self.server.stop()
-        if self.upstream is not None:
-            await self.upstream.stop()
+        for link in self.links:
+            if link.upstream is not None:
+                await link.upstream.stop()
 
     def _on_decided(self, sub: Submission, out: SubmitOutcome) -> None:
         """After the submit_sm_resp: wake the dispatcher for an accepted message. The earlier parts
@@ -139,8 +178,9 @@ class SmppGateway:
             self._spawn(self._send_receipts([rc]))
 
     def kick(self) -> None:
-        """Wake the dispatcher (a message was queued)."""
-        self._kick.set()
+        """Wake the dispatchers (a message was queued)."""
+        for link in self.links:
+            link.kick.set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -154,44 +194,42 @@ class SmppGateway:
             log.error("smpp.handler_failed", error=type(exc).__name__, detail=str(exc)[:200])
 
     # ---------------------------------------------------------------- outbox -> SMS centre
-    async def _dispatch_loop(self) -> None:
-        assert self.transport is not None
+    async def _dispatch_loop(self, link: _Link) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.settings.dispatch_interval)
-            self._kick.clear()
+                await asyncio.wait_for(link.kick.wait(), self.settings.dispatch_interval)
+            link.kick.clear()
             if self._stopping:
                 return
-            if self.upstream is not None and not self.upstream.bound:
-                continue
+            if link.upstream is not None and not link.upstream.bound:
+                continue  # its messages wait in the outbox; the other links go on
             try:
-                while await self.server.run_sync(self._drain_once) > 0:
+                while await self.server.run_sync(self._drain_once, link) > 0:
                     pass
             except Exception:
-                log.exception("smpp.dispatch_error")
+                log.exception("smpp.dispatch_error", link=link.name)
 
-    def _drain_once(self) -> int:
-        assert self.transport is not None
+    def _drain_once(self, link: _Link | None = None) -> int:
+        link = link or self.links[0]
         with unit_of_work() as session:
             # a few rounds per call, so that a stop or a lost link is seen between calls
             return drain_outbox_rounds(
-                session, self.transport, limit=self.settings.dispatch_batch, max_rounds=10
+                session, link.transport, limit=self.settings.dispatch_batch, max_rounds=10, routes=link.routes
             )
 
     # ---------------------------------------------------------------- SMS centre -> piguard
-    def _on_upstream_deliver(self, sm: ShortMessage) -> None:
+    def _on_upstream_deliver(self, sm: ShortMessage, link: str = "") -> None:
         if sm.esm_class & ESM_DELIVERY_RECEIPT:
-            self._spawn(self._handle_receipt(sm))
+            self._spawn(self._handle_receipt(sm, link))
         else:
             self._spawn(self._handle_mo(sm))
 
     @carries("O31-11")
-    async def _handle_receipt(self, sm: ShortMessage) -> None:
+    async def _handle_receipt(self, sm: ShortMessage, link: str = "") -> None:
         rc = parse_receipt(sm)
         if rc is None:
             log.warning("smpp.receipt_unreadable")
             return
-        link = self.upstream.link if self.upstream is not None else ""
         for _attempt in range(20):
             try:
                 result = await self.server.run_sync(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,6 +21,8 @@ from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
 from piguard.messaging.records.service import LoopbackTransport
 from piguard.messaging.registry.service import list_content_providers
+from piguard.messaging.routing.cli import LINKS_ENV
+from piguard.messaging.routing.links import LinkConfig, load_links
 from piguard.messaging.smpp import accounts
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
@@ -49,6 +53,11 @@ def smpp_serve(
         False, "--loopback", help="No SMS centre: count allowed messages as sent (demo). 演示模式。"
     ),
     max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+    links: Path = typer.Option(
+        None,
+        "--links",
+        help="Links file: one upstream link per carrier (default $PIGUARD_SMS_LINKS_FILE; docs/sms-routing.md).",
+    ),
 ) -> None:
     """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
     gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。"""
@@ -66,14 +75,20 @@ def smpp_serve(
     }
     settings = SmppSettings(**overrides)
     transport = LoopbackTransport() if loopback else None
-    asyncio.run(_serve(settings, transport, max_seconds))
+    path = links or (Path(os.environ[LINKS_ENV]) if os.environ.get(LINKS_ENV) else None)
+    link_configs = load_links(path) if path is not None and transport is None else []
+    asyncio.run(_serve(settings, transport, max_seconds, link_configs))
 
 
-async def _serve(settings: SmppSettings, transport: LoopbackTransport | None, max_seconds: float) -> None:
-    gw = SmppGateway(settings, transport=transport)
+async def _serve(
+    settings: SmppSettings, transport: LoopbackTransport | None, max_seconds: float, links: list[LinkConfig]
+) -> None:
+    gw = SmppGateway(settings, transport=transport, links=links)
     bound_host, bound_port = await gw.start()
-    upstream = (
-        f"{settings.upstream_host}:{settings.upstream_port}"
+    upstream: object = (
+        {c.name: f"{c.host}:{c.port}" for c in links}
+        if links
+        else f"{settings.upstream_host}:{settings.upstream_port}"
         if gw.upstream
         else ("loopback" if transport else "none (messages stay queued)")
     )
