@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from piguard.cli import app
+from piguard.core.db import utcnow
 from piguard.core.errors import PiguardError
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
@@ -182,6 +183,14 @@ def test_each_message_reaches_its_carriers_centre_once_while_a_link_is_down(
         _queue(session, numbers)
         gw.kick()
         wait_for(lambda: len(centres["mobile"].received) == 2 and len(centres["telecom"].received) == 2, 15)
+
+        # the console and `sms links` see the link that is down, with its queue
+        def states() -> dict[str, tuple[str, int]]:
+            session.expire_all()
+            return {r["link"]: (r["state"], r["queued"]) for r in routing.links_overview(session, utcnow())}
+
+        wait_for(lambda: states().get("cucc") == ("down", 2), 10)
+        assert states()["cmcc"][0] == "bound" and states()["ctcc"][0] == "bound"
         # the Unicom messages wait in the outbox, not sent over another carrier's link
         held = session.scalars(
             select(OutboxMessage.status)
@@ -194,6 +203,7 @@ def test_each_message_reaches_its_carriers_centre_once_while_a_link_is_down(
         wait_for(lambda: len(centres["unicom"].received) == 2, 30)
         gw.kick()
         loop_thread.run(_settle())
+        wait_for(lambda: states().get("cucc") == ("bound", 0), 10)
         got = {c: Counter(r.destination_addr.lstrip("+") for r in s.received) for c, s in centres.items()}
         assert got["mobile"] == Counter({"8613812345678": 1, "8613812340001": 1})
         assert got["unicom"] == Counter({"8618612345678": 1, "8618612340002": 1})
@@ -238,11 +248,5 @@ def test_route_ported_and_links_commands(
     res = runner.invoke(app, ["sms", "links", "--links", str(links)])
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.stdout.splitlines()]
-    assert rows[0]["link"] == "cmcc" and rows[0]["queued"] == 1
-    assert {
-        "link": None,
-        "carriers": ["china_unicom"],
-        "queued": 1,
-        "sending": 0,
-        "held": "no link carries this carrier",
-    } in rows
+    assert rows[0]["link"] == "cmcc" and rows[0]["queued"] == 1 and rows[0]["state"] == "not_started"
+    assert {"link": None, "carriers": ["china_unicom"], "state": "no_link", "queued": 1, "sending": 0} in rows

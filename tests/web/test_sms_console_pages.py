@@ -273,3 +273,34 @@ def test_pages_stay_fast_with_100k_records(client: TestClient, db_engine) -> Non
         assert r.status_code == 200, url
     with db.unit_of_work() as session:
         monitor.evaluate_alerts(session)
+
+
+@pytest.mark.obligation("O31-10", "O31-11")
+def test_the_links_page_shows_each_carriers_link_state_and_queue(client: TestClient) -> None:
+    from piguard.messaging.routing import service as routing
+
+    seed_sms()
+    now = utcnow()
+    with db.unit_of_work() as session:
+        routing.report_link(
+            session, name="cmcc", carriers=["china_mobile"], protocol="smpp", address="10.0.0.1:2775",
+            bound=True, sent_total=1234, rate_per_s=56.7, now=now,
+        )  # fmt: skip
+        routing.report_link(
+            session, name="ctcc", carriers=["china_telecom", "other"], protocol="smpp", address="10.0.0.3:2775",
+            bound=False, sent_total=9, rate_per_s=0.0, now=now - timedelta(minutes=5),
+        )  # fmt: skip
+    _login(client, DEMO_USERNAME)
+    r = client.get("/console/sms/links")
+    assert r.status_code == 200
+    assert "cmcc" in r.text and "中国移动" in r.text and "56.7" in r.text and 'data-state="bound"' in r.text
+    # a link that stopped reporting is said to be so, not shown as down or bound
+    assert 'data-state="not_reporting"' in r.text
+    # the queued messages to China Mobile numbers (139…) are counted on cmcc's row
+    with db.unit_of_work() as session:
+        queued = routing.queue_by_route(session)["china_mobile"]["queued"]
+    row = re.search(r"<code>cmcc</code>.*?</tr>", r.text, re.S)
+    assert queued >= 30 and row is not None and f"<td>{queued}</td>" in row.group(0)
+    _no_full_numbers(r.text)
+    r = client.get("/console/sms/links", params={"lang": "en"})
+    assert "Carrier links" in r.text and "China Mobile" in r.text

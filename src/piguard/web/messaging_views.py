@@ -45,6 +45,7 @@ TABS = (
     ("consents", "/console/sms/consents", "sms.tab.consents"),
     ("optouts", "/console/sms/optouts", "sms.tab.optouts"),
     ("alerts", "/console/sms/alerts", "sms.tab.alerts"),
+    ("links", "/console/sms/links", "sms.tab.links"),
 )
 RATE_KINDS = frozenset({"refusal_rate", "opt_out_rate", "complaint_rate"})
 
@@ -400,6 +401,29 @@ def sms_registry(
         ports=reg.ports,
         suspensions=registry.list_suspensions(session, limit=20),
         qs=lambda **over: _qs({"q": needle}, **over),
+    )
+
+
+@router.get("/console/sms/links")
+@carries("O31-10", "O31-11")
+def sms_links(
+    request: Request,
+    principal: Principal = Depends(console_principal),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Carrier links: state, rate, the queue of each (``messaging.routing``)."""
+    denied = _permitted(request, principal, "sms.read", session)
+    if denied is not None:
+        return denied
+    from piguard.messaging.routing import service as routing
+
+    return _page(
+        request,
+        principal,
+        "sms_links.html",
+        "links",
+        links=routing.links_overview(session, utcnow()),
+        carrier_names=routing.segments().carriers,
     )
 
 

@@ -60,27 +60,35 @@ def links_command(
 ) -> None:
     """Outbound links per carrier and the queue waiting for each (one JSON line each; a carrier
     no link carries is listed with link null). 各运营商链路与待发队列。"""
+    from piguard.core.db import utcnow
+
     path = links_file or (Path(os.environ[LINKS_ENV]) if os.environ.get(LINKS_ENV) else None)
-    links = load_links(path) if path is not None else []
+    configured = load_links(path) if path is not None else []
     with unit_of_work() as session:
+        rows = service.links_overview(session, utcnow())
         queues = service.queue_by_route(session)
-    carried: dict[str | None, str] = {}
-    for link in links:
-        for route in link.routes:
-            carried[route] = link.name
-        _echo(
-            {
-                "link": link.name,
-                "protocol": link.protocol,
-                "address": f"{link.host}:{link.port}",
-                "window": link.window,
-                "carriers": list(link.carriers),
-                "queued": sum(queues.get(r, {}).get("queued", 0) for r in link.routes),
-                "sending": sum(queues.get(r, {}).get("sending", 0) for r in link.routes),
-            }
-        )
-    for route, q in sorted(queues.items(), key=lambda kv: kv[0] or "~"):
-        if links and route not in carried:
-            _echo({"link": None, "carriers": [route or OTHER], **q, "held": "no link carries this carrier"})
-        elif not links:
-            _echo({"link": "single upstream", "carriers": [route or OTHER], **q})
+    reported = {r["link"] for r in rows if r["link"] is not None}
+    for link in configured:
+        if link.name not in reported:  # in the file, but no process has run it yet
+            rows.insert(
+                0,
+                {
+                    "link": link.name,
+                    "protocol": link.protocol,
+                    "address": f"{link.host}:{link.port}",
+                    "carriers": list(link.carriers),
+                    "state": "not_started",
+                    "queued": sum(queues.get(r, {}).get("queued", 0) for r in link.routes),
+                    "sending": sum(queues.get(r, {}).get("sending", 0) for r in link.routes),
+                },
+            )
+    if configured:  # a carrier with a queue that the file gives no link
+        carried = {r for link in configured for r in link.routes}
+        rows = [
+            r
+            for r in rows
+            if r["link"] is not None
+            or (None if r["carriers"] == [OTHER] else r["carriers"][0]) not in carried
+        ]
+    for r in rows:
+        _echo(r)

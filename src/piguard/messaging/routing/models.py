@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from piguard.core.db import Base, UTCDateTime, utcnow
@@ -20,3 +20,20 @@ class PortedNumber(Base):
     carrier: Mapped[str] = mapped_column(String(24))
     ported_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkStatus(Base):
+    """What the process running a link last said of it (``piguard sms smpp-serve``): bound or not
+    since when, messages sent and the rate over the last report; ``updated_at`` older than a minute
+    means no process reports it any more."""
+
+    __tablename__ = "msg_link_status"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    carriers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    protocol: Mapped[str] = mapped_column(String(8), default="smpp")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    bound: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_per_s: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -248,4 +248,73 @@ def queue_by_route(session: Session) -> dict[str | None, dict[str, int]]:
         .group_by(OutboxMessage.route, OutboxMessage.status)
     ):
         out.setdefault(route, {"queued": 0, "sending": 0})[status] = int(n)
+    return out
+
+
+#: the carriers of a single upstream link (no links file): it takes every message
+ALL_ROUTES = "*"
+#: a link whose process has not reported for this long is shown as not reporting (stale)
+STALE_AFTER_SECONDS = 60
+
+
+def report_link(
+    session: Session,
+    *,
+    name: str,
+    carriers: Sequence[str],
+    protocol: str,
+    address: str,
+    bound: bool,
+    sent_total: int,
+    rate_per_s: float,
+    now: datetime,
+) -> None:
+    """The running process's word on one of its links (upserted; one row a link)."""
+    from piguard.messaging.routing.models import LinkStatus
+
+    row = session.get(LinkStatus, name)
+    if row is None:
+        row = LinkStatus(name=name, since=now)
+        session.add(row)
+    elif row.bound != bound:
+        row.since = now
+    row.carriers, row.protocol, row.address, row.bound = list(carriers), protocol, address[:300], bound
+    row.sent_total, row.rate_per_s, row.updated_at = sent_total, rate_per_s, now
+
+
+def links_overview(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Every reported link with its state and the queue of its carriers, then each carrier with
+    messages waiting that no reported link carries (for ``sms links`` and the console)."""
+    from piguard.messaging.routing.models import LinkStatus
+
+    queues = queue_by_route(session)
+    out: list[dict[str, Any]] = []
+    carried: set[str | None] = set()
+    every = False
+    for row in session.scalars(select(LinkStatus).order_by(LinkStatus.name)):
+        if list(row.carriers or ()) == [ALL_ROUTES]:  # a single upstream takes every message
+            routes: list[str | None] = list(queues)
+            every = True
+        else:
+            routes = [None if c == "other" else c for c in row.carriers or ()]
+        carried.update(routes)
+        stale = (now - row.updated_at).total_seconds() > STALE_AFTER_SECONDS
+        out.append(
+            {
+                "link": row.name,
+                "protocol": row.protocol,
+                "address": row.address,
+                "carriers": list(row.carriers or ()),
+                "state": "not_reporting" if stale else ("bound" if row.bound else "down"),
+                "since": row.since,
+                "reported_at": row.updated_at,
+                "sent_total": row.sent_total,
+                "rate_per_s": round(row.rate_per_s, 1),
+                "queued": sum(queues.get(r, {}).get("queued", 0) for r in routes),
+                "sending": sum(queues.get(r, {}).get("sending", 0) for r in routes),
+            }
+        )
+    for route, q in sorted(queues.items(), key=lambda kv: kv[0] or "~"):
+        if route not in carried and not every:
+            out.append({"link": None, "carriers": [route or "other"], "state": "no_link", **q})
     return out

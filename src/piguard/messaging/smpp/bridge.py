@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
 from piguard.messaging.records.service import Transport, drain_outbox_rounds
 from piguard.messaging.routing.links import LinkConfig
+from piguard.messaging.routing.service import ALL_ROUTES, report_link
 from piguard.messaging.smpp import service
 from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
 from piguard.messaging.smpp.config import SmppSettings
@@ -77,6 +79,11 @@ class _Link:
     routes: tuple[str | None, ...] | None = None
     kick: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    carriers: tuple[str, ...] = (ALL_ROUTES,)
+    sent_total: int = 0
+    reported_at: float = 0.0
+    reported_sent: int = 0
+    reported_bound: bool | None = None
 
 
 class SmppGateway:
@@ -118,7 +125,9 @@ class SmppGateway:
                 )
                 client = UpstreamClient(link_settings)
                 client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
-                self.links.append(_Link(cfg.name, SmppTransport(client), client, cfg.routes))
+                self.links.append(
+                    _Link(cfg.name, SmppTransport(client), client, cfg.routes, carriers=cfg.carriers)
+                )
         elif self.settings.upstream_host:
             client = UpstreamClient(self.settings)
             client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
@@ -201,13 +210,36 @@ class SmppGateway:
             link.kick.clear()
             if self._stopping:
                 return
+            await self._report(link)
             if link.upstream is not None and not link.upstream.bound:
                 continue  # its messages wait in the outbox; the other links go on
             try:
-                while await self.server.run_sync(self._drain_once, link) > 0:
-                    pass
+                while (n := await self.server.run_sync(self._drain_once, link)) > 0:
+                    link.sent_total += n
+                    await self._report(link)
             except Exception:
                 log.exception("smpp.dispatch_error", link=link.name)
+
+    async def _report(self, link: _Link) -> None:
+        """Tell the database how the link is (``sms links``, the console): when its state changed,
+        else every :data:`REPORT_SECONDS`. A failed report is logged, never stops the link."""
+        if link.upstream is None:
+            return  # a test or loopback transport: no link to show
+        bound, now = link.upstream.bound, time.monotonic()
+        if bound == link.reported_bound and now - link.reported_at < REPORT_SECONDS:
+            return
+        elapsed = now - link.reported_at if link.reported_at else 0.0
+        rate = (link.sent_total - link.reported_sent) / elapsed if elapsed > 0 else 0.0
+        cfg = link.upstream.settings
+        try:
+            await self.server.run_sync(
+                _report_link, link.name, link.carriers, f"{cfg.upstream_host}:{cfg.upstream_port}", bound,
+                link.sent_total, rate,
+            )  # fmt: skip
+        except Exception as exc:
+            log.warning("smpp.link_report_failed", link=link.name, error=type(exc).__name__)
+            return
+        link.reported_at, link.reported_sent, link.reported_bound = now, link.sent_total, bound
 
     def _drain_once(self, link: _Link | None = None) -> int:
         link = link or self.links[0]
@@ -317,6 +349,20 @@ class SmppGateway:
         except PiguardError as err:
             log.warning("smpp.mo_refused", code=err.code)
             return None
+
+
+#: seconds between a link's reports while its state stays the same
+REPORT_SECONDS = 5.0
+
+
+def _report_link(
+    name: str, carriers: tuple[str, ...], address: str, bound: bool, sent_total: int, rate: float
+) -> None:
+    with unit_of_work() as session:
+        report_link(
+            session, name=name, carriers=carriers, protocol="smpp", address=address, bound=bound,
+            sent_total=sent_total, rate_per_s=rate, now=utcnow(),
+        )  # fmt: skip
 
 
 def _default_error(state: str) -> str:
