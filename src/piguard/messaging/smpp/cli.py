@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
@@ -17,6 +14,7 @@ from rich.table import Table
 from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import system_principal
+from piguard.messaging.ismg.cli import serve
 from piguard.messaging.records.service import LoopbackTransport
 from piguard.messaging.registry.service import list_content_providers
 from piguard.messaging.smpp import accounts
@@ -66,34 +64,16 @@ def smpp_serve(
     }
     settings = SmppSettings(**overrides)
     transport = LoopbackTransport() if loopback else None
-    asyncio.run(_serve(settings, transport, max_seconds))
 
+    def upstream(gw: SmppGateway) -> dict[str, Any]:
+        where = (
+            f"{settings.upstream_host}:{settings.upstream_port}"
+            if gw.upstream
+            else ("loopback" if transport else "none (messages stay queued)")
+        )
+        return {"upstream": where}
 
-async def _serve(settings: SmppSettings, transport: LoopbackTransport | None, max_seconds: float) -> None:
-    gw = SmppGateway(settings, transport=transport)
-    bound_host, bound_port = await gw.start()
-    upstream = (
-        f"{settings.upstream_host}:{settings.upstream_port}"
-        if gw.upstream
-        else ("loopback" if transport else "none (messages stay queued)")
-    )
-    sys.stdout.write(
-        json.dumps({"smpp": f"{bound_host}:{bound_port}", "port": bound_port, "upstream": upstream}) + "\n"
-    )
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        if max_seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max_seconds)
-        else:
-            await stop.wait()
-    finally:
-        await gw.stop()
+    serve(lambda: SmppGateway(settings, transport=transport), "smpp", upstream, max_seconds)
 
 
 @account_app.command("add")

@@ -1,0 +1,100 @@
+"""What a CMPP/SMGP/SGIP gateway does besides answering packets: the status-report loop (O31-11)
+and MO replies handed over by the SMPP gateway's upstream link (O31-20). A protocol's gateway
+subclasses :class:`ReportingGateway` with how it finds due reports, how it delivers one to a
+session and how it delivers an MO."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from piguard.core.logging import get_logger
+from piguard.messaging.ismg.reports import Due
+from piguard.messaging.ismg.transport import BaseServer, Session
+from piguard.regulations.markers import carries
+
+log = get_logger("piguard.ismg.gateway")
+
+
+class ReportingGateway:
+    """``server`` is the protocol's :class:`BaseServer`; ``report_interval`` and ``report_batch``
+    come from its settings."""
+
+    server: BaseServer[Any]
+    name: str = "ismg"
+
+    def __init__(self) -> None:
+        self._reporter: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        addr = await self.server.start(host, port)
+        self._reporter = asyncio.ensure_future(self._report_loop())
+        return addr
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._reporter is not None:
+            try:
+                await asyncio.wait_for(self._reporter, 15)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                self._reporter.cancel()
+        await self.server.stop()
+
+    async def _report_loop(self) -> None:
+        settings: Any = self.server.settings
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), settings.report_interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.send_reports()
+            except Exception:
+                log.exception(f"{self.name}.report_error")
+
+    @carries("O31-11")
+    async def send_reports(self) -> int:
+        """Status reports for the messages whose record reached a final delivery status, to a
+        connected session of the login that submitted them; marked sent once it acknowledged every
+        part. Returns the messages reported."""
+        connected = self.server.connected_logins()
+        if not connected:
+            return 0
+        settings: Any = self.server.settings
+        due: list[Due] = await self.server.run_sync(self.due_reports, connected, settings.report_batch)
+        done: list[int] = []
+        for d in due:
+            for session in self.server.connected(d.login):
+                if await self.deliver_report(session, d):
+                    done.append(d.id)
+                    break
+        if done:
+            await self.server.run_sync(self.mark_sent, done)
+        return len(done)
+
+    def due_reports(self, logins: list[str], limit: int) -> list[Due]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def mark_sent(self, ids: list[int]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def deliver_report(self, session: Session[Any], due: Due) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    @carries("O31-20")
+    async def forward_mo(self, content_provider_id: int, source: str, dest: str, text: str) -> bool:
+        """An MO reply (already applied: a 退订 has ended the consent) for a content provider: sent
+        to one of its connected sessions; True when one acknowledged it."""
+        for s in list(self.server.sessions):
+            acc = s.account
+            if acc is None or not s.logged_in or s.closed or acc.content_provider_id != content_provider_id:
+                continue
+            if await self.deliver_mo(s, source, dest, text):
+                return True
+        return False
+
+    async def deliver_mo(self, session: Session[Any], source: str, dest: str, text: str) -> bool:
+        """The protocol's MO delivery; a protocol without one returns False."""
+        return False
