@@ -114,6 +114,16 @@ SMS_COMMANDS: list[LazyEntry] = [
         "piguard.messaging.cmpp.cli:account_app",
         "CMPP accounts of content providers (SP_Id and shared secret). 内容提供者的 CMPP 账号。",
     ),
+    (
+        "smgp-serve",
+        "piguard.messaging.smgp.cli:smgp_serve",
+        "Run piguard's SMGP 3.0 server (China Telecom): every Submit is decided by the gateway. 运行 SMGP 服务。",
+    ),
+    (
+        "smgp-account",
+        "piguard.messaging.smgp.cli:account_app",
+        "SMGP accounts of content providers (ClientID and shared secret). 内容提供者的 SMGP 账号。",
+    ),
 ]
 
 

@@ -22,12 +22,10 @@ from piguard.messaging.cmpp.models import CmppAccount, CmppMessage
 from piguard.messaging.cmpp.pdu import Cmd, CmppError, ConnectStatus
 from piguard.messaging.cmpp.server import CmppServer, ConnectRefused, Login, SpSession, shanghai_now
 from piguard.messaging.ismg.auth import timestamp_skew
-from piguard.messaging.ismg.gateway import ReportingGateway
+from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
 from piguard.messaging.ismg.reports import Due, due_reports, mark_sent
 from piguard.messaging.ismg.transport import Session
 from piguard.messaging.models import ContentProvider
-from piguard.messaging.smpp.bridge import decide_submission
-from piguard.messaging.smpp.pdu import Status
 from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
@@ -86,14 +84,9 @@ class CmppGateway(ReportingGateway):
     ) -> None:
         super().__init__()
         self.settings = settings or CmppSettings()
-        hold = int(Status.PG_HELD)
-        accept_held = self.settings.accept_held
         self.server = CmppServer(
             authenticate=make_authenticator(self.settings, clock),
-            decide=decide
-            or (
-                lambda sub: decide_submission(sub, hold_status=hold, accept_held=accept_held, protocol="cmpp")
-            ),
+            decide=decide or gateway_decider("cmpp", self.settings.accept_held),
             settings=self.settings,
             clock=clock,
             on_accepted=keep_for_report,

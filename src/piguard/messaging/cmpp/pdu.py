@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from piguard.messaging.ismg import text
+from piguard.messaging.ismg import codec, text
 
 HEADER_LEN = 12
 #: the longest packet accepted: a CMPP_SUBMIT with 100 destinations of 32 octets and 255 octets of
@@ -90,18 +90,19 @@ class CmppError(Exception):
         self.result = result
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    length: int
-    command_id: int
-    sequence: int
+Header = codec.Header
+
+
+def _structure(message: str) -> CmppError:
+    return CmppError(SubmitResult.STRUCTURE, message)
+
+
+def _length(message: str) -> CmppError:
+    return CmppError(SubmitResult.LENGTH, message)
 
 
 def parse_header(data: bytes) -> Header:
-    if len(data) < HEADER_LEN:
-        raise CmppError(SubmitResult.STRUCTURE, "header shorter than 12 octets")
-    length, cid, seq = struct.unpack(">III", data[:HEADER_LEN])
-    return Header(length, cid, seq)
+    return codec.parse_u32_header(data, _structure)
 
 
 def check_length(h: Header) -> None:
@@ -110,8 +111,7 @@ def check_length(h: Header) -> None:
         raise CmppError(SubmitResult.LENGTH, f"Total_Length {h.length} out of range")
 
 
-def frame(command_id: int, sequence: int, body: bytes = b"") -> bytes:
-    return struct.pack(">III", HEADER_LEN + len(body), command_id, sequence & 0xFFFFFFFF) + body
+frame = codec.frame_u32
 
 
 def split_packet(data: bytes) -> tuple[Header, bytes]:
@@ -126,44 +126,13 @@ def split_packet(data: bytes) -> tuple[Header, bytes]:
 # ------------------------------------------------------------------------------------ fields
 
 
-class _Reader:
+class _Reader(codec.Reader):
     def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise CmppError(SubmitResult.STRUCTURE, "packet body shorter than its fields")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u32(self) -> int:
-        return int(struct.unpack(">I", self.take(4))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack(">Q", self.take(8))[0])
-
-    def text(self, n: int) -> str:
-        raw = self.take(n).split(b"\x00", 1)[0]
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise CmppError(SubmitResult.STRUCTURE, "address field is not ASCII") from exc
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise CmppError(SubmitResult.LENGTH, "packet body longer than its fields")
+        super().__init__(data, _structure, _length, _structure)
 
 
 def _octets(value: str, n: int) -> bytes:
-    raw = value.encode("ascii")
-    if len(raw) > n:
-        raise CmppError(SubmitResult.STRUCTURE, f"field longer than {n} octets")
-    return raw.ljust(n, b"\x00")
+    return codec.octets(value, n, _structure)
 
 
 def _tail(r: _Reader, version: int) -> str:

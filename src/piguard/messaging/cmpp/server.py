@@ -16,9 +16,7 @@ is lost), an unknown command id is recorded and ignored (CMPP has no generic neg
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from piguard.core.logging import get_logger
@@ -26,8 +24,18 @@ from piguard.messaging.cmpp import pdu
 from piguard.messaging.cmpp.config import CmppSettings
 from piguard.messaging.cmpp.pdu import V20, V30, Cmd, CmppError, ConnectStatus, SubmitResult
 from piguard.messaging.cmpp.statuses import PG_BASE, cmpp_result
-from piguard.messaging.ismg.transport import BaseServer, Reassembler, Session, recipient_e164, shanghai_now
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome
+from piguard.messaging.ismg.transport import (
+    BaseServer,
+    Decider,
+    Login,
+    LoginRefused,
+    MsgIds,
+    Reassembler,
+    Session,
+    SimpleFraming,
+    shanghai_now,
+)
+from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 __all__ = ["CmppServer", "ConnectRefused", "Login", "MsgIds", "SpSession", "shanghai_now"]
@@ -35,55 +43,19 @@ __all__ = ["CmppServer", "ConnectRefused", "Login", "MsgIds", "SpSession", "shan
 log = get_logger("piguard.cmpp.server")
 
 
-class _Framing:
-    header_len = pdu.HEADER_LEN
-    name = "cmpp"
-
-    def parse_header(self, head: bytes) -> pdu.Header:
-        return pdu.parse_header(head)
-
-    def length_ok(self, header: pdu.Header) -> bool:
-        try:
-            pdu.check_length(header)
-        except CmppError:
-            return False
-        return True
-
-    def frame(self, command_id: int, sequence: int, body: bytes) -> bytes:
-        return pdu.frame(command_id, sequence, body)
+def _length_ok(header: pdu.Header) -> bool:
+    try:
+        pdu.check_length(header)
+    except CmppError:
+        return False
+    return True
 
 
-class ConnectRefused(Exception):
-    def __init__(self, status: int, why: str) -> None:
-        super().__init__(why)
-        self.status = status
-        self.why = why
-
-
-@dataclass(frozen=True, slots=True)
-class Login:
-    """A content provider's account and the shared secret (for AuthenticatorISMG)."""
-
-    account: Account
-    secret: str
-
-
-#: (Connect, session version) -> Login, or raises ConnectRefused; sync (worker thread)
+_FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
+#: CMPP_CONNECT refused (Status, why)
+ConnectRefused = LoginRefused
+#: Connect -> Login, or raises ConnectRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Connect], Login]
-#: Submission -> SubmitOutcome (the shared bridge); sync (worker thread)
-Decider = Callable[[Submission], SubmitOutcome]
-
-
-class MsgIds:
-    """Msg_Id per spec 7.4.3.1: the time (to the second), the gateway code, a 16-bit sequence."""
-
-    def __init__(self, gateway: int, clock: Callable[[], datetime]) -> None:
-        self.gateway = gateway
-        self.clock = clock
-        self.seq = itertools.count(1)
-
-    def next(self) -> int:
-        return pdu.make_msg_id(self.clock(), self.gateway, next(self.seq))
 
 
 class SpSession(Session[pdu.Header]):
@@ -220,18 +192,11 @@ class SpSession(Session[pdu.Header]):
             text = pdu.decode_text(raw, sub.msg_fmt)
         except CmppError as err:
             return 0, err.result
-        s = Submission(
-            account=self.account,
-            peer=self.peer,
-            source_addr=sub.src_id,
-            source_addr_ton=0,
-            destination_addr=recipient_e164(sub.dest_terminal_ids[0]),
-            dest_addr_ton=1,
+        s = self.submission(
+            src=sub.src_id,
+            dest=sub.dest_terminal_ids[0],
             text=text,
             registered_delivery=sub.registered_delivery,
-            message_type=self.account.default_message_type,
-            kind=None,
-            campaign_id=None,
             part_ids=[f"{i:016x}" for i in part_ids],
         )
         out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
@@ -284,8 +249,8 @@ class CmppServer(BaseServer[SpSession]):
         on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
     ) -> None:
         cfg = settings or CmppSettings()
-        super().__init__(_Framing(), cfg, "cmpp-decide")
+        super().__init__(_FRAMING, cfg, "cmpp-decide")
         self.on_accepted = on_accepted
         self.authenticate = authenticate
         self.decide = decide
-        self.msg_ids = MsgIds(cfg.gateway_code, clock or shanghai_now)
+        self.msg_ids: MsgIds[int] = MsgIds(pdu.make_msg_id, cfg.gateway_code, clock or shanghai_now)

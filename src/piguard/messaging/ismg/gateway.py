@@ -11,10 +11,24 @@ from typing import Any
 
 from piguard.core.logging import get_logger
 from piguard.messaging.ismg.reports import Due
-from piguard.messaging.ismg.transport import BaseServer, Session
+from piguard.messaging.ismg.transport import BaseServer, Decider, Session
+from piguard.messaging.smpp.bridge import decide_submission
+from piguard.messaging.smpp.pdu import Status
+from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.ismg.gateway")
+
+
+def gateway_decider(protocol: str, accept_held: bool) -> Decider:
+    """The one decision path: the SMPP bridge's ``decide_submission`` for a message from a
+    ``protocol`` link (named in the record's actor and client_ref); a held message is accepted when
+    ``accept_held``, else answered as piguard's "held" (SMPP 0x40C)."""
+
+    def decide(sub: Submission) -> SubmitOutcome:
+        return decide_submission(sub, hold_status=Status.PG_HELD, accept_held=accept_held, protocol=protocol)
+
+    return decide
 
 
 class ReportingGateway:

@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.logging import get_logger
-from piguard.messaging.smpp.server import Account, TokenBucket
+from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome, TokenBucket
 
 __all__ = ["Account", "BaseServer", "Framing", "Reassembler", "Session", "TokenBucket", "shanghai_now"]
 
@@ -48,8 +48,10 @@ I = TypeVar("I", bound=Hashable)  # noqa: E741 - the id type of a message part
 class Framing(Protocol[H]):
     """How a protocol delimits its packets."""
 
-    header_len: int
-    name: str
+    @property
+    def header_len(self) -> int: ...
+    @property
+    def name(self) -> str: ...
 
     def parse_header(self, head: bytes) -> H: ...
 
@@ -68,6 +70,63 @@ class SessionSettings(Protocol):
     workers: int
     host: str
     port: int
+
+
+class LoginRefused(Exception):
+    """A login the authenticator refuses: ``status`` is the protocol's answer, ``why`` for the log."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A content provider's account and the shared secret (for the server's authenticator)."""
+
+    account: Account
+    secret: str
+
+
+#: Submission -> SubmitOutcome (the shared bridge); sync (worker thread)
+Decider = Callable[[Submission], SubmitOutcome]
+M = TypeVar("M")
+
+
+class MsgIds(Generic[M]):
+    """Message ids per the protocol's rule ``make(time, gateway code, sequence)``."""
+
+    def __init__(
+        self, make: Callable[[datetime, int, int], M], gateway: int, clock: Callable[[], datetime]
+    ) -> None:
+        self.make = make
+        self.gateway = gateway
+        self.clock = clock
+        self.seq = itertools.count(1)
+
+    def next(self) -> M:
+        return self.make(self.clock(), self.gateway, next(self.seq))
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleFraming(Generic[H]):
+    """A :class:`Framing` from a protocol's functions."""
+
+    name: str
+    header_len: int
+    parse: Callable[[bytes], H]
+    ok: Callable[[H], bool]
+    pack: Callable[[int, Any, bytes], bytes]
+
+    def parse_header(self, head: bytes) -> H:
+        return self.parse(head)
+
+    def length_ok(self, header: H) -> bool:
+        return self.ok(header)
+
+    def frame(self, command_id: int, sequence: Any, body: bytes) -> bytes:
+        return self.pack(command_id, sequence, body)
 
 
 def shanghai_now() -> datetime:
@@ -242,6 +301,27 @@ class Session(Generic[H]):
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def submission(
+        self, *, src: str, dest: str, text: str, registered_delivery: int, part_ids: list[str]
+    ) -> Submission:
+        """The message as the shared decider (``smpp.bridge.decide_submission``) sees it; these
+        protocols carry no consent type, kind or campaign (the account's default type is used)."""
+        assert self.account is not None
+        return Submission(
+            account=self.account,
+            peer=self.peer,
+            source_addr=src,
+            source_addr_ton=0,
+            destination_addr=recipient_e164(dest),
+            dest_addr_ton=1,
+            text=text,
+            registered_delivery=registered_delivery,
+            message_type=self.account.default_message_type,
+            kind=None,
+            campaign_id=None,
+            part_ids=part_ids,
+        )
 
     # ------------------------------------------------------------------ flow control
     def admit(self) -> bool:
