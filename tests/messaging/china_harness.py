@@ -9,6 +9,15 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from piguard.messaging.ismg.gateway import ReportingGateway
+from piguard.messaging.models import Consent, MessageRecord
+from piguard.messaging.smpp.bridge import SmppGateway
+
+from .smpp_harness import LoopThread
+
 
 class BlockingPeer:
     """A socket that sends framed packets and reads whole ones; ``header_len`` and ``parse`` give
@@ -42,3 +51,25 @@ def ucs2_parts(text: str, ref: int) -> list[tuple[bytes, int, int]]:
     raw = text.encode("utf-16-be")
     chunks = [raw[i : i + 134] for i in range(0, len(raw), 134)]
     return [(bytes([5, 0, 3, ref, len(chunks), n]) + c, len(chunks), n) for n, c in enumerate(chunks, 1)]
+
+
+def last_out(session: Session) -> MessageRecord:
+    """The newest outgoing record."""
+    session.expire_all()
+    rec = session.scalars(
+        select(MessageRecord).where(MessageRecord.direction == "out").order_by(MessageRecord.id.desc())
+    ).first()
+    assert rec is not None
+    return rec
+
+
+def consents_ended(session: Session) -> bool:
+    session.expire_all()
+    return all(c.status == "ended" for c in session.scalars(select(Consent)))
+
+
+def start_beside_smpp(loop_thread: LoopThread, smpp_gw: SmppGateway, gw: ReportingGateway) -> int:
+    """Start a CMPP/SMGP/SGIP gateway in the test loop, taking MO replies from the SMPP gateway."""
+    _h, port = loop_thread.run(gw.start("127.0.0.1", 0))
+    smpp_gw.mo_forwarders.append(gw.forward_mo)
+    return int(port)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from piguard.messaging.ismg.accounts import create_account
 from piguard.messaging.ismg.models import IsmgMessage
 from piguard.messaging.ismg.transport import shanghai_now
-from piguard.messaging.models import Consent, MessageRecord
+from piguard.messaging.models import MessageRecord
 from piguard.messaging.smgp import pdu
 from piguard.messaging.smgp.accounts import RULES
 from piguard.messaging.smgp.bridge import SmgpGateway
@@ -29,7 +29,7 @@ from piguard.messaging.smgp.statuses import STATUSES, smgp_status
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.server import Submission, SubmitOutcome
 
-from .china_harness import BlockingPeer, ucs2_parts
+from .china_harness import BlockingPeer, consents_ended, last_out, start_beside_smpp, ucs2_parts
 from .smpp_harness import (
     AD,
     BUSINESS_PORT,
@@ -70,8 +70,7 @@ def smgp(
         SmgpSettings(gateway_code=GATEWAY_CODE, inactivity_timeout=10.0, session_init_timeout=5.0, workers=2,
                      report_interval=0.2)
     )  # fmt: skip
-    _h, port = loop_thread.run(gw.start("127.0.0.1", 0))
-    smpp_gw.mo_forwarders.append(gw.forward_mo)
+    port = start_beside_smpp(loop_thread, smpp_gw, gw)
     yield smpp_gw, smpp_port, smsc, port
     loop_thread.run(gw.stop())
 
@@ -129,15 +128,6 @@ def _submit(raw: bytes, src: str, dest: str, *, udhi: int = 0, total: int = 1, n
     )
 
 
-def _last_out(session: Session) -> MessageRecord:
-    session.expire_all()
-    rec = session.scalars(
-        select(MessageRecord).where(MessageRecord.direction == "out").order_by(MessageRecord.id.desc())
-    ).first()
-    assert rec is not None
-    return rec
-
-
 @pytest.mark.obligation("O31-12")
 def test_login_good_and_bad(smgp: tuple[SmppGateway, int, SmsCentre, int]) -> None:
     port = smgp[3]
@@ -189,14 +179,14 @@ def test_same_decisions_and_reasons_as_smpp(
     with esme(smpp_port) as client:
         for text, src in cases:
             status, _mid = smpp_submit(client, text, sender=src)
-            rec = _last_out(session)
+            rec = last_out(session)
             via_smpp.append((smgp_status(status), rec.outcome, rec.reason_codes, rec.obligations, rec.sender))
     sp = Sp(port)
     assert sp.login().status == 0
     via_smgp = []
     for text, src in cases:
         resp = sp.submit(text, src=src)[-1]
-        rec = _last_out(session)
+        rec = last_out(session)
         via_smgp.append((resp.status, rec.outcome, rec.reason_codes, rec.obligations, rec.sender))
         if resp.status == 0:  # MsgID per spec: piguard's SMGW code, today's MMDDhhmm
             parts = pdu.split_msg_id(resp.msg_id)
@@ -207,7 +197,7 @@ def test_same_decisions_and_reasons_as_smpp(
     assert [r[0] for r in via_smgp] == [0, 0x401, 0x405, 46, 0]
     assert all(r[0] in STATUSES for r in via_smgp)
     assert "O31-16" in via_smgp[1][3] and "O31-18.1" in via_smgp[2][3]
-    rec = _last_out(session)  # the long message was reassembled (TP_udhi) and decided whole
+    rec = last_out(session)  # the long message was reassembled (TP_udhi) and decided whole
     assert rec.outcome == "allow" and rec.content.startswith("【优品商城】您的订单已发货。物流")
     sp.send(Cmd.EXIT)
     h, body = sp.read()
@@ -326,7 +316,7 @@ def test_submit_report_and_mo_optout_end_to_end(
     assert sp.login().status == 0
     [resp] = sp.submit(AD)  # consent given: allowed, queued, sent through the SMS centre
     assert resp.status == 0
-    mid = _last_out(session).ref
+    mid = last_out(session).ref
     sent = wait_for(lambda: smsc.received, 10)
     assert [(r.destination_addr, r.source_addr) for r in sent] == [(USER, PORT + "07")]
     kept = session.scalar(select(IsmgMessage).where(IsmgMessage.protocol == "smgp"))
@@ -354,14 +344,10 @@ def test_submit_report_and_mo_optout_end_to_end(
     assert d.content.decode("utf-16-be") == "退订" and d.dest_term_id == PORT + "07"
     sp.answer(h, d.msg_id)
 
-    def _ended() -> bool:
-        session.expire_all()
-        return all(c.status == "ended" for c in session.scalars(select(Consent)))
-
-    assert wait_for(_ended, 10)  # ... and the consent has ended (O31-20)
+    assert wait_for(lambda: consents_ended(session), 10)  # ... and the consent has ended (O31-20)
     [again] = sp.submit(AD)  # the next advert to that user is refused for want of consent
     assert again.status == 0x405
-    last = _last_out(session)
+    last = last_out(session)
     assert last.outcome == "refuse" and "O31-18.1" in last.obligations
     sp.close()
 

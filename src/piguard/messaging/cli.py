@@ -124,6 +124,16 @@ SMS_COMMANDS: list[LazyEntry] = [
         "piguard.messaging.smgp.cli:account_app",
         "SMGP accounts of content providers (ClientID and shared secret). 内容提供者的 SMGP 账号。",
     ),
+    (
+        "sgip-serve",
+        "piguard.messaging.sgip.cli:sgip_serve",
+        "Run piguard's SGIP 1.2 server (China Unicom): every Submit is decided by the gateway. 运行 SGIP 服务。",
+    ),
+    (
+        "sgip-account",
+        "piguard.messaging.sgip.cli:account_app",
+        "SGIP accounts of content providers (Login Name and Password). 内容提供者的 SGIP 账号。",
+    ),
 ]
 
 

@@ -21,12 +21,13 @@ from piguard.messaging.cmpp.config import CmppSettings
 from piguard.messaging.cmpp.models import CmppAccount, CmppMessage
 from piguard.messaging.cmpp.pdu import Cmd, CmppError, ConnectStatus
 from piguard.messaging.cmpp.server import CmppServer, ConnectRefused, Login, SpSession, shanghai_now
+from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
 from piguard.messaging.ismg.reports import Due, due_reports, mark_sent
 from piguard.messaging.ismg.transport import Session
 from piguard.messaging.models import ContentProvider
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome
+from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 __all__ = ["CmppGateway", "keep_for_report", "make_authenticator", "timestamp_skew"]
@@ -54,15 +55,7 @@ def make_authenticator(
             cp = session.get(ContentProvider, acc.content_provider_id)
             if not acc.active or cp is None:
                 raise ConnectRefused(ConnectStatus.OTHER, "disabled")
-            account = Account(
-                system_id=acc.source_addr,
-                content_provider_id=cp.id,
-                content_provider=cp.code,
-                default_message_type=acc.default_message_type,
-                max_rate=acc.max_rate,
-                window=acc.window,
-            )
-            return Login(account, acc.secret)
+            return Login(account_of(acc, acc.source_addr, cp), acc.secret)
 
     return authenticate
 

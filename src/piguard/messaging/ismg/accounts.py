@@ -19,6 +19,7 @@ from piguard.core.errors import PiguardError, invalid_field, not_found
 from piguard.identity.principal import Principal
 from piguard.messaging.ismg.models import IsmgAccount
 from piguard.messaging.registry.service import actor_of, get_content_provider
+from piguard.messaging.smpp.server import Account
 from piguard.regulations.markers import carries
 
 
@@ -44,6 +45,18 @@ class LoginRules:
 def generate_secret(length: int = 15) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def account_of(acc: Any, login: str, cp: Any) -> Account:
+    """The logged-in account the servers and the decider see (as an SMPP bind's)."""
+    return Account(
+        system_id=login,
+        content_provider_id=cp.id,
+        content_provider=cp.code,
+        default_message_type=acc.default_message_type,
+        max_rate=acc.max_rate,
+        window=acc.window,
+    )
 
 
 def check_limits(default_message_type: str | None, max_rate: int, window: int) -> None:

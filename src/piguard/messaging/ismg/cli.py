@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from piguard.core.db import unit_of_work
 from piguard.identity.principal import Principal, system_principal
+from piguard.messaging.ismg import accounts
+from piguard.messaging.ismg.accounts import LoginRules
 from piguard.messaging.registry.service import list_content_providers
 
 CLI_PRINCIPAL = system_principal("cli")
@@ -160,3 +162,35 @@ def account_app(ops: AccountOps) -> typer.Typer:
 
     account_disable.__doc__ = f"Refuse further logins of an account ({ops.disabled_word}). 停用账号。"
     return app
+
+
+def shared_table_ops(
+    rules: LoginRules, *, login_help: str, secret_help: str, help: str, flow_word: str, disabled_word: str
+) -> AccountOps:
+    """The :class:`AccountOps` of a protocol whose logins are in ``msg_ismg_accounts`` (SMGP, SGIP)."""
+
+    def rows(session: Session) -> list[AccountRow]:
+        return [
+            AccountRow(a.login, a.content_provider_id, a.max_rate, a.window, a.active)
+            for a in accounts.list_accounts(session, rules)
+        ]
+
+    def create(session: Session, **kwargs: Any) -> Any:
+        return accounts.create_account(session, rules, **kwargs)
+
+    def set_active(session: Session, login: str, active: bool, principal: Principal) -> Any:
+        return accounts.set_active(session, rules, login, active, principal=principal)
+
+    return AccountOps(
+        label=rules.label,
+        login_key=rules.login_field,
+        login_help=login_help,
+        secret_help=secret_help,
+        help=help,
+        flow_word=flow_word,
+        disabled_word=disabled_word,
+        create=create,
+        rows=rows,
+        set_active=set_active,
+        generate_secret=lambda: accounts.generate_secret(rules.secret_len),
+    )

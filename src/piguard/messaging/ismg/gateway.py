@@ -10,7 +10,7 @@ import contextlib
 from typing import Any
 
 from piguard.core.logging import get_logger
-from piguard.messaging.ismg.reports import Due
+from piguard.messaging.ismg.reports import Due, ismg_due, ismg_mark_sent
 from piguard.messaging.ismg.transport import BaseServer, Decider, Session
 from piguard.messaging.smpp.bridge import decide_submission
 from piguard.messaging.smpp.pdu import Status
@@ -112,3 +112,13 @@ class ReportingGateway:
     async def deliver_mo(self, session: Session[Any], source: str, dest: str, text: str) -> bool:
         """The protocol's MO delivery; a protocol without one returns False."""
         return False
+
+
+class SharedTableGateway(ReportingGateway):
+    """A gateway whose reports are kept in ``msg_ismg_messages`` under its ``name`` (SMGP, SGIP)."""
+
+    def due_reports(self, logins: list[str], limit: int) -> list[Due]:
+        return ismg_due(self.name, logins, limit)
+
+    def mark_sent(self, ids: list[int]) -> None:
+        ismg_mark_sent(ids)

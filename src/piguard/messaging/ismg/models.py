@@ -69,6 +69,8 @@ class IsmgMessage(ReportColumns, Base):
     protocol: Mapped[str] = mapped_column(String(8))
     record_ref: Mapped[str] = mapped_column(String(32))
     login: Mapped[str] = mapped_column(String(16))
+    #: report only a failed delivery (SGIP ReportFlag 0); a delivered one is marked sent unreported
+    failures_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 register_encrypted_column("msg_ismg_messages", "dest_enc", category="phone_mobile")

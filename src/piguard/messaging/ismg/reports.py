@@ -32,6 +32,7 @@ class Due:
     stat: str
     submit_time: str
     done_time: str
+    failures_only: bool = False
 
 
 def yymmddhhmm(when: datetime | None) -> str:
@@ -39,7 +40,14 @@ def yymmddhhmm(when: datetime | None) -> str:
 
 
 def keep_for_report(
-    protocol: str, login: str, record_ref: str, msg_ids: list[str], src_id: str, dest: str
+    protocol: str,
+    login: str,
+    record_ref: str,
+    msg_ids: list[str],
+    src_id: str,
+    dest: str,
+    *,
+    failures_only: bool = False,
 ) -> None:
     """An allowed message whose content provider asked for a status report (SMGP, SGIP)."""
     with unit_of_work() as session:
@@ -52,6 +60,7 @@ def keep_for_report(
                 src_id=src_id[:21],
                 dest_enc=crypto.encrypt(dest),
                 submitted_at=utcnow(),
+                failures_only=failures_only,
             )
         )
 
@@ -84,6 +93,7 @@ def due_reports(model: Any, login_col: Any, logins: list[str], limit: int, *filt
                 STAT[status],
                 yymmddhhmm(m.submitted_at),
                 yymmddhhmm(status_at),
+                bool(getattr(m, "failures_only", False)),
             )
             for m, login, status, status_at in rows
         ]

@@ -168,16 +168,21 @@ class Reassembler(Generic[I]):
         """True when a new long message (not yet begun) would exceed the cap."""
         return key not in self.partials and len(self.partials) >= self.cap
 
-    def add(self, key: tuple[str, str, int, int], seq: int, raw: bytes) -> tuple[bytes, list[I]] | I:
+    def add(
+        self, key: tuple[str, str, int, int], seq: int, raw: bytes, part_id: I | None = None
+    ) -> tuple[bytes, list[I]] | I:
         """The whole message and the ids given to its other parts once complete; else the id this
-        part is answered with."""
+        part is answered with (``part_id`` when the protocol names it, as SGIP's sequence; else a
+        new one)."""
         now = time.monotonic()
         for k in [k for k, p in self.partials.items() if now - p.started > self.ttl]:
             log.info("ismg.reassembly_expired", parts=len(self.partials[k].parts))
             del self.partials[k]
         part = self.partials.setdefault(key, _Partial({}, {}, now))
         part.parts[seq] = raw
-        if seq not in part.ids:
+        if part_id is not None:
+            part.ids[seq] = part_id
+        elif seq not in part.ids:
             part.ids[seq] = self.new_id()
         total = key[3]
         if len(part.parts) < total:

@@ -13,9 +13,10 @@ from typing import Any
 
 from piguard.core.db import unit_of_work
 from piguard.messaging.ismg import accounts
+from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
-from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
-from piguard.messaging.ismg.reports import Due, ismg_due, ismg_mark_sent, keep_for_report
+from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
+from piguard.messaging.ismg.reports import Due, keep_for_report
 from piguard.messaging.ismg.transport import Session, shanghai_now
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.smgp import pdu
@@ -23,7 +24,7 @@ from piguard.messaging.smgp.accounts import RULES
 from piguard.messaging.smgp.config import SmgpSettings
 from piguard.messaging.smgp.pdu import St
 from piguard.messaging.smgp.server import Login, LoginRefused, SmgpServer, SmgpSession
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome
+from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 #: Login_Resp Status of a disabled account (SMGP 3.0's "SP帐号过有效期")
@@ -50,15 +51,7 @@ def make_authenticator(
             cp = session.get(ContentProvider, acc.content_provider_id)
             if not acc.active or cp is None:
                 raise LoginRefused(DISABLED, "disabled")
-            account = Account(
-                system_id=acc.login,
-                content_provider_id=cp.id,
-                content_provider=cp.code,
-                default_message_type=acc.default_message_type,
-                max_rate=acc.max_rate,
-                window=acc.window,
-            )
-            return Login(account, acc.secret)
+            return Login(account_of(acc, acc.login, cp), acc.secret)
 
     return authenticate
 
@@ -67,7 +60,7 @@ def _keep(sub: Submission, record_ref: str, msg_ids: list[str], dest: str) -> No
     keep_for_report("smgp", sub.account.system_id, record_ref, msg_ids, sub.source_addr, dest)
 
 
-class SmgpGateway(ReportingGateway):
+class SmgpGateway(SharedTableGateway):
     """The SMGP server with the gateway's decision; allowed messages are queued in the outbox as for
     SMPP and CMPP. Pass it to ``SmppGateway.mo_forwarders`` (``forward_mo``) for MO replies."""
 
@@ -90,12 +83,6 @@ class SmgpGateway(ReportingGateway):
             clock=clock,
             on_accepted=_keep,
         )
-
-    def due_reports(self, logins: list[str], limit: int) -> list[Due]:
-        return ismg_due("smgp", logins, limit)
-
-    def mark_sent(self, ids: list[int]) -> None:
-        ismg_mark_sent(ids)
 
     async def deliver_report(self, session: Session[Any], d: Due) -> bool:
         assert isinstance(session, SmgpSession)

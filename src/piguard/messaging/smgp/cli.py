@@ -6,13 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from sqlalchemy.orm import Session
 
 from piguard.core.config import get_settings
 from piguard.core.errors import invalid_field
-from piguard.identity.principal import Principal
-from piguard.messaging.ismg import accounts
-from piguard.messaging.ismg.cli import AccountOps, AccountRow, account_app, serve
+from piguard.messaging.ismg.cli import account_app, serve, shared_table_ops
 from piguard.messaging.smgp.accounts import RULES
 from piguard.messaging.smgp.bridge import SmgpGateway
 from piguard.messaging.smgp.config import SmgpSettings
@@ -42,33 +39,13 @@ def smgp_serve(
     serve(lambda: SmgpGateway(settings), "smgp", {"gateway_code": settings.gateway_code}, max_seconds)
 
 
-def _rows(session: Session) -> list[AccountRow]:
-    return [
-        AccountRow(a.login, a.content_provider_id, a.max_rate, a.window, a.active)
-        for a in accounts.list_accounts(session, RULES)
-    ]
-
-
-def _create(session: Session, **kwargs: Any) -> Any:
-    return accounts.create_account(session, RULES, **kwargs)
-
-
-def _set_active(session: Session, login: str, active: bool, principal: Principal) -> Any:
-    return accounts.set_active(session, RULES, login, active, principal=principal)
-
-
 account_app = account_app(
-    AccountOps(
-        label="SMGP",
-        login_key="client_id",
+    shared_table_ops(
+        RULES,
         login_help="ClientID the content provider logs in with (1-8 characters).",
         secret_help="Shared secret, 6-15 characters; generated and printed once when omitted.",
         help="SMGP accounts of content providers (ClientID and shared secret). 内容提供者的 SMGP 账号。",
         flow_word="Status 1",
         disabled_word="Status 76",
-        create=_create,
-        rows=_rows,
-        set_active=_set_active,
-        generate_secret=lambda: accounts.generate_secret(RULES.secret_len),
     )
 )

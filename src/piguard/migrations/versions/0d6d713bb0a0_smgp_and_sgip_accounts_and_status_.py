@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("dest_enc", sa.Text(), nullable=False),
         sa.Column("submitted_at", piguard.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("receipt_sent", sa.Boolean(), nullable=False),
+        sa.Column("failures_only", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_msg_ismg_messages")),
         sa.UniqueConstraint("protocol", "record_ref", name="uq_msg_ismg_messages_protocol_record"),
     )

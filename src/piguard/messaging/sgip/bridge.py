@@ -1,0 +1,92 @@
+"""The SGIP server wired to the gateway: Bind checked against the content providers' SGIP accounts
+(O31-12), every Submit decided by the SMPP bridge's ``decide_submission`` (the one decision path,
+translated to an SGIP Result by ``sgip.statuses``), Reports once a record is delivered or failed
+(O31-11; ReportFlag 0 reports failures only), and MO replies handed over by the SMPP gateway as
+Deliver (a 退订 has ended the consent there, O31-20)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from piguard.core.db import unit_of_work
+from piguard.identity.passwords import burn_time
+from piguard.messaging.ismg import accounts
+from piguard.messaging.ismg.accounts import account_of
+from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
+from piguard.messaging.ismg.reports import Due, keep_for_report
+from piguard.messaging.ismg.transport import Login, LoginRefused, Session, shanghai_now
+from piguard.messaging.models import ContentProvider
+from piguard.messaging.sgip import pdu
+from piguard.messaging.sgip.accounts import RULES
+from piguard.messaging.sgip.config import SgipSettings
+from piguard.messaging.sgip.pdu import Result
+from piguard.messaging.sgip.server import SgipServer, SgipSession
+from piguard.messaging.smpp.server import Submission, SubmitOutcome
+from piguard.regulations.markers import carries
+
+
+@carries("O31-12")
+def authenticate(req: pdu.Bind) -> Login:
+    """The account of a Bind, or :class:`LoginRefused` with Result 1 (非法登录) for an unknown Login
+    Name, a wrong Login Password or a disabled account (indistinguishable to the content provider;
+    the log says which)."""
+    with unit_of_work() as session:
+        acc = accounts.find_account(session, RULES, req.login_name)
+        if acc is None:
+            burn_time(req.login_password)
+            raise LoginRefused(Result.ILLEGAL_LOGIN, "unknown")
+        if not hmac.compare_digest(acc.secret.encode(), req.login_password.encode()):
+            raise LoginRefused(Result.ILLEGAL_LOGIN, "password")
+        cp = session.get(ContentProvider, acc.content_provider_id)
+        if not acc.active or cp is None:
+            raise LoginRefused(Result.ILLEGAL_LOGIN, "disabled")
+        return Login(account_of(acc, acc.login, cp), acc.secret)
+
+
+def _keep(sub: Submission, record_ref: str, ids: list[str], user: str, report_flag: int) -> None:
+    keep_for_report(
+        "sgip", sub.account.system_id, record_ref, ids, sub.source_addr, user, failures_only=report_flag == 0
+    )
+
+
+class SgipGateway(SharedTableGateway):
+    """The SGIP server with the gateway's decision; allowed messages are queued in the outbox as for
+    SMPP. Pass ``forward_mo`` to ``SmppGateway.mo_forwarders`` for MO replies."""
+
+    name = "sgip"
+    server: SgipServer
+
+    def __init__(
+        self,
+        settings: SgipSettings | None = None,
+        *,
+        decide: Callable[[Submission], SubmitOutcome] | None = None,
+        clock: Callable[[], datetime] = shanghai_now,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or SgipSettings()
+        self.server = SgipServer(
+            authenticate=authenticate,
+            decide=decide or gateway_decider("sgip", self.settings.accept_held),
+            settings=self.settings,
+            clock=clock,
+            on_accepted=_keep,
+        )
+
+    async def deliver_report(self, session: Session[Any], d: Due) -> bool:
+        assert isinstance(session, SgipSession)
+        delivered = d.stat == "DELIVRD"
+        if delivered and d.failures_only:
+            return True  # ReportFlag 0: nothing to report, done
+        state, err = (pdu.STATE_DELIVERED, 0) if delivered else (pdu.STATE_FAILED, Result.SYSTEM_FAILURE)
+        for sid in d.msg_ids:
+            if not await session.report(pdu.Report(pdu.sequence_from_hex(sid), d.dest, state, err)):
+                return False
+        return True
+
+    async def deliver_mo(self, session: Session[Any], source: str, dest: str, text: str) -> bool:
+        assert isinstance(session, SgipSession)
+        return await session.mo(source, dest, text)
