@@ -136,3 +136,15 @@ def test_bad_lengths_and_fields() -> None:
         pdu.encode_bind(pdu.Bind(1, "x" * 17, "p"))
     with pytest.raises(SgipError):
         pdu.encode_bind(pdu.Bind(1, "名字", "p"))
+
+
+def test_result_tables_are_documented_and_cover_every_refusal() -> None:
+    from piguard.messaging.sgip.statuses import BIND_RESULTS, RESULTS, sgip_result
+    from piguard.messaging.smpp.statuses import FIELD_STATUS, REFUSAL_STATUS
+
+    from .test_smgp_codec import _documented
+
+    for status in [*REFUSAL_STATUS.values(), *FIELD_STATUS.values()]:
+        assert sgip_result(int(status)) in RESULTS
+    assert _documented("### SGIP Result table", "### SGIP Reports") == set(RESULTS)
+    assert _documented("### SGIP Bind result table", "### SGIP Result table") == set(BIND_RESULTS)

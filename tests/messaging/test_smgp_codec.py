@@ -193,3 +193,24 @@ def test_bad_lengths_and_fields() -> None:
         pdu.encode_submit(pdu.Submit(dest_term_ids=("1" * 22,)))
     with pytest.raises(SmgpError):
         pdu.tlv_int({Tag.PK_TOTAL: b"\x00\x02"}, Tag.PK_TOTAL, 1)
+
+
+def _documented(heading: str, end: str) -> set[int]:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sms-china.md").read_text(encoding="utf-8")
+    section = doc.split(heading, 1)[1].split(end, 1)[0]
+    return {int(m) for m in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
+
+
+def test_status_tables_are_documented_and_cover_every_refusal() -> None:
+    """Every SMPP refusal status maps to an SMGP Status in the table, and docs/sms-china.md lists
+    exactly the tables' codes."""
+    from piguard.messaging.smgp.statuses import LOGIN_STATUSES, STATUSES, smgp_status
+    from piguard.messaging.smpp.statuses import FIELD_STATUS, REFUSAL_STATUS
+
+    for status in [*REFUSAL_STATUS.values(), *FIELD_STATUS.values()]:
+        assert smgp_status(int(status)) in STATUSES
+    assert _documented("### SMGP Status table", "### SMGP status reports") == set(STATUSES)
+    assert _documented("### SMGP Login status table", "### SMGP Status table") == set(LOGIN_STATUSES)

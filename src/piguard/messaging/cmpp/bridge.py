@@ -25,6 +25,7 @@ from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
 from piguard.messaging.ismg.reports import Due, due_reports, mark_sent
+from piguard.messaging.ismg.text import encode_text
 from piguard.messaging.ismg.transport import Session
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.smpp.server import Submission, SubmitOutcome
@@ -95,6 +96,19 @@ class CmppGateway(ReportingGateway):
     async def deliver_report(self, session: Session[Any], d: Due) -> bool:
         assert isinstance(session, SpSession)
         return await self._deliver(session, d)
+
+    async def deliver_mo(self, session: Session[Any], source: str, dest: str, text: str) -> bool:
+        """An MO reply as CMPP_DELIVER (Registered_Delivery 0; Msg_Fmt 0 or 8) to one session."""
+        assert isinstance(session, SpSession) and session.version is not None
+        fmt, raw = encode_text(text, 140)
+        d = pdu.Deliver(
+            msg_id=self.server.msg_ids.next(), dest_id=dest, msg_fmt=fmt, src_terminal_id=source, content=raw
+        )
+        try:
+            body = await session.request(Cmd.DELIVER, pdu.encode_deliver(d, session.version))
+            return pdu.decode_msg_resp(body, session.version).result == 0
+        except (TimeoutError, asyncio.CancelledError, ConnectionError, CmppError):
+            return False
 
     async def _deliver(self, session: SpSession, d: Due) -> bool:
         assert session.version is not None
