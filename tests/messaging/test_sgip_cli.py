@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from piguard.cli import app
 from piguard.core import db
 from piguard.messaging.ismg.accounts import create_account
+from piguard.messaging.ismg.models import IsmgAccount
 from piguard.messaging.sgip import pdu
 from piguard.messaging.sgip.accounts import RULES
 from piguard.models import metadata
@@ -41,6 +42,19 @@ def test_account_commands(session: Session, db_engine: Engine) -> None:
     assert res.exit_code != 0 and "window" in res.output
     res = runner.invoke(app, ["sms", "sgip-account", "list"])
     assert res.exit_code == 0 and "sp902001" in res.stdout and out["secret"] not in res.stdout
+    assert runner.invoke(app, ["sms", "sgip-account", "callback", "sp902001", "10.1.2.3:8801"]).exit_code == 0
+
+    def stored() -> str | None:
+        session.expire_all()
+        return session.scalar(select(IsmgAccount.callback).where(IsmgAccount.login == "sp902001"))
+
+    assert stored() == "10.1.2.3:8801"
+    for bad in (["sp902001", "10.1.2.3"], ["sp902001", "h:70000"], ["sp902001"], ["nobody", "h:1"]):
+        res = runner.invoke(app, ["sms", "sgip-account", "callback", *bad])
+        assert res.exit_code != 0 and ("callback" in res.output or "not_found" in res.output), bad
+        assert "Traceback" not in res.output
+    assert runner.invoke(app, ["sms", "sgip-account", "callback", "sp902001", "--clear"]).exit_code == 0
+    assert stored() is None
     assert runner.invoke(app, ["sms", "sgip-account", "disable", "sp902001"]).exit_code == 0
     res = runner.invoke(app, ["sms", "sgip-serve", "--node-id", "-1"])
     assert res.exit_code != 0 and "node_id" in res.output and "Traceback" not in res.output

@@ -317,3 +317,97 @@ def test_report_flag_zero_reports_failures_only(
 
     assert wait_for(_all_done, 10)
     sp.close()
+
+
+class SpReceiver:
+    """The content provider's own SGIP server (spec 3.2): accepts piguard's Bind (Login Type 2),
+    answers every Report and Deliver with Result 0 and keeps them, answers Unbind."""
+
+    def __init__(self) -> None:
+        import queue
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.got: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            peer = BlockingPeer.__new__(BlockingPeer)
+            peer.sock, peer.header_len, peer.parse = conn, pdu.HEADER_LEN, pdu.parse_header
+            try:
+                while True:
+                    h, body = peer.read()
+                    if h.command_id == Cmd.BIND:
+                        self.got.put(("bind", pdu.decode_bind(body)))
+                    elif h.command_id == Cmd.REPORT:
+                        self.got.put(("report", pdu.decode_report(body)))
+                    elif h.command_id == Cmd.DELIVER:
+                        self.got.put(("deliver", pdu.decode_deliver(body)))
+                    elif h.command_id == Cmd.UNBIND:
+                        conn.sendall(pdu.frame(Cmd.UNBIND_RESP, h.sequence))
+                        break
+                    conn.sendall(pdu.frame(h.command_id | pdu.RESP_BIT, h.sequence, pdu.encode_resp(0)))
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                conn.close()
+
+    def next(self, kind: str) -> object:
+        while True:
+            k, v = self.got.get(timeout=10)
+            if k == kind:
+                return v
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.obligation("O31-11", "O31-20")
+def test_reports_and_mo_over_the_smg_to_sp_link(
+    session: Session, loop_thread: LoopThread, sgip: tuple[SmppGateway, int, SmsCentre, int]
+) -> None:
+    """An account with a callback address gets its Report and the MO 退订 over piguard's own
+    connection to the content provider's SGIP server (Bind Login Type 2 with its credentials), not
+    on its submitting connection."""
+    from piguard.core.errors import PiguardError
+    from piguard.messaging.ismg.accounts import set_callback
+
+    _gw, _smpp_port, smsc, port = sgip
+    receiver = SpReceiver()
+    with pytest.raises(PiguardError) as err:
+        set_callback(session, RULES, LOGIN, "no-port-here")
+    assert err.value.fields[0].field == "callback"
+    set_callback(session, RULES, LOGIN, f"127.0.0.1:{receiver.port}")
+    session.commit()
+    give_consent(session)
+    try:
+        sp = Sp(port)
+        assert sp.bind() == 0
+        [(seq, result)] = sp.submit(AD)
+        assert result == 0
+        sent = wait_for(lambda: smsc.received, 10)
+        receipt = f"id:{sent[0].message_id} sub:001 dlvrd:001 submit date:2611241200 done date:2611241201 stat:DELIVRD err:000 text:"
+        assert loop_thread.run(smsc.deliver(USER, PORT + "07", receipt.encode(), esm_class=0x04))
+        bind = receiver.next("bind")
+        assert bind == pdu.Bind(pdu.LoginType.SMG_TO_SP, LOGIN, PASSWORD)
+        rp = receiver.next("report")
+        assert isinstance(rp, pdu.Report) and rp.submit_sequence == seq and rp.state == pdu.STATE_DELIVERED
+        assert loop_thread.run(smsc.deliver(USER, PORT + "07", "退订".encode("utf-16-be"), data_coding=8))
+        d = receiver.next("deliver")
+        assert (
+            isinstance(d, pdu.Deliver) and d.content.decode("utf-16-be") == "退订" and d.user_number == USER
+        )
+        assert wait_for(lambda: consents_ended(session), 10)
+        sp.sock.settimeout(0.5)  # nothing came on the submitting connection
+        with pytest.raises(TimeoutError):
+            sp.read()
+        sp.close()
+    finally:
+        receiver.close()

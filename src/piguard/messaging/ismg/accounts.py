@@ -147,6 +147,43 @@ def audit_created(
     )
 
 
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(?P<port>[0-9]{1,5})$")
+
+
+def parse_host_port(value: str, field: str = "callback") -> tuple[str, int]:
+    """``host:port`` (an IPv6 address in brackets) -> (host, port); else a clear validation error."""
+    m = _HOST_PORT.match(value.strip()) if isinstance(value, str) else None
+    if m is None or not 1 <= int(m["port"]) <= 65535:
+        raise invalid_field(field, "host:port, port 1-65535", "须为 主机:端口，端口 1-65535")
+    return m["host"].strip("[]"), int(m["port"])
+
+
+def set_callback(
+    session: Session,
+    rules: LoginRules,
+    login: str,
+    callback: str | None,
+    *,
+    principal: Principal | None = None,
+) -> IsmgAccount:
+    """Where the gateway connects to deliver to this login (SGIP's SMG-to-SP link), or None."""
+    if callback is not None:
+        host, port = parse_host_port(callback)
+        callback = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    acc = find_account(session, rules, login)
+    if acc is None:
+        raise not_found(f"{rules.label} account", f"{rules.label} 账号", login)
+    acc.callback = callback
+    record(
+        session,
+        action=f"sms.{rules.protocol}.account_callback",
+        actor=actor_of(principal),
+        obligations=("O31-11",),
+        detail={rules.login_field: login, "callback": callback},
+    )
+    return acc  # type: ignore[no-any-return]
+
+
 def list_accounts(session: Session, rules: LoginRules) -> list[Any]:
     return list(session.scalars(_query(rules).order_by(rules.model.id)))
 

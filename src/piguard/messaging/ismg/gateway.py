@@ -70,23 +70,36 @@ class ReportingGateway:
 
     @carries("O31-11")
     async def send_reports(self) -> int:
-        """Status reports for the messages whose record reached a final delivery status, to a
-        connected session of the login that submitted them; marked sent once it acknowledged every
-        part. Returns the messages reported."""
-        connected = self.server.connected_logins()
-        if not connected:
+        """Status reports for the messages whose record reached a final delivery status, to the
+        login that submitted them (a connected session, or the protocol's own link from
+        :meth:`report_links`); marked sent once it acknowledged every part. Returns the messages
+        reported."""
+        links = await self.report_links()
+        logins = sorted(set(self.server.connected_logins()) | set(links))
+        if not logins:
             return 0
         settings: Any = self.server.settings
-        due: list[Due] = await self.server.run_sync(self.due_reports, connected, settings.report_batch)
+        due: list[Due] = await self.server.run_sync(self.due_reports, logins, settings.report_batch)
         done: list[int] = []
-        for d in due:
-            for session in self.server.connected(d.login):
-                if await self.deliver_report(session, d):
-                    done.append(d.id)
-                    break
+        for login in sorted({d.login for d in due}):
+            done += await self.report_login(login, [d for d in due if d.login == login], links.get(login))
         if done:
             await self.server.run_sync(self.mark_sent, done)
         return len(done)
+
+    async def report_links(self) -> dict[str, Any]:
+        """Logins reported to over a link of the gateway's own (SGIP's SMG-to-SP), by login."""
+        return {}
+
+    async def report_login(self, login: str, due: list[Due], link: Any) -> list[int]:
+        """Report ``due`` to one login (on a connected session); the ids reported."""
+        done: list[int] = []
+        for d in due:
+            for session in self.server.connected(login):
+                if await self.deliver_report(session, d):
+                    done.append(d.id)
+                    break
+        return done
 
     def due_reports(self, logins: list[str], limit: int) -> list[Due]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -43,6 +43,9 @@ class IsmgAccount(LoginColumns, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     protocol: Mapped[str] = mapped_column(String(8))
     login: Mapped[str] = mapped_column(String(16))
+    #: SGIP: "host:port" of the content provider's own SGIP server, where the SMG binds (Login Type 2)
+    #: to send Report and Deliver (spec 3.2); None: they go on the content provider's connection
+    callback: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ReportColumns:

@@ -8,8 +8,10 @@ from typing import Any
 import typer
 
 from piguard.core.config import get_settings
+from piguard.core.db import unit_of_work
 from piguard.core.errors import invalid_field
-from piguard.messaging.ismg.cli import account_app, serve, shared_table_ops
+from piguard.messaging.ismg import accounts
+from piguard.messaging.ismg.cli import CLI_PRINCIPAL, account_app, serve, shared_table_ops
 from piguard.messaging.sgip.accounts import RULES
 from piguard.messaging.sgip.bridge import SgipGateway
 from piguard.messaging.sgip.config import SgipSettings
@@ -51,3 +53,17 @@ account_app = account_app(
         disabled_word="Result 1",
     )
 )
+
+
+@account_app.command("callback")
+def account_callback(
+    login_name: str = typer.Argument(..., metavar="LOGIN_NAME"),
+    address: str = typer.Argument(None, metavar="HOST:PORT", help="The content provider's SGIP server."),
+    clear: bool = typer.Option(False, "--clear", help="Send Report and Deliver on its own connection again."),
+) -> None:
+    """Where piguard binds (Login Type 2) to send Report and Deliver to this account, as SGIP's SMG
+    does; without one they go on the content provider's connection. 设置 SP 接收端地址。"""
+    if (address is None) == (not clear):
+        raise invalid_field("callback", "HOST:PORT, or --clear", "须为 主机:端口，或 --clear")
+    with unit_of_work() as session:
+        accounts.set_callback(session, RULES, login_name, None if clear else address, principal=CLI_PRINCIPAL)

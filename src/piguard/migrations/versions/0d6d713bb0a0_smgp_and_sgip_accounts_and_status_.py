@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("protocol", sa.String(length=8), nullable=False),
         sa.Column("login", sa.String(length=16), nullable=False),
+        sa.Column("callback", sa.String(length=64), nullable=True),
         sa.Column("secret", piguard.core.crypto.fields.EncryptedText(), nullable=False),
         sa.Column("content_provider_id", sa.Integer(), nullable=False),
         sa.Column("default_message_type", sa.String(length=64), nullable=True),
