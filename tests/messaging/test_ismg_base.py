@@ -83,3 +83,38 @@ def test_shared_account_rules_give_clear_errors(session: Session) -> None:
     assert err.value.code == "not_found"
     accounts.set_active(session, SMGP_RULES, "33001001", False)
     assert [a.active for a in accounts.list_accounts(session, SMGP_RULES)] == [False]
+
+
+@pytest.mark.parametrize("protocol", ["cmpp", "smgp", "sgip"])
+def test_idle_and_half_sent_connections_are_closed(session: Session, protocol: str) -> None:
+    """No login within session_init_timeout, or a packet that stops halfway: the server closes the
+    connection (it never hangs on a silent peer) and still accepts the next one."""
+    import socket
+    import struct
+
+    from piguard.messaging.cmpp.bridge import CmppGateway
+    from piguard.messaging.cmpp.config import CmppSettings
+    from piguard.messaging.sgip.bridge import SgipGateway
+    from piguard.messaging.sgip.config import SgipSettings
+    from piguard.messaging.smgp.bridge import SmgpGateway
+    from piguard.messaging.smgp.config import SmgpSettings
+
+    from .smpp_harness import LoopThread
+
+    make = {
+        "cmpp": lambda: CmppGateway(CmppSettings(session_init_timeout=0.3, workers=1)),
+        "smgp": lambda: SmgpGateway(SmgpSettings(session_init_timeout=0.3, workers=1)),
+        "sgip": lambda: SgipGateway(SgipSettings(session_init_timeout=0.3, workers=1)),
+    }[protocol]
+    lt = LoopThread()
+    gw = make()
+    try:
+        _h, port = lt.run(gw.start("127.0.0.1", 0))
+        for payload in (b"", struct.pack(">I", 64) + b"\x00\x00"):  # silent; a header cut short
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                c.sendall(payload)
+                assert c.recv(100) == b""  # closed by the server, no answer
+        assert not gw.server.sessions
+    finally:
+        lt.run(gw.stop())
+        lt.close()

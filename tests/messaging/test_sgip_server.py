@@ -411,3 +411,49 @@ def test_reports_and_mo_over_the_smg_to_sp_link(
         sp.close()
     finally:
         receiver.close()
+
+
+@pytest.mark.obligation("O31-11")
+def test_reports_stay_queued_while_the_callback_link_is_down(
+    session: Session, loop_thread: LoopThread, sgip: tuple[SmppGateway, int, SmsCentre, int]
+) -> None:
+    """The content provider's server is not listening: the delivered message's report is not marked
+    sent, however many rounds pass; once the server listens, the report arrives."""
+    import socket
+
+    smpp_gw, _smpp_port, smsc, port = sgip
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    from piguard.messaging.ismg.accounts import set_callback
+
+    set_callback(session, RULES, LOGIN, f"127.0.0.1:{dead}")
+    session.commit()
+    sp = Sp(port)
+    assert sp.bind() == 0
+    [(seq, result)] = sp.submit(NOTICE, src=BUSINESS_PORT)
+    assert result == 0
+    sent = wait_for(lambda: smsc.received, 10)
+    receipt = f"id:{sent[0].message_id} sub:001 dlvrd:001 submit date:2611241200 done date:2611241201 stat:DELIVRD err:000 text:"
+    assert loop_thread.run(smsc.deliver(USER, BUSINESS_PORT, receipt.encode(), esm_class=0x04))
+    gw = next(f.__self__ for f in smpp_gw.mo_forwarders)  # the SGIP gateway of the fixture
+    wait_for(lambda: last_out(session).status == "delivered", 10)
+    for _ in range(3):  # rounds run by the test itself: each finds the link down
+        assert loop_thread.run(gw.send_reports()) == 0
+    session.expire_all()
+    assert session.scalar(select(IsmgMessage.receipt_sent)) is False
+    receiver = SpReceiver()
+    try:
+        set_callback(session, RULES, LOGIN, f"127.0.0.1:{receiver.port}")
+        session.commit()
+        rp = receiver.next("report")
+        assert isinstance(rp, pdu.Report) and rp.submit_sequence == seq
+
+        def _sent() -> bool:
+            session.expire_all()
+            return bool(session.scalar(select(IsmgMessage.receipt_sent)))
+
+        assert wait_for(_sent, 10)
+    finally:
+        receiver.close()
+        sp.close()
