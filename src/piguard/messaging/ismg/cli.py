@@ -70,6 +70,30 @@ async def _serve(
         await gw.stop()
 
 
+class GatewayGroup:
+    """The SMPP gateway with CMPP/SMGP/SGIP gateways in one process (``smpp-serve --cmpp-port ...``):
+    they share its outbox dispatcher and take MO replies from its upstream link (``forward_mo``)."""
+
+    def __init__(self, main: Any, others: dict[str, tuple[Any, int]], host: str | None) -> None:
+        self.main = main
+        self.others = others
+        self.host = host
+        self.bound: dict[str, str] = {}
+
+    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        addr: tuple[str, int] = await self.main.start(host, port)
+        for name, (gw, gw_port) in self.others.items():
+            h, p = await gw.start(self.host, gw_port)
+            self.bound[name] = f"{h}:{p}"
+            self.main.mo_forwarders.append(gw.forward_mo)
+        return addr
+
+    async def stop(self) -> None:
+        for gw, _port in self.others.values():
+            await gw.stop()
+        await self.main.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     login: str

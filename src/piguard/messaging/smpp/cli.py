@@ -13,8 +13,9 @@ from rich.table import Table
 
 from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
+from piguard.core.errors import invalid_field
 from piguard.identity.principal import system_principal
-from piguard.messaging.ismg.cli import serve
+from piguard.messaging.ismg.cli import GatewayGroup, serve
 from piguard.messaging.records.service import LoopbackTransport
 from piguard.messaging.registry.service import list_content_providers
 from piguard.messaging.smpp import accounts
@@ -46,10 +47,18 @@ def smpp_serve(
     loopback: bool = typer.Option(
         False, "--loopback", help="No SMS centre: count allowed messages as sent (demo). 演示模式。"
     ),
+    cmpp_port: int = typer.Option(
+        None, help="Also serve CMPP on this port, in this process (MO replies reach it)."
+    ),
+    smgp_port: int = typer.Option(None, help="Also serve SMGP 3.0 on this port, in this process."),
+    sgip_port: int = typer.Option(None, help="Also serve SGIP 1.2 on this port, in this process."),
     max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
 ) -> None:
     """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
-    gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。"""
+    gateway and allowed ones go to the SMS centre. With --cmpp-port / --smgp-port / --sgip-port the
+    CMPP, SMGP and SGIP servers run in the same process: their allowed messages go out through the
+    same SMS centre link and users' replies (退订) reach their content providers.
+    运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心；可同进程运行 CMPP/SMGP/SGIP 服务。"""
     get_settings()  # in production, weak or demo keys are refused here, before anything listens
     overrides: dict[str, Any] = {
         k: v
@@ -73,7 +82,24 @@ def smpp_serve(
         )
         return {"upstream": where}
 
-    serve(lambda: SmppGateway(settings, transport=transport), "smpp", upstream, max_seconds)
+    ports = {"cmpp": cmpp_port, "smgp": smgp_port, "sgip": sgip_port}
+    for name, p in ports.items():
+        if p is not None and not 0 <= p <= 65535:
+            raise invalid_field(f"{name}_port", "0-65535", "须为 0-65535")
+
+    def group() -> GatewayGroup:
+        from piguard.messaging.cmpp.bridge import CmppGateway
+        from piguard.messaging.sgip.bridge import SgipGateway
+        from piguard.messaging.smgp.bridge import SmgpGateway
+
+        make = {"cmpp": CmppGateway, "smgp": SmgpGateway, "sgip": SgipGateway}
+        others = {name: (make[name](), p) for name, p in ports.items() if p is not None}
+        return GatewayGroup(SmppGateway(settings, transport=transport), others, settings.host)
+
+    def info(g: GatewayGroup) -> dict[str, Any]:
+        return {**upstream(g.main), **g.bound}
+
+    serve(group, "smpp", info, max_seconds)
 
 
 @account_app.command("add")
