@@ -98,8 +98,8 @@ def create_account(
     window: int = 16,
     principal: Principal | None = None,
 ) -> Any:
-    """A login for a registered content provider; bad input is a validation error naming the field,
-    an existing login a conflict, an unknown content provider not found."""
+    """A login for a registered content provider (O31-12); bad input is a validation error naming
+    the field, an existing login a conflict, an unknown content provider not found."""
     if not isinstance(login, str) or not rules.login_re.match(login):
         raise invalid_field(rules.login_field, rules.login_en, rules.login_zh)
     if not isinstance(secret, str) or not rules.secret_re.match(secret):

@@ -70,7 +70,7 @@ class ReportingGateway:
 
     @carries("O31-11")
     async def send_reports(self) -> int:
-        """Status reports for the messages whose record reached a final delivery status, to the
+        """Status reports (O31-11) for the messages whose record reached a final delivery status, to the
         login that submitted them (a connected session, or the protocol's own link from
         :meth:`report_links`); marked sent once it acknowledged every part. Returns the messages
         reported."""
@@ -112,7 +112,7 @@ class ReportingGateway:
 
     @carries("O31-20")
     async def forward_mo(self, content_provider_id: int, source: str, dest: str, text: str) -> bool:
-        """An MO reply (already applied: a 退订 has ended the consent) for a content provider: sent
+        """An MO reply (already applied: a 退订 has ended the consent, O31-20) for a content provider: sent
         to one of its connected sessions; True when one acknowledged it."""
         for s in list(self.server.sessions):
             acc = s.account

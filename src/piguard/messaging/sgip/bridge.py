@@ -35,7 +35,7 @@ from piguard.regulations.markers import carries
 
 @carries("O31-12")
 def authenticate(req: pdu.Bind) -> Login:
-    """The account of a Bind, or :class:`LoginRefused` with Result 1 (非法登录) for an unknown Login
+    """The account of a Bind (O31-12), or :class:`LoginRefused` with Result 1 (非法登录) for an unknown Login
     Name, a wrong Login Password or a disabled account (indistinguishable to the content provider;
     the log says which)."""
     with unit_of_work() as session:
@@ -102,7 +102,7 @@ class SgipGateway(SharedTableGateway):
 
     @carries("O31-20")
     async def forward_mo(self, content_provider_id: int, source: str, dest: str, text: str) -> bool:
-        """To the content provider's own SGIP server when one of its accounts has a callback
+        """An MO reply (O31-20) to the content provider's own SGIP server when one of its accounts has a callback
         address, else on a connected session (``ReportingGateway.forward_mo``)."""
         callbacks: dict[str, _Callback] = await self.server.run_sync(_callbacks, content_provider_id)
         for cb in callbacks.values():

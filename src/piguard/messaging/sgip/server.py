@@ -94,6 +94,8 @@ class SgipSession(Session[pdu.Header]):
 
     @carries("O31-10", "O31-12")
     async def on_bind(self, h: pdu.Header, body: bytes) -> None:
+        """A Bind names one registered content provider's account (O31-12), whose ports alone it
+        may send from (O31-10, checked by the decision)."""
         if self.bound:
             await self.send(Cmd.BIND_RESP, h.sequence, pdu.encode_resp(Result.REPEATED_LOGIN))
             return

@@ -36,7 +36,7 @@ def make_authenticator(
 ) -> Callable[[pdu.Login], Login]:
     @carries("O31-12")
     def authenticate(req: pdu.Login) -> Login:
-        """The account of a Login, or :class:`LoginRefused`: Status 21 for an unknown ClientID, a
+        """The account of a Login (O31-12), or :class:`LoginRefused`: Status 21 for an unknown ClientID, a
         wrong AuthenticatorClient or a TimeStamp outside the window (indistinguishable to the
         content provider; the log says which), 76 for a disabled account."""
         skew = timestamp_skew(req.timestamp, clock())

@@ -102,6 +102,8 @@ class SmgpSession(Session[pdu.Header]):
 
     @carries("O31-10", "O31-12")
     async def on_login(self, h: pdu.Header, body: bytes) -> None:
+        """A Login names one registered content provider's account (O31-12), whose ports alone it
+        may send from (O31-10, checked by the decision)."""
         if self.mode is not None:
             return  # already logged in: a second Login is ignored
         try:
