@@ -26,9 +26,8 @@ from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
 from piguard.messaging.ismg.reports import Due, due_reports, mark_sent
 from piguard.messaging.ismg.text import encode_text
-from piguard.messaging.ismg.transport import Session
+from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome
 from piguard.messaging.models import ContentProvider
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 __all__ = ["CmppGateway", "keep_for_report", "make_authenticator", "timestamp_skew"]

@@ -33,9 +33,10 @@ from piguard.messaging.ismg.transport import (
     Reassembler,
     Session,
     SimpleFraming,
+    Submission,
+    SubmitOutcome,
     shanghai_now,
 )
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 __all__ = ["CmppServer", "ConnectRefused", "Login", "MsgIds", "SpSession", "shanghai_now"]

@@ -18,8 +18,8 @@ from piguard.audit.service import record
 from piguard.core.errors import PiguardError, invalid_field, not_found
 from piguard.identity.principal import Principal
 from piguard.messaging.ismg.models import IsmgAccount
+from piguard.messaging.ismg.transport import Account
 from piguard.messaging.registry.service import actor_of, get_content_provider
-from piguard.messaging.smpp.server import Account
 from piguard.regulations.markers import carries
 
 

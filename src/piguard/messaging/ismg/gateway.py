@@ -11,10 +11,9 @@ from typing import Any
 
 from piguard.core.logging import get_logger
 from piguard.messaging.ismg.reports import Due, ismg_due, ismg_mark_sent
-from piguard.messaging.ismg.transport import BaseServer, Decider, Session
+from piguard.messaging.ismg.transport import BaseServer, Decider, Session, Submission, SubmitOutcome
 from piguard.messaging.smpp.bridge import decide_submission
 from piguard.messaging.smpp.pdu import Status
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.ismg.gateway")

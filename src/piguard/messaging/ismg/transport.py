@@ -18,14 +18,13 @@ import itertools
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import utcnow
 from piguard.core.logging import get_logger
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome, TokenBucket
 
 __all__ = ["Account", "BaseServer", "Framing", "Reassembler", "Session", "TokenBucket", "shanghai_now"]
 
@@ -65,11 +64,74 @@ class Framing(Protocol[H]):
 class SessionSettings(Protocol):
     session_init_timeout: float
     inactivity_timeout: float
-    reassembly_timeout: float
-    max_partials: int
     workers: int
     host: str
     port: int
+
+
+# the account, message and outcome every protocol's server hands the shared decider (SMPP's too)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A bound ESME's account: the content provider it sends for, and its limits."""
+
+    system_id: str
+    content_provider_id: int
+    content_provider: str
+    bind_types: frozenset[str] = frozenset({"tx", "rx", "trx"})
+    default_message_type: str | None = None
+    max_rate: int = 0
+    window: int = 20
+
+
+@dataclass(slots=True)
+class Submission:
+    """One complete message from an ESME, as the decider sees it."""
+
+    account: Account
+    peer: str
+    source_addr: str
+    source_addr_ton: int
+    destination_addr: str
+    dest_addr_ton: int
+    text: str
+    registered_delivery: int
+    message_type: str | None
+    kind: str | None
+    campaign_id: int | None
+    #: ids already answered to the earlier parts of a concatenated message
+    part_ids: list[str] = field(default_factory=list)
+    #: the ESME's reference of the message (vendor TLV 0x1404), the idempotency key
+    client_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    status: int
+    message_id: str = ""
+    record_ref: str | None = None
+    outcome: str | None = None
+    reason_codes: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
+
+
+class TokenBucket:
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.tokens = float(rate)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        self.tokens = min(float(self.rate), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
 
 
 class LoginRefused(Exception):

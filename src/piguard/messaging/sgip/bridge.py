@@ -21,7 +21,14 @@ from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
 from piguard.messaging.ismg.models import IsmgAccount
 from piguard.messaging.ismg.reports import Due, keep_for_report
-from piguard.messaging.ismg.transport import Login, LoginRefused, Session, shanghai_now
+from piguard.messaging.ismg.transport import (
+    Login,
+    LoginRefused,
+    Session,
+    Submission,
+    SubmitOutcome,
+    shanghai_now,
+)
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.sgip import pdu
 from piguard.messaging.sgip.accounts import RULES
@@ -29,7 +36,6 @@ from piguard.messaging.sgip.callback import CallbackLink
 from piguard.messaging.sgip.config import SgipSettings
 from piguard.messaging.sgip.pdu import Result
 from piguard.messaging.sgip.server import SgipServer, SgipSession
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 

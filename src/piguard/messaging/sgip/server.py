@@ -30,13 +30,14 @@ from piguard.messaging.ismg.transport import (
     Reassembler,
     Session,
     SimpleFraming,
+    Submission,
+    SubmitOutcome,
     shanghai_now,
 )
 from piguard.messaging.sgip import pdu
 from piguard.messaging.sgip.config import SgipSettings
 from piguard.messaging.sgip.pdu import Cmd, LoginType, Result, SgipError
 from piguard.messaging.sgip.statuses import PG_REFUSED, sgip_result
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.sgip.server")

@@ -17,14 +17,13 @@ from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
 from piguard.messaging.ismg.reports import Due, keep_for_report
-from piguard.messaging.ismg.transport import Session, shanghai_now
+from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome, shanghai_now
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.smgp import pdu
 from piguard.messaging.smgp.accounts import RULES
 from piguard.messaging.smgp.config import SmgpSettings
 from piguard.messaging.smgp.pdu import St
 from piguard.messaging.smgp.server import Login, LoginRefused, SmgpServer, SmgpSession
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 #: Login_Resp Status of a disabled account (SMGP 3.0's "SP帐号过有效期")

@@ -31,13 +31,14 @@ from piguard.messaging.ismg.transport import (
     Reassembler,
     Session,
     SimpleFraming,
+    Submission,
+    SubmitOutcome,
     shanghai_now,
 )
 from piguard.messaging.smgp import pdu
 from piguard.messaging.smgp.config import SmgpSettings
 from piguard.messaging.smgp.pdu import Cmd, LoginMode, SmgpError, St
 from piguard.messaging.smgp.statuses import PG_REFUSED, smgp_status
-from piguard.messaging.smpp.server import Submission, SubmitOutcome
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.smgp.server")
