@@ -2,6 +2,7 @@
 
     uv run --group bench python bench/discovery.py            # full run (a few minutes on 1 core)
     uv run --group bench python bench/discovery.py --quick    # smaller corpora
+    uv run --group bench python bench/discovery.py --cluener  # only the NER tier on CLUENER
 
 Corpora
 - gold: the seeded synthetic corpus (piguard.discovery.synth), Chinese and English, with gold spans
@@ -466,6 +467,190 @@ def print_shapes(after: dict[str, Any], before: dict[str, Any] | None, label: st
             print(f"  {c:8s}  {a:6.2f}")
 
 
+# ---------------------------------------------------------------- CLUENER: the NER tier (issue 12, item 2)
+
+NER_CATS = ("name", "address")
+
+
+def cluener_rows(limit: int | None) -> tuple[list[str], list[list[Span]]]:
+    """The CLUENER2020 training split, read in place (evaluation only): texts and their gold
+    ``name``/``address`` spans (CLUENER's end offsets are inclusive)."""
+    texts: list[str] = []
+    gold: list[list[Span]] = []
+    with CLUENER.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if limit is not None and i >= limit:
+                break
+            rec = json.loads(line)
+            texts.append(rec["text"])
+            gold.append(
+                [
+                    (a, b + 1, cat)
+                    for cat in NER_CATS
+                    for spans in rec.get("label", {}).get(cat, {}).values()
+                    for a, b in spans
+                ]
+            )
+    return texts, gold
+
+
+def strict_and_overlap(gold: list[list[Span]], pred: list[list[Span]]) -> dict[str, dict[str, Tally]]:
+    """Per category: strict (same start, end and category) and overlap (synth.score) tallies."""
+    strict: dict[str, Tally] = {c: Tally() for c in NER_CATS}
+    overlap: dict[str, Tally] = {c: Tally() for c in NER_CATS}
+    for g, p in zip(gold, pred, strict=True):
+        p = [x for x in p if x[2] in NER_CATS]
+        score(g, p, overlap, set(NER_CATS))
+        gs, ps = set(g), set(p)
+        for c in NER_CATS:
+            gc = {x for x in gs if x[2] == c}
+            pc = {x for x in ps if x[2] == c}
+            strict[c].tp += len(gc & pc)
+            strict[c].fp += len(pc - gc)
+            strict[c].fn += len(gc - pc)
+    return {"strict": strict, "overlap": overlap}
+
+
+class JiebaPosseg(Tool):
+    """A candidate NER measured beside the chosen one: jieba's POS tagger (nr -> name, ns ->
+    address; adjacent ns words joined), or rjieba (jieba-rs, same dictionary and tags)."""
+
+    def __init__(self, rust: bool) -> None:
+        if rust:
+            import rjieba
+
+            self.name, self._tag = "rjieba.tag (nr/ns)", rjieba.tag
+        else:
+            import jieba
+            import jieba.posseg
+
+            jieba.setLogLevel(60)
+            self.name = "jieba.posseg (nr/ns)"
+            self._tag = lambda t: [(w.word, w.flag) for w in jieba.posseg.lcut(t)]
+        self._tag("张三")  # load the dictionary outside the timed part
+
+    def spans(self, text: str) -> list[Span]:
+        out: list[Span] = []
+        pos = 0
+        for word, flag in self._tag(text):
+            cat = "name" if flag in ("nr", "nrfg", "nrt") else "address" if flag == "ns" else None
+            if cat == "address" and out and out[-1][2] == cat and out[-1][1] == pos:
+                out[-1] = (out[-1][0], pos + len(word), cat)
+            elif cat:
+                out.append((pos, pos + len(word), cat))
+            pos += len(word)
+        return out
+
+
+def ner_load_cost() -> dict[str, float]:
+    """Loading the NER tier in a fresh interpreter, as `piguard scan --ner` pays it once per process:
+    CPU and wall seconds and the memory it adds."""
+    import subprocess
+
+    # resident memory from /proc (ru_maxrss would carry the parent's peak across fork and exec)
+    code = (
+        "import json, re, time\n"
+        "def rss():\n"
+        "    return int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
+        "r0 = rss()\n"
+        "c0, w0 = time.process_time(), time.perf_counter()\n"
+        "from piguard.discovery import ner\n"
+        "ner.load()\n"
+        "c1, w1 = time.process_time(), time.perf_counter()\n"
+        "ner.load().spans(['张三在北京工作'])\n"
+        "print(json.dumps({'cpu_s': c1 - c0, 'wall_s': w1 - w0, 'first_call_s': time.process_time() - c1,\n"
+        "  'rss_mb': rss() - r0}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cluener_figures(limit: int | None, peers: bool = True) -> dict[str, Any]:
+    """Fast tier vs fast tier + NER tier on CLUENER: strict and overlap P/R/F1 for name and address,
+    speed (MB/s per core, CPU seconds) on the same text, and the cost of loading the model."""
+    from piguard.discovery import ner
+
+    texts, gold = cluener_rows(limit)
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    out: dict[str, Any] = {"lines": len(texts), "mb": size / 1e6, "tiers": {}}
+
+    def run(label: str, fn: Any, reps: int) -> None:
+        best, pred = float("inf"), None
+        for _ in range(reps):
+            t0 = time.process_time()
+            pred = fn()
+            best = min(best, time.process_time() - t0)
+        tallies = strict_and_overlap(gold, pred)  # type: ignore[arg-type]
+        out["tiers"][label] = {
+            "cpu_s": best,
+            "mb_s": size / best / 1e6,
+            **{
+                kind: {c: {"p": t.precision, "r": t.recall, "f1": t.f1} for c, t in tl.items()}
+                for kind, tl in tallies.items()
+            },
+        }
+
+    def spans_of(found: list[Any], min_conf: float = 0.0) -> list[list[Span]]:
+        return [[(f.start, f.end, f.category) for f in fs if f.confidence >= min_conf] for fs in found]
+
+    run("fast", lambda: spans_of(detect_batch(texts)), 3)
+    try:
+        out["load"] = ner_load_cost()
+        ner.load()
+    except Exception as e:  # the extra is not installed: say so, keep the fast tier's figures
+        out["ner_error"] = str(e)
+        return out
+    detect_batch(texts[:50], ner=True)  # warm up outside the timed part
+    both: list[Any] = []
+
+    def with_ner() -> list[list[Span]]:
+        both[:] = detect_batch(texts, ner=True)
+        return spans_of(both)
+
+    run("fast+NER", with_ner, 1)
+    out["by_confidence"] = {}
+    for m in (0.7, 0.9):
+        tl = strict_and_overlap(gold, spans_of(both, m))["strict"]
+        out["by_confidence"][m] = {c: {"p": t.precision, "r": t.recall, "f1": t.f1} for c, t in tl.items()}
+    if peers:
+        for rust in (True, False):
+            try:
+                tool = JiebaPosseg(rust)
+            except ImportError:
+                continue
+            run(tool.name, lambda tool=tool: [tool.spans(t) for t in texts], 1)
+    return out
+
+
+def print_cluener(fig: dict[str, Any]) -> None:
+    print(
+        f"\nCLUENER2020 train split: {fig['lines']} lines, {fig['mb']:.2f} MB (real news/social text; "
+        "evaluation only, read in place), name and address"
+    )
+    if "ner_error" in fig:
+        print(f"  ! NER tier unavailable ({fig['ner_error']}); install with `uv sync --extra ner`")
+    print(f"  {'':22s}{'':9s}{'strict F1 (P/R)':>24s}{'overlap F1 (P/R)':>26s}")
+    for c in NER_CATS:
+        for label, t in fig["tiers"].items():
+            st, ov = t["strict"][c], t["overlap"][c]
+            print(
+                f"  {label:22s}{c:9s}{st['f1']:>8.3f} ({st['p']:.3f}/{st['r']:.3f}){ov['f1']:>10.3f} "
+                f"({ov['p']:.3f}/{ov['r']:.3f})"
+            )
+    for m, by in fig.get("by_confidence", {}).items():
+        row = "  ".join(f"{c} {v['f1']:.3f} ({v['p']:.3f}/{v['r']:.3f})" for c, v in by.items())
+        print(f"  fast+NER, NER findings with confidence >= {m}: strict {row}")
+    print("  speed on the same text (CPU time of this process; best of 3 for the fast tier):")
+    for label, t in fig["tiers"].items():
+        print(f"    {label:22s}{t['mb_s']:8.3f} MB/s per core  {t['cpu_s']:7.2f} s CPU")
+    if "load" in fig:
+        ld = fig["load"]
+        print(
+            f"  NER model load, once per process (fresh interpreter): {ld['cpu_s']:.2f} s CPU, "
+            f"{ld['wall_s']:.2f} s wall, +{ld['rss_mb']:.0f} MB resident; first call {ld['first_call_s']:.3f} s"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=3000, help="gold documents")
@@ -478,7 +663,22 @@ def main() -> int:
     )
     ap.add_argument("--baseline", metavar="REV", help="also run the shapes figures on the engine at git REV")
     ap.add_argument("--rounds", type=int, default=4, help="alternating speed rounds with --baseline")
+    ap.add_argument(
+        "--cluener",
+        action="store_true",
+        help="only the CLUENER section: fast tier vs fast+NER (name/address F1, speed, model load)",
+    )
+    ap.add_argument("--cluener-lines", type=int, help="with --cluener: only the first N lines")
     args = ap.parse_args()
+    if args.cluener:
+        if not CLUENER.is_file():
+            print(f"CLUENER corpus not found at {CLUENER}")
+            return 1
+        fig = cluener_figures(args.cluener_lines)
+        print_cluener(fig)
+        if args.json:
+            args.json.write_text(json.dumps(fig, ensure_ascii=False, indent=2), encoding="utf-8")
+        return 0
     if args.shapes_only or args.baseline:
         before = baseline_figures(args.baseline, args.shapes, args.seed) if args.baseline else None
         after = shapes_figures(args.shapes, args.seed)
@@ -585,6 +785,9 @@ def main() -> int:
                 for c, x in f1.get(t.name, {}).items()
             },
         }
+    if CLUENER.is_file():
+        results["cluener"] = cluener_figures(3000 if args.quick else None, peers=False)
+        print_cluener(results["cluener"])
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "piguard.messaging.smpp.models",
     "piguard.messaging.cmpp.models",
     "piguard.messaging.ismg.models",
+    "piguard.messaging.callbacks.models",
     "piguard.messaging.monitor.models",
     "piguard.rights.models",
     "piguard.cases.models",

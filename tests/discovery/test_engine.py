@@ -110,3 +110,19 @@ def test_real_sms_false_positives(shared_dir: Path) -> None:
         for f in fs:
             value = text[f.start : f.end]
             assert not (f.category in {"phone_mobile", "id_card", "bank_card", "qq"} and "x" in value), value
+
+
+def test_lone_surrogates_are_text_not_a_crash() -> None:
+    """Text decoded with ``surrogateescape`` (or a JSON ``"\\ud800"``) holds lone surrogates; the
+    hyperscan pass encoded it as strict UTF-32 and raised UnicodeEncodeError. Offsets stay right."""
+    from piguard.discovery.engine import detect
+
+    for text in (
+        "手机13812345678 \ud800 张三",
+        "\udfff手机13812345678",
+        "\udcff" * 3 + "身份证110101199003074514",
+    ):
+        found = [f for f in detect(text) if f.category in ("phone_mobile", "id_card")]
+        assert len(found) == 1
+        f = found[0]
+        assert text[f.start : f.end] in ("13812345678", "110101199003074514")

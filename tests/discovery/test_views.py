@@ -115,3 +115,28 @@ def test_token_scopes_are_enforced_on_discovery(
         headers={"Authorization": f"Bearer {detect_only}"},
     )
     assert r.status_code == 403
+
+
+@pytest.mark.obligation("O24-4")
+def test_detect_with_the_ner_tier(
+    client_for: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from piguard.discovery import ner
+
+    otto = client_for("otto")
+    text = "昨天下午李建国在会上说明了情况。"
+    assert otto.post("/api/discovery/detect", json={"text": text}).json() == {"findings": []}
+    r = otto.post("/api/discovery/detect", json={"text": text, "ner": True})
+    assert r.status_code == 200
+    assert [(f["start"], f["end"], f["category"]) for f in r.json()["findings"]] == [(4, 7, "name")]
+    r = otto.post("/api/discovery/detect", json={"text": text * 7000, "ner": True})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "text"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if piguard[ner] were not installed
+    monkeypatch.setattr(ner, "_LOADED", {})
+    r = otto.post("/api/discovery/detect", json={"text": text, "ner": True})
+    assert r.status_code == 503
+    err = r.json()["error"]
+    assert err["code"] == "ner_unavailable" and "piguard[ner]" in err["message"]["zh"]
+    assert "李建国" not in r.text

@@ -165,6 +165,48 @@ def test_a_committed_claim_keeps_other_dispatchers_off(session: Session, db_engi
         other.close()
 
 
+def test_settling_renews_the_claims_lease_once_a_third_of_it_has_passed(session: Session) -> None:
+    """A live dispatcher working through a slow batch keeps its claim, without rewriting every
+    lease on every window of outcomes (issue 10: that was most of the dispatcher's database work)."""
+    refs = _queue(session, 4)
+    t0 = at_noon()
+    token = records.claim_outbox(session, limit=10, now=t0, lease_seconds=300)
+    session.commit()
+    assert token is not None
+
+    def leases() -> dict[str, object]:
+        rows = session.execute(
+            select(OutboxMessage.message_ref, OutboxMessage.lease_until).execution_options(
+                populate_existing=True
+            )
+        ).all()
+        return {ref: until for ref, until in rows}
+
+    first = leases()
+    # a window settled 10 s in: the others' lease is left as it was
+    records.settle_outbox(
+        session,
+        token,
+        [records.SendOutcome(refs[0], "sent")],
+        now=t0 + timedelta(seconds=10),
+        lease_seconds=300,
+    )
+    session.commit()
+    after = leases()
+    assert after[refs[0]] is None  # settled: no claim, no lease
+    assert [after[r] for r in refs[1:]] == [first[r] for r in refs[1:]]
+    # 150 s in (past a third of the lease): the rest of the claim is renewed from then
+    later = t0 + timedelta(seconds=150)
+    records.settle_outbox(
+        session, token, [records.SendOutcome(refs[1], "sent")], now=later, lease_seconds=300
+    )
+    session.commit()
+    renewed = leases()
+    assert {renewed[r] for r in refs[2:]} == {later + timedelta(seconds=300)}
+    # and another dispatcher still cannot take them when the first lease would have ended
+    assert records.claim_outbox(session, limit=10, now=t0 + timedelta(seconds=301)) is None
+
+
 @pytest.mark.obligation("O31-17")
 def test_concurrent_dispatchers_send_each_message_once(session: Session, db_engine: Engine) -> None:
     refs = _queue(session, 40)

@@ -262,3 +262,27 @@ def test_verified_public_welfare_port_may_quote_fraud_as_a_warning(session: Sess
     [commercial] = submit(session, [ad(text=quoted)], now=_utc(2025, 10, 16))
     assert commercial.outcome == "refuse"
     assert "prohibited_content" in {x.code for x in commercial.reasons}
+
+
+@pytest.mark.obligation("O31-11", "O24-10")
+def test_the_record_names_a_long_port_code_whole_and_masks_a_persons_number(session: Session) -> None:
+    """A port with a 4-digit extension is 12 digits long, the length of a card number to the PI
+    redactor: its records named it as 1069****1234, so no record said which port had sent. A sender
+    that resolves to no port and is a person's number stays masked."""
+    build_registry(session)
+    registry.create_port(
+        session,
+        code="10690003",
+        port_type="commercial",
+        content_provider="youpin",
+        extension_from="0001",
+        extension_to="9999",
+    )
+    session.commit()
+    long_port, mobile = "106900031234", "13912345678"
+    done = submit(session, [ad(sender=long_port), ad(sender=mobile)], now=at_noon())
+    session.commit()
+    rows = {r.ref: r for r in session.scalars(select(MessageRecord))}
+    by_port, by_mobile = rows[done[0].ref or ""], rows[done[1].ref or ""]
+    assert by_port.sender == long_port and by_port.port_id is not None
+    assert by_mobile.port_id is None and mobile not in by_mobile.sender and by_mobile.sender.endswith("5678")

@@ -11,7 +11,13 @@ from piguard.messaging.gateway import release
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "piguard" / "messaging"
 _NO_TRANSPORT = ("gateway", "registry", "records", "subscriptions")
-_TRANSPORTS = ("piguard.messaging.smpp", "piguard.messaging.cmpp")
+_TRANSPORTS = (
+    "piguard.messaging.smpp",
+    "piguard.messaging.cmpp",
+    "piguard.messaging.smgp",
+    "piguard.messaging.sgip",
+    "piguard.messaging.ismg",
+)
 
 
 def _imports(path: Path) -> list[str]:
@@ -35,8 +41,8 @@ def test_no_decision_or_record_module_imports_a_transport() -> None:
         if name.startswith(_TRANSPORTS)
     ]
     assert bad == []
-    # the probe is real: the SMPP bridge does import the gateway and would be caught the other way
-    assert any(n.startswith("piguard.messaging.gateway") for n in _imports(SRC / "smpp" / "bridge.py"))
+    # the probe is real: the SMPP service does import the gateway and would be caught the other way
+    assert any(n.startswith("piguard.messaging.gateway") for n in _imports(SRC / "smpp" / "service.py"))
 
 
 def test_held_refusal_hooks_resolve() -> None:
@@ -57,3 +63,25 @@ def test_the_old_flat_modules_are_gone() -> None:
     assert [n for n in old if (SRC / f"{n}.py").exists()] == []
     for pkg in ("registry", "gateway", "subscriptions", "records", "monitor"):
         assert (SRC / pkg / "__init__.py").read_text(encoding="utf-8").startswith('"""')
+
+
+_SQL = {"select", "insert", "update", "delete", "text"}
+
+
+def _sql_imports(path: Path) -> list[str]:
+    return [
+        f"{path.name}:{node.lineno}: {a.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for a in node.names
+        if a.name in _SQL
+    ]
+
+
+def test_the_smpp_transport_holds_no_sql() -> None:
+    """Issue 10: the SMPP bridge's and client's reads and writes are ``smpp/service.py``'s, functions
+    that take a session; the transport opens the unit of work around each call."""
+    transport = [SRC / "smpp" / name for name in ("bridge.py", "client.py", "server.py", "pdu.py", "text.py")]
+    assert [hit for path in transport for hit in _sql_imports(path)] == []
+    # the probe is real: the service does build queries
+    assert _sql_imports(SRC / "smpp" / "service.py")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from piguard.core.errors import FieldError, validation_error
+from piguard.discovery import ner as ner_tier
 from piguard.discovery import report as rep
 from piguard.discovery.categories import check_categories
 from piguard.discovery.scanners import RecordError, ScanReport, scan_database, scan_jsonl_records, scan_paths
@@ -68,6 +70,12 @@ def command(
     fail_on_found: bool = typer.Option(
         False, "--fail-on-found", help="Exit 1 when any PI is found (DLP gate)"
     ),
+    ner: bool = typer.Option(
+        False,
+        "--ner",
+        help="Also run the NER tier for names and places in free text (slower; needs piguard[ner]) "
+        "/ 同时运行命名实体识别层",
+    ),
 ) -> None:
     """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.
 
@@ -86,14 +94,18 @@ def command(
     if sample < 0:
         raise validation_error([FieldError("sample", "must be >= 0")])
     err = Console(stderr=True)
-    if jsonl:
-        raise typer.Exit(_jsonl_mode(jsonl, cats, output, err, fail_on_found=fail_on_found))
-    progress, start = _progress(err)
-    with progress:
-        if db:
-            report = scan_database(db, sample=sample, tables=table or None, progress=start, categories=cats)
-        else:
-            report = scan_paths(paths, sample=sample, progress=start, categories=cats)
+    # the NER tier is loaded here, before any work, so a missing extra is one clear error
+    with ner_tier.enabled() if ner else nullcontext():
+        if jsonl:
+            raise typer.Exit(_jsonl_mode(jsonl, cats, output, err, fail_on_found=fail_on_found))
+        progress, start = _progress(err)
+        with progress:
+            if db:
+                report = scan_database(
+                    db, sample=sample, tables=table or None, progress=start, categories=cats
+                )
+            else:
+                report = scan_paths(paths, sample=sample, progress=start, categories=cats)
     _render(report, fmt, output)
     if report.errors:
         raise typer.Exit(1)

@@ -34,6 +34,7 @@ import ahocorasick
 import yaml
 
 from piguard.core.hs_cache import compile_cached
+from piguard.discovery import ner as ner_tier
 from piguard.discovery import recognizers as r
 from piguard.discovery.categories import CODES, check_categories
 from piguard.discovery.validators import FULLWIDTH
@@ -310,7 +311,11 @@ class _Dictionary:
             if db is None:
                 return [], []
         else:
-            db, data, width = self._hs, text.encode("utf-32-le"), 4
+            db, data, width = (
+                self._hs,
+                text.encode("utf-32-le", "surrogatepass"),
+                4,
+            )  # lone surrogates: 4 bytes still
         scratches = getattr(self._local, "scratch", None)
         if scratches is None:
             scratches = self._local.scratch = {}
@@ -410,14 +415,25 @@ class Engine:
 
     @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
     def detect(
-        self, text: str, categories: Collection[str] | None = None, min_confidence: float | None = None
+        self,
+        text: str,
+        categories: Collection[str] | None = None,
+        min_confidence: float | None = None,
+        *,
+        ner: bool | str | None = None,
     ) -> list[Finding]:
+        """``ner``: also run the NER tier (``True`` or a backend name; ``None`` follows
+        ``ner.enabled()``), see ``piguard.discovery.ner``."""
         if not isinstance(text, str):
             raise TypeError("detect() takes a str")
         cats = check_categories(categories) if categories is not None else None
         plan = self._plan(cats)
         threshold = self.min_confidence if min_confidence is None else min_confidence
-        return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in self.raw(text, plan, threshold)]
+        found = self.raw(text, plan, threshold)
+        backend = ner_tier.resolve(ner)
+        if backend is not None:
+            found = ner_tier.add_ner([text], [found], backend, cats, threshold)[0]
+        return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in found]
 
     def raw(
         self, text: str, plan: dict[str, Any], threshold: float, bounds: list[int] | None = None
@@ -633,10 +649,15 @@ def engine_from_file(path: Path) -> Engine:
 
 @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
 def detect(
-    text: str, categories: Collection[str] | None = None, min_confidence: float | None = None
+    text: str,
+    categories: Collection[str] | None = None,
+    min_confidence: float | None = None,
+    *,
+    ner: bool | str | None = None,
 ) -> list[Finding]:
-    """Find personal information in ``text``: value-free findings with character offsets."""
-    return default_engine().detect(text, categories, min_confidence)
+    """Find personal information in ``text``: value-free findings with character offsets.
+    ``ner=True`` adds the optional NER tier's names and places (``piguard.discovery.ner``)."""
+    return default_engine().detect(text, categories, min_confidence, ner=ner)
 
 
 def detect_batch(
@@ -644,10 +665,33 @@ def detect_batch(
     categories: Collection[str] | None = None,
     min_confidence: float | None = None,
     chunk_chars: int = 200_000,
+    *,
+    ner: bool | str | None = None,
 ) -> list[list[Finding]]:
     """``detect`` over many short texts at once: they are joined with newlines into large chunks
     (no recogniser reads across a line break), scanned in one go, and the findings handed back
-    per text with offsets into that text. Same results as one call per text, far less overhead."""
+    per text with offsets into that text. Same results as one call per text, far less overhead.
+    ``ner`` as for :func:`detect` (``None``: on inside ``ner.enabled()``, as scans use it)."""
+    out = _detect_batch(texts, categories, min_confidence, chunk_chars)
+    backend = ner_tier.resolve(ner)
+    if backend is None or not texts:
+        return out
+    engine = default_engine()
+    cats = check_categories(categories) if categories is not None else None
+    threshold = engine.min_confidence if min_confidence is None else min_confidence
+    for k, extra in enumerate(ner_tier.tag(texts, backend, cats, threshold)):
+        if extra:  # most texts of a scan have no name or place: their findings stay as they are
+            fast = [(f.start, f.end, f.category, f.confidence) for f in out[k]]
+            out[k] = [Finding(*t) for t in ner_tier.merge(fast, extra)]
+    return out
+
+
+def _detect_batch(
+    texts: list[str],
+    categories: Collection[str] | None,
+    min_confidence: float | None,
+    chunk_chars: int,
+) -> list[list[Finding]]:
     engine = default_engine()
     cats = check_categories(categories) if categories is not None else None
     plan = engine._plan(cats)

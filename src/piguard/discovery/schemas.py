@@ -11,6 +11,7 @@ class DetectIn(BaseModel):
     text: str = Field(max_length=1_000_000)
     categories: list[str] | None = None
     min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    ner: bool = False  # also the NER tier (names, places in free text); 503 when not installed
 
 
 class FindingOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from piguard.core.errors import invalid_field
 from piguard.discovery import schemas
 from piguard.discovery.categories import CATEGORIES, check_categories
 from piguard.discovery.deid import deidentify_text, parse_method
@@ -16,6 +17,7 @@ from piguard.identity.principal import Principal
 from piguard.regulations.markers import carries
 
 router = APIRouter(prefix="/api/discovery", tags=["discovery"])
+NER_MAX_CHARS = 100_000
 
 
 @router.get("/categories", response_model=list[schemas.CategoryOut], summary="The PI category vocabulary")
@@ -32,7 +34,16 @@ def detect_view(
     body: schemas.DetectIn, _: Principal = Depends(require_action("discovery.detect"))
 ) -> dict[str, Any]:
     cats = check_categories(body.categories) if body.categories is not None else None
-    return {"findings": [f.to_dict() for f in detect(body.text, cats, body.min_confidence)]}
+    if body.ner and len(body.text) > NER_MAX_CHARS:
+        # the NER tier reads ~0.1 MB per CPU second: a request may not hold a worker for minutes
+        raise invalid_field(
+            "text",
+            f"with ner, at most {NER_MAX_CHARS:,} characters (scan larger texts with `piguard scan --ner`)",
+            f"使用 ner 时最多 {NER_MAX_CHARS:,} 个字符（更大的文本请用 `piguard scan --ner`）",
+        )
+    return {
+        "findings": [f.to_dict() for f in detect(body.text, cats, body.min_confidence, ner=body.ner or None)]
+    }
 
 
 @router.post("/mask", response_model=schemas.MaskOut, summary="De-identify a text")

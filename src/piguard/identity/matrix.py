@@ -21,6 +21,10 @@ class Entry:
     path: str
     action: str
     pi: str | None = None
+    #: the endpoint serves one content provider's own data: it also needs a token bound to one
+    #: (``piguard staff token --content-provider``); an unbound caller of an allowed role gets 403
+    #: ``content_provider_token_required``
+    bound: bool = False
 
     def roles(self) -> frozenset[str]:
         """The roles that may call it (``public``/``authenticated``: every role)."""
@@ -44,5 +48,8 @@ def access_matrix() -> dict[tuple[str, str], Entry]:
         pi = body.get("pi")
         if pi is not None and pi not in PI_VIEWS:
             raise ValueError(f"access_matrix.yaml: {key}: pi must be one of {PI_VIEWS}")
-        out[(method, path)] = Entry(method, path, action, pi)
+        bound = body.get("bound", False)
+        if not isinstance(bound, bool):
+            raise ValueError(f"access_matrix.yaml: {key}: bound is true or false")
+        out[(method, path)] = Entry(method, path, action, pi, bound)
     return out

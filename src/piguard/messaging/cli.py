@@ -134,6 +134,11 @@ SMS_COMMANDS: list[LazyEntry] = [
         "piguard.messaging.sgip.cli:account_app",
         "SGIP accounts of content providers (Login Name and Password). 内容提供者的 SGIP 账号。",
     ),
+    (
+        "callback",
+        "piguard.messaging.callbacks.cli:callback_app",
+        "Receipts and replies pushed to content providers (HMAC-signed), or kept to poll. 回执与上行推送。",
+    ),
 ]
 
 

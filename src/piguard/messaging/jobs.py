@@ -122,6 +122,12 @@ def run_alert_evaluation(now: datetime | None = None) -> dict[str, Any]:
     return monitor_jobs.run_alert_evaluation(now)
 
 
+def run_callbacks(now: datetime | None = None) -> dict[str, int]:
+    from piguard.messaging.callbacks import jobs as callback_jobs
+
+    return callback_jobs.run_callbacks(now)
+
+
 def _guarded(name: str, job: Callable[[], Any]) -> tuple[Any, bool]:
     try:
         return job(), True
@@ -152,6 +158,7 @@ def run_once(now: datetime | None = None) -> dict[str, Any]:
         ("partitions", lambda: run_partition_maintenance(now)),
         ("retention", lambda: run_retention(now)),
         ("alerts", lambda: run_alert_evaluation(now)),
+        ("callbacks", lambda: run_callbacks(now)),
     ]
     out: dict[str, Any] = {}
     failed: list[str] = []

@@ -172,3 +172,14 @@ class ConsentRequestIn(_In):
     valid_until: datetime
     pitch: str = Field("", max_length=300)
     charged_service_id: int | None = None
+
+
+class CallbackIn(_In):
+    """A content provider's callback endpoint (``PUT /api/sms/callback``)."""
+
+    url: str | None = Field(None, max_length=500, description="https URL to push to; null: kept to poll only")
+    receipts: bool = Field(True, strict=True)
+    replies: bool = Field(True, strict=True)
+    rotate_secret: bool = Field(
+        False, strict=True, description="Issue a new HMAC secret (shown once in the answer)"
+    )

@@ -60,6 +60,18 @@ class MessagingSettings(BaseSettings):
     sms_release_batch: int = Field(1000, ge=10, le=100_000)
     #: Seconds between worker rounds.
     worker_interval_seconds: int = Field(300, ge=5)
+    #: Pushes of delivery reports and replies to content providers' callback URLs
+    #: (``messaging.callbacks``): back-off ``base * 2**(attempts-1)`` seconds up to ``max``; an event
+    #: not accepted within ``validity`` hours is ``failed`` (still there to poll); seconds a push waits.
+    sms_callback_retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    sms_callback_retry_max_seconds: float = Field(600.0, gt=0, le=24 * 3600)
+    sms_callback_validity_hours: float = Field(48.0, gt=0, le=24 * 30)
+    sms_callback_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    #: Callback URLs may be plain http (not https) only when this is set; private, loopback and
+    #: link-local addresses only when ``..._allow_private`` is (a callback must not reach piguard's
+    #: own network: server-side request forgery).
+    sms_callback_allow_http: bool = False
+    sms_callback_allow_private: bool = False
 
     @field_validator("sms_quiet_hours")
     @classmethod

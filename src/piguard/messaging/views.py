@@ -22,6 +22,7 @@ from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.identity.purpose import PiRead, require_pi_read
 from piguard.messaging import schemas, service
+from piguard.messaging.callbacks.views import router as callbacks_router
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.monitor.views import router as monitor_router
 from piguard.messaging.registry.views import router as registry_router
@@ -33,6 +34,7 @@ router = APIRouter(tags=["sms gateway"])
 router.include_router(registry_router)
 router.include_router(consent_router)
 router.include_router(monitor_router)
+router.include_router(callbacks_router)
 
 
 def _request(body: schemas.SubmitIn) -> GatewayRequest:

@@ -57,7 +57,7 @@ _DECLARED = (COMMERCIAL, PUBLIC_WELFARE, EMERGENCY)
 # told when a held message is refused, so its receipt says REJECTD. Named as "module:function" (as
 # the mounting lists name modules) so that the gateway imports no transport; each takes
 # ``(session, refs, now)``.
-ON_HELD_REFUSED: tuple[str, ...] = ("piguard.messaging.smpp.bridge:reject_refused_held",)
+ON_HELD_REFUSED: tuple[str, ...] = ("piguard.messaging.smpp.service:reject_refused_held",)
 
 
 def _request(rec: MessageRecord) -> GatewayRequest:

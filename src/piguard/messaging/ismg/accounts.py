@@ -184,6 +184,14 @@ def set_callback(
     return acc  # type: ignore[no-any-return]
 
 
+def with_callback(session: Session, rules: LoginRules, content_provider_id: int | None = None) -> list[Any]:
+    """Active accounts that have a callback address (of one content provider, or all)."""
+    q = _query(rules).where(rules.model.callback.is_not(None), rules.model.active.is_(True))
+    if content_provider_id is not None:
+        q = q.where(rules.model.content_provider_id == content_provider_id)
+    return list(session.scalars(q.order_by(rules.model.id)))
+
+
 def list_accounts(session: Session, rules: LoginRules) -> list[Any]:
     return list(session.scalars(_query(rules).order_by(rules.model.id)))
 

@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from piguard.core.db import unit_of_work
 from piguard.identity.passwords import burn_time
 from piguard.messaging.ismg import accounts
 from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
-from piguard.messaging.ismg.models import IsmgAccount
 from piguard.messaging.ismg.reports import Due, keep_for_report
 from piguard.messaging.ismg.transport import (
     Login,
@@ -133,15 +130,8 @@ class _Callback:
 def _callbacks(content_provider_id: int | None) -> dict[str, _Callback]:
     """Active SGIP accounts with a callback address (of one content provider, or all)."""
     with unit_of_work() as session:
-        q = select(IsmgAccount).where(
-            IsmgAccount.protocol == RULES.protocol,
-            IsmgAccount.callback.is_not(None),
-            IsmgAccount.active.is_(True),
-        )
-        if content_provider_id is not None:
-            q = q.where(IsmgAccount.content_provider_id == content_provider_id)
         out = {}
-        for acc in session.scalars(q):
+        for acc in accounts.with_callback(session, RULES, content_provider_id):
             host, port = accounts.parse_host_port(acc.callback or "")
             out[acc.login] = _Callback(acc.login, acc.secret, host, port)
         return out

@@ -22,15 +22,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
-from piguard.messaging.records.service import OutboundMessage, SendOutcome, settle_outbox
-from piguard.messaging.smpp import pdu
+from piguard.messaging.records.service import OutboundMessage, SendOutcome
+from piguard.messaging.smpp import pdu, service
 from piguard.messaging.smpp.config import SmppSettings
-from piguard.messaging.smpp.models import SmppUpstreamPart
 from piguard.messaging.smpp.pdu import Bind, Cmd, PduError, ShortMessage, Status
 from piguard.messaging.smpp.text import Encoded, encode_for_sms
 from piguard.regulations.markers import carries
@@ -300,7 +298,7 @@ class SmppTransport:
     the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses matched
     by sequence number). Each message's outcome is **recorded as it comes back**: the calling thread
     commits whatever outcomes have arrived (one transaction for all of them, with the SMS centre's
-    part ids, :func:`settle_outbox`), and a message is only submitted once fewer than
+    part ids, :func:`service.record_outcomes`), and a message is only submitted once fewer than
     ``upstream_window`` messages are submitted but unrecorded. A dispatcher killed at any moment
     thus leaves at most ``upstream_window`` messages whose fate it does not know (they are sent
     again when the claim's lease ends: at most that many twice per crash); everything else it
@@ -438,10 +436,7 @@ class SmppTransport:
                 by_claim.setdefault(m.claim, []).append(o)
         try:
             with unit_of_work() as session:
-                if groups:
-                    session.execute(insert(SmppUpstreamPart), [row for g in groups for row in g])
-                for token, outs in by_claim.items():
-                    settle_outbox(session, token, outs)
+                service.record_outcomes(session, [row for g in groups for row in g], by_claim)
             return
         except SQLAlchemyError as exc:
             log.warning("smpp.upstream_outcomes_batch_failed", error=type(exc).__name__)
@@ -455,13 +450,13 @@ def _record_parts(groups: list[list[dict[str, object]]]) -> None:
         return
     try:
         with unit_of_work() as session:
-            session.execute(insert(SmppUpstreamPart), [row for g in groups for row in g])
+            service.record_parts(session, [row for g in groups for row in g])
         return
     except SQLAlchemyError as exc:
         log.warning("smpp.upstream_parts_batch_failed", error=type(exc).__name__)
     for g in groups:
         try:
             with unit_of_work() as session:
-                session.execute(insert(SmppUpstreamPart), g)
+                service.record_parts(session, g)
         except SQLAlchemyError as exc:
             log.error("smpp.upstream_parts_not_recorded", ref=g[0]["record_ref"], error=type(exc).__name__)

@@ -28,6 +28,7 @@ from piguard.core import addresses, crypto
 from piguard.core.db import utcnow
 from piguard.core.errors import invalid_field as _bad
 from piguard.identity.principal import Principal
+from piguard.messaging.callbacks import service as callbacks
 from piguard.messaging.gateway.decision import CONFIRMATION as CONFIRMATION_PURPOSE
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import AuditEntry, decide_one, emit
@@ -192,6 +193,18 @@ def receive_reply(
             )
         ],
     )
+    if owners:
+        callbacks.record_reply(
+            session,
+            [p.cp_id for p in owners],
+            ref=ref,
+            sender=address,
+            to=port_code,
+            text=text,
+            intent=cls.intent.value,
+            consent_ended=bool(ended_for),
+            at=now,
+        )
     if ended or refused_ids or granted or ended_for:
         record(
             session,

@@ -1,7 +1,7 @@
 """SMGP and SGIP accounts and status reports (msg_ismg_*)
 
 Revision ID: 0d6d713bb0a0
-Revises: 1dc02b740e46
+Revises: 56f5070ed6bf
 Create Date: 2026-12-03 10:58:26.490504
 """
 
@@ -14,7 +14,7 @@ import piguard.core.crypto.fields
 import piguard.core.db
 
 revision: str = "0d6d713bb0a0"
-down_revision: str | None = "1dc02b740e46"
+down_revision: str | None = "56f5070ed6bf"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
