@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "piguard.messaging.models",
     "piguard.messaging.smpp.models",
     "piguard.messaging.cmpp.models",
+    "piguard.messaging.ismg.models",
     "piguard.messaging.callbacks.models",
     "piguard.messaging.routing.models",
     "piguard.messaging.monitor.models",

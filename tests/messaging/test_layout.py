@@ -11,7 +11,13 @@ from piguard.messaging.gateway import release
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "piguard" / "messaging"
 _NO_TRANSPORT = ("gateway", "registry", "records", "subscriptions")
-_TRANSPORTS = ("piguard.messaging.smpp", "piguard.messaging.cmpp")
+_TRANSPORTS = (
+    "piguard.messaging.smpp",
+    "piguard.messaging.cmpp",
+    "piguard.messaging.smgp",
+    "piguard.messaging.sgip",
+    "piguard.messaging.ismg",
+)
 
 
 def _imports(path: Path) -> list[str]:

@@ -130,6 +130,26 @@ SMS_COMMANDS: list[LazyEntry] = [
         "Outbound links per carrier and the queue waiting for each (one JSON line each; a carrier no link carries is listed with link null). 各运营商链路与待发队列。",
     ),
     (
+        "smgp-serve",
+        "piguard.messaging.smgp.cli:smgp_serve",
+        "Run piguard's SMGP 3.0 server (China Telecom): every Submit is decided by the gateway. 运行 SMGP 服务。",
+    ),
+    (
+        "smgp-account",
+        "piguard.messaging.smgp.cli:account_app",
+        "SMGP accounts of content providers (ClientID and shared secret). 内容提供者的 SMGP 账号。",
+    ),
+    (
+        "sgip-serve",
+        "piguard.messaging.sgip.cli:sgip_serve",
+        "Run piguard's SGIP 1.2 server (China Unicom): every Submit is decided by the gateway. 运行 SGIP 服务。",
+    ),
+    (
+        "sgip-account",
+        "piguard.messaging.sgip.cli:account_app",
+        "SGIP accounts of content providers (Login Name and Password). 内容提供者的 SGIP 账号。",
+    ),
+    (
         "callback",
         "piguard.messaging.callbacks.cli:callback_app",
         "Receipts and replies pushed to content providers (HMAC-signed), or kept to poll. 回执与上行推送。",

@@ -6,16 +6,14 @@ precedence of the answer, translated to a CMPP Result by ``cmpp.statuses``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from piguard.core import crypto
-from piguard.core.calendar import SHANGHAI
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
 from piguard.messaging.cmpp import pdu
@@ -23,32 +21,18 @@ from piguard.messaging.cmpp.config import CmppSettings
 from piguard.messaging.cmpp.models import CmppAccount, CmppMessage
 from piguard.messaging.cmpp.pdu import Cmd, CmppError, ConnectStatus
 from piguard.messaging.cmpp.server import CmppServer, ConnectRefused, Login, SpSession, shanghai_now
-from piguard.messaging.models import ContentProvider, MessageRecord
-from piguard.messaging.smpp.bridge import decide_submission
-from piguard.messaging.smpp.pdu import Status
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome
+from piguard.messaging.ismg.accounts import account_of
+from piguard.messaging.ismg.auth import timestamp_skew
+from piguard.messaging.ismg.gateway import ReportingGateway, gateway_decider
+from piguard.messaging.ismg.reports import Due, due_reports, mark_sent
+from piguard.messaging.ismg.text import encode_text
+from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome
+from piguard.messaging.models import ContentProvider
 from piguard.regulations.markers import carries
 
+__all__ = ["CmppGateway", "keep_for_report", "make_authenticator", "timestamp_skew"]
+
 log = get_logger("piguard.cmpp")
-
-
-def timestamp_skew(timestamp: int, now: datetime) -> float | None:
-    """Seconds between a CMPP Timestamp (MMDDHHMMSS, no year: the nearest year is taken) and
-    ``now`` (Asia/Shanghai); None when it names no valid time."""
-    s = f"{timestamp:010d}"
-    if len(s) != 10:
-        return None
-    best: float | None = None
-    for year in (now.year - 1, now.year, now.year + 1):
-        try:
-            t = datetime(
-                year, int(s[0:2]), int(s[2:4]), int(s[4:6]), int(s[6:8]), int(s[8:10]), tzinfo=now.tzinfo
-            )
-        except ValueError:
-            continue
-        d = abs((t - now).total_seconds())
-        best = d if best is None else min(best, d)
-    return best
 
 
 def make_authenticator(
@@ -71,22 +55,18 @@ def make_authenticator(
             cp = session.get(ContentProvider, acc.content_provider_id)
             if not acc.active or cp is None:
                 raise ConnectRefused(ConnectStatus.OTHER, "disabled")
-            account = Account(
-                system_id=acc.source_addr,
-                content_provider_id=cp.id,
-                content_provider=cp.code,
-                default_message_type=acc.default_message_type,
-                max_rate=acc.max_rate,
-                window=acc.window,
-            )
-            return Login(account, acc.secret)
+            return Login(account_of(acc, acc.source_addr, cp), acc.secret)
 
     return authenticate
 
 
-class CmppGateway:
+class CmppGateway(ReportingGateway):
     """The CMPP server with the gateway's decision; allowed messages are queued in the outbox as for
-    SMPP (the SMPP gateway's dispatcher, or any worker draining the outbox, sends them on)."""
+    SMPP (the SMPP gateway's dispatcher, or any worker draining the outbox, sends them on); status
+    reports by the shared loop (``ismg.gateway``)."""
+
+    name = "cmpp"
+    server: CmppServer
 
     def __init__(
         self,
@@ -95,69 +75,41 @@ class CmppGateway:
         decide: Callable[[Submission], SubmitOutcome] | None = None,
         clock: Callable[[], datetime] = shanghai_now,
     ) -> None:
+        super().__init__()
         self.settings = settings or CmppSettings()
-        hold = int(Status.PG_HELD)
-        accept_held = self.settings.accept_held
         self.server = CmppServer(
             authenticate=make_authenticator(self.settings, clock),
-            decide=decide
-            or (
-                lambda sub: decide_submission(sub, hold_status=hold, accept_held=accept_held, protocol="cmpp")
-            ),
+            decide=decide or gateway_decider("cmpp", self.settings.accept_held),
             settings=self.settings,
             clock=clock,
             on_accepted=keep_for_report,
         )
         self.clock = clock
-        self._reporter: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
-    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-        addr = await self.server.start(host, port)
-        self._reporter = asyncio.ensure_future(self._report_loop())
-        return addr
+    def due_reports(self, logins: list[str], limit: int) -> list[Due]:
+        return due_reports(CmppMessage, CmppMessage.source_addr, logins, limit)
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._reporter is not None:
-            try:
-                await asyncio.wait_for(self._reporter, 15)
-            except (TimeoutError, asyncio.CancelledError, Exception):
-                self._reporter.cancel()
-        await self.server.stop()
+    def mark_sent(self, ids: list[int]) -> None:
+        mark_sent(CmppMessage, ids)
 
-    # ---------------------------------------------------------------- status reports
-    async def _report_loop(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.report_interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.send_reports()
-            except Exception:
-                log.exception("cmpp.report_error")
+    async def deliver_report(self, session: Session[Any], d: Due) -> bool:
+        assert isinstance(session, SpSession)
+        return await self._deliver(session, d)
 
-    @carries("O31-11")
-    async def send_reports(self) -> int:
-        """CMPP_DELIVER status reports (Registered_Delivery 1) for the messages whose record reached
-        a final delivery status, to a connected session of the SP that submitted them; marked sent
-        once the SP answers Result 0 for every part. Returns the messages reported."""
-        connected = sorted({s.account.system_id for s in self.server.sessions if s.account and s.version})
-        if not connected:
-            return 0
-        due: list[_Due] = await self.server.run_sync(_due_reports, connected, self.settings.report_batch)
-        done: list[int] = []
-        for d in due:
-            for session in self.server.connected(d.source_addr):
-                if await self._deliver(session, d):
-                    done.append(d.id)
-                    break
-        if done:
-            await self.server.run_sync(_mark_sent, done)
-        return len(done)
+    async def deliver_mo(self, session: Session[Any], source: str, dest: str, text: str) -> bool:
+        """An MO reply as CMPP_DELIVER (Registered_Delivery 0; Msg_Fmt 0 or 8) to one session."""
+        assert isinstance(session, SpSession) and session.version is not None
+        fmt, raw = encode_text(text, 140)
+        d = pdu.Deliver(
+            msg_id=self.server.msg_ids.next(), dest_id=dest, msg_fmt=fmt, src_terminal_id=source, content=raw
+        )
+        try:
+            body = await session.request(Cmd.DELIVER, pdu.encode_deliver(d, session.version))
+            return pdu.decode_msg_resp(body, session.version).result == 0
+        except (TimeoutError, asyncio.CancelledError, ConnectionError, CmppError):
+            return False
 
-    async def _deliver(self, session: SpSession, d: _Due) -> bool:
+    async def _deliver(self, session: SpSession, d: Due) -> bool:
         assert session.version is not None
         version = session.version
         for mid in d.msg_ids:
@@ -188,22 +140,6 @@ class CmppGateway:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class _Due:
-    id: int
-    source_addr: str
-    msg_ids: tuple[str, ...]
-    src_id: str
-    dest: str
-    stat: str
-    submit_time: str
-    done_time: str
-
-
-#: record status -> CMPP Stat (spec 7.4.5.1: DELIVRD, EXPIRED, DELETED, UNDELIV, ACCEPTD, UNKNOWN, REJECTD)
-_STAT = {"delivered": "DELIVRD", "failed": "UNDELIV"}
-
-
 def keep_for_report(sub: Submission, record_ref: str, msg_ids: list[int], dest: str) -> None:
     """An allowed message whose SP asked for a status report: its Msg_Ids, kept to report to."""
     with unit_of_work() as session:
@@ -216,45 +152,4 @@ def keep_for_report(sub: Submission, record_ref: str, msg_ids: list[int], dest: 
                 dest_enc=crypto.encrypt(dest),
                 submitted_at=utcnow(),
             )
-        )
-
-
-def _yymmddhhmm(when: datetime | None) -> str:
-    return (when or utcnow()).astimezone(SHANGHAI).strftime("%y%m%d%H%M")
-
-
-def _due_reports(source_addrs: list[str], limit: int) -> list[_Due]:
-    with unit_of_work() as session:
-        rows = session.execute(
-            select(CmppMessage, MessageRecord.status, MessageRecord.status_at)
-            .join(MessageRecord, MessageRecord.ref == CmppMessage.record_ref)
-            .where(
-                CmppMessage.receipt_sent.is_(False),
-                CmppMessage.source_addr.in_(source_addrs),
-                MessageRecord.direction == "out",
-                MessageRecord.status.in_(tuple(_STAT)),
-            )
-            .order_by(CmppMessage.id)
-            .limit(limit)
-        ).all()
-        return [
-            _Due(
-                m.id,
-                m.source_addr,
-                tuple(m.msg_ids),
-                m.src_id,
-                crypto.decrypt(m.dest_enc, where="msg_cmpp_messages.dest_enc"),
-                _STAT[status],
-                _yymmddhhmm(m.submitted_at),
-                _yymmddhhmm(status_at),
-            )
-            for m, status, status_at in rows
-        ]
-
-
-def _mark_sent(ids: list[int]) -> None:
-    with unit_of_work() as session:
-        session.execute(
-            update(CmppMessage).where(CmppMessage.id.in_(ids)).values(receipt_sent=True),
-            execution_options={"synchronize_session": False},
         )

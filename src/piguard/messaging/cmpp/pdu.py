@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+
+from piguard.messaging.ismg import codec, text
 
 HEADER_LEN = 12
 #: the longest packet accepted: a CMPP_SUBMIT with 100 destinations of 32 octets and 255 octets of
@@ -88,18 +90,19 @@ class CmppError(Exception):
         self.result = result
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    length: int
-    command_id: int
-    sequence: int
+Header = codec.Header
+
+
+def _structure(message: str) -> CmppError:
+    return CmppError(SubmitResult.STRUCTURE, message)
+
+
+def _length(message: str) -> CmppError:
+    return CmppError(SubmitResult.LENGTH, message)
 
 
 def parse_header(data: bytes) -> Header:
-    if len(data) < HEADER_LEN:
-        raise CmppError(SubmitResult.STRUCTURE, "header shorter than 12 octets")
-    length, cid, seq = struct.unpack(">III", data[:HEADER_LEN])
-    return Header(length, cid, seq)
+    return codec.parse_u32_header(data, _structure)
 
 
 def check_length(h: Header) -> None:
@@ -108,8 +111,7 @@ def check_length(h: Header) -> None:
         raise CmppError(SubmitResult.LENGTH, f"Total_Length {h.length} out of range")
 
 
-def frame(command_id: int, sequence: int, body: bytes = b"") -> bytes:
-    return struct.pack(">III", HEADER_LEN + len(body), command_id, sequence & 0xFFFFFFFF) + body
+frame = codec.frame_u32
 
 
 def split_packet(data: bytes) -> tuple[Header, bytes]:
@@ -124,44 +126,13 @@ def split_packet(data: bytes) -> tuple[Header, bytes]:
 # ------------------------------------------------------------------------------------ fields
 
 
-class _Reader:
+class _Reader(codec.Reader):
     def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise CmppError(SubmitResult.STRUCTURE, "packet body shorter than its fields")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u32(self) -> int:
-        return int(struct.unpack(">I", self.take(4))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack(">Q", self.take(8))[0])
-
-    def text(self, n: int) -> str:
-        raw = self.take(n).split(b"\x00", 1)[0]
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise CmppError(SubmitResult.STRUCTURE, "address field is not ASCII") from exc
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise CmppError(SubmitResult.LENGTH, "packet body longer than its fields")
+        super().__init__(data, _structure, _length, _structure)
 
 
 def _octets(value: str, n: int) -> bytes:
-    raw = value.encode("ascii")
-    if len(raw) > n:
-        raise CmppError(SubmitResult.STRUCTURE, f"field longer than {n} octets")
-    return raw.ljust(n, b"\x00")
+    return codec.octets(value, n, _structure)
 
 
 def _tail(r: _Reader, version: int) -> str:
@@ -495,65 +466,23 @@ def decode_empty(body: bytes) -> None:
 # ------------------------------------------------------------------------------------ text
 
 
-FMT_ASCII = 0
-FMT_UCS2 = 8
-FMT_GBK = 15
-TEXT_FORMATS = (FMT_ASCII, FMT_UCS2, FMT_GBK)
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    ref: int
-    total: int
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    raw: bytes
-    segment: Segment | None = field(default=None)
+FMT_ASCII, FMT_UCS2, FMT_GBK, TEXT_FORMATS = text.FMT_ASCII, text.FMT_UCS2, text.FMT_GBK, text.TEXT_FORMATS
+Segment = text.Segment
+Content = text.Content
 
 
 def split_content(s: Submit) -> Content:
     """The content octets without the UDH (TP_udhi 1: IE 00 (8-bit ref) or 08 (16-bit ref)), and
     the concatenation info; Pk_number > Pk_total and a UDH that does not read are structure errors."""
-    if not 1 <= s.pk_number <= max(1, s.pk_total):
-        raise CmppError(SubmitResult.STRUCTURE, "Pk_number is outside 1..Pk_total")
-    raw = s.content
-    seg: Segment | None = None
-    if s.tp_udhi & 1:
-        if not raw or raw[0] + 1 > len(raw):
-            raise CmppError(SubmitResult.STRUCTURE, "UDH longer than the message")
-        udh, raw = raw[1 : 1 + raw[0]], raw[1 + raw[0] :]
-        i = 0
-        while i + 2 <= len(udh):
-            iei, iel = udh[i], udh[i + 1]
-            val = udh[i + 2 : i + 2 + iel]
-            if len(val) != iel:
-                raise CmppError(SubmitResult.STRUCTURE, "truncated UDH element")
-            if iei == 0x00 and iel == 3:
-                seg = Segment(val[0], val[1], val[2])
-            elif iei == 0x08 and iel == 4:
-                seg = Segment(struct.unpack(">H", val[:2])[0], val[2], val[3])
-            i += 2 + iel
-        if seg is not None and (seg.total < 1 or not 1 <= seg.seq <= seg.total):
-            raise CmppError(SubmitResult.STRUCTURE, "concatenation part number out of range")
-        if seg is not None and seg.total == 1:
-            seg = None
-    return Content(raw, seg)
+    try:
+        return text.split_udh(s.content, s.tp_udhi, s.pk_total, s.pk_number)
+    except text.TextError as exc:
+        raise CmppError(SubmitResult.STRUCTURE, str(exc)) from exc
 
 
 def decode_text(raw: bytes, msg_fmt: int) -> str:
     """Msg_Fmt 0 ASCII, 8 UCS2 (big-endian), 15 GBK (GB18030 read, a superset); others refused."""
     try:
-        if msg_fmt == FMT_ASCII:
-            return raw.decode("ascii")
-        if msg_fmt == FMT_UCS2:
-            if len(raw) % 2:
-                raise CmppError(SubmitResult.STRUCTURE, "UCS2 content of odd length")
-            return raw.decode("utf-16-be")
-        if msg_fmt == FMT_GBK:
-            return raw.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise CmppError(SubmitResult.STRUCTURE, f"content does not decode as Msg_Fmt {msg_fmt}") from exc
-    raise CmppError(SubmitResult.STRUCTURE, f"Msg_Fmt {msg_fmt} is not supported")
+        return text.decode_text(raw, msg_fmt)
+    except text.TextError as exc:
+        raise CmppError(SubmitResult.STRUCTURE, str(exc)) from exc

@@ -1,4 +1,5 @@
-"""piguard as a CMPP 2.0/3.0 ISMG towards content providers (SP), on asyncio.
+"""piguard as a CMPP 2.0/3.0 ISMG towards content providers (SP), on the shared transport base
+(``ismg.transport``: connection loop, windowing, idle timeouts, reassembly).
 
 A content provider connects (CMPP_CONNECT: Source_Addr, the MD5 AuthenticatorSource over its shared
 secret and a Timestamp); each CMPP_SUBMIT is decoded (Msg_Fmt 0/8/15; TP_udhi long messages
@@ -15,159 +16,70 @@ is lost), an unknown command id is recorded and ignored (CMPP has no generic neg
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from piguard.core.calendar import SHANGHAI
-from piguard.core.db import utcnow
 from piguard.core.logging import get_logger
 from piguard.messaging.cmpp import pdu
 from piguard.messaging.cmpp.config import CmppSettings
 from piguard.messaging.cmpp.pdu import V20, V30, Cmd, CmppError, ConnectStatus, SubmitResult
 from piguard.messaging.cmpp.statuses import PG_BASE, cmpp_result
-from piguard.messaging.smpp.server import Account, Submission, SubmitOutcome, TokenBucket
+from piguard.messaging.ismg.transport import (
+    BaseServer,
+    Decider,
+    Login,
+    LoginRefused,
+    MsgIds,
+    Reassembler,
+    Session,
+    SimpleFraming,
+    Submission,
+    SubmitOutcome,
+    shanghai_now,
+)
 from piguard.regulations.markers import carries
+
+__all__ = ["CmppServer", "ConnectRefused", "Login", "MsgIds", "SpSession", "shanghai_now"]
 
 log = get_logger("piguard.cmpp.server")
 
 
-class ConnectRefused(Exception):
-    def __init__(self, status: int, why: str) -> None:
-        super().__init__(why)
-        self.status = status
-        self.why = why
+def _length_ok(header: pdu.Header) -> bool:
+    try:
+        pdu.check_length(header)
+    except CmppError:
+        return False
+    return True
 
 
-@dataclass(frozen=True, slots=True)
-class Login:
-    """A content provider's account and the shared secret (for AuthenticatorISMG)."""
-
-    account: Account
-    secret: str
-
-
-#: (Connect, session version) -> Login, or raises ConnectRefused; sync (worker thread)
+_FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
+#: CMPP_CONNECT refused (Status, why)
+ConnectRefused = LoginRefused
+#: Connect -> Login, or raises ConnectRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Connect], Login]
-#: Submission -> SubmitOutcome (the shared bridge); sync (worker thread)
-Decider = Callable[[Submission], SubmitOutcome]
 
 
-@dataclass(slots=True)
-class _Partial:
-    parts: dict[int, bytes]
-    ids: dict[int, int]
-    started: float
-
-
-class MsgIds:
-    """Msg_Id per spec 7.4.3.1: the time (to the second), the gateway code, a 16-bit sequence."""
-
-    def __init__(self, gateway: int, clock: Callable[[], datetime]) -> None:
-        self.gateway = gateway
-        self.clock = clock
-        self.seq = itertools.count(1)
-
-    def next(self) -> int:
-        return pdu.make_msg_id(self.clock(), self.gateway, next(self.seq))
-
-
-class SpSession:
+class SpSession(Session[pdu.Header]):
     """One content provider's connection."""
 
-    _ids = itertools.count(1)
+    server: CmppServer
 
     def __init__(
         self, server: CmppServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.id = next(self._ids)
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+        super().__init__(server, reader, writer)
         self.version: int | None = None
-        self.account: Account | None = None
-        self.inflight = 0
-        self.bucket = TokenBucket(0)
-        self.partials: dict[tuple[str, str, int, int], _Partial] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.seq = itertools.count(1)
-        self.closed = False
+        cfg = server.settings
+        self.partials: Reassembler[int] = Reassembler(
+            cfg.reassembly_timeout, cfg.max_partials, server.msg_ids.next
+        )
 
-    async def request(self, command_id: int, body: bytes, timeout: float = 10.0) -> bytes:
-        """Send a request to the SP (CMPP_DELIVER) and wait for its response body."""
-        seq = next(self.seq) & 0x7FFFFFFF
-        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.pending[seq] = fut
-        try:
-            await self.send(command_id, seq, body)
-            return await asyncio.wait_for(fut, timeout)
-        finally:
-            self.pending.pop(seq, None)
+    @property
+    def logged_in(self) -> bool:
+        return self.version is not None
 
-    async def send(self, command_id: int, sequence: int, body: bytes = b"") -> None:
-        if self.closed:
-            return
-        try:
-            self.writer.write(pdu.frame(command_id, sequence, body))
-            await self.writer.drain()
-        except (ConnectionError, RuntimeError):
-            self.closed = True
-
-    async def run(self) -> None:
-        cfg = self.server.settings
-        try:
-            while not self.closed:
-                timeout = cfg.inactivity_timeout if self.version else cfg.session_init_timeout
-                try:
-                    head = await asyncio.wait_for(self.reader.readexactly(pdu.HEADER_LEN), timeout)
-                except asyncio.IncompleteReadError:
-                    break
-                header = pdu.parse_header(head)
-                try:
-                    pdu.check_length(header)
-                except CmppError as err:
-                    log.info("cmpp.bad_length", session=self.id, length=header.length, result=err.result)
-                    break  # the framing is lost: nothing after this can be delimited
-                try:
-                    body = await asyncio.wait_for(
-                        self.reader.readexactly(header.length - pdu.HEADER_LEN), timeout
-                    )
-                except (asyncio.IncompleteReadError, TimeoutError):
-                    break
-                await self.dispatch(header, body)
-        except (TimeoutError, ConnectionError):
-            pass
-        except Exception:  # a bug must not take the server down; the connection goes
-            log.exception("cmpp.session_error", session=self.id)
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        if self.closed and self.writer.is_closing():
-            return
-        self.closed = True
-        for fut in self.pending.values():
-            if not fut.done():
-                fut.cancel()
-        self.server.sessions.discard(self)
-        try:
-            self.writer.close()
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
-        except (ConnectionError, TimeoutError, RuntimeError):
-            pass
-
-    def spawn(self, coro: Any) -> None:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    async def goodbye(self) -> None:
+        await self.send(Cmd.TERMINATE, 0x7FFFFFFF)
 
     # ------------------------------------------------------------------ dispatch
     async def dispatch(self, h: pdu.Header, body: bytes) -> None:
@@ -176,9 +88,7 @@ class SpSession:
             log.info("cmpp.unknown_command", session=self.id, command_id=f"0x{cid:08X}")
             return
         if cid & pdu.RESP_BIT:
-            fut = self.pending.get(h.sequence)
-            if fut is not None and not fut.done():
-                fut.set_result(body)
+            self.resolve(h.sequence, body)
             return
         if cid == Cmd.CONNECT:
             await self.on_connect(h, body)
@@ -225,8 +135,8 @@ class SpSession:
             await self._connect_resp(h.sequence, ConnectStatus.OTHER, b"", "", family)
             self.closed = True
             return
-        self.version, self.account = family, login.account
-        self.bucket = TokenBucket(login.account.max_rate)
+        self.version = family
+        self.login(login.account)
         await self._connect_resp(h.sequence, ConnectStatus.OK, req.authenticator, login.secret, family)
         log.info(
             "cmpp.connected", source_addr=login.account.system_id, version=f"0x{family:02X}", session=self.id
@@ -245,10 +155,9 @@ class SpSession:
         except CmppError as err:
             await self._submit_resp(h.sequence, 0, err.result)
             return
-        if self.inflight >= max(1, self.account.window) or not self.bucket.take():
+        if not self.admit():
             await self._submit_resp(h.sequence, 0, SubmitResult.FLOW_CONTROL)
             return
-        self.inflight += 1
         self.spawn(self._submit(h.sequence, sub, content))
 
     async def _submit_resp(self, seq: int, msg_id: int, result: int) -> None:
@@ -262,7 +171,7 @@ class SpSession:
             log.exception("cmpp.submit_error", session=self.id)
             msg_id, result = 0, PG_BASE
         finally:
-            self.inflight -= 1
+            self.done()
         await self._submit_resp(seq, msg_id, result)
 
     async def _decide(self, sub: pdu.Submit, content: pdu.Content) -> tuple[int, int]:
@@ -272,30 +181,23 @@ class SpSession:
             return 0, SubmitResult.DEST_TERMINAL
         raw, part_ids = content.raw, list[int]()
         if content.segment is not None:
-            cap = self.server.settings.max_partials
-            if self._key(sub, content.segment) not in self.partials and len(self.partials) >= cap:
+            seg = content.segment
+            key = (sub.src_id, sub.dest_terminal_ids[0], seg.ref, seg.total)
+            if self.partials.full_for(key):
                 return 0, SubmitResult.FLOW_CONTROL  # too many long messages half-sent at once
-            whole = self._reassemble(sub, content.segment, raw)
-            if whole is None:  # more parts to come: accepted for reassembly
-                key = self._key(sub, content.segment)
-                return self.partials[key].ids[content.segment.seq], SubmitResult.OK
+            whole = self.partials.add(key, seg.seq, raw)
+            if isinstance(whole, int):  # more parts to come: accepted for reassembly
+                return whole, SubmitResult.OK
             raw, part_ids = whole
         try:
             text = pdu.decode_text(raw, sub.msg_fmt)
         except CmppError as err:
             return 0, err.result
-        s = Submission(
-            account=self.account,
-            peer=self.peer,
-            source_addr=sub.src_id,
-            source_addr_ton=0,
-            destination_addr=_recipient(sub.dest_terminal_ids[0]),
-            dest_addr_ton=1,
+        s = self.submission(
+            src=sub.src_id,
+            dest=sub.dest_terminal_ids[0],
             text=text,
             registered_delivery=sub.registered_delivery,
-            message_type=self.account.default_message_type,
-            kind=None,
-            campaign_id=None,
             part_ids=[f"{i:016x}" for i in part_ids],
         )
         out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
@@ -331,45 +233,12 @@ class SpSession:
             except (TimeoutError, asyncio.CancelledError, ConnectionError):
                 return
 
-    def _key(self, sub: pdu.Submit, seg: pdu.Segment) -> tuple[str, str, int, int]:
-        return (sub.src_id, sub.dest_terminal_ids[0], seg.ref, seg.total)
 
-    def _reassemble(self, sub: pdu.Submit, seg: pdu.Segment, raw: bytes) -> tuple[bytes, list[int]] | None:
-        now = time.monotonic()
-        ttl = self.server.settings.reassembly_timeout
-        for k in [k for k, p in self.partials.items() if now - p.started > ttl]:
-            log.info("cmpp.reassembly_expired", session=self.id, parts=len(self.partials[k].parts))
-            del self.partials[k]
-        key = self._key(sub, seg)
-        part = self.partials.setdefault(key, _Partial({}, {}, now))
-        part.parts[seg.seq] = raw
-        part.ids.setdefault(seg.seq, self.server.msg_ids.next())
-        if len(part.parts) < seg.total:
-            return None
-        del self.partials[key]
-        ids = [part.ids[i] for i in range(1, seg.total + 1) if i != seg.seq]
-        return b"".join(part.parts[i] for i in range(1, seg.total + 1)), ids
-
-
-def shanghai_now() -> datetime:
-    """CMPP's clock (Msg_Id, Timestamp): China's local time."""
-    return utcnow().astimezone(SHANGHAI)
-
-
-def _recipient(dest: str) -> str:
-    """A CMPP terminal id is a national number, optionally with 86: the gateway's E.164 form."""
-    d = dest.strip()
-    if d.startswith("+"):
-        return d
-    if len(d) == 11 and d.startswith("1"):
-        return "+86" + d
-    if d.startswith("86"):
-        return "+" + d
-    return d
-
-
-class CmppServer:
+class CmppServer(BaseServer[SpSession]):
     """The listening ISMG. ``authenticate`` and ``decide`` are sync callables run in worker threads."""
+
+    session_class = SpSession
+    settings: CmppSettings
 
     def __init__(
         self,
@@ -380,52 +249,9 @@ class CmppServer:
         clock: Callable[[], datetime] | None = None,
         on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
     ) -> None:
+        cfg = settings or CmppSettings()
+        super().__init__(_FRAMING, cfg, "cmpp-decide")
         self.on_accepted = on_accepted
         self.authenticate = authenticate
         self.decide = decide
-        self.settings = settings or CmppSettings()
-        self.msg_ids = MsgIds(self.settings.gateway_code, clock or shanghai_now)
-        self.sessions: set[SpSession] = set()
-        self._server: asyncio.Server | None = None
-        self._executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="cmpp-decide")
-
-    async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-        self._server = await asyncio.start_server(
-            self._accept, host or self.settings.host, self.settings.port if port is None else port
-        )
-        sock = self._server.sockets[0].getsockname()
-        log.info("cmpp.listening", port=sock[1])
-        return sock[0], sock[1]
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        s = SpSession(self, reader, writer)
-        self.sessions.add(s)
-        await s.run()
-
-    def connected(self, source_addr: str) -> list[SpSession]:
-        return [
-            s
-            for s in self.sessions
-            if s.version is not None and not s.closed and s.account and s.account.system_id == source_addr
-        ]
-
-    async def stop(self) -> None:
-        """Stop listening, send CMPP_TERMINATE to connected SPs, let running decisions finish."""
-        if self._server is not None:
-            self._server.close()
-        for s in list(self.sessions):
-            if s.version is not None and not s.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await s.send(Cmd.TERMINATE, 0x7FFFFFFF)
-        tasks = [t for s in list(self.sessions) for t in s.tasks]
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
-        for s in list(self.sessions):
-            await s.close()
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        self.msg_ids: MsgIds[int] = MsgIds(pdu.make_msg_id, cfg.gateway_code, clock or shanghai_now)

@@ -1,15 +1,16 @@
 """Gateway answers as CMPP_SUBMIT_RESP Result values (the table in docs/sms-cmpp.md).
 
 The decision and its precedence are the SMPP bridge's (``smpp.statuses``: who may send, then what,
-then to whom); this module only translates that status to CMPP. Results 0-13 are the
-specification's; piguard's own refusals use 64-76, each the SMPP vendor status 0x400 + n as 64 + n,
-so that a content provider reading either protocol learns the same reason. Every reason, with its
-obligation ids, stays in piguard's records.
+then to whom); this module only translates that status to CMPP (``ismg.statuses``). Results 0-13
+are the specification's; piguard's own refusals use 64-76, each the SMPP vendor status 0x400 + n as
+64 + n, so that a content provider reading either protocol learns the same reason. Every reason,
+with its obligation ids, stays in piguard's records.
 """
 
 from __future__ import annotations
 
 from piguard.messaging.cmpp.pdu import SubmitResult
+from piguard.messaging.ismg.statuses import table, translate
 from piguard.messaging.smpp.pdu import Status
 
 #: piguard's own results: 64 + (SMPP vendor status - 0x400); 64 is "refused, no specific reason"
@@ -30,35 +31,21 @@ _SPEC: dict[int, int] = {
 
 def cmpp_result(smpp_status: int) -> int:
     """The CMPP Result for the status the shared bridge decided."""
-    if smpp_status in _SPEC:
-        return int(_SPEC[smpp_status])
-    if 0x400 <= smpp_status <= 0x40F:
-        return PG_BASE + (smpp_status - 0x400)
-    return PG_REFUSED
+    return translate(smpp_status, _SPEC, PG_BASE)
 
 
 #: the documented table: Result -> (English, 中文)
-RESULTS: dict[int, tuple[str, str]] = {
-    0: ("accepted", "正确"),
-    1: ("structure error (bad field, UDH, Msg_Fmt, Pk_number > Pk_total)", "消息结构错"),
-    4: ("message length error", "消息长度错"),
-    8: ("flow control: window or rate exceeded", "流量控制错"),
-    10: (
-        "Src_Id not a port of this content provider / not registered",
-        "Src_Id 错误（端口未登记或非本企业）",
-    ),
-    13: ("Dest_terminal_Id invalid, or more than one destination", "Dest_terminal_Id 错误"),
-    64: ("refused (no more specific reason)", "拒绝（无更具体原因）"),
-    65: ("prohibited content", "内容违禁"),
-    66: ("signature missing, unapproved or mismatched", "签名缺失、未报备或不符"),
-    67: ("opt-out wording missing or obstructive", "缺少退订方式或退订设障"),
-    68: ("personal information in content", "内容含个人信息"),
-    69: ("no valid consent of the recipient", "无有效用户同意"),
-    70: ("consent frequency exceeded", "超出同意的发送频次"),
-    71: ("similar content already refused", "相似内容已被拒绝"),
-    72: ("port type does not fit the message", "端口类型与消息不符"),
-    73: ("content provider or port suspended", "内容提供者或端口已暂停"),
-    74: ("content provider not qualified (identity unverified, provider inactive)", "内容提供者资质未核验"),
-    75: ("campaign missing", "缺少营销活动"),
-    76: ("held (only when accept_held is off)", "已暂扣（仅当 accept_held 关闭）"),
-}
+RESULTS: dict[int, tuple[str, str]] = table(
+    {
+        0: ("accepted", "正确"),
+        1: ("structure error (bad field, UDH, Msg_Fmt, Pk_number > Pk_total)", "消息结构错"),
+        4: ("message length error", "消息长度错"),
+        8: ("flow control: window or rate exceeded", "流量控制错"),
+        10: (
+            "Src_Id not a port of this content provider / not registered",
+            "Src_Id 错误（端口未登记或非本企业）",
+        ),
+        13: ("Dest_terminal_Id invalid, or more than one destination", "Dest_terminal_Id 错误"),
+    },
+    PG_BASE,
+)

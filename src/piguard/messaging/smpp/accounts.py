@@ -8,14 +8,13 @@ import secrets
 import string
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from piguard.audit.service import record
-from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
+from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.identity.passwords import hash_password
 from piguard.identity.principal import Principal
-from piguard.messaging.registry.service import actor_of, get_content_provider
+from piguard.messaging.ismg import accounts as shared
+from piguard.messaging.registry.service import get_content_provider
 from piguard.messaging.smpp.models import BIND_TYPES, SmppAccount
 from piguard.regulations.markers import carries
 
@@ -66,13 +65,7 @@ def create_account(
     if not 1 <= window <= 1000:
         raise _invalid("window", "1-1000", "须为 1-1000")
     cp = get_content_provider(session, content_provider)
-    if session.scalar(select(SmppAccount.id).where(SmppAccount.system_id == system_id)):
-        raise PiguardError(
-            "conflict",
-            f"SMPP account {system_id} already exists.",
-            f"SMPP 账号 {system_id} 已存在。",
-            http_status=409,
-        )
+    shared.refuse_existing(session, RULES, system_id)
     acc = SmppAccount(
         system_id=system_id,
         password_hash=hash_password(password),
@@ -84,33 +77,35 @@ def create_account(
     )
     session.add(acc)
     session.flush()
-    record(
-        session,
-        action="sms.smpp.account_created",
-        actor=actor_of(principal),
-        obligations=("O31-12",),
-        client_ip=principal.client_ip if principal else None,
-        detail={"system_id": system_id, "content_provider": cp.code, "bind_types": types},
-    )
+    detail = {"system_id": system_id, "content_provider": cp.code, "bind_types": types}
+    shared.audit_created(session, RULES, principal, detail)
     return acc
 
 
+#: SMPP's logins in the shared account functions' terms (``ismg.accounts``: listing, enabling)
+RULES = shared.LoginRules(
+    protocol="smpp",
+    label="SMPP",
+    login_field="system_id",
+    login_re=_SYSTEM_ID,
+    login_en="1-15 letters, digits, _ or -",
+    login_zh="须为 1-15 位字母、数字、_ 或 -",
+    secret_field="password",
+    secret_re=_PASSWORD,
+    secret_en="6-8 printable ASCII characters (SMPP 3.4 limit)",
+    secret_zh="须为 6-8 位可打印 ASCII 字符（SMPP 3.4 限制）",
+    secret_len=8,
+    model=SmppAccount,
+    login_attr="system_id",
+)
+
+
 def list_accounts(session: Session) -> list[SmppAccount]:
-    return list(session.scalars(select(SmppAccount).order_by(SmppAccount.id)))
+    return shared.list_accounts(session, RULES)
 
 
 def set_active(
     session: Session, system_id: str, active: bool, *, principal: Principal | None = None
 ) -> SmppAccount:
-    acc = session.scalar(select(SmppAccount).where(SmppAccount.system_id == system_id))
-    if acc is None:
-        raise not_found("SMPP account", "SMPP 账号", system_id)
-    acc.active = active
-    record(
-        session,
-        action="sms.smpp.account_" + ("enabled" if active else "disabled"),
-        actor=actor_of(principal),
-        obligations=("O31-23",),
-        detail={"system_id": system_id},
-    )
+    acc: SmppAccount = shared.set_active(session, RULES, system_id, active, principal=principal)
     return acc

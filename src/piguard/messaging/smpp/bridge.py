@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +138,9 @@ class SmppGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: other protocols' gateways (CMPP/SMGP/SGIP, ``ismg.gateway.ReportingGateway.forward_mo``)
+        #: an MO reply goes to when no SMPP receiver of its content provider took it
+        self.mo_forwarders: list[Callable[[int, str, str, str], Awaitable[bool]]] = []
 
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         self.loop = asyncio.get_running_loop()
@@ -339,8 +342,12 @@ class SmppGateway:
                 data_coding=DC_UCS2,
                 short_message=text.encode("utf-16-be")[:254],
             )
-            if not await self.server.deliver(fwd, content_provider_id=cp_id):
-                log.info("smpp.mo_not_forwarded", content_provider_id=cp_id)
+            if await self.server.deliver(fwd, content_provider_id=cp_id):
+                return
+            for forward in self.mo_forwarders:
+                if await forward(cp_id, sm.source_addr, sm.destination_addr, text):
+                    return
+            log.info("smpp.mo_not_forwarded", content_provider_id=cp_id)
 
     def _apply_mo(self, source: str, dest: str, text: str) -> tuple[int | None, bool] | None:
         try:

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,11 +15,13 @@ from rich.table import Table
 
 from piguard.core.config import get_settings
 from piguard.core.db import unit_of_work
+from piguard.core.errors import invalid_field
 from piguard.identity.principal import system_principal
+from piguard.messaging.ismg.cli import GatewayGroup, serve
 from piguard.messaging.records.service import LoopbackTransport
 from piguard.messaging.registry.service import list_content_providers
 from piguard.messaging.routing.cli import LINKS_ENV
-from piguard.messaging.routing.links import LinkConfig, load_links
+from piguard.messaging.routing.links import load_links
 from piguard.messaging.smpp import accounts
 from piguard.messaging.smpp.bridge import SmppGateway
 from piguard.messaging.smpp.config import SmppSettings
@@ -52,6 +51,11 @@ def smpp_serve(
     loopback: bool = typer.Option(
         False, "--loopback", help="No SMS centre: count allowed messages as sent (demo). 演示模式。"
     ),
+    cmpp_port: int = typer.Option(
+        None, help="Also serve CMPP on this port, in this process (MO replies reach it)."
+    ),
+    smgp_port: int = typer.Option(None, help="Also serve SMGP 3.0 on this port, in this process."),
+    sgip_port: int = typer.Option(None, help="Also serve SGIP 1.2 on this port, in this process."),
     max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
     links: Path = typer.Option(
         None,
@@ -60,7 +64,10 @@ def smpp_serve(
     ),
 ) -> None:
     """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
-    gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。"""
+    gateway and allowed ones go to the SMS centre. With --cmpp-port / --smgp-port / --sgip-port the
+    CMPP, SMGP and SGIP servers run in the same process: their allowed messages go out through the
+    same SMS centre link and users' replies (退订) reach their content providers.
+    运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心；可同进程运行 CMPP/SMGP/SGIP 服务。"""
     get_settings()  # in production, weak or demo keys are refused here, before anything listens
     overrides: dict[str, Any] = {
         k: v
@@ -77,38 +84,37 @@ def smpp_serve(
     transport = LoopbackTransport() if loopback else None
     path = links or (Path(os.environ[LINKS_ENV]) if os.environ.get(LINKS_ENV) else None)
     link_configs = load_links(path) if path is not None and transport is None else []
-    asyncio.run(_serve(settings, transport, max_seconds, link_configs))
 
+    def upstream(gw: SmppGateway) -> dict[str, Any]:
+        where: object = (
+            {c.name: f"{c.host}:{c.port}" for c in link_configs}
+            if link_configs
+            else f"{settings.upstream_host}:{settings.upstream_port}"
+            if gw.upstream
+            else ("loopback" if transport else "none (messages stay queued)")
+        )
+        return {"upstream": where}
 
-async def _serve(
-    settings: SmppSettings, transport: LoopbackTransport | None, max_seconds: float, links: list[LinkConfig]
-) -> None:
-    gw = SmppGateway(settings, transport=transport, links=links)
-    bound_host, bound_port = await gw.start()
-    upstream: object = (
-        {c.name: f"{c.host}:{c.port}" for c in links}
-        if links
-        else f"{settings.upstream_host}:{settings.upstream_port}"
-        if gw.upstream
-        else ("loopback" if transport else "none (messages stay queued)")
-    )
-    sys.stdout.write(
-        json.dumps({"smpp": f"{bound_host}:{bound_port}", "port": bound_port, "upstream": upstream}) + "\n"
-    )
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        if max_seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max_seconds)
-        else:
-            await stop.wait()
-    finally:
-        await gw.stop()
+    ports = {"cmpp": cmpp_port, "smgp": smgp_port, "sgip": sgip_port}
+    for name, p in ports.items():
+        if p is not None and not 0 <= p <= 65535:
+            raise invalid_field(f"{name}_port", "0-65535", "须为 0-65535")
+
+    def group() -> GatewayGroup:
+        from piguard.messaging.cmpp.bridge import CmppGateway
+        from piguard.messaging.sgip.bridge import SgipGateway
+        from piguard.messaging.smgp.bridge import SmgpGateway
+
+        make = {"cmpp": CmppGateway, "smgp": SmgpGateway, "sgip": SgipGateway}
+        others = {name: (make[name](), p) for name, p in ports.items() if p is not None}
+        return GatewayGroup(
+            SmppGateway(settings, transport=transport, links=link_configs), others, settings.host
+        )
+
+    def info(g: GatewayGroup) -> dict[str, Any]:
+        return {**upstream(g.main), **g.bound}
+
+    serve(group, "smpp", info, max_seconds)
 
 
 @account_app.command("add")

@@ -20,68 +20,41 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from piguard.core.logging import get_logger
+from piguard.messaging.ismg.transport import (
+    Account,
+    BaseServer,
+    SimpleFraming,
+    Submission,
+    SubmitOutcome,
+    TokenBucket,
+)
 from piguard.messaging.smpp import pdu
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.pdu import BIND_COMMANDS, Cmd, PduError, ShortMessage, Status, Tag
 from piguard.messaging.smpp.text import Segment, decode_text, split_udh
 from piguard.regulations.markers import carries
 
+__all__ = [
+    "Account",
+    "BindRefused",
+    "EsmeSession",
+    "SmppServer",
+    "Submission",
+    "SubmitOutcome",
+    "TokenBucket",
+]
+
 log = get_logger("piguard.smpp.server")
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """A bound ESME's account: the content provider it sends for, and its limits."""
-
-    system_id: str
-    content_provider_id: int
-    content_provider: str
-    bind_types: frozenset[str] = frozenset({"tx", "rx", "trx"})
-    default_message_type: str | None = None
-    max_rate: int = 0
-    window: int = 20
 
 
 class BindRefused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"bind refused (0x{status:08X})")
         self.status = status
-
-
-@dataclass(slots=True)
-class Submission:
-    """One complete message from an ESME, as the decider sees it."""
-
-    account: Account
-    peer: str
-    source_addr: str
-    source_addr_ton: int
-    destination_addr: str
-    dest_addr_ton: int
-    text: str
-    registered_delivery: int
-    message_type: str | None
-    kind: str | None
-    campaign_id: int | None
-    #: ids already answered to the earlier parts of a concatenated message
-    part_ids: list[str] = field(default_factory=list)
-    #: the ESME's reference of the message (vendor TLV 0x1404), the idempotency key
-    client_ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitOutcome:
-    status: int
-    message_id: str = ""
-    record_ref: str | None = None
-    outcome: str | None = None
-    reason_codes: tuple[str, ...] = ()
-    obligations: tuple[str, ...] = ()
 
 
 #: (system_id, password, bind type "tx"|"rx"|"trx") -> Account, or raises BindRefused; sync.
@@ -96,24 +69,6 @@ class _Partial:
     ids: dict[int, str]
     first: ShortMessage
     started: float
-
-
-class TokenBucket:
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.tokens = float(rate)
-        self.at = time.monotonic()
-
-    def take(self) -> bool:
-        if self.rate <= 0:
-            return True
-        now = time.monotonic()
-        self.tokens = min(float(self.rate), self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class EsmeSession:
@@ -139,6 +94,15 @@ class EsmeSession:
         self.partials: dict[tuple[str, str, int, int], _Partial] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
+
+    @property
+    def logged_in(self) -> bool:
+        return self.bind_type is not None
+
+    async def goodbye(self) -> None:
+        """unbind to a bound ESME when the server stops (bounded: it may not answer)."""
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError, ConnectionError):
+            await asyncio.wait_for(self.request(Cmd.UNBIND, b"", 1.0), 1.5)
 
     @property
     def can_receive(self) -> bool:
@@ -376,11 +340,32 @@ def _tlv_int(sm: ShortMessage, tag: int) -> int | None:
     return int(s) if s and s.isdigit() else None
 
 
-class SmppServer:
-    """The listening server. ``authenticate`` and ``decide`` are sync callables run in worker
+def _smpp_length_ok(header: pdu.Header) -> bool:
+    try:
+        pdu.check_length(header)
+    except PduError:
+        return False
+    return True
+
+
+_FRAMING = SimpleFraming(
+    "smpp",
+    pdu.HEADER_LEN,
+    pdu.parse_header,
+    _smpp_length_ok,
+    lambda cid, seq, body: pdu.frame(cid, seq, body),
+)
+
+
+class SmppServer(BaseServer[EsmeSession]):  # type: ignore[type-var]
+    """The listening server (on the base shared with CMPP/SMGP/SGIP: worker threads, listening,
+    stopping). ``authenticate`` and ``decide`` are sync callables run in worker
     threads; ``on_decided`` (sync, in the loop) is told of every decided message once its
     submit_sm_resp is sent;
     ``on_receiver_bound`` (async) runs when a receiver/transceiver binds (pending receipts)."""
+
+    session_class = EsmeSession
+    settings: SmppSettings
 
     def __init__(
         self,
@@ -391,49 +376,13 @@ class SmppServer:
         on_decided: Callable[[Submission, SubmitOutcome], None] | None = None,
         on_receiver_bound: Callable[[Account], Awaitable[None]] | None = None,
     ) -> None:
+        cfg = settings or SmppSettings()
+        super().__init__(_FRAMING, cfg, "smpp-decide")
         self.authenticate = authenticate
         self.decide = decide
-        self.settings = settings or SmppSettings()
         self.on_decided = on_decided
         self.on_receiver_bound = on_receiver_bound
-        self.sessions: set[EsmeSession] = set()
-        self._server: asyncio.Server | None = None
-        self._executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="smpp-decide")
         self._conn_tasks: set[asyncio.Task[Any]] = set()
-
-    async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-        self._server = await asyncio.start_server(
-            self._accept, host or self.settings.host, self.settings.port if port is None else port
-        )
-        sock = self._server.sockets[0].getsockname()
-        log.info("smpp.listening", port=sock[1])
-        return sock[0], sock[1]
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        s = EsmeSession(self, reader, writer)
-        self.sessions.add(s)
-        await s.run()
-
-    async def stop(self) -> None:
-        """Stop listening, unbind the ESMEs, let running decisions finish (bounded)."""
-        if self._server is not None:
-            self._server.close()
-        for s in list(self.sessions):
-            if s.bind_type and not s.closed:
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError, ConnectionError):
-                    await asyncio.wait_for(s.request(Cmd.UNBIND, b"", 1.0), 1.5)
-        tasks = [t for s in list(self.sessions) for t in s.tasks]
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
-        for s in list(self.sessions):
-            await s.close()
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
 
     def receivers(
         self, *, system_id: str | None = None, content_provider_id: int | None = None

@@ -1,7 +1,7 @@
 """outbox route per carrier, ported numbers, link status
 
 Revision ID: b7d9341273ad
-Revises: 56f5070ed6bf
+Revises: 0d6d713bb0a0
 Create Date: 2026-12-03 11:50:11.860113
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import piguard.core.db
 
 revision: str = "b7d9341273ad"
-down_revision: str | None = "56f5070ed6bf"
+down_revision: str | None = "0d6d713bb0a0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
