@@ -18,6 +18,12 @@ from piguard.discovery.categories import BY_CODE
 from piguard.discovery.scanners import ScanReport
 
 FORMATS = ("json", "jsonl", "table", "html")
+STATUS_LABELS = {
+    "clear": "clear / 明文",
+    "masked": "masked / 已脱敏",
+    "partly_masked": "partly masked / 部分脱敏",
+    "none": "-",
+}
 
 
 def to_json(report: ScanReport) -> str:
@@ -43,14 +49,39 @@ def print_table(report: ScanReport, console: Console) -> None:
     for cat, n in report.summary().items():
         summary.add_row(_label(cat), str(n))
     console.print(summary)
-    if report.columns:
+    shown = [c for c in report.columns if c.categories or c.masked]
+    if shown:
         cols = Table(title="Columns / 字段")
-        for h in ("source", "table", "column", "categories (share, confidence)", "sampled"):
+        for h in (
+            "source",
+            "table",
+            "column",
+            "status / 状态",
+            "category / 类别",
+            "share / 占比",
+            "confidence / 置信度",
+            "sampled / 抽样",
+            "also / 另有",
+        ):
             cols.add_column(h)
-        for c in report.columns:
-            if c.categories:
-                cats = ", ".join(f"{s.category} ({s.share:.0%}, {s.confidence:.2f})" for s in c.categories)
-                cols.add_row(c.source, c.table, c.column, cats, f"{c.sampled}/{c.rows_seen}")
+        for c in shown:
+            top = c.top
+            if top is None:
+                continue
+            others = [(s, "") for s in c.categories if s is not top]
+            others += [(s, " (masked)") for s in c.masked if s is not top]
+            also = ", ".join(f"{s.category}{how} {s.share:.0%}" for s, how in others)
+            cols.add_row(
+                c.source,
+                c.table,
+                c.column,
+                STATUS_LABELS[c.status],
+                top.category,
+                f"{top.share:.0%}",
+                f"{top.confidence:.2f}",
+                f"{top.cells} of {c.sampled} ({c.rows_seen} rows)",
+                also,
+            )
         console.print(cols)
     if report.findings:
         per_source: dict[str, dict[str, int]] = {}
@@ -86,10 +117,11 @@ th{background:#f2f4f7}.num{text-align:right}.bar{display:inline-block;height:.6r
 {% for cat, n in summary %}<tr><td>{{ label(cat) }}</td><td class="num">{{ n }}</td></tr>{% endfor %}</table>
 {% else %}<p>未发现个人信息。No personal information found.</p>{% endif %}
 {% if columns %}<h2>字段 Columns</h2>
-<table><tr><th>来源 Source</th><th>表 Table</th><th>字段 Column</th><th>类别 Categories</th><th class="num">抽样 Sampled</th></tr>
-{% for c in columns %}<tr><td>{{ c.source }}</td><td>{{ c.table }}</td><td>{{ c.column }}</td><td>
+<table><tr><th>来源 Source</th><th>表 Table</th><th>字段 Column</th><th>状态 Status</th><th>类别 Categories</th><th class="num">抽样 Sampled</th></tr>
+{% for c in columns %}<tr><td>{{ c.source }}</td><td>{{ c.table }}</td><td>{{ c.column }}</td><td>{{ status(c.status) }}</td><td>
 {% for s in c.categories %}<div>{{ label(s.category) }} <span class="bar" style="width:{{ (s.share*80)|round|int }}px"></span>
-{{ (s.share*100)|round(1) }}% · {{ "%.2f"|format(s.confidence) }}</div>{% endfor %}</td>
+{{ (s.share*100)|round(1) }}% · {{ "%.2f"|format(s.confidence) }}</div>{% endfor %}
+{% for s in c.masked %}<div class="muted">{{ label(s.category) }} · 已脱敏 masked {{ (s.share*100)|round(1) }}% · {{ "%.2f"|format(s.confidence) }}</div>{% endfor %}</td>
 <td class="num">{{ c.sampled }} / {{ c.rows_seen }}</td></tr>{% endfor %}</table>{% endif %}
 {% if files %}<h2>文件 Files</h2>
 <table><tr><th>来源 Source</th><th>类别 Categories</th><th>位置（行:列）Where (line:column), first 20</th></tr>
@@ -113,7 +145,8 @@ def to_html(report: ScanReport) -> str:
         report=report,
         label=_label,
         summary=list(report.summary().items()),
-        columns=[c for c in report.columns if c.categories],
+        columns=[c for c in report.columns if c.categories or c.masked],
+        status=STATUS_LABELS.__getitem__,
         files=[(src, sorted(d["cats"].items()), ", ".join(d["where"])) for src, d in files.items()],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.discovery.engine import detect_batch
+from piguard.discovery.masked import masked_category
 from piguard.regulations.markers import carries
 
 Progress = Callable[[int], None]  # advance by n units
@@ -80,20 +81,42 @@ class ColumnVerdict:
     column: str  # header, or JSON path
     rows_seen: int
     sampled: int
-    categories: list[CategoryShare] = field(default_factory=list)
+    categories: list[CategoryShare] = field(default_factory=list)  # PI in clear
+    masked: list[CategoryShare] = field(default_factory=list)  # masked values (138****5678)
 
     @property
     def holds_pi(self) -> bool:
+        """PI in clear: a column of masked values alone does not hold it."""
         return bool(self.categories)
 
+    @property
+    def status(self) -> str:
+        """``clear`` (PI in clear), ``masked`` (only masked values), ``partly_masked`` (both), or
+        ``none``."""
+        if self.categories:
+            return "partly_masked" if self.masked else "clear"
+        return "masked" if self.masked else "none"
+
+    @property
+    def top(self) -> CategoryShare | None:
+        """The column's category: the commonest clear one, else the commonest masked one."""
+        shares = self.categories or self.masked
+        return shares[0] if shares else None
+
     def to_dict(self) -> dict[str, Any]:
+        top = self.top
         return {
             "source": self.source,
             "table": self.table,
             "column": self.column,
             "rows_seen": self.rows_seen,
             "sampled": self.sampled,
+            "status": self.status,
+            "category": top.category if top else None,
+            "share": top.share if top else 0.0,
+            "confidence": top.confidence if top else 0.0,
             "categories": [c.to_dict() for c in self.categories],
+            "masked": [c.to_dict() for c in self.masked],
         }
 
 
@@ -126,32 +149,45 @@ class ScanReport:
 # ---------------------------------------------------------------- columns
 
 _HEADER_HINTS = [
-    (("password", "passwd", "pwd", "密码", "口令"), "密码："),
-    (("id_card", "idcard", "id_no", "idno", "id_number", "身份证", "证件"), "身份证号："),
-    (("passport", "护照"), "护照号码："),
-    (("bank", "card", "卡号", "银行"), "卡号："),
-    (("mobile", "phone", "tel", "msisdn", "手机", "电话"), "电话："),
-    (("email", "mail", "邮箱"), "邮箱："),
-    (("wechat", "weixin", "微信"), "微信："),
-    (("qq",), "QQ："),
-    (("birth", "dob", "生日", "出生"), "出生日期："),
-    (("addr", "地址", "住址"), "地址："),
-    (("plate", "车牌"), "车牌号："),
-    (("name", "姓名", "名字", "联系人", "收件人"), "姓名："),
-    (("account", "user", "login", "账号", "帐号", "用户名"), "账号："),
-    (("ip",), "IP："),
-    (("lat", "lng", "lon", "gps", "经纬", "坐标"), "坐标："),
+    (("password", "passwd", "pwd", "密码", "口令"), "密码：", "password"),
+    (("id_card", "idcard", "id_no", "idno", "id_number", "身份证", "证件"), "身份证号：", "id_card"),
+    (("passport", "护照"), "护照号码：", "passport"),
+    (("bank", "card", "卡号", "银行"), "卡号：", "bank_card"),
+    (("mobile", "phone", "=tel", "msisdn", "手机", "电话"), "电话：", "phone_mobile"),
+    (("email", "mail", "邮箱"), "邮箱：", "email"),
+    (("wechat", "weixin", "微信"), "微信：", "wechat"),
+    (("qq",), "QQ：", "qq"),
+    (("birth", "dob", "生日", "出生"), "出生日期：", "birth_date"),
+    (("addr", "地址", "住址"), "地址：", "address"),
+    (("plate", "车牌"), "车牌号：", "license_plate"),
+    (("name", "姓名", "名字", "联系人", "收件人", "recipient", "consignee", "receiver"), "姓名：", "name"),
+    (("account", "user", "login", "账号", "帐号", "用户名"), "账号：", "account"),
+    (("=ip", "=ipaddr", "=ipaddress", "=ipv4", "=ipv6"), "IP：", "ip_address"),
+    (("=lat", "lng", "=lon", "gps", "latitude", "longitude", "经纬", "坐标"), "坐标：", "gps"),
 ]
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _hint(header: str) -> tuple[str, str | None]:
+    """Words starting with ``=`` must be a whole word of the name (``client_ip``, ``clientIp``,
+    ``lat``), so ``recipient``, ``hotel`` and ``translate`` imply nothing."""
+    h = header.lower()
+    words = set(re.split(r"[^a-z0-9]+", _CAMEL.sub("_", header).lower()))
+    for names, prefix, category in _HEADER_HINTS:
+        if any(w[1:] in words if w[0] == "=" else w in h for w in names):
+            return prefix, category
+    return "", None
 
 
 def header_context(header: str) -> str:
     """The words a column's name implies, put before each sampled cell so that values which need
     context (names, passwords, QQ numbers) are read as they would be in ``姓名：张伟``."""
-    h = header.lower()
-    for words, prefix in _HEADER_HINTS:
-        if any(w in h for w in words):
-            return prefix
-    return ""
+    return _hint(header)[0]
+
+
+def header_category(header: str) -> str | None:
+    """The category a column's name suggests (``mobile`` -> phone_mobile), if any."""
+    return _hint(header)[1]
 
 
 class ColumnSampler:
@@ -181,27 +217,7 @@ class ColumnSampler:
                 self.cells[j] = text
 
 
-@carries("O24-4", "O24-5")
-def column_verdict(
-    source: str,
-    table: str,
-    sampler: ColumnSampler,
-    rows_seen: int,
-    min_share: float = 0.1,
-    categories: Any = None,
-) -> ColumnVerdict:
-    prefix = header_context(sampler.name)
-    texts = [prefix + c for c in sampler.cells]
-    found = detect_batch(texts, categories)
-    hits: dict[str, list[float]] = defaultdict(list)
-    for cell_findings in found:
-        best: dict[str, float] = {}
-        for f in cell_findings:
-            if f.start >= len(prefix):
-                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
-        for cat, conf in best.items():
-            hits[cat].append(conf)
-    n = len(sampler.cells)
+def _shares(hits: dict[str, list[float]], n: int, min_share: float) -> list[CategoryShare]:
     shares = []
     for cat, confs in hits.items():
         share = len(confs) / n if n else 0.0
@@ -211,7 +227,48 @@ def column_verdict(
                 CategoryShare(cat, round(share, 3), round(mean * min(1.0, share / 0.5), 3), len(confs))
             )
     shares.sort(key=lambda s: -s.share)
-    return ColumnVerdict(source, table, sampler.name, rows_seen, n, shares)
+    return shares
+
+
+@carries("O24-4", "O24-5", "O24-10")
+def column_verdict(
+    source: str,
+    table: str,
+    sampler: ColumnSampler,
+    rows_seen: int,
+    min_share: float = 0.1,
+    categories: Any = None,
+) -> ColumnVerdict:
+    """Per column: the categories of PI in clear, and of masked values (a cell such as
+    ``138****5678`` with no clear finding), each with its share of the sampled cells, the number of
+    cells and a confidence (mean finding confidence, scaled down below a share of one half)."""
+    prefix, hint = _hint(sampler.name)
+    texts = [prefix + c for c in sampler.cells]
+    found = detect_batch(texts, categories)
+    hits: dict[str, list[float]] = defaultdict(list)
+    masked: dict[str, list[float]] = defaultdict(list)
+    for cell, cell_findings in zip(sampler.cells, found, strict=True):
+        best: dict[str, float] = {}
+        for f in cell_findings:
+            if f.start >= len(prefix):
+                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
+        for cat, conf in best.items():
+            hits[cat].append(conf)
+        if not best:
+            mcat = masked_category(cell, hint)
+            if mcat is not None and (categories is None or mcat in categories):
+                # the shape alone told the category (0.9), or only the column's name did (0.7)
+                masked[mcat].append(0.9 if masked_category(cell) == mcat else 0.7)
+    n = len(sampler.cells)
+    return ColumnVerdict(
+        source,
+        table,
+        sampler.name,
+        rows_seen,
+        n,
+        _shares(hits, n, min_share),
+        _shares(masked, n, min_share),
+    )
 
 
 def profile_rows(
@@ -333,7 +390,7 @@ def scan_json_document(
     for path, s in samplers.items():
         v = column_verdict(source, "", s, rows[path], categories=categories)
         v.column = path
-        if v.categories:
+        if v.categories or v.masked:
             report.columns.append(v)
 
 
