@@ -34,6 +34,7 @@ def to_jsonl(report: ScanReport) -> str:
     lines = [json.dumps({"type": "finding", **f.to_dict()}, ensure_ascii=False) for f in report.findings]
     lines += [json.dumps({"type": "column", **c.to_dict()}, ensure_ascii=False) for c in report.columns]
     lines += [json.dumps({"type": "error", **e}, ensure_ascii=False) for e in report.errors]
+    lines += [json.dumps({"type": "warning", **w}, ensure_ascii=False) for w in report.warnings]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -96,8 +97,24 @@ def print_table(report: ScanReport, console: Console) -> None:
         console.print(files)
     for e in report.errors:
         console.print(
-            f"[red]error[/] {e.get('source', '')} {e.get('line', '')}: {e.get('error')}", highlight=False
+            f"[red]skipped / 已跳过[/] {_where(e)}: {e.get('error')} / {e.get('error_zh', '')}",
+            highlight=False,
+            markup=True,
         )
+    for w in report.warnings:
+        console.print(
+            f"[yellow]note / 提示[/] {_where(w)}: {w.get('warning')} / {w.get('warning_zh', '')}",
+            highlight=False,
+        )
+
+
+def _where(e: dict[str, Any]) -> str:
+    out = str(e.get("source", ""))
+    if e.get("table"):
+        out += f" table {e['table']}"
+    if e.get("line"):
+        out += f" line {e['line']}"
+    return out
 
 
 _HTML = """<!doctype html>
@@ -127,8 +144,10 @@ th{background:#f2f4f7}.num{text-align:right}.bar{display:inline-block;height:.6r
 <table><tr><th>来源 Source</th><th>类别 Categories</th><th>位置（行:列）Where (line:column), first 20</th></tr>
 {% for src, cats, where in files %}<tr><td>{{ src }}</td><td>{% for k, v in cats %}{{ label(k) }}: {{ v }}<br>{% endfor %}</td>
 <td class="muted">{{ where }}</td></tr>{% endfor %}</table>{% endif %}
-{% if report.errors %}<h2>错误 Errors</h2><ul>{% for e in report.errors %}
-<li class="err">{{ e.source }} {{ e.line or "" }}: {{ e.error }}</li>{% endfor %}</ul>{% endif %}
+{% if report.errors %}<h2>未扫描 Skipped</h2><ul>{% for e in report.errors %}
+<li class="err">{{ e.source }} {{ e.table or "" }} {{ e.line or "" }}: {{ e.error_zh }} / {{ e.error }}</li>{% endfor %}</ul>{% endif %}
+{% if report.warnings %}<h2>提示 Notes</h2><ul>{% for w in report.warnings %}
+<li>{{ w.source }} {{ w.table or "" }}: {{ w.warning_zh }} / {{ w.warning }}</li>{% endfor %}</ul>{% endif %}
 </body></html>
 """
 
