@@ -213,17 +213,24 @@ def test_database_that_refuses_or_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_a_table_that_fails_is_skipped_and_named(tmp_path: Path) -> None:
-    """A view over a table that no longer exists cannot be read: it is reported, the others are
-    scanned."""
+    """A table whose rows cannot be read (a TEXT cell holding bytes that are no UTF-8, as a legacy
+    GBK application leaves them) is reported as skipped; the other tables are scanned."""
     path = tmp_path / "crm.db"
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, mobile TEXT)")
     con.executemany("INSERT INTO customers (mobile) VALUES (?)", [(f"1381234{i:04d}",) for i in range(20)])
-    con.execute("CREATE TABLE old (id INTEGER, x TEXT)")
-    con.execute("CREATE VIEW broken AS SELECT x FROM old")
-    con.execute("DROP TABLE old")
+    con.execute("CREATE TABLE legacy (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO legacy (name) VALUES (CAST(? AS TEXT))", ("张伟".encode("gbk"),))
+    con.execute("CREATE TABLE zz_after (id INTEGER PRIMARY KEY, email TEXT)")
+    con.execute("INSERT INTO zz_after (email) VALUES ('wang@example.cn')")
     con.commit()
     con.close()
     r = scan_database(f"sqlite:///{path}")
-    assert [c.column for c in r.columns if c.categories] == ["mobile"]
-    assert r.errors == [] or all(e["skipped"] == "table" for e in r.errors)
+    assert [(c.table, c.column) for c in r.columns if c.categories] == [
+        ("customers", "mobile"),
+        ("zz_after", "email"),
+    ]
+    [e] = r.errors
+    assert e["table"] == "legacy" and e["skipped"] == "table" and "表未扫描" in e["error_zh"]
+    r2 = runner.invoke(app, ["scan", "--db", f"sqlite:///{path}"], env={"COLUMNS": "200"})
+    assert r2.exit_code == 1 and "table legacy" in r2.stdout
