@@ -10,7 +10,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
@@ -153,6 +152,8 @@ th{background:#f2f4f7}.num{text-align:right}.bar{display:inline-block;height:.6r
 
 
 def to_html(report: ScanReport) -> str:
+    from jinja2 import Environment, select_autoescape  # ~0.1 s: only for the HTML report
+
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     files: dict[str, dict[str, Any]] = {}
     for f in report.findings:
