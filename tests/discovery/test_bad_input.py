@@ -79,6 +79,8 @@ def test_undecodable_bytes_are_counted(tmp_path: Path) -> None:
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "NUL"),
         (bytes([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16]) * 100, "control"),
+        (b"\x00\x01\x02", "NUL"),  # NULs in every other byte, yet no UTF-16 text
+        (bytes(range(0, 256, 2)) * 8, "NUL"),
     ],
 )
 def test_binary_files_are_skipped_with_a_reason(tmp_path: Path, data: bytes, why: str) -> None:
@@ -234,3 +236,13 @@ def test_a_table_that_fails_is_skipped_and_named(tmp_path: Path) -> None:
     assert e["table"] == "legacy" and e["skipped"] == "table" and "表未扫描" in e["error_zh"]
     r2 = runner.invoke(app, ["scan", "--db", f"sqlite:///{path}"], env={"COLUMNS": "200"})
     assert r2.exit_code == 1 and "table legacy" in r2.stdout
+
+
+def test_mask_file_skips_binary_files(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "dump.bin").write_bytes(b"\x00\x01\x02" * 50)
+    (tmp_path / "in" / "notes.txt").write_text("手机13812345678\n", encoding="gbk")
+    r = runner.invoke(app, ["mask", "file", str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 1 and "dump.bin" in r.stderr and "二进制文件" in r.stderr
+    assert not (tmp_path / "out" / "dump.bin").exists()  # no "masked" copy of a file that is no text
+    assert (tmp_path / "out" / "notes.txt").read_text(encoding="utf-8") == "手机138****5678\n"

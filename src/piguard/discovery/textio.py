@@ -107,6 +107,9 @@ def sniff(head: bytes) -> tuple[str, str]:
         enc = _utf16_without_bom(head)
         if enc is None:
             raise BinaryFile("NUL bytes", "含 NUL 字节")
+        text = head[: len(head) // 2 * 2].decode(enc, "replace")
+        if sum(text.count(chr(c)) for c in range(32) if c not in (9, 10, 11, 12, 13)) > len(text) * 0.05:
+            raise BinaryFile("NUL bytes", "含 NUL 字节")  # NULs in every other byte, but no text
         return enc, "piguard.replace"
     if head and sum(head.count(c) for c in _CONTROL) > len(head) * 0.05:
         raise BinaryFile("control characters", "含大量控制字符")
