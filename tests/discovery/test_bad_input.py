@@ -112,10 +112,12 @@ def test_csv_with_ragged_and_unparsable_rows(tmp_path: Path) -> None:
     # the cells beyond the header are not dropped: they are scanned as one more column
     extra = cols[EXTRA_COLUMN]
     assert extra.sampled == 6 and extra.categories and extra.categories[0].category == "phone_mobile"
-    notes = {w["warning"].split(" ")[0]: w for w in r.warnings}
-    assert set(notes) == {"6"} | {"6"}  # 6 long rows and 6 short rows
-    assert any("more cells" in w["warning"] for w in r.warnings)
-    assert any("fewer cells" in w["warning"] for w in r.warnings)
+    counts = {
+        ("long" if "more cells" in w["warning"] else "short"): int(w["warning"].split(" ")[0])
+        for w in r.warnings
+    }
+    assert counts == {"long": 6, "short": 6}
+    assert all("表头" in w["warning_zh"] for w in r.warnings)
     [e] = r.errors
     assert e["skipped"] == "rows" and e["rows"] == 1 and "跳过" in e["error_zh"]
 
@@ -246,3 +248,16 @@ def test_mask_file_skips_binary_files(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "dump.bin" in r.stderr and "二进制文件" in r.stderr
     assert not (tmp_path / "out" / "dump.bin").exists()  # no "masked" copy of a file that is no text
     assert (tmp_path / "out" / "notes.txt").read_text(encoding="utf-8") == "手机138****5678\n"
+
+
+def test_corrupt_workbook_and_empty_files(tmp_path: Path) -> None:
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 this is no workbook")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "ok.csv").write_text("手机\n13812345678\n", encoding="utf-8")
+    r = scan_paths([tmp_path])
+    assert [c.column for c in r.columns if c.categories] == ["手机"]
+    [e] = r.errors
+    assert e["source"].endswith("broken.xlsx") and e["skipped"] == "file"
+    assert "cannot read" in e["error"] and "无法读取" in e["error_zh"]
+    assert len(r.sources) == 4 and r.warnings == []
