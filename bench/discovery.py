@@ -368,6 +368,24 @@ def speed_corpora(seed: int, synthetic: list[str], dense: list[str]) -> tuple[di
     }, f"{len(sms)} real SMS messages; mixed = the same with masked digits restored (see the module doc)"
 
 
+def strict_score(
+    gold: list[Span], predicted: list[Span], tallies: dict[str, Tally], wanted: set[str]
+) -> None:
+    """Strict matching: a prediction counts only when its span and category equal a gold span's."""
+    golds = {g for g in gold if g[2] in wanted}
+    for p in set(predicted):
+        if p[2] not in wanted:
+            continue
+        t = tallies.setdefault(p[2], Tally())
+        if p in golds:
+            t.tp += 1
+            golds.discard(p)
+        else:
+            t.fp += 1
+    for g in golds:
+        tallies.setdefault(g[2], Tally()).fn += 1
+
+
 def shapes_figures(n_shapes: int, seed: int) -> dict[str, Any]:
     """piguard's P/R/F1 on the shapes corpus (bench/discovery_shapes.py) and its fast-tier speed
     (batch API) on `mixed` and `dense`, best of 3: the part of the run --baseline repeats on an
@@ -375,10 +393,13 @@ def shapes_figures(n_shapes: int, seed: int) -> dict[str, Any]:
     tool = Piguard()
     shapes = generate_shapes(n_shapes, seed + 12)
     tallies: dict[str, Tally] = {}
+    strict: dict[str, Tally] = {}
     # location_time is not a shape of this corpus (its login lines are not labelled for it)
     wanted = set(tool.categories) - {"location_time"}
     for d in shapes:
-        score(d.spans, tool.spans(d.text), tallies, wanted)
+        found = tool.spans(d.text)
+        score(d.spans, found, tallies, wanted)
+        strict_score(d.spans, found, strict, wanted)
     cluener: dict[str, Tally] = {}
     if CLUENER.is_file():  # real news/social text, read in place: name and address only
         for line in CLUENER.read_text(encoding="utf-8").splitlines()[:5000]:
@@ -396,6 +417,10 @@ def shapes_figures(n_shapes: int, seed: int) -> dict[str, Any]:
         "shapes": {
             c: {"p": t.precision, "r": t.recall, "f1": t.f1, "tp": t.tp, "fp": t.fp, "fn": t.fn}
             for c, t in sorted(tallies.items())
+        },
+        "strict": {
+            c: {"p": t.precision, "r": t.recall, "f1": t.f1, "tp": t.tp, "fp": t.fp, "fn": t.fn}
+            for c, t in sorted(strict.items())
         },
         "gold": {c: t.f1 for c, t in sorted(evaluate(tool, docs).items())},
         "cluener": {c: {"p": t.precision, "r": t.recall, "f1": t.f1} for c, t in sorted(cluener.items())},
@@ -438,14 +463,18 @@ def print_shapes(after: dict[str, Any], before: dict[str, Any] | None, label: st
     print(
         f"\nshapes corpus (bench/discovery_shapes.py): per-category P/R/F1{'; before = ' + label if before else ''}"
     )
-    head = f"{'category':16s}" + (f"{'before':>28s}" if before else "") + f"{'after':>28s}"
-    print(head)
-    for c in sorted(set(after["shapes"]) | set(before["shapes"] if before else ())):
-        row = f"{c:16s}"
-        for fig in ([before] if before else []) + [after]:
-            t = fig["shapes"].get(c)
-            row += f"{t['f1']:>10.3f} ({t['p']:.3f}/{t['r']:.3f})  " if t else f"{'-':>28s}"
-        print(row)
+    for key, title in (("strict", "strict (exact span and category)"), ("shapes", "overlap")):
+        if key not in after:
+            continue
+        print(f"{title}:")
+        head = f"{'category':16s}" + (f"{'before':>28s}" if before else "") + f"{'after':>28s}"
+        print(head)
+        for c in sorted(set(after[key]) | set(before.get(key, {}) if before else ())):
+            row = f"{c:16s}"
+            for fig in ([before] if before else []) + [after]:
+                t = fig.get(key, {}).get(c)
+                row += f"{t['f1']:>10.3f} ({t['p']:.3f}/{t['r']:.3f})  " if t else f"{'-':>28s}"
+            print(row)
     if after.get("cluener"):
         print("CLUENER2020 train split, first 5,000 lines (real text; overlap match), name/address P/R/F1:")
         for c, a in after["cluener"].items():

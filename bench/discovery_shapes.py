@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from piguard.discovery import validators as v
-from piguard.discovery.synth import Doc, Synth, _Builder
+from piguard.discovery.synth import PLACES, Doc, Synth, _Builder
 
 CARD_PREFIXES = [
     ("62" + "2848", 19),
@@ -43,6 +43,25 @@ NOT_NAME_KEYS = ["product_name", "hostname", "filename", "app_name", "nickname_s
 THINGS = ["iPhone Pro", "Web Server", "Report Final", "Shanghai Branch", "Alpha", "Default"]
 ACCOUNTS = ["zhang_wei88", "lily.w", "chenkl2020", "xieyang", "tom_z", "wangfang01", "hr-admin", "u_39281"]
 PASSWORDS = ["Abc#1234", "qwe!2345", "P@ssw0rd9", "88aa99bb", "x9!kk2zz", "Lm_2024$"]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+MONTHS_LONG = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December"]  # fmt: skip
+STREETS = ["粤海街道", "西湖街道", "佛堂镇", "城关镇", "南湖街道", "新华街道"]
+ESTATES = [*PLACES, "长虹科技大厦", "碧桂园"]
+ROADS2 = [
+    "科技南十二路",
+    "文三路",
+    "建国路",
+    "中山北路",
+    "人民大道",
+    "解放西路",
+    "滨江大道",
+    "光华路",
+    "长安街",
+]
+AFTER_ADDRESS = ["，电话", "，请放快递柜", " 送货上门", "送货上门", "，工作日送", "，谢谢", "附近的快递柜", "旁边便利店",
+                 "（张先生收）", "。", " 邮编518000", "请尽快发货"]  # fmt: skip
+WECHAT_IDS = ["wxid_k2j9d8s7", "zhangwei_88", "lily-chen2020", "Tom_Zhao99", "xiaoyu1990", "hr_wang01"]
 
 
 class ShapeSynth(Synth):
@@ -77,6 +96,79 @@ class ShapeSynth(Synth):
 
     def person(self) -> str:
         return self.name() if self.r.random() < 0.7 else self.en_name()
+
+    # ---- values people write in the shapes issue 12 lists
+    def birth_value(self) -> str:
+        d = self.birth()
+        y, m, dd = d.year, d.month, d.day
+        return self.r.choice(
+            [
+                f"{y}年{m}月{dd}日",
+                f"{y}-{m:02d}-{dd:02d}",
+                f"{y}/{m:02d}/{dd:02d}",
+                f"{y}/{m}/{dd}",
+                f"{y}.{m:02d}.{dd:02d}",
+                f"{y}{m:02d}{dd:02d}",
+                f"{dd:02d}-{MONTHS[m - 1]}-{y}",
+                f"{dd} {MONTHS[m - 1]} {y}",
+                f"{MONTHS_LONG[m - 1]} {dd}, {y}",
+                f"{dd:02d}/{m:02d}/{y}",
+                f"{y}年{m:02d}月{dd:02d}日",
+            ]
+        )
+
+    def qq_value(self) -> str:
+        return str(self.r.randint(1, 9)) + self.digits(self.r.randint(4, 10))
+
+    def wechat_value(self) -> str:
+        # WeChat IDs are 6-20 characters starting with a letter
+        ok = [a.replace(".", "_") for a in ACCOUNTS if len(a) >= 6 and a[0].isalpha()]
+        return self.r.choice(WECHAT_IDS if self.r.random() < 0.5 else ok)
+
+    def dms(self, value: float, pos: str, neg: str, style: int) -> str:
+        hemi = pos if value >= 0 else neg
+        value = abs(value)
+        d = int(value)
+        m = int((value - d) * 60)
+        sec = (value - d - m / 60) * 3600
+        sec_s = f"{sec:.1f}" if self.r.random() < 0.4 else f"{int(sec)}"
+        if style == 0:
+            return f"{d}°{m}'{sec_s}\"{hemi}"
+        if style == 1:
+            return f"{hemi}{d}°{m}′{sec_s}″"
+        return f"{d}度{m}分{sec_s}秒"
+
+    def cn_address(self) -> str:
+        """Addresses as people write them: with or without province and city, a street or town,
+        a road and number, an estate, building, unit and room; ending at 号, 栋, 单元, 室 or 楼."""
+        code = self.r.choice(self.counties)
+        prov = self.table.province(code) or ""
+        pref = self.table.prefecture(code) or ""
+        county = self.table.eras[code][-1].name
+        city = "" if pref in ("市辖区", "县", prov) or "直辖" in pref else pref
+        k = self.r.random()
+        head = prov + city + county if k < 0.4 else city + county if k < 0.75 else county
+        if not head or len(head) < 3:
+            head = prov + city + county
+        parts = [head]
+        if self.r.random() < 0.3:
+            parts.append(self.r.choice(STREETS))
+        parts.append(self.r.choice(ROADS2) + f"{self.r.randint(1, 300)}号")
+        end = self.r.random()
+        if end < 0.25:
+            pass  # ends at 号
+        elif end < 0.45:
+            parts.append(self.r.choice(ESTATES) + f"{self.r.randint(1, 30)}栋")
+        elif end < 0.65:
+            parts.append(self.r.choice(ESTATES) + f"{self.r.randint(1, 30)}号楼{self.r.randint(1, 6)}单元")
+        elif end < 0.9:
+            parts.append(
+                self.r.choice(ESTATES)
+                + f"{self.r.randint(1, 30)}栋{self.r.randint(1, 6)}单元{self.r.randint(101, 2505)}室"
+            )
+        else:
+            parts.append(self.r.choice(ESTATES) + f"{self.r.randint(2, 40)}楼")
+        return "".join(parts)
 
     # ---- genres
     def json_doc(self, b: _Builder) -> None:
@@ -165,11 +257,150 @@ class ShapeSynth(Synth):
         b.pi(self.landline_ext(), "phone_landline")
         b.add(f". App version {self.version()} released at {self.timestamp()}.")
 
+    def birth_doc(self, b: _Builder) -> None:
+        """Birth dates in birth context, in the shapes forms, JSON, CSV and prose use; dates that
+        are not birth dates beside them."""
+        k = self.r.random()
+        if k < 0.3:
+            b.add(
+                self.r.choice(
+                    ["出生日期：", "出生日期:", "生日 ", "生日：", "出生年月日：", "生于", "出生于"]
+                )
+            )
+            b.pi(self.birth_value(), "birth_date")
+            b.add(self.r.choice(["，", "。", " ", "，性别男，"]))
+        elif k < 0.5:
+            b.add(self.r.choice(["DOB: ", "DOB ", "Date of birth: ", "D.O.B. ", "Born on ", "birthday: "]))
+            b.pi(self.birth_value(), "birth_date")
+            b.add(self.r.choice(["; ", ". ", ", gender F, "]))
+        elif k < 0.75:
+            b.add(
+                '{"'
+                + self.r.choice(["birthday", "birth_date", "birthDate", "dob", "出生日期", "date_of_birth"])
+                + '":"'
+            )
+            d = self.birth()
+            b.pi(self.r.choice([d.strftime("%Y%m%d"), d.isoformat(), d.strftime("%Y/%m/%d")]), "birth_date")
+            b.add(
+                f'","createdAt":"{self.timestamp()}","orderDate":"{self.timestamp()[:10].replace("-", "")}"}}'
+            )
+        elif k < 0.9:
+            b.add(self.r.choice(["姓名,出生日期,城市\n", "name,birthday,city\n", "name,dob,city\n"]))
+            for _ in range(self.r.randint(1, 3)):
+                b.pi(self.name(), "name")
+                b.add(",")
+                d = self.birth()
+                b.pi(
+                    self.r.choice([d.isoformat(), d.strftime("%Y/%m/%d"), d.strftime("%Y%m%d")]), "birth_date"
+                )
+                b.add(",深圳\n")
+        else:
+            b.add("他")
+            d = self.birth()
+            b.pi(f"{d.year}年{d.month}月{d.day}日", "birth_date")
+            b.add(self.r.choice(["出生于湖南。", "出生，"]))
+        # dates that are not birth dates
+        b.add(
+            self.r.choice(
+                [
+                    f"下单日期：{self.timestamp()[:10]}",
+                    f"有效期至 {self.birth_value()}",
+                    f"注册时间 {self.timestamp()}",
+                    "生日快乐！祝你2024年万事如意",
+                    f"生日蛋糕订购日期 {self.timestamp()[:10]}",
+                    f"issued on {self.timestamp()[:10]}",
+                    f'"updatedAt":"{self.timestamp()[:10].replace("-", "")}"',
+                ]
+            )
+        )
+
+    def im_doc(self, b: _Builder) -> None:
+        """QQ numbers and WeChat IDs behind the cue words people use; QQ groups, versions, order
+        numbers and the WeChat pay order as hard negatives."""
+        if self.r.random() < 0.5:
+            b.add(self.r.choice(["QQ号", "QQ号：", "扣扣", "扣扣：", "qq:", "QQ:", "企鹅号", "企鹅号：", "加我Q ", "Q号:",
+                                 '"qq":"', "qq_number=", "QQ "]))  # fmt: skip
+            b.pi(self.qq_value(), "qq")
+        else:
+            b.add(self.r.choice(["微信号", "微信号：", "威信", "威信：", "vx:", "VX ", "wx:", "wx：", "WeChat ID: ",
+                                 "WeChat: ", '"wechat":"', "wechat_id=", "加v：", "微信 "]))  # fmt: skip
+            b.pi(self.wechat_value(), "wechat")
+        b.add(
+            self.r.choice(
+                [
+                    f"，QQ群：{self.qq_value()}",
+                    f"，QQ音乐版本 {self.version()}",
+                    f"，微信支付单号 {self.digits(28)}",
+                    f"，订单号{self.digits(10)}",
+                    "，微信公众号：科技日报",
+                    f"，wx.version={self.version()}",
+                    "，请勿外传",
+                ]
+            )
+        )
+
+    def gps_doc(self, b: _Builder) -> None:
+        """Coordinate pairs in decimal lon,lat and lat,lon, DMS and 北纬/东经 forms."""
+        lat, lon = self.r.uniform(18, 50), self.r.uniform(75, 134)
+        k = self.r.random()
+        b.add(self.r.choice(["位置：", "定位 ", "坐标:", "当前位置 ", "location=", "GPS ", ""]))
+        if k < 0.25:
+            b.pi(f"{lon:.6f},{lat:.6f}", "gps")  # lon,lat as map APIs give it
+        elif k < 0.45:
+            b.pi(f"{lat:.{self.r.choice((4, 5, 6))}f}, {lon:.{self.r.choice((4, 5, 6))}f}", "gps")
+        elif k < 0.65:
+            st = self.r.choice((0, 1))
+            pair = (self.dms(lat, "N", "S", st), self.dms(lon, "E", "W", st))
+            b.pi(self.r.choice([" ", ", ", ","]).join(pair), "gps")
+        elif k < 0.85:
+            la, lo = f"{lat:.4f}", f"{lon:.4f}"
+            deg = self.r.choice(["°", ""])
+            v1, v2 = (f"北纬{la}{deg}", f"东经{lo}{deg}")
+            if self.r.random() < 0.3:
+                v1, v2 = v2, v1
+            b.pi(v1 + self.r.choice(["，", ",", " ", "、"]) + v2, "gps")
+        else:
+            v1 = "北纬" + self.dms(lat, "", "", 2)
+            v2 = "东经" + self.dms(lon, "", "", 2)
+            b.pi(v1 + self.r.choice(["，", " "]) + v2, "gps")
+        b.add(
+            self.r.choice(
+                [
+                    f"。单价 {self.r.uniform(10, 99):.2f}元，数量 {self.r.randint(1, 9)}",
+                    f"，版本 {self.version()}",
+                    f"，订单号 {self.digits(12)}",
+                    f"，准确率 0.{self.digits(4)}，召回率 0.{self.digits(4)}",
+                    f"，气温 {self.r.uniform(10, 39):.1f}°",
+                    "",
+                ]
+            )
+        )
+
+    def address_doc(self, b: _Builder) -> None:
+        """Addresses (whole and partial) with the words that follow them in real text; places and
+        organisations named after divisions as hard negatives."""
+        b.add(self.r.choice(["收货地址：", "地址：", "家住", "住址:", "送到", "寄到", "现住", "", "我在"]))
+        b.pi(self.cn_address(), "address")
+        b.add(self.r.choice(AFTER_ADDRESS))
+        b.add(
+            self.r.choice(
+                [
+                    "深圳市气象台发布暴雨预警。",
+                    "上海市第一人民医院通知。",
+                    "北京时间10点整。",
+                    "杭州西湖区教育局发布公告。",
+                    f"广州银行客服{self.digits(3)}号为您服务。",
+                    "",
+                ]
+            )
+        )
+
     def shape_doc(self) -> Doc:
         b = _Builder()
         self.r.choice(
-            [self.json_doc, self.kv_doc, self.csv_doc, self.prose_doc, self.prose_doc, self.en_doc]
-        )(b)
+            [self.json_doc, self.kv_doc, self.csv_doc, self.prose_doc, self.prose_doc, self.en_doc,
+             self.birth_doc, self.im_doc, self.gps_doc, self.address_doc]
+        )(b)  # fmt: skip
         return b.doc()
 
 

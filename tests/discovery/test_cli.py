@@ -163,3 +163,50 @@ def test_jsonl_survives_lone_surrogates_and_deep_nesting_and_the_dlp_gate_gates(
     empty = tmp_path / "none.jsonl"
     empty.write_text('{"id": "a", "text": "nothing here"}\n', encoding="utf-8")
     assert runner.invoke(app, ["scan", "--jsonl", str(empty), "--fail-on-found"]).exit_code == 0
+
+
+_PROBE = """
+import sys
+from typer.testing import CliRunner
+from piguard.cli import app
+r = CliRunner().invoke(app, ["scan", sys.argv[1]])
+assert r.exit_code == 0, r.output
+print(" ".join(m for m in ("phonenumbers", "jinja2", "sqlalchemy", "openpyxl") if m in sys.modules))
+"""
+
+
+def test_scan_start_up_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """`piguard scan` of a small text file (issue 12: start-up): no HTML templating, no database
+    layer, no workbook reader, and phonenumbers only until its China patterns are cached."""
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "one.txt"
+    f.write_text("手机13812345678\n", encoding="utf-8")
+    env = {**os.environ, "PIGUARD_CACHE_DIR": str(tmp_path / "cache")}
+
+    def loaded() -> set[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(f)], env=env, capture_output=True, text=True, check=True
+        )
+        return set(out.stdout.split())
+
+    assert loaded() == {"phonenumbers"}  # the first run reads the metadata and caches it
+    assert loaded() == set()  # later runs read the cached patterns
+
+
+def test_cached_phone_patterns_match_phonenumbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import phonenumbers
+
+    from piguard.discovery import validators
+
+    monkeypatch.setenv("PIGUARD_CACHE_DIR", str(tmp_path))
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert meta is not None and meta.mobile is not None and meta.fixed_line is not None
+    want = (meta.mobile.national_number_pattern, meta.fixed_line.national_number_pattern)
+    assert validators._cn_pattern_strings() == want  # computed and stored
+    [cached] = list(tmp_path.glob("cn-phone-patterns-*.json"))
+    assert validators._cn_pattern_strings() == want  # read back
+    cached.write_text("{not json", encoding="utf-8")  # a damaged file: computed again
+    assert validators._cn_pattern_strings() == want

@@ -40,7 +40,14 @@ def test_gb18030_text_and_binary_files(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02" * 10)
     r = scan_paths([tmp_path])
     assert [x.category for x in r.findings] == ["phone_mobile"]
-    assert r.errors == [{"source": str(tmp_path / "blob.bin"), "error": "binary file"}]
+    assert r.errors == [
+        {
+            "source": str(tmp_path / "blob.bin"),
+            "error": "binary file (NUL bytes): not scanned",
+            "error_zh": "二进制文件（含 NUL 字节）：未扫描",
+            "skipped": "file",
+        }
+    ]
 
 
 def test_csv_tsv_columns(tmp_path: Path) -> None:

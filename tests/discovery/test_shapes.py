@@ -146,3 +146,152 @@ def test_luhn_valid_ids_in_json_and_logs_are_not_cards() -> None:
 
 def test_firewall_is_no_version_marker() -> None:
     assert found("fw: 10.0.0.1 blocked", "ip_address") == [("ip_address", "10.0.0.1")]
+
+
+# ---- birth dates in birth context (issue 12: dates in several shapes)
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("出生日期：1990年3月7日，性别女", "1990年3月7日"),
+        ("生日 1990/03/07", "1990/03/07"),
+        ("DOB: 07-Mar-1990", "07-Mar-1990"),
+        ("D.O.B. 7 March 1990.", "7 March 1990"),
+        ('{"birthday":"19900307","createdAt":"20240101"}', "19900307"),
+        ('{"birth_date": "1990-03-07"}', "1990-03-07"),
+        ("birthDate=1990.03.07 uid=7", "1990.03.07"),
+        ('"出生日期":"1990-03-07"', "1990-03-07"),
+        ("他1990年3月7日出生于湖南", "1990年3月7日"),
+        ("Date of birth: March 7, 1990", "March 7, 1990"),
+    ],
+)
+def test_birth_dates_in_birth_context(text: str, value: str) -> None:
+    assert found(text, "birth_date") == [("birth_date", value)]
+
+
+def test_birth_date_column_in_csv_text() -> None:
+    text = "姓名,出生日期,城市\n张伟,1990-03-07,深圳\n李娜,1988/12/01,北京\n王芳,未知,上海\n"
+    assert [v for _, v in found(text, "birth_date")] == ["1990-03-07", "1988/12/01"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "下单日期：2024-03-07",
+        '{"createdAt":"20240307","orderDate":"2024-03-07"}',
+        "生日快乐！2024-05-01 见",
+        "生日蛋糕订购日期 2024-05-01",
+        "birthday party on 2024-05-01",
+        "rebirth 2020-01-01",
+        "出生日期：1990年2月30日",  # no such day
+        "有效期至 2030-01-01",
+    ],
+)
+def test_dates_that_are_not_birth_dates(text: str) -> None:
+    assert found(text, "birth_date") == []
+
+
+# ---- QQ and WeChat cue variants
+@pytest.mark.parametrize(
+    ("text", "category", "value"),
+    [
+        ("QQ号123456789", "qq", "123456789"),
+        ("扣扣：123456789", "qq", "123456789"),
+        ("qq:123456789", "qq", "123456789"),
+        ("企鹅号 123456789 常在线", "qq", "123456789"),
+        ("有事加我Q 12345678", "qq", "12345678"),
+        ('{"qq":"123456789"}', "qq", "123456789"),
+        ("qq_number=123456789", "qq", "123456789"),
+        ("微信号zhangwei_88", "wechat", "zhangwei_88"),
+        ("威信：zhangwei_88", "wechat", "zhangwei_88"),
+        ("vx: zhangwei_88", "wechat", "zhangwei_88"),
+        ("wx：zhangwei_88", "wechat", "zhangwei_88"),
+        ("WeChat ID: Tom_Zhao99", "wechat", "Tom_Zhao99"),
+        ("wechat_id=Tom_Zhao99", "wechat", "Tom_Zhao99"),
+        ("加v：xiaoyu1990", "wechat", "xiaoyu1990"),
+    ],
+)
+def test_qq_and_wechat_cues(text: str, category: str, value: str) -> None:
+    assert found(text, category) == [(category, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QQ群：123456789",
+        "QQ音乐版本 8.9.1",
+        "wx.version=8.0.1",
+        "微信公众号：科技日报",
+        "qqmusic=123456789",  # another key
+        "wechat_id Tom_Zhao99",  # a key needs its separator
+        "微信支付单号 4200001234567890",
+    ],
+)
+def test_qq_wechat_negatives(text: str) -> None:
+    assert found(text, "qq") == [] and found(text, "wechat") == []
+
+
+# ---- GPS coordinate pairs
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("位置：116.397128,39.916527", "116.397128,39.916527"),  # lon,lat as map APIs give it
+        ("坐标 39.916527, 116.397128", "39.916527, 116.397128"),
+        ("""GPS 39°54'27"N 116°23'17"E""", """39°54'27"N 116°23'17"E"""),
+        ("定位 N39°54′27″ E116°23′17.5″，速度 0", "N39°54′27″ E116°23′17.5″"),
+        ("北纬39.9165°，东经116.3971°", "北纬39.9165°，东经116.3971°"),
+        ("东经116.3971 北纬39.9165", "东经116.3971 北纬39.9165"),
+        ("北纬39度54分27秒 东经116度23分17秒", "北纬39度54分27秒 东经116度23分17秒"),
+        ("拍摄于 22°32'N, 114°3'E", "22°32'N, 114°3'E"),
+    ],
+)
+def test_gps_pairs(text: str, value: str) -> None:
+    assert found(text, "gps") == [("gps", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "准确率 0.9123，召回率 0.8812",
+        "precision,recall\n0.9123,0.8812",  # two decimals side by side outside China: scores
+        "单价 39.9000元，116.3900元",
+        "气温 36.6°，湿度 80%",
+        "转角 45°30' 顺时针",  # an angle: no hemisphere
+        "版本 39.9165.116",
+        "北纬95°，东经116°",  # no latitude beyond 90
+    ],
+)
+def test_gps_negatives(text: str) -> None:
+    assert found(text, "gps") == []
+
+
+# ---- address spans
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (
+            "收货地址：广东省深圳市南山区粤海街道科技南十二路18号长虹科技大厦5楼501室，电话",
+            "广东省深圳市南山区粤海街道科技南十二路18号长虹科技大厦5楼501室",
+        ),
+        ("寄到深圳市南山区科技园路18号送货上门", "深圳市南山区科技园路18号"),
+        ("家住朝阳区建国路88号现代城5号楼2单元", "朝阳区建国路88号现代城5号楼2单元"),
+        (
+            "新疆维吾尔自治区阿克苏地区乌什县中山北路113号翠湖花园27栋，谢谢",
+            "新疆维吾尔自治区阿克苏地区乌什县中山北路113号翠湖花园27栋",
+        ),
+        (
+            "地址：西湖区文三路100号3栋2单元1203室请尽快发货，客服385号为您服务",
+            "西湖区文三路100号3栋2单元1203室",
+        ),
+        ("住址:义乌市佛堂镇塔下洲村15号附近的快递柜", "义乌市佛堂镇塔下洲村15号"),
+    ],
+)
+def test_address_spans(text: str, value: str) -> None:
+    assert found(text, "address") == [("address", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["深圳市气象台发布暴雨预警", "上海市第一人民医院通知", "北京时间10点整", "杭州西湖区教育局发布公告"],
+)
+def test_places_that_are_no_address(text: str) -> None:
+    assert found(text, "address") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from piguard.discovery.categories import check_categories
 from piguard.discovery.deid import Method, deidentify_cell, deidentify_text, parse_method
 from piguard.discovery.kanon import check_k_anonymity
 from piguard.discovery.scanners import _read_text, iter_files, read_table_file, rows_as_dicts, to_csv_line
+from piguard.discovery.textio import BinaryFile
 from piguard.regulations.markers import carries
 
 app = typer.Typer(
@@ -56,16 +58,31 @@ def mask_files(
     if not single:
         out.mkdir(parents=True, exist_ok=True)
     n = 0
+    err = Console(stderr=True)
+    skipped = 0
     for f in files:
         target = out if single else out / f.name
+        lines = _read_text(f)
+        try:
+            first = next(lines, None)
+        except BinaryFile as e:  # never write a "de-identified" copy of a file that is no text
+            skipped += 1
+            err.print(
+                f"skipped / 已跳过 {f}: binary file ({e.why_en}) / 二进制文件（{e.why_zh}），未处理",
+                highlight=False,
+            )
+            continue
         with target.open("w", encoding="utf-8") as fh:
-            for line in _read_text(f):
+            for line in [] if first is None else itertools.chain([first], lines):
                 res = deidentify_text(line, m, cats)
                 n += len(res.findings)
                 fh.write(res.text + "\n")
-    Console(stderr=True).print(
-        f"{len(files)} file(s), {n} value(s) de-identified ({m.value}) / 已去标识化", highlight=False
+    err.print(
+        f"{len(files) - skipped} file(s), {n} value(s) de-identified ({m.value}) / 已去标识化",
+        highlight=False,
     )
+    if skipped:
+        raise typer.Exit(1)
 
 
 def _column_methods(specs: list[str]) -> dict[str, Method | None]:

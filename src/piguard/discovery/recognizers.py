@@ -347,14 +347,24 @@ class Ipv4Recognizer(Recognizer):
 
 
 _GPS_NUM = re.compile(r"-?\d{1,3}\.\d{3,}")
+_AXIS = r"(?:东经|西经|北纬|南纬|经度|纬度|[EeWwNnSs东西南北]|lng|lon|lat)"
 _GPS_PAIR = re.compile(
-    r"[ \t]*(?:[,，/;；][ \t]*|[ \t]+)(?:[EeWw东西]|lng|lon|经度)?[ \t:：=]*(-?\d{1,3}\.\d{3,})(?![\d.])"
+    r"[°度]?[ \t]*(?:[,，/;；、][ \t]*|[ \t]+)" + _AXIS + r"?[ \t:：=]*(-?\d{1,3}\.\d{3,})(?![\d.])[°度]?"
 )
+# the axis word just before a lone value (纬度 39.9, "lat":39.9, 北纬39.9°)
+_AXIS_BEFORE = re.compile(
+    r"(?:东经|西经|北纬|南纬|经度|纬度|(?<![A-Za-z])(?:lat|lng|lon|latitude|longitude|Lat|Lng|Lon|Latitude|Longitude))"
+    r"[\"']?[ \t]*[:：=]?[ \t]*[\"']?$"
+)
+_CN_AXIS_BEFORE = re.compile(r"(?:东经|西经|北纬|南纬)[ \t]*$")
 
 
 @carries("O24-4", "GC-111")
 class GpsRecognizer(Recognizer):
-    """Latitude/longitude pairs (decimal degrees), or a single value next to 纬度/经度/lat/lng."""
+    """Latitude/longitude pairs in decimal degrees, either order (``116.397128,39.916527`` as map
+    APIs give it, ``39.9165, 116.3971``, ``北纬39.9165°，东经116.3971°``), or a single value right after
+    its axis word (纬度/经度/lat/lng). A pair outside China needs a location word near: two
+    decimals side by side (``0.9123,0.8812``, scores) are no place."""
 
     anchor = "dotted"
 
@@ -370,6 +380,8 @@ class GpsRecognizer(Recognizer):
         first = float(tok)
         end = start + len(tok)
         decimals = len(tok) - tok.index(".") - 1
+        head = _CN_AXIS_BEFORE.search(scan.folded, max(0, start - 4), start)
+        s0 = head.start() if head else start
         m = _GPS_PAIR.match(scan.folded, end, end + 40)
         if m:
             second = float(m.group(1))
@@ -378,11 +390,80 @@ class GpsRecognizer(Recognizer):
                 in_china = (3 <= first <= 54 and 73 <= second <= 136) or (
                     73 <= first <= 136 and 3 <= second <= 54
                 )
-                return start, m.end(), self.base + (0.1 if in_china else 0.0)
-        # lone coordinate: needs its own context word (纬度 39.9, lat=39.9)
-        if abs(first) <= 180 and decimals >= 4 and scan.near_context(self, start, end):
+                if in_china or head or scan.near_context(self, start, m.end()):
+                    e = m.end() if head else m.end() - (1 if m.group(0)[-1] in "°度" else 0)
+                    return s0, e, self.base + (0.1 if in_china else 0.0)
+        # lone coordinate: only right after its own axis word (纬度 39.9, lat=39.9)
+        if (
+            abs(first) <= 180
+            and decimals >= 4
+            and _AXIS_BEFORE.search(scan.folded, max(0, start - 14), start)
+        ):
             return start, end, 0.6
         return None
+
+
+_DMS_NUM = (
+    r"\d{1,3}(?:\.\d+)?[°º](?:[ \t]?\d{1,2}(?:\.\d+)?['′’])?(?:[ \t]?\d{1,2}(?:\.\d+)?(?:\"|″|”|''|′′))?"
+)
+_DMS_ONE = (
+    rf"(?<![A-Za-z])[NSEWnsew][ \t]?{_DMS_NUM}"  # N39°54′27″
+    rf"|{_DMS_NUM}[ \t]?[NSEWnsew](?![A-Za-z])"  # 39°54'27"N
+    r"|(?:东经|西经|北纬|南纬)[ \t]?\d{1,3}(?:\.\d+)?(?:[°º度])?(?:\d{1,2}(?:\.\d+)?[分'′’])?"
+    r"(?:\d{1,2}(?:\.\d+)?(?:秒|\"|″|”))?"
+)
+_DMS_PAIR = re.compile(rf"({_DMS_ONE})[ \t]*[,，、;；/]?[ \t]*({_DMS_ONE})")
+_DMS_PARTS = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)(?:[°º度][ \t]?(?:(\d{1,2}(?:\.\d+)?)[分'′’][ \t]?(?:(\d{1,2}(?:\.\d+)?))?)?)?"
+)
+
+
+def _dms_axis(coord: str) -> tuple[str, float] | None:
+    """``("lat"|"lon", degrees)`` of one DMS or 北纬/东经 coordinate; None without a hemisphere."""
+    c = coord.strip()
+    if c[:2] in ("北纬", "南纬") or c[:1] in "NSns" or c[-1:] in "NSns":
+        axis = "lat"
+    elif c[:2] in ("东经", "西经") or c[:1] in "EWew" or c[-1:] in "EWew":
+        axis = "lon"
+    else:
+        return None
+    m = _DMS_PARTS.search(c)
+    if m is None:
+        return None
+    deg = float(m.group(1))
+    mins = float(m.group(2) or 0)
+    secs = float(m.group(3) or 0)
+    if mins >= 60 or secs >= 60:
+        return None
+    return axis, deg + mins / 60 + secs / 3600
+
+
+@carries("O24-4", "GC-111")
+class DmsRecognizer(Recognizer):
+    """Coordinate pairs in degrees, minutes and seconds with their hemispheres (``39°54'27"N
+    116°23'17"E``, ``N39°54′27″ E116°23′17″``) and with 北纬/东经 words (``北纬39度54分27秒 东经116度23分
+    17秒``, ``东经116.3971°，北纬39.9165°``): one latitude and one longitude, each within range."""
+
+    anchor = "keyword"
+
+    def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
+        text = scan.folded
+        lo = max(0, kw_start - 8)
+        for m in _DMS_PAIR.finditer(text, lo, min(len(text), pos + 60)):
+            if m.start() > kw_start:
+                break
+            if m.end() <= kw_start:
+                continue
+            a, b = _dms_axis(m.group(1)), _dms_axis(m.group(2))
+            if a is None or b is None or a[0] == b[0]:
+                continue
+            lat, lon = (a[1], b[1]) if a[0] == "lat" else (b[1], a[1])
+            if lat > 90 or lon > 180:
+                continue
+            if _alnum_before(text, m.start()) or _alnum_after(text, m.end()):
+                continue
+            return ((m.start(), m.end(), self.base),)
+        return ()
 
 
 # ---------------------------------------------------------------- anchors
@@ -469,6 +550,8 @@ class Ipv6Recognizer(Recognizer):
 
 
 _MASK_CHARS = frozenset("x*#•●·-_")
+# a key's tail after an ASCII trigger word; the key must then be followed by a separator
+_KEY_TAIL = re.compile(r"[_\-]?(?:id|Id|ID|no|No|NO|num|Num|number|Number)(?=[\"' \t]*[:=：])")
 
 
 class KeywordValueRecognizer(Recognizer):
@@ -484,12 +567,15 @@ class KeywordValueRecognizer(Recognizer):
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
-        if (
-            trigger.isascii()
-            and trigger[0].isalpha()
-            and (_alnum_before(text, kw_start) or (pos < len(text) and text[pos] in ASCII_LETTERS))
-        ):
-            return ()  # "vx" inside an English word
+        keyed = False
+        if trigger.isascii() and trigger[0].isalpha():
+            if _alnum_before(text, kw_start):
+                return ()  # "vx" inside an English word
+            if pos < len(text) and (text[pos] in ASCII_LETTERS or text[pos] == "_"):
+                t = _KEY_TAIL.match(text, pos)
+                if t is None:
+                    return ()
+                pos, keyed = t.end(), True  # qq_number=, wechat_id:, qqNo
         folded = scan.folded
         m = self.value.match(folded, pos, pos + 48)
         if not m:
@@ -498,6 +584,8 @@ class KeywordValueRecognizer(Recognizer):
             return ()  # already masked (xxxx)
         head = folded[pos : m.start(1)]
         explicit = ":" in head or "：" in head or "=" in head
+        if keyed and not explicit:
+            return ()
         if self.ascii_needs_separator and trigger.isascii() and not explicit:
             return ()  # "login from ...": English trigger words need "key: value"
         conf = self.base + (self.sep_bonus if explicit else 0.0)
@@ -542,45 +630,81 @@ _MONTHS = {
         ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     )
 }
-_DATE = re.compile(
-    r"[ \t:：=是为在于]{0,3}(?:"
+_DATE_BODY = (
     r"(?P<y>(?:19|20)\d{2})[ \t]*[年\-/.][ \t]*(?P<m>\d{1,2})[ \t]*[月\-/.][ \t]*(?P<d>\d{1,2})日?"
     r"|(?P<y2>(?:19|20)\d{2})(?P<m2>[01]\d)(?P<d2>[0-3]\d)(?!\d)"
     r"|(?P<mon>[A-Z][a-z]{2,8})\.? (?P<d3>\d{1,2}),? (?P<y3>(?:19|20)\d{2})"
-    r"|(?P<d4>\d{1,2}) (?P<mon4>[A-Z][a-z]{2,8})\.?,? (?P<y4>(?:19|20)\d{2})"
+    r"|(?P<d4>\d{1,2})[ \-](?P<mon4>[A-Z][a-z]{2,8})\.?,?[ \-](?P<y4>(?:19|20)\d{2})"
     r"|(?P<d5>\d{1,2})/(?P<m5>\d{1,2})/(?P<y5>(?:19|20)\d{2})"
-    r")"
 )
+# after the cue word: a key's tail (birth_date, birthDate, "dob"), quotes, a separator
+_DATE = re.compile(r"[\"']?[ \t:：=是为在于\"']{0,4}(?:" + _DATE_BODY + ")")
+_DATE_KEY = re.compile(r"(?:_?[A-Za-z]{0,6})[\"']?[ \t:：=\"']{0,4}(?:" + _DATE_BODY + ")")
+_DATE_CELL = re.compile("(?:" + _DATE_BODY + ")")
+# a date just before 出生 (他1990年3月7日出生于湖南)
+_DATE_BEFORE = re.compile(r"(?:" + _DATE_BODY + r")[ \t]?$")
+_KEY_CONT = frozenset("_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _date_of(m: re.Match[str]) -> tuple[int, int, int] | None:
+    g = m.groupdict()
+    try:
+        if g["y"]:
+            return int(g["y"]), int(g["m"]), int(g["d"])
+        if g["y2"]:
+            return int(g["y2"]), int(g["m2"]), int(g["d2"])
+        if g["y3"]:
+            return int(g["y3"]), _MONTHS[g["mon"][:3].lower()], int(g["d3"])
+        if g["y4"]:
+            return int(g["y4"]), _MONTHS[g["mon4"][:3].lower()], int(g["d4"])
+        return int(g["y5"]), int(g["m5"]), int(g["d5"])
+    except KeyError:
+        return None
+
+
+def birth_date_cell(value: str) -> bool:
+    """Is the whole value a real date (a cell under a birth-date column)?"""
+    m = _DATE_CELL.fullmatch(value)
+    d = _date_of(m) if m else None
+    return d is not None and v._valid_date(*d, lo=1900)
 
 
 @carries("O24-4", "GC-111")
 class BirthDateRecognizer(Recognizer):
-    """Dates next to 出生/生日/DOB words: a date alone is a timestamp, not a birth date."""
+    """Dates next to 出生/生日/DOB words: a date alone is a timestamp, not a birth date. The word may
+    be a key (``"birthday":"19900307"``, ``birth_date=``, ``DOB: 07-Mar-1990``), and a date may
+    stand just before 出生 (``1990年3月7日出生``)."""
 
     anchor = "keyword"
 
+    def __init__(self, spec: RecognizerSpec) -> None:
+        super().__init__(spec)
+        self.before = frozenset(spec.options.get("before_triggers", ()))
+
+    def keywords(self) -> Iterable[str]:
+        yield from self.spec.triggers
+        yield from self.before
+
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
-        m = _DATE.match(scan.folded, pos, pos + 40)
+        folded = scan.folded
+        out: list[Cand] = []
+        if trigger in self.before:
+            m = _DATE_BEFORE.search(folded, max(0, kw_start - 24), kw_start)
+            d = _date_of(m) if m else None
+            if m and d and v._valid_date(*d, lo=1900):
+                out.append((m.start(), m.start() + len(m.group(0).rstrip(" \t")), self.base - 0.05))
+        ascii_word = trigger.isascii() and trigger[0].isalpha()
+        if ascii_word and _alnum_before(folded, kw_start):
+            return out  # rebirth, newborn
+        m = (_DATE_KEY if ascii_word else _DATE).match(folded, pos, pos + 48)
         if not m:
-            return ()
-        g = m.groupdict()
-        try:
-            if g["y"]:
-                y, mo, d = int(g["y"]), int(g["m"]), int(g["d"])
-            elif g["y2"]:
-                y, mo, d = int(g["y2"]), int(g["m2"]), int(g["d2"])
-            elif g["y3"]:
-                y, mo, d = int(g["y3"]), _MONTHS[g["mon"][:3].lower()], int(g["d3"])
-            elif g["y4"]:
-                y, mo, d = int(g["y4"]), _MONTHS[g["mon4"][:3].lower()], int(g["d4"])
-            else:
-                y, mo, d = int(g["y5"]), int(g["m5"]), int(g["d5"])
-        except KeyError:
-            return ()
-        if not v._valid_date(y, mo, d, lo=1900):
-            return ()
-        start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip(" \t:：=是为在于")))
-        return ((start, m.end(), self.base),)
+            return out
+        d = _date_of(m)
+        if d is None or not v._valid_date(*d, lo=1900):
+            return out
+        body = next(k for k in ("y", "y2", "mon", "d4", "d5") if m.group(k) is not None)
+        out.append((m.start(body), m.end(), self.base))
+        return out
 
 
 @lru_cache(maxsize=1)
@@ -904,6 +1028,8 @@ class HeaderColumnRecognizer(Recognizer):
             return self.base - 0.05 if m and _en_name_ok(value) else 0.0
         if cat == "account":
             return self.base if _ACCOUNT_CELL.fullmatch(value) else 0.0
+        if cat == "birth_date":
+            return self.base if birth_date_cell(value) else 0.0
         # password: one token, no spaces, not a placeholder
         if len(value) > 64 or " " in value or value.lower() in ("null", "none", "n/a", "空", "无"):
             return 0.0
@@ -980,6 +1106,32 @@ _ADDR_MARK = re.compile(
     r"(?:\d+|[一二三四五六七八九十百零]+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
 )
 _STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
+# how deep in an address each kind of address word sits: once a number is reached, an address goes
+# deeper (number, estate, building, unit, floor, room) and ends where a word is no deeper than the
+# last (``…1157室请尽快发货，客服385号``: the 385号 after a room is no part of the address)
+_RANK_SUFFIX = (
+    ("单元", 7),
+    ("号楼", 6),
+    ("号院", 5),
+    ("栋", 6),
+    ("幢", 6),
+    ("室", 9),
+    ("层", 8),
+    ("楼", 8),
+    ("弄", 3),
+    ("组", 2),
+    ("号", 4),
+)
+_RANK_WORD = {"镇": 1, "村": 2, "街道": 1, "路": 3, "街": 3, "巷": 3, "胡同": 3, "大道": 3}
+
+
+def _addr_rank(word: str) -> int:
+    for suffix, rank in _RANK_SUFFIX:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return rank
+    return _RANK_WORD.get(word, 5)  # 小区, 大厦, 公寓, 花园, 苑: an estate
+
+
 _EN_ADDR = re.compile(
     r"[ \t]*(\d{1,6}[ \t]+(?:[A-Z][A-Za-z'.\-]*[ \t]+){1,4}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq)\.?"
     r"(?:,[ \t]*[A-Z][A-Za-z'\-]*(?:[ \t]+[A-Z][A-Za-z'\-]*){0,3}){0,3})"
@@ -1030,15 +1182,34 @@ class AddressRecognizer(Recognizer):
         # cheap rejection first (most division names in running text are no address): the first
         # address word must start within 16 characters
         first = _ADDR_MARK.search(text, start, tail_end)
-        if first is None or first.start() - start > 16:
+        if first is None:
             return ()
+        if first.start() - start > 16:
+            # the first address word must start within 16 characters, counted after the division
+            # names that follow one another (新疆维吾尔自治区和田地区和安县…)
+            j = pos if trigger not in self.context_words else start
+            while True:
+                nxt = next((j + n for n in range(10, 1, -1) if text[j : j + n] in self.divisions), None)
+                if nxt is None:
+                    break
+                j = nxt
+            if j == start or first.start() - j > 16:
+                return ()
         if not context and trigger not in self.context_words:
             context = scan.address_context(kw_start)
         last = None
         street = False
+        rank = -1
+        numbered = False
         for m in _ADDR_MARK.finditer(text, first.start(), tail_end):
             if last is not None and m.start() - last.end() > 12:
                 break  # a long run with no address word: the address ended before it
+            r_ = _addr_rank(m.group(0))
+            adjacent = last is not None and m.start() == last.end()  # 学院路街道, 村镇: one name
+            if numbered and r_ <= rank and not adjacent:
+                break  # after a number, a word no deeper than the last: the address ended before it
+            rank = max(rank, r_)
+            numbered = numbered or m.group(0)[0] not in "村镇小大公花苑路街巷胡"
             last = m
             street = street or bool(_STREET.fullmatch(m.group(0)[-1:])) or bool(_STREET.search(m.group(0)))
         if last is None:
@@ -1147,6 +1318,7 @@ CLASSES: dict[str, type[Recognizer]] = {
         PassportRecognizer,
         Ipv4Recognizer,
         GpsRecognizer,
+        DmsRecognizer,
         EmailRecognizer,
         PlateRecognizer,
         Ipv6Recognizer,

@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.discovery import textio
 from piguard.discovery.engine import detect_batch
+from piguard.discovery.masked import masked_category
 from piguard.regulations.markers import carries
 
 Progress = Callable[[int], None]  # advance by n units
 TEXT_SUFFIXES = {".txt", ".log", ".md", ".sql", ".xml", ".html", ".htm", ".yaml", ".yml", ".ini", ".conf", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".xlsx", ".xlsm"}
-MAX_LINE = 1_000_000
+BATCH_CHARS = 2_000_000  # characters scanned at once from a text file
 
 
 @dataclass(frozen=True)
@@ -80,20 +82,42 @@ class ColumnVerdict:
     column: str  # header, or JSON path
     rows_seen: int
     sampled: int
-    categories: list[CategoryShare] = field(default_factory=list)
+    categories: list[CategoryShare] = field(default_factory=list)  # PI in clear
+    masked: list[CategoryShare] = field(default_factory=list)  # masked values (138****5678)
 
     @property
     def holds_pi(self) -> bool:
+        """PI in clear: a column of masked values alone does not hold it."""
         return bool(self.categories)
 
+    @property
+    def status(self) -> str:
+        """``clear`` (PI in clear), ``masked`` (only masked values), ``partly_masked`` (both), or
+        ``none``."""
+        if self.categories:
+            return "partly_masked" if self.masked else "clear"
+        return "masked" if self.masked else "none"
+
+    @property
+    def top(self) -> CategoryShare | None:
+        """The column's category: the commonest clear one, else the commonest masked one."""
+        shares = self.categories or self.masked
+        return shares[0] if shares else None
+
     def to_dict(self) -> dict[str, Any]:
+        top = self.top
         return {
             "source": self.source,
             "table": self.table,
             "column": self.column,
             "rows_seen": self.rows_seen,
             "sampled": self.sampled,
+            "status": self.status,
+            "category": top.category if top else None,
+            "share": top.share if top else 0.0,
+            "confidence": top.confidence if top else 0.0,
             "categories": [c.to_dict() for c in self.categories],
+            "masked": [c.to_dict() for c in self.masked],
         }
 
 
@@ -102,7 +126,15 @@ class ScanReport:
     findings: list[LocatedFinding] = field(default_factory=list)
     columns: list[ColumnVerdict] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # what was skipped, and why
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # read, with a remark
+
+    def error(self, source: str, en: str, zh: str, skipped: str = "file", **where: Any) -> None:
+        """Something was not scanned: ``skipped`` says what (file, table, rows, line)."""
+        self.errors.append({"source": source, **where, "error": en, "error_zh": zh, "skipped": skipped})
+
+    def warn(self, source: str, en: str, zh: str, **where: Any) -> None:
+        self.warnings.append({"source": source, **where, "warning": en, "warning_zh": zh})
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -120,38 +152,52 @@ class ScanReport:
             "columns": [c.to_dict() for c in self.columns],
             "findings": [f.to_dict() for f in self.findings],
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
 # ---------------------------------------------------------------- columns
 
 _HEADER_HINTS = [
-    (("password", "passwd", "pwd", "密码", "口令"), "密码："),
-    (("id_card", "idcard", "id_no", "idno", "id_number", "身份证", "证件"), "身份证号："),
-    (("passport", "护照"), "护照号码："),
-    (("bank", "card", "卡号", "银行"), "卡号："),
-    (("mobile", "phone", "tel", "msisdn", "手机", "电话"), "电话："),
-    (("email", "mail", "邮箱"), "邮箱："),
-    (("wechat", "weixin", "微信"), "微信："),
-    (("qq",), "QQ："),
-    (("birth", "dob", "生日", "出生"), "出生日期："),
-    (("addr", "地址", "住址"), "地址："),
-    (("plate", "车牌"), "车牌号："),
-    (("name", "姓名", "名字", "联系人", "收件人"), "姓名："),
-    (("account", "user", "login", "账号", "帐号", "用户名"), "账号："),
-    (("ip",), "IP："),
-    (("lat", "lng", "lon", "gps", "经纬", "坐标"), "坐标："),
+    (("password", "passwd", "pwd", "密码", "口令"), "密码：", "password"),
+    (("id_card", "idcard", "id_no", "idno", "id_number", "身份证", "证件"), "身份证号：", "id_card"),
+    (("passport", "护照"), "护照号码：", "passport"),
+    (("bank", "card", "卡号", "银行"), "卡号：", "bank_card"),
+    (("mobile", "phone", "=tel", "msisdn", "手机", "电话"), "电话：", "phone_mobile"),
+    (("email", "mail", "邮箱"), "邮箱：", "email"),
+    (("wechat", "weixin", "微信"), "微信：", "wechat"),
+    (("qq",), "QQ：", "qq"),
+    (("birth", "dob", "生日", "出生"), "出生日期：", "birth_date"),
+    (("addr", "地址", "住址"), "地址：", "address"),
+    (("plate", "车牌"), "车牌号：", "license_plate"),
+    (("name", "姓名", "名字", "联系人", "收件人", "recipient", "consignee", "receiver"), "姓名：", "name"),
+    (("account", "user", "login", "账号", "帐号", "用户名"), "账号：", "account"),
+    (("=ip", "=ipaddr", "=ipaddress", "=ipv4", "=ipv6"), "IP：", "ip_address"),
+    (("=lat", "lng", "=lon", "gps", "latitude", "longitude", "经纬", "坐标"), "坐标：", "gps"),
 ]
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _hint(header: str) -> tuple[str, str | None]:
+    """Words starting with ``=`` must be a whole word of the name (``client_ip``, ``clientIp``,
+    ``lat``), so ``recipient``, ``hotel`` and ``translate`` imply nothing."""
+    h = header.lower()
+    words = set(re.split(r"[^a-z0-9]+", _CAMEL.sub("_", header).lower()))
+    for names, prefix, category in _HEADER_HINTS:
+        if any(w[1:] in words if w[0] == "=" else w in h for w in names):
+            return prefix, category
+    return "", None
 
 
 def header_context(header: str) -> str:
     """The words a column's name implies, put before each sampled cell so that values which need
     context (names, passwords, QQ numbers) are read as they would be in ``姓名：张伟``."""
-    h = header.lower()
-    for words, prefix in _HEADER_HINTS:
-        if any(w in h for w in words):
-            return prefix
-    return ""
+    return _hint(header)[0]
+
+
+def header_category(header: str) -> str | None:
+    """The category a column's name suggests (``mobile`` -> phone_mobile), if any."""
+    return _hint(header)[1]
 
 
 class ColumnSampler:
@@ -181,27 +227,7 @@ class ColumnSampler:
                 self.cells[j] = text
 
 
-@carries("O24-4", "O24-5")
-def column_verdict(
-    source: str,
-    table: str,
-    sampler: ColumnSampler,
-    rows_seen: int,
-    min_share: float = 0.1,
-    categories: Any = None,
-) -> ColumnVerdict:
-    prefix = header_context(sampler.name)
-    texts = [prefix + c for c in sampler.cells]
-    found = detect_batch(texts, categories)
-    hits: dict[str, list[float]] = defaultdict(list)
-    for cell_findings in found:
-        best: dict[str, float] = {}
-        for f in cell_findings:
-            if f.start >= len(prefix):
-                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
-        for cat, conf in best.items():
-            hits[cat].append(conf)
-    n = len(sampler.cells)
+def _shares(hits: dict[str, list[float]], n: int, min_share: float) -> list[CategoryShare]:
     shares = []
     for cat, confs in hits.items():
         share = len(confs) / n if n else 0.0
@@ -211,7 +237,58 @@ def column_verdict(
                 CategoryShare(cat, round(share, 3), round(mean * min(1.0, share / 0.5), 3), len(confs))
             )
     shares.sort(key=lambda s: -s.share)
-    return ColumnVerdict(source, table, sampler.name, rows_seen, n, shares)
+    return shares
+
+
+@carries("O24-4", "O24-5", "O24-10")
+def column_verdict(
+    source: str,
+    table: str,
+    sampler: ColumnSampler,
+    rows_seen: int,
+    min_share: float = 0.1,
+    categories: Any = None,
+) -> ColumnVerdict:
+    """Per column: the categories of PI in clear, and of masked values (a cell such as
+    ``138****5678`` with no clear finding), each with its share of the sampled cells, the number of
+    cells and a confidence (mean finding confidence, scaled down below a share of one half)."""
+    prefix, hint = _hint(sampler.name)
+    texts = [prefix + c for c in sampler.cells]
+    found = detect_batch(texts, categories)
+    hits: dict[str, list[float]] = defaultdict(list)
+    masked: dict[str, list[float]] = defaultdict(list)
+    for cell, cell_findings in zip(sampler.cells, found, strict=True):
+        best: dict[str, float] = {}
+        for f in cell_findings:
+            if f.start >= len(prefix):
+                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
+        for cat, conf in best.items():
+            hits[cat].append(conf)
+        if not best:
+            mcat = masked_category(cell, hint)
+            if mcat is not None and (categories is None or mcat in categories):
+                # the shape alone told the category (0.9), or only the column's name did (0.7)
+                masked[mcat].append(0.9 if masked_category(cell) == mcat else 0.7)
+    n = len(sampler.cells)
+    return ColumnVerdict(
+        source,
+        table,
+        sampler.name,
+        rows_seen,
+        n,
+        _shares(hits, n, min_share),
+        _shares(masked, n, min_share),
+    )
+
+
+EXTRA_COLUMN = "(cells beyond the header)"
+
+
+@dataclass
+class RowStats:
+    long: int = 0  # rows with more cells than the header (the extra cells are still scanned)
+    short: int = 0  # rows with fewer cells
+    bad: int = 0  # rows the CSV parser could not read (skipped)
 
 
 def profile_rows(
@@ -223,19 +300,49 @@ def profile_rows(
     progress: Progress | None = None,
     seed: int = 0,
     categories: Any = None,
+    stats: RowStats | None = None,
 ) -> list[ColumnVerdict]:
+    """Stream the rows once into one reservoir per column. Ragged rows lose nothing: cells beyond
+    the header are sampled as one more column (``EXTRA_COLUMN``), and ``stats`` counts them."""
     rng = random.Random(seed)
     samplers = [ColumnSampler(h or f"column_{i + 1}", sample, rng) for i, h in enumerate(header)]
+    extra = ColumnSampler(EXTRA_COLUMN, sample, rng)
+    width = len(samplers)
     n = 0
     for row in rows:
         n += 1
-        for s, value in zip(samplers, row, strict=False):
+        cells = row if isinstance(row, list | tuple) else list(row)
+        for s, value in zip(samplers, cells, strict=False):
             s.add(value)
+        if len(cells) != width and stats is not None:
+            if len(cells) > width:
+                stats.long += 1
+            else:
+                stats.short += 1
+        if len(cells) > width:
+            extra.add(" ".join(str(c) for c in cells[width:] if c is not None))
         if progress is not None and n % 1000 == 0:
             progress(1000)
     if progress is not None and n % 1000:
         progress(n % 1000)
-    return [column_verdict(source, table, s, n, categories=categories) for s in samplers]
+    out = [column_verdict(source, table, s, n, categories=categories) for s in samplers]
+    if extra.seen:
+        out.append(column_verdict(source, table, extra, extra.seen, categories=categories))
+    return out
+
+
+def _csv_rows(reader: Iterator[list[str]], stats: RowStats) -> Iterator[list[str]]:
+    """Rows of a CSV reader; a row the parser refuses (a field over the size limit, a NUL) is
+    counted and skipped, and reading goes on with the next one."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            stats.bad += 1
+            continue
+        yield row
 
 
 # ---------------------------------------------------------------- files
@@ -262,18 +369,9 @@ def iter_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _read_text(path: Path) -> Iterator[str]:
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    if b"\x00" in head:
-        raise ValueError("binary file")
-    encoding = "utf-8-sig"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        encoding = "gb18030"  # the usual non-UTF-8 encoding of Chinese text
-    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-        for line in fh:
-            yield line.rstrip("\r\n")[:MAX_LINE]
+    """Whole lines of a text file in any of the encodings :mod:`textio` reads; raises
+    :class:`textio.BinaryFile` (a ``ValueError``) for binary files."""
+    return textio.read_lines(path)
 
 
 def scan_lines(
@@ -284,26 +382,44 @@ def scan_lines(
     categories: Any = None,
     batch: int = 2000,
 ) -> None:
+    scan_pieces(source, ((n, 0, t) for n, t in enumerate(lines, 1)), report, progress, categories, batch)
+
+
+def scan_pieces(
+    source: str,
+    pieces: Iterable[tuple[int, int, str]],
+    report: ScanReport,
+    progress: Progress | None = None,
+    categories: Any = None,
+    batch: int = 2000,
+) -> None:
+    """Scan ``(line, column, text)`` pieces in batches (bounded memory: at most ``batch`` pieces and
+    about :data:`BATCH_CHARS` characters at a time); findings keep their line and column."""
     buf: list[str] = []
-    first = 1
+    where: list[tuple[int, int]] = []
 
     def flush() -> None:
-        for k, fs in enumerate(detect_batch(buf, categories)):
+        for (line, col), fs in zip(where, detect_batch(buf, categories), strict=True):
             for f in fs:
                 report.findings.append(
-                    LocatedFinding(source, first + k, f.start, f.end, f.category, f.confidence)
+                    LocatedFinding(source, line, col + f.start, col + f.end, f.category, f.confidence)
                 )
         if progress is not None:
-            progress(sum(len(b.encode("utf-8")) + 1 for b in buf))
+            progress(sum(len(b.encode("utf-8", "surrogatepass")) + 1 for b in buf))
 
-    for line in lines:
-        buf.append(line)
-        if len(buf) >= batch:
+    chars = 0
+    for line, col, text in pieces:
+        buf.append(text)
+        where.append((line, col))
+        chars += len(text)
+        if len(buf) >= batch or chars >= BATCH_CHARS:
             flush()
-            first += len(buf)
-            buf = []
+            buf, where, chars = [], [], 0
     if buf:
         flush()
+
+
+MAX_JSON_DOCUMENT = 64 * 2**20  # bytes: a larger .json file is scanned as text, streamed
 
 
 def _json_leaves(doc: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
@@ -317,39 +433,115 @@ def _json_leaves(doc: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
         yield path, doc
 
 
+class JsonColumns:
+    """One verdict per JSON path (array items folded into ``[*]``), fed document by document."""
+
+    def __init__(self, sample: int) -> None:
+        self.sample = sample
+        self.rng = random.Random(0)
+        self.samplers: dict[str, ColumnSampler] = {}
+        self.rows: dict[str, int] = defaultdict(int)
+
+    def add(self, doc: Any) -> None:
+        for path, value in _json_leaves(doc):
+            s = self.samplers.get(path)
+            if s is None:
+                name = path.rsplit(".", 1)[-1].replace("[*]", "")
+                s = self.samplers[path] = ColumnSampler(name, self.sample, self.rng)
+            s.add(value)
+            self.rows[path] += 1
+
+    def verdicts(self, source: str, categories: Any = None) -> list[ColumnVerdict]:
+        out = []
+        for path, s in self.samplers.items():
+            v = column_verdict(source, "", s, self.rows[path], categories=categories)
+            v.column = path
+            if v.categories or v.masked:
+                out.append(v)
+        return out
+
+
 def scan_json_document(
     source: str, doc: Any, report: ScanReport, sample: int, categories: Any = None
 ) -> None:
     """A JSON document: one verdict per path (array items folded into ``[*]``)."""
-    rng = random.Random(0)
-    samplers: dict[str, ColumnSampler] = {}
-    rows: dict[str, int] = defaultdict(int)
-    for path, value in _json_leaves(doc):
-        s = samplers.get(path)
-        if s is None:
-            s = samplers[path] = ColumnSampler(path.rsplit(".", 1)[-1].replace("[*]", ""), sample, rng)
-        s.add(value)
-        rows[path] += 1
-    for path, s in samplers.items():
-        v = column_verdict(source, "", s, rows[path], categories=categories)
-        v.column = path
-        if v.categories:
-            report.columns.append(v)
+    cols = JsonColumns(sample)
+    cols.add(doc)
+    report.columns.extend(cols.verdicts(source, categories))
+
+
+def _note_reading(source: str, notes: textio.ReadNotes, report: ScanReport) -> None:
+    if notes.replaced:
+        report.warn(
+            source,
+            f"{notes.replaced} byte(s) could not be decoded ({notes.encoding}) and were read as U+FFFD",
+            f"{notes.replaced} 个字节无法按 {notes.encoding} 解码，已替换为 U+FFFD",
+        )
+    if notes.other_lines or notes.gb18030_runs:
+        main, other = ("GB18030", "UTF-8") if notes.encoding == "gb18030" else ("UTF-8", "GB18030/GBK")
+        en, zh = [], []
+        if notes.other_lines:
+            en.append(f"{notes.other_lines} line(s) of this {main} file were {other} and were read as such")
+            zh.append(f"此 {main} 文件中有 {notes.other_lines} 行为 {other} 编码，已按其读取")
+        if notes.gb18030_runs:
+            en.append(
+                f"{notes.gb18030_runs} character(s) among bytes that are no {main} were read as GB18030"
+            )
+            zh.append(f"{notes.gb18030_runs} 个非 {main} 的字符已按 GB18030 读取")
+        report.warn(source, "; ".join(en), "；".join(zh))
+    if notes.long_lines:
+        report.warn(
+            source,
+            f"{notes.long_lines} line(s) longer than {textio.PIECE:,} characters were read in pieces "
+            "(a value cut at a piece boundary may be missed)",
+            f"{notes.long_lines} 行超过 {textio.PIECE:,} 个字符，已分段读取（跨段的值可能漏检）",
+        )
+
+
+def _note_rows(source: str, stats: RowStats, report: ScanReport, table: str = "") -> None:
+    where = {"table": table} if table else {}
+    if stats.long:
+        report.warn(
+            source,
+            f"{stats.long} row(s) have more cells than the header: the extra cells were scanned "
+            f"as the column {EXTRA_COLUMN!r}",
+            f"{stats.long} 行的单元格多于表头：多出的单元格已作为 {EXTRA_COLUMN!r} 列扫描",
+            **where,
+        )
+    if stats.short:
+        report.warn(
+            source,
+            f"{stats.short} row(s) have fewer cells than the header (the cells there were scanned)",
+            f"{stats.short} 行的单元格少于表头（已有的单元格均已扫描）",
+            **where,
+        )
+    if stats.bad:
+        report.error(
+            source,
+            f"{stats.bad} row(s) could not be parsed as CSV and were skipped",
+            f"{stats.bad} 行无法按 CSV 解析，已跳过",
+            skipped="rows",
+            rows=stats.bad,
+            **where,
+        )
 
 
 def scan_csv(
     path: Path, report: ScanReport, sample: int, progress: Progress | None = None, categories: Any = None
 ) -> None:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    lines = _read_text(path)
-    reader = csv.reader(lines, delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
+    notes = textio.ReadNotes()
+    stats = RowStats()
+    reader = _csv_rows(csv.reader(textio.open_text(path, notes), delimiter=delimiter), stats)
+    header = next(reader, None)
+    if header is None:
+        _note_reading(str(path), notes, report)
         return
     report.columns.extend(
-        profile_rows(str(path), "", header, reader, sample, progress, categories=categories)
+        profile_rows(str(path), "", header, reader, sample, progress, categories=categories, stats=stats)
     )
+    _note_reading(str(path), notes, report)
+    _note_rows(str(path), stats, report)
 
 
 def scan_excel(
@@ -365,9 +557,14 @@ def scan_excel(
                 header = [str(h) if h is not None else "" for h in next(rows)]
             except StopIteration:
                 continue
+            stats = RowStats()
             report.columns.extend(
-                profile_rows(str(path), ws.title, header, rows, sample, progress, categories=categories)
+                profile_rows(
+                    str(path), ws.title, header, rows, sample, progress, categories=categories, stats=stats
+                )
             )
+            stats.short = 0  # read-only sheets pad nothing: short rows are the sheet's blank cells
+            _note_rows(str(path), stats, report, ws.title)
     finally:
         wb.close()
 
@@ -378,32 +575,87 @@ def scan_jsonl_file(
     progress: Progress | None = None,
     categories: Any = None,
     sample: int = 1000,
+    batch: int = 2000,
 ) -> None:
-    """JSON lines: records with a ``text`` field are scanned as text; others by field path."""
+    """JSON lines: records with a ``text`` field are scanned as text; others by field path.
+    Streamed: texts in batches, other records into per-path reservoirs."""
+    notes = textio.ReadNotes()
     texts: list[tuple[int, Any, str]] = []
-    docs: list[Any] = []
-    for n, line in enumerate(_read_text(path), 1):
+    cols = JsonColumns(sample)
+    bad = 0
+
+    def flush() -> None:
+        found = detect_batch([t for _, _, t in texts], categories)
+        for (n, rid, _), fs in zip(texts, found, strict=True):
+            for f in fs:
+                report.findings.append(
+                    LocatedFinding(str(path), n, f.start, f.end, f.category, f.confidence, rid)
+                )
+
+    for n, line in enumerate(textio.read_lines(path, notes), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            report.errors.append({"source": str(path), "line": n, "error": f"invalid JSON: {e.msg}"})
+        except (json.JSONDecodeError, RecursionError) as e:
+            bad += 1
+            if bad <= 100:  # the first hundred by line; the count says the rest
+                msg = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                report.error(
+                    str(path), f"invalid JSON: {msg}", f"不是有效的 JSON：{msg}", skipped="line", line=n
+                )
             continue
         if isinstance(rec, dict) and isinstance(rec.get("text"), str):
-            texts.append((n, rec.get("id"), rec["text"]))
+            texts.append((n, rec.get("id"), _no_surrogates(rec["text"])))
+            if len(texts) >= batch:
+                flush()
+                texts = []
         else:
-            docs.append(rec)
-    found = detect_batch([t for _, _, t in texts], categories)
-    for (n, rid, _), fs in zip(texts, found, strict=True):
-        for f in fs:
-            report.findings.append(
-                LocatedFinding(str(path), n, f.start, f.end, f.category, f.confidence, rid)
-            )
-    if docs:
-        scan_json_document(str(path), docs, report, sample, categories)
+            cols.add(rec)
+    if texts:
+        flush()
+    report.columns.extend(cols.verdicts(str(path), categories))
+    if bad > 100:
+        report.error(
+            str(path),
+            f"{bad} lines in all were not valid JSON and were skipped",
+            f"共 {bad} 行不是有效的 JSON，已跳过",
+            skipped="lines",
+            lines=bad,
+        )
+    _note_reading(str(path), notes, report)
     if progress is not None:
         progress(path.stat().st_size)
+
+
+def _scan_json_file(
+    path: Path, report: ScanReport, sample: int, advance: Progress | None, categories: Any
+) -> None:
+    size = path.stat().st_size
+    if size > MAX_JSON_DOCUMENT:
+        report.warn(
+            str(path),
+            f"JSON document of {size / 2**20:.0f} MiB: scanned as text, streamed (no per-path verdicts)",
+            f"JSON 文档 {size / 2**20:.0f} MiB：已按文本流式扫描（无按路径的字段结论）",
+        )
+        notes = textio.ReadNotes()
+        scan_pieces(str(path), textio.read_pieces(path, notes), report, advance, categories)
+        _note_reading(str(path), notes, report)
+        return
+    text = "".join(textio.read_lines(path))
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        report.error(
+            str(path), f"invalid JSON: {e.msg}", f"不是有效的 JSON：{e.msg}", skipped="file", line=e.lineno
+        )
+        return
+    except RecursionError:
+        report.error(str(path), "invalid JSON: nested too deeply", "不是有效的 JSON：嵌套过深")
+        return
+    scan_json_document(str(path), doc, report, sample, categories)
+    if advance:
+        advance(size)
 
 
 @carries("O24-4", "O24-5", "O24-13.3")
@@ -413,14 +665,19 @@ def scan_paths(
     progress: Callable[[str, int | None], Progress] | None = None,
     categories: Any = None,
 ) -> ScanReport:
-    """Scan files and folders. ``progress(description, total)`` returns an ``advance`` callback."""
+    """Scan files and folders. ``progress(description, total)`` returns an ``advance`` callback.
+    A file that cannot be read is reported in ``errors`` (bilingual, with what was skipped) and the
+    others go on; remarks on what was read (decoding, ragged rows, long lines) go to ``warnings``."""
     report = ScanReport()
     for path in iter_files(paths):
-        report.sources.append(str(path))
+        source = str(path)
+        report.sources.append(source)
         suffix = path.suffix.lower()
-        size = path.stat().st_size
-        advance = progress(path.name, size if suffix not in TABLE_SUFFIXES else None) if progress else None
         try:
+            size = path.stat().st_size
+            advance = (
+                progress(path.name, size if suffix not in TABLE_SUFFIXES else None) if progress else None
+            )
             if suffix in (".csv", ".tsv"):
                 scan_csv(path, report, sample, advance, categories)
             elif suffix in (".xlsx", ".xlsm"):
@@ -428,24 +685,29 @@ def scan_paths(
             elif suffix == ".jsonl" or suffix == ".ndjson":
                 scan_jsonl_file(path, report, advance, categories, sample)
             elif suffix == ".json":
-                try:
-                    doc = json.loads(path.read_text(encoding="utf-8-sig"))
-                except json.JSONDecodeError as e:
-                    report.errors.append(
-                        {"source": str(path), "line": e.lineno, "error": f"invalid JSON: {e.msg}"}
-                    )
-                    continue
-                scan_json_document(str(path), doc, report, sample, categories)
-                if advance:
-                    advance(size)
+                _scan_json_file(path, report, sample, advance, categories)
             else:
-                scan_lines(str(path), _read_text(path), report, advance, categories)
-        except (ValueError, OSError, UnicodeError) as e:
-            report.errors.append(
-                {"source": str(path), "error": str(e) if "binary" in str(e) else type(e).__name__}
+                notes = textio.ReadNotes()
+                scan_pieces(source, textio.read_pieces(path, notes), report, advance, categories)
+                _note_reading(source, notes, report)
+        except textio.BinaryFile as e:
+            report.error(
+                source,
+                f"binary file ({e.why_en}): not scanned",
+                f"二进制文件（{e.why_zh}）：未扫描",
+            )
+        except OSError as e:
+            report.error(
+                source,
+                f"cannot read the file ({e.strerror or type(e).__name__})",
+                f"无法读取文件（{e.strerror or type(e).__name__}）",
             )
         except Exception as e:  # a corrupt workbook must not stop the other files
-            report.errors.append({"source": str(path), "error": type(e).__name__})
+            report.error(
+                source,
+                f"cannot read the file ({type(e).__name__}): not scanned",
+                f"无法读取文件（{type(e).__name__}）：未扫描",
+            )
     return report
 
 
@@ -518,6 +780,34 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _unreachable(en: str, zh: str) -> PiguardError:
+    return PiguardError(
+        "database_unreachable",
+        f"Cannot open the database: {en}.",
+        f"无法打开数据库：{zh}。",
+        http_status=400,
+        exit_code=2,
+        fields=[FieldError("db", en)],
+    )
+
+
+def _db_reason(e: BaseException) -> tuple[str, str]:
+    """Why a database refused, without the URL, the password or any row (driver messages can
+    carry them): the kind of failure only."""
+    text = str(getattr(e, "orig", e)).lower()
+    if "refused" in text:
+        return "the connection was refused", "连接被拒绝"
+    if "password" in text or "authentication" in text:
+        return "authentication failed", "认证失败"
+    if "does not exist" in text or "unknown database" in text:
+        return "no such database", "数据库不存在"
+    if "timeout" in text or "timed out" in text:
+        return "the connection timed out", "连接超时"
+    if "permission denied" in text or "access denied" in text:
+        return "permission denied", "权限不足"
+    return type(e).__name__, type(e).__name__
+
+
 @carries("O24-4", "O24-5", "O24-13.3")
 def scan_database(
     url: str,
@@ -526,45 +816,73 @@ def scan_database(
     progress: Callable[[str, int | None], Progress] | None = None,
     categories: Any = None,
 ) -> ScanReport:
-    """Sample every column of every table (streamed, reservoir-sampled) and report its categories."""
+    """Sample every column of every table (streamed, reservoir-sampled) and report its categories.
+
+    A database that cannot be opened is a ``database_unreachable`` error (bilingual, no URL or
+    password in it); a SQLite file that does not exist is refused, not created. A table that fails
+    during the scan (permissions, a dropped connection) is reported in ``errors`` and the other
+    tables go on: the report says which tables were skipped."""
     from sqlalchemy import MetaData, Table, func, inspect, select
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     from piguard.core.db import make_engine
 
     try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise _unreachable("not a database URL", "不是数据库 URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        db_file = parsed.database or ""
+        if db_file and db_file != ":memory:" and not db_file.startswith("file:"):
+            if not Path(db_file).is_file():
+                raise _unreachable("no such SQLite file", "SQLite 文件不存在")
+            with Path(db_file).open("rb") as fh:
+                if fh.read(16) not in (b"SQLite format 3\x00", b""):
+                    raise _unreachable("not a SQLite database file", "不是 SQLite 数据库文件")
+    try:
         engine = make_engine(url)
         insp = inspect(engine)
-    except (ArgumentError, NoSuchModuleError, OperationalError) as e:
-        raise PiguardError(
-            "database_unreachable",
-            f"Cannot open the database: {type(e).__name__}.",
-            f"无法打开数据库：{type(e).__name__}。",
-            http_status=400,
-            exit_code=2,
-        ) from None
+        names = insp.get_table_names()
+    except (ArgumentError, NoSuchModuleError) as e:
+        raise _unreachable(type(e).__name__, type(e).__name__) from None
+    except SQLAlchemyError as e:
+        raise _unreachable(*_db_reason(e)) from None
     report = ScanReport()
     source = _safe_url(url)
     report.sources.append(source)
     try:
-        names = insp.get_table_names()
         if tables:
             unknown = sorted(set(tables) - set(names))
             if unknown:
                 raise validation_error([FieldError("table", f"no table {t!r}") for t in unknown])
             names = [n for n in names if n in tables]
         md = MetaData()
-        with engine.connect() as conn:
-            for name in names:
-                table = Table(name, md, autoload_with=conn)
-                cols = list(table.columns)
-                total = conn.execute(select(func.count()).select_from(table)).scalar_one()
-                advance = progress(name, int(total)) if progress else None
-                result = conn.execution_options(stream_results=True, yield_per=2000).execute(select(*cols))
-                report.columns.extend(
-                    profile_rows(
-                        source, name, [c.name for c in cols], result, sample, advance, categories=categories
+        for name in names:
+            try:
+                with engine.connect() as conn:
+                    table = Table(name, md, autoload_with=conn)
+                    cols = list(table.columns)
+                    total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+                    advance = progress(name, int(total)) if progress else None
+                    result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+                        select(*cols)
                     )
+                    report.columns.extend(
+                        profile_rows(
+                            source,
+                            name,
+                            [c.name for c in cols],
+                            result,
+                            sample,
+                            advance,
+                            categories=categories,
+                        )
+                    )
+            except SQLAlchemyError as e:
+                en, zh = _db_reason(e)
+                report.error(
+                    source, f"table not scanned: {en}", f"表未扫描：{zh}", skipped="table", table=name
                 )
     finally:
         engine.dispose()

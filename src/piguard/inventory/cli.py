@@ -99,11 +99,25 @@ def propose(
 ) -> None:
     """Scan a database with the discovery scanner and print proposed fields and categories as
     inventory YAML; add purposes, necessity and retention, then `import`."""
-    proposal = service.propose(db, system_id=system, sample=sample, tables=table or None)
+    proposal, evidence = service.propose_with_evidence(
+        db, system_id=system, sample=sample, tables=table or None
+    )
     typer.echo("# Proposed by `piguard inventory propose`: confirm the categories, then add purposes,")
     typer.echo(
         "# necessity and retention for each field. 由扫描生成：请确认类别并补充用途、必要性和保存期限。"
     )
+    if evidence:
+        typer.echo("# What the scan saw (share of sampled cells, confidence) / 扫描所见（抽样占比、置信度）:")
+    for e in evidence:
+        note = {
+            "clear": "in clear / 明文",
+            "masked": "masked, not a subject key / 已脱敏，不作主体标识",
+            "partly_masked": "partly masked / 部分脱敏",
+        }[e["status"]]
+        typer.echo(
+            f"#   {e['table']}.{e['column']}: {e['category']} {e['share']:.0%} of {e['sampled']} "
+            f"sampled, confidence {e['confidence']:.2f}, {note}"
+        )
     typer.echo(service.to_yaml(proposal), nl=False)
 
 

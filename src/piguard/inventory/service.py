@@ -472,23 +472,49 @@ def propose(
 ) -> dict[str, Any]:
     """Scan a database (discovery's scanner) and propose its tables, fields and categories as an
     inventory ``systems`` entry: purposes and retention are left empty for the operator to fill in."""
+    return propose_with_evidence(url, system_id, sample, tables)[0]
+
+
+@carries("O24-4", "O24-5", "O24-10")
+def propose_with_evidence(
+    url: str, system_id: str = "proposed", sample: int = 1000, tables: Iterable[str] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The proposal and, per proposed field, what discovery saw: status (``clear``, ``masked``,
+    ``partly_masked``), the column's category, the share of sampled cells, their number and the
+    confidence. A masked column (``138****5678``) is still proposed with its category (masked data
+    is still personal information to be inventoried, O24-10) but never as a subject key: no rights
+    request can be matched against a masked value."""
     from piguard.discovery.scanners import _safe_url, scan_database
 
     report = scan_database(url, sample=sample, tables=list(tables) if tables else None)
     by_table: dict[str, list[dict[str, Any]]] = {}
     keys: dict[str, dict[str, str]] = {}
+    evidence: list[dict[str, Any]] = []
     for col in report.columns:
-        if not col.holds_pi:
+        top = col.top
+        if top is None:
             continue
         # Plain str: SQLAlchemy hands back its own str subclass for reflected names.
         table, column = str(col.table), str(col.column)
-        cats = [str(c.category) for c in sorted(col.categories, key=lambda c: -c.share)]
+        shares = sorted(col.categories + col.masked, key=lambda c: -c.share)
+        cats = list(dict.fromkeys(str(c.category) for c in shares))
         by_table.setdefault(table, []).append(
             {"column": column, "categories": cats, "purposes": [], "retention": None}
         )
-        for c in cats[:1]:
-            if c in _SUBJECT_KEYS:
-                keys.setdefault(table, {}).setdefault(_SUBJECT_KEYS[c], column)
+        evidence.append(
+            {
+                "table": table,
+                "column": column,
+                "status": col.status,
+                "category": str(top.category),
+                "share": top.share,
+                "cells": top.cells,
+                "sampled": col.sampled,
+                "confidence": top.confidence,
+            }
+        )
+        if col.status == "clear" and str(top.category) in _SUBJECT_KEYS:
+            keys.setdefault(table, {}).setdefault(_SUBJECT_KEYS[str(top.category)], column)
     system = {
         "id": system_id,
         "name": system_id,
@@ -500,4 +526,4 @@ def propose(
             for name, fields in by_table.items()
         ],
     }
-    return {"systems": [system]}
+    return {"systems": [system]}, evidence
