@@ -86,7 +86,10 @@ SMS_COMMANDS: list[LazyEntry] = [
         "smpp-serve",
         "piguard.messaging.smpp.cli:smpp_serve",
         "Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the "
-        "gateway and allowed ones go to the SMS centre. 运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心。",
+        "gateway and allowed ones go to the SMS centre. With --cmpp-port / --smgp-port / --sgip-port the "
+        "CMPP, SMGP and SGIP servers run in the same process: their allowed messages go out through the "
+        "same SMS centre link and users' replies (退订) reach their content providers. "
+        "运行 SMPP 服务：每条 submit_sm 经网关判定后转发短信中心；可同进程运行 CMPP/SMGP/SGIP 服务。",
     ),
     (
         "registry",
@@ -132,7 +135,7 @@ SMS_COMMANDS: list[LazyEntry] = [
     (
         "smgp-serve",
         "piguard.messaging.smgp.cli:smgp_serve",
-        "Run piguard's SMGP 3.0 server (China Telecom): every Submit is decided by the gateway. 运行 SMGP 服务。",
+        "Run piguard's SMGP 3.0 server: content providers log in to it; every Submit is decided by the gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 SMGP 服务：每条 Submit 经网关判定。",
     ),
     (
         "smgp-account",
@@ -142,7 +145,7 @@ SMS_COMMANDS: list[LazyEntry] = [
     (
         "sgip-serve",
         "piguard.messaging.sgip.cli:sgip_serve",
-        "Run piguard's SGIP 1.2 server (China Unicom): every Submit is decided by the gateway. 运行 SGIP 服务。",
+        "Run piguard's SGIP 1.2 server: content providers bind to it; every Submit is decided by the gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 SGIP 服务：每条 Submit 经网关判定。",
     ),
     (
         "sgip-account",
