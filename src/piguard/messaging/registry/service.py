@@ -44,6 +44,7 @@ from piguard.messaging.models import (
     Suspension,
     Template,
 )
+from piguard.messaging.registry.short_codes import is_official_short_code
 from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer, default_reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries
@@ -1187,16 +1188,28 @@ class RegistrySnapshot:
             self._prepared_for = reviewer
 
 
+@carries("O31-16", "O31-17")
 def port_clearances(cp: CPView, port: PortView) -> frozenset[str]:
     """What the registry vouches for about a sender, for the content review
-    (``ReviewContext.clearances``): a verified content provider's public-welfare port sends as a
-    verified public-welfare sender, whose anti-fraud warnings quote fraud without being fraud."""
-    if cp.verified and port.port_type == "public_welfare":
-        return _PUBLIC_WELFARE_CLEARANCE
-    return frozenset()
+    (``ReviewContext.clearances``; O31-16, O31-17): a verified content provider's public-welfare
+    port sends as a verified public-welfare sender, and its SMS port registered under an official
+    short code (``short_codes.official_short_codes``: 12321, 96110, 12110, 95xxx …) as an official
+    short code; the anti-fraud warnings of either quote fraud without being fraud. An unverified
+    provider is vouched for in nothing, whatever its port."""
+    if not cp.verified:
+        return _NO_CLEARANCE
+    welfare = port.port_type == "public_welfare"
+    official = port.channel == "sms" and is_official_short_code(port.code)
+    return _CLEARANCES[welfare, official]
 
 
-_PUBLIC_WELFARE_CLEARANCE = frozenset({"public_welfare"})
+_NO_CLEARANCE: frozenset[str] = frozenset()
+_CLEARANCES: dict[tuple[bool, bool], frozenset[str]] = {
+    (False, False): _NO_CLEARANCE,
+    (True, False): frozenset({"public_welfare"}),
+    (False, True): frozenset({"official_short_code"}),
+    (True, True): frozenset({"public_welfare", "official_short_code"}),
+}
 
 
 _cache: dict[int, RegistrySnapshot] = {}
