@@ -260,6 +260,29 @@ def verify_content_provider(
     return cp
 
 
+@carries("O31-16", "CSL-47")
+def record_lottery_licence(
+    session: Session, code: str, licence: str | None, *, principal: Principal | None = None
+) -> ContentProvider:
+    """Record (or, with ``None``, withdraw) a content provider's authorisation from a lottery
+    issuing body to publish lottery results (O31-16, CSL-47). A verified provider with one is a
+    licensed lottery content provider: the content review clears the gambling finding of its
+    lottery results (clearance ``licensed_lottery``), never of anything else."""
+    cp = get_content_provider(session, code)
+    cp.lottery_licence = None if licence is None else _text("lottery_licence", licence, 64)
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        "sms.registry.lottery_licence_recorded",
+        ("O31-16", "CSL-47"),
+        code=cp.code,
+        licensed=cp.lottery_licence is not None,
+    )
+    return cp
+
+
 REVIEW_DECISIONS = ("approved", "rejected")
 
 
@@ -1012,6 +1035,8 @@ class CPView:
     suspended_obligations: tuple[str, ...]
     signatures: frozenset[str]
     sp_active: bool
+    #: a lottery licence is on record (record_lottery_licence)
+    lottery_licensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1194,16 +1219,20 @@ def port_clearances(cp: CPView, port: PortView) -> frozenset[str]:
     (``ReviewContext.clearances``; O31-16, O31-17): a verified content provider's public-welfare
     port sends as a verified public-welfare sender, and its SMS port registered under an official
     short code (``short_codes.official_short_codes``: 12321, 96110, 12110, 95xxx …) as an official
-    short code; the anti-fraud warnings of either quote fraud without being fraud. An unverified
-    provider is vouched for in nothing, whatever its port."""
+    short code; the anti-fraud warnings of either quote fraud without being fraud. A verified
+    provider with a lottery licence on record (:func:`record_lottery_licence`) sends as a licensed
+    lottery content provider, whose lottery results are not gambling. An unverified provider is
+    vouched for in nothing, whatever its port."""
     if not cp.verified:
         return _NO_CLEARANCE
     welfare = port.port_type == "public_welfare"
     official = port.channel == "sms" and is_official_short_code(port.code)
-    return _CLEARANCES[welfare, official]
+    found = _CLEARANCES[welfare, official]
+    return found | _LOTTERY_CLEARANCE if cp.lottery_licensed else found
 
 
 _NO_CLEARANCE: frozenset[str] = frozenset()
+_LOTTERY_CLEARANCE = frozenset({"licensed_lottery"})
 _CLEARANCES: dict[tuple[bool, bool], frozenset[str]] = {
     (False, False): _NO_CLEARANCE,
     (True, False): frozenset({"public_welfare"}),
@@ -1231,7 +1260,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
     ):
         sigs.setdefault(cp_id, set()).add(text)
     no_sigs: frozenset[str] = frozenset()
-    for cid, code, name, status, suspended, reason, obligations, sp_id in session.execute(
+    for cid, code, name, status, suspended, reason, obligations, sp_id, lottery in session.execute(
         select(
             ContentProvider.id,
             ContentProvider.code,
@@ -1241,6 +1270,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
             ContentProvider.suspended_reason,
             ContentProvider.suspended_obligations,
             ContentProvider.service_provider_id,
+            ContentProvider.lottery_licence,
         ).order_by(ContentProvider.id)
     ):
         found = sigs.get(cid)
@@ -1254,6 +1284,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
             suspended_obligations=tuple(obligations or ()),
             signatures=frozenset(found) if found else no_sigs,
             sp_active=bool(sp_active.get(sp_id, False)),
+            lottery_licensed=lottery is not None,
         )
         snap.cps[cid] = view
         snap.cps_by_code[code] = view
