@@ -36,6 +36,9 @@ OPENINGS = [
     # the old classmate who will "come and see you" (the trouble comes the next day)
     ("我是你老同学啊，还记得我吗？明天路过你那里，过来看你。", "act.acquaintance_setup"),
     ("我是你高中同学，换号了，你现在方便吗？有点事想请你帮忙。", "act.acquaintance_setup"),
+    # the leader in a meeting, and the leader's "secretary"
+    ("王主任，我是李书记，我现在在开会，有个急事，你先别给我打电话，加我这个QQ。", "act.acquaintance_setup"),
+    ("我是你们局长的秘书，局长让你明天上午9点到他办公室，方便的时候回个电话。", "act.acquaintance_setup"),
 ]
 
 ASKS = [
@@ -49,6 +52,12 @@ ASKS = [
         "我是你的老领导，有个事情需要你帮忙，领导那边要送礼，我不方便出面，你先帮我转两万过去。",
         "act.relay_payment",
     ),
+    # the boss who "cannot transfer it himself"; the old deskmate who needs twenty thousand
+    (
+        "小张，我是刘总，客户的货款需要先付一下，我不方便转，你从公司账上先转给他，账号发你。",
+        "inst.claimed_boss",
+    ),
+    ("老同学，我是你初中同桌啊，最近做生意资金周转不开，能借我两万吗，下个月就还。", "act.relay_payment"),
     # a claimed earlier dealing, then a deposit
     ("你好，我是之前给你服务过的小周，店里到了一款新表，你先转3000定金我帮你留着。", "inst.claimed_history"),
     # "tell him I sent you": a third party the reader cannot check

@@ -21,7 +21,7 @@ from piguard.messaging.review.model import train, write_model
 pytestmark = pytest.mark.obligation("O31-16", "CSL-47", "O31-10")
 
 #: (file, label) -> (figure, floor or ceiling); measured: police 0.968, loan 0.965, customer
-#: service 0.933, acquaintance 0.915 (0.958 on the even rows the signals were written against,
+#: service 0.933, acquaintance 0.916 (0.960 on the even rows the signals were written against,
 #: 0.872 on the odd rows), normal 0.004, zh label 0 0.001, zh label 1 commercial 0.926
 FLOORS = {
     ("telecom-fraud-5", "fraud_police_impersonation"): ("prohibited", ">=", 0.93),
