@@ -37,6 +37,9 @@ TARGETS: dict[tuple[str, str], tuple[str, str, float]] = {
     ("zh-sms-10k", "1"): ("commercial", ">=", 0.92),
 }
 RATE_TARGET = 50_000
+#: labels whose signals were developed on one half of the rows (the even-numbered rows of the
+#: label, counted from 0 in file order) and checked on the other: both halves are printed
+SPLIT: frozenset[tuple[str, str]] = frozenset({("telecom-fraud-5", "fraud_acquaintance_impersonation")})
 
 
 def _pct(sorted_ns: list[int], q: float) -> float:
@@ -64,9 +67,15 @@ def quality(files: list[Path], reviewer: Reviewer) -> dict[str, list[tuple[str, 
     for path in files:
         rows = loaded[path.stem] = _rows(path)
         stats: dict[str, list[int]] = {}
+        halves: dict[str, list[int]] = {}  # label -> [n even, flagged even, n odd, flagged odd]
         for label, text in rows:
             r = reviewer.review(text)
             s = stats.setdefault(label, [0, 0, 0])
+            if (path.stem, label) in SPLIT:
+                h = halves.setdefault(label, [0, 0, 0, 0])
+                odd = 2 * (s[0] % 2)
+                h[odd] += 1
+                h[odd + 1] += bool(r.prohibited)
             s[0] += 1
             s[1] += bool(r.prohibited)
             s[2] += r.kind is MessageKind.COMMERCIAL
@@ -78,6 +87,10 @@ def quality(files: list[Path], reviewer: Reviewer) -> dict[str, list[tuple[str, 
                 share = (p if fig == "prohibited" else c) / n
                 note = f"{fig} {op} {val:g}: {_mark(share, op, val)}"
             print(f"{path.stem:<18} {label:<38} {n:>6} {p / n:>10.3f} {c / n:>10.3f}   {note}")
+            if label in halves:
+                ne, pe, no, po = halves[label]
+                for name, hn, hp in (("even rows (development)", ne, pe), ("odd rows (held out)", no, po)):
+                    print(f"{'':<18} {'  ' + name:<38} {hn:>6} {hp / max(hn, 1):>10.3f}")
     return loaded
 
 

@@ -400,3 +400,31 @@ def test_zero_width_characters_do_not_hide_or_fake_a_signature() -> None:
     ctx = ReviewContext(signatures=frozenset({"京东"}))
     result = review("\u200b【京\u200c东】全场5折，回T退订", ctx)
     assert result.signature == "京东" and result.verdict is Verdict.PASS, result.findings
+
+
+def test_messages_that_match_nothing_share_a_result_per_context_only() -> None:
+    """Most honest messages match no term: their result depends only on the context, so one result
+    per context is handed out again. What does depend on the text must still be read from it."""
+    from piguard.messaging.review import Reviewer
+
+    r = Reviewer(cache_size=0)
+
+    def codes(result: object) -> list[str]:
+        return [f.code for f in result.findings]  # type: ignore[attr-defined]
+
+    assert r.review("今天天气不错") == r.review("晚上一起吃饭")
+    strict = ReviewContext(require_signature=SignatureRequirement.ALL)
+    assert r.review("我到家了", strict).verdict is Verdict.FAIL
+    assert codes(r.review("我到家了", strict)) == ["signature_missing"]
+    assert r.review("我到家了").verdict is Verdict.PASS  # the default context is its own
+    # e-mail: whether a registered name is in the body depends on the body
+    mail = ReviewContext(channel=Channel.EMAIL, signatures=frozenset({"华信"}))
+    assert codes(r.review("华信：路上堵车晚点到", mail)) == []
+    assert "signature_missing" in codes(r.review("路上堵车晚点到", mail))
+    assert codes(r.review("华信：路上堵车晚点到", mail)) == []
+    # a signature is read from the text, and so are numbers when the context looks for them
+    assert r.review("【华信】路上堵车晚点到").signature == "华信"
+    assert r.review("路上堵车晚点到").signature is None
+    phones = ReviewContext(pi_categories=frozenset({"phone_mobile"}))
+    assert codes(r.review("路上堵车晚点到", phones)) == ["signature_missing"]
+    assert "pi_in_content" in codes(r.review("路上堵车晚点到13812345678", phones))

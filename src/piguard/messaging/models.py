@@ -101,6 +101,10 @@ class ContentProvider(Base):
     suspended_obligations: Mapped[list[str]] = mapped_column(JSON, default=list)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the authorisation of a lottery issuing body (福彩/体彩中心) to publish lottery results, when the
+    #: operator has seen it: the registry then vouches for the provider as a licensed lottery
+    #: content provider (content review clearance ``licensed_lottery``; O31-16)
+    lottery_licence: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class Signature(Base):

@@ -386,6 +386,24 @@ def suspend(
     typer.echo("resumed" if resume else "suspended")
 
 
+@registry_app.command("lottery-licence")
+def lottery_licence(
+    content_provider: str = typer.Argument(..., help="Content provider code"),
+    licence: str | None = typer.Option(
+        None, "--licence", help="The lottery issuing body's authorisation number"
+    ),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record"),
+) -> None:
+    """Record a content provider's lottery licence (its lottery results are then not gambling:
+    clearance licensed_lottery; O31-16), or --withdraw it."""
+    if (licence is None) == (not withdraw):
+        raise validation_error([FieldError("licence", "give --licence NUMBER or --withdraw, not both")])
+    with unit_of_work() as session:
+        cp = registry.record_lottery_licence(session, content_provider, licence, principal=_CLI)
+        licensed = cp.lottery_licence is not None
+    _echo({"content_provider": content_provider, "lottery_licensed": licensed})
+
+
 __all__ = ["PiguardError"]
 
 

@@ -44,6 +44,7 @@ from piguard.messaging.models import (
     Suspension,
     Template,
 )
+from piguard.messaging.registry.short_codes import is_official_short_code
 from piguard.messaging.review import Channel, MessageKind, ReviewContext, Reviewer, default_reviewer
 from piguard.messaging.review.engine import DEFAULT_MAX_LENGTH
 from piguard.regulations.markers import carries
@@ -255,6 +256,29 @@ def verify_content_provider(
     bump(session)
     _audit(
         session, principal, "sms.registry.content_provider_verified", ("O31-12",), code=cp.code, status=status
+    )
+    return cp
+
+
+@carries("O31-16", "CSL-47")
+def record_lottery_licence(
+    session: Session, code: str, licence: str | None, *, principal: Principal | None = None
+) -> ContentProvider:
+    """Record (or, with ``None``, withdraw) a content provider's authorisation from a lottery
+    issuing body to publish lottery results (O31-16, CSL-47). A verified provider with one is a
+    licensed lottery content provider: the content review clears the gambling finding of its
+    lottery results (clearance ``licensed_lottery``), never of anything else."""
+    cp = get_content_provider(session, code)
+    cp.lottery_licence = None if licence is None else _text("lottery_licence", licence, 64)
+    session.flush()
+    bump(session)
+    _audit(
+        session,
+        principal,
+        "sms.registry.lottery_licence_recorded",
+        ("O31-16", "CSL-47"),
+        code=cp.code,
+        licensed=cp.lottery_licence is not None,
     )
     return cp
 
@@ -1011,6 +1035,8 @@ class CPView:
     suspended_obligations: tuple[str, ...]
     signatures: frozenset[str]
     sp_active: bool
+    #: a lottery licence is on record (record_lottery_licence)
+    lottery_licensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1187,16 +1213,32 @@ class RegistrySnapshot:
             self._prepared_for = reviewer
 
 
+@carries("O31-16", "O31-17")
 def port_clearances(cp: CPView, port: PortView) -> frozenset[str]:
     """What the registry vouches for about a sender, for the content review
-    (``ReviewContext.clearances``): a verified content provider's public-welfare port sends as a
-    verified public-welfare sender, whose anti-fraud warnings quote fraud without being fraud."""
-    if cp.verified and port.port_type == "public_welfare":
-        return _PUBLIC_WELFARE_CLEARANCE
-    return frozenset()
+    (``ReviewContext.clearances``; O31-16, O31-17): a verified content provider's public-welfare
+    port sends as a verified public-welfare sender, and its SMS port registered under an official
+    short code (``short_codes.official_short_codes``: 12321, 96110, 12110, 95xxx …) as an official
+    short code; the anti-fraud warnings of either quote fraud without being fraud. A verified
+    provider with a lottery licence on record (:func:`record_lottery_licence`) sends as a licensed
+    lottery content provider, whose lottery results are not gambling. An unverified provider is
+    vouched for in nothing, whatever its port."""
+    if not cp.verified:
+        return _NO_CLEARANCE
+    welfare = port.port_type == "public_welfare"
+    official = port.channel == "sms" and is_official_short_code(port.code)
+    found = _CLEARANCES[welfare, official]
+    return found | _LOTTERY_CLEARANCE if cp.lottery_licensed else found
 
 
-_PUBLIC_WELFARE_CLEARANCE = frozenset({"public_welfare"})
+_NO_CLEARANCE: frozenset[str] = frozenset()
+_LOTTERY_CLEARANCE = frozenset({"licensed_lottery"})
+_CLEARANCES: dict[tuple[bool, bool], frozenset[str]] = {
+    (False, False): _NO_CLEARANCE,
+    (True, False): frozenset({"public_welfare"}),
+    (False, True): frozenset({"official_short_code"}),
+    (True, True): frozenset({"public_welfare", "official_short_code"}),
+}
 
 
 _cache: dict[int, RegistrySnapshot] = {}
@@ -1218,7 +1260,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
     ):
         sigs.setdefault(cp_id, set()).add(text)
     no_sigs: frozenset[str] = frozenset()
-    for cid, code, name, status, suspended, reason, obligations, sp_id in session.execute(
+    for cid, code, name, status, suspended, reason, obligations, sp_id, lottery in session.execute(
         select(
             ContentProvider.id,
             ContentProvider.code,
@@ -1228,6 +1270,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
             ContentProvider.suspended_reason,
             ContentProvider.suspended_obligations,
             ContentProvider.service_provider_id,
+            ContentProvider.lottery_licence,
         ).order_by(ContentProvider.id)
     ):
         found = sigs.get(cid)
@@ -1241,6 +1284,7 @@ def load_snapshot(session: Session, token: str | None = None) -> RegistrySnapsho
             suspended_obligations=tuple(obligations or ()),
             signatures=frozenset(found) if found else no_sigs,
             sp_active=bool(sp_active.get(sp_id, False)),
+            lottery_licensed=lottery is not None,
         )
         snap.cps[cid] = view
         snap.cps_by_code[code] = view

@@ -45,6 +45,7 @@ def cp_dict(cp: ContentProvider) -> dict[str, Any]:
         "suspended": cp.suspended,
         "suspended_reason": cp.suspended_reason,
         "suspended_obligations": cp.suspended_obligations,
+        "lottery_licensed": cp.lottery_licence is not None,
     }
 
 

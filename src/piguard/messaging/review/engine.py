@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 
 from piguard.core.errors import FieldError, validation_error
@@ -371,6 +372,13 @@ class Reviewer:
             for k in (_COMMERCIAL, _EMERGENCY, _PUBLIC_WELFARE, _VERIFICATION_CODE)
         )
         self._kind_groups = [(k.value, i) for k, i in self._kind_idx.items() if i >= 0]
+        self._kind_names = tuple(name for name, _i in self._kind_groups)
+        self._kind_indexes = tuple(i for _name, i in self._kind_groups)
+        # the kinds' scores of a scan, as one C call (itemgetter of one index gives a bare value)
+        getter = itemgetter(*self._kind_indexes) if self._kind_indexes else (lambda _s: ())
+        self._kind_scores_of: Any = (
+            getter if len(self._kind_indexes) != 1 else (lambda scores, g=getter: (g(scores),))
+        )
         # signals: group index -> (category, cap); verdicts in a fixed order
         self._signal = {i: (g.category, g.cap) for i, g in enumerate(r.groups) if g.role == "signal"}
         # signals matched by plain containment (a word too common for the matcher: 您, 你)
@@ -385,6 +393,10 @@ class Reviewer:
             if g.role == "signal" and g.contains
         ]
         self._verdicts = list(r.verdicts.values())
+        #: per verdict, what its score needs before it is worth computing (see _categories)
+        self._gates = tuple(
+            (frozenset(vr.require), tuple(frozenset(g) for g in vr.require_all)) for vr in self._verdicts
+        )
         self._contains_categories = frozenset(c for c, _cap, _gi, _rx in self._contains)
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
         self._pinyin = frozenset(r.pinyin_keys)
@@ -395,6 +407,11 @@ class Reviewer:
         zeros = [0.0] * len(r.groups)
         self._kind_unmatched = (self._kind(zeros, False), self._kind(zeros, True))
         self._unmatched_scores = tuple((name, 0.0) for name, _i in self._kind_groups)
+        # ... and so is its whole result, per context, when nothing else about the text can change
+        # it (no model to ask, an SMS without 【 or 】, no personal information to look for): the
+        # result is immutable, so the same one is handed out again, as the result cache does
+        self._unmatched_results: dict[ReviewContext, ReviewResult] = {}
+        self._unmatched_constant = not self._models and self._kind_unmatched[0] is not _COMMERCIAL
 
     def prepare(self, contexts: Iterable[ReviewContext]) -> None:
         """Normalise the registered signatures of ``contexts`` now (a registry snapshot hands over
@@ -496,11 +513,15 @@ class Reviewer:
         # no scored category can fire without one of its required kinds of evidence: most honest
         # messages stop here (a bank's name alone, a weak word)
         maybe = self._contains_categories.union(cats)
-        if not any(
-            (not vr.require or not cats.keys().isdisjoint(vr.require))
-            and all(not maybe.isdisjoint(g) for g in vr.require_all)
-            for vr in self._verdicts
-        ):
+        for require, require_all in self._gates:  # loops, not any()/all() over generators: hot
+            if require and cats.keys().isdisjoint(require):
+                continue
+            for group in require_all:
+                if maybe.isdisjoint(group):
+                    break
+            else:
+                break  # this verdict could fire
+        else:
             return {}
         normalized = scan.text
         for cat, cap, _gi, terms in self._contains:
@@ -626,7 +647,7 @@ class Reviewer:
                 "The message text must be a string.",
                 "短信内容必须是字符串。",
             )
-        if not text.strip():
+        if not text or text.isspace():  # what ``not text.strip()`` says, without copying the text
             raise validation_error(
                 [FieldError("text", "empty")], "The message text is empty.", "短信内容为空。"
             )
@@ -639,6 +660,19 @@ class Reviewer:
         scan = self.rules.scan(self._norm.normalize(text))
         scores, hits = scan.scores, scan.hits
         matched = bool(scan.fired)  # False for most honest messages: no group saw anything to weigh
+        constant = False
+        if (
+            not matched
+            and self._unmatched_constant
+            and ctx.channel is _SMS
+            and "【" not in text
+            and "】" not in text
+            and (not ctx.pi_categories or (scan.digit_run is False and ctx.pi_categories <= _BUILTIN_PI))
+        ):
+            known = self._unmatched_results.get(ctx)
+            if known is not None:
+                return known
+            constant = True
         findings: list[Finding] = []
 
         opt_out = matched and self._optout_idx >= 0 and scores[self._optout_idx] >= self._optout_threshold
@@ -729,9 +763,9 @@ class Reviewer:
         signals: list[Hit] = []
         if matched:
             score_items: tuple[tuple[str, float], ...] = tuple(
-                (name, scores[i]) for name, i in self._kind_groups
+                zip(self._kind_names, self._kind_scores_of(scores), strict=True)
             )
-            for _name, i in self._kind_groups:
+            for i in self._kind_indexes:
                 if hits[i]:
                     signals.extend(hits[i])
             if self._optout_idx >= 0 and hits[self._optout_idx]:
@@ -743,7 +777,7 @@ class Reviewer:
             if f.severity is _ERROR:
                 verdict = _FAIL
                 break
-        return ReviewResult(
+        result = ReviewResult(
             verdict=verdict,
             kind=kind,
             prohibited=tuple(prohibited),
@@ -753,6 +787,11 @@ class Reviewer:
             signals=tuple(signals),
             scores=score_items,
         )
+        if constant:
+            if len(self._unmatched_results) >= 1024:  # contexts are few; bound them anyway
+                self._unmatched_results.clear()
+            self._unmatched_results[ctx] = result
+        return result
 
 
 # ----------------------------------------------------------------- findings

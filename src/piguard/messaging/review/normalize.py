@@ -30,9 +30,21 @@ _NONWORD = re.compile(r"[\W_]+")
 # literal space so the regex engine can skip ahead quickly.
 _DROP = re.compile(r" (?:(?![a-z0-9])|(?<![a-z0-9] ))")
 ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-# text that normalisation leaves as it is: CJK unified ideographs (NFKC-stable, no case) and lower-case
-# ASCII letters and digits, nothing else (no separators); variant characters are checked apart
-_PLAIN = re.compile(r"[\u4e00-\u9fffa-z0-9]+")
+
+
+def _plain_without(variants: Mapping[int, str]) -> re.Pattern[str]:
+    """Text that normalisation leaves as it is, matched whole: CJK unified ideographs (NFKC-stable, no
+    case) other than the variant characters, lower-case ASCII letters and digits, nothing else (no
+    separators). One pass over the text, where a plain-text check and a variant search were two."""
+    ranges: list[str] = []
+    start = 0x4E00
+    for c in sorted(c for c in variants if 0x4E00 <= c <= 0x9FFF):
+        if c > start:
+            ranges.append(f"\\u{start:04x}-\\u{c - 1:04x}")
+        start = c + 1
+    if start <= 0x9FFF:
+        ranges.append(f"\\u{start:04x}-\\u9fff")
+    return re.compile("[" + "".join(ranges) + "a-z0-9]+")
 
 
 _CN_DIGIT_CHARS = "〇零一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖貳參陸"
@@ -50,7 +62,7 @@ def _numerals(text: str) -> str:
 class Normalizer:
     """Folds and squeezes text; built once per rule set (it holds the variant table)."""
 
-    __slots__ = ("_table", "_variant_re")
+    __slots__ = ("_plain", "_table", "_variant_re")
 
     def __init__(self, variants: Mapping[str, str] | None = None) -> None:
         self._table: dict[int, str] = {ord(k): v for k, v in (variants or {}).items() if len(k) == 1}
@@ -59,6 +71,7 @@ class Normalizer:
             if self._table
             else None
         )
+        self._plain = _plain_without(self._table)
 
     def _variants(self, text: str) -> str:
         if self._variant_re is not None and self._variant_re.search(text) is not None:
@@ -78,10 +91,8 @@ class Normalizer:
 
     def normalize(self, text: str) -> str:
         """``squeeze(fold(text))``, in the order that costs least on typical messages."""
-        if _PLAIN.fullmatch(text) is not None and (
-            self._variant_re is None or self._variant_re.search(text) is None
-        ):
-            return _numerals(text)  # already normal: nothing NFKC, case or separators change
+        if self._plain.fullmatch(text) is not None:
+            return _numerals(text)  # already normal: nothing NFKC, case, variants or separators change
         s = _NONWORD.sub(" ", text)  # full-width punctuation goes before NFKC sees it
         if not unicodedata.is_normalized("NFKC", s):
             s = _NONWORD.sub(" ", unicodedata.normalize("NFKC", s))

@@ -351,7 +351,8 @@ class _Matcher:
             else:
                 report(i - nkeys)
 
-        self._hs.scan(data, match_event_handler=on_match, scratch=scratch)
+        # positional (data, handler, flags, context, scratch): the binding parses them faster than keywords
+        self._hs.scan(data, on_match, 0, None, scratch)
         return data, raw, reported
 
     def hits(self, text: str) -> list[tuple[int, int]]:
@@ -854,6 +855,9 @@ class RuleSet:
             subject, found_keys, reported = self._matcher.match(s)
             if reported and self._always_gated:
                 run.update(self._always_gated.intersection(reported))
+            if not found_keys and not run:  # nothing matched (most honest messages): no scores
+                digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
+                return ScanResult(s, scores, hits, _NO_LAZY, reported, digit_run, ())
             # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
             # letter or digit byte is always that character, so the word-boundary test is the same
             alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
