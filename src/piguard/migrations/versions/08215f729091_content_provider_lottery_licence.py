@@ -4,7 +4,7 @@ A content provider's authorisation to publish lottery results (issue 11: the reg
 licensed lottery content provider, content review clearance ``licensed_lottery``).
 
 Revision ID: 08215f729091
-Revises: 1dc02b740e46
+Revises: b7d9341273ad
 Create Date: 2026-12-03 11:52:34.283097
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "08215f729091"
-down_revision: str | None = "1dc02b740e46"
+down_revision: str | None = "b7d9341273ad"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
