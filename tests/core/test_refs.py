@@ -33,3 +33,14 @@ def test_as_row_id_takes_ascii_digits_within_bigint_only() -> None:
     for bad in ("²", "١٢", "", "  ", "-1", "1e3", "9" * 20, str(2**63), True, None, 2.0, -5):
         assert as_row_id(bad) is None, bad
     assert as_row_id(str(2**63 - 1)) == 2**63 - 1
+
+
+def test_new_ref_is_rfc4648_base32_of_its_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import os
+
+    from piguard.core import refs
+
+    for raw in (bytes(16), b"\xff" * 16, bytes(range(16)), *(os.urandom(16) for _ in range(2000))):
+        monkeypatch.setattr(refs.os, "urandom", lambda n, raw=raw: raw)
+        assert refs.new_ref() == base64.b32encode(raw).decode("ascii").rstrip("=").lower()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -134,3 +134,74 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+#: per (table, dialect, keys): the INSERT's SQL and each parameter's key and bind processor
+_INSERT_PLANS: dict[
+    tuple[int, str, tuple[str, ...]], tuple[str, bool, tuple[tuple[str, Any], ...]] | None
+] = {}
+
+
+def _insert_plan(
+    table: Table, dialect: Any, keys: tuple[str, ...]
+) -> tuple[str, bool, tuple[tuple[str, Any], ...]] | None:
+    """The SQL of ``table.insert()`` for rows with ``keys`` and the bind processor of each parameter
+    (SQLAlchemy's own: TypeDecorators, JSON, SQLite's datetimes), computed once; None when the
+    statement needs more than the rows give (a Python-side column default)."""
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    if set(names) != set(keys) or len(names) != len(keys):
+        return None
+    procs = tuple((n, table.c[n].type._cached_bind_processor(dialect)) for n in names)
+    return str(compiled), bool(compiled.positional), procs
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys in one ``executemany``, the values bound as
+    ``session.execute(table.insert(), rows)`` binds them, without its per-row parameter building
+    (~5 µs a row: the gateway writes a record and an outbox row per message). Falls back to that
+    call when the statement needs defaults the rows do not give."""
+    if not rows:
+        return
+    conn = session.connection()
+    keys = tuple(rows[0])
+    plan_key = (id(table), conn.dialect.name, keys)
+    if plan_key not in _INSERT_PLANS:
+        _INSERT_PLANS[plan_key] = _insert_plan(table, conn.dialect, keys)
+    plan = _INSERT_PLANS[plan_key]
+    if plan is None or any(len(r) != len(keys) for r in rows):
+        session.execute(table.insert(), rows)
+        return
+    sql, positional, procs = plan
+    columns = []
+    try:
+        for k, p in procs:
+            values = [r[k] for r in rows]
+            if p is not None:
+                values = _bound(values, p)
+            columns.append(values)
+    except KeyError:  # rows with other keys: SQLAlchemy's own path sorts them out
+        session.execute(table.insert(), rows)
+        return
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not positional:
+        names = [k for k, _ in procs]
+        params = [dict(zip(names, t, strict=True)) for t in params]
+    conn.exec_driver_sql(sql, params)
+
+
+def _bound(values: list[Any], proc: Any) -> list[Any]:
+    """``proc`` over a column's values, once per distinct object in a row of the same (the batch's
+    one timestamp is formatted once, not once a row); None stays None."""
+    out: list[Any] = []
+    last: Any = None
+    last_out: Any = None
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif v is last:
+            out.append(last_out)
+        else:
+            last, last_out = v, proc(v)
+            out.append(last_out)
+    return out

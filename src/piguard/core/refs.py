@@ -10,12 +10,18 @@ earlier form, held a 12-digit run about one time in fifteen and came back as ``2
 
 from __future__ import annotations
 
-import base64
 import os
+
+#: the RFC 4648 base32 alphabet, lower case, two characters per entry: 10 bits a lookup
+_PAIRS = tuple(a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567")
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_ref() -> str:
-    return base64.b32encode(os.urandom(16)).decode("ascii").rstrip("=").lower()
+    """``base64.b32encode(os.urandom(16))`` lower-cased without its padding, by table (the standard
+    library's base32 is pure Python in 3.11: ~1.6x the time, and the gateway makes one per message)."""
+    n = int.from_bytes(os.urandom(16), "big") << 2  # 128 bits padded to 26 x 5
+    return "".join([_PAIRS[(n >> s) & 1023] for s in _SHIFTS])
 
 
 #: Largest id a BIGINT column holds (PostgreSQL's and SQLite's 64-bit signed integers).

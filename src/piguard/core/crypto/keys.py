@@ -269,11 +269,19 @@ def build(settings: Settings) -> Keyring:
 _CACHE: list[Any] = [None, None]
 
 
-def keyring() -> Keyring:
-    """The keyring of the current settings (rebuilt when the settings are reloaded)."""
+def _settings() -> Any:
+    # imported on first use (config imports this module); the import statement itself cost a
+    # microsecond on every call, two calls per gateway message
+    global _settings
     from piguard.core.config import get_settings
 
-    settings = get_settings()
+    _settings = get_settings
+    return get_settings()
+
+
+def keyring() -> Keyring:
+    """The keyring of the current settings (rebuilt when the settings are reloaded)."""
+    settings = _settings()
     if _CACHE[0] is not settings:
         _CACHE[1] = build(settings)
         _CACHE[0] = settings

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
-from piguard.core.db import utcnow
+from piguard.core.db import insert_rows, utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
@@ -182,7 +182,7 @@ def outbound_by_client_ref(
 
 def write_records(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(RECORDS.insert(), rows)
+        insert_rows(session, RECORDS, rows)
 
 
 def outbox_row(
@@ -231,7 +231,7 @@ def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
         rows[i]["route"] = route
     for r in rows:
         r.setdefault("route", None)
-    session.execute(OUTBOX.insert(), rows)
+    insert_rows(session, OUTBOX, rows)
 
 
 def subscription_event(
