@@ -3,8 +3,6 @@ Registry and consent-request routes live in ``registry/views.py`` and ``subscrip
 
 from __future__ import annotations
 
-import gc
-import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from piguard.core.db import utcnow
 from piguard.core.deps import db_session
 from piguard.core.errors import FieldError, PiguardError, validation_error
+from piguard.core.gcpause import batch_gc
 from piguard.identity.deps import require_action
 from piguard.identity.principal import Principal
 from piguard.identity.purpose import PiRead, require_pi_read
@@ -90,47 +89,6 @@ def _parse_item(item: object) -> GatewayRequest:
     if not isinstance(item, dict):
         raise validation_error([FieldError("item", "must be an object / 须为对象")])
     return _request(schemas.SubmitIn.model_validate(item))
-
-
-class _NoCollectionDuringBatch:
-    """No cyclic garbage collection while a batch is being decided and recorded.
-
-    A batch keeps ~25 container objects per message alive until its response is sent (requests,
-    evaluations, record rows, results); CPython's collector, run every 700 allocations, promotes
-    them to the oldest generation, and every few batches a full collection then walks the whole
-    process heap (the registry snapshot, compiled rules, the app): measured, about a quarter of
-    the HTTP batch's CPU. Paused for the batch, those objects die by reference counting when it
-    ends and are never traversed. Process-wide, so counted across the threads serving batches;
-    when batches overlap without a gap, a young-generation collection runs after any batch that
-    leaves more than ``_YOUNG_LIMIT`` objects pending, so cyclic garbage stays bounded."""
-
-    _YOUNG_LIMIT = 200_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._paused = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self._active += 1
-            if self._active == 1 and gc.isenabled():
-                gc.disable()
-                self._paused = True
-
-    def __exit__(self, *_exc: object) -> None:
-        with self._lock:
-            self._active -= 1
-            if not self._paused:
-                return
-            if self._active == 0:
-                self._paused = False
-                gc.enable()
-            elif gc.get_count()[0] > self._YOUNG_LIMIT:
-                gc.collect(0)
-
-
-_batch_gc = _NoCollectionDuringBatch()
 
 
 def _json_default(value: Any) -> Any:
@@ -219,7 +177,7 @@ def submit_batch(
             reqs.append(None)
             errors[i] = _item_error(exc)
     good = [(i, r) for i, r in enumerate(reqs) if r is not None]
-    with _batch_gc:
+    with batch_gc:
         return _submit_and_render(session, body, reqs, good, errors, principal)
 
 
