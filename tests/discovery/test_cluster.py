@@ -205,6 +205,17 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--executor" in r.output
 
 
+def test_a_scheduler_without_workers_is_a_clear_error() -> None:
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+    ) as lc:
+        address = lc.scheduler_address.removeprefix("tcp://")
+        with pytest.raises(PiguardError) as e, cluster.connect(f"dask://{address}", timeout=1):
+            pass
+    assert e.value.code == "executor_unreachable" and "no worker joined within 1 s" in e.value.message_en
+    assert "没有工作节点" in e.value.message_zh
+
+
 def test_cli_executor_gives_the_same_report(executor: str, tmp_path: Path) -> None:
     paths = [str(p) for p in _files(tmp_path)]
     url = _crm(tmp_path / "crm.db", rows=500)

@@ -70,8 +70,8 @@ def _unreachable(address: str, why_en: str, why_zh: str) -> PiguardError:
 @contextmanager
 def connect(executor: str, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
     """A ``distributed.Client`` on the scheduler ``executor`` names. Without the extra, an
-    ``executor_unavailable`` error; a scheduler that does not answer within ``timeout`` seconds, an
-    ``executor_unreachable`` error (exit 2), never a traceback."""
+    ``executor_unavailable`` error; a scheduler that does not answer within ``timeout`` seconds, or
+    that no worker joins within it, an ``executor_unreachable`` error (exit 2), never a traceback."""
     address = scheduler_address(executor)
     try:
         from distributed import Client
@@ -91,6 +91,13 @@ def connect(executor: str, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
             raise _unreachable(shown, f"no answer within {timeout:g} s", f"{timeout:g} 秒内无应答") from None
         raise _unreachable(shown, type(e).__name__, type(e).__name__) from None
     try:
+        if not client.scheduler_info().get("workers"):
+            try:  # a scheduler without workers would hold the tasks for ever
+                client.wait_for_workers(1, timeout=timeout)
+            except (TimeoutError, OSError):
+                raise _unreachable(
+                    shown, f"no worker joined within {timeout:g} s", f"{timeout:g} 秒内没有工作节点加入"
+                ) from None
         yield client
     finally:
         client.close()
