@@ -203,6 +203,8 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
         assert r.exit_code == 2 and "executor" in r.output and "Traceback" not in r.output, bad
     r = runner.invoke(app, ["scan", "--jsonl", str(f), "--executor", "dask://127.0.0.1:1"])
     assert r.exit_code == 2 and "--executor" in r.output
+    r = runner.invoke(app, ["scan", str(f), "--executor", "dask://127.0.0.1:1", "--chunk-rows", "0"])
+    assert r.exit_code == 2 and "chunk_rows" in r.output and "Traceback" not in r.output
 
 
 def test_a_scheduler_without_workers_is_a_clear_error() -> None:
