@@ -204,11 +204,18 @@ def test_cli_missing_dependency_exits_2_without_a_traceback(
     _without_onnxruntime(monkeypatch)
     f = tmp_path / "a.txt"
     f.write_text(NAME_SENTENCE, encoding="utf-8")
-    r = runner.invoke(app, ["scan", str(f), "--ner", "--format", "jsonl"])
-    assert r.exit_code == 2
-    assert "ner_unavailable" in r.output and "不可用" in r.output and "piguard[ner]" in r.output
-    assert "Traceback" not in r.output
-    assert "李建国" not in r.output  # never a value
+    out = tmp_path / "out"
+    for args in (
+        ["scan", str(f), "--ner", "--format", "jsonl"],
+        ["mask", "text", "--ner", NAME_SENTENCE],
+        ["mask", "file", str(f), "-o", str(out), "--ner"],
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "ner_unavailable" in r.output and "不可用" in r.output and "piguard[ner]" in r.output
+        assert "Traceback" not in r.output
+        assert "李建国" not in r.output  # never a value
+    assert not out.exists()  # mask: no half-masked copy
 
 
 def test_cli_flag_end_to_end(tmp_path: Path) -> None:
@@ -274,3 +281,37 @@ def test_cli_database_scan_with_ner_reads_free_text_columns(tmp_path: Path) -> N
 
     assert columns() == {"id": [], "note": []}
     assert columns("--ner") == {"id": [], "note": ["name"]}
+
+
+# --- piguard mask --ner --------------------------------------------------------------------------
+
+
+def test_mask_text_with_ner_masks_a_name_in_running_text() -> None:
+    plain = runner.invoke(app, ["mask", "text", NAME_SENTENCE + "电话13812345678"])
+    assert plain.exit_code == 0, plain.output
+    assert "李建国" in plain.stdout and "13812345678" not in plain.stdout  # the fast tier alone
+    r = runner.invoke(app, ["mask", "text", "--ner", "-m", "redact", NAME_SENTENCE + "电话13812345678"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "昨天下午[name]在会上说明了情况。电话[phone_mobile]\n"
+    # categories still apply to the NER tier
+    r = runner.invoke(app, ["mask", "text", "--ner", "-c", "phone_mobile", NAME_SENTENCE])
+    assert r.exit_code == 0 and "李建国" in r.stdout
+
+
+def test_mask_file_and_table_with_ner(tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text(f"{NAME_SENTENCE}\n{PLACE_SENTENCE}\n", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    r = runner.invoke(app, ["mask", "file", str(f), "-o", str(out), "--ner", "-m", "redact"])
+    assert r.exit_code == 0, r.output
+    masked = out.read_text(encoding="utf-8").splitlines()
+    assert masked[0] == "昨天下午[name]在会上说明了情况。"
+    assert "杭州" not in masked[1] and "[address]" in masked[1]
+    t = tmp_path / "t.csv"
+    t.write_text(f"id,remark\n1,{NAME_SENTENCE}\n", encoding="utf-8")
+    tout = tmp_path / "t-out.csv"
+    r = runner.invoke(app, ["mask", "table", str(t), "-o", str(tout), "--ner", "-m", "redact"])
+    assert r.exit_code == 0, r.output
+    assert "李建国" not in tout.read_text(encoding="utf-8")
+    r = runner.invoke(app, ["mask", "table", str(t), "-o", str(tout), "-m", "redact"])
+    assert "李建国" in tout.read_text(encoding="utf-8")  # without --ner the fast tier sees no name

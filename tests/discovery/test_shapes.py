@@ -295,3 +295,50 @@ def test_address_spans(text: str, value: str) -> None:
 )
 def test_places_that_are_no_address(text: str) -> None:
     assert found(text, "address") == []
+
+
+# ---- addresses that start at the road: no division name or address word before them
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("快递放朝阳路88号3单元门口", "朝阳路88号3单元"),
+        ("我在中关村大街27号，到了打电话", "中关村大街27号"),
+        ("长乐路123弄5号", "长乐路123弄5号"),
+        ('{"note":"体育西路１９１号","qty":2}', "体育西路１９１号"),  # full-width digits
+        ("就在建国门外大街1号国贸大厦2座", "建国门外大街1号国贸大厦"),
+        ("和平路62号卖羊奶的", "和平路62号"),  # 和 belongs to the name
+        ("专卖店洪德路72弄55号，另有特价", "洪德路72弄55号"),  # the place given for it is not
+        ("送到迎宾东胡同324号楼下", "迎宾东胡同324号"),  # downstairs, not a building
+        ("店在莲花西路592号华府22号楼1377，谢谢", "莲花西路592号华府22号楼1377"),  # bare room number
+        ("人民路十八号2栋", "人民路十八号2栋"),
+        ("寄到中山西路100号3单元", "中山西路100号3单元"),  # not 山西 (a province) onwards
+    ],
+)
+def test_addresses_from_the_road(text: str, value: str) -> None:
+    assert found(text, "address") == [("address", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "坐地铁2号线到站",
+        "5月8号见",
+        "线路55号故障",
+        "乘89路公交车",
+        "座位7排4号",
+        "马路上堵了16分钟",
+        "一路顺风，3月4号回来",
+        "电路3号板坏了",
+        "逛街2号那天",
+    ],
+)
+def test_road_words_that_are_no_address(text: str) -> None:
+    assert found(text, "address") == []
+
+
+def test_a_division_led_address_is_one_finding() -> None:
+    assert found("北京市朝阳区建国路88号3单元") == [("address", "北京市朝阳区建国路88号3单元")]
+    assert found("电话13812345678，朝阳路88号") == [
+        ("phone_mobile", "13812345678"),
+        ("address", "朝阳路88号"),
+    ]

@@ -76,6 +76,18 @@ def command(
         help="Also run the NER tier for names and places in free text (slower; needs piguard[ner]) "
         "/ 同时运行命名实体识别层",
     ),
+    executor: str = typer.Option(
+        None,
+        "--executor",
+        help="dask://HOST:PORT: fan the scan out over a dask.distributed cluster (needs piguard[dask]) "
+        "/ 在 dask 集群上分布式扫描",
+    ),
+    executor_timeout: float = typer.Option(
+        10.0, "--executor-timeout", help="Seconds to wait for the dask scheduler to answer"
+    ),
+    chunk_rows: int = typer.Option(
+        100_000, "--chunk-rows", help="With --executor --db: rows of a table per task (split by key ranges)"
+    ),
 ) -> None:
     """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.
 
@@ -93,19 +105,34 @@ def command(
         )
     if sample < 0:
         raise validation_error([FieldError("sample", "must be >= 0")])
+    if executor and jsonl:
+        raise validation_error([FieldError("executor", "--executor works with PATH... or --db, not --jsonl")])
+    if chunk_rows < 1:
+        raise validation_error([FieldError("chunk_rows", "must be >= 1")])
     err = Console(stderr=True)
     # the NER tier is loaded here, before any work, so a missing extra is one clear error
     with ner_tier.enabled() if ner else nullcontext():
         if jsonl:
             raise typer.Exit(_jsonl_mode(jsonl, cats, output, err, fail_on_found=fail_on_found))
         progress, start = _progress(err)
-        with progress:
-            if db:
-                report = scan_database(
-                    db, sample=sample, tables=table or None, progress=start, categories=cats
-                )
-            else:
-                report = scan_paths(paths, sample=sample, progress=start, categories=cats)
+        if executor:
+            from piguard.discovery import cluster
+
+            with cluster.connect(executor, executor_timeout) as client, progress:
+                if db:
+                    report = cluster.scan_database(
+                        client, db, sample, table or None, start, cats, chunk_rows=chunk_rows
+                    )
+                else:
+                    report = cluster.scan_paths(client, paths, sample, start, cats)
+        else:
+            with progress:
+                if db:
+                    report = scan_database(
+                        db, sample=sample, tables=table or None, progress=start, categories=cats
+                    )
+                else:
+                    report = scan_paths(paths, sample=sample, progress=start, categories=cats)
     _render(report, fmt, output)
     if report.errors:
         raise typer.Exit(1)

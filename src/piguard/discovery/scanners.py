@@ -3,7 +3,7 @@
 - text files and logs: findings with line and column (never the value);
 - JSONL: ``{"id", "text"}`` records (the ``piguard scan --jsonl`` contract), or any JSON lines;
 - CSV/TSV/Excel columns, JSON documents (by path) and SQL tables (by column): a *column verdict*
-  from a uniform sample of cells (reservoir sampling while streaming, so memory stays bounded
+  from a uniform sample of cells (bottom-k sampling by a hash of the row key while streaming, so memory stays bounded
   whatever the table size) with the share of cells holding each category and a confidence.
 
 Progress is reported through a plain callback so the library does not depend on a terminal; the
@@ -13,9 +13,12 @@ CLI draws it with Rich.
 from __future__ import annotations
 
 import csv
+import hashlib
+import heapq
 import io
+import itertools
 import json
-import random
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -200,17 +203,35 @@ def header_category(header: str) -> str | None:
     return _hint(header)[1]
 
 
-class ColumnSampler:
-    """Reservoir sample of one column's non-empty cells (bounded memory, uniform over all rows)."""
+_M64 = (1 << 64) - 1
 
-    def __init__(self, name: str, size: int, rng: random.Random) -> None:
+
+def row_priority(key: Any) -> int:
+    """A row's rank in every column's sample: a 64-bit hash of its key (a file's row number, a
+    table's primary key), the same in every process. Each column keeps the cells of the rows with
+    the lowest ranks (bottom-k sampling), so samples taken over parts of a table, on other
+    machines, merge into exactly the sample of the whole (:func:`merge_parts`)."""
+    if isinstance(key, int) and not isinstance(key, bool):  # splitmix64: a bijection on 64 bits
+        z = (key * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _M64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        return z ^ (z >> 31)
+    data = repr(key).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+class ColumnSampler:
+    """Uniform sample of one column's non-empty cells with bounded memory: the ``size`` cells whose
+    rows rank lowest (:func:`row_priority`; ``size`` 0 keeps every cell)."""
+
+    def __init__(self, name: str, size: int) -> None:
         self.name = name
         self.size = size
-        self.rng = rng
         self.seen = 0
-        self.cells: list[str] = []
+        self._heap: list[tuple[int, str]] = []  # (-rank, cell): the highest rank kept on top
 
-    def add(self, value: Any) -> None:
+    def add(self, value: Any, rank: int | None = None) -> None:
+        """One cell; ``rank`` is its row's :func:`row_priority` (default: from its ordinal)."""
         if value is None:
             return
         text = value if isinstance(value, str) else str(value)
@@ -219,12 +240,38 @@ class ColumnSampler:
         if len(text) > 4000:
             text = text[:4000]
         self.seen += 1
-        if self.size <= 0 or len(self.cells) < self.size:
-            self.cells.append(text)
-        else:
-            j = self.rng.randrange(self.seen)
-            if j < self.size:
-                self.cells[j] = text
+        if rank is None:
+            rank = row_priority(self.seen)
+        heap = self._heap
+        if self.size <= 0:
+            heap.append((-rank, text))
+        elif len(heap) < self.size:
+            heapq.heappush(heap, (-rank, text))
+        elif -rank > heap[0][0]:
+            heapq.heapreplace(heap, (-rank, text))
+
+    def entries(self) -> list[tuple[int, str]]:
+        """``(rank, cell)`` of the sample, lowest rank first."""
+        return sorted((-r, t) for r, t in self._heap)
+
+    @property
+    def cells(self) -> list[str]:
+        return [t for _, t in self.entries()]
+
+
+# One sampled cell as read: (rank, its clear categories with their best confidence, masked
+# (category, confidence) or None). Plain tuples: they travel between the machines of a cluster.
+CellResult = tuple[int, tuple[tuple[str, float], ...], tuple[str, float] | None]
+
+
+@dataclass
+class ColumnPart:
+    """A column's sample read over some of its rows; parts of one column merge (:func:`merge_parts`)."""
+
+    name: str
+    rows: int  # rows seen (the extra column: cells seen)
+    size: int  # the sample size asked for (0 = every cell)
+    cells: list[CellResult]
 
 
 def _shares(hits: dict[str, list[float]], n: int, min_share: float) -> list[CategoryShare]:
@@ -240,6 +287,54 @@ def _shares(hits: dict[str, list[float]], n: int, min_share: float) -> list[Cate
     return shares
 
 
+def read_sample(sampler: ColumnSampler, rows: int, categories: Any = None) -> ColumnPart:
+    """Detect in a column's sampled cells, each read with the context its column's name lends:
+    a cell's clear categories, or when it has none, the category its masked shape (or the
+    column's name) tells (0.9 when the shape alone tells it, 0.7 when only the name does)."""
+    prefix, hint = _hint(sampler.name)
+    entries = sampler.entries()
+    found = detect_batch([prefix + c for _, c in entries], categories)
+    out: list[CellResult] = []
+    for (rank, cell), cell_findings in zip(entries, found, strict=True):
+        best: dict[str, float] = {}
+        for f in cell_findings:
+            if f.start >= len(prefix):
+                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
+        masked = None
+        if not best:
+            mcat = masked_category(cell, hint)
+            if mcat is not None and (categories is None or mcat in categories):
+                masked = (mcat, 0.9 if masked_category(cell) == mcat else 0.7)
+        out.append((rank, tuple(best.items()), masked))
+    return ColumnPart(sampler.name, rows, sampler.size, out)
+
+
+def merge_parts(parts: list[ColumnPart]) -> ColumnPart:
+    """One column's parts (read over disjoint rows) as the part of all its rows: the same cells,
+    in the same order, as one sampler over every row would have kept."""
+    first = parts[0]
+    cells = heapq.merge(*(p.cells for p in parts), key=lambda c: c[0])
+    kept = list(itertools.islice(cells, first.size) if first.size > 0 else cells)
+    return ColumnPart(first.name, sum(p.rows for p in parts), first.size, kept)
+
+
+def part_verdict(source: str, table: str, part: ColumnPart, min_share: float = 0.1) -> ColumnVerdict:
+    """Per column: the categories of PI in clear, and of masked values (a cell such as
+    ``138****5678`` with no clear finding), each with its share of the sampled cells, the number of
+    cells and a confidence (mean finding confidence, scaled down below a share of one half)."""
+    hits: dict[str, list[float]] = defaultdict(list)
+    masked: dict[str, list[float]] = defaultdict(list)
+    for _, best, mask in part.cells:
+        for cat, conf in best:
+            hits[cat].append(conf)
+        if mask is not None:
+            masked[mask[0]].append(mask[1])
+    n = len(part.cells)
+    return ColumnVerdict(
+        source, table, part.name, part.rows, n, _shares(hits, n, min_share), _shares(masked, n, min_share)
+    )
+
+
 @carries("O24-4", "O24-5", "O24-10")
 def column_verdict(
     source: str,
@@ -249,36 +344,8 @@ def column_verdict(
     min_share: float = 0.1,
     categories: Any = None,
 ) -> ColumnVerdict:
-    """Per column: the categories of PI in clear, and of masked values (a cell such as
-    ``138****5678`` with no clear finding), each with its share of the sampled cells, the number of
-    cells and a confidence (mean finding confidence, scaled down below a share of one half)."""
-    prefix, hint = _hint(sampler.name)
-    texts = [prefix + c for c in sampler.cells]
-    found = detect_batch(texts, categories)
-    hits: dict[str, list[float]] = defaultdict(list)
-    masked: dict[str, list[float]] = defaultdict(list)
-    for cell, cell_findings in zip(sampler.cells, found, strict=True):
-        best: dict[str, float] = {}
-        for f in cell_findings:
-            if f.start >= len(prefix):
-                best[f.category] = max(best.get(f.category, 0.0), f.confidence)
-        for cat, conf in best.items():
-            hits[cat].append(conf)
-        if not best:
-            mcat = masked_category(cell, hint)
-            if mcat is not None and (categories is None or mcat in categories):
-                # the shape alone told the category (0.9), or only the column's name did (0.7)
-                masked[mcat].append(0.9 if masked_category(cell) == mcat else 0.7)
-    n = len(sampler.cells)
-    return ColumnVerdict(
-        source,
-        table,
-        sampler.name,
-        rows_seen,
-        n,
-        _shares(hits, n, min_share),
-        _shares(masked, n, min_share),
-    )
+    """A column's verdict from its sample (:func:`read_sample`, :func:`part_verdict`)."""
+    return part_verdict(source, table, read_sample(sampler, rows_seen, categories), min_share)
 
 
 EXTRA_COLUMN = "(cells beyond the header)"
@@ -291,44 +358,52 @@ class RowStats:
     bad: int = 0  # rows the CSV parser could not read (skipped)
 
 
-def profile_rows(
-    source: str,
-    table: str,
+def sample_rows(
     header: list[str],
     rows: Iterable[Iterable[Any]],
     sample: int,
     progress: Progress | None = None,
-    seed: int = 0,
     categories: Any = None,
     stats: RowStats | None = None,
-) -> list[ColumnVerdict]:
-    """Stream the rows once into one reservoir per column. Ragged rows lose nothing: cells beyond
-    the header are sampled as one more column (``EXTRA_COLUMN``), and ``stats`` counts them."""
-    rng = random.Random(seed)
-    samplers = [ColumnSampler(h or f"column_{i + 1}", sample, rng) for i, h in enumerate(header)]
-    extra = ColumnSampler(EXTRA_COLUMN, sample, rng)
+    key_of: Callable[[Any], Any] | None = None,
+) -> list[ColumnPart]:
+    """Stream the rows once into one sample per column and read the samples. A row's rank comes
+    from ``key_of(row)`` (a table's primary key), else from its row number. Ragged rows lose
+    nothing: cells beyond the header are sampled as one more column (``EXTRA_COLUMN``), and
+    ``stats`` counts them."""
+    samplers = [ColumnSampler(h or f"column_{i + 1}", sample) for i, h in enumerate(header)]
+    extra = ColumnSampler(EXTRA_COLUMN, sample)
     width = len(samplers)
     n = 0
     for row in rows:
         n += 1
+        rank = row_priority(n if key_of is None else key_of(row))
         cells = row if isinstance(row, list | tuple) else list(row)
         for s, value in zip(samplers, cells, strict=False):
-            s.add(value)
+            s.add(value, rank)
         if len(cells) != width and stats is not None:
             if len(cells) > width:
                 stats.long += 1
             else:
                 stats.short += 1
         if len(cells) > width:
-            extra.add(" ".join(str(c) for c in cells[width:] if c is not None))
+            extra.add(" ".join(str(c) for c in cells[width:] if c is not None), rank)
         if progress is not None and n % 1000 == 0:
             progress(1000)
     if progress is not None and n % 1000:
         progress(n % 1000)
-    out = [column_verdict(source, table, s, n, categories=categories) for s in samplers]
+    out = [read_sample(s, n, categories) for s in samplers]
     if extra.seen:
-        out.append(column_verdict(source, table, extra, extra.seen, categories=categories))
+        out.append(read_sample(extra, extra.seen, categories))
     return out
+
+
+def profile_rows(
+    source: str, table: str, header: list[str], rows: Iterable[Iterable[Any]], sample: int, **kw: Any
+) -> list[ColumnVerdict]:
+    """Column verdicts of streamed rows (:func:`sample_rows`; ``progress``, ``categories``,
+    ``stats`` as there)."""
+    return [part_verdict(source, table, p) for p in sample_rows(header, rows, sample, **kw)]
 
 
 def _csv_rows(reader: Iterator[list[str]], stats: RowStats) -> Iterator[list[str]]:
@@ -438,7 +513,6 @@ class JsonColumns:
 
     def __init__(self, sample: int) -> None:
         self.sample = sample
-        self.rng = random.Random(0)
         self.samplers: dict[str, ColumnSampler] = {}
         self.rows: dict[str, int] = defaultdict(int)
 
@@ -447,7 +521,7 @@ class JsonColumns:
             s = self.samplers.get(path)
             if s is None:
                 name = path.rsplit(".", 1)[-1].replace("[*]", "")
-                s = self.samplers[path] = ColumnSampler(name, self.sample, self.rng)
+                s = self.samplers[path] = ColumnSampler(name, self.sample)
             s.add(value)
             self.rows[path] += 1
 
@@ -538,7 +612,9 @@ def scan_csv(
         _note_reading(str(path), notes, report)
         return
     report.columns.extend(
-        profile_rows(str(path), "", header, reader, sample, progress, categories=categories, stats=stats)
+        profile_rows(
+            str(path), "", header, reader, sample, progress=progress, categories=categories, stats=stats
+        )
     )
     _note_reading(str(path), notes, report)
     _note_rows(str(path), stats, report)
@@ -560,7 +636,14 @@ def scan_excel(
             stats = RowStats()
             report.columns.extend(
                 profile_rows(
-                    str(path), ws.title, header, rows, sample, progress, categories=categories, stats=stats
+                    str(path),
+                    ws.title,
+                    header,
+                    rows,
+                    sample,
+                    progress=progress,
+                    categories=categories,
+                    stats=stats,
                 )
             )
             stats.short = 0  # read-only sheets pad nothing: short rows are the sheet's blank cells
@@ -578,7 +661,7 @@ def scan_jsonl_file(
     batch: int = 2000,
 ) -> None:
     """JSON lines: records with a ``text`` field are scanned as text; others by field path.
-    Streamed: texts in batches, other records into per-path reservoirs."""
+    Streamed: texts in batches, other records into per-path samples."""
     notes = textio.ReadNotes()
     texts: list[tuple[int, Any, str]] = []
     cols = JsonColumns(sample)
@@ -780,14 +863,14 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def setup_error(code: str, field_name: str, en: str, zh: str, why: str) -> PiguardError:
+    """What a scan needs before it starts (a database, a cluster) is not there: exit 2."""
+    return PiguardError(code, en, zh, http_status=400, exit_code=2, fields=[FieldError(field_name, why)])
+
+
 def _unreachable(en: str, zh: str) -> PiguardError:
-    return PiguardError(
-        "database_unreachable",
-        f"Cannot open the database: {en}.",
-        f"无法打开数据库：{zh}。",
-        http_status=400,
-        exit_code=2,
-        fields=[FieldError("db", en)],
+    return setup_error(
+        "database_unreachable", "db", f"Cannot open the database: {en}.", f"无法打开数据库：{zh}。", en
     )
 
 
@@ -808,21 +891,11 @@ def _db_reason(e: BaseException) -> tuple[str, str]:
     return type(e).__name__, type(e).__name__
 
 
-@carries("O24-4", "O24-5", "O24-13.3")
-def scan_database(
-    url: str,
-    sample: int = 1000,
-    tables: list[str] | None = None,
-    progress: Callable[[str, int | None], Progress] | None = None,
-    categories: Any = None,
-) -> ScanReport:
-    """Sample every column of every table (streamed, reservoir-sampled) and report its categories.
-
-    A database that cannot be opened is a ``database_unreachable`` error (bilingual, no URL or
-    password in it); a SQLite file that does not exist is refused, not created. A table that fails
-    during the scan (permissions, a dropped connection) is reported in ``errors`` and the other
-    tables go on: the report says which tables were skipped."""
-    from sqlalchemy import MetaData, Table, func, inspect, select
+def open_database(url: str) -> tuple[Any, list[str]]:
+    """An engine on ``url`` and its table names. A database that cannot be opened is a
+    ``database_unreachable`` error (bilingual, no URL or password in it); a SQLite file that does
+    not exist is refused, not created."""
+    from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -842,48 +915,97 @@ def scan_database(
                     raise _unreachable("not a SQLite database file", "不是 SQLite 数据库文件")
     try:
         engine = make_engine(url)
-        insp = inspect(engine)
-        names = insp.get_table_names()
+        names = inspect(engine).get_table_names()
     except (ArgumentError, NoSuchModuleError) as e:
         raise _unreachable(type(e).__name__, type(e).__name__) from None
     except SQLAlchemyError as e:
         raise _unreachable(*_db_reason(e)) from None
+    return engine, names
+
+
+def chosen_tables(names: list[str], tables: list[str] | None) -> list[str]:
+    if not tables:
+        return names
+    unknown = sorted(set(tables) - set(names))
+    if unknown:
+        raise validation_error([FieldError("table", f"no table {t!r}") for t in unknown])
+    return [n for n in names if n in tables]
+
+
+# A part of a table by its primary key: rows with lo <= key < hi (None: no bound on that side).
+KeyRange = tuple[Any, Any]
+
+
+def table_part(
+    conn: Any,
+    name: str,
+    sample: int,
+    categories: Any = None,
+    key_range: KeyRange | None = None,
+    progress: Callable[[str, int | None], Progress] | None = None,
+) -> list[ColumnPart]:
+    """Stream a table's rows (or those in ``key_range`` of its one-column primary key) into one
+    sample per column. A row ranks by its primary key, so parts read anywhere merge into the
+    table's sample; a table without a primary key ranks its rows by their order and is read whole."""
+    from sqlalchemy import MetaData, Table, func, select
+
+    table = Table(name, MetaData(), autoload_with=conn)
+    cols = list(table.columns)
+    pk = [cols.index(c) for c in table.primary_key.columns]
+    query = select(*cols)
+    if key_range is not None:
+        (key,) = table.primary_key.columns
+        lo, hi = key_range
+        if lo is not None:
+            query = query.where(key >= lo)
+        if hi is not None:
+            query = query.where(key < hi)
+    advance = None
+    if progress is not None:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        advance = progress(name, int(total))
+    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+    if len(pk) == 1:
+        key_of: Callable[[Any], Any] | None = operator.itemgetter(pk[0])
+    elif pk:
+        key_of = operator.itemgetter(*pk)
+    else:
+        key_of = None
+    return sample_rows([c.name for c in cols], result, sample, advance, categories, key_of=key_of)
+
+
+def table_failed(report: ScanReport, source: str, name: str, en: str, zh: str) -> None:
+    report.error(source, f"table not scanned: {en}", f"表未扫描：{zh}", skipped="table", table=name)
+
+
+@carries("O24-4", "O24-5", "O24-13.3")
+def scan_database(
+    url: str,
+    sample: int = 1000,
+    tables: list[str] | None = None,
+    progress: Callable[[str, int | None], Progress] | None = None,
+    categories: Any = None,
+) -> ScanReport:
+    """Sample every column of every table (streamed, bottom-k sampled) and report its categories.
+
+    A database that cannot be opened is a ``database_unreachable`` error (:func:`open_database`).
+    A table that fails during the scan (permissions, a dropped connection) is reported in
+    ``errors`` and the other tables go on: the report says which tables were skipped."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine, names = open_database(url)
     report = ScanReport()
     source = _safe_url(url)
     report.sources.append(source)
     try:
-        if tables:
-            unknown = sorted(set(tables) - set(names))
-            if unknown:
-                raise validation_error([FieldError("table", f"no table {t!r}") for t in unknown])
-            names = [n for n in names if n in tables]
-        md = MetaData()
-        for name in names:
+        for name in chosen_tables(names, tables):
             try:
                 with engine.connect() as conn:
-                    table = Table(name, md, autoload_with=conn)
-                    cols = list(table.columns)
-                    total = conn.execute(select(func.count()).select_from(table)).scalar_one()
-                    advance = progress(name, int(total)) if progress else None
-                    result = conn.execution_options(stream_results=True, yield_per=2000).execute(
-                        select(*cols)
-                    )
-                    report.columns.extend(
-                        profile_rows(
-                            source,
-                            name,
-                            [c.name for c in cols],
-                            result,
-                            sample,
-                            advance,
-                            categories=categories,
-                        )
-                    )
+                    parts = table_part(conn, name, sample, categories, progress=progress)
             except SQLAlchemyError as e:
-                en, zh = _db_reason(e)
-                report.error(
-                    source, f"table not scanned: {en}", f"表未扫描：{zh}", skipped="table", table=name
-                )
+                table_failed(report, source, name, *_db_reason(e))
+                continue
+            report.columns.extend(part_verdict(source, name, p) for p in parts)
     finally:
         engine.dispose()
     return report
