@@ -52,7 +52,7 @@ def _length_ok(header: pdu.Header) -> bool:
     return True
 
 
-_FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
+FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
 #: CMPP_CONNECT refused (Status, why)
 ConnectRefused = LoginRefused
 #: Connect -> Login, or raises ConnectRefused; sync (worker thread)
@@ -250,7 +250,7 @@ class CmppServer(BaseServer[SpSession]):
         on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
     ) -> None:
         cfg = settings or CmppSettings()
-        super().__init__(_FRAMING, cfg, "cmpp-decide")
+        super().__init__(FRAMING, cfg, "cmpp-decide")
         self.on_accepted = on_accepted
         self.authenticate = authenticate
         self.decide = decide

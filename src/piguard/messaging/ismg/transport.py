@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,21 +117,40 @@ class SubmitOutcome:
 
 
 class TokenBucket:
-    def __init__(self, rate: int) -> None:
+    """``rate`` tokens a second, at most ``rate`` kept (a second's burst); 0: no limit. ``clock``
+    (seconds, monotonic) is injectable so a test counts what one simulated tick allows."""
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
+        self.clock = clock
         self.tokens = float(rate)
-        self.at = time.monotonic()
+        self.at = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(float(self.rate), self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = now
 
     def take(self) -> bool:
         if self.rate <= 0:
             return True
-        now = time.monotonic()
-        self.tokens = min(float(self.rate), self.tokens + (now - self.at) * self.rate)
-        self.at = now
+        self._refill()
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
         return False
+
+    def wait_time(self) -> float:
+        """Seconds until the next token (0 when one is there or there is no limit)."""
+        if self.rate <= 0:
+            return 0.0
+        self._refill()
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Wait for a token (a link's ``max_rate``: the submit waits, it is not refused)."""
+        while not self.take():
+            await sleep(max(self.wait_time(), 0.001))
 
 
 class LoginRefused(Exception):

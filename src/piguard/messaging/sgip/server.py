@@ -42,7 +42,7 @@ from piguard.regulations.markers import carries
 
 log = get_logger("piguard.sgip.server")
 
-_FRAMING = SimpleFraming("sgip", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
+FRAMING = SimpleFraming("sgip", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
 #: Bind -> Login (account, password), or raises LoginRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Bind], Login]
 
@@ -235,7 +235,7 @@ class SgipServer(BaseServer[SgipSession]):
         on_accepted: Callable[[Submission, str, list[str], str, int], None] | None = None,
     ) -> None:
         cfg = settings or SgipSettings()
-        super().__init__(_FRAMING, cfg, "sgip-decide")
+        super().__init__(FRAMING, cfg, "sgip-decide")
         self.authenticate = authenticate
         self.decide = decide
         self.on_accepted = on_accepted

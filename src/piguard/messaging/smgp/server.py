@@ -45,7 +45,7 @@ log = get_logger("piguard.smgp.server")
 NO_ID = bytes(10)
 
 
-_FRAMING = SimpleFraming("smgp", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
+FRAMING = SimpleFraming("smgp", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
 #: Login -> Login (account, secret), or raises LoginRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Login], Login]
 
@@ -277,7 +277,7 @@ class SmgpServer(BaseServer[SmgpSession]):
         on_accepted: Callable[[Submission, str, list[str], str], None] | None = None,
     ) -> None:
         cfg = settings or SmgpSettings()
-        super().__init__(_FRAMING, cfg, "smgp-decide")
+        super().__init__(FRAMING, cfg, "smgp-decide")
         self.authenticate = authenticate
         self.decide = decide
         self.on_accepted = on_accepted
