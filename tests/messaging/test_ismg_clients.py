@@ -416,3 +416,13 @@ def test_the_links_file_takes_the_china_protocols_and_max_rate(tmp_path: Path) -
     assert {"links[0].protocol", "links[1].system_id", "links[1].max_rate", "links[1].listen_port",
             "links[2].corp_id", "links[2].listen_port", "links[2].max_rate"} <= set(fields)  # fmt: skip
     assert "cmpp3" in fields["links[0].protocol"] and "6" in fields["links[1].system_id"]
+
+
+@pytest.mark.obligation("O31-11")
+def test_an_sgip_report_carries_the_centres_own_error_code() -> None:
+    """The SMS centre's (or carrier ISMG's) code of a failure goes on in the SGIP Report's ErrorCode
+    (one octet); a code that is not a number that fits, or none, is 32 (system failure)."""
+    from piguard.messaging.sgip.bridge import error_code
+
+    assert [error_code(e) for e in ("001", "005", "255", "")] == [1, 5, 255, 32]
+    assert [error_code(e) for e in ("000", "999", "MK0")] == [32, 32, 32]

@@ -137,13 +137,19 @@ def _callbacks(content_provider_id: int | None) -> dict[str, _Callback]:
         return out
 
 
+def error_code(error: str) -> int:
+    """A failed Report's ErrorCode (one octet): the SMS centre's own code when it is a number that
+    fits (its receipt's ``err:``, a carrier ISMG's report), else 32 (system failure)."""
+    return int(error) if error.isdigit() and 0 < int(error) <= 255 else int(Result.SYSTEM_FAILURE)
+
+
 async def _report(send: Callable[[pdu.Report], Awaitable[bool]], d: Due) -> bool:
     """The Report(s) of one message (one per part) through ``send``; ReportFlag 0 and delivered:
     nothing to send, done."""
     delivered = d.stat == "DELIVRD"
     if delivered and d.failures_only:
         return True
-    state, err = (pdu.STATE_DELIVERED, 0) if delivered else (pdu.STATE_FAILED, Result.SYSTEM_FAILURE)
+    state, err = (pdu.STATE_DELIVERED, 0) if delivered else (pdu.STATE_FAILED, error_code(d.error))
     for sid in d.msg_ids:
         if not await send(pdu.Report(pdu.sequence_from_hex(sid), d.dest, state, err)):
             return False

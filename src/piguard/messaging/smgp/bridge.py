@@ -85,7 +85,7 @@ class SmgpGateway(SharedTableGateway):
 
     async def deliver_report(self, session: Session[Any], d: Due) -> bool:
         assert isinstance(session, SmgpSession)
-        err = "000" if d.stat == "DELIVRD" else "999"
+        err = "000" if d.stat == "DELIVRD" else (d.error or "999")  # the SMS centre's own code
         for mid in d.msg_ids:
             rp = pdu.Report(bytes.fromhex(mid), d.stat, d.submit_time, d.done_time, err=err)
             if not await session.report(rp, d.src_id, d.dest):
