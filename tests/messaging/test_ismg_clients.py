@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +114,7 @@ def _got(mocks: dict[str, MockIsmg]) -> dict[str, Counter[str]]:
 
 
 def test_three_carriers_each_message_once_while_a_link_is_killed_and_restarted(
-    session: Session, loop_thread: LoopThread, carriers: dict[str, MockIsmg]
+    session: Session, loop_thread: LoopThread, carriers: dict[str, MockIsmg], log_stream: io.StringIO
 ) -> None:
     build(session)
     routing.import_ported(session, "13912345670,china_telecom\n")
@@ -154,6 +153,10 @@ def test_three_carriers_each_message_once_while_a_link_is_killed_and_restarted(
         }
         assert carriers["cmpp"].logins == 2
         assert all(g.sender == BUSINESS_PORT for m in carriers.values() for g in m.received)
+        logged = log_stream.getvalue()
+        assert "cmpp3.upstream_down" in logged and "cmpp3.upstream_bound" in logged
+        for pi in ("13812345678", "18612345678", "18912345678", "13912345670", "快递单号"):
+            assert pi not in logged  # no number or text in any log line
     finally:
         loop_thread.run(gw.stop())
 
@@ -201,8 +204,7 @@ def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("DEBUG", stream=stream)
     yield stream
-    configure_logging("WARNING")
-    logging.getLogger().handlers.clear()
+    configure_logging("INFO")
 
 
 def _one_link(loop_thread: LoopThread, mock: MockIsmg, protocol: str = "cmpp3") -> SmppGateway:
@@ -426,3 +428,66 @@ def test_an_sgip_report_carries_the_centres_own_error_code() -> None:
 
     assert [error_code(e) for e in ("001", "005", "255", "")] == [1, 5, 255, 32]
     assert [error_code(e) for e in ("000", "999", "MK0")] == [32, 32, 32]
+
+
+def test_sgip_reports_come_over_the_smgs_own_connection_with_their_state_and_error(
+    session: Session, loop_thread: LoopThread, carriers: dict[str, MockIsmg]
+) -> None:
+    """SGIP's second connection: the SMG binds to piguard's listener (Login Type 2, the link's
+    login); a wrong password is refused; a waiting Report (State 1) is not final; a failed one
+    (State 2) fails the message with its ErrorCode kept for the content provider's report."""
+    from piguard.messaging.sgip import pdu as sgip
+    from piguard.messaging.sgip.callback import CallbackLink
+    from piguard.messaging.smpp.models import SmppUpstreamPart
+
+    build(session)
+    sg = carriers["sgip"]
+    assert isinstance(sg, MockSgipSmg)
+    sg.report = False
+    gw = _start(loop_thread, _links(carriers), carriers)
+    try:
+        wait_for(lambda: all(link.upstream is not None and link.upstream.bound for link in gw.links), 10)
+
+        async def wrong_bind() -> bool:
+            async with CallbackLink("127.0.0.1", sg.report_port, sg.login, "not-it", sg.seq) as cb:
+                return cb.bound
+
+        assert loop_thread.run(wrong_bind()) is False
+        refs = _queue(session, [UNICOM])
+        gw.kick()
+        wait_for(lambda: len(sg.received) == 1 and _statuses(session, refs) == ["sent"], 10)
+        seq = sgip.sequence_from_hex(sg.received[0].msg_id)
+        loop_thread.run(sg._report(seq, "8618612345678", sgip.STATE_WAITING))
+        loop_thread.run(asyncio.sleep(0.3))
+        assert _statuses(session, refs) == ["sent"]
+        loop_thread.run(sg._report(seq, "8618612345678", sgip.STATE_FAILED, 5))
+        wait_for(lambda: _statuses(session, refs) == ["failed"], 10)
+        session.expire_all()
+        part = session.scalar(select(SmppUpstreamPart).where(SmppUpstreamPart.record_ref == refs[0]))
+        assert part is not None and (part.state, part.error) == ("UNDELIV", "005")
+        assert part.link == f"pgsgip@127.0.0.1:{sg.port}" and part.smsc_id == sg.received[0].msg_id
+    finally:
+        loop_thread.run(gw.stop())
+
+
+def test_sms_links_shows_each_links_protocol_window_and_max_rate(
+    db_engine, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from piguard.cli import app
+
+    monkeypatch.setenv("P", "pw")
+    links = _file(
+        tmp_path,
+        "links:\n  - {name: cmcc, carriers: [china_mobile], protocol: cmpp3, host: h, system_id: '901234', "
+        "password_env: P, window: 12, max_rate: 300}\n",
+    )
+    res = CliRunner().invoke(app, ["sms", "links", "--links", str(links)])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert (row["link"], row["protocol"], row["address"], row["window"], row["max_rate"]) == (
+        "cmcc", "cmpp3", "h:7890", 12, 300,
+    )  # fmt: skip
