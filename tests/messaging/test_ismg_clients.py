@@ -491,3 +491,28 @@ def test_sms_links_shows_each_links_protocol_window_and_max_rate(
     assert (row["link"], row["protocol"], row["address"], row["window"], row["max_rate"]) == (
         "cmcc", "cmpp3", "h:7890", 12, 300,
     )  # fmt: skip
+
+
+def test_a_cmpp2_link_sends_long_messages_in_parts_and_reads_their_reports(
+    session: Session, loop_thread: LoopThread
+) -> None:
+    """CMPP 2.0: 21-octet terminal ids and one-octet results; a long UCS2 message as Pk_total 2
+    parts with TP_udhi 1, each part's report applied before the message is delivered."""
+    build(session)
+    mock = MockCmppIsmg(free_port(), login="901234")
+    loop_thread.run(mock.start())
+    gw = _one_link(loop_thread, mock, "cmpp2")
+    try:
+        wait_for(lambda: mock.logins == 1, 10)
+        assert mock.version == cmpp.V20
+        refs = _queue(session, [MOBILE], LONG) + _queue(session, ["+8613812340001"], "piguard ok")
+        gw.kick()
+        wait_for(lambda: _statuses(session, refs) == ["delivered", "delivered"], 15)
+        parts = [g for g in mock.received if g.dest == "13812345678"]
+        assert [(g.total, g.number, g.fmt) for g in parts] == [(2, 1, FMT_UCS2), (2, 2, FMT_UCS2)]
+        assert b"".join(g.content for g in parts).decode("utf-16-be") == LONG
+        [short] = [g for g in mock.received if g.dest == "13812340001"]
+        assert (short.fmt, short.content) == (FMT_ASCII, b"piguard ok")
+    finally:
+        loop_thread.run(gw.stop())
+        loop_thread.run(mock.stop())
