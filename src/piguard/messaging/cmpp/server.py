@@ -200,7 +200,7 @@ class SpSession(Session[pdu.Header]):
             registered_delivery=sub.registered_delivery,
             part_ids=[f"{i:016x}" for i in part_ids],
         )
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         result = cmpp_result(out.status)
         if result != 0:
             if part_ids and sub.registered_delivery == 1:

@@ -438,9 +438,52 @@ class BaseServer(Generic[S]):
         self.sessions: set[S] = set()
         self._server: asyncio.Server | None = None
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix=thread_prefix)
+        self._waiting: list[tuple[Submission, asyncio.Future[SubmitOutcome]]] = []
+        self._decider: asyncio.Task[None] | None = None
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    #: messages one batched decision takes at most
+    DECIDE_BATCH = 256
+
+    async def decide_async(self, sub: Submission) -> SubmitOutcome:
+        """The decision on one submit. With a decider that decides several at once (``many``, the
+        gateway's), the submits waiting at the same moment — from every connection — are decided
+        together in one worker call and one transaction (one context load, one commit), as an HTTP
+        batch is; a batch that fails as a whole is decided again message by message."""
+        decide: Any = getattr(self, "decide")  # noqa: B009 - each protocol's server sets it
+        many = getattr(decide, "many", None)
+        if many is None:
+            out: SubmitOutcome = await self.run_sync(decide, sub)
+            return out
+        fut: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((sub, fut))
+        if self._decider is None or self._decider.done():
+            self._decider = asyncio.ensure_future(self._decide_waiting(decide, many))
+        return await fut
+
+    async def _decide_waiting(self, decide: Callable[[Submission], SubmitOutcome], many: Any) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.DECIDE_BATCH], self._waiting[self.DECIDE_BATCH :]
+            subs = [sub for sub, _ in batch]
+            try:
+                outs: list[SubmitOutcome] = await self.run_sync(many, subs)
+            except Exception as exc:
+                log.warning(
+                    f"{self.framing.name}.batch_decision_failed", error=type(exc).__name__, n=len(subs)
+                )
+                outs = []
+                for sub, fut in batch:
+                    try:
+                        outs.append(await self.run_sync(decide, sub))
+                    except Exception as one:  # this message's own failure, answered as such
+                        if not fut.done():
+                            fut.set_exception(one)
+                        outs.append(SubmitOutcome(-1))
+            for (_sub, fut), out in zip(batch, outs, strict=True):
+                if not fut.done():
+                    fut.set_result(out)
 
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         self._server = await asyncio.start_server(

@@ -179,7 +179,7 @@ class SgipSession(Session[pdu.Header]):
         wants = sub.report_flag in (0, 1)
         s = self.submission(src=sub.sp_number, dest=user, text=text, registered_delivery=int(wants),
                             part_ids=part_ids)  # fmt: skip
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         result = sgip_result(out.status)
         if result != Result.OK:
             if part_ids and wants:

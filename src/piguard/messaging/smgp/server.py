@@ -203,7 +203,7 @@ class SmgpSession(Session[pdu.Header]):
             registered_delivery=sub.need_report,
             part_ids=[pdu.msg_id_str(i) for i in part_ids],
         )
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         status = smgp_status(out.status)
         if status != St.OK:
             if part_ids and sub.need_report == 1:

@@ -64,6 +64,21 @@ def decide_submission(
         )
 
 
+def decide_submissions(
+    subs: Sequence[Submission],
+    *,
+    hold_status: int = Status.PG_HELD,
+    accept_held: bool = False,
+    protocol: str = "smpp",
+) -> list[SubmitOutcome]:
+    """:func:`decide_submission` for the messages waiting at once (:func:`service.decide_many`),
+    in one unit of work: one context load and one commit for all, as an HTTP batch."""
+    with unit_of_work() as session:
+        return service.decide_many(
+            session, subs, hold_status=hold_status, accept_held=accept_held, protocol=protocol
+        )
+
+
 smpp_client_ref = service.client_ref
 
 
