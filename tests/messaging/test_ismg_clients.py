@@ -516,3 +516,62 @@ def test_a_cmpp2_link_sends_long_messages_in_parts_and_reads_their_reports(
     finally:
         loop_thread.run(gw.stop())
         loop_thread.run(mock.stop())
+
+
+class _Decider:
+    """A decider that decides several at once (as the gateway's does), recording each batch."""
+
+    def __init__(self, fail_batches: bool = False) -> None:
+        self.batches: list[int] = []
+        self.single = 0
+        self.fail_batches = fail_batches
+
+    def __call__(self, sub):  # type: ignore[no-untyped-def]
+        from piguard.messaging.ismg.transport import SubmitOutcome
+
+        self.single += 1
+        return SubmitOutcome(0, "r", "r", "allow")
+
+    def many(self, subs):  # type: ignore[no-untyped-def]
+        from piguard.messaging.ismg.transport import SubmitOutcome
+
+        self.batches.append(len(subs))
+        if self.fail_batches:
+            raise RuntimeError("the database went away")
+        return [SubmitOutcome(0, "r", "r", "allow") for _ in subs]
+
+
+@pytest.mark.parametrize("fail_batches", [False, True])
+def test_submits_waiting_at_once_are_decided_together(loop_thread: LoopThread, fail_batches: bool) -> None:
+    """piguard's CMPP client against piguard's CMPP server: 24 submits in flight are decided in
+    batches (fewer calls than messages); a batch that fails is decided message by message."""
+    from piguard.messaging.cmpp.config import CmppSettings
+    from piguard.messaging.cmpp.server import CmppServer
+    from piguard.messaging.ismg.transport import Account, Login
+
+    def authenticate(req: cmpp.Connect) -> Login:
+        return Login(Account(req.source_addr, 1, "cp", window=32), SECRET)
+
+    decider = _Decider(fail_batches)
+    server = CmppServer(authenticate=authenticate, decide=decider, settings=CmppSettings(workers=2))
+    _h, port = loop_thread.run(server.start("127.0.0.1", 0))
+    client = CmppClient(ClientConfig("127.0.0.1", port, "901234", SECRET, window=24))
+
+    async def send_all() -> list[int]:
+        res = await asyncio.gather(
+            *(
+                client.submit_encoded("10690002", f"+86138123400{i:02d}", client.encode("hi"))
+                for i in range(24)
+            )
+        )
+        return [r[0].status for r in res]
+
+    try:
+        loop_thread.run(client.start())
+        loop_thread.run(client.wait_bound(10))
+        assert loop_thread.run(send_all()) == [0] * 24
+        assert sum(decider.batches) == 24 and len(decider.batches) < 24
+        assert decider.single == (24 if fail_batches else 0)
+    finally:
+        loop_thread.run(client.stop())
+        loop_thread.run(server.stop())
