@@ -210,7 +210,7 @@ class SpSession(Session[pdu.Header]):
             return 0, result
         msg_id = self.server.msg_ids.next()
         if sub.registered_delivery == 1 and out.record_ref and self.server.on_accepted is not None:
-            await self.server.run_sync(
+            await self.server.keep_async(
                 self.server.on_accepted, s, out.record_ref, [*part_ids, msg_id], sub.dest_terminal_ids[0]
             )
         return msg_id, result
@@ -247,7 +247,7 @@ class CmppServer(BaseServer[SpSession]):
         decide: Decider,
         settings: CmppSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[int], str], object] | None = None,
     ) -> None:
         cfg = settings or CmppSettings()
         super().__init__(FRAMING, cfg, "cmpp-decide")

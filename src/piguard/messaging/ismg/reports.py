@@ -56,17 +56,32 @@ def keep_for_report(
     """An allowed message whose content provider asked for a status report (SMGP, SGIP)."""
     with unit_of_work() as session:
         session.add(
-            IsmgMessage(
-                protocol=protocol,
-                record_ref=record_ref,
-                login=login,
-                msg_ids=msg_ids,
-                src_id=src_id[:21],
-                dest_enc=crypto.encrypt(dest),
-                submitted_at=utcnow(),
-                failures_only=failures_only,
-            )
+            report_row(protocol, login, record_ref, msg_ids, src_id, dest, failures_only=failures_only)
         )
+
+
+def report_row(
+    protocol: str,
+    login: str,
+    record_ref: str,
+    msg_ids: list[str],
+    src_id: str,
+    dest: str,
+    *,
+    failures_only: bool = False,
+) -> IsmgMessage:
+    """The row :func:`keep_for_report` writes (the servers write the rows of the messages accepted
+    at once together: ``BaseServer.keep_async``)."""
+    return IsmgMessage(
+        protocol=protocol,
+        record_ref=record_ref,
+        login=login,
+        msg_ids=msg_ids,
+        src_id=src_id[:21],
+        dest_enc=crypto.encrypt(dest),
+        submitted_at=utcnow(),
+        failures_only=failures_only,
+    )
 
 
 def due_reports(model: Any, login_col: Any, logins: list[str], limit: int, *filters: Any) -> list[Due]:

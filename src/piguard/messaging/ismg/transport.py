@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from piguard.core.calendar import SHANGHAI
-from piguard.core.db import utcnow
+from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
 
 __all__ = ["Account", "BaseServer", "Framing", "Reassembler", "Session", "TokenBucket", "shanghai_now"]
@@ -440,6 +440,8 @@ class BaseServer(Generic[S]):
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix=thread_prefix)
         self._waiting: list[tuple[Submission, asyncio.Future[SubmitOutcome]]] = []
         self._decider: asyncio.Task[None] | None = None
+        self._keeping: list[tuple[Callable[..., object], tuple[Any, ...], asyncio.Future[None]]] = []
+        self._keeper: asyncio.Task[None] | None = None
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -462,6 +464,39 @@ class BaseServer(Generic[S]):
         if self._decider is None or self._decider.done():
             self._decider = asyncio.ensure_future(self._decide_waiting(decide, many))
         return await fut
+
+    async def keep_async(self, fn: Callable[..., object], *args: Any) -> None:
+        """A message kept for its status report: ``fn(*args)`` builds its row (a callable that
+        writes it itself and returns None works too). The rows of the messages accepted at the same
+        moment are written in one worker call and one transaction; a batch that fails is written
+        row by row, and a row that cannot be written raises to its own submit."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keeping.append((fn, args, fut))
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.ensure_future(self._keep_waiting())
+        await fut
+
+    async def _keep_waiting(self) -> None:
+        while self._keeping:
+            batch, self._keeping = self._keeping[: self.DECIDE_BATCH], self._keeping[self.DECIDE_BATCH :]
+            try:
+                await self.run_sync(_add_rows, [(fn, args) for fn, args, _ in batch])
+                errors: list[BaseException | None] = [None] * len(batch)
+            except Exception:
+                errors = []
+                for fn, args, _ in batch:
+                    try:
+                        await self.run_sync(_add_rows, [(fn, args)])
+                        errors.append(None)
+                    except Exception as one:
+                        errors.append(one)
+            for (_fn, _args, fut), err in zip(batch, errors, strict=True):
+                if fut.done():
+                    continue
+                if err is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(err)
 
     async def _decide_waiting(self, decide: Callable[[Submission], SubmitOutcome], many: Any) -> None:
         while self._waiting:
@@ -526,3 +561,12 @@ class BaseServer(Generic[S]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+
+def _add_rows(calls: list[tuple[Callable[..., object], tuple[Any, ...]]]) -> None:
+    """The rows the calls build, in one transaction (a call that returns None wrote its own)."""
+    with unit_of_work() as session:
+        for fn, args in calls:
+            row = fn(*args)
+            if row is not None:
+                session.add(row)

@@ -17,7 +17,8 @@ from piguard.identity.passwords import burn_time
 from piguard.messaging.ismg import accounts
 from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
-from piguard.messaging.ismg.reports import Due, keep_for_report
+from piguard.messaging.ismg.models import IsmgMessage
+from piguard.messaging.ismg.reports import Due, report_row
 from piguard.messaging.ismg.transport import (
     Login,
     LoginRefused,
@@ -54,8 +55,8 @@ def authenticate(req: pdu.Bind) -> Login:
         return Login(account_of(acc, acc.login, cp), acc.secret)
 
 
-def _keep(sub: Submission, record_ref: str, ids: list[str], user: str, report_flag: int) -> None:
-    keep_for_report(
+def _keep(sub: Submission, record_ref: str, ids: list[str], user: str, report_flag: int) -> IsmgMessage:
+    return report_row(
         "sgip", sub.account.system_id, record_ref, ids, sub.source_addr, user, failures_only=report_flag == 0
     )
 

@@ -189,7 +189,9 @@ class SgipSession(Session[pdu.Header]):
             return result
         if wants and out.record_ref and self.server.on_accepted is not None:
             ids = [*part_ids, own]
-            await self.server.run_sync(self.server.on_accepted, s, out.record_ref, ids, user, sub.report_flag)
+            await self.server.keep_async(
+                self.server.on_accepted, s, out.record_ref, ids, user, sub.report_flag
+            )
         return result
 
     async def _reject_parts(self, part_ids: list[str], user: str, result: int) -> None:
@@ -232,7 +234,7 @@ class SgipServer(BaseServer[SgipSession]):
         decide: Decider,
         settings: SgipSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[str], str, int], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[str], str, int], object] | None = None,
     ) -> None:
         cfg = settings or SgipSettings()
         super().__init__(FRAMING, cfg, "sgip-decide")

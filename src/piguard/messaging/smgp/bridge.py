@@ -16,7 +16,8 @@ from piguard.messaging.ismg import accounts
 from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
-from piguard.messaging.ismg.reports import Due, keep_for_report
+from piguard.messaging.ismg.models import IsmgMessage
+from piguard.messaging.ismg.reports import Due, report_row
 from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome, shanghai_now
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.smgp import pdu
@@ -55,8 +56,8 @@ def make_authenticator(
     return authenticate
 
 
-def _keep(sub: Submission, record_ref: str, msg_ids: list[str], dest: str) -> None:
-    keep_for_report("smgp", sub.account.system_id, record_ref, msg_ids, sub.source_addr, dest)
+def _keep(sub: Submission, record_ref: str, msg_ids: list[str], dest: str) -> IsmgMessage:
+    return report_row("smgp", sub.account.system_id, record_ref, msg_ids, sub.source_addr, dest)
 
 
 class SmgpGateway(SharedTableGateway):

@@ -214,7 +214,7 @@ class SmgpSession(Session[pdu.Header]):
         msg_id = self.server.msg_ids.next()
         if sub.need_report == 1 and out.record_ref and self.server.on_accepted is not None:
             ids = [pdu.msg_id_str(i) for i in [*part_ids, msg_id]]
-            await self.server.run_sync(self.server.on_accepted, s, out.record_ref, ids, dest)
+            await self.server.keep_async(self.server.on_accepted, s, out.record_ref, ids, dest)
         return msg_id, status
 
     async def _reject_parts(self, part_ids: list[bytes], src: str, dest: str) -> None:
@@ -274,7 +274,7 @@ class SmgpServer(BaseServer[SmgpSession]):
         decide: Decider,
         settings: SmgpSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[str], str], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[str], str], object] | None = None,
     ) -> None:
         cfg = settings or SmgpSettings()
         super().__init__(FRAMING, cfg, "smgp-decide")
