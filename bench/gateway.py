@@ -743,34 +743,21 @@ def end_to_end(
     return out
 
 
-class BenchIsmg:
+class BenchIsmg(BenchSmsc):
     """A test ISMG for the CMPP end-to-end figure: loopback only, on piguard's CMPP codec; answers
     every CMPP_CONNECT (Status 0, with the AuthenticatorISMG of ``secret``), CMPP_ACTIVE_TEST and
-    CMPP_SUBMIT at once and counts whole messages (Pk_number == Pk_total) and parts. Its own asyncio
-    loop in a thread, which also runs the content providers' CMPP clients; :meth:`close` stops it."""
+    CMPP_SUBMIT at once and counts whole messages (Pk_number == Pk_total) and parts. The loop in its
+    thread (:class:`BenchSmsc`'s) also runs the content providers' CMPP clients (:meth:`run`)."""
 
     def __init__(self, secret: str) -> None:
-        import asyncio
-        import threading
-
         self.secret = secret
-        self.count = self.parts = self.logins = 0
-        self.last_at = 0.0
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="bench-ismg", daemon=True)
-        self._thread.start()
-        self.port = self.run(self._start())
+        self.logins = 0
+        super().__init__()
 
     def run(self, coro: Any, timeout: float = 600) -> Any:
         import asyncio
 
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def _start(self) -> int:
-        import asyncio
-
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
 
     async def _session(self, reader: Any, writer: Any) -> None:
         import asyncio
@@ -813,19 +800,6 @@ class BenchIsmg:
             pass
         finally:
             writer.close()
-
-    def close(self) -> None:
-        import asyncio
-
-        async def _stop() -> None:
-            self._server.close()
-            for t in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-                t.cancel()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(_stop(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
 
 
 def cmpp_end_to_end(

@@ -7,6 +7,7 @@ bad input from an ISMG is logged, retried, never lost."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections import Counter
 from collections.abc import Iterator
@@ -207,11 +208,18 @@ def log_stream() -> Iterator[io.StringIO]:
     configure_logging("INFO")
 
 
-def _one_link(loop_thread: LoopThread, mock: MockIsmg, protocol: str = "cmpp3") -> SmppGateway:
+@contextlib.contextmanager
+def _one_link(loop_thread: LoopThread, mock: MockIsmg, protocol: str = "cmpp3") -> Iterator[SmppGateway]:
+    """The mock ISMG started, and a gateway whose one link (China Mobile's) goes to it."""
+    loop_thread.run(mock.start())
     link = LinkConfig("cmcc", ("china_mobile",), protocol, "127.0.0.1", mock.port, mock.login, SECRET, 4)
     gw = SmppGateway(SmppSettings(dispatch_interval=0.1, workers=2, upstream_enquire_link=0.3), links=[link])
     loop_thread.run(gw.start("127.0.0.1", 0))
-    return gw
+    try:
+        yield gw
+    finally:
+        loop_thread.run(gw.stop())
+        loop_thread.run(mock.stop())
 
 
 def test_a_refused_login_is_logged_and_retried_and_the_messages_wait(
@@ -219,9 +227,7 @@ def test_a_refused_login_is_logged_and_retried_and_the_messages_wait(
 ) -> None:
     build(session)
     mock = MockCmppIsmg(free_port(), login="901234", login_status=3)
-    loop_thread.run(mock.start())
-    gw = _one_link(loop_thread, mock)
-    try:
+    with _one_link(loop_thread, mock) as gw:
         up = gw.links[0].upstream
         assert isinstance(up, CmppClient)
         wait_for(lambda: up.refusals >= 1, 10)
@@ -235,9 +241,6 @@ def test_a_refused_login_is_logged_and_retried_and_the_messages_wait(
         out = log_stream.getvalue()
         assert "cmpp3.upstream_login_refused" in out and "status=3" in out.replace('"', "").replace(": ", "=")
         assert "13812345678" not in out and NOTICE not in out  # no PI in the log
-    finally:
-        loop_thread.run(gw.stop())
-        loop_thread.run(mock.stop())
 
 
 def test_a_wrong_length_packet_drops_the_link_which_comes_back_and_nothing_is_lost(
@@ -245,9 +248,7 @@ def test_a_wrong_length_packet_drops_the_link_which_comes_back_and_nothing_is_lo
 ) -> None:
     build(session)
     mock = MockSmgpIsmg(free_port(), login="pgsmgp01")
-    loop_thread.run(mock.start())
-    gw = _one_link(loop_thread, mock, "smgp")
-    try:
+    with _one_link(loop_thread, mock, "smgp") as gw:
         wait_for(lambda: mock.logins == 1, 10)
         loop_thread.run(mock.inject(bad_length_header(12)))
         wait_for(lambda: mock.logins == 2, 15)  # the framing is lost: the link goes and comes back
@@ -256,9 +257,6 @@ def test_a_wrong_length_packet_drops_the_link_which_comes_back_and_nothing_is_lo
         wait_for(lambda: _statuses(session, refs) == ["delivered"] * 2, 15)
         assert Counter(g.dest for g in mock.messages()) == Counter({"13812345678": 1, "13812340001": 1})
         assert "smgp.upstream_bad_length" in log_stream.getvalue()
-    finally:
-        loop_thread.run(gw.stop())
-        loop_thread.run(mock.stop())
 
 
 def test_an_unknown_command_is_logged_and_the_link_survives(
@@ -266,9 +264,7 @@ def test_an_unknown_command_is_logged_and_the_link_survives(
 ) -> None:
     build(session)
     mock = MockCmppIsmg(free_port(), login="901234")
-    loop_thread.run(mock.start())
-    gw = _one_link(loop_thread, mock)
-    try:
+    with _one_link(loop_thread, mock) as gw:
         wait_for(lambda: mock.logins == 1, 10)
         loop_thread.run(mock.inject(cmpp.frame(0x00000099, 77, b"\x01\x02")))
         loop_thread.run(mock.inject(cmpp.frame(cmpp.Cmd.DELIVER, 78, b"\x00" * 9)))  # fields do not read
@@ -279,9 +275,6 @@ def test_an_unknown_command_is_logged_and_the_link_survives(
         assert mock.logins == 1 and len(mock.received) == 1
         out = log_stream.getvalue()
         assert "cmpp3.upstream_unknown_command" in out and "cmpp3.upstream_deliver_unreadable" in out
-    finally:
-        loop_thread.run(gw.stop())
-        loop_thread.run(mock.stop())
 
 
 def test_an_ismg_that_cannot_prove_the_secret_is_not_logged_in_to(loop_thread: LoopThread) -> None:
@@ -500,9 +493,7 @@ def test_a_cmpp2_link_sends_long_messages_in_parts_and_reads_their_reports(
     parts with TP_udhi 1, each part's report applied before the message is delivered."""
     build(session)
     mock = MockCmppIsmg(free_port(), login="901234")
-    loop_thread.run(mock.start())
-    gw = _one_link(loop_thread, mock, "cmpp2")
-    try:
+    with _one_link(loop_thread, mock, "cmpp2") as gw:
         wait_for(lambda: mock.logins == 1, 10)
         assert mock.version == cmpp.V20
         refs = _queue(session, [MOBILE], LONG) + _queue(session, ["+8613812340001"], "piguard ok")
@@ -513,9 +504,6 @@ def test_a_cmpp2_link_sends_long_messages_in_parts_and_reads_their_reports(
         assert b"".join(g.content for g in parts).decode("utf-16-be") == LONG
         [short] = [g for g in mock.received if g.dest == "13812340001"]
         assert (short.fmt, short.content) == (FMT_ASCII, b"piguard ok")
-    finally:
-        loop_thread.run(gw.stop())
-        loop_thread.run(mock.stop())
 
 
 class _Decider:

@@ -30,7 +30,7 @@ from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome
 from piguard.messaging.models import ContentProvider
 from piguard.regulations.markers import carries
 
-__all__ = ["CmppGateway", "keep_for_report", "make_authenticator", "report_row", "timestamp_skew"]
+__all__ = ["CmppGateway", "make_authenticator", "report_row", "timestamp_skew"]
 
 log = get_logger("piguard.cmpp")
 
@@ -140,15 +140,10 @@ class CmppGateway(ReportingGateway):
         return True
 
 
-def keep_for_report(sub: Submission, record_ref: str, msg_ids: list[int], dest: str) -> None:
-    """An allowed message whose SP asked for a status report: its Msg_Ids, kept to report to."""
-    with unit_of_work() as session:
-        session.add(report_row(sub, record_ref, msg_ids, dest))
-
-
 def report_row(sub: Submission, record_ref: str, msg_ids: list[int], dest: str) -> CmppMessage:
-    """The row :func:`keep_for_report` writes (the server writes the rows of the messages accepted
-    at once together: ``BaseServer.keep_async``)."""
+    """An allowed message whose SP asked for a status report: the row keeping its Msg_Ids to report
+    to (the server writes the rows of the messages accepted at once together:
+    ``BaseServer.keep_async``)."""
     return CmppMessage(
         record_ref=record_ref,
         source_addr=sub.account.system_id,

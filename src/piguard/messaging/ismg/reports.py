@@ -43,23 +43,6 @@ def yymmddhhmm(when: datetime | None) -> str:
     return (when or utcnow()).astimezone(SHANGHAI).strftime("%y%m%d%H%M")
 
 
-def keep_for_report(
-    protocol: str,
-    login: str,
-    record_ref: str,
-    msg_ids: list[str],
-    src_id: str,
-    dest: str,
-    *,
-    failures_only: bool = False,
-) -> None:
-    """An allowed message whose content provider asked for a status report (SMGP, SGIP)."""
-    with unit_of_work() as session:
-        session.add(
-            report_row(protocol, login, record_ref, msg_ids, src_id, dest, failures_only=failures_only)
-        )
-
-
 def report_row(
     protocol: str,
     login: str,
@@ -70,8 +53,9 @@ def report_row(
     *,
     failures_only: bool = False,
 ) -> IsmgMessage:
-    """The row :func:`keep_for_report` writes (the servers write the rows of the messages accepted
-    at once together: ``BaseServer.keep_async``)."""
+    """An allowed message whose content provider asked for a status report (SMGP, SGIP): the row
+    kept for it (the servers write the rows of the messages accepted at once together:
+    ``BaseServer.keep_async``)."""
     return IsmgMessage(
         protocol=protocol,
         record_ref=record_ref,
