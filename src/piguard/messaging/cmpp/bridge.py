@@ -30,7 +30,7 @@ from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome
 from piguard.messaging.models import ContentProvider
 from piguard.regulations.markers import carries
 
-__all__ = ["CmppGateway", "keep_for_report", "make_authenticator", "timestamp_skew"]
+__all__ = ["CmppGateway", "make_authenticator", "report_row", "timestamp_skew"]
 
 log = get_logger("piguard.cmpp")
 
@@ -82,7 +82,7 @@ class CmppGateway(ReportingGateway):
             decide=decide or gateway_decider("cmpp", self.settings.accept_held),
             settings=self.settings,
             clock=clock,
-            on_accepted=keep_for_report,
+            on_accepted=report_row,
         )
         self.clock = clock
 
@@ -140,16 +140,15 @@ class CmppGateway(ReportingGateway):
         return True
 
 
-def keep_for_report(sub: Submission, record_ref: str, msg_ids: list[int], dest: str) -> None:
-    """An allowed message whose SP asked for a status report: its Msg_Ids, kept to report to."""
-    with unit_of_work() as session:
-        session.add(
-            CmppMessage(
-                record_ref=record_ref,
-                source_addr=sub.account.system_id,
-                msg_ids=[f"{m:016x}" for m in msg_ids],
-                src_id=sub.source_addr[:21],
-                dest_enc=crypto.encrypt(dest),
-                submitted_at=utcnow(),
-            )
-        )
+def report_row(sub: Submission, record_ref: str, msg_ids: list[int], dest: str) -> CmppMessage:
+    """An allowed message whose SP asked for a status report: the row keeping its Msg_Ids to report
+    to (the server writes the rows of the messages accepted at once together:
+    ``BaseServer.keep_async``)."""
+    return CmppMessage(
+        record_ref=record_ref,
+        source_addr=sub.account.system_id,
+        msg_ids=[f"{m:016x}" for m in msg_ids],
+        src_id=sub.source_addr[:21],
+        dest_enc=crypto.encrypt(dest),
+        submitted_at=utcnow(),
+    )

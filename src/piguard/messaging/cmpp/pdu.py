@@ -101,38 +101,22 @@ def _length(message: str) -> CmppError:
     return CmppError(SubmitResult.LENGTH, message)
 
 
-def parse_header(data: bytes) -> Header:
-    return codec.parse_u32_header(data, _structure)
+_CODEC = codec.U32Codec(_structure, _length, MAX_PACKET, "Total_Length")
+parse_header = _CODEC.parse_header
+split_packet = _CODEC.split_packet
+frame = codec.frame_u32
+_Reader = codec.Reader
+_new_reader = _CODEC.reader
+_octets = _CODEC.octets
 
 
 def check_length(h: Header) -> None:
     """Total_Length below the header or above :data:`MAX_PACKET`: the framing is lost."""
-    if h.length < HEADER_LEN or h.length > MAX_PACKET:
+    if not _CODEC.length_ok(h):
         raise CmppError(SubmitResult.LENGTH, f"Total_Length {h.length} out of range")
 
 
-frame = codec.frame_u32
-
-
-def split_packet(data: bytes) -> tuple[Header, bytes]:
-    """A whole packet (header + body) -> (header, body); the length must match exactly."""
-    h = parse_header(data)
-    check_length(h)
-    if h.length != len(data):
-        raise CmppError(SubmitResult.LENGTH, "Total_Length does not match the packet")
-    return h, data[HEADER_LEN:]
-
-
 # ------------------------------------------------------------------------------------ fields
-
-
-class _Reader(codec.Reader):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data, _structure, _length, _structure)
-
-
-def _octets(value: str, n: int) -> bytes:
-    return codec.octets(value, n, _structure)
 
 
 def _tail(r: _Reader, version: int) -> str:
@@ -195,7 +179,7 @@ def encode_connect(c: Connect) -> bytes:
 
 
 def decode_connect(body: bytes) -> Connect:
-    r = _Reader(body)
+    r = _new_reader(body)
     c = Connect(r.text(6), r.take(16), r.u8(), r.u32())
     r.end()
     return c
@@ -214,7 +198,7 @@ def encode_connect_resp(c: ConnectResp, version: int) -> bytes:
 
 
 def decode_connect_resp(body: bytes, version: int) -> ConnectResp:
-    r = _Reader(body)
+    r = _new_reader(body)
     c = ConnectResp(_get_result(r, version), r.take(16), r.u8())
     r.end()
     return c
@@ -323,7 +307,7 @@ def encode_submit(s: Submit, version: int) -> bytes:
 
 def decode_submit(body: bytes, version: int) -> Submit:
     tw = term_width(version)
-    r = _Reader(body)
+    r = _new_reader(body)
     msg_id, pk_total, pk_number, reg, level = r.u64(), r.u8(), r.u8(), r.u8(), r.u8()
     service_id, fee_user_type, fee_terminal = r.text(10), r.u8(), r.text(tw)
     fee_terminal_type = r.u8() if version >= V30 else 0
@@ -358,7 +342,7 @@ def encode_msg_resp(m: MsgResp, version: int) -> bytes:
 
 
 def decode_msg_resp(body: bytes, version: int) -> MsgResp:
-    r = _Reader(body)
+    r = _new_reader(body)
     m = MsgResp(r.u64(), _get_result(r, version))
     r.end()
     return m
@@ -393,7 +377,7 @@ def encode_report(rp: Report, version: int) -> bytes:
 
 
 def decode_report(data: bytes, version: int) -> Report:
-    r = _Reader(data)
+    r = _new_reader(data)
     rp = Report(r.u64(), r.text(7), r.text(10), r.text(10), r.text(term_width(version)), r.u32())
     r.end()
     return rp
@@ -435,7 +419,7 @@ def encode_deliver(d: Deliver, version: int) -> bytes:
 
 
 def decode_deliver(body: bytes, version: int) -> Deliver:
-    r = _Reader(body)
+    r = _new_reader(body)
     msg_id, dest, service = r.u64(), r.text(21), r.text(10)
     tp_pid, tp_udhi, fmt = r.u8(), r.u8(), r.u8()
     src = r.text(term_width(version))

@@ -52,7 +52,7 @@ def _length_ok(header: pdu.Header) -> bool:
     return True
 
 
-_FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
+FRAMING = SimpleFraming("cmpp", pdu.HEADER_LEN, pdu.parse_header, _length_ok, pdu.frame)
 #: CMPP_CONNECT refused (Status, why)
 ConnectRefused = LoginRefused
 #: Connect -> Login, or raises ConnectRefused; sync (worker thread)
@@ -200,7 +200,7 @@ class SpSession(Session[pdu.Header]):
             registered_delivery=sub.registered_delivery,
             part_ids=[f"{i:016x}" for i in part_ids],
         )
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         result = cmpp_result(out.status)
         if result != 0:
             if part_ids and sub.registered_delivery == 1:
@@ -210,7 +210,7 @@ class SpSession(Session[pdu.Header]):
             return 0, result
         msg_id = self.server.msg_ids.next()
         if sub.registered_delivery == 1 and out.record_ref and self.server.on_accepted is not None:
-            await self.server.run_sync(
+            await self.server.keep_async(
                 self.server.on_accepted, s, out.record_ref, [*part_ids, msg_id], sub.dest_terminal_ids[0]
             )
         return msg_id, result
@@ -247,10 +247,10 @@ class CmppServer(BaseServer[SpSession]):
         decide: Decider,
         settings: CmppSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[int], str], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[int], str], object] | None = None,
     ) -> None:
         cfg = settings or CmppSettings()
-        super().__init__(_FRAMING, cfg, "cmpp-decide")
+        super().__init__(FRAMING, cfg, "cmpp-decide")
         self.on_accepted = on_accepted
         self.authenticate = authenticate
         self.decide = decide

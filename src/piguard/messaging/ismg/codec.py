@@ -28,6 +28,38 @@ def frame_u32(command_id: int, sequence: int, body: bytes = b"") -> bytes:
     return struct.pack(">III", 12 + len(body), command_id, sequence & 0xFFFFFFFF) + body
 
 
+@dataclass(frozen=True, slots=True)
+class U32Codec:
+    """The packet pieces of a protocol with the 12-octet length-first header (CMPP, SMGP), made with
+    its own errors: ``structure`` (fields that do not read, text that is not ASCII), ``length``
+    (lengths out of range or not matching), its longest packet and the name of its length field."""
+
+    structure: Callable[[str], Exception]
+    length: Callable[[str], Exception]
+    max_packet: int
+    length_field: str
+
+    def parse_header(self, data: bytes) -> Header:
+        return parse_u32_header(data, self.structure)
+
+    def length_ok(self, h: Header) -> bool:
+        """A length below the header or above the limit: the framing is lost."""
+        return 12 <= h.length <= self.max_packet
+
+    def split_packet(self, data: bytes) -> tuple[Header, bytes]:
+        """A whole packet (header + body) -> (header, body); the length must match exactly."""
+        h = self.parse_header(data)
+        if not self.length_ok(h) or h.length != len(data):
+            raise self.length(f"{self.length_field} does not match the packet")
+        return h, data[12:]
+
+    def reader(self, data: bytes) -> Reader:
+        return Reader(data, self.structure, self.length, self.structure)
+
+    def octets(self, value: str, n: int) -> bytes:
+        return octets(value, n, self.structure)
+
+
 class Reader:
     """Reads a body field by field; ``short``, ``long`` and ``bad_text`` make the protocol's error."""
 

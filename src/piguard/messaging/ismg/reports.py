@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from piguard.core import crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.db import unit_of_work, utcnow
 from piguard.messaging.ismg.models import IsmgMessage
 from piguard.messaging.models import MessageRecord
+from piguard.messaging.smpp.models import SmppUpstreamPart
 
 #: record status -> report Stat (CMPP 7.4.5.1 / SMGP 3.0 report text: DELIVRD, UNDELIV, ...)
 STAT = {"delivered": "DELIVRD", "failed": "UNDELIV"}
@@ -33,13 +35,15 @@ class Due:
     submit_time: str
     done_time: str
     failures_only: bool = False
+    #: the SMS centre's or carrier ISMG's error code of a failure (3 characters, "" when none came)
+    error: str = ""
 
 
 def yymmddhhmm(when: datetime | None) -> str:
     return (when or utcnow()).astimezone(SHANGHAI).strftime("%y%m%d%H%M")
 
 
-def keep_for_report(
+def report_row(
     protocol: str,
     login: str,
     record_ref: str,
@@ -48,21 +52,20 @@ def keep_for_report(
     dest: str,
     *,
     failures_only: bool = False,
-) -> None:
-    """An allowed message whose content provider asked for a status report (SMGP, SGIP)."""
-    with unit_of_work() as session:
-        session.add(
-            IsmgMessage(
-                protocol=protocol,
-                record_ref=record_ref,
-                login=login,
-                msg_ids=msg_ids,
-                src_id=src_id[:21],
-                dest_enc=crypto.encrypt(dest),
-                submitted_at=utcnow(),
-                failures_only=failures_only,
-            )
-        )
+) -> IsmgMessage:
+    """An allowed message whose content provider asked for a status report (SMGP, SGIP): the row
+    kept for it (the servers write the rows of the messages accepted at once together:
+    ``BaseServer.keep_async``)."""
+    return IsmgMessage(
+        protocol=protocol,
+        record_ref=record_ref,
+        login=login,
+        msg_ids=msg_ids,
+        src_id=src_id[:21],
+        dest_enc=crypto.encrypt(dest),
+        submitted_at=utcnow(),
+        failures_only=failures_only,
+    )
 
 
 def due_reports(model: Any, login_col: Any, logins: list[str], limit: int, *filters: Any) -> list[Due]:
@@ -83,6 +86,7 @@ def due_reports(model: Any, login_col: Any, logins: list[str], limit: int, *filt
             .order_by(model.id)
             .limit(limit)
         ).all()
+        errors = centre_errors(session, [m.record_ref for m, _l, status, _a in rows if status == "failed"])
         return [
             Due(
                 m.id,
@@ -94,9 +98,25 @@ def due_reports(model: Any, login_col: Any, logins: list[str], limit: int, *filt
                 yymmddhhmm(m.submitted_at),
                 yymmddhhmm(status_at),
                 bool(getattr(m, "failures_only", False)),
+                errors.get(m.record_ref, ""),
             )
             for m, login, status, status_at in rows
         ]
+
+
+def centre_errors(session: Session, refs: list[str]) -> dict[str, str]:
+    """The error code the upstream link's centre gave a failed part of each message (its receipt or
+    status report, ``msg_smpp_upstream_parts``), when it gave one other than 000."""
+    if not refs:
+        return {}
+    out: dict[str, str] = {}
+    for ref, error in session.execute(
+        select(SmppUpstreamPart.record_ref, SmppUpstreamPart.error)
+        .where(SmppUpstreamPart.record_ref.in_(refs), SmppUpstreamPart.error.not_in(("", "000")))
+        .order_by(SmppUpstreamPart.id)
+    ):
+        out.setdefault(ref, error)
+    return out
 
 
 def mark_sent(model: Any, ids: list[int]) -> None:

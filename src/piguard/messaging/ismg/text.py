@@ -8,6 +8,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from piguard.messaging.smpp.pdu import ESM_UDHI
+from piguard.messaging.smpp.text import Encoded, split_ucs2
+
 FMT_ASCII = 0
 FMT_UCS2 = 8
 FMT_GBK = 15
@@ -83,3 +86,29 @@ def encode_text(text: str, limit: int = 140) -> tuple[int, bytes]:
         return FMT_ASCII, text.encode("ascii")[:limit]
     except UnicodeEncodeError:
         return FMT_UCS2, text.encode("utf-16-be")[: limit - limit % 2]
+
+
+#: octets of a message in one part, and of each part of a long one after its 6-octet UDH
+SINGLE_OCTETS, PART_OCTETS = 140, 134
+
+
+def encode_for_ismg(text: str, ref: int) -> Encoded:
+    """A message towards a carrier's ISMG: Msg_Fmt 0 (ASCII) when every character is ASCII, else 8
+    (UCS2, Chinese); longer than 140 octets, parts of at most 134 octets each with a UDH (IE 00,
+    8-bit reference ``ref``; TP_udhi 1, Pk_total/Pk_number), never between the halves of a
+    surrogate pair. ``esm_class`` is SMPP's UDHI bit when the parts carry a UDH."""
+    try:
+        data, fmt = text.encode("ascii"), FMT_ASCII
+    except UnicodeEncodeError:
+        data, fmt = text.encode("utf-16-be"), FMT_UCS2
+    if len(data) <= SINGLE_OCTETS:
+        return Encoded(fmt, (data,), 0)
+    if fmt == FMT_UCS2:
+        chunks = split_ucs2(data, PART_OCTETS)
+    else:
+        chunks = [data[i : i + PART_OCTETS] for i in range(0, len(data), PART_OCTETS)]
+    if len(chunks) > 255:
+        raise TextError("message too long for 255 parts")
+    ref &= 0xFF
+    parts = tuple(bytes([5, 0, 3, ref, len(chunks), n]) + c for n, c in enumerate(chunks, start=1))
+    return Encoded(fmt, parts, ESM_UDHI)

@@ -16,14 +16,14 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from piguard.core.calendar import SHANGHAI
-from piguard.core.db import utcnow
+from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
 
 __all__ = ["Account", "BaseServer", "Framing", "Reassembler", "Session", "TokenBucket", "shanghai_now"]
@@ -117,21 +117,40 @@ class SubmitOutcome:
 
 
 class TokenBucket:
-    def __init__(self, rate: int) -> None:
+    """``rate`` tokens a second, at most ``rate`` kept (a second's burst); 0: no limit. ``clock``
+    (seconds, monotonic) is injectable so a test counts what one simulated tick allows."""
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
+        self.clock = clock
         self.tokens = float(rate)
-        self.at = time.monotonic()
+        self.at = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(float(self.rate), self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = now
 
     def take(self) -> bool:
         if self.rate <= 0:
             return True
-        now = time.monotonic()
-        self.tokens = min(float(self.rate), self.tokens + (now - self.at) * self.rate)
-        self.at = now
+        self._refill()
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
         return False
+
+    def wait_time(self) -> float:
+        """Seconds until the next token (0 when one is there or there is no limit)."""
+        if self.rate <= 0:
+            return 0.0
+        self._refill()
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Wait for a token (a link's ``max_rate``: the submit waits, it is not refused)."""
+        while not self.take():
+            await sleep(max(self.wait_time(), 0.001))
 
 
 class LoginRefused(Exception):
@@ -419,9 +438,87 @@ class BaseServer(Generic[S]):
         self.sessions: set[S] = set()
         self._server: asyncio.Server | None = None
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix=thread_prefix)
+        self._waiting: list[tuple[Submission, asyncio.Future[SubmitOutcome]]] = []
+        self._decider: asyncio.Task[None] | None = None
+        self._keeping: list[tuple[Callable[..., object], tuple[Any, ...], asyncio.Future[None]]] = []
+        self._keeper: asyncio.Task[None] | None = None
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    #: messages one batched decision takes at most
+    DECIDE_BATCH = 256
+
+    async def decide_async(self, sub: Submission) -> SubmitOutcome:
+        """The decision on one submit. With a decider that decides several at once (``many``, the
+        gateway's), the submits waiting at the same moment — from every connection — are decided
+        together in one worker call and one transaction (one context load, one commit), as an HTTP
+        batch is; a batch that fails as a whole is decided again message by message."""
+        decide: Any = getattr(self, "decide")  # noqa: B009 - each protocol's server sets it
+        many = getattr(decide, "many", None)
+        if many is None:
+            out: SubmitOutcome = await self.run_sync(decide, sub)
+            return out
+        fut: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((sub, fut))
+        if self._decider is None or self._decider.done():
+            self._decider = asyncio.ensure_future(self._decide_waiting(decide, many))
+        return await fut
+
+    async def keep_async(self, fn: Callable[..., object], *args: Any) -> None:
+        """A message kept for its status report: ``fn(*args)`` builds its row (a callable that
+        writes it itself and returns None works too). The rows of the messages accepted at the same
+        moment are written in one worker call and one transaction; a batch that fails is written
+        row by row, and a row that cannot be written raises to its own submit."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keeping.append((fn, args, fut))
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.ensure_future(self._keep_waiting())
+        await fut
+
+    async def _keep_waiting(self) -> None:
+        while self._keeping:
+            batch, self._keeping = self._keeping[: self.DECIDE_BATCH], self._keeping[self.DECIDE_BATCH :]
+            try:
+                await self.run_sync(_add_rows, [(fn, args) for fn, args, _ in batch])
+                errors: list[BaseException | None] = [None] * len(batch)
+            except Exception:
+                errors = []
+                for fn, args, _ in batch:
+                    try:
+                        await self.run_sync(_add_rows, [(fn, args)])
+                        errors.append(None)
+                    except Exception as one:
+                        errors.append(one)
+            for (_fn, _args, fut), err in zip(batch, errors, strict=True):
+                if fut.done():
+                    continue
+                if err is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(err)
+
+    async def _decide_waiting(self, decide: Callable[[Submission], SubmitOutcome], many: Any) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.DECIDE_BATCH], self._waiting[self.DECIDE_BATCH :]
+            subs = [sub for sub, _ in batch]
+            try:
+                outs: list[SubmitOutcome] = await self.run_sync(many, subs)
+            except Exception as exc:
+                log.warning(
+                    f"{self.framing.name}.batch_decision_failed", error=type(exc).__name__, n=len(subs)
+                )
+                outs = []
+                for sub, fut in batch:
+                    try:
+                        outs.append(await self.run_sync(decide, sub))
+                    except Exception as one:  # this message's own failure, answered as such
+                        if not fut.done():
+                            fut.set_exception(one)
+                        outs.append(SubmitOutcome(-1))
+            for (_sub, fut), out in zip(batch, outs, strict=True):
+                if not fut.done():
+                    fut.set_result(out)
 
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         self._server = await asyncio.start_server(
@@ -464,3 +561,12 @@ class BaseServer(Generic[S]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+
+def _add_rows(calls: list[tuple[Callable[..., object], tuple[Any, ...]]]) -> None:
+    """The rows the calls build, in one transaction (a call that returns None wrote its own)."""
+    with unit_of_work() as session:
+        for fn, args in calls:
+            row = fn(*args)
+            if row is not None:
+                session.add(row)

@@ -90,5 +90,8 @@ def links_command(
             if r["link"] is not None
             or (None if r["carriers"] == [OTHER] else r["carriers"][0]) not in carried
         ]
+    limits = {link.name: (link.window, link.max_rate) for link in configured}
     for r in rows:
+        if r["link"] in limits:  # what the file grants the link: its window and max_rate (0: none)
+            r["window"], r["max_rate"] = limits[r["link"]]
         _echo(r)

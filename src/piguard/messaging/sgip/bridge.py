@@ -17,7 +17,8 @@ from piguard.identity.passwords import burn_time
 from piguard.messaging.ismg import accounts
 from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
-from piguard.messaging.ismg.reports import Due, keep_for_report
+from piguard.messaging.ismg.models import IsmgMessage
+from piguard.messaging.ismg.reports import Due, report_row
 from piguard.messaging.ismg.transport import (
     Login,
     LoginRefused,
@@ -54,8 +55,8 @@ def authenticate(req: pdu.Bind) -> Login:
         return Login(account_of(acc, acc.login, cp), acc.secret)
 
 
-def _keep(sub: Submission, record_ref: str, ids: list[str], user: str, report_flag: int) -> None:
-    keep_for_report(
+def _keep(sub: Submission, record_ref: str, ids: list[str], user: str, report_flag: int) -> IsmgMessage:
+    return report_row(
         "sgip", sub.account.system_id, record_ref, ids, sub.source_addr, user, failures_only=report_flag == 0
     )
 
@@ -137,13 +138,19 @@ def _callbacks(content_provider_id: int | None) -> dict[str, _Callback]:
         return out
 
 
+def error_code(error: str) -> int:
+    """A failed Report's ErrorCode (one octet): the SMS centre's own code when it is a number that
+    fits (its receipt's ``err:``, a carrier ISMG's report), else 32 (system failure)."""
+    return int(error) if error.isdigit() and 0 < int(error) <= 255 else int(Result.SYSTEM_FAILURE)
+
+
 async def _report(send: Callable[[pdu.Report], Awaitable[bool]], d: Due) -> bool:
     """The Report(s) of one message (one per part) through ``send``; ReportFlag 0 and delivered:
     nothing to send, done."""
     delivered = d.stat == "DELIVRD"
     if delivered and d.failures_only:
         return True
-    state, err = (pdu.STATE_DELIVERED, 0) if delivered else (pdu.STATE_FAILED, Result.SYSTEM_FAILURE)
+    state, err = (pdu.STATE_DELIVERED, 0) if delivered else (pdu.STATE_FAILED, error_code(d.error))
     for sid in d.msg_ids:
         if not await send(pdu.Report(pdu.sequence_from_hex(sid), d.dest, state, err)):
             return False

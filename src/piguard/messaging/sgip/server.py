@@ -42,7 +42,7 @@ from piguard.regulations.markers import carries
 
 log = get_logger("piguard.sgip.server")
 
-_FRAMING = SimpleFraming("sgip", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
+FRAMING = SimpleFraming("sgip", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
 #: Bind -> Login (account, password), or raises LoginRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Bind], Login]
 
@@ -179,7 +179,7 @@ class SgipSession(Session[pdu.Header]):
         wants = sub.report_flag in (0, 1)
         s = self.submission(src=sub.sp_number, dest=user, text=text, registered_delivery=int(wants),
                             part_ids=part_ids)  # fmt: skip
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         result = sgip_result(out.status)
         if result != Result.OK:
             if part_ids and wants:
@@ -189,7 +189,9 @@ class SgipSession(Session[pdu.Header]):
             return result
         if wants and out.record_ref and self.server.on_accepted is not None:
             ids = [*part_ids, own]
-            await self.server.run_sync(self.server.on_accepted, s, out.record_ref, ids, user, sub.report_flag)
+            await self.server.keep_async(
+                self.server.on_accepted, s, out.record_ref, ids, user, sub.report_flag
+            )
         return result
 
     async def _reject_parts(self, part_ids: list[str], user: str, result: int) -> None:
@@ -232,10 +234,10 @@ class SgipServer(BaseServer[SgipSession]):
         decide: Decider,
         settings: SgipSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[str], str, int], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[str], str, int], object] | None = None,
     ) -> None:
         cfg = settings or SgipSettings()
-        super().__init__(_FRAMING, cfg, "sgip-decide")
+        super().__init__(FRAMING, cfg, "sgip-decide")
         self.authenticate = authenticate
         self.decide = decide
         self.on_accepted = on_accepted

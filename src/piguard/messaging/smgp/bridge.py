@@ -16,7 +16,8 @@ from piguard.messaging.ismg import accounts
 from piguard.messaging.ismg.accounts import account_of
 from piguard.messaging.ismg.auth import timestamp_skew
 from piguard.messaging.ismg.gateway import SharedTableGateway, gateway_decider
-from piguard.messaging.ismg.reports import Due, keep_for_report
+from piguard.messaging.ismg.models import IsmgMessage
+from piguard.messaging.ismg.reports import Due, report_row
 from piguard.messaging.ismg.transport import Session, Submission, SubmitOutcome, shanghai_now
 from piguard.messaging.models import ContentProvider
 from piguard.messaging.smgp import pdu
@@ -55,8 +56,8 @@ def make_authenticator(
     return authenticate
 
 
-def _keep(sub: Submission, record_ref: str, msg_ids: list[str], dest: str) -> None:
-    keep_for_report("smgp", sub.account.system_id, record_ref, msg_ids, sub.source_addr, dest)
+def _keep(sub: Submission, record_ref: str, msg_ids: list[str], dest: str) -> IsmgMessage:
+    return report_row("smgp", sub.account.system_id, record_ref, msg_ids, sub.source_addr, dest)
 
 
 class SmgpGateway(SharedTableGateway):
@@ -85,7 +86,7 @@ class SmgpGateway(SharedTableGateway):
 
     async def deliver_report(self, session: Session[Any], d: Due) -> bool:
         assert isinstance(session, SmgpSession)
-        err = "000" if d.stat == "DELIVRD" else "999"
+        err = "000" if d.stat == "DELIVRD" else (d.error or "999")  # the SMS centre's own code
         for mid in d.msg_ids:
             rp = pdu.Report(bytes.fromhex(mid), d.stat, d.submit_time, d.done_time, err=err)
             if not await session.report(rp, d.src_id, d.dest):

@@ -127,36 +127,17 @@ def _length(message: str) -> SmgpError:
     return SmgpError(St.MSG_LENGTH, message)
 
 
-def parse_header(data: bytes) -> Header:
-    return codec.parse_u32_header(data, _structure)
-
-
-def length_ok(h: Header) -> bool:
-    """PacketLength below the header or above :data:`MAX_PACKET`: the framing is lost."""
-    return HEADER_LEN <= h.length <= MAX_PACKET
-
-
+_CODEC = codec.U32Codec(_structure, _length, MAX_PACKET, "PacketLength")
+parse_header = _CODEC.parse_header
+#: PacketLength below the header or above :data:`MAX_PACKET`: the framing is lost
+length_ok = _CODEC.length_ok
+split_packet = _CODEC.split_packet
 frame = codec.frame_u32
-
-
-def split_packet(data: bytes) -> tuple[Header, bytes]:
-    """A whole packet (header + body) -> (header, body); the length must match exactly."""
-    h = parse_header(data)
-    if not length_ok(h) or h.length != len(data):
-        raise SmgpError(St.MSG_LENGTH, "PacketLength does not match the packet")
-    return h, data[HEADER_LEN:]
+_new_reader = _CODEC.reader
+_octets = _CODEC.octets
 
 
 # ------------------------------------------------------------------------------------ fields
-
-
-class _Reader(codec.Reader):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data, _structure, _length, _structure)
-
-
-def _octets(value: str, n: int) -> bytes:
-    return codec.octets(value, n, _structure)
 
 
 def encode_tlvs(tlvs: dict[int, bytes]) -> bytes:
@@ -169,7 +150,7 @@ def encode_tlvs(tlvs: dict[int, bytes]) -> bytes:
 
 
 def decode_tlvs(data: bytes) -> dict[int, bytes]:
-    r = _Reader(data)
+    r = _new_reader(data)
     out: dict[int, bytes] = {}
     while r.pos < len(data):
         tag, length = r.u16(), r.u16()
@@ -229,7 +210,7 @@ def encode_login(m: Login) -> bytes:
 
 
 def decode_login(body: bytes) -> Login:
-    r = _Reader(body)
+    r = _new_reader(body)
     m = Login(r.text(8), r.take(16), r.u8(), r.u32(), r.u8())
     r.end()
     return m
@@ -247,7 +228,7 @@ def encode_login_resp(m: LoginResp) -> bytes:
 
 
 def decode_login_resp(body: bytes) -> LoginResp:
-    r = _Reader(body)
+    r = _new_reader(body)
     m = LoginResp(r.u32(), r.take(16), r.u8())
     r.end()
     return m
@@ -344,7 +325,7 @@ def encode_submit(s: Submit) -> bytes:
 
 
 def decode_submit(body: bytes) -> Submit:
-    r = _Reader(body)
+    r = _new_reader(body)
     msg_type, need_report, priority = r.u8(), r.u8(), r.u8()
     service_id, fee_type, fee_code, fixed_fee = r.text(10), r.text(2), r.text(6), r.text(6)
     msg_format = r.u8()
@@ -377,7 +358,7 @@ def encode_msg_resp(m: MsgResp) -> bytes:
 
 
 def decode_msg_resp(body: bytes) -> MsgResp:
-    r = _Reader(body)
+    r = _new_reader(body)
     m = MsgResp(r.take(10), r.u32())
     r.end()
     return m
@@ -417,7 +398,7 @@ def encode_deliver(d: Deliver) -> bytes:
 
 
 def decode_deliver(body: bytes) -> Deliver:
-    r = _Reader(body)
+    r = _new_reader(body)
     msg_id, is_report, msg_format = r.take(10), r.u8(), r.u8()
     recv, src, dest = r.text(14), r.text(21), r.text(21)
     content = r.take(r.u8())

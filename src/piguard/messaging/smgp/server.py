@@ -45,7 +45,7 @@ log = get_logger("piguard.smgp.server")
 NO_ID = bytes(10)
 
 
-_FRAMING = SimpleFraming("smgp", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
+FRAMING = SimpleFraming("smgp", pdu.HEADER_LEN, pdu.parse_header, pdu.length_ok, pdu.frame)
 #: Login -> Login (account, secret), or raises LoginRefused; sync (worker thread)
 Authenticator = Callable[[pdu.Login], Login]
 
@@ -203,7 +203,7 @@ class SmgpSession(Session[pdu.Header]):
             registered_delivery=sub.need_report,
             part_ids=[pdu.msg_id_str(i) for i in part_ids],
         )
-        out: SubmitOutcome = await self.server.run_sync(self.server.decide, s)
+        out: SubmitOutcome = await self.server.decide_async(s)
         status = smgp_status(out.status)
         if status != St.OK:
             if part_ids and sub.need_report == 1:
@@ -214,7 +214,7 @@ class SmgpSession(Session[pdu.Header]):
         msg_id = self.server.msg_ids.next()
         if sub.need_report == 1 and out.record_ref and self.server.on_accepted is not None:
             ids = [pdu.msg_id_str(i) for i in [*part_ids, msg_id]]
-            await self.server.run_sync(self.server.on_accepted, s, out.record_ref, ids, dest)
+            await self.server.keep_async(self.server.on_accepted, s, out.record_ref, ids, dest)
         return msg_id, status
 
     async def _reject_parts(self, part_ids: list[bytes], src: str, dest: str) -> None:
@@ -274,10 +274,10 @@ class SmgpServer(BaseServer[SmgpSession]):
         decide: Decider,
         settings: SmgpSettings | None = None,
         clock: Callable[[], datetime] | None = None,
-        on_accepted: Callable[[Submission, str, list[str], str], None] | None = None,
+        on_accepted: Callable[[Submission, str, list[str], str], object] | None = None,
     ) -> None:
         cfg = settings or SmgpSettings()
-        super().__init__(_FRAMING, cfg, "smgp-decide")
+        super().__init__(FRAMING, cfg, "smgp-decide")
         self.authenticate = authenticate
         self.decide = decide
         self.on_accepted = on_accepted

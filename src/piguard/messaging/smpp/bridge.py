@@ -20,11 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
+from piguard.messaging.ismg.client import IsmgClient
 from piguard.messaging.records.service import Transport, drain_outbox_rounds
 from piguard.messaging.routing.links import LinkConfig
 from piguard.messaging.routing.service import ALL_ROUTES, report_link
+from piguard.messaging.routing.upstreams import make_upstream
 from piguard.messaging.smpp import service
-from piguard.messaging.smpp.client import SmppTransport, UpstreamClient
+from piguard.messaging.smpp.client import Upstream, UpstreamClient, UpstreamTransport
 from piguard.messaging.smpp.config import SmppSettings
 from piguard.messaging.smpp.pdu import ESM_DELIVERY_RECEIPT, MESSAGE_STATES, ShortMessage, Status, Tag
 from piguard.messaging.smpp.server import Account, SmppServer, Submission, SubmitOutcome
@@ -62,6 +64,21 @@ def decide_submission(
         )
 
 
+def decide_submissions(
+    subs: Sequence[Submission],
+    *,
+    hold_status: int = Status.PG_HELD,
+    accept_held: bool = False,
+    protocol: str = "smpp",
+) -> list[SubmitOutcome]:
+    """:func:`decide_submission` for the messages waiting at once (:func:`service.decide_many`),
+    in one unit of work: one context load and one commit for all, as an HTTP batch."""
+    with unit_of_work() as session:
+        return service.decide_many(
+            session, subs, hold_status=hold_status, accept_held=accept_held, protocol=protocol
+        )
+
+
 smpp_client_ref = service.client_ref
 
 
@@ -75,7 +92,7 @@ class _Link:
 
     name: str
     transport: Transport
-    upstream: UpstreamClient | None = None
+    upstream: Upstream | None = None
     routes: tuple[str | None, ...] | None = None
     kick: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -90,7 +107,9 @@ class SmppGateway:
     """Runs the SMPP server, the upstream client (when configured) and the outbox dispatcher in
     one asyncio loop. ``transport`` overrides the upstream client (e.g. the loopback transport).
     ``links`` (``messaging.routing.links``): one upstream client and dispatcher per carrier link,
-    each claiming only its carriers' messages (issue 13.5)."""
+    each claiming only its carriers' messages (issue 13.5); a link's client speaks its protocol
+    (SMPP, CMPP 2.0/3.0, SMGP, SGIP: ``routing.upstreams``), and its status reports and MO messages
+    are applied here as SMPP's are."""
 
     def __init__(
         self,
@@ -114,26 +133,15 @@ class SmppGateway:
             self.links.append(_Link("transport", transport))
         elif links:
             for cfg in links:
-                link_settings = self.settings.model_copy(
-                    update={
-                        "upstream_host": cfg.host,
-                        "upstream_port": cfg.port,
-                        "upstream_system_id": cfg.system_id,
-                        "upstream_password": cfg.password,
-                        "upstream_window": cfg.window,
-                    }
-                )
-                client = UpstreamClient(link_settings)
-                client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
+                up = self._wire(make_upstream(cfg, self.settings))
                 self.links.append(
-                    _Link(cfg.name, SmppTransport(client), client, cfg.routes, carriers=cfg.carriers)
+                    _Link(cfg.name, UpstreamTransport(up), up, cfg.routes, carriers=cfg.carriers)
                 )
         elif self.settings.upstream_host:
-            client = UpstreamClient(self.settings)
-            client.on_deliver = functools.partial(self._on_upstream_deliver, link=client.link)
-            self.links.append(_Link("upstream", SmppTransport(client), client))
+            up = self._wire(UpstreamClient(self.settings))
+            self.links.append(_Link("upstream", UpstreamTransport(up), up))
         # the single-link names earlier callers and tests use
-        self.upstream: UpstreamClient | None = self.links[0].upstream if self.links else None
+        self.upstream: Upstream | None = self.links[0].upstream if self.links else None
         self.transport: Transport | None = self.links[0].transport if self.links else None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -141,6 +149,15 @@ class SmppGateway:
         #: other protocols' gateways (CMPP/SMGP/SGIP, ``ismg.gateway.ReportingGateway.forward_mo``)
         #: an MO reply goes to when no SMPP receiver of its content provider took it
         self.mo_forwarders: list[Callable[[int, str, str, str], Awaitable[bool]]] = []
+
+    def _wire(self, up: Upstream) -> Upstream:
+        """Receipts and MO from a link's centre come back here, named by the link."""
+        if isinstance(up, UpstreamClient):
+            up.on_deliver = functools.partial(self._on_upstream_deliver, link=up.link)
+        elif isinstance(up, IsmgClient):  # CMPP, SMGP, SGIP: reports and MO already read
+            up.on_receipt = functools.partial(self._on_upstream_receipt, link=up.link)
+            up.on_mo = self._on_upstream_mo
+        return up
 
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         self.loop = asyncio.get_running_loop()
@@ -233,12 +250,11 @@ class SmppGateway:
             return
         elapsed = now - link.reported_at if link.reported_at else 0.0
         rate = (link.sent_total - link.reported_sent) / elapsed if elapsed > 0 else 0.0
-        cfg = link.upstream.settings
+        up = link.upstream
         try:
             await self.server.run_sync(
-                _report_link, link.name, link.carriers, f"{cfg.upstream_host}:{cfg.upstream_port}", bound,
-                link.sent_total, rate,
-            )  # fmt: skip
+                _report_link, link.name, link.carriers, up.address, bound, link.sent_total, rate, up.protocol
+            )
         except Exception as exc:
             log.warning("smpp.link_report_failed", link=link.name, error=type(exc).__name__)
             return
@@ -259,17 +275,27 @@ class SmppGateway:
         else:
             self._spawn(self._handle_mo(sm))
 
+    def _on_upstream_receipt(self, message_id: str, state: str, error: str, link: str = "") -> None:
+        self._spawn(self._receipt(link, message_id, state, error))
+
+    def _on_upstream_mo(self, source: str, dest: str, text: str) -> None:
+        self._spawn(self._mo(source, dest, text, ShortMessage(source_addr=source, destination_addr=dest)))
+
     @carries("O31-11")
     async def _handle_receipt(self, sm: ShortMessage, link: str = "") -> None:
         rc = parse_receipt(sm)
         if rc is None:
             log.warning("smpp.receipt_unreadable")
             return
+        await self._receipt(link, rc.message_id, rc.state, rc.error)
+
+    @carries("O31-11")
+    async def _receipt(self, link: str, message_id: str, state: str, error: str) -> None:
+        """A receipt or status report from a link's centre, matched by link + id (O31-11); the
+        ESME's receipt follows when its message is final."""
         for _attempt in range(20):
             try:
-                result = await self.server.run_sync(
-                    self._apply_receipt, link, rc.message_id, rc.state, rc.error
-                )
+                result = await self.server.run_sync(self._apply_receipt, link, message_id, state, error)
             except SQLAlchemyError as exc:  # one receipt that cannot be applied never stops the others
                 log.warning("smpp.receipt_failed", error=type(exc).__name__)
                 return
@@ -325,7 +351,13 @@ class SmppGateway:
             return
         if seg is not None:
             log.info("smpp.mo_part", total=seg.total)  # MO parts are handled one by one
-        result = await self.server.run_sync(self._apply_mo, sm.source_addr, sm.destination_addr, text)
+        await self._mo(sm.source_addr, sm.destination_addr, text, sm)
+
+    @carries("O31-20", "O31-18.1")
+    async def _mo(self, source: str, dest: str, text: str, sm: ShortMessage) -> None:
+        """An MO message from any link (a 退订 ends the consent, O31-20), then forwarded to its
+        content provider: an SMPP receiver, else another protocol's gateway."""
+        result = await self.server.run_sync(self._apply_mo, source, dest, text)
         if result is None:
             return
         cp_id, confirmation = result
@@ -363,11 +395,17 @@ REPORT_SECONDS = 5.0
 
 
 def _report_link(
-    name: str, carriers: tuple[str, ...], address: str, bound: bool, sent_total: int, rate: float
+    name: str,
+    carriers: tuple[str, ...],
+    address: str,
+    bound: bool,
+    sent_total: int,
+    rate: float,
+    protocol: str = "smpp",
 ) -> None:
     with unit_of_work() as session:
         report_link(
-            session, name=name, carriers=carriers, protocol="smpp", address=address, bound=bound,
+            session, name=name, carriers=carriers, protocol=protocol, address=address, bound=bound,
             sent_total=sent_total, rate_per_s=rate, now=utcnow(),
         )  # fmt: skip
 

@@ -4,11 +4,14 @@
 back-off), sends submit_sm within a window and reads submit_sm_resp, and hands every deliver_sm
 (delivery receipts and MO messages) to a callback after acknowledging it.
 
-:class:`SmppTransport` is the gateway's ``Transport`` (``piguard.messaging.records.service.Transport``):
-``send(messages)`` is called from a worker thread (``drain_outbox``), encodes each message (GSM 7-bit
-or UCS2 for Chinese, concatenated with a UDH when long), submits the parts on the client's loop and
-returns the SMS centre's id of the first part (None when the centre refused the message); the part
-ids are kept (``msg_smpp_upstream_parts``) so each receipt finds its message.
+:class:`UpstreamTransport` (``SmppTransport``) is the gateway's ``Transport``
+(``piguard.messaging.records.service.Transport``) over any :class:`Upstream` client: this SMPP one or
+the CMPP, SMGP and SGIP clients towards a carrier's ISMG (``messaging.ismg.client``). ``send(messages)``
+is called from a worker thread (``drain_outbox``), encodes each message the client's way (GSM 7-bit
+or UCS2 for Chinese over SMPP; ASCII or UCS2 over the Chinese protocols; concatenated with a UDH
+when long), submits the parts on the client's loop and returns the centre's id of the first part
+(None when the centre refused the message); the part ids are kept (``msg_smpp_upstream_parts``, by
+link) so each receipt finds its message.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import itertools
 import queue
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from piguard.core.db import unit_of_work, utcnow
 from piguard.core.logging import get_logger
+from piguard.messaging.ismg.transport import TokenBucket
 from piguard.messaging.records.service import OutboundMessage, SendOutcome
 from piguard.messaging.smpp import pdu, service
 from piguard.messaging.smpp.config import SmppSettings
@@ -42,37 +47,110 @@ class UpstreamError(Exception):
         self.status = status
 
 
+class BindRefusedUpstream(UpstreamError):
+    """The SMS centre refused piguard's bind (``status`` its command_status)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
+    """One part's answer: the protocol's status (0 is success in SMPP, CMPP, SMGP and SGIP alike)
+    and the centre's id of the part, as a string (SMPP's message_id; CMPP's Msg_Id as 16 hex digits,
+    SMGP's MsgID as its 20 BCD digits, SGIP's Submit sequence as 24 hex digits: how the server side
+    of each protocol writes them too)."""
+
     status: int
     message_id: str
 
 
-class UpstreamClient:
-    """One transceiver bind to the SMS centre. ``on_deliver(sm)`` is called (in the loop) for every
-    deliver_sm after it has been acknowledged with ESME_ROK."""
+class Upstream(Protocol):
+    """What the transport and the gateway need of a client towards an SMS centre or ISMG."""
+
+    #: the links-file protocol (``smpp``, ``cmpp2``, ``cmpp3``, ``smgp``, ``sgip``)
+    protocol: str
+    loop: asyncio.AbstractEventLoop | None
+    #: statuses of a part's answer that mean "not now" (the message is retried after a back-off)
+    transient: frozenset[int]
+
+    @property
+    def link(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def bound(self) -> bool: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def response_timeout(self) -> float: ...
+    @property
+    def max_rate(self) -> int: ...
+
+    def encode(self, text: str) -> Encoded: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def wait_bound(self, timeout: float) -> None: ...
+    async def submit_encoded(
+        self, sender: str, recipient: str, enc: Encoded, *, priority: int = 0
+    ) -> list[SubmitResult]: ...
+
+
+class LinkClient:
+    """What a client of any protocol shares (SMPP here, CMPP/SMGP/SGIP in ``ismg.client``): the link
+    kept up (:meth:`login`, then :meth:`keepalive` every ``keepalive`` seconds; after any loss a
+    reconnect with a growing, jittered back-off), requests matched to their responses by sequence
+    within ``response_timeout``, a window of submits and the link's ``max_rate`` (a token bucket;
+    ``clock`` and ``sleep`` injectable for tests). A protocol gives :meth:`login`, :meth:`keepalive`,
+    :meth:`goodbye`, :meth:`_read` and the address it connects to."""
+
+    protocol = "smpp"
+    #: errors that take the link down besides a lost connection (logged, then reconnect)
+    link_errors: tuple[type[BaseException], ...] = ()
+    #: errors of a refused login (logged as such; the back-off grows)
+    refused_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(
-        self, settings: SmppSettings, on_deliver: Callable[[ShortMessage], None] | None = None
+        self,
+        *,
+        host: str,
+        port: int,
+        window: int,
+        max_rate: int,
+        keepalive: float,
+        response_timeout: float,
+        connect_timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.settings = settings
-        self.on_deliver = on_deliver
+        self._host, self._port, self._keepalive = host, port, keepalive
+        self._response_timeout, self._connect_timeout = response_timeout, connect_timeout
+        self._window = asyncio.Semaphore(window)
+        self._window_size, self._max_rate = window, max_rate
+        self._bucket = TokenBucket(max_rate, clock)
+        self._sleep = sleep
         self._seq = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._bound = asyncio.Event()
         self._stopping = False
-        self._window = asyncio.Semaphore(settings.upstream_window)
-        self._out: list[bytes] = []
-        self._flush_pending = False
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: logins refused since the last good one
+        self.refusals = 0
 
     @property
-    def link(self) -> str:
-        """The name of this link, kept with every part sent on it (receipts are matched per link)."""
-        cfg = self.settings
-        return f"{cfg.upstream_system_id}@{cfg.upstream_host}:{cfg.upstream_port}"[:64]
+    def address(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    @property
+    def window(self) -> int:
+        return self._window_size
+
+    @property
+    def response_timeout(self) -> float:
+        return self._response_timeout
+
+    @property
+    def max_rate(self) -> int:
+        return self._max_rate
 
     @property
     def bound(self) -> bool:
@@ -89,36 +167,57 @@ class UpstreamClient:
         self._stopping = True
         if self._writer is not None and self.bound:
             with contextlib.suppress(TimeoutError, UpstreamError, ConnectionError, asyncio.CancelledError):
-                await asyncio.wait_for(self._request(Cmd.UNBIND, b""), 2)
+                await asyncio.wait_for(self.goodbye(), 2)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._close()
 
+    # ------------------------------------------------------------------ per protocol
+    async def login(self) -> None:  # pragma: no cover - abstract
+        """Log in (bind / connect); raises one of :attr:`refused_errors` when refused."""
+        raise NotImplementedError
+
+    async def keepalive(self) -> None:
+        """The protocol's link test (none by default)."""
+
+    async def goodbye(self) -> None:
+        """The protocol's unbind / terminate / exit."""
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the link
     def _close(self) -> None:
         self._bound.clear()
-        self._out.clear()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         for fut in self._pending.values():
             if not fut.done():
-                fut.set_exception(ConnectionError("link to the SMS centre lost"))
+                fut.set_exception(ConnectionError(f"link to the {self.protocol} centre lost"))
         self._pending.clear()
 
     async def _run(self) -> None:
-        delay = 0.5
+        delay, p = 0.5, self.protocol
+        down: tuple[type[BaseException], ...] = (
+            ConnectionError, OSError, TimeoutError, EOFError, UpstreamError, *self.link_errors,
+        )  # fmt: skip
         while not self._stopping:
             try:
                 await self._session()
                 delay = 0.5
-            except (ConnectionError, OSError, TimeoutError, EOFError, PduError, UpstreamError) as exc:
-                # EOFError: asyncio.IncompleteReadError, the centre closed the link mid-PDU or
-                # between PDUs; without it the client stopped reconnecting after an outage
-                log.warning("smpp.upstream_down", error=type(exc).__name__)
+            except self.refused_errors as exc:
+                self.refusals += 1
+                status = getattr(exc, "status", None)
+                log.warning(f"{p}.upstream_login_refused", link=self.address, status=status, why=str(exc))
+            except down as exc:
+                # EOFError: asyncio.IncompleteReadError, the centre closed the link mid-packet or
+                # between packets; without it the client stopped reconnecting after an outage
+                log.warning(f"{p}.upstream_down", link=self.address, error=type(exc).__name__)
             except Exception as exc:  # never stop reconnecting
-                log.error("smpp.upstream_error", error=type(exc).__name__)
+                log.error(f"{p}.upstream_error", link=self.address, error=type(exc).__name__)
             self._close()
             if self._stopping:
                 return
@@ -126,29 +225,100 @@ class UpstreamClient:
             delay = min(delay * 2, 30.0)
 
     async def _session(self) -> None:
-        cfg = self.settings
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(cfg.upstream_host, cfg.upstream_port), 10
+            asyncio.open_connection(self._host, self._port), self._connect_timeout
         )
         self._writer = writer
         reader_task = asyncio.ensure_future(self._read(reader))
         try:
-            body = pdu.encode_bind(
-                Bind(cfg.upstream_system_id, cfg.upstream_password, cfg.upstream_system_type, 0x34, 0, 0, "")
-            )
-            status, _ = await self._request(Cmd.BIND_TRANSCEIVER, body)
-            if status != Status.ESME_ROK:
-                raise UpstreamError(status, f"bind refused by the SMS centre (0x{status:08X})")
+            await self.login()
+            self.refusals = 0
             self._bound.set()
-            log.info("smpp.upstream_bound")
+            log.info(f"{self.protocol}.upstream_bound", link=self.address)
             while True:
-                done, _ = await asyncio.wait({reader_task}, timeout=cfg.upstream_enquire_link)
+                done, _ = await asyncio.wait({reader_task}, timeout=self._keepalive)
                 if done:
                     reader_task.result()
-                    raise ConnectionError("SMS centre closed the link")
-                status, _ = await self._request(Cmd.ENQUIRE_LINK, b"")
+                    raise ConnectionError("the centre closed the link")
+                await self.keepalive()
         finally:
             reader_task.cancel()
+
+    async def _call(self, seq: Any, send: Awaitable[None]) -> Any:
+        """Send (``send``) a request of sequence ``seq`` and wait for what its response resolves;
+        the response timeout is a timer on the future (cheaper than a wait_for task per request,
+        which counts with a window of outstanding submits)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = fut
+        timer = fut.get_loop().call_later(self._response_timeout, _expire, fut)
+        try:
+            await send
+            return await fut
+        finally:
+            timer.cancel()
+            self._pending.pop(seq, None)
+
+
+class UpstreamClient(LinkClient):
+    """One transceiver bind to the SMS centre. ``on_deliver(sm)`` is called (in the loop) for every
+    deliver_sm after it has been acknowledged with ESME_ROK. ``upstream_max_rate`` submit_sm a
+    second at most."""
+
+    protocol = "smpp"
+    link_errors = (PduError,)
+    refused_errors = (BindRefusedUpstream,)
+
+    def __init__(
+        self,
+        settings: SmppSettings,
+        on_deliver: Callable[[ShortMessage], None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(
+            host=settings.upstream_host,
+            port=settings.upstream_port,
+            window=settings.upstream_window,
+            max_rate=settings.upstream_max_rate,
+            keepalive=settings.upstream_enquire_link,
+            response_timeout=settings.upstream_response_timeout,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.settings = settings
+        self.on_deliver = on_deliver
+        self.transient = TRANSIENT_STATUSES
+        self._out: list[bytes] = []
+        self._flush_pending = False
+
+    @property
+    def link(self) -> str:
+        """The name of this link, kept with every part sent on it (receipts are matched per link)."""
+        cfg = self.settings
+        return f"{cfg.upstream_system_id}@{cfg.upstream_host}:{cfg.upstream_port}"[:64]
+
+    def encode(self, text: str) -> Encoded:
+        return encode_for_sms(text, random.randrange(256))
+
+    def _close(self) -> None:
+        self._out.clear()
+        super()._close()
+
+    async def login(self) -> None:
+        cfg = self.settings
+        body = pdu.encode_bind(
+            Bind(cfg.upstream_system_id, cfg.upstream_password, cfg.upstream_system_type, 0x34, 0, 0, "")
+        )
+        status, _ = await self._request(Cmd.BIND_TRANSCEIVER, body)
+        if status != Status.ESME_ROK:
+            raise BindRefusedUpstream(status, f"bind refused by the SMS centre (0x{status:08X})")
+
+    async def keepalive(self) -> None:
+        await self._request(Cmd.ENQUIRE_LINK, b"")
+
+    async def goodbye(self) -> None:
+        await self._request(Cmd.UNBIND, b"")
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -201,17 +371,7 @@ class UpstreamClient:
 
     async def _request(self, cid: int, body: bytes) -> tuple[int, bytes]:
         seq = next(self._seq) & 0x7FFFFFFF
-        fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = fut
-        # the response timeout as a timer on the future (cheaper than a wait_for task per PDU, which
-        # counts with a window of outstanding submit_sm)
-        timer = fut.get_loop().call_later(self.settings.upstream_response_timeout, _expire, fut)
-        try:
-            await self._send(cid, seq, body)
-            status, body = await fut
-        finally:
-            timer.cancel()
-            self._pending.pop(seq, None)
+        status, body = await self._call(seq, self._send(cid, seq, body))
         return status, body
 
     async def submit(self, sm: ShortMessage) -> SubmitResult:
@@ -219,6 +379,7 @@ class UpstreamClient:
         if not self.bound:
             raise ConnectionError("not bound to the SMS centre")
         async with self._window:
+            await self._bucket.acquire(self._sleep)
             status, body = await self._request(Cmd.SUBMIT_SM, pdu.encode_short_message(sm))
         return SubmitResult(status, pdu.parse_message_id(body) if status == Status.ESME_ROK else "")
 
@@ -260,7 +421,7 @@ class UpstreamClient:
         return out
 
 
-def _expire(fut: asyncio.Future[tuple[int, bytes]]) -> None:
+def _expire(fut: asyncio.Future[Any]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError("the SMS centre did not answer in time"))
 
@@ -273,9 +434,16 @@ TRANSIENT_STATUSES = frozenset(
 )
 
 
-def _outcome(m: OutboundMessage, res: list[SubmitResult] | BaseException, total: int) -> SendOutcome:
-    """A message's outcome from its parts' results: every part accepted -> sent; a transient status,
-    a timeout or a lost link -> retry; any other refusal -> failed."""
+def _outcome(
+    m: OutboundMessage,
+    res: list[SubmitResult] | BaseException,
+    total: int,
+    transient: frozenset[int] = TRANSIENT_STATUSES,
+    protocol: str = "smpp",
+) -> SendOutcome:
+    """A message's outcome from its parts' results: every part accepted -> sent; a transient status
+    (the protocol's), a timeout or a lost link -> retry; any other refusal -> failed. The error is
+    the status: ``0x…`` for SMPP, ``cmpp3:8`` (protocol and result) for the others."""
     if isinstance(res, TimeoutError):
         return SendOutcome(m.ref, "retry", error="timeout")
     if isinstance(res, (ConnectionError, OSError, UpstreamError)):
@@ -286,16 +454,16 @@ def _outcome(m: OutboundMessage, res: list[SubmitResult] | BaseException, total:
     if ok and len(ok) == total:
         return SendOutcome(m.ref, "sent", transport_ref=ok[0].message_id)
     status = res[-1].status if res else 0
-    if status in TRANSIENT_STATUSES:
-        return SendOutcome(m.ref, "retry", error=f"0x{status:08X}")
-    return SendOutcome(m.ref, "failed", error=f"0x{status:08X}")
+    error = f"0x{status:08X}" if protocol == "smpp" else f"{protocol}:{status}"
+    return SendOutcome(m.ref, "retry" if status in transient else "failed", error=error)
 
 
-class SmppTransport:
-    """The gateway ``Transport`` over :class:`UpstreamClient` (called from worker threads).
+class UpstreamTransport:
+    """The gateway ``Transport`` over an :class:`Upstream` client (called from worker threads):
+    :class:`UpstreamClient` (SMPP) or a CMPP, SMGP or SGIP client (``messaging.ismg.client``).
 
     ``send`` submits the whole batch on the client's loop: every message's parts go out in order,
-    the messages side by side, at most ``upstream_window`` submit_sm outstanding (responses matched
+    the messages side by side, at most the link's window of submits outstanding (responses matched
     by sequence number). Each message's outcome is **recorded as it comes back**: the calling thread
     commits whatever outcomes have arrived (one transaction for all of them, with the SMS centre's
     part ids, :func:`service.record_outcomes`), and a message is only submitted once fewer than
@@ -304,15 +472,15 @@ class SmppTransport:
     again when the claim's lease ends: at most that many twice per crash); everything else it
     submitted is recorded ``sent`` (or ``failed``/back to ``queued``).
 
-    Throttling (ESME_RTHROTTLED and the other :data:`TRANSIENT_STATUSES`), a response timeout and a
+    Throttling (ESME_RTHROTTLED and the other :data:`TRANSIENT_STATUSES`; CMPP's flow control,
+    SMGP's busy, SGIP's node busy: each client's ``transient``), a response timeout and a
     lost link are transient: the message goes back to the queue with a back-off; only a permanent
     refusal fails it; a message the centre accepted is recorded sent."""
 
-    name = "smpp"
-
-    def __init__(self, client: UpstreamClient, *, timeout: float = 30.0) -> None:
+    def __init__(self, client: Upstream, *, timeout: float = 30.0) -> None:
         self.client = client
         self.timeout = timeout
+        self.name = client.protocol
 
     async def _one(
         self,
@@ -357,16 +525,18 @@ class SmppTransport:
             raise RuntimeError("the upstream client is not started")
         if not messages:
             return []
-        cfg = self.client.settings
-        encoded = [encode_for_sms(m.text, random.randrange(256)) for m in messages]
+        client = self.client
+        encoded = [client.encode(m.text) for m in messages]
         done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]] = queue.SimpleQueue()
         # a slot per message submitted but not yet recorded; released once its outcome is committed
-        unrecorded = asyncio.Semaphore(cfg.upstream_window)
+        unrecorded = asyncio.Semaphore(client.window)
         fut = asyncio.run_coroutine_threadsafe(self._all(messages, encoded, done, unrecorded), loop)
         # every submit_sm is bounded on the loop; this bound only guards the thread: the parts go out
-        # ``upstream_window`` at a time, each answered within the response timeout
-        rounds = -(-sum(len(e.parts) for e in encoded) // cfg.upstream_window)
-        deadline = time.monotonic() + self.timeout + rounds * cfg.upstream_response_timeout
+        # a window at a time, each answered within the response timeout
+        parts = sum(len(e.parts) for e in encoded)
+        rounds = -(-parts // client.window)
+        paced = parts / client.max_rate if client.max_rate > 0 else 0.0  # the link's max_rate
+        deadline = time.monotonic() + self.timeout + rounds * client.response_timeout + paced
         outcomes: dict[int, SendOutcome] = {}
         while len(outcomes) < len(messages):
             try:
@@ -378,7 +548,10 @@ class SmppTransport:
             with contextlib.suppress(queue.Empty):
                 while True:
                     got.append(done.get_nowait())
-            batch = {i: _outcome(messages[i], res, len(encoded[i].parts)) for i, res in got}
+            batch = {
+                i: _outcome(messages[i], res, len(encoded[i].parts), client.transient, self.name)
+                for i, res in got
+            }
             self._record(
                 [messages[i] for i in batch],
                 [encoded[i] for i in batch],
@@ -389,7 +562,7 @@ class SmppTransport:
             loop.call_soon_threadsafe(self._release, unrecorded, len(got))
         if len(outcomes) < len(messages):
             fut.cancel()
-            log.warning("smpp.upstream_submit_timeout", messages=len(messages) - len(outcomes))
+            log.warning(f"{self.name}.upstream_submit_timeout", messages=len(messages) - len(outcomes))
         return [
             outcomes.get(i) or SendOutcome(m.ref, "retry", error="timeout") for i, m in enumerate(messages)
         ]
@@ -409,11 +582,11 @@ class SmppTransport:
         for m, enc, res, o in zip(messages, encoded, results, outcomes, strict=True):
             if isinstance(res, BaseException) or o.status == "retry":
                 if o.status != "sent":
-                    log.warning("smpp.upstream_submit_retry", ref=m.ref, error=o.error)
+                    log.warning(f"{self.name}.upstream_submit_retry", ref=m.ref, error=o.error)
                 continue
             ok = [r for r in res if r.status == Status.ESME_ROK]
             if o.status == "failed":
-                log.warning("smpp.upstream_refused", ref=m.ref, status=o.error)
+                log.warning(f"{self.name}.upstream_refused", ref=m.ref, status=o.error)
             if ok:
                 groups.append(
                     [
@@ -460,3 +633,7 @@ def _record_parts(groups: list[list[dict[str, object]]]) -> None:
                 service.record_parts(session, g)
         except SQLAlchemyError as exc:
             log.error("smpp.upstream_parts_not_recorded", ref=g[0]["record_ref"], error=type(exc).__name__)
+
+
+#: the name earlier callers use (the transport was SMPP's alone)
+SmppTransport = UpstreamTransport

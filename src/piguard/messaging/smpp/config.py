@@ -38,6 +38,8 @@ class SmppSettings(BaseSettings):
     upstream_system_type: str = ""
     #: submit_sm outstanding at once towards the SMS centre (responses matched by sequence number)
     upstream_window: int = Field(10, ge=1, le=1000)
+    #: submit_sm a second at most towards the SMS centre (a token bucket; 0: no limit)
+    upstream_max_rate: int = Field(0, ge=0, le=100_000)
     #: hours a delivery receipt is matched to the part sent with its id on the same link (an SMS
     #: centre that restarts its counter reuses ids: the newest part within the window wins)
     upstream_receipt_window_hours: float = Field(72.0, gt=0, le=24 * 30)

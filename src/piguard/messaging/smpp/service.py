@@ -29,7 +29,7 @@ from piguard.core.logging import get_logger
 from piguard.identity.passwords import burn_time, verify_password
 from piguard.identity.principal import Principal
 from piguard.messaging.gateway.decision import GatewayRequest
-from piguard.messaging.gateway.submit import submit
+from piguard.messaging.gateway.submit import GatewayResult, submit
 from piguard.messaging.models import ContentProvider, OutboxMessage
 from piguard.messaging.records.service import SendOutcome, deliver_report, settle_outbox
 from piguard.messaging.smpp.models import SmppAccount, SmppMessage, SmppUpstreamPart
@@ -138,7 +138,34 @@ def decide(
 
     ``protocol`` names the content provider's link ("smpp", "cmpp"): the actor and client_ref of the
     record say it; only an SMPP message gets the SMPP side row (its receipts go by deliver_sm)."""
-    req = GatewayRequest(
+    return decide_many(session, [sub], hold_status=hold_status, accept_held=accept_held, protocol=protocol)[0]
+
+
+@carries("O31-10", "O31-13", "O31-11")
+def decide_many(
+    session: Session,
+    subs: Sequence[Submission],
+    *,
+    hold_status: int = Status.PG_HELD,
+    accept_held: bool = False,
+    protocol: str = "smpp",
+) -> list[SubmitOutcome]:
+    """:func:`decide` for several messages in the caller's one transaction: one gateway batch per
+    login and peer (each with its own principal), as an HTTP batch is decided; outcomes in order."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, sub in enumerate(subs):
+        groups.setdefault((sub.account.system_id, sub.peer), []).append(i)
+    out: list[SubmitOutcome | None] = [None] * len(subs)
+    for (system_id, peer), idx in groups.items():
+        reqs = [_gateway_request(subs[i], protocol) for i in idx]
+        results = submit(session, reqs, principal=principal_for(system_id, peer, protocol))
+        for i, res in zip(idx, results, strict=True):
+            out[i] = _outcome_of(session, subs[i], res, hold_status, accept_held, protocol)
+    return [o for o in out if o is not None]
+
+
+def _gateway_request(sub: Submission, protocol: str) -> GatewayRequest:
+    return GatewayRequest(
         channel="sms",
         sender=sub.source_addr,
         recipient=_recipient(sub),
@@ -152,7 +179,11 @@ def decide(
         # is 16 bits and wraps within a day (docs/sms-smpp.md, "Resubmissions")
         idempotent=sub.client_ref is not None,
     )
-    res = submit(session, [req], principal=principal_for(sub.account.system_id, sub.peer, protocol))[0]
+
+
+def _outcome_of(
+    session: Session, sub: Submission, res: GatewayResult, hold_status: int, accept_held: bool, protocol: str
+) -> SubmitOutcome:
     if res.error is not None:
         fields = [f.field for f in res.error.fields]
         return SubmitOutcome(error_status(fields), outcome="error", reason_codes=(res.error.code, *fields))

@@ -168,7 +168,7 @@ def encode_for_sms(text: str, ref: int) -> Encoded:
         data = text.encode("utf-16-be")
         if len(data) <= UCS2_SINGLE * 2:
             return Encoded(DC_UCS2, (data,), 0)
-        chunks = _split_ucs2(data, UCS2_PART * 2)
+        chunks = split_ucs2(data, UCS2_PART * 2)
         dc = DC_UCS2
     if len(chunks) > 255:
         raise ValueError("message too long for 255 parts")
@@ -177,7 +177,7 @@ def encode_for_sms(text: str, ref: int) -> Encoded:
     return Encoded(dc, parts, ESM_UDHI)
 
 
-def _split_ucs2(data: bytes, limit: int) -> list[bytes]:
+def split_ucs2(data: bytes, limit: int) -> list[bytes]:
     """UTF-16-BE octets in parts of at most ``limit`` (even) octets, never between the two halves
     of a surrogate pair (the same parts as :func:`_split_units` over the characters)."""
     out: list[bytes] = []
