@@ -90,7 +90,12 @@ def quality(files: list[Path], reviewer: Reviewer) -> dict[str, list[tuple[str, 
             if label in halves:
                 ne, pe, no, po = halves[label]
                 for name, hn, hp in (("even rows (development)", ne, pe), ("odd rows (held out)", no, po)):
-                    print(f"{'':<18} {'  ' + name:<38} {hn:>6} {hp / max(hn, 1):>10.3f}")
+                    share = hp / max(hn, 1)
+                    held = ""
+                    if target is not None and name.startswith("odd"):  # the figure to expect on new fraud
+                        fig, op, val = target
+                        held = f"{'':>10}   {fig} {op} {val:g} (held out): {_mark(share, op, val)}"
+                    print(f"{'':<18} {'  ' + name:<38} {hn:>6} {share:>10.3f}{held}")
     return loaded
 
 

@@ -170,3 +170,72 @@ def test_a_relatives_secrecy_is_not_read_as_a_warning() -> None:
     word) would."""
     text = "我是您的孙子，我遇到了一些麻烦，在外面不敢回家，你能给我转一下钱吗？千万不要告诉我父母。"
     assert "act.keep_it_from_family" in fraud_signals(text)
+
+
+# Third round: the parts of the script that name no institution and no payment yet (a personal
+# plea, an untold reason, an inside chance, a favour with an official, a streamer's event, money
+# passing through the reader's account). Written for these tests, like the rest of this file.
+THIRD_ROUND = [
+    ("你好朋友，我最近遇到了一些麻烦，急需用钱，希望你能帮我一下，我会尽快还你。", "act.plea_for_help"),
+    ("由于某些原因我不方便自己操作，需要你协助完成一笔转账，请务必保密。", "lure.unexplained_reason"),
+    (
+        "我是城建公司的项目经理，我们有个工程项目你有兴趣参与吗？我可以帮你跟领导沟通，加个微信细聊。",
+        "lure.inside_opportunity",
+    ),
+    (
+        "我是你远房表舅，来城里找领导办事一直没办成，你能不能帮忙在中间协调一下，我准备点红包作为感谢。",
+        "lure.favour_with_official",
+    ),
+    (
+        "我是主播小美，今晚平台活动要冲人气，能不能帮我一个忙，给我刷礼物打赏一下，明天就还你。",
+        "lure.popularity_event",
+    ),
+    (
+        "我是你大学室友，我先把钱转给你，到账后你再转到这个账户，我的卡现在用不了，拜托你了。",
+        "lure.money_through_you",
+    ),
+    (
+        "我是你舅舅的同事，你舅舅在医院，现在走不开，这笔钱需要你先垫一下，我会尽快归还。",
+        "lure.sudden_trouble",
+    ),
+    (
+        "我是您丈夫投保的保险公司的经理，他在国外联系不上，请告诉我他的全名和保单号，我马上帮您处理。",
+        "act.third_party_details",
+    ),
+    ("我是你初中同学，还记得我吗？我的微信被封了，需要好友辅助验证，帮我扫一下这个码。", "act.lend_account"),
+    (
+        "张总您好，我是你们的供应商会计，我们的收款账户变更了，这次货款请转到新的收款账户。",
+        "lure.account_changed",
+    ),
+]
+
+THIRD_ROUND_HONEST = [
+    # shops and services offer help, they do not ask for it
+    "【优品商城】如需帮助，请联系在线客服，我们将竭诚为您服务。",
+    "【平安保险】尊敬的客户，如您需要帮助，可拨打95511，我们很乐意为您提供帮助。",
+    # a notice that gives its reason, a public project, a live-stream advert with its opt-out
+    "【自来水公司】由于管道检修，本周六9时至17时停水，给您带来不便敬请谅解。",
+    "【市住建局】城东工程项目招标公告已发布，有意参与投标的单位请登录政府采购网查看。",
+    "【乐看直播】今晚8点主播专场，关注直播间抽奖送好礼，回T退订",
+    # friends and family
+    "周末同学聚会别忘了，我在饭店门口等你，谢谢你帮忙订的包间。",
+    "妈，钱收到了，谢谢，下个月发工资就还你。",
+]
+
+
+@pytest.mark.obligation("O31-10")
+@pytest.mark.parametrize(("text", "signal"), THIRD_ROUND)
+def test_the_rest_of_the_script_is_fraud_and_says_why(text: str, signal: str) -> None:
+    assert signal in fraud_signals(text)
+
+
+@pytest.mark.parametrize("text", THIRD_ROUND_HONEST)
+def test_third_round_look_alikes_are_not_prohibited(text: str) -> None:
+    assert review(text).prohibited == ()
+
+
+def test_a_licence_for_money_without_the_exam_is_fake_documents() -> None:
+    result = review("我是xx驾校的，不用考试，只要交钱我们就一定能够帮你拿到驾驶证，加微信详谈。")
+    assert "fake_documents" in result.prohibited
+    f = next(f for f in result.findings if f.detail.get("category") == "fake_documents")
+    assert "re:pay_and_get_licence" in f.detail["matches"]

@@ -96,6 +96,13 @@ class VerifyIn(_In):
     status: Literal["verified", "rejected"] = "verified"
 
 
+class LotteryLicenceIn(_In):
+    """A lottery issuing body's authorisation to publish lottery results (checked by the registry:
+    1-64 characters after trimming; a bad value is a validation error on ``lottery_licence``)."""
+
+    lottery_licence: str = Field(description="The authorisation number, e.g. 福彩授权-2025-0042")
+
+
 class SignatureIn(_In):
     text: str = Field(max_length=64, description="The signature, with or without 【】; submitted for review")
 

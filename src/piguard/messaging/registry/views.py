@@ -1,5 +1,5 @@
 """Registry API: service providers, content providers, signatures and templates (with their
-review), ports, charged services, campaigns, suspension switches. Reads need ``sms.read``, changes ``sms.manage``."""
+review), lottery licences, ports, charged services, campaigns, suspension switches. Reads need ``sms.read``, changes ``sms.manage``."""
 
 from __future__ import annotations
 
@@ -139,6 +139,33 @@ def verify_cp(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return cp_dict(registry.verify_content_provider(session, code, status=body.status, principal=principal))
+
+
+@router.put(
+    "/content-providers/{code}/lottery-licence",
+    summary="Record a lottery licence: the provider's lottery results are not gambling (O31-16, CSL-47)",
+)
+@carries("O31-16", "CSL-47")
+def record_lottery_licence(
+    code: str,
+    body: schemas.LotteryLicenceIn,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    return cp_dict(registry.record_lottery_licence(session, code, body.lottery_licence, principal=principal))
+
+
+@router.delete(
+    "/content-providers/{code}/lottery-licence",
+    summary="Withdraw a lottery licence: the provider's lottery results are reviewed as anyone's",
+)
+@carries("O31-16", "CSL-47")
+def withdraw_lottery_licence(
+    code: str,
+    principal: Principal = Depends(_MANAGE),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    return cp_dict(registry.record_lottery_licence(session, code, None, principal=principal))
 
 
 @router.get("/content-providers/{code}/signatures", summary="Signatures of a content provider")

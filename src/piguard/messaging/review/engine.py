@@ -336,6 +336,11 @@ _SPLIT = re.compile(r"[\u4e00-\u9fff](?:[ .*_\-/|~·•+#^]{1,2}[\u4e00-\u9fff])
 _FOREIGN_LOOKALIKE = re.compile(
     r"[a-zA-Z0-9][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-zA-Z0-9]"
 )
+# what the two above cannot match without: one of _SPLIT's separators, one Greek or Cyrillic
+# letter. A single character class is one quick pass over the text, where _SPLIT and the
+# alternation above try every position of a Chinese text; most texts hold neither
+_SPLIT_SEPARATOR = re.compile(r"[ .*_\-/|~·•+#^]")
+_FOREIGN_LETTER = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 # categories that never make a finding on their own: the raw-text obfuscation checks wait for others
 _QUIET_CATEGORIES = frozenset({"address", "warning", "optout", "institution", "lottery"})
 _PI_ZH = {"id_card": "身份证号码", "bank_card": "银行卡号", "phone_mobile": "手机号码"}
@@ -393,12 +398,47 @@ class Reviewer:
             if g.role == "signal" and g.contains
         ]
         self._verdicts = list(r.verdicts.values())
+        #: per verdict, its score as data read in one loop (see _verdict_score): (rule, require,
+        #: require_all, distinct, distinct_of, ((category, weight, cap), ...) in the weights' order,
+        #: so the sum adds up in the same order as before)
+        self._plans = tuple(
+            (
+                vr,
+                frozenset(vr.require),
+                tuple(frozenset(g) for g in vr.require_all),
+                vr.distinct,
+                vr.distinct_of,
+                tuple((c, w, vr.caps.get(c, vr.cap)) for c, w in vr.weights.items()),
+            )
+            for vr in self._verdicts
+        )
+        #: per signal group, what its entry in a finding's reasons needs: (id, articles)
+        self._signal_static = {i: (g.name, g.articles) for i, g in enumerate(r.groups) if g.role == "signal"}
         #: per verdict, what its score needs before it is worth computing (see _categories)
         self._gates = tuple(
             (frozenset(vr.require), tuple(frozenset(g) for g in vr.require_all)) for vr in self._verdicts
         )
         self._contains_categories = frozenset(c for c, _cap, _gi, _rx in self._contains)
         self._prohibited_by_name = {g.name: (i, g) for i, g in self._prohibited}
+        #: per prohibited category, what its finding needs and does not depend on the message:
+        #: (listed group or None, scored rule or None, label_en, label_zh, articles, promotes, the
+        #: categories that add to its score in the rule's order, the categories its score needs)
+        self._finding_static: dict[str, tuple[Any, ...]] = {}
+        for name in (*self._prohibited_by_name, *r.verdicts):
+            pg = self._prohibited_by_name.get(name)
+            rule = r.verdicts.get(name)
+            self._finding_static[name] = (
+                pg,
+                rule,
+                pg[1].label_en if pg is not None else rule.label_en if rule is not None else name,
+                pg[1].label_zh if pg is not None else rule.label_zh if rule is not None else name,
+                _merge_articles(
+                    pg[1].articles if pg is not None else (), rule.articles if rule is not None else ()
+                ),
+                (pg is not None and pg[1].promotes) or (rule is not None and rule.promotes),
+                tuple(c for c in rule.weights if rule.weights[c] > 0) if rule is not None else (),
+                tuple(rule.weights) if rule is not None else (),
+            )
         self._pinyin = frozenset(r.pinyin_keys)
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
@@ -531,15 +571,20 @@ class Reviewer:
             cats["optout"] = 1.0
         return cats
 
-    def _verdicts_on(self, text: str, scan: ScanResult, cats: dict[str, float]) -> list[str]:
+    def _verdicts_on(
+        self, text: str, scan: ScanResult, cats: dict[str, float], obf: list[list[tuple[str, list[str]]]]
+    ) -> list[str]:
         """The scored categories that fire. The raw-text obfuscation checks run only when their
-        evidence could still tip a category over its threshold."""
+        evidence could still tip a category over its threshold (``obf`` keeps what they found, so
+        a finding's reasons do not look again)."""
         fired: list[str] = []
         near = False
-        for vr in self._verdicts:
-            score = self._verdict_score(vr, cats)
+        score_of = self._verdict_score
+        for plan in self._plans:
+            score = score_of(plan, cats)
             if score is None:
                 continue
+            vr = plan[0]
             if score >= vr.threshold:
                 fired.append(vr.name)
             elif (
@@ -548,11 +593,13 @@ class Reviewer:
             ):
                 near = True
         if near:
-            n = len(self._obfuscation(text, scan))
+            found = self._obfuscation(text, scan)
+            obf.append(found)
+            n = len(found)
             if n:
                 cats["obfuscation"] = cats.get("obfuscation", 0.0) + n * OBFUSCATION_WEIGHT
                 fired = [
-                    vr.name for vr in self._verdicts if (self._verdict_score(vr, cats) or 0.0) >= vr.threshold
+                    plan[0].name for plan in self._plans if (score_of(plan, cats) or 0.0) >= plan[0].threshold
                 ]
         return fired
 
@@ -564,29 +611,47 @@ class Reviewer:
             found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
             if found:
                 out.append(("obf.pinyin", found))
-        split = _SPLIT.findall(text)
+        split = _SPLIT.findall(text) if _SPLIT_SEPARATOR.search(text) is not None else None
         if split:
             out.append(("obf.split_characters", split[:3]))
-        if _FOREIGN_LOOKALIKE.search(text) is not None:
+        if _FOREIGN_LETTER.search(text) is not None and _FOREIGN_LOOKALIKE.search(text) is not None:
             out.append(("obf.lookalike_letters", []))
         return out
 
     def _signal_details(
-        self, text: str, scan: ScanResult, opt_out: bool, wanted: set[str]
+        self,
+        text: str,
+        scan: ScanResult,
+        opt_out: bool,
+        wanted: set[str],
+        obf: list[list[tuple[str, list[str]]]],
     ) -> dict[str, list[dict[str, Any]]]:
         """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
         matches): the reasons of a finding. Built only for a finding."""
         by_cat: dict[str, list[dict[str, Any]]] = {}
         groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        signal, static = self._signal, self._signal_static
         for gi in scan.fired:
-            sig = self._signal.get(gi)
-            if sig is None or scores[gi] <= 0 or sig[0] not in wanted:
+            sig = signal.get(gi)
+            if sig is None:
                 continue
+            score = scores[gi]
             cat, cap = sig
-            g = groups[gi]
-            by_cat.setdefault(cat, []).append(
-                _signal_entry(g.name, cat, min(scores[gi], cap), g.articles, [h.evidence for h in hits[gi]])
-            )
+            if score <= 0 or cat not in wanted:
+                continue
+            sid, articles = static[gi]
+            entry = {
+                "id": sid,
+                "category": cat,
+                "weight": round(score if score < cap else cap, 3),
+                "articles": list(articles),
+                "matches": [h[1] for h in hits[gi]],
+            }
+            listed = by_cat.get(cat)
+            if listed is None:
+                by_cat[cat] = [entry]
+            else:
+                listed.append(entry)
         for cat, cap, gi, terms in self._contains:
             if cat in wanted:
                 found = list(dict.fromkeys(terms.findall(scan.text)))
@@ -596,27 +661,35 @@ class Reviewer:
         if opt_out and "optout" in wanted:
             by_cat["optout"] = [_signal_entry("optout.present", "optout", 1.0, ("O31-20",), [])]
         if "obfuscation" in wanted:
-            for sid, evidence in self._obfuscation(text, scan):
+            for sid, evidence in obf[0] if obf else self._obfuscation(text, scan):
                 by_cat.setdefault("obfuscation", []).append(
                     _signal_entry(sid, "obfuscation", OBFUSCATION_WEIGHT, ("O31-16", "CSL-47"), evidence)
                 )
         return by_cat
 
     @staticmethod
-    def _verdict_score(v: VerdictRule, cats: dict[str, float]) -> float | None:
-        """The category's score, or None when its requirements do not hold."""
-        if v.require and not any(c in cats for c in v.require):
+    def _verdict_score(plan: tuple[Any, ...], cats: dict[str, float]) -> float | None:
+        """The category's score, or None when its requirements do not hold (``plan``: see
+        ``_plans``; loops, not any() over generators: this runs for every verdict of a message)."""
+        _vr, require, require_all, distinct, distinct_of, weights = plan
+        keys = cats.keys()
+        if require and keys.isdisjoint(require):
             return None
-        for group in v.require_all:
-            if not any(c in cats for c in group):
+        for group in require_all:
+            if keys.isdisjoint(group):
                 return None
-        if v.distinct and sum(1 for c in v.distinct_of if c in cats) < v.distinct:
-            return None
+        if distinct:
+            n = 0
+            for c in distinct_of:
+                if c in cats:
+                    n += 1
+            if n < distinct:
+                return None
         score = 0.0
-        for c, w in v.weights.items():
-            found = cats.get(c)
+        get = cats.get
+        for c, w, cap in weights:
+            found = get(c)
             if found:
-                cap = v.caps.get(c, v.cap)
                 score += w * (found if found < cap else cap)
         return score
 
@@ -688,16 +761,15 @@ class Reviewer:
             if self._signal:
                 evidence = self._categories(text, scan, opt_out)
                 if evidence:
-                    for name in self._verdicts_on(text, scan, evidence):
+                    obf: list[list[tuple[str, list[str]]]] = []
+                    for name in self._verdicts_on(text, scan, evidence, obf):
                         fired[name] = None
                     if fired:
-                        wanted = {
-                            c
-                            for n in fired
-                            if n in self.rules.verdicts
-                            for c in self.rules.verdicts[n].weights
-                        }
-                        signals_by_cat = self._signal_details(text, scan, opt_out, wanted)
+                        wanted: set[str] = set()
+                        statics = self._finding_static
+                        for fired_name in fired:
+                            wanted.update(statics[fired_name][7])
+                        signals_by_cat = self._signal_details(text, scan, opt_out, wanted, obf)
         model_hits: dict[str, dict[str, Any]] = {}
         for model in self._models:
             label, margin = model.predict(scan.text)
@@ -714,29 +786,28 @@ class Reviewer:
                         ),
                     )
         for name in fired:
-            pg = self._prohibited_by_name.get(name)
-            rule = self.rules.verdicts.get(name)
+            static = self._finding_static.get(name)
+            if static is None:  # a category only an operator's model knows
+                static = (None, None, name, name, (), False, (), ())
+            pg, rule, label_en, label_zh, articles, promoting, positive, _all = static
             if rule is not None and evidence and self._cleared(rule, evidence, ctx):
                 findings.append(
                     _f_cleared(name, rule.label_en, rule.label_zh, rule.articles, sorted(ctx.clearances))
                 )
                 continue
-            matches = [h.evidence for h in hits[pg[0]]] if pg is not None else []
+            matches = [h[1] for h in hits[pg[0]]] if pg is not None else []
             used: list[dict[str, Any]] = []
             if rule is not None and evidence:
-                for c in rule.weights:
-                    if rule.weights[c] > 0:
-                        used.extend(signals_by_cat.get(c, ()))
-                        matches.extend(m for s in signals_by_cat.get(c, ()) for m in s["matches"])
-            label_en = pg[1].label_en if pg is not None else rule.label_en if rule is not None else name
-            label_zh = pg[1].label_zh if pg is not None else rule.label_zh if rule is not None else name
-            articles = _merge_articles(
-                pg[1].articles if pg is not None else (), rule.articles if rule is not None else ()
-            )
+                for c in positive:
+                    entries = signals_by_cat.get(c)
+                    if entries:
+                        used.extend(entries)
+                        for entry in entries:
+                            matches.extend(entry["matches"])
             if name in model_hits:
                 used.append(model_hits[name])
             prohibited.append(name)
-            promotes = promotes or (pg is not None and pg[1].promotes) or (rule is not None and rule.promotes)
+            promotes = promotes or promoting
             findings.append(_f_prohibited(name, label_en, label_zh, articles, matches, used))
         kind = self._kind(scores, opt_out or promotes) if matched else self._kind_unmatched[promotes]
 

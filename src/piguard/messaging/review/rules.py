@@ -61,6 +61,8 @@ DIGIT_RUN = r"[0-9](?: ?[0-9]){10}"
 
 # automaton entry types
 _TERM, _EXEMPT, _TRIGGER, _CONTEXT, _LAZY = 0, 1, 2, 3, 4
+# shapes of a matcher key (see RuleSet.compile): one group's term only, pattern triggers only, other
+_ONE_TERM, _ONLY_TRIGGERS, _GENERAL = 0, 1, 2
 # groups scored only on request (RuleSet.score_lazy), e.g. opt-out obstacles: needed only for
 # commercial messages
 LAZY_ROLES = frozenset({"obstacle"})
@@ -771,19 +773,22 @@ class RuleSet:
         self._values = []
         for key in keys:
             ents = entries[key]
-            self._values.append(
-                (
-                    len(key.encode("utf-8")) if matcher.byte_offsets else len(key),
-                    key[0] in ASCII_ALNUM,
-                    key[-1] in ASCII_ALNUM,
-                    key,
-                    tuple((gi, w) for t, gi, w in ents if t == _TERM),
-                    tuple((gi, w) for t, gi, w in ents if t == _CONTEXT),
-                    tuple(pi for t, pi, _ in ents if t == _TRIGGER),
-                    tuple(gi for t, gi, _ in ents if t == _EXEMPT),
-                    tuple(li for t, li, _ in ents if t == _LAZY),
-                )
-            )
+            length = len(key.encode("utf-8")) if matcher.byte_offsets else len(key)
+            a0, a1 = key[0] in ASCII_ALNUM, key[-1] in ASCII_ALNUM
+            terms = tuple((gi, w) for t, gi, w in ents if t == _TERM)
+            context = tuple((gi, w) for t, gi, w in ents if t == _CONTEXT)
+            key_triggers = tuple(pi for t, pi, _ in ents if t == _TRIGGER)
+            exempts = tuple(gi for t, gi, _ in ents if t == _EXEMPT)
+            key_lazy = tuple(li for t, li, _ in ents if t == _LAZY)
+            # the shapes most matches have, taken by a short path in scan (same effect as the
+            # general one): one group's term and nothing else; a pattern trigger and nothing else
+            shape = _GENERAL
+            if not (a0 or a1 or context or exempts or key_lazy):
+                if len(terms) == 1 and not key_triggers:
+                    shape = _ONE_TERM
+                elif not terms and key_triggers:
+                    shape = _ONLY_TRIGGERS
+            self._values.append((shape, length, a0, a1, key, terms, context, key_triggers, exempts, key_lazy))
         return self
 
     @property
@@ -863,7 +868,19 @@ class RuleSet:
             alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
             size = len(subject)
             for end, kid in found_keys:
-                length, a0, a1, key, terms, context, triggers, exempts, lazy_ids = values[kid]
+                shape, length, a0, a1, key, terms, context, triggers, exempts, lazy_ids = values[kid]
+                if shape == _ONE_TERM:
+                    gi, w = terms[0]
+                    item = (end - length, -end, w, key)
+                    found = raw.get(gi)
+                    if found is None:
+                        raw[gi] = [item]
+                    else:
+                        found.append(item)
+                    continue
+                if shape == _ONLY_TRIGGERS:
+                    run.update(triggers)
+                    continue
                 if lazy_ids:  # containment only: no word boundary for the lazy groups
                     if lazy_seen is None:
                         lazy = lazy_seen = set()
