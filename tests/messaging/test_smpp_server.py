@@ -273,24 +273,66 @@ def test_window_throttles(session: Session, gateway: tuple[SmppGateway, int, Loo
     body = b"thrtl\0" + PASSWORD.encode() + b"\0\0" + bytes([0x34, 0, 0]) + b"\0"
     s.sendall(struct.pack(">IIII", 16 + len(body), 0x02, 0, 1) + body)
     assert _read_pdu(s)[1] == 0
+    one = _notice_submit(USER)
+    burst = b"".join(struct.pack(">IIII", 16 + len(one), 0x04, 0, 100 + i) + one for i in range(6))
+    s.sendall(burst)
+    statuses = [_read_pdu(s)[1] for _ in range(6)]
+    assert statuses.count(Status.ESME_RTHROTTLED) >= 1 and statuses.count(0) >= 1
+    s.close()
+
+
+def _notice_submit(dest: str) -> bytes:
+    """A submit_sm body: the notice from the business port, UCS2, to ``dest``."""
     sm = NOTICE.encode("utf-16-be")
-    one = (
+    return (
         b"\0"
         + bytes([0, 0])
         + b"10690002\0"
         + bytes([1, 1])
-        + USER.encode()
+        + dest.encode()
         + b"\0"
         + bytes(3)
         + b"\0\0"
         + bytes([0, 0, 8, 0, len(sm)])
         + sm
     )
-    burst = b"".join(struct.pack(">IIII", 16 + len(one), 0x04, 0, 100 + i) + one for i in range(6))
+
+
+@pytest.mark.obligation("O31-10", "O31-11")
+def test_submits_arriving_together_are_decided_in_one_batch(
+    session: Session, gateway: tuple[SmppGateway, int, LoopbackTransport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of submit_sm in one write: decided by the gateway's batch path (one context, one
+    transaction) rather than one unit of work each, every message answered and recorded."""
+    from piguard.messaging.smpp import service as smpp_service
+
+    _gw, port, _t = gateway
+    batches: list[int] = []
+    real = smpp_service.decide_many
+
+    def spy(session: Session, subs: list[object], **kw: object) -> object:
+        batches.append(len(subs))
+        return real(session, subs, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smpp_service, "decide_many", spy)
+    s = _raw(port)
+    body = SYSTEM_ID.encode() + b"\0" + PASSWORD.encode() + b"\0\0" + bytes([0x34, 0, 0]) + b"\0"
+    s.sendall(struct.pack(">IIII", 16 + len(body), 0x02, 0, 1) + body)
+    assert _read_pdu(s)[1] == 0
+    dests = [f"86138123450{i:02d}" for i in range(8)]
+    burst = b"".join(
+        struct.pack(">IIII", 16 + len(one), 0x04, 0, 100 + i) + one
+        for i, one in enumerate(_notice_submit(d) for d in dests)
+    )
     s.sendall(burst)
-    statuses = [_read_pdu(s)[1] for _ in range(6)]
-    assert statuses.count(Status.ESME_RTHROTTLED) >= 1 and statuses.count(0) >= 1
+    answers = [_read_pdu(s) for _ in dests]
     s.close()
+    assert sorted(a[2] for a in answers) == list(range(100, 108)) and all(a[1] == 0 for a in answers)
+    refs = {a[3].rstrip(b"\0").decode() for a in answers}
+    session.expire_all()
+    recorded = set(session.scalars(select(MessageRecord.ref).where(MessageRecord.ref.in_(refs))))
+    assert len(refs) == 8 and recorded == refs
+    assert sum(batches) == 8 and len(batches) < 8
 
 
 def test_cp_code_is_the_bound_provider() -> None:

@@ -11,38 +11,18 @@ from typing import Any
 
 from piguard.core.logging import get_logger
 from piguard.messaging.ismg.reports import Due, ismg_due, ismg_mark_sent
-from piguard.messaging.ismg.transport import BaseServer, Decider, Session, Submission, SubmitOutcome
-from piguard.messaging.smpp.bridge import decide_submission, decide_submissions
+from piguard.messaging.ismg.transport import BaseServer, Decider, Session
+from piguard.messaging.smpp.bridge import GatewayDecider
 from piguard.messaging.smpp.pdu import Status
 from piguard.regulations.markers import carries
 
 log = get_logger("piguard.ismg.gateway")
 
 
-class GatewayDecider:
-    """The one decision path: the SMPP bridge's ``decide_submission`` for a message from a
-    ``protocol`` link (named in the record's actor and client_ref); a held message is accepted when
-    ``accept_held``, else answered as piguard's "held" (SMPP 0x40C). :meth:`many` decides the
-    messages waiting at once in one transaction (``BaseServer.decide_async``)."""
-
-    def __init__(self, protocol: str, accept_held: bool) -> None:
-        self.protocol = protocol
-        self.accept_held = accept_held
-
-    def __call__(self, sub: Submission) -> SubmitOutcome:
-        return decide_submission(
-            sub, hold_status=Status.PG_HELD, accept_held=self.accept_held, protocol=self.protocol
-        )
-
-    def many(self, subs: list[Submission]) -> list[SubmitOutcome]:
-        return decide_submissions(
-            subs, hold_status=Status.PG_HELD, accept_held=self.accept_held, protocol=self.protocol
-        )
-
-
 def gateway_decider(protocol: str, accept_held: bool) -> Decider:
-    """:class:`GatewayDecider` for ``protocol``."""
-    return GatewayDecider(protocol, accept_held)
+    """The one decision path for a message from a ``protocol`` link (:class:`GatewayDecider`);
+    a held message is accepted when ``accept_held``, else answered as piguard's "held"."""
+    return GatewayDecider(protocol, accept_held, Status.PG_HELD)
 
 
 class ReportingGateway:

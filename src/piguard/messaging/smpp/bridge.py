@@ -79,6 +79,29 @@ def decide_submissions(
         )
 
 
+class GatewayDecider:
+    """The one decision path as a server's decider: :func:`decide_submission` for a message from a
+    ``protocol`` link (named in the record's actor and client_ref); a held message is accepted
+    when ``accept_held``, else answered with ``hold_status``. :meth:`many` decides the messages
+    waiting at once in one transaction (``BaseServer.decide_async``: every protocol's server,
+    SMPP's included, batches the submits that arrive together)."""
+
+    def __init__(self, protocol: str, accept_held: bool, hold_status: int = Status.PG_HELD) -> None:
+        self.protocol = protocol
+        self.accept_held = accept_held
+        self.hold_status = hold_status
+
+    def __call__(self, sub: Submission) -> SubmitOutcome:
+        return decide_submission(
+            sub, hold_status=self.hold_status, accept_held=self.accept_held, protocol=self.protocol
+        )
+
+    def many(self, subs: list[Submission]) -> list[SubmitOutcome]:
+        return decide_submissions(
+            subs, hold_status=self.hold_status, accept_held=self.accept_held, protocol=self.protocol
+        )
+
+
 smpp_client_ref = service.client_ref
 
 
@@ -123,7 +146,7 @@ class SmppGateway:
         hold, accept_held = self.settings.hold_status, self.settings.accept_held
         self.server = SmppServer(
             authenticate=authenticate,
-            decide=decide or (lambda sub: decide_submission(sub, hold_status=hold, accept_held=accept_held)),
+            decide=decide or GatewayDecider("smpp", accept_held, hold),
             settings=self.settings,
             on_decided=self._on_decided,
             on_receiver_bound=self._flush_receipts,

@@ -303,7 +303,7 @@ class EsmeSession:
             part_ids=part_ids,
             client_ref=_tlv_text(sm, Tag.PG_CLIENT_REF),
         )
-        out = await self.server.run_sync(self.server.decide, sub)
+        out = await self.server.decide_async(sub)  # batched with the submits waiting beside it
         return out.status, out.message_id, (sub, out)
 
     def _key(self, sm: ShortMessage, seg: Segment) -> tuple[str, str, int, int]:
