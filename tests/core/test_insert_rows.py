@@ -67,3 +67,20 @@ def test_insert_rows_leaves_python_side_defaults_to_sqlalchemy(session: Session)
     insert_rows(session, RECORDS, [])
     got = session.execute(select(RECORDS.c.reasons, RECORDS.c.reason_codes, RECORDS.c.ref)).all()
     assert [(r.reasons, r.reason_codes, r.ref) for r in got] == [([], [], short["ref"])]
+
+
+def test_in_values_selects_what_in_selects(session: Session) -> None:
+    from piguard.core.db import in_values
+
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    rows = _rows(30, at)
+    insert_rows(session, RECORDS, rows)
+    ids = [r.id for r in session.execute(select(RECORDS.c.id)).all()]
+    wanted_hashes = [rows[i]["recipient_hash"] for i in (0, 7, 29)] + ["not-there", 'it\'s "quoted"']
+    cases = ((RECORDS.c.recipient_hash, wanted_hashes, 3), (RECORDS.c.id, ids[::4], 8), (RECORDS.c.id, [], 0))
+    for col, values, n in cases:
+        expected = session.execute(select(RECORDS.c.ref).where(col.in_(values)).order_by(RECORDS.c.ref)).all()
+        got = session.execute(
+            select(RECORDS.c.ref).where(in_values(session, col, values)).order_by(RECORDS.c.ref)
+        ).all()
+        assert got == expected and len(got) == n

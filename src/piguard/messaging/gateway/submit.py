@@ -21,7 +21,7 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
-from piguard.core.db import utcnow
+from piguard.core.db import in_values, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.gcpause import batch_gc
 from piguard.core.reasons import Decision, Outcome, Reason
@@ -125,7 +125,7 @@ def load_context(
                 Consent.valid_until,
                 Consent.window_start,
                 Consent.window_count,
-            ).where(Consent.recipient_hash.in_(chunk), Consent.status == "active")
+            ).where(in_values(session, Consent.recipient_hash, chunk), Consent.status == "active")
         ):
             cid, h, cp, mt, mx, unit, until, ws, wc = row
             ctx.consents[(h, cp, mt)] = ConsentView(cid, mt, mx, unit, until, ws, wc)
@@ -133,7 +133,7 @@ def load_context(
         for h, cp, fp in session.execute(
             select(
                 Suppression.recipient_hash, Suppression.content_provider_id, Suppression.fingerprint
-            ).where(Suppression.recipient_hash.in_(chunk))
+            ).where(in_values(session, Suppression.recipient_hash, chunk))
         ):
             supp.setdefault((h, cp), []).append(int(fp))
         ctx.suppressions.update({k: tuple(v) for k, v in supp.items()})
@@ -185,7 +185,7 @@ def _confirm_consents(
         stmt = (
             update(Consent)
             .where(
-                Consent.id.in_(ids),
+                in_values(session, Consent.id, ids),
                 Consent.status == "active",
                 Consent.valid_until > ctx.now,
                 or_(
