@@ -119,7 +119,7 @@ def agents_list(fmt: Fmt = "table") -> None:
             r["code"],
             r["name"],
             r["contract_no"],
-            r["contract_end"][:10],
+            to_local_date(datetime.fromisoformat(r["contract_end"])).isoformat(),
             r["status"],
             "yes" if r["current"] else "NO",
             ",".join(r["scope"]["purposes"]),
