@@ -17,8 +17,42 @@ from piguard.core.config import reset_settings
 from piguard.models import metadata
 
 POSTGRES_URL = os.environ.get("PIGUARD_TEST_POSTGRES_URL", "")
+# PIGUARD_TEST_FAKE_NOW=2026-12-31T23:30:00Z runs the whole session with the clock travelled to that
+# instant (ticking on from it): the suite must pass at any hour and on any day it is run.
+FAKE_NOW = os.environ.get("PIGUARD_TEST_FAKE_NOW", "").strip()
+_traveller: object | None = None
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _traveller
+    if not FAKE_NOW or _traveller is not None:
+        return
+    from datetime import datetime
+
+    import time_machine
+
+    try:
+        instant = datetime.fromisoformat(FAKE_NOW.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"PIGUARD_TEST_FAKE_NOW={FAKE_NOW!r} is not an ISO 8601 instant") from exc
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"PIGUARD_TEST_FAKE_NOW={FAKE_NOW!r} needs a UTC offset (e.g. a final Z)")
+    traveller = time_machine.travel(instant, tick=True)
+    traveller.start()
+    _traveller = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _traveller
+    if _traveller is not None:
+        _traveller.stop()  # type: ignore[attr-defined]
+        _traveller = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"clock travelled to {FAKE_NOW} (PIGUARD_TEST_FAKE_NOW)" if FAKE_NOW else None
 
 
 @pytest.fixture(autouse=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -30,6 +31,21 @@ def _fast_hasher() -> Iterator[None]:
     previous = identity.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     yield
     identity.use_password_hasher(previous)
+
+
+@pytest.fixture()
+def demo_in_midyear(session: Session) -> Iterator[Session]:
+    """The demo, loaded and looked at on 1 July (12:00 in Asia/Shanghai), the clock ticking on.
+
+    The demo dates its data up to 20 days back from when it is loaded, and a self-inspection covers
+    the year in China: in the first days of a year (e.g. 31 Dec 20:00 UTC, New Year in Shanghai)
+    part of the demo lies in the year before, and no one year's report shows all of it."""
+    from piguard.demo import load_demo
+
+    with time_machine.travel(datetime(2026, 7, 1, 4, 0, tzinfo=UTC), tick=True):
+        load_demo(session)
+        session.commit()
+        yield session
 
 
 @pytest.fixture()

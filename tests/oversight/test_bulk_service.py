@@ -400,3 +400,18 @@ def test_identity_access_decisions_hold_bulk_exports_without_an_approved_request
     assert more.outcome.value == "hold"
     wrong_kind = decide_access(maker, "pi.delete", context={**ctx, "rows": 600, "bulk_ref": req.ref})
     assert wrong_kind.outcome.value == "hold"
+
+
+def test_the_watermark_says_the_day_in_china_the_package_expires() -> None:
+    """Regression: the watermark showed the UTC date. A package valid until 20:00 UTC on 31 Dec is
+    valid until 04:00 on 1 Jan in Shanghai."""
+    from datetime import UTC, datetime
+
+    req = BulkRequest(
+        kind="export",
+        ref="R1",
+        purpose="complaint_handling",
+        decided_by="olga",
+        package_expires_at=datetime(2026, 12, 31, 20, 0, tzinfo=UTC),
+    )
+    assert "valid until: 2027-01-01 ·" in bulk.visible_line(req, "wang")

@@ -792,3 +792,16 @@ def test_the_demo_data_shows_on_the_console(app_client: TestClient, session: Ses
     assert 'class="campaign"' in r.text and 'class="review-item"' in r.text  # demo owns crm: items wait
     r = app_client.get("/console/media")
     assert 'data-status="destruction_pending"' in r.text and "USB-0042" in r.text
+
+
+@pytest.mark.obligation("O24-13.5")
+def test_the_next_campaign_is_due_in_months_counted_in_china() -> None:
+    """Regression: months were counted on the UTC date. 18:00 UTC on 30 Mar 2027 is 02:00 on 31 Mar
+    in Shanghai; six months on is 30 Sep there (18:00 UTC on 29 Sep), not 1 Oct."""
+    from datetime import UTC, datetime
+
+    opened = datetime(2027, 3, 30, 18, 0, tzinfo=UTC)
+    assert access_reviews._add_months(opened, 6) == datetime(2027, 9, 29, 18, 0, tzinfo=UTC)
+    assert access_reviews._add_months(datetime(2026, 12, 31, 20, 0, tzinfo=UTC), 6) == datetime(
+        2027, 6, 30, 20, 0, tzinfo=UTC
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from piguard.cases import service as cases
 from piguard.consent import service as consent
 from piguard.consent import subjects
 from piguard.core.errors import PiguardError
+from piguard.messaging.models import MessageRecord
+from piguard.regulations.parameters import value
 from piguard.rights import demo, service
 from piguard.rights.models import RightsStep
 
@@ -102,20 +105,12 @@ def _has_purpose(session: Session, pid: str) -> bool:
     return pid in consent.purposes(session)
 
 
-@pytest.mark.obligation("O24-9.4", "O31-11")
-def test_cancellation_keeps_message_records_and_ends_consents(
-    session: Session, target: dict[str, object]
-) -> None:
-    from piguard.core.db import utcnow
-    from piguard.messaging.models import MessageRecord
-
-    _setup(session, target)
-    subject = f"phone:{PHONES[0]}"
-    s = subjects.parse(subject)
+def _sent_to(session: Session, s: subjects.Subject, at: datetime) -> None:
+    """One message record sent to ``s`` at ``at``."""
     session.add(
         MessageRecord(
             ref="r1",
-            at=utcnow(),
+            at=at,
             direction="out",
             channel="sms",
             sender="106",
@@ -128,6 +123,18 @@ def test_cancellation_keeps_message_records_and_ends_consents(
         )
     )
     session.flush()
+
+
+@pytest.mark.obligation("O24-9.4", "O31-11")
+def test_cancellation_keeps_message_records_and_ends_consents(
+    session: Session, target: dict[str, object]
+) -> None:
+    from piguard.core.db import utcnow
+
+    _setup(session, target)
+    subject = f"phone:{PHONES[0]}"
+    s = subjects.parse(subject)
+    _sent_to(session, s, utcnow())
     req = service.open_request(session, kind="cancellation", subject=subject, actor=STAFF)
     session.commit()
     service.run_pending(session)
@@ -146,6 +153,25 @@ def test_cancellation_keeps_message_records_and_ends_consents(
     ledger = consent.list_for_subject(session, subject)
     assert ledger.cancelled_at is not None
     assert not any(e.active for e in ledger.entries)
+
+
+@pytest.mark.obligation("O31-11")
+def test_records_kept_until_is_the_day_in_china_not_the_utc_date(
+    session: Session, target: dict[str, object]
+) -> None:
+    """Regression: a record sent at 20:00 UTC on 31 Dec is sent on 1 Jan in China; kept 5 months,
+    it is kept until 1 Jun (the UTC date of that instant is still 31 May)."""
+    _setup(session, target)
+    subject = f"phone:{PHONES[0]}"
+    s = subjects.parse(subject)
+    _sent_to(session, s, datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    req = service.open_request(session, kind="cancellation", subject=subject, actor=STAFF)
+    session.commit()
+    service.run_pending(session)
+    [kept] = service.show(session, req.id)["result"]["kept"]
+    months = value("sms_records.retention_months", on=datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    assert int(months) == 5  # the figure the expected date below is worked out for
+    assert kept["until"] == "2027-06-01"
 
 
 @pytest.mark.obligation("O24-9.2", "CSL-43")

@@ -132,3 +132,14 @@ def test_matrix_page_names_the_missing_parts_in_both_languages(client: TestClien
     assert r.status_code == 200
     assert "✓ report to the authority drafted" in r.text  # cases.complaints.draft_report
     assert "✓ suspension switch enforced by the gateway" in r.text
+
+
+def test_console_dates_are_the_day_in_china() -> None:
+    """Regression: the oversight pages cut the UTC ISO string (``[:10]``): a campaign due at 20:00 UTC
+    on 31 Dec showed 31 Dec; in Shanghai it is due on 1 Jan."""
+    from piguard.web.views import china_date
+
+    assert china_date("2026-12-31T20:00:00+00:00") == "2027-01-01"
+    assert china_date("2026-12-31T15:59:59+00:00") == "2026-12-31"
+    assert china_date("2027-06-30") == "2027-06-30"  # a bare date is a China date already
+    assert china_date(None) == "" and china_date("") == ""

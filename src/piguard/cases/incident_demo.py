@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor
 from piguard.cases.models import Case
+from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 
 DEMO_TITLE = "客户关系系统导出文件外泄 CRM export found outside the company"
@@ -60,7 +61,7 @@ def load_demo_incidents(session: Session) -> None:
         case,
         title="复核全部外包账号的批量导出审批 Review bulk-export approvals of every agent account",
         owner="合规部 Compliance",
-        due=(now + timedelta(days=7)).date(),
+        due=to_local_date(now + timedelta(days=7)),
         actor=actor,
     )
     # the demo gateway (piguard.messaging.demo) is loaded first: its business port sends the notices

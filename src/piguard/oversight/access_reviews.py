@@ -22,7 +22,6 @@ Functions take a session and never commit; every step is audited (ids, roles and
 
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
+from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import forbidden
 from piguard.core.reasons import Decision, Reason
@@ -62,10 +62,11 @@ def may_read(session: Session, principal: Principal) -> None:
 
 
 def _add_months(at: datetime, months: int) -> datetime:
-    month = at.month - 1 + months
-    year, month = at.year + month // 12, month % 12 + 1
-    day = min(at.day, calendar.monthrange(year, month)[1])
-    return at.replace(year=year, month=month, day=day)
+    """``months`` calendar months after ``at``, counted in China (Asia/Shanghai), day clamped: 02:00
+    on 31 Mar in Shanghai (18:00 UTC on 30 Mar) plus six months is 02:00 on 30 Sep there."""
+    from piguard.messaging.records.service import months_before
+
+    return months_before(at, -months)
 
 
 def _audit(
@@ -110,7 +111,10 @@ def open_campaign(
     """Open a campaign: one item per (system, active account, role), reviewers from the register."""
     now = now or utcnow()
     _may(session, principal, MANAGE_ACTION, now)
-    name = text(title, "title", 200, OBLIGATION) or f"访问权限复核 / Access review {now.date().isoformat()}"
+    name = (
+        text(title, "title", 200, OBLIGATION)
+        or f"访问权限复核 / Access review {to_local_date(now).isoformat()}"
+    )
     known = list(systems(session))
     if not known:
         raise err(
@@ -456,8 +460,8 @@ def standing(session: Session, *, now: datetime | None = None) -> Decision:
         Reason(
             "access_review_current",
             (OBLIGATION,),
-            f"Access reviews are up to date; the next is due on {aware(last.next_due_at).date().isoformat()}.",
-            f"访问权限复核均已按期完成；下一次应于 {aware(last.next_due_at).date().isoformat()} 前进行。",
+            f"Access reviews are up to date; the next is due on {to_local_date(aware(last.next_due_at)).isoformat()}.",
+            f"访问权限复核均已按期完成；下一次应于 {to_local_date(aware(last.next_due_at)).isoformat()} 前进行。",
             {"campaign": last.ref, "next_due_at": aware(last.next_due_at).isoformat()},
         )
     )

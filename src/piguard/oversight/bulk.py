@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
+from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import forbidden, not_found
 from piguard.core.reasons import Decision, Reason
@@ -535,7 +536,7 @@ def reject(
 
 
 def visible_line(req: BulkRequest, recipient: str) -> str:
-    expires = _aware(req.package_expires_at).date().isoformat() if req.package_expires_at else ""
+    expires = to_local_date(_aware(req.package_expires_at)).isoformat() if req.package_expires_at else ""
     return (
         f"# piguard {req.kind} {req.ref} · 接收方/recipient: {recipient} · 用途/purpose: {req.purpose} · "
         f"批准/approved by: {req.decided_by} · 有效期至/valid until: {expires} · "

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from piguard.audit.service import Actor
 from piguard.core import db
+from piguard.core.calendar import to_local_date
 from piguard.core.errors import invalid_field
 from piguard.oversight import agents as agents_service
 from piguard.oversight import service
@@ -118,7 +119,7 @@ def agents_list(fmt: Fmt = "table") -> None:
             r["code"],
             r["name"],
             r["contract_no"],
-            r["contract_end"][:10],
+            to_local_date(datetime.fromisoformat(r["contract_end"])).isoformat(),
             r["status"],
             "yes" if r["current"] else "NO",
             ",".join(r["scope"]["purposes"]),
@@ -227,7 +228,9 @@ def training_record(
             evidence=evidence,
             actor=_actor(),
         )
-        typer.echo(f"recorded {course} for {username}, valid until {row.expires_at.date().isoformat()}")
+        typer.echo(
+            f"recorded {course} for {username}, valid until {to_local_date(row.expires_at).isoformat()}"
+        )
 
 
 @training_app.command("status")

@@ -695,9 +695,9 @@ def close_finding(
     if finding.status == "closed":
         raise PiguardError(
             "finding_closed",
-            f"Finding {finding.id} was already closed on {finding.closed_at.date().isoformat() if finding.closed_at else '?'}; "
+            f"Finding {finding.id} was already closed on {calendar.to_local_date(finding.closed_at).isoformat() if finding.closed_at else '?'}; "
             "nothing was changed.",
-            f"问题 {finding.id} 已于 {finding.closed_at.date().isoformat() if finding.closed_at else '?'} 关闭，未作任何修改。",
+            f"问题 {finding.id} 已于 {calendar.to_local_date(finding.closed_at).isoformat() if finding.closed_at else '?'} 关闭，未作任何修改。",
             obligations=("O24-16",),
             http_status=409,
         )

@@ -28,6 +28,7 @@ from piguard.cases import service as cases
 from piguard.cases.models import Case
 from piguard.consent import service as consent
 from piguard.consent import subjects
+from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.reasons import Reason
@@ -623,7 +624,8 @@ def _messages_step(session: Session, req: RightsRequest, st: RightsStep, now: da
         kept = {
             "what": "message records / 短信息记录",
             "count": int(n),
-            "until": months_before(last, -int(months)).date().isoformat(),
+            # the day in China (Asia/Shanghai) the last record may be deleted, not its UTC date
+            "until": to_local_date(months_before(last, -int(months))).isoformat(),
             "obligations": ["O31-11"],
             "basis": "sms_records.retention_months",
         }

@@ -22,6 +22,25 @@ from piguard.regulations.markers import carries
 from piguard.web.i18n import LANG_COOKIE, lang_of, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def china_date(value: object) -> str:
+    """An ISO instant as the day it is in China (``2026-12-31T20:00:00+00:00`` → ``2027-01-01``); a
+    value without an offset or a bare date is shown as it is."""
+    if not isinstance(value, str) or not value:
+        return "" if value is None else str(value)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:10]
+    if at.tzinfo is None:
+        return value[:10]
+    from piguard.core.calendar import to_local_date
+
+    return to_local_date(at).isoformat()
+
+
+TEMPLATES.env.filters["china_date"] = china_date
 router = APIRouter(include_in_schema=False)
 
 
