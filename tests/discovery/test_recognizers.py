@@ -254,3 +254,21 @@ def test_qq_lookalikes() -> None:
     assert found("订单号12345678", "qq") == []  # a bare number is no QQ number
     assert found("QQ群号：12345678", "qq") == []  # a group, not a person
     assert found("我的QQ邮箱是12345678@qq.com") == [("email", "12345678@qq.com")]
+
+
+def test_the_latest_birth_year_is_this_year_in_china() -> None:
+    """A resident ID born on New Year's Day is valid from midnight in China, whatever the process's
+    own zone, and a long-running process sees the new year (it was fixed at import, local year)."""
+    import time_machine
+
+    from piguard.discovery import validators as v
+
+    first17 = "11010120280101001"
+    number = first17 + v.id_check_digit(first17)
+    v._YEAR[1] = 0.0
+    with time_machine.travel("2027-12-31T15:59:00Z", tick=False):  # 23:59 on 31 Dec in China
+        assert v.this_year() == 2027 and v.id_card_quality(number) == 0.0
+        v._YEAR[1] = 0.0
+    with time_machine.travel("2027-12-31T16:01:00Z", tick=False):  # 00:01 on 1 Jan 2028 in China
+        assert v.this_year() == 2028 and v.id_card_quality(number) > 0
+    v._YEAR[1] = 0.0

@@ -12,7 +12,8 @@ import json
 import os
 import re
 import tempfile
-from datetime import date
+import time
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,11 +57,24 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK[sum(map(int.__mul__, map(int, first17), _ID_WEIGHTS)) % 11]
 
 
-_THIS_YEAR = date.today().year
+#: China's time (UTC+8 all year: no daylight saving since 1991)
+_CHINA = timezone(timedelta(hours=8))
+#: the current year in China and until when (``time.time()``) it was last read
+_YEAR = [0, 0.0]
+
+
+def this_year() -> int:
+    """The current year in China: the latest year a birth date can be in. Read again each minute
+    (a long scan over New Year sees the new year; the process's own zone plays no part)."""
+    now = time.time()
+    if now >= _YEAR[1]:
+        _YEAR[0] = datetime.now(_CHINA).year
+        _YEAR[1] = now + 60
+    return int(_YEAR[0])
 
 
 def _valid_date(y: int, m: int, d: int, lo: int = 1880, hi: int | None = None) -> bool:
-    hi = hi or _THIS_YEAR
+    hi = hi or this_year()
     if not lo <= y <= hi:
         return False
     try:
