@@ -35,6 +35,7 @@ from piguard.messaging.smpp.config import SmppSettings
 
 from .ismg_mocks import SECRET, MockCmppIsmg, MockIsmg, MockSgipSmg, MockSmgpIsmg, bad_length_header
 from .smpp_harness import BUSINESS_PORT, NOTICE, LoopThread, build, free_port, loop_thread, wait_for
+from .test_routing import _links_file
 
 __all__ = ["loop_thread"]
 pytestmark = pytest.mark.obligation("O31-10", "O31-11")
@@ -378,14 +379,8 @@ def test_text_for_an_ismg_is_ascii_or_ucs2_split_with_a_udh() -> None:
     assert report_state("MK:0005") == ("UNDELIV", "005")
 
 
-def _file(tmp_path: Path, body: str) -> Path:
-    p = tmp_path / "links.yaml"
-    p.write_text(body, encoding="utf-8")
-    return p
-
-
 def test_the_links_file_takes_the_china_protocols_and_max_rate(tmp_path: Path) -> None:
-    good = _file(
+    good = _links_file(
         tmp_path,
         "links:\n"
         "  - {name: cmcc, carriers: [china_mobile], protocol: cmpp3, host: h, system_id: '901234', password_env: P, max_rate: 200, service_id: MXX001}\n"
@@ -398,7 +393,7 @@ def test_the_links_file_takes_the_china_protocols_and_max_rate(tmp_path: Path) -
         ("cmpp3", 7890, 200), ("smgp", 8890, 0), ("sgip", 8801, 0), ("cmpp2", 7891, 0),
     ]  # fmt: skip
     assert links[0].service_id == "MXX001" and (links[2].corp_id, links[2].listen_port) == ("12345", 8802)
-    bad = _file(
+    bad = _links_file(
         tmp_path,
         "links:\n"
         "  - {name: a, carriers: [china_mobile], protocol: cmpp4, host: h, system_id: pg, password_env: P}\n"
@@ -473,7 +468,7 @@ def test_sms_links_shows_each_links_protocol_window_and_max_rate(
     from piguard.cli import app
 
     monkeypatch.setenv("P", "pw")
-    links = _file(
+    links = _links_file(
         tmp_path,
         "links:\n  - {name: cmcc, carriers: [china_mobile], protocol: cmpp3, host: h, system_id: '901234', "
         "password_env: P, window: 12, max_rate: 300}\n",
