@@ -29,7 +29,6 @@ def corpora() -> dict[str, list[str]]:
     sys.path.insert(0, str(ROOT / "bench"))
     import discovery as bench
     from discovery_shapes import generate_shapes
-
     from piguard.discovery.synth import generate
 
     seed = 2024
@@ -47,10 +46,16 @@ def findings(texts_by_name: dict[str, list[str]]) -> dict[str, object]:
 
     res: dict[str, object] = {}
     for name, texts in texts_by_name.items():
-        res[name + "/batch"] = [[(f.start, f.end, f.category, f.confidence) for f in fs] for fs in detect_batch(texts, ner=False)]
+        res[name + "/batch"] = [
+            [(f.start, f.end, f.category, f.confidence) for f in fs] for fs in detect_batch(texts, ner=False)
+        ]
         part = texts[:3000]
-        res[name + "/per-text"] = [[(f.start, f.end, f.category, f.confidence) for f in detect(t, ner=False)] for t in part]
-        res[name + "/subset"] = [[tuple(f.to_dict().values()) for f in fs] for fs in detect_batch(part, SUBSET, 0.3, ner=False)]
+        res[name + "/per-text"] = [
+            [(f.start, f.end, f.category, f.confidence) for f in detect(t, ner=False)] for t in part
+        ]
+        res[name + "/subset"] = [
+            [tuple(f.to_dict().values()) for f in fs] for fs in detect_batch(part, SUBSET, 0.3, ner=False)
+        ]
     return res
 
 
@@ -65,7 +70,9 @@ def main() -> int:
         return 0
     texts = corpora()
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.rev, "src"], check=True, capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.rev, "src"], check=True, capture_output=True
+        )
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
         io = Path(tmp) / "io.pkl"
         io.write_bytes(pickle.dumps(texts))
@@ -78,7 +85,9 @@ def main() -> int:
         got = ours[key]
         diff = [i for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]  # type: ignore[call-overload]
         total = sum(map(len, want))  # type: ignore[arg-type]
-        print(f"{key:32s} {len(want):6d} texts {total:6d} findings  {'same' if not diff else f'{len(diff)} texts DIFFER'}")
+        print(
+            f"{key:32s} {len(want):6d} texts {total:6d} findings  {'same' if not diff else f'{len(diff)} texts DIFFER'}"
+        )
         for i in diff[:3]:
             print(f"    text {i}: {args.rev}={want[i]} here={got[i]}")  # type: ignore[index]
         bad += len(diff)

@@ -1,0 +1,3 @@
+SOURCE_HASH: str
+
+def struct_spans(text: str, /) -> list[int]: ...
