@@ -111,3 +111,16 @@ def test_batch_equals_one_call_per_text() -> None:
     assert [_tuples(fs) for fs in detect_batch(corpus, ner=False)] == [
         _tuples(detect(t, ner=False)) for t in corpus
     ]
+
+
+def test_utf16_and_utf32_dictionary_passes_agree() -> None:
+    """Texts within the BMP are scanned as UTF-16, others (emoji) as UTF-32: same word hits."""
+    auto = eng.default_engine()._automaton
+    for text in _corpus()[:400]:
+        if text.isascii():
+            continue
+        hits, folds = auto.scan(text)
+        hits32, folds32 = auto.scan(text + "\U0001f600")  # one character beyond the BMP: UTF-32
+        assert (hits, folds) == (hits32, folds32)
+    text = "地址：北京市朝阳区建国路88号😀手机１３８１２３４５６７８"
+    assert _tuples(detect(text, ner=False)) == [(3, 15, "address", 0.95), (18, 29, "phone_mobile", 1.0)]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from itertools import accumulate, count
-from operator import add
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +256,9 @@ class Scan:
         return self._trig.get(self.engine.index[id(rec)], [])
 
 
-def _end(h: tuple[int, int, int]) -> int:
-    return h[1]
+# hits sorted by end, then start: the order Hyperscan delivers matches ending at the same place in
+# differs between its UTF-16 and UTF-32 databases, the findings must not
+_END_START = itemgetter(1, 0)
 
 
 class _Dictionary:
@@ -273,23 +274,38 @@ class _Dictionary:
         self.lengths = [len(w) for w in words]
         self.backend = "pyahocorasick"
         self._local = threading.local()
-        self._hs: Any = None
+        self._lock = threading.Lock()
+        self._hs: Any = None  # the UTF-32 database: texts with characters beyond the BMP (emoji)
+        self._hs16: Any = None  # the UTF-16 database: every other text (half the bytes to read)
         self._hs_ascii: Any = None
+        self._ok = False
         try:
             import hyperscan
 
             self._hs_mod = hyperscan
-            self._hs = self._compile([w.encode("utf-32-le") for w in words])
+            if all(len(w.encode("utf-16-le")) == 2 * len(w) for w in words):
+                self._hs16 = self._compile([w.encode("utf-16-le") for w in words])
+            else:  # pragma: no cover - a word beyond the BMP: every text goes through UTF-32
+                self._hs = self._compile([w.encode("utf-32-le") for w in words])
             ascii_ids = [i for i, w in enumerate(words) if w.isascii()]
             self._hs_ascii = self._compile([words[i].encode("ascii") for i in ascii_ids], ascii_ids)
+            self._ok = True
             self.backend = "hyperscan"
         except ImportError:  # pragma: no cover - hyperscan wheels exist for x86-64 and arm64 Linux
-            self._hs = None
-        if self._hs is None and words:  # pragma: no cover
+            pass
+        if not self._ok and words:  # pragma: no cover
             self._ac = ahocorasick.Automaton()
             for i, w in enumerate(words):
                 self._ac.add_word(w, i)
             self._ac.make_automaton()
+
+    def _db32(self) -> Any:
+        """The UTF-32 database, compiled (or loaded from the cache) the first time a text needs it."""
+        if self._hs is None:
+            with self._lock:
+                if self._hs is None:
+                    self._hs = self._compile([w.encode("utf-32-le") for w in self.words])
+        return self._hs
 
     def _compile(self, patterns: list[bytes], ids: list[int] | None = None) -> Any:
         if not patterns:
@@ -317,7 +333,7 @@ class _Dictionary:
         if not self.words:
             return [], []
         fold_from = self.fold_from
-        if self._hs is None:  # pragma: no cover
+        if not self._ok:  # pragma: no cover
             found = [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
             return [h for h in found if h[2] < fold_from], [h[0] for h in found if h[2] >= fold_from]
         if text.isascii():
@@ -325,11 +341,14 @@ class _Dictionary:
             if db is None:
                 return [], []
         else:
-            db, data, width = (
-                self._hs,
-                text.encode("utf-32-le", "surrogatepass"),
-                4,
-            )  # lone surrogates: 4 bytes still
+            # UTF-16 when every character is in the BMP (two bytes each: a byte offset divided by
+            # two is a character offset), else UTF-32 (four bytes each); lone surrogates take the
+            # same room as other characters in both
+            data = text.encode("utf-16-le", "surrogatepass") if self._hs16 is not None else b""
+            if len(data) == 2 * len(text):
+                db, width = self._hs16, 2
+            else:
+                db, data, width = self._db32(), text.encode("utf-32-le", "surrogatepass"), 4
         scratches = getattr(self._local, "scratch", None)
         if scratches is None:
             scratches = self._local.scratch = {}
@@ -347,10 +366,12 @@ class _Dictionary:
                 append((to - lengths[i], to, i))
 
         else:
+            # a match that ends inside a character (a byte pattern found across two) is no word
+            shift, misaligned = (1, 1) if width == 2 else (2, 3)
 
             def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-                if not to & 3:
-                    to >>= 2
+                if not to & misaligned:
+                    to >>= shift
                     if i < fold_from:
                         append((to - lengths[i], to, i))
                     else:
@@ -358,7 +379,7 @@ class _Dictionary:
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
         if len(hits) > 1:
-            hits.sort(key=_end)  # delivered in end order already; a sort of sorted data is cheap
+            hits.sort(key=_END_START)  # delivered in end order already: a sort of sorted data is cheap
         if len(folds) > 1:
             folds.sort()
         return hits, folds

@@ -1105,6 +1105,10 @@ _ADDR_STOP = re.compile(
 _ADDR_MARK = re.compile(
     r"(?:\d+|[一二三四五六七八九十百零]+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
 )
+# every match of _ADDR_MARK holds one of these characters: a text without one has no address
+# word, which one character-class search tells at C speed (the alternation above costs ~4 us per
+# search, and most division names in running text have no address word after them)
+_ADDR_MARK_CHAR = re.compile(r"[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
 _STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
 # how deep in an address each kind of address word sits: once a number is reached, an address goes
 # deeper (number, estate, building, unit, floor, room) and ends where a word is no deeper than the
@@ -1125,6 +1129,7 @@ _RANK_SUFFIX = (
 _RANK_WORD = {"镇": 1, "村": 2, "街道": 1, "路": 3, "街": 3, "巷": 3, "胡同": 3, "大道": 3}
 
 
+@lru_cache(maxsize=4096)  # address words repeat (路, 小区, 1号楼): the suffix walk once per word
 def _addr_rank(word: str) -> int:
     for suffix, rank in _RANK_SUFFIX:
         if word.endswith(suffix) and len(word) > len(suffix):
@@ -1193,6 +1198,8 @@ class AddressRecognizer(Recognizer):
             start, context = i, True
         else:
             start, context = kw_start, False  # division-name context looked up only when needed
+        if _ADDR_MARK_CHAR.search(text, start, start + 48) is None:
+            return ()  # no address word in reach of the body below: the search for one finds none
         body = _ADDR_BODY.match(text, start)
         if not body:
             return ()
