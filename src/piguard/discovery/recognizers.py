@@ -1109,6 +1109,8 @@ _ADDR_MARK = re.compile(
 # word, which one character-class search tells at C speed (the alternation above costs ~4 us per
 # search, and most division names in running text have no address word after them)
 _ADDR_MARK_CHAR = re.compile(r"[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+# what can come before that character in a match, besides decimal digits (\\d: str.isdecimal)
+_MARK_PREFIX = frozenset("一二三四五六七八九十百零ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
 # how deep in an address each kind of address word sits: once a number is reached, an address goes
 # deeper (number, estate, building, unit, floor, room) and ends where a word is no deeper than the
@@ -1198,18 +1200,28 @@ class AddressRecognizer(Recognizer):
             start, context = i, True
         else:
             start, context = kw_start, False  # division-name context looked up only when needed
+        # cheap rejections first: no address word in reach of the body (then in the body), where
+        # the search for the first one below would find none
         if _ADDR_MARK_CHAR.search(text, start, start + 48) is None:
-            return ()  # no address word in reach of the body below: the search for one finds none
+            return ()
         body = _ADDR_BODY.match(text, start)
         if not body:
             return ()
         tail_end = body.end()
+        key = _ADDR_MARK_CHAR.search(text, start, tail_end)
+        if key is None:
+            return ()
         stop = _ADDR_STOP.search(text, start + 2, tail_end)
         if stop:
             tail_end = stop.start()
         # cheap rejection first (most division names in running text are no address): the first
         # address word must start within 16 characters
-        first = _ADDR_MARK.search(text, start, tail_end)
+        # the first address word starts no earlier than the run of digits, numerals and letters
+        # just before the first address character (a match is such a run, then that character)
+        k = key.start()
+        while k > start and (text[k - 1] in _MARK_PREFIX or text[k - 1].isdecimal()):
+            k -= 1
+        first = _ADDR_MARK.search(text, k, tail_end)
         if first is None:
             return ()
         if first.start() - start > 16:
