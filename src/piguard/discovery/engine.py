@@ -446,6 +446,13 @@ class Engine:
                 plan[rec.anchor].append(rec)
         plan["by_len"] = dict(by_len)
         plan["output"] = categories
+        # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
+        # its anchor call (None for post recognisers, which read the trigger positions themselves)
+        kw = plan["keyword"]
+        plan["trig"] = [tuple(k for k in keys if k in kw) for keys in self._trig_of]
+        plan["call"] = [
+            (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
+        ]
         return plan
 
     @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
@@ -490,21 +497,21 @@ class Engine:
         scan.bounds = bounds
         cands: list[tuple[int, int, str, float]] = []
         anchors: list[tuple[int, int, int, str]] = []
-        keyword_recs = plan["keyword"]
-        if hits and keyword_recs:
-            trig_of, words = self._trig_of, self._words
+        if hits and plan["keyword"]:
+            trig_of, words = plan["trig"], self._words
             trig = scan._trig
+            append = anchors.append
             for start, end, wid in hits:
                 recs = trig_of[wid]
                 if recs:
+                    word = words[wid]
                     for key in recs:
-                        if key in keyword_recs:
-                            anchors.append((start, end, key, words[wid]))
-                            lst = trig.get(key)
-                            if lst is None:
-                                trig[key] = [start]
-                            else:
-                                lst.append(start)
+                        append((start, end, key, word))
+                        lst = trig.get(key)
+                        if lst is None:
+                            trig[key] = [start]
+                        else:
+                            lst.append(start)
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
         spans = iter(struct_spans(folded))
@@ -523,12 +530,13 @@ class Engine:
                 self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
         if anchors:
             anchors.sort()
-            recs = self.recognizers
+            calls = plan["call"]
             for start, end, i, word in anchors:
-                rec = recs[i]
-                if rec.anchor == "keyword":
-                    for s, e, c in rec.on_anchor(scan, end, start, word):
-                        cands.append((s, e, rec.category, c))
+                call = calls[i]
+                if call is not None:
+                    on_anchor, category = call
+                    for s, e, c in on_anchor(scan, end, start, word):
+                        cands.append((s, e, category, c))
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]

@@ -866,6 +866,9 @@ class NameRecognizer(Recognizer):
             i += 1
         if i >= len(text):
             return ()
+        c0 = text[i]
+        if c0 not in ASCII_LETTERS and c0 not in single and text[i : i + 2] not in compound:
+            return ()  # the cheap rejection first: no surname (nor a Latin name) where a name starts
         explicit = any(c in ":：=" for c in text[pos:i])
         if explicit and text[i] in ASCII_LETTERS and trigger not in self.weak:
             m = _EN_NAME.match(text, i)  # "姓名":"Xie Yang"
