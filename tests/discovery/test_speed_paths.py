@@ -4,6 +4,8 @@ texts (bench/discovery_same.py compares whole corpora against another revision).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from piguard import _native
 from piguard.discovery import engine as eng
-from piguard.discovery.engine import detect, detect_batch
+from piguard.discovery.engine import Engine, Registry, detect, detect_batch
 from piguard.discovery.synth import generate
 
 pytestmark = pytest.mark.obligation("O24-4", "O24-5")
@@ -97,13 +99,45 @@ def _corpus() -> list[str]:
     return out
 
 
-def test_pure_python_and_compiled_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+@needs_struct
+def test_pure_python_and_compiled_engines_agree() -> None:
     corpus = _corpus()
-    fast = [_tuples(fs) for fs in detect_batch(corpus, ner=False)]
-    monkeypatch.setattr(eng, "struct_spans", eng._struct_spans_py)
-    pure = [_tuples(fs) for fs in detect_batch(corpus, ner=False)]
-    assert fast == pure
-    assert sum(map(len, fast)) > 300  # the corpus does hold PI
+    fast, pure = eng.default_engine(), _pure()
+    assert fast.native and not pure.native
+    assert [fast.detect(t, ner=False) for t in corpus] == [pure.detect(t, ner=False) for t in corpus]
+    # one long text of many records, as detect_batch scans them
+    joined = "\n".join(corpus)
+    bounds = [k + i for i, k in enumerate(accumulate(map(len, corpus)), start=1)][:-1]
+    assert all(joined[b - 1] == "\n" for b in bounds)
+    for engine in (fast, pure):
+        assert engine._plan(None) is engine._plan(None)
+    got = fast.raw(joined, fast._plan(None), 0.5, bounds)
+    assert got == pure.raw(joined, pure._plan(None), 0.5, bounds)
+    assert len(got) > 300  # the corpus does hold PI
+
+
+@needs_struct
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET + "ＡＺａｚ＠＋－．／\u00a0\u2013\u2014（）：，", max_size=60))
+def test_fold_kernel_equals_the_python_folding(text: str) -> None:
+    fast, pure = eng.default_engine(), _pure()
+    folds = pure._automaton.scan(text)[1]
+    assert fast._fold_kernel is not None
+    folded = fast._fold_kernel(text, fast._fold_table)
+    assert folded == eng._fold_py(text, folds) == eng.fold_text(text)
+    assert len(folded) == len(text)
+
+
+@lru_cache(maxsize=1)
+def _pure() -> Engine:
+    return Engine(Registry.default(), native=False)
+
+
+def test_engine_without_the_kernel_when_asked() -> None:
+    assert not Engine(Registry.default(), native=False).native
+    if STRUCT is None:
+        with pytest.raises(RuntimeError):
+            Engine(Registry.default(), native=True)
 
 
 def test_batch_equals_one_call_per_text() -> None:

@@ -126,7 +126,52 @@ static PyObject *struct_spans(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* fold(text, table): ``text`` with each BMP character c replaced by table[c] (a str of 65,536
+ * characters; table[c] == c for the characters left alone), the same length, so offsets hold;
+ * ``text`` itself when no character changes. Same result as the engine's Python folding of the
+ * positions its dictionary pass reports (engine._fold_py). */
+static PyObject *fold(PyObject *self, PyObject *args) {
+    PyObject *text, *table;
+    if (!PyArg_ParseTuple(args, "UU:fold", &text, &table))
+        return NULL;
+    if (PyUnicode_GET_LENGTH(table) != 0x10000) {
+        PyErr_SetString(PyExc_ValueError, "fold() takes a table of 65,536 characters");
+        return NULL;
+    }
+    int tk = PyUnicode_KIND(table);
+    const void *td = PyUnicode_DATA(table);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t first = -1;
+    Py_UCS4 maxc = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_UCS4 m = c < 0x10000 ? PyUnicode_READ(tk, td, c) : c;
+        if (m != c && first < 0)
+            first = i;
+        if (m > maxc)
+            maxc = m;
+    }
+    if (first < 0) {
+        Py_INCREF(text);
+        return text;
+    }
+    /* the result in its canonical (narrowest) form: str equality compares kinds first */
+    PyObject *out = PyUnicode_New(n, maxc);
+    if (!out)
+        return NULL;
+    int ok = PyUnicode_KIND(out);
+    void *od = PyUnicode_DATA(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        PyUnicode_WRITE(ok, od, i, c < 0x10000 ? PyUnicode_READ(tk, td, c) : c);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"fold", fold, METH_VARARGS, "The text with its BMP characters mapped through a 65,536-character table."},
     {"struct_spans", struct_spans, METH_O,
      "The structural pass's matches as a flat list: start, stop, start, stop, ..."},
     {NULL, NULL, 0, NULL},

@@ -67,9 +67,9 @@ def _struct_spans_py(text: str) -> list[int]:
     return out
 
 
-# the compiled twin of _struct_spans_py (piguard/_native/structscan.c), same spans, ~10x faster
+# the compiled twins of _struct_spans_py and of the folding in Engine.raw
+# (piguard/_native/structscan.c): same results, ~5x faster
 _native_struct = _native.load("structscan")
-struct_spans = _native_struct.struct_spans if _native_struct is not None else _struct_spans_py
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -89,6 +89,21 @@ _FOLD_MAP = {c: c.translate(FULLWIDTH) for c in _FOLD_CHARS}
 
 def _fold_run(m: re.Match[str]) -> str:
     return m.group().translate(FULLWIDTH)
+
+
+def _fold_py(text: str, folds: list[int]) -> str:
+    """``text`` with the full-width characters at ``folds`` (the dictionary pass reports where they
+    are) folded to ASCII, one character for one."""
+    if not folds:
+        return text
+    parts = []
+    prev = 0
+    for p in folds:
+        parts.append(text[prev:p])
+        parts.append(_FOLD_MAP[text[p]])
+        prev = p + 1
+    parts.append(text[prev:])
+    return "".join(parts)
 
 
 def fold_text(text: str) -> str:
@@ -388,12 +403,24 @@ class _Dictionary:
 class Engine:
     """Built once from a :class:`Registry`; ``detect`` is thread-safe (no shared mutable state)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, native: bool | None = None) -> None:
+        """``native``: use the compiled kernels (piguard/_native/structscan.c); ``None`` where they
+        are built and not turned off (``PIGUARD_PURE_PYTHON=1``), ``False`` for the Python
+        originals (the tests compare both). Same findings either way."""
         self.registry = registry
         self.min_confidence = registry.min_confidence
         self.window = registry.context_window
         self.recognizers = registry.recognizers
         self.index = {id(rec): i for i, rec in enumerate(self.recognizers)}
+        kernel = _native_struct if native is not False else None
+        if native and kernel is None:
+            raise RuntimeError(
+                "the structscan kernel is not built here (uv sync --reinstall-package piguard)"
+            )
+        self.native = kernel is not None
+        self._struct = kernel.struct_spans if kernel is not None else _struct_spans_py
+        self._fold_kernel = kernel.fold if kernel is not None else None
+        self._fold_table = ""
         self._automaton = self._build_automaton()
 
     def _build_automaton(self) -> Any:
@@ -414,6 +441,15 @@ class Engine:
         self._trig_of = [tuple(dict.fromkeys(k for kind, k in roles[w] if kind == "t")) for w in self._words]
         fold_from = len(self._words)
         extra = [c for c in _FOLD_CHARS if c not in roles]
+        if self._fold_kernel is not None:
+            # the kernel folds the text itself: the dictionary pass need not report where the
+            # full-width characters are (the ideographic space alone gave thousands of byte matches
+            # across two characters, each a Python callback)
+            table = [chr(c) for c in range(0x10000)]
+            for c in extra:
+                table[ord(c)] = _FOLD_MAP[c]
+            self._fold_table = "".join(table)
+            return _Dictionary(list(self._words))
         self._ctx_of += [frozenset()] * len(extra)
         self._neg_of += [frozenset()] * len(extra)
         self._trig_of += [()] * len(extra)
@@ -482,17 +518,10 @@ class Engine:
     ) -> list[tuple[int, int, str, float]]:
         """The findings as plain tuples ``(start, end, category, confidence)``, sorted by start."""
         hits, folds = self._automaton.scan(text)
-        if folds:
-            parts = []
-            prev = 0
-            for p in folds:
-                parts.append(text[prev:p])
-                parts.append(_FOLD_MAP[text[p]])
-                prev = p + 1
-            parts.append(text[prev:])
-            folded = "".join(parts)
+        if self._fold_kernel is not None:
+            folded = self._fold_kernel(text, self._fold_table)
         else:
-            folded = text
+            folded = _fold_py(text, folds)
         scan = Scan(self, text, hits, folded)
         scan.bounds = bounds
         cands: list[tuple[int, int, str, float]] = []
@@ -514,7 +543,7 @@ class Engine:
                             lst.append(start)
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
-        spans = iter(struct_spans(folded))
+        spans = iter(self._struct(folded))
         for start, stop in zip(spans, spans, strict=True):
             ch = folded[start]
             if ch == "@":
