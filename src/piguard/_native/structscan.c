@@ -12,6 +12,7 @@
  * A position where no branch matches is skipped; after a match the search goes on at its end. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 static const char PLATE_HEADS[] = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"; /* UTF-8 */
 /* what each BMP character can start: 0 nothing, else one of these (filled at init) */
@@ -130,6 +131,26 @@ static PyObject *struct_spans(PyObject *self, PyObject *arg) {
  * characters; table[c] == c for the characters left alone), the same length, so offsets hold;
  * ``text`` itself when no character changes. Same result as the engine's Python folding of the
  * positions its dictionary pass reports (engine._fold_py). */
+/* which BMP characters the last table changes, one bit each (rebuilt when another table comes) */
+static PyObject *fold_table = NULL;
+static unsigned char fold_bits[0x10000 / 8];
+
+static int fold_prepare(PyObject *table) {
+    if (table == fold_table)
+        return 0;
+    int tk = PyUnicode_KIND(table);
+    const void *td = PyUnicode_DATA(table);
+    memset(fold_bits, 0, sizeof(fold_bits));
+    for (Py_UCS4 c = 0; c < 0x10000; c++)
+        if (PyUnicode_READ(tk, td, c) != c)
+            fold_bits[c >> 3] |= (unsigned char)(1u << (c & 7));
+    Py_INCREF(table);
+    Py_XSETREF(fold_table, table);
+    return 0;
+}
+
+#define FOLDS(c) ((c) < 0x10000 && (fold_bits[(c) >> 3] >> ((c) & 7) & 1))
+
 static PyObject *fold(PyObject *self, PyObject *args) {
     PyObject *text, *table;
     if (!PyArg_ParseTuple(args, "UU:fold", &text, &table))
@@ -138,35 +159,50 @@ static PyObject *fold(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "fold() takes a table of 65,536 characters");
         return NULL;
     }
-    int tk = PyUnicode_KIND(table);
-    const void *td = PyUnicode_DATA(table);
+    fold_prepare(table);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t first = -1;
-    Py_UCS4 maxc = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        Py_UCS4 m = c < 0x10000 ? PyUnicode_READ(tk, td, c) : c;
-        if (m != c && first < 0)
-            first = i;
-        if (m > maxc)
-            maxc = m;
+    /* the common case first: nothing to fold, the text itself comes back */
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *d = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (FOLDS(d[i])) {
+                first = i;
+                break;
+            }
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *d = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (FOLDS(d[i])) {
+                first = i;
+                break;
+            }
+    } else {
+        const Py_UCS4 *d = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (FOLDS(d[i])) {
+                first = i;
+                break;
+            }
     }
     if (first < 0) {
         Py_INCREF(text);
         return text;
     }
-    /* the result in its canonical (narrowest) form: str equality compares kinds first */
-    PyObject *out = PyUnicode_New(n, maxc);
-    if (!out)
-        return NULL;
-    int ok = PyUnicode_KIND(out);
-    void *od = PyUnicode_DATA(out);
+    int tk = PyUnicode_KIND(table);
+    const void *td = PyUnicode_DATA(table);
+    Py_UCS4 *buf = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_UCS4));
+    if (!buf)
+        return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        PyUnicode_WRITE(ok, od, i, c < 0x10000 ? PyUnicode_READ(tk, td, c) : c);
+        buf[i] = FOLDS(c) ? PyUnicode_READ(tk, td, c) : c;
     }
+    /* in its canonical (narrowest) form: str equality compares kinds first */
+    PyObject *out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+    PyMem_Free(buf);
     return out;
 }
 
