@@ -193,16 +193,45 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     }
     int tk = PyUnicode_KIND(table);
     const void *td = PyUnicode_DATA(table);
-    Py_UCS4 *buf = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_UCS4));
-    if (!buf)
-        return PyErr_NoMemory();
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        buf[i] = FOLDS(c) ? PyUnicode_READ(tk, td, c) : c;
+    /* the result in its canonical (narrowest) form: str equality compares kinds first */
+    Py_UCS4 maxc = 0;
+#define MAXC(T)                                                                                      \
+    do {                                                                                             \
+        const T *d = data;                                                                           \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                         \
+            Py_UCS4 c = d[i];                                                                        \
+            if (FOLDS(c))                                                                            \
+                c = PyUnicode_READ(tk, td, c);                                                       \
+            if (c > maxc)                                                                            \
+                maxc = c;                                                                            \
+        }                                                                                            \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND)
+        MAXC(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        MAXC(Py_UCS2);
+    else
+        MAXC(Py_UCS4);
+#undef MAXC
+    PyObject *out = PyUnicode_New(n, maxc);
+    if (!out)
+        return NULL;
+    int ok = PyUnicode_KIND(out);
+    void *od = PyUnicode_DATA(out);
+    if (ok == kind) {
+        /* the same width: a copy, then the folded characters written over it */
+        memcpy(od, data, (size_t)n * (size_t)kind);
+        for (Py_ssize_t i = first; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (FOLDS(c))
+                PyUnicode_WRITE(ok, od, i, PyUnicode_READ(tk, td, c));
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            PyUnicode_WRITE(ok, od, i, FOLDS(c) ? PyUnicode_READ(tk, td, c) : c);
+        }
     }
-    /* in its canonical (narrowest) form: str equality compares kinds first */
-    PyObject *out = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
-    PyMem_Free(buf);
     return out;
 }
 

@@ -57,6 +57,7 @@ _STRUCT = re.compile(
     rf"|(?<=[{_PLATE_HEADS}])[A-HJ-NP-Za-hj-np-z])"
 )
 _HEADS = frozenset(_PLATE_HEADS)
+_ASCII_DIGITS = "0123456789"
 
 
 def _struct_spans_py(text: str) -> list[int]:
@@ -190,7 +191,9 @@ class Scan:
         self.ends = [h[1] for h in hits] if hits else []
         self._trig: dict[int, list[int]] = {}
         self.address_end = -1
-        self.bounds: list[int] | None = None  # record starts when several texts are scanned as one
+        # record starts when several texts are scanned as one: a list, or detect_batch's
+        # ``(offsets, lo, hi, base)``: the records start at offsets[lo:hi] - base
+        self.bounds: list[int] | tuple[list[int], int, int, int] | None = None
 
     def record_end(self, pos: int) -> int:
         """End of the record holding ``pos`` (the whole text unless ``detect_batch`` joined several):
@@ -198,6 +201,10 @@ class Scan:
         b = self.bounds
         if not b:
             return len(self.text)
+        if isinstance(b, tuple):  # (offsets, lo, hi, base) from detect_batch: no list per chunk
+            offsets, lo, hi, base = b
+            k = bisect_right(offsets, pos + base, lo, hi)
+            return offsets[k] - base - 1 if k < hi else len(self.text)
         k = bisect_right(b, pos)
         return b[k] - 1 if k < len(b) else len(self.text)
 
@@ -514,7 +521,11 @@ class Engine:
         return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in found]
 
     def raw(
-        self, text: str, plan: dict[str, Any], threshold: float, bounds: list[int] | None = None
+        self,
+        text: str,
+        plan: dict[str, Any],
+        threshold: float,
+        bounds: list[int] | tuple[list[int], int, int, int] | None = None,
     ) -> list[tuple[int, int, str, float]]:
         """The findings as plain tuples ``(start, end, category, confidence)``, sorted by start."""
         hits, folds = self._automaton.scan(text)
@@ -608,7 +619,7 @@ class Engine:
                     s0 = parts[i][0]
                     e0 = parts[jj - 1][0] + len(parts[jj - 1][1])
                     tok = folded[s0 - start : e0 - start]
-                    if sum(c.isdigit() for c in tok) > 23:
+                    if sum(map(str.isdigit, tok)) > 23:
                         continue
                     if self._token(scan, s0, tok, by_len, dotted, out):
                         i, done = jj, True
@@ -642,7 +653,7 @@ class Engine:
             return hit
         digits = tok
         if not tok.isdigit():
-            digits = "".join(c for c in tok if "0" <= c <= "9")
+            digits = "".join(filter(_ASCII_DIGITS.__contains__, tok))
         recs = by_len.get(len(digits))
         hit = False
         if recs:
@@ -779,7 +790,7 @@ def _detect_batch(
         j = max(i + 1, bisect_right(offsets, offsets[i] + chunk_chars) - 1)
         j = min(j, n)
         base = offsets[i]
-        bounds = [o - base for o in offsets[i + 1 : j]]  # where each later text of the chunk starts
+        bounds = (offsets, i + 1, j, base)  # where each later text of the chunk starts
         for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold, bounds):
             k = bisect_right(offsets, s + base, i, j) - 1
             start = offsets[k]
