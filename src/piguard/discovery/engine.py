@@ -188,7 +188,7 @@ class Scan:
         self.text = text
         self.folded = fold_text(text) if folded is None else folded
         self.hits = hits
-        self.ends = [h[1] for h in hits] if hits else []
+        self.ends = list(map(_END, hits))
         self._trig: dict[int, list[int]] = {}
         self.address_end = -1
         # record starts when several texts are scanned as one: a list, or detect_batch's
@@ -281,6 +281,7 @@ class Scan:
 # hits sorted by end, then start: the order Hyperscan delivers matches ending at the same place in
 # differs between its UTF-16 and UTF-32 databases, the findings must not
 _END_START = itemgetter(1, 0)
+_END = itemgetter(1)
 
 
 class _Dictionary:
@@ -382,14 +383,21 @@ class _Dictionary:
         append, fold_append = hits.append, folds.append
         lengths = self.lengths
 
+        # a match that ends inside a character (a byte pattern found across two) is no word
+        shift, misaligned = (1, 1) if width == 2 else (2, 3)
         if width == 1:
 
             def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
                 append((to - lengths[i], to, i))
 
+        elif fold_from >= len(lengths):  # no full-width characters among the words (the kernel folds)
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                if not to & misaligned:
+                    to >>= shift
+                    append((to - lengths[i], to, i))
+
         else:
-            # a match that ends inside a character (a byte pattern found across two) is no word
-            shift, misaligned = (1, 1) if width == 2 else (2, 3)
 
             def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
                 if not to & misaligned:
