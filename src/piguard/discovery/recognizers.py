@@ -1112,6 +1112,23 @@ _ADDR_MARK = re.compile(
 # word, which one character-class search tells at C speed (the alternation above costs ~4 us per
 # search, and most division names in running text have no address word after them)
 _ADDR_MARK_CHAR = re.compile(r"[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+
+
+def _body_to_mark_char() -> re.Pattern[str]:
+    """Body characters (_ADDR_BODY's class) other than address characters, then one address
+    character: matched at a body's start, it finds the first address character in the body."""
+    marks = sorted(ord(c) for c in "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡")
+    ranges, lo = [], 0x4E00
+    for m in marks:  # the CJK block with the address characters cut out
+        if lo < m:
+            ranges.append(f"\\u{lo:04x}-\\u{m - 1:04x}")
+        lo = m + 1
+    ranges.append(f"\\u{lo:04x}-\\u9fff")
+    other = "A-Za-z0-9０-９\\-－#()（）·"
+    return re.compile(f"[{''.join(ranges)}{other}]*[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+
+
+_BODY_TO_MARK_CHAR = _body_to_mark_char()
 # what can come before that character in a match, besides decimal digits (\\d: str.isdecimal)
 _MARK_PREFIX = frozenset("一二三四五六七八九十百零ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
@@ -1203,17 +1220,15 @@ class AddressRecognizer(Recognizer):
             start, context = i, True
         else:
             start, context = kw_start, False  # division-name context looked up only when needed
-        # cheap rejections first: no address word in reach of the body (then in the body), where
-        # the search for the first one below would find none
-        if _ADDR_MARK_CHAR.search(text, start, start + 48) is None:
+        # cheap rejection first: no address character in the body, where the search for the first
+        # address word below would find none (one match up to the first such character)
+        key = _BODY_TO_MARK_CHAR.match(text, start, start + 48)
+        if key is None:
             return ()
         body = _ADDR_BODY.match(text, start)
         if not body:
             return ()
         tail_end = body.end()
-        key = _ADDR_MARK_CHAR.search(text, start, tail_end)
-        if key is None:
-            return ()
         stop = _ADDR_STOP.search(text, start + 2, tail_end)
         if stop:
             tail_end = stop.start()
@@ -1221,7 +1236,7 @@ class AddressRecognizer(Recognizer):
         # address word must start within 16 characters
         # the first address word starts no earlier than the run of digits, numerals and letters
         # just before the first address character (a match is such a run, then that character)
-        k = key.start()
+        k = key.end() - 1
         while k > start and (text[k - 1] in _MARK_PREFIX or text[k - 1].isdecimal()):
             k -= 1
         first = _ADDR_MARK.search(text, k, tail_end)
