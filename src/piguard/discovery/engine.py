@@ -25,7 +25,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate, count
+from itertools import accumulate, compress, count
 from operator import add, itemgetter
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ class Scan:
     (and just after) it examined, so the many context words in a text cost nothing on their own.
     """
 
-    __slots__ = ("_trig", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
+    __slots__ = ("_trig_of", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
 
     def __init__(
         self, engine: Engine, text: str, hits: list[tuple[int, int, int]], folded: str | None = None
@@ -189,7 +189,7 @@ class Scan:
         self.folded = fold_text(text) if folded is None else folded
         self.hits = hits
         self.ends = list(map(_END, hits))
-        self._trig: dict[int, list[int]] = {}
+        self._trig_of: list[tuple[int, ...]] | None = None  # the plan's triggers per word
         self.address_end = -1
         # record starts when several texts are scanned as one: a list, or detect_batch's
         # ``(offsets, lo, hi, base)``: the records start at offsets[lo:hi] - base
@@ -275,13 +275,20 @@ class Scan:
         return bool(self.hits) and self._nearest(self.engine._ctx_of, "address", start, start - 8) >= 0
 
     def anchor_positions(self, rec: r.Recognizer) -> list[int]:
-        return self._trig.get(self.engine.index[id(rec)], [])
+        """Starts of the hits of ``rec``'s trigger words, in hit order (by end), when ``rec`` is
+        active in this scan's plan."""
+        trig_of = self._trig_of
+        if trig_of is None:
+            return []
+        key = self.engine.index[id(rec)]
+        return [h[0] for h in self.hits if key in trig_of[h[2]]]
 
 
 # hits sorted by end, then start: the order Hyperscan delivers matches ending at the same place in
 # differs between its UTF-16 and UTF-32 databases, the findings must not
 _END_START = itemgetter(1, 0)
 _END = itemgetter(1)
+_WID = itemgetter(2)
 
 
 class _Dictionary:
@@ -544,22 +551,13 @@ class Engine:
         scan = Scan(self, text, hits, folded)
         scan.bounds = bounds
         cands: list[tuple[int, int, str, float]] = []
-        anchors: list[tuple[int, int, int, str]] = []
+        # the hits of trigger words, in text order (by start, then end: one word per span), each
+        # to hand to its recognisers in registry order (C-level filter, no tuple per anchor)
+        anchors: list[tuple[int, int, int]] = []
         if hits and plan["keyword"]:
-            trig_of, words = plan["trig"], self._words
-            trig = scan._trig
-            append = anchors.append
-            for start, end, wid in hits:
-                recs = trig_of[wid]
-                if recs:
-                    word = words[wid]
-                    for key in recs:
-                        append((start, end, key, word))
-                        lst = trig.get(key)
-                        if lst is None:
-                            trig[key] = [start]
-                        else:
-                            lst.append(start)
+            trig_of = plan["trig"]
+            scan._trig_of = trig_of
+            anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
         spans = iter(self._struct(folded))
@@ -578,13 +576,14 @@ class Engine:
                 self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
         if anchors:
             anchors.sort()
-            calls = plan["call"]
-            for start, end, i, word in anchors:
-                call = calls[i]
-                if call is not None:
-                    on_anchor, category = call
-                    for s, e, c in on_anchor(scan, end, start, word):
-                        cands.append((s, e, category, c))
+            calls, trig_of, words = plan["call"], plan["trig"], self._words
+            for start, end, wid in anchors:
+                for i in trig_of[wid]:
+                    call = calls[i]
+                    if call is not None:
+                        on_anchor, category = call
+                        for s, e, c in on_anchor(scan, end, start, words[wid]):
+                            cands.append((s, e, category, c))
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]

@@ -1456,8 +1456,10 @@ class LocationTimeRecognizer(Recognizer):
     def on_post(self, scan: Scan, found: list[tuple[int, int, str, float]]) -> Iterable[Cand]:
         text = scan.text
         places = [(s, e) for s, e, c, _ in found if c in self.LOCATION_CATEGORIES]
+        if not places:
+            return
         words = scan.anchor_positions(self)
-        if not places or not words:
+        if not words:
             return
         seen: set[int] = set()
         for s, e in places:
