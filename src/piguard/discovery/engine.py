@@ -58,6 +58,7 @@ _STRUCT = re.compile(
 )
 _HEADS = frozenset(_PLATE_HEADS)
 _ASCII_DIGITS = "0123456789"
+_NOT_SPACE, _NOT_COLON_SLASH, _NOT_DASH = re.compile(r"[^ ]+"), re.compile(r"[^:/]+"), re.compile(r"[^-]+")
 
 
 def _struct_spans_py(text: str) -> list[int]:
@@ -613,7 +614,7 @@ class Engine:
         if " " not in folded:
             self._token(scan, start, folded, by_len, dotted, out)
             return
-        parts = [(start + m.start(), m.group()) for m in re.finditer(r"[^ ]+", folded)]
+        parts = [(start + m.start(), m.group()) for m in _NOT_SPACE.finditer(folded)]
         plain = [p[1].lstrip("+").replace("-", "").rstrip("Xx").isdigit() for p in parts]
         i, k = 0, len(parts)
         while i < k:
@@ -654,7 +655,7 @@ class Engine:
             return hit
         if ":" in tok or "/" in tok:
             hit = False
-            for m in re.finditer(r"[^:/]+", tok):
+            for m in _NOT_COLON_SLASH.finditer(tok):
                 if m.end() - m.start() >= 5:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
             return hit
@@ -670,7 +671,7 @@ class Engine:
                     out.append((c[0], c[1], rec.category, scan.score(rec, c[0], c[1], c[2])))
                     hit = True
         if not hit and "-" in tok.strip("-"):
-            for m in re.finditer(r"[^-]+", tok):
+            for m in _NOT_DASH.finditer(tok):
                 if m.end() - m.start() >= 5 and m.group() != tok:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
         return hit
