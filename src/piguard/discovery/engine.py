@@ -180,7 +180,7 @@ class Scan:
     (and just after) it examined, so the many context words in a text cost nothing on their own.
     """
 
-    __slots__ = ("_trig_of", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
+    __slots__ = ("_words_of", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
 
     def __init__(
         self, engine: Engine, text: str, hits: list[tuple[int, int, int]], folded: str | None = None
@@ -190,7 +190,7 @@ class Scan:
         self.folded = fold_text(text) if folded is None else folded
         self.hits = hits
         self.ends = list(map(_END, hits))
-        self._trig_of: list[tuple[int, ...]] | None = None  # the plan's triggers per word
+        self._words_of: dict[int, frozenset[int]] | None = None  # the plan's trigger words per recogniser
         self.address_end = -1
         # record starts when several texts are scanned as one: a list, or detect_batch's
         # ``(offsets, lo, hi, base)``: the records start at offsets[lo:hi] - base
@@ -278,11 +278,14 @@ class Scan:
     def anchor_positions(self, rec: r.Recognizer) -> list[int]:
         """Starts of the hits of ``rec``'s trigger words, in hit order (by end), when ``rec`` is
         active in this scan's plan."""
-        trig_of = self._trig_of
-        if trig_of is None:
+        words_of = self._words_of
+        if words_of is None:
             return []
-        key = self.engine.index[id(rec)]
-        return [h[0] for h in self.hits if key in trig_of[h[2]]]
+        wids = words_of.get(self.engine.index[id(rec)])
+        if not wids:
+            return []
+        hits = self.hits
+        return list(compress(map(_START, hits), map(wids.__contains__, map(_WID, hits))))
 
 
 # hits sorted by end, then start: the order Hyperscan delivers matches ending at the same place in
@@ -290,6 +293,7 @@ class Scan:
 _END_START = itemgetter(1, 0)
 _END = itemgetter(1)
 _WID = itemgetter(2)
+_START = itemgetter(0)
 
 
 class _Dictionary:
@@ -509,6 +513,11 @@ class Engine:
         # its anchor call (None for post recognisers, which read the trigger positions themselves)
         kw = plan["keyword"]
         plan["trig"] = [tuple(k for k in keys if k in kw) for keys in self._trig_of]
+        words_of: dict[int, set[int]] = defaultdict(set)
+        for wid, keys in enumerate(plan["trig"]):
+            for k in keys:
+                words_of[k].add(wid)
+        plan["words_of"] = {k: frozenset(v) for k, v in words_of.items()}
         plan["call"] = [
             (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
         ]
@@ -557,7 +566,7 @@ class Engine:
         anchors: list[tuple[int, int, int]] = []
         if hits and plan["keyword"]:
             trig_of = plan["trig"]
-            scan._trig_of = trig_of
+            scan._words_of = plan["words_of"]
             anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
