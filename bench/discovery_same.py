@@ -35,10 +35,49 @@ def corpora() -> dict[str, list[str]]:
     docs = generate(1000, seed)
     out, _ = bench.speed_corpora(seed, [d.text for d in generate(3000, seed + 1)], [d.text for d in docs])
     out["shapes"] = [d.text for d in generate_shapes(2000, seed + 12)]
+    out["odd"] = odd_texts()
     for f in sorted(SMS_DIR.glob("*.tsv")):
         lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
         out[f.name] = [ln.split("\t", 1)[1] for ln in lines if "\t" in ln]
     return out
+
+
+def odd_texts(n: int = 3000, seed: int = 5) -> list[str]:
+    """Texts a scan meets that the corpora lack: emoji and lone surrogates beside PI, full-width
+    and ideographic spaces, NUL and control characters, long digit runs, stray colons and plate
+    heads (seeded, so both revisions read the same texts)."""
+    import random
+
+    rnd = random.Random(seed)
+    pieces = [
+        "手机13812345678",
+        "１３８１２３４５６７８",
+        "电话010-12345678转99",
+        "😀",
+        "\ud83d",
+        "\ude00",
+        "\u3000",
+        "\x00",
+        "\t",
+        "\n",
+        "身份证11010519491231002X",
+        "卡号6222021234567890128",
+        "京A12345",
+        "fe80::1",
+        "::",
+        "a@b.cn",
+        "＠",
+        "＋86 139 1234 5678",
+        "12345678901234567890123",
+        "北京市朝阳区建国路88号",
+        "收件人：王芳",
+        "您好",
+        "2024-01-01 12:30:00",
+        "v1.2.3.4",
+        "ｘ",
+        "：",
+    ]
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 8))) for _ in range(n)]
 
 
 def findings(texts_by_name: dict[str, list[str]]) -> dict[str, object]:

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.obligation("O24-4", "O24-5")
 
 SMS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "sms" / "zh-sms-10k.tsv"
 STRUCT = _native.load("structscan")
-needs_struct = pytest.mark.skipif(STRUCT is None, reason="structscan kernel not built here, or PIGUARD_PURE_PYTHON=1")
+needs_struct = pytest.mark.skipif(
+    STRUCT is None, reason="structscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
 
 # the characters the structural pass cares about, and a few it must skip
 _ALPHABET = (
@@ -158,3 +160,35 @@ def test_utf16_and_utf32_dictionary_passes_agree() -> None:
         assert (hits, folds) == (hits32, folds32)
     text = "地址：北京市朝阳区建国路88号😀手机１３８１２３４５６７８"
     assert _tuples(detect(text, ner=False)) == [(3, 15, "address", 0.95), (18, 29, "phone_mobile", 1.0)]
+
+
+@needs_struct
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "手机13812345678",
+                "１３８１２３４５６７８",
+                "电话010-12345678转99",
+                "\U0001f600",
+                "\ud83d",
+                "\u3000",
+                "\x00",
+                "\n",
+                "身份证11010519491231002X",
+                "京A12345",
+                "fe80::1",
+                "a@b.cn",
+                "＋86 139 1234 5678",
+                "北京市朝阳区建国路88号",
+                "收件人：王芳",
+                "2024-01-01 12:30:00",
+            ]
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_compiled_and_python_engines_agree_on_odd_text(text: str) -> None:
+    """Emoji and lone surrogates (UTF-32 and UTF-16 passes), NUL, ideographic spaces, full-width."""
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
