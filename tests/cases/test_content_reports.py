@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -282,14 +281,19 @@ def test_the_worker_drafts_yesterdays_report_once_when_enabled(
         reset_cases_settings()
 
 
-def test_the_migrated_schema_admits_a_content_report_case(tmp_path: Path) -> None:
-    from piguard.core import db, migrate
+def test_the_migrated_schema_admits_a_content_report_case_and_the_downgrade_removes_them(
+    backend: str, make_backend_engine
+) -> None:  # type: ignore[no-untyped-def]
+    from piguard.core import migrate
 
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    engine = make_backend_engine(backend)
     migrate.upgrade(engine)
     with Session(engine) as s:
         case = content_reports.prohibited_content_draft_report(s, first="2026-01-05", actor=STAFF)
         s.commit()
         assert case.kind == "content_report"
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 2
-    engine.dispose()
+    migrate.downgrade(engine, "08215f729091")  # the revision before: the kind goes with its cases
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+    migrate.upgrade(engine)
