@@ -253,6 +253,11 @@ def test_api_drafts_and_lists_reports_with_auth_and_refuses_a_bad_period(
     assert client.post("/api/cases/prohibited-reports", json={**body, "extra": 1}).status_code == 422
     listed = client.get("/api/cases/prohibited-reports").json()["reports"]
     assert [x["case"]["ref"] for x in listed] == [out["case"]["ref"]]
+    # the console's case page names the report's own articles (not O31-28, the complaint's report)
+    page = client.get(f"/console/cases/{out['case']['id']}", params={"purpose": "complaint_handling"})
+    assert page.status_code == 200 and 'id="case-report"' in page.text, page.text[:500]
+    heading = page.text.split('id="case-report"')[0].rsplit("<h2>", 1)[1]
+    assert "/console/rules/CSL-47" in heading and "O31-28" not in heading
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Case)) == 1
 
