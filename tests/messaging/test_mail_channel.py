@@ -1,5 +1,6 @@
-"""Commercial e-mail's one-click unsubscribe (NPC-7, NPC-8, O31-20; RFC 8058): every allowed
-commercial e-mail gets the List-Unsubscribe headers, and the link ends consent as 退订 does."""
+"""Commercial e-mail (NPC-7): an SMS centre's link is never handed an e-mail; the one-click
+unsubscribe (NPC-8, O31-20; RFC 8058): every allowed commercial e-mail gets the List-Unsubscribe
+headers, and the link ends consent as 退订 does."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from piguard.audit.models import AuditEntry
 from piguard.core.config import reset_settings
 from piguard.messaging.gateway.decision import GatewayRequest
 from piguard.messaging.gateway.submit import submit
-from piguard.messaging.models import Consent, SubscriptionEvent
+from piguard.messaging.models import Consent, OutboxMessage, SubscriptionEvent
+from piguard.messaging.records import service as records
+from piguard.messaging.records.service import LoopbackTransport, OutboundMessage
 from piguard.messaging.registry import service as registry
 
 from .gw_setup import AD, COMMERCIAL_PORT, USER, at_noon, build_registry, give_consent
@@ -129,3 +132,29 @@ def test_a_link_signed_with_another_key_is_refused(mail: TestClient, session: Se
     reset_settings()
     assert mail.post(path).status_code == 404
     assert _active(session, "email") == 1
+
+
+def test_an_sms_centres_transport_is_never_handed_an_email(mail: TestClient, session: Session) -> None:
+    """Before, the outbox claim took every channel: an SMPP link submitted the e-mail address as a
+    destination number. A transport that does not say what it carries is an SMS centre's."""
+    assert _send(session)["outcome"] == "allow"
+    assert _send(session, channel="sms")["outcome"] == "allow"
+
+    class SmsCentre:
+        name = "smsc"
+
+        def __init__(self) -> None:
+            self.sent: list[OutboundMessage] = []
+
+        def send(self, messages):  # type: ignore[no-untyped-def]
+            self.sent.extend(messages)
+            return [f"smsc-{i}" for i, _ in enumerate(messages)]
+
+    smsc = SmsCentre()
+    assert records.drain_outbox_rounds(session, smsc) == 1
+    assert [m.channel for m in smsc.sent] == ["sms"]
+    session.expire_all()
+    waiting = session.scalars(select(OutboxMessage.status).where(OutboxMessage.channel == "email")).all()
+    assert waiting == ["queued"], "the e-mail waits for a transport that carries e-mail"
+    relay = LoopbackTransport()  # carries both (demo, tests)
+    assert records.drain_outbox(session, relay) == 1 and [m.channel for m in relay.sent] == ["email"]
