@@ -42,6 +42,7 @@ from piguard.messaging.models import (
     Suppression,
 )
 from piguard.messaging.settings import get_messaging_settings
+from piguard.messaging.subscriptions.links import mail_unsubscribe_headers
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
 
@@ -286,6 +287,8 @@ class OutboundMessage:
     text: str
     emergency: bool
     claim: str = ""
+    #: e-mail headers the message must carry (a commercial e-mail's one-click unsubscribe, NPC-7)
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 #: outcomes of one attempt: the peer accepted it, refused it for good, or refused it for now
@@ -489,8 +492,11 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
         .where(OutboxMessage.claim == token)
         .order_by(OutboxMessage.priority, OutboxMessage.id)
     ).all()
+    mail = _mail_headers(session, [ref for ref, ch, *_ in rows if ch == "email"])
     msgs = [
-        OutboundMessage(ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY, token)
+        OutboundMessage(
+            ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY, token, mail.get(ref, ())
+        )
         for ref, ch, snd, enc, content, prio in rows
     ]
     # end the read transaction: a transport that settles as it goes writes from its own connection
@@ -499,6 +505,29 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
     outcomes = [_as_outcome(m.ref, r) for m, r in zip(msgs, results, strict=True)]
     settle_outbox(session, token, outcomes)
     return sum(o.status == "sent" for o in outcomes)
+
+
+@carries("NPC-7", "O31-20")
+def _mail_headers(session: Session, refs: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The one-click unsubscribe headers of the commercial e-mails among ``refs`` (from their records:
+    the recipient's keyed hash, the content provider and the type the link names)."""
+    if not refs:
+        return {}
+    rows = session.execute(
+        select(
+            MessageRecord.ref,
+            MessageRecord.recipient_hash,
+            MessageRecord.content_provider_id,
+            MessageRecord.message_type,
+        ).where(MessageRecord.ref.in_(refs), MessageRecord.kind == "commercial")
+    ).all()
+    return {
+        ref: tuple(
+            mail_unsubscribe_headers(recipient_hash=rh, content_provider_id=cp, message_type=mt).items()
+        )
+        for ref, rh, cp, mt in rows
+        if cp is not None
+    }
 
 
 def _as_outcome(ref: str, result: str | SendOutcome | None) -> SendOutcome:
