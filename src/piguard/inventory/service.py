@@ -26,6 +26,7 @@ from piguard.inventory.models import (
     InvThirdParty,
     RulesVersion,
 )
+from piguard.inventory.sharing import Recipient, sharing_of
 from piguard.inventory.taxonomy import taxonomy
 from piguard.regulations.markers import carries
 
@@ -316,6 +317,31 @@ def material_changes_since(session: Session, version: int) -> set[str]:
     for mp in session.scalars(select(RulesVersion.material_purposes).where(RulesVersion.number > version)):
         changed.update(mp or ())
     return changed
+
+
+# ------------------------------------------------------------------ the sharing register (CSL-42.1)
+
+
+@carries("CSL-42.1")
+def sharing_register(session: Session) -> list[Recipient]:
+    """Every registered third party with the categories and fields it receives, for which purposes,
+    its location (``cross_border`` when outside China) and contact, in the inventory's order. Empty
+    when there is no inventory or it declares no third party (nothing may then be provided)."""
+    parties = session.scalars(select(InvThirdParty).order_by(InvThirdParty.position)).all()
+    if not parties:
+        return []
+    rows = session.execute(
+        select(InvSystem.id, InvTable.name, InvField)
+        .join(InvTable, InvTable.system_id == InvSystem.id)
+        .join(InvField, InvField.table_id == InvTable.id)
+        .order_by(InvSystem.position, InvTable.position, InvField.position)
+    )
+    return sharing_of(parties, ((str(s), str(t), f) for s, t, f in rows))
+
+
+def sharing_recipient(session: Session, third_party: str) -> Recipient | None:
+    """The register's entry for ``third_party``, or None when it is not registered."""
+    return next((r for r in sharing_register(session) if r.id == third_party), None)
 
 
 # ------------------------------------------------------------------ minimisation check
