@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -19,6 +20,7 @@ from piguard.core import db
 from piguard.identity import service as identity
 from piguard.inventory import rules
 from piguard.inventory import service as inventory
+from piguard.inventory.demo import demo_text
 from piguard.inventory.document import validate
 
 from .conftest import field
@@ -73,6 +75,21 @@ def test_register_lists_each_recipient_with_what_it_receives(session: Session, d
     assert d["purpose"] == {"zh": "安全监测", "en": "security monitoring"}
     assert inventory.sharing_recipient(session, "payment") == register["payment"]
     assert inventory.sharing_recipient(session, "nobody") is None
+
+
+def test_the_register_follows_a_change_in_the_same_transaction(session: Session, demo_data) -> None:  # type: ignore[no-untyped-def]
+    _load(session, demo_data)
+    assert [r.id for r in inventory.sharing_register(session)][-1] == "idle"
+    changed = with_overseas(yaml.safe_load(demo_text()))
+    changed["third_parties"] = [q for q in changed["third_parties"] if q["id"] != "idle"]
+    inventory.apply(session, validate(changed), STAFF, source="test")  # not committed yet
+    assert "idle" not in [r.id for r in inventory.sharing_register(session)]
+    # a savepoint rolled back takes its change with it
+    with session.begin_nested() as sp:
+        inventory.apply(session, validate(yaml.safe_load(demo_text())), STAFF, source="test")
+        assert "overseas_soc" not in [r.id for r in inventory.sharing_register(session)]
+        sp.rollback()
+    assert "overseas_soc" in [r.id for r in inventory.sharing_register(session)]
 
 
 def test_no_inventory_means_an_empty_register(session: Session) -> None:

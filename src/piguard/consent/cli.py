@@ -1,4 +1,5 @@
-"""`piguard consent …`: record, list and withdraw consents, and ask the use decision.
+"""`piguard consent …`: record, list and withdraw consents, and ask the use decision (``may``) and
+the sharing decision (``may-share``, CSL-42.1).
 
 The subject is ``kind:value`` (``phone:138…``, ``email:…``, ``account:…``, ``id_card:…``) or
 ``ref:<hash>``; ``-`` reads it from the first line of stdin so it stays out of the shell history.

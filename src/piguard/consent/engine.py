@@ -521,6 +521,19 @@ def evaluate(
     return Decision.allow(reason_ok(purpose, p.required, st.rules_version if st else None)), until
 
 
+def catalogue(session: Session) -> Catalogue:
+    """The declared purposes as this transaction's decisions see them (read once per transaction,
+    as :func:`decide` reads them): for callers that check a purpose before deciding."""
+    cache = cache_for(session)
+    mark = session.info.get(_MARK)
+    tx = session.get_transaction()
+    if mark is None or tx is None or mark[0] is not tx or mark[1] is not cache:
+        _validate(session, cache)
+    cat = cache.catalogue
+    assert cat is not None
+    return cat
+
+
 def decide(
     session: Session,
     subject: str | Subject,

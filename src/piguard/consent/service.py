@@ -1,5 +1,6 @@
 """The consent ledger's service: record consents with evidence, list a person's consents from every
-ledger, withdraw through one path, and decide each use (:func:`may`).
+ledger, withdraw through one path, decide each use (:func:`may`) and each provision to a third
+party (:func:`may_share`, CSL-42.1).
 
 Functions take a session and never commit. Every change is audited (O24-13.6) and bumps the
 ledger epoch (:func:`piguard.consent.engine.bump`) in the same transaction, which is what keeps
@@ -865,7 +866,8 @@ def may_share(
     error (:class:`PiguardError`)."""
     actor = actor or Actor.system("consent.share")
     cats = _share_categories(categories)
-    p = _purpose(session, purpose)
+    known = engine.catalogue(session).purposes
+    p = known[purpose] if isinstance(purpose, str) and purpose in known else _purpose(session, purpose)
     party = _party_id(third_party)
     if not isinstance(deidentified, bool):
         raise _bad("deidentified", "true or false", "须为 true 或 false")

@@ -1,6 +1,6 @@
 """Consent API: record grants, refusals and withdrawals with evidence, list one person's consents
-from every ledger, and ask the use decision. Roles from identity's permission table
-(``consent.read``, ``consent.manage``)."""
+from every ledger, and ask the use decision and the sharing decision (CSL-42.1). Roles from
+identity's permission table (``consent.read``, ``consent.manage``)."""
 
 from __future__ import annotations
 

@@ -58,6 +58,7 @@ def _text(v: str | LangText) -> Any:
 @carries("O24-5", "O24-8")
 def apply(session: Session, doc: InventoryDoc, actor: Actor, source: str = "api") -> ImportSummary:
     """Replace the whole inventory by ``doc`` in the caller's transaction (all or nothing)."""
+    session.info.pop(_SHARING, None)
     for model in (InvField, InvTable, InvSystem, InvThirdParty, InvPurpose, InvOperator):
         session.execute(delete(model))
     op = doc.operator
@@ -322,11 +323,28 @@ def material_changes_since(session: Session, version: int) -> set[str]:
 # ------------------------------------------------------------------ the sharing register (CSL-42.1)
 
 
+_SHARING = "piguard.inventory.sharing_register"
+
+
 @carries("CSL-42.1")
 def sharing_register(session: Session) -> list[Recipient]:
     """Every registered third party with the categories and fields it receives, for which purposes,
     its location (``cross_border`` when outside China) and contact, in the inventory's order. Empty
-    when there is no inventory or it declares no third party (nothing may then be provided)."""
+    when there is no inventory or it declares no third party (nothing may then be provided).
+
+    Read once per transaction (a batch of sharing decisions reads the tables once); :func:`apply`
+    in the same transaction drops it."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_SHARING)
+    if memo is not None and tx is not None and memo[0] is tx:
+        return list(memo[1])
+    register = _read_sharing_register(session)
+    if tx is not None:
+        session.info[_SHARING] = (tx, tuple(register))
+    return register
+
+
+def _read_sharing_register(session: Session) -> list[Recipient]:
     parties = session.scalars(select(InvThirdParty).order_by(InvThirdParty.position)).all()
     if not parties:
         return []
