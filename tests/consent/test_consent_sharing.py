@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from piguard.core.errors import PiguardError
 from piguard.core.reasons import Decision
 from piguard.discovery.kanon import check_k_anonymity
 from piguard.identity import service as identity
+from piguard.inventory import rules
 from piguard.inventory import service as inventory
 from piguard.inventory.demo import demo_text
 from piguard.inventory.document import validate
@@ -158,6 +159,29 @@ def test_a_recipient_abroad_is_flagged(inv: Session) -> None:
     assert d.allowed and "cross_border_recipient" in codes(d)
     [entry] = _entries(inv)
     assert entry.detail["cross_border"] is True
+
+
+def test_a_provision_the_rules_in_force_do_not_tell_is_refused(session: Session) -> None:
+    inventory.apply(session, validate(yaml.safe_load(demo_text())), STAFF, source="test")
+    rules.publish(session, STAFF, effective=date(2026, 1, 1))
+    consent.accept_rules(session, PHONE, _shown(), actor=STAFF)
+    session.commit()
+    # the recipient abroad is added to the inventory, not yet published: users were never told
+    inventory.apply(session, validate(_inventory_data()), STAFF, source="test")
+    session.commit()
+    d = consent.may_share(session, PHONE, "overseas_soc", "security", ["ip_address"], actor=STAFF)
+    assert not d.allowed and "sharing_not_published" in codes(d), d.to_dict()
+    [r] = [r for r in d.reasons if r.code == "sharing_not_published"]
+    assert r.detail["rules_version"] == 1 and "O24-8" in r.obligations and every_reason_carries_csl_42_1(d)
+    # published: a new third party is a material change, the consent to version 1 must be renewed
+    rules.publish(session, STAFF, effective=date(2026, 2, 1))
+    session.commit()
+    d = consent.may_share(session, PHONE, "overseas_soc", "security", ["ip_address"], actor=STAFF)
+    assert not d.allowed and codes(d) & {"renewal_needed"} and "sharing_not_published" not in codes(d)
+    consent.accept_rules(session, PHONE, _shown(), actor=STAFF)
+    session.commit()
+    d = consent.may_share(session, PHONE, "overseas_soc", "security", ["ip_address"], actor=STAFF)
+    assert d.allowed and "cross_border_recipient" in codes(d), d.to_dict()
 
 
 # ------------------------------------------------------------------------------------- de-identified

@@ -92,6 +92,22 @@ def test_the_register_follows_a_change_in_the_same_transaction(session: Session,
     assert "overseas_soc" in [r.id for r in inventory.sharing_register(session)]
 
 
+def test_the_published_register_is_what_the_rules_in_force_say(session: Session, demo_data) -> None:  # type: ignore[no-untyped-def]
+    inventory.apply(session, validate(yaml.safe_load(demo_text())), STAFF, source="test")
+    assert inventory.published_sharing_register(session) is None  # nothing published yet
+    rules.publish(session, STAFF, effective=date(2026, 1, 1))
+    got = inventory.published_sharing_register(session)  # same transaction: the new version
+    assert got is not None and got[0] == 1 and [r.id for r in got[1]] == ["sms_vendor", "payment"]
+    _load(session, demo_data)  # the recipient abroad, declared but not published
+    assert "overseas_soc" in [r.id for r in inventory.sharing_register(session)]
+    got = inventory.published_sharing_register(session)
+    assert got is not None and got[0] == 1 and "overseas_soc" not in [r.id for r in got[1]]
+    rules.publish(session, STAFF, effective=date(2026, 2, 1))
+    got = inventory.published_sharing_register(session)
+    assert got is not None and got[0] == 2
+    assert {r.id: r.by_purpose() for r in got[1]}["overseas_soc"] == {"security": ["ip_address"]}
+
+
 def test_no_inventory_means_an_empty_register(session: Session) -> None:
     assert inventory.sharing_register(session) == []
 

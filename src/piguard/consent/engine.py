@@ -190,6 +190,22 @@ def reason_sharing_not_declared(
     )
 
 
+def reason_sharing_not_published(party: str, purpose: str, undeclared: Iterable[str], version: int) -> Reason:
+    undeclared = sorted(undeclared)
+    return _r(
+        "sharing_not_published",
+        ("CSL-42.1", "O24-8", "CSL-41.1"),
+        f"The rules in force (version {version}) do not tell users that {party!r} receives "
+        f"{', '.join(undeclared)} for {purpose!r}: publish the rules (and ask again) before providing it.",
+        f"现行规则（第 {version} 版）未告知用户为目的“{purpose}”向“{party}”提供{'、'.join(undeclared)}："
+        "请先公布规则（并重新征得同意）再提供。",
+        third_party=party,
+        purpose=purpose,
+        categories=undeclared,
+        rules_version=version,
+    )
+
+
 def reason_sharing_declared(party: str, purpose: str, categories: Iterable[str]) -> Reason:
     cats = sorted(categories)
     return _r(

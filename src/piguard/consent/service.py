@@ -803,6 +803,16 @@ def sharing_register(session: Session) -> list[Any]:
     return list(inv.sharing_register(session))
 
 
+def published_sharing_register(session: Session) -> tuple[int, list[Any]] | None:
+    """The register as the rules in force publish it (version, recipients); None while no rules
+    are published or the inventory is not installed."""
+    inv = import_if_present("piguard.inventory.service")
+    if inv is None or not hasattr(inv, "published_sharing_register"):
+        return None
+    got = inv.published_sharing_register(session)
+    return None if got is None else (int(got[0]), list(got[1]))
+
+
 def _deid_method(method: object) -> Method | None:
     if method is None or (isinstance(method, str) and not method.strip()):
         return None
@@ -854,7 +864,8 @@ def may_share(
 
     Refuses, each reason with its ids (CSL-42.1 in every one): the party is not in the sharing
     register (``third_party_unregistered``); the register does not provide these categories to it
-    for this purpose (``sharing_not_declared``); and, unless the information is de-identified
+    for this purpose (``sharing_not_declared``); the rules in force do not tell users so
+    (``sharing_not_published``: declared in the inventory since the last publication); and, unless the information is de-identified
     beyond restoration, every refusal of :func:`may` for the purpose (no consent, withdrawn or
     expired consent, renewal needed, account cancelled, suspension, a category the purpose does not
     need). ``deidentified=True`` replaces the consent by evidence: ``method`` names the
@@ -897,6 +908,13 @@ def may_share(
         sent = recipient.categories_for(p.id)
         if cats <= sent:
             reasons.append(engine.reason_sharing_declared(party, p.id, cats))
+            published = published_sharing_register(session)
+            if published is not None:
+                version, told = published
+                was = next((r for r in told if r.id == party), None)
+                unpublished = cats - (was.categories_for(p.id) if was is not None else frozenset())
+                if unpublished:
+                    refusals.append(engine.reason_sharing_not_published(party, p.id, unpublished, version))
         else:
             refusals.append(engine.reason_sharing_not_declared(party, p.id, cats - sent, sent))
         if recipient.cross_border:

@@ -25,7 +25,7 @@ from piguard.discovery.categories import BY_CODE
 from piguard.inventory import service
 from piguard.inventory.document import InventoryDoc, shares_for
 from piguard.inventory.models import RulesVersion
-from piguard.inventory.sharing import sharing_of
+from piguard.inventory.sharing import sharing_of_doc
 from piguard.inventory.taxonomy import location_text, retention_text, rules_defaults, taxonomy
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import today, value
@@ -125,9 +125,7 @@ def context(doc: InventoryDoc, lang: str, version: int, effective: date) -> dict
                 "third_parties": _join([parties[q].name for q in sorted(per_purpose[p.id]["parties"])], lang),
             }
         )
-    register = sharing_of(
-        doc.third_parties, ((s.id, t.name, f) for s in doc.systems for t in s.tables for f in t.fields)
-    )
+    register = sharing_of_doc(doc)
     sharing = [
         {
             "name": r.name,
@@ -227,6 +225,7 @@ def material_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[st
 @carries("O24-8", "O24-9.2", "CSL-41.1")
 def publish(session: Session, actor: Actor, effective: date | None = None) -> RulesVersion:
     """Publish the rules generated from the current inventory as the next version."""
+    service.forget_published_sharing(session)
     doc = service.current_doc(session)
     snapshot = service.export(session)
     last = service.current_rules_version(session)

@@ -26,7 +26,7 @@ from piguard.inventory.models import (
     InvThirdParty,
     RulesVersion,
 )
-from piguard.inventory.sharing import Recipient, sharing_of
+from piguard.inventory.sharing import Recipient, sharing_of, sharing_of_doc
 from piguard.inventory.taxonomy import taxonomy
 from piguard.regulations.markers import carries
 
@@ -355,6 +355,33 @@ def _read_sharing_register(session: Session) -> list[Recipient]:
         .order_by(InvSystem.position, InvTable.position, InvField.position)
     )
     return sharing_of(parties, ((str(s), str(t), f) for s, t, f in rows))
+
+
+_PUBLISHED_SHARING = "piguard.inventory.published_sharing_register"
+
+
+@carries("CSL-42.1", "O24-8")
+def published_sharing_register(session: Session) -> tuple[int, list[Recipient]] | None:
+    """The register as the rules in force tell users (the current version's snapshot), with that
+    version's number; None while no rules are published. A provision the inventory declares but
+    the published rules do not was never disclosed to the people it concerns.
+
+    Read once per transaction, as :func:`sharing_register` (``rules.publish`` drops it)."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_PUBLISHED_SHARING)
+    if memo is not None and tx is not None and memo[0] is tx:
+        got: tuple[int, tuple[Recipient, ...]] | None = memo[1]
+        return None if got is None else (got[0], list(got[1]))
+    v = current_rules_version(session)
+    value = None if v is None else (v.number, tuple(sharing_of_doc(InventoryDoc.model_validate(v.snapshot))))
+    if tx is not None:
+        session.info[_PUBLISHED_SHARING] = (tx, value)
+    return None if value is None else (value[0], list(value[1]))
+
+
+def forget_published_sharing(session: Session) -> None:
+    """A new version was published in this transaction: the next read builds its register."""
+    session.info.pop(_PUBLISHED_SHARING, None)
 
 
 def sharing_recipient(session: Session, third_party: str) -> Recipient | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from piguard.inventory.document import shares_for
+from piguard.inventory.document import InventoryDoc, shares_for
 from piguard.inventory.taxonomy import OUTSIDE_CHINA
 from piguard.regulations.markers import carries
 
@@ -146,3 +146,10 @@ def sharing_of(parties: Iterable[_Party], fields: Iterable[tuple[str, str, _Fiel
         )
         for p in declared
     ]
+
+
+def sharing_of_doc(doc: InventoryDoc) -> list[Recipient]:
+    """The register of an inventory document (the file, or a published version's snapshot)."""
+    return sharing_of(
+        doc.third_parties, ((s.id, t.name, f) for s in doc.systems for t in s.tables for f in t.fields)
+    )
