@@ -342,10 +342,21 @@ def test_rows_that_used_to_claim_built_are_built_now_by_their_own_parts(oid: str
 
 
 def test_a_row_still_to_build_names_what_is_missing() -> None:
-    row = _row(build_matrix(), "CSL-42.1")  # the sharing register and decision are not built yet
-    assert row.status == "partial", [(p.key, p.met) for p in row.parts]
-    assert row.missing and all(p.zh and p.en and p.under for p in row.missing)
-    assert row.capability is not None
+    rows = [r for r in build_matrix().rows if r.status != "built"]
+    if not rows:
+        pytest.skip("every obligation is built")
+    for row in rows:
+        assert row.missing and all(p.zh and p.en and p.under for p in row.missing), row.id
+        assert row.capability is not None
+
+
+def test_csl_42_1_is_built_by_its_own_parts() -> None:
+    # the sharing register (inventory), the sharing decision (consent), de-identification (discovery)
+    row = _row(build_matrix(), "CSL-42.1")
+    assert row.status == "built" and not row.missing, [(p.key, p.met) for p in row.parts]
+    assert {p.key for p in row.parts} == {"sharing-register", "sharing-decision", "deidentification"}
+    for part in row.parts:
+        assert part.code and all(any(c.split(":")[0].startswith(u) for u in part.under) for c in part.code)
 
 
 def test_the_missing_parts_of_the_known_gaps() -> None:

@@ -1,4 +1,5 @@
-"""`piguard consent …`: record, list and withdraw consents, and ask the use decision.
+"""`piguard consent …`: record, list and withdraw consents, and ask the use decision (``may``) and
+the sharing decision (``may-share``, CSL-42.1).
 
 The subject is ``kind:value`` (``phone:138…``, ``email:…``, ``account:…``, ``id_card:…``) or
 ``ref:<hash>``; ``-`` reads it from the first line of stdin so it stays out of the shell history.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +23,7 @@ from piguard.audit.service import Actor
 from piguard.consent import service
 from piguard.consent.models import CHANNELS
 from piguard.core import db
+from piguard.core.reasons import Decision
 
 app = typer.Typer(
     help="Consent ledger and use decisions (O24-9.1, CSL-41). / 同意记录与使用决定。",
@@ -146,12 +149,84 @@ def may(
     with db.unit_of_work() as session:
         d = service.may(session, _actor(), _subject(subject), category or [], purpose)
     if not _print(d.to_dict(), fmt):
-        c = Console(highlight=False)
-        c.print(f"{'ALLOW / 允许' if d.allowed else 'REFUSE / 拒绝'}")
-        for r in d.reasons:
-            c.print(
-                f"  {r.code} [{', '.join(r.obligations)}]: {escape(r.message_zh)} / {escape(r.message_en)}"
+        _print_decision(d)
+    raise typer.Exit(0 if d.allowed else 1)
+
+
+def _print_decision(d: Decision) -> None:
+    c = Console(highlight=False)
+    c.print(f"{'ALLOW / 允许' if d.allowed else 'REFUSE / 拒绝'}")
+    for r in d.reasons:
+        c.print(f"  {r.code} [{', '.join(r.obligations)}]: {escape(r.message_zh)} / {escape(r.message_en)}")
+
+
+def _k_report(path: Path | None, qi: str | None, k: int | None) -> Any:
+    """The k-anonymity check of the de-identified table FILE (discovery's, as `piguard mask kcheck`)."""
+    from piguard.core.errors import FieldError, validation_error
+
+    if path is None:
+        if qi is not None or k is not None:
+            raise validation_error(
+                [FieldError("k_table", "--qi and --k go with --k-table / 须同时提供 --k-table")]
             )
+        return None
+    if qi is None or k is None:
+        raise validation_error(
+            [FieldError("k_table", "--k-table needs --qi and --k / 须同时提供 --qi 和 --k")]
+        )
+    if not path.is_file():
+        raise validation_error([FieldError("k_table", f"{path} is not a file / 文件不存在")])
+    from piguard.discovery.kanon import check_k_anonymity
+    from piguard.discovery.scanners import read_table_file, rows_as_dicts
+
+    header, rows = read_table_file(path)
+    return check_k_anonymity(rows_as_dicts(header, rows), [c.strip() for c in qi.split(",") if c.strip()], k)
+
+
+@app.command("may-share")
+def may_share(
+    to: Annotated[str, typer.Option("--to", help="The recipient's id in the sharing register")],
+    purpose: Annotated[str, typer.Option("--purpose", help="The purpose of the provision")],
+    subject: Annotated[
+        str | None,
+        typer.Argument(help="kind:value, ref:<hash>, - for stdin; omit only for a de-identified data set"),
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", "-c", help="PI category provided (repeatable)")
+    ] = None,
+    deidentified: Annotated[
+        str | None,
+        typer.Option(
+            "--deidentified", help="The de-identification applied (redact; generalise with --k-table)"
+        ),
+    ] = None,
+    k_table: Annotated[
+        Path | None, typer.Option("--k-table", help="The de-identified table (CSV, TSV, Excel) to check")
+    ] = None,
+    qi: Annotated[
+        str | None, typer.Option("--qi", help="Its quasi-identifier columns, comma-separated")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Smallest allowed group size")] = None,
+    fmt: Fmt = "table",
+) -> None:
+    """May this information be provided to a third party (CSL-42.1)? Exit 0 allowed, 1 refused. /
+    是否允许向第三方提供？"""
+    report = _k_report(k_table, qi, k)
+    with db.unit_of_work() as session:
+        d = service.may_share(
+            session,
+            _subject(subject) if subject is not None else None,
+            to,
+            purpose,
+            category or [],
+            deidentified=deidentified is not None,
+            method=deidentified,
+            k_anonymity=report,
+            actor=_actor(),
+            terminal="cli",
+        )
+    if not _print(d.to_dict(), fmt):
+        _print_decision(d)
     raise typer.Exit(0 if d.allowed else 1)
 
 

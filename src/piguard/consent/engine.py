@@ -151,6 +151,132 @@ def reason_ok(purpose: str, required: bool, version: int | None) -> Reason:
     )
 
 
+# ------------------------------------------------------------------------------------- sharing reasons
+# The sharing decision (``service.may_share``, CSL-42.1): provision to others needs a registered
+# recipient, a provision the register declares, and consent, unless the information is
+# de-identified beyond restoration.
+
+
+def reason_unregistered(party: str, known: Iterable[str]) -> Reason:
+    return _r(
+        "third_party_unregistered",
+        ("CSL-42.1", "CSL-41.1", "O24-8"),
+        f"{party!r} is not a third party in the sharing register: nothing may be provided to it.",
+        f"“{party}”不在向第三方提供登记中：不得向其提供个人信息。",
+        third_party=party,
+        registered=sorted(known),
+    )
+
+
+def reason_sharing_not_declared(
+    party: str, purpose: str, undeclared: Iterable[str], declared: Iterable[str]
+) -> Reason:
+    undeclared, declared = sorted(undeclared), sorted(declared)
+    if declared:
+        en = f"The register does not provide {', '.join(undeclared)} to {party!r} for {purpose!r} (it declares: {', '.join(declared)})."
+        zh = f"登记中未声明为目的“{purpose}”向“{party}”提供{'、'.join(undeclared)}（已声明：{'、'.join(declared)}）。"
+    else:
+        en = f"The register provides nothing to {party!r} for {purpose!r}."
+        zh = f"登记中未声明为目的“{purpose}”向“{party}”提供任何个人信息。"
+    return _r(
+        "sharing_not_declared",
+        ("CSL-42.1", "O24-9.3", "CSL-41.1"),
+        en,
+        zh,
+        third_party=party,
+        purpose=purpose,
+        categories=undeclared,
+        declared=declared,
+    )
+
+
+def reason_sharing_not_published(party: str, purpose: str, undeclared: Iterable[str], version: int) -> Reason:
+    undeclared = sorted(undeclared)
+    return _r(
+        "sharing_not_published",
+        ("CSL-42.1", "O24-8", "CSL-41.1"),
+        f"The rules in force (version {version}) do not tell users that {party!r} receives "
+        f"{', '.join(undeclared)} for {purpose!r}: publish the rules (and ask again) before providing it.",
+        f"现行规则（第 {version} 版）未告知用户为目的“{purpose}”向“{party}”提供{'、'.join(undeclared)}："
+        "请先公布规则（并重新征得同意）再提供。",
+        third_party=party,
+        purpose=purpose,
+        categories=undeclared,
+        rules_version=version,
+    )
+
+
+def reason_sharing_declared(party: str, purpose: str, categories: Iterable[str]) -> Reason:
+    cats = sorted(categories)
+    return _r(
+        "sharing_declared",
+        ("CSL-42.1", "CSL-41.1"),
+        f"The register provides {', '.join(cats)} to {party!r} for {purpose!r}.",
+        f"登记中已声明为目的“{purpose}”向“{party}”提供{'、'.join(cats)}。",
+        third_party=party,
+        purpose=purpose,
+        categories=cats,
+    )
+
+
+def reason_cross_border(party: str) -> Reason:
+    return _r(
+        "cross_border_recipient",
+        ("CSL-42.1",),
+        f"{party!r} is outside China: providing information abroad needs more than consent "
+        "(a security assessment or standard contract, and the user told so); check it before sending.",
+        f"“{party}”位于中国境外：向境外提供个人信息不止需要同意（还需安全评估或标准合同并告知用户），发送前请核实。",
+        third_party=party,
+    )
+
+
+def reason_deid_unproven() -> Reason:
+    return _r(
+        "deidentification_unproven",
+        ("CSL-42.1",),
+        "The information is said to be de-identified but no de-identification method is named: "
+        "the exception for information that cannot be restored does not apply.",
+        "声称已去标识化但未说明去标识化方法：不适用“无法复原”的例外。",
+    )
+
+
+def reason_deid_reversible(method: str) -> Reason:
+    return _r(
+        "deidentification_reversible",
+        ("CSL-42.1", "O24-10"),
+        f"{method!r} can be reversed or re-linked by whoever holds the key or the rest of the value: "
+        "the information is still personal information and needs consent to be provided.",
+        f"“{method}”可由持有密钥或其余信息者复原或重新关联：仍属个人信息，向他人提供须经同意。",
+        method=method,
+    )
+
+
+def reason_k_anonymity_missing(method: str) -> Reason:
+    return _r(
+        "k_anonymity_missing",
+        ("CSL-42.1",),
+        f"{method!r} coarsens values but a person can still be singled out by their combination: "
+        "a passed k-anonymity check of the data set is required.",
+        f"“{method}”仅将数值泛化，组合后仍可能识别到个人：须提供通过的 k-匿名检查。",
+        method=method,
+    )
+
+
+def reason_deidentified(method: str, k: int | None) -> Reason:
+    return _r(
+        "deidentified_beyond_restoration",
+        ("CSL-42.1",),
+        f"De-identified by {method!r}"
+        + (f", k-anonymity k={k} passed" if k else "")
+        + ": no specific person can be identified and it cannot be restored, so consent is not needed.",
+        f"已采用“{method}”去标识化"
+        + (f"，并通过 k={k} 的 k-匿名检查" if k else "")
+        + "：无法识别特定个人且不能复原，无需同意。",
+        method=method,
+        k=k,
+    )
+
+
 # ------------------------------------------------------------------------------------- views
 
 
@@ -409,6 +535,19 @@ def evaluate(
     if refusals:
         return Decision.refuse(*refusals), None
     return Decision.allow(reason_ok(purpose, p.required, st.rules_version if st else None)), until
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The declared purposes as this transaction's decisions see them (read once per transaction,
+    as :func:`decide` reads them): for callers that check a purpose before deciding."""
+    cache = cache_for(session)
+    mark = session.info.get(_MARK)
+    tx = session.get_transaction()
+    if mark is None or tx is None or mark[0] is not tx or mark[1] is not cache:
+        _validate(session, cache)
+    cat = cache.catalogue
+    assert cat is not None
+    return cat
 
 
 def decide(

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from piguard.discovery.schemas import KAnonymityIn
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -60,3 +62,27 @@ class MayIn(SubjectIn):
     purpose: str = Field(max_length=64)
     categories: list[str] = Field(default_factory=list, max_length=64)
     audit: bool = Field(False, description="Record the use in the audit log (the caller reads the data now)")
+
+
+class ShareIn(_In):
+    """The sharing decision (CSL-42.1): may these categories go to this third party for this purpose?"""
+
+    subject: str | None = Field(
+        None,
+        max_length=300,
+        description="kind:value or ref:<hash>; may be omitted only for a de-identified data set",
+    )
+    third_party: str = Field(max_length=64, description="The recipient's id in the sharing register")
+    purpose: str = Field(max_length=64)
+    categories: list[str] = Field(default_factory=list, max_length=64)
+    deidentified: bool = Field(
+        False, description="The information is de-identified beyond restoration (needs `method`)"
+    )
+    method: str | None = Field(
+        None,
+        max_length=32,
+        description="The de-identification applied: redact, generalise (with k_anonymity) …",
+    )
+    k_anonymity: KAnonymityIn | None = Field(
+        None, description="The de-identified data set and its quasi-identifiers: checked here"
+    )

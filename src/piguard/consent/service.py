@@ -1,5 +1,6 @@
 """The consent ledger's service: record consents with evidence, list a person's consents from every
-ledger, withdraw through one path, and decide each use (:func:`may`).
+ledger, withdraw through one path, decide each use (:func:`may`) and each provision to a third
+party (:func:`may_share`, CSL-42.1).
 
 Functions take a session and never commit. Every change is audited (O24-13.6) and bumps the
 ledger epoch (:func:`piguard.consent.engine.bump`) in the same transaction, which is what keeps
@@ -8,6 +9,8 @@ every worker's decision cache current.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,7 +37,10 @@ from piguard.core.calendar import to_local_date
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, refused, validation_error
 from piguard.core.logging import redact
-from piguard.core.reasons import Decision
+from piguard.core.modules import import_if_present
+from piguard.core.reasons import Decision, Reason
+from piguard.discovery.deid import Method, parse_method
+from piguard.discovery.kanon import KAnonymityReport
 from piguard.regulations.markers import carries
 
 MAX_TEXT = 20_000
@@ -683,6 +689,16 @@ def may(
     return decide(session, subject, categories, purpose, now=now)
 
 
+def _subject_ref(session: Session, s: Subject) -> str:
+    """What the audit log names a person by: their ledger row, never the identifier or its hash."""
+    view = engine.cache_for(session).subjects.get(s.hash)
+    sid = view.id if view is not None else None
+    if sid is None:
+        row = subject_row(session, s, create=False)
+        sid = row.id if row is not None else None
+    return f"consent_subject:{sid}" if sid is not None else "consent_subject:unknown"
+
+
 @carries("O24-13.6", "O24-9.1")
 def audit_use(
     session: Session,
@@ -698,14 +714,8 @@ def audit_use(
     terminal: str | None = None,
 ) -> None:
     """Record a use that :func:`may` decided (the read, with its purpose, or the refused attempt)."""
-    s = parse(subject)
     if subject_ref is None:
-        view = engine.cache_for(session).subjects.get(s.hash)
-        sid = view.id if view is not None else None
-        if sid is None:
-            row = subject_row(session, s, create=False)
-            sid = row.id if row is not None else None
-        subject_ref = f"consent_subject:{sid}" if sid is not None else "consent_subject:unknown"
+        subject_ref = _subject_ref(session, parse(subject))
     record(
         session,
         action=action,
@@ -748,6 +758,198 @@ def use(
         subject_ref=subject_ref,
         client_ip=client_ip,
         terminal=terminal,
+    )
+    return decision
+
+
+# ------------------------------------------------------------------------------------- sharing (CSL-42.1)
+
+#: de-identification methods of :mod:`piguard.discovery.deid` after which no specific person can be
+#: identified and the value cannot be restored, and whether that also needs a passed k-anonymity
+#: check (generalised values single a person out by their combination). A keyed pseudonym is
+#: re-linked by whoever holds the key and a partial mask keeps part of the value: neither counts.
+BEYOND_RESTORATION: dict[Method, bool] = {Method.REDACT: False, Method.GENERALISE: True}
+
+
+def _share_categories(categories: object) -> frozenset[str]:
+    if isinstance(categories, str) or not isinstance(categories, Iterable):
+        raise _bad("categories", "a list of PI category codes", "须为个人信息类别代码列表")
+    cats = engine.check_categories([str(c)[:64] for c in categories])
+    if not cats:
+        raise _bad(
+            "categories",
+            "name the categories of information to be provided",
+            "须列明拟提供的个人信息类别",
+        )
+    return cats
+
+
+def _party_id(third_party: object) -> str:
+    if not isinstance(third_party, str) or not third_party.strip() or len(third_party.strip()) > 64:
+        raise _bad(
+            "third_party",
+            "the id of a registered third party (1-64 characters)",
+            "须为已登记第三方的编号（1-64 个字符）",
+        )
+    return third_party.strip()
+
+
+def sharing_register(session: Session) -> list[Any]:
+    """The inventory's sharing register (``piguard.inventory.service.sharing_register``), read
+    lazily as the purposes are; empty when the inventory is not installed."""
+    inv = import_if_present("piguard.inventory.service")
+    if inv is None or not hasattr(inv, "sharing_register"):
+        return []
+    return list(inv.sharing_register(session))
+
+
+def published_sharing_register(session: Session) -> tuple[int, list[Any]] | None:
+    """The register as the rules in force publish it (version, recipients); None while no rules
+    are published or the inventory is not installed."""
+    inv = import_if_present("piguard.inventory.service")
+    if inv is None or not hasattr(inv, "published_sharing_register"):
+        return None
+    got = inv.published_sharing_register(session)
+    return None if got is None else (int(got[0]), list(got[1]))
+
+
+def _deid_method(method: object) -> Method | None:
+    if method is None or (isinstance(method, str) and not method.strip()):
+        return None
+    if not isinstance(method, str | Method):
+        raise _bad("method", "a de-identification method name", "须为去标识化方法名称")
+    return method if isinstance(method, Method) else parse_method(method.strip().lower()[:32])
+
+
+def _deid_reasons(
+    m: Method | None, k_anonymity: KAnonymityReport | None
+) -> tuple[list[Reason], list[Reason]]:
+    """(reasons, refusals) for the claim that the information is de-identified beyond restoration."""
+    if m is None:
+        return [], [engine.reason_deid_unproven()]
+    if m not in BEYOND_RESTORATION:
+        return [], [engine.reason_deid_reversible(m.value)]
+    if k_anonymity is not None and not k_anonymity.satisfied:
+        return [], list(k_anonymity.decision().reasons)
+    if BEYOND_RESTORATION[m] and k_anonymity is None:
+        return [], [engine.reason_k_anonymity_missing(m.value)]
+    return [engine.reason_deidentified(m.value, k_anonymity.k if k_anonymity else None)], []
+
+
+def _for_sharing(r: Reason) -> Reason:
+    """A reason of the use decision, as a reason of the sharing decision too (CSL-42.1)."""
+    if "CSL-42.1" in r.obligations:
+        return r
+    return dataclasses.replace(r, obligations=(*r.obligations, "CSL-42.1"))
+
+
+@carries("CSL-42.1", "O24-9.1", "O24-9.3", "CSL-41.1", "O24-13.6")
+def may_share(
+    session: Session,
+    subject: str | Subject | None,
+    third_party: str,
+    purpose: str,
+    categories: Iterable[str],
+    *,
+    deidentified: bool = False,
+    method: str | Method | None = None,
+    k_anonymity: KAnonymityReport | None = None,
+    actor: Actor | None = None,
+    client_ip: str | None = None,
+    terminal: str | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """May these ``categories`` of ``subject``'s information be provided to ``third_party`` for
+    ``purpose`` (CSL-42.1)? Written to the audit log, the subject by its ledger row.
+
+    Refuses, each reason with its ids (CSL-42.1 in every one): the party is not in the sharing
+    register (``third_party_unregistered``); the register does not provide these categories to it
+    for this purpose (``sharing_not_declared``); the rules in force do not tell users so
+    (``sharing_not_published``: declared in the inventory since the last publication); and, unless the information is de-identified
+    beyond restoration, every refusal of :func:`may` for the purpose (no consent, withdrawn or
+    expired consent, renewal needed, account cancelled, suspension, a category the purpose does not
+    need). ``deidentified=True`` replaces the consent by evidence: ``method`` names the
+    de-identification of :mod:`piguard.discovery.deid` that was applied, and only methods that
+    cannot be restored count (:data:`BEYOND_RESTORATION`: ``redact``; ``generalise`` with a passed
+    ``k_anonymity`` report); a keyed pseudonym or a partial mask is refused. ``subject`` may then
+    be ``None`` (a de-identified data set). A recipient outside China is flagged
+    (``cross_border_recipient``). Unknown purpose or category, no category, no subject: a clear
+    error (:class:`PiguardError`)."""
+    actor = actor or Actor.system("consent.share")
+    cats = _share_categories(categories)
+    known = engine.catalogue(session).purposes
+    p = known[purpose] if isinstance(purpose, str) and purpose in known else _purpose(session, purpose)
+    party = _party_id(third_party)
+    if not isinstance(deidentified, bool):
+        raise _bad("deidentified", "true or false", "须为 true 或 false")
+    if method is not None and not deidentified:
+        raise _bad(
+            "method",
+            "a de-identification method is given only with deidentified=true",
+            "仅在声明已去标识化时提供去标识化方法",
+        )
+    if subject is None and not deidentified:
+        raise _bad(
+            "subject",
+            "the person whose information is provided (only a de-identified data set has none)",
+            "须指明被提供信息的用户（仅去标识化数据集可不指明）",
+        )
+    s = parse(subject) if subject is not None else None
+    m = _deid_method(method)
+    if k_anonymity is not None and not isinstance(k_anonymity, KAnonymityReport):
+        raise _bad("k_anonymity", "the report of a k-anonymity check", "须为 k-匿名检查报告")
+    reasons: list[Reason] = []
+    refusals: list[Reason] = []
+    register = sharing_register(session)
+    recipient = next((r for r in register if r.id == party), None)
+    if recipient is None:
+        refusals.append(engine.reason_unregistered(party, [r.id for r in register]))
+    else:
+        sent = recipient.categories_for(p.id)
+        if cats <= sent:
+            reasons.append(engine.reason_sharing_declared(party, p.id, cats))
+            published = published_sharing_register(session)
+            if published is not None:
+                version, told = published
+                was = next((r for r in told if r.id == party), None)
+                unpublished = cats - (was.categories_for(p.id) if was is not None else frozenset())
+                if unpublished:
+                    refusals.append(engine.reason_sharing_not_published(party, p.id, unpublished, version))
+        else:
+            refusals.append(engine.reason_sharing_not_declared(party, p.id, cats - sent, sent))
+        if recipient.cross_border:
+            reasons.append(engine.reason_cross_border(party))
+    if deidentified:
+        ok, bad = _deid_reasons(m, k_anonymity)
+        reasons.extend(ok)
+        refusals.extend(bad)
+    else:
+        assert s is not None
+        use_decision = may(session, actor, s, cats, p.id, now=now)
+        (reasons if use_decision.allowed else refusals).extend(_for_sharing(r) for r in use_decision.reasons)
+    decision = Decision.combine(reasons, refusals, [])
+    record(
+        session,
+        action="consent.share_decided",
+        actor=actor,
+        subject_ref=_subject_ref(session, s) if s is not None else "deidentified",
+        data_categories=sorted(cats),
+        purpose=p.id,
+        outcome="ok" if decision.allowed else "refused",
+        obligations=("O24-13.6", *decision.obligations),
+        client_ip=client_ip,
+        terminal=terminal,
+        detail={
+            # an unregistered id is the caller's text: recorded by a digest, never as given
+            "third_party": party
+            if recipient is not None
+            else "unregistered:" + hashlib.sha256(party.encode()).hexdigest()[:12],
+            "cross_border": bool(recipient is not None and recipient.cross_border),
+            "deidentified": deidentified,
+            "method": m.value if m is not None else None,
+            "k": k_anonymity.k if deidentified and k_anonymity is not None else None,
+            "reasons": [r.code for r in decision.reasons],
+        },
     )
     return decision
 

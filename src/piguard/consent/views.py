@@ -1,6 +1,6 @@
 """Consent API: record grants, refusals and withdrawals with evidence, list one person's consents
-from every ledger, and ask the use decision. Roles from identity's permission table
-(``consent.read``, ``consent.manage``)."""
+from every ledger, and ask the use decision and the sharing decision (CSL-42.1). Roles from
+identity's permission table (``consent.read``, ``consent.manage``)."""
 
 from __future__ import annotations
 
@@ -160,4 +160,37 @@ def may(
         )
     else:
         d = service.may(session, actor, body.subject, body.categories, body.purpose)
+    return d.to_dict()
+
+
+@router.post(
+    "/share-decisions",
+    summary="May this information be provided to this third party? A decision with reasons (CSL-42.1)",
+)
+@carries("CSL-42.1", "O24-9.1")
+def share_decision(
+    body: schemas.ShareIn,
+    request: Request,
+    principal: Principal = Depends(require_action("consent.read")),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    report = None
+    if body.k_anonymity is not None:
+        from piguard.discovery.kanon import check_k_anonymity
+
+        kin = body.k_anonymity
+        report = check_k_anonymity(kin.rows, kin.quasi_identifiers, kin.k)
+    d = service.may_share(
+        session,
+        body.subject,
+        body.third_party,
+        body.purpose,
+        body.categories,
+        deidentified=body.deidentified,
+        method=body.method,
+        k_anonymity=report,
+        actor=principal.as_actor(),
+        client_ip=principal.client_ip,
+        terminal=terminal_of(request),
+    )
     return d.to_dict()

@@ -1,4 +1,4 @@
-"""``piguard inventory import|export|check|propose|publish|versions|rules|diff``: the inventory kept
+"""``piguard inventory import|export|check|sharing|propose|publish|versions|rules|diff``: the inventory kept
 as YAML in the operator's git, the minimisation check and the published rules (O24-5, O24-8,
 O24-9.3). Audited as ``system:cli``."""
 
@@ -88,6 +88,32 @@ def check(
             )
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command("sharing")
+def sharing(fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
+    """The third-party sharing register (CSL-42.1): each recipient, what it receives, for which
+    purposes, where it is (outside China flagged) and its contact."""
+    if fmt not in ("table", "json"):
+        raise validation_error([FieldError("format", "table or json / 须为 table 或 json")])
+    with unit_of_work() as session:
+        if not service.has_inventory(session):
+            raise service.no_inventory()
+        register = [r.to_dict() for r in service.sharing_register(session)]
+    if fmt == "json":
+        _emit(register)
+        return
+    if not register:
+        typer.echo("no third parties: nothing is provided to others / 未向任何第三方提供个人信息")
+    for r in register:
+        where = "OUTSIDE CHINA / 境外 (cross-border)" if r["cross_border"] else "in China / 境内"
+        typer.echo(f"{r['id']}  {r['name']}  [{where}]  {r['contact'] or '-'}")
+        for purpose, cats in r["by_purpose"].items():
+            typer.echo(f"    {purpose}: {', '.join(cats)}")
+        for f in r["fields"]:
+            typer.echo(f"      {f['system']}.{f['table']}.{f['column']} ({', '.join(f['purposes'])})")
+        if not r["fields"]:
+            typer.echo("    receives no field / 未向其提供任何字段")
 
 
 @app.command("propose")

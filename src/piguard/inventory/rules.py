@@ -25,6 +25,7 @@ from piguard.discovery.categories import BY_CODE
 from piguard.inventory import service
 from piguard.inventory.document import InventoryDoc, shares_for
 from piguard.inventory.models import RulesVersion
+from piguard.inventory.sharing import sharing_of_doc
 from piguard.inventory.taxonomy import location_text, retention_text, rules_defaults, taxonomy
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import today, value
@@ -88,9 +89,6 @@ def context(doc: InventoryDoc, lang: str, version: int, effective: date) -> dict
     party_purposes = {t.id: list(t.purposes) for t in doc.third_parties}
     per_purpose: dict[str, dict[str, Any]] = {p.id: {"cats": {}, "parties": set()} for p in doc.purposes}
     scope: dict[str, None] = {}
-    party_use: dict[str, dict[str, set[str]]] = {
-        t.id: {"cats": set(), "purposes": set()} for t in doc.third_parties
-    }
     storage: dict[tuple[str, str], dict[str, None]] = {}
     for s in doc.systems:
         for t in s.tables:
@@ -106,10 +104,7 @@ def context(doc: InventoryDoc, lang: str, version: int, effective: date) -> dict
                         continue
                     for c in f.categories:
                         entry["cats"].setdefault(c, None)
-                    for q in shares_for(f.third_parties, party_purposes, pid):
-                        entry["parties"].add(q)
-                        party_use[q]["cats"].update(f.categories)
-                        party_use[q]["purposes"].add(pid)
+                    entry["parties"].update(shares_for(f.third_parties, party_purposes, pid))
     names = {
         p.id: (p.name_zh or kinds[p.id].zh) if lang == "zh" else (p.name_en or kinds[p.id].en)
         for p in doc.purposes
@@ -130,16 +125,17 @@ def context(doc: InventoryDoc, lang: str, version: int, effective: date) -> dict
                 "third_parties": _join([parties[q].name for q in sorted(per_purpose[p.id]["parties"])], lang),
             }
         )
+    register = sharing_of_doc(doc)
     sharing = [
         {
-            "name": t.name,
-            "contact": t.contact,
-            "location": location_text(t.location, lang),
-            "purpose": _pick(t.purpose.model_dump() if hasattr(t.purpose, "model_dump") else t.purpose, lang),
-            "categories": _join([_cat(c, lang) for c in sorted(party_use[t.id]["cats"])], lang),
-            "purposes": _join([names[p] for p in sorted(party_use[t.id]["purposes"]) if p in names], lang),
+            "name": r.name,
+            "contact": r.contact,
+            "location": location_text(r.location, lang),
+            "purpose": _pick(r.purpose_text, lang),
+            "categories": _join([_cat(c, lang) for c in r.categories], lang),
+            "purposes": _join([names[p] for p in r.purposes if p in names], lang),
         }
-        for t in doc.third_parties
+        for r in register
     ]
     measures = [
         _pick(m.model_dump() if hasattr(m, "model_dump") else m, lang) for m in op.security_measures
@@ -229,6 +225,7 @@ def material_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[st
 @carries("O24-8", "O24-9.2", "CSL-41.1")
 def publish(session: Session, actor: Actor, effective: date | None = None) -> RulesVersion:
     """Publish the rules generated from the current inventory as the next version."""
+    service.forget_published_sharing(session)
     doc = service.current_doc(session)
     snapshot = service.export(session)
     last = service.current_rules_version(session)

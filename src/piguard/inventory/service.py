@@ -26,6 +26,7 @@ from piguard.inventory.models import (
     InvThirdParty,
     RulesVersion,
 )
+from piguard.inventory.sharing import Recipient, sharing_of, sharing_of_doc
 from piguard.inventory.taxonomy import taxonomy
 from piguard.regulations.markers import carries
 
@@ -57,6 +58,7 @@ def _text(v: str | LangText) -> Any:
 @carries("O24-5", "O24-8")
 def apply(session: Session, doc: InventoryDoc, actor: Actor, source: str = "api") -> ImportSummary:
     """Replace the whole inventory by ``doc`` in the caller's transaction (all or nothing)."""
+    session.info.pop(_SHARING, None)
     for model in (InvField, InvTable, InvSystem, InvThirdParty, InvPurpose, InvOperator):
         session.execute(delete(model))
     op = doc.operator
@@ -316,6 +318,75 @@ def material_changes_since(session: Session, version: int) -> set[str]:
     for mp in session.scalars(select(RulesVersion.material_purposes).where(RulesVersion.number > version)):
         changed.update(mp or ())
     return changed
+
+
+# ------------------------------------------------------------------ the sharing register (CSL-42.1)
+
+
+_SHARING = "piguard.inventory.sharing_register"
+
+
+@carries("CSL-42.1")
+def sharing_register(session: Session) -> list[Recipient]:
+    """Every registered third party with the categories and fields it receives, for which purposes,
+    its location (``cross_border`` when outside China) and contact, in the inventory's order. Empty
+    when there is no inventory or it declares no third party (nothing may then be provided).
+
+    Read once per transaction (a batch of sharing decisions reads the tables once); :func:`apply`
+    in the same transaction drops it."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_SHARING)
+    if memo is not None and tx is not None and memo[0] is tx:
+        return list(memo[1])
+    register = _read_sharing_register(session)
+    if tx is not None:
+        session.info[_SHARING] = (tx, tuple(register))
+    return register
+
+
+def _read_sharing_register(session: Session) -> list[Recipient]:
+    parties = session.scalars(select(InvThirdParty).order_by(InvThirdParty.position)).all()
+    if not parties:
+        return []
+    rows = session.execute(
+        select(InvSystem.id, InvTable.name, InvField)
+        .join(InvTable, InvTable.system_id == InvSystem.id)
+        .join(InvField, InvField.table_id == InvTable.id)
+        .order_by(InvSystem.position, InvTable.position, InvField.position)
+    )
+    return sharing_of(parties, ((str(s), str(t), f) for s, t, f in rows))
+
+
+_PUBLISHED_SHARING = "piguard.inventory.published_sharing_register"
+
+
+@carries("CSL-42.1", "O24-8")
+def published_sharing_register(session: Session) -> tuple[int, list[Recipient]] | None:
+    """The register as the rules in force tell users (the current version's snapshot), with that
+    version's number; None while no rules are published. A provision the inventory declares but
+    the published rules do not was never disclosed to the people it concerns.
+
+    Read once per transaction, as :func:`sharing_register` (``rules.publish`` drops it)."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_PUBLISHED_SHARING)
+    if memo is not None and tx is not None and memo[0] is tx:
+        got: tuple[int, tuple[Recipient, ...]] | None = memo[1]
+        return None if got is None else (got[0], list(got[1]))
+    v = current_rules_version(session)
+    value = None if v is None else (v.number, tuple(sharing_of_doc(InventoryDoc.model_validate(v.snapshot))))
+    if tx is not None:
+        session.info[_PUBLISHED_SHARING] = (tx, value)
+    return None if value is None else (value[0], list(value[1]))
+
+
+def forget_published_sharing(session: Session) -> None:
+    """A new version was published in this transaction: the next read builds its register."""
+    session.info.pop(_PUBLISHED_SHARING, None)
+
+
+def sharing_recipient(session: Session, third_party: str) -> Recipient | None:
+    """The register's entry for ``third_party``, or None when it is not registered."""
+    return next((r for r in sharing_register(session) if r.id == third_party), None)
 
 
 # ------------------------------------------------------------------ minimisation check

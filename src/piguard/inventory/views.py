@@ -76,6 +76,17 @@ def purposes(
     return [p.to_dict() for p in service.purposes(session)]
 
 
+@router.get(
+    "/api/inventory/sharing",
+    summary="The third-party sharing register: recipients, what they receive, for which purposes (CSL-42.1)",
+)
+@carries("CSL-42.1")
+def sharing(
+    _: Principal = Depends(_READ), session: Session = Depends(db_session, scope="function")
+) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in service.sharing_register(session)]
+
+
 @router.get("/api/inventory/taxonomy", summary="Every known purpose and the categories it may need")
 def purpose_taxonomy(_: Principal = Depends(_READ)) -> list[dict[str, Any]]:
     return [
