@@ -128,6 +128,12 @@ def test_published_rules_list_the_registers_recipients(session: Session, demo_da
         "- 示例短信服务有限公司（中华人民共和国境内）：用于发送营销短信，提供的信息为电子邮箱、手机号码，联系方式：dpo@sms.example.cn。"
         in zh
     )
+    # a declared party that receives nothing is listed as such (it used to read "用于，提供的信息为无")
+    assert "- 闲置合作方（中华人民共和国境内）：目前未向其提供个人信息。" in zh.splitlines()
+    assert (
+        "- 闲置合作方 (within the People's Republic of China): no personal information is provided to it at present."
+        in en.splitlines()
+    )
 
 
 def test_cli_sharing_table_and_json(db_engine, demo_data) -> None:  # type: ignore[no-untyped-def]
