@@ -68,6 +68,10 @@ def _json_dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
 
+#: SQLite page cache per connection, KiB (a maximum: pages are cached as they are read)
+SQLITE_CACHE_KIB = 32 * 1024
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or get_settings().resolved_database_url()
     # Statement parameters hold personal information and message content: never in logs or
@@ -88,6 +92,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # a page cache of up to 32 MiB (the default is 2 MiB): a gateway batch dirties ~1,700
+            # pages (the records, their indexes, ~500 consents' counters) and reads the consents of
+            # 1,000 recipients; with 2 MiB it spilled and re-read pages within the batch (a third
+            # fewer page reads with 32 MiB; bench/gateway.py)
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
 
         return engine
