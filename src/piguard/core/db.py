@@ -200,20 +200,24 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 
 
 def _bound(values: list[Any], proc: Any) -> list[Any]:
-    """``proc`` over a column's values, once per distinct object in a row of the same (the batch's
-    one timestamp is formatted once, not once a row); None stays None."""
+    """``proc`` over a column's values, once per distinct object (the batch's one timestamp is
+    formatted once, not once a row; rows that share one list of reasons serialise it once); None
+    stays None. Keyed by ``id``: every value is alive in ``values`` while this runs."""
     out: list[Any] = []
-    last: Any = None
-    last_out: Any = None
+    done: dict[int, Any] = {}
     for v in values:
         if v is None:
             out.append(None)
-        elif v is last:
-            out.append(last_out)
-        else:
-            last, last_out = v, proc(v)
-            out.append(last_out)
+            continue
+        k = id(v)
+        b = done.get(k, _UNSET)
+        if b is _UNSET:
+            b = done[k] = proc(v)
+        out.append(b)
     return out
+
+
+_UNSET = object()
 
 
 def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:
