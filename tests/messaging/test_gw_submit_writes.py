@@ -21,9 +21,7 @@ def _index_sql(session: Session) -> str:
             session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'ix_msg_records_client_ref'"))
         )
     return str(
-        session.scalar(
-            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_msg_records_client_ref'")
-        )
+        session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_msg_records_client_ref'"))
     )
 
 

@@ -291,7 +291,9 @@ def emit(
     # a batch's decisions share few distinct sets of reasons: their stored forms (codes, combined
     # obligations, per-reason obligations) are built once per set, and the rows share the lists
     # (serialised once by ``core.db.insert_rows``)
-    forms: dict[tuple[tuple[str, tuple[str, ...]], ...], tuple[list[str], list[str], list[dict[str, Any]]]] = {}
+    forms: dict[
+        tuple[tuple[str, tuple[str, ...]], ...], tuple[list[str], list[str], list[dict[str, Any]]]
+    ] = {}
     for p, ev in decided:
         d = ev.decision
         key = tuple([(r.code, r.obligations) for r in d.reasons])
