@@ -183,20 +183,55 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     sql, positional, procs = plan
     columns = []
+    n = len(rows)
+    null: list[str] = []
     try:
         for k, p in procs:
             values = [r[k] for r in rows]
-            if p is not None:
+            if values.count(None) == n and k in _nulls_by_default(table):
+                null.append(k)  # NULL in every row: left to the column, so not bound a row at a time
+            elif p is not None:
                 values = _bound(values, p)
             columns.append(values)
     except KeyError:  # rows with other keys: SQLAlchemy's own path sorts them out
         session.execute(table.insert(), rows)
         return
+    if null:
+        # the statement without the columns that are NULL in every row (a None parameter costs
+        # the driver an adaptation lookup each; such columns have no default, so they stay NULL)
+        short = tuple(k for k, _ in procs if k not in null)
+        short_key = (id(table), conn.dialect.name, short)
+        if short_key not in _INSERT_PLANS:
+            _INSERT_PLANS[short_key] = _insert_plan(table, conn.dialect, short)
+        if (short_plan := _INSERT_PLANS[short_key]) is not None:
+            by_name = {k: c for (k, _), c in zip(procs, columns, strict=True)}
+            sql, positional, procs = short_plan
+            columns = [by_name[k] for k, _ in procs]
     params: list[Any] = list(zip(*columns, strict=True))
     if not positional:
         names = [k for k, _ in procs]
         params = [dict(zip(names, t, strict=True)) for t in params]
     conn.exec_driver_sql(sql, params)
+
+
+#: per table: the columns that are NULL when an INSERT leaves them out and whose None is bound as
+#: NULL (nullable, no default of either side, not a JSON-like type that writes None as ``null``)
+_NULL_BY_DEFAULT: dict[int, frozenset[str]] = {}
+
+
+def _nulls_by_default(table: Table) -> frozenset[str]:
+    cols = _NULL_BY_DEFAULT.get(id(table))
+    if cols is None:
+        cols = _NULL_BY_DEFAULT[id(table)] = frozenset(
+            c.key
+            for c in table.columns
+            if c.nullable
+            and c.default is None
+            and c.server_default is None
+            and not c.primary_key
+            and not c.type.should_evaluate_none
+        )
+    return cols
 
 
 def _bound(values: list[Any], proc: Any) -> list[Any]:
