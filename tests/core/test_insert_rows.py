@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.orm import Session
 
 from piguard.core.db import insert_rows
@@ -67,6 +67,38 @@ def test_insert_rows_leaves_python_side_defaults_to_sqlalchemy(session: Session)
     insert_rows(session, RECORDS, [])
     got = session.execute(select(RECORDS.c.reasons, RECORDS.c.reason_codes, RECORDS.c.ref)).all()
     assert [(r.reasons, r.reason_codes, r.ref) for r in got] == [([], [], short["ref"])]
+
+
+def test_insert_rows_leaves_columns_null_in_every_row_out_and_they_read_back_null(session: Session) -> None:
+    """A column that is None in every row is left out of the statement (no per-row NULL to bind):
+    what is stored is what SQLAlchemy's insert stores; a column with a server default still gets
+    the NULL it was given, and a JSON column its ``null``."""
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    rows = [dict(r, client_ref=None, kind=None, campaign_id=None) for r in _rows(12, at)]
+    session.execute(RECORDS.insert(), [dict(r) for r in rows])
+    expected = _read(session)
+    session.execute(delete(RECORDS))
+    insert_rows(session, RECORDS, [dict(r) for r in rows])
+    assert _read(session) == expected
+    nulls = session.execute(select(RECORDS.c.client_ref, RECORDS.c.kind, RECORDS.c.campaign_id)).all()
+    assert {tuple(r) for r in nulls} == {(None, None, None)}
+
+    md = MetaData()
+    t = Table(
+        "t_insert_rows_nulls",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("plain", String(8), nullable=True),
+        Column("with_default", String(8), nullable=True, server_default="x"),
+        Column("doc", JSON, nullable=True),
+    )
+    md.create_all(session.connection())
+    try:
+        insert_rows(session, t, [{"plain": None, "with_default": None, "doc": None}] * 3)
+        got = session.execute(select(t.c.plain, t.c.with_default, t.c.doc)).all()
+        assert [tuple(r) for r in got] == [(None, None, None)] * 3
+    finally:
+        md.drop_all(session.connection())
 
 
 def test_in_values_selects_what_in_selects(session: Session) -> None:

@@ -168,7 +168,17 @@ def test_each_message_reaches_its_carriers_centre_once_while_a_link_is_down(
     for name in ("mobile", "telecom"):
         loop_thread.run(centres[name].start())
     links = [
-        LinkConfig("cmcc", ("china_mobile",), "smpp", "127.0.0.1", centres["mobile"].port, "pg", "up-pass"),
+        LinkConfig(
+            "cmcc",
+            ("china_mobile",),
+            "smpp",
+            "127.0.0.1",
+            centres["mobile"].port,
+            "pg",
+            "up-pass",
+            window=16,
+            max_rate=200,
+        ),
         LinkConfig("cucc", ("china_unicom",), "smpp", "127.0.0.1", centres["unicom"].port, "pg", "up-pass"),
         LinkConfig(
             "ctcc", ("china_telecom", "other"), "smpp", "127.0.0.1", centres["telecom"].port, "pg", "up-pass"
@@ -191,6 +201,9 @@ def test_each_message_reaches_its_carriers_centre_once_while_a_link_is_down(
 
         wait_for(lambda: states().get("cucc") == ("down", 2), 10)
         assert states()["cmcc"][0] == "bound" and states()["ctcc"][0] == "bound"
+        # each link's status row says the window and max_rate its process runs it with (the file's)
+        limits = {r["link"]: (r["window"], r["max_rate"]) for r in routing.links_overview(session, utcnow())}
+        assert limits == {"cmcc": (16, 200), "cucc": (10, 0), "ctcc": (10, 0)}
         # the Unicom messages wait in the outbox, not sent over another carrier's link
         held = session.scalars(
             select(OutboxMessage.status)

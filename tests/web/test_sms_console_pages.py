@@ -284,11 +284,11 @@ def test_the_links_page_shows_each_carriers_link_state_and_queue(client: TestCli
     with db.unit_of_work() as session:
         routing.report_link(
             session, name="cmcc", carriers=["china_mobile"], protocol="smpp", address="10.0.0.1:2775",
-            bound=True, sent_total=1234, rate_per_s=56.7, now=now,
+            bound=True, sent_total=1234, rate_per_s=56.7, now=now, window=16, max_rate=200,
         )  # fmt: skip
         routing.report_link(
             session, name="ctcc", carriers=["china_telecom", "other"], protocol="smpp", address="10.0.0.3:2775",
-            bound=False, sent_total=9, rate_per_s=0.0, now=now - timedelta(minutes=5),
+            bound=False, sent_total=9, rate_per_s=0.0, now=now - timedelta(minutes=5), window=10, max_rate=0,
         )  # fmt: skip
     _login(client, DEMO_USERNAME)
     r = client.get("/console/sms/links")
@@ -301,6 +301,20 @@ def test_the_links_page_shows_each_carriers_link_state_and_queue(client: TestCli
         queued = routing.queue_by_route(session)["china_mobile"]["queued"]
     row = re.search(r"<code>cmcc</code>.*?</tr>", r.text, re.S)
     assert queued >= 30 and row is not None and f"<td>{queued}</td>" in row.group(0)
+    # the window and max_rate each link runs with (0: no limit)
+    assert 'data-window="16"' in row.group(0) and 'data-max-rate="200"' in row.group(0)
+    ctcc = re.search(r"<code>ctcc</code>.*?</tr>", r.text, re.S)
+    assert ctcc is not None and 'data-max-rate="0">不限<' in ctcc.group(0)
     _no_full_numbers(r.text)
     r = client.get("/console/sms/links", params={"lang": "en"})
-    assert "Carrier links" in r.text and "China Mobile" in r.text
+    assert "Carrier links" in r.text and "China Mobile" in r.text and "Max rate (msg/s)" in r.text
+    # the same over the API
+    api = client.get("/api/sms/links")
+    assert api.status_code == 200
+    by_link = {x["link"]: x for x in api.json()["links"] if x["link"]}
+    assert (by_link["cmcc"]["window"], by_link["cmcc"]["max_rate"], by_link["cmcc"]["state"]) == (
+        16,
+        200,
+        "bound",
+    )
+    assert (by_link["ctcc"]["window"], by_link["ctcc"]["max_rate"]) == (10, 0)

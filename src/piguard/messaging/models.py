@@ -331,7 +331,15 @@ class MessageRecord(Base):
         Index("ix_msg_records_cp_time", "content_provider_id", "at"),
         Index("ix_msg_records_recipient", "recipient_hash", "at"),
         Index("ix_msg_records_ref", "ref"),
-        Index("ix_msg_records_client_ref", "client_ref", "at"),
+        # partial: only records submitted with a client_ref are looked up by it (idempotency), so
+        # the rows without one (most) do not pay an index entry
+        Index(
+            "ix_msg_records_client_ref",
+            "client_ref",
+            "at",
+            sqlite_where=text("client_ref IS NOT NULL"),
+            postgresql_where=text("client_ref IS NOT NULL"),
+        ),
         CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
         {"postgresql_partition_by": "RANGE (at)"},
     )

@@ -329,6 +329,19 @@ def records_view(
 
 
 @router.get(
+    "/api/sms/links", summary="Each carrier link's state, window, max_rate and queue (as the console shows)"
+)
+@carries("O31-10", "O31-11")
+def links_view(
+    _: Principal = Depends(require_action("sms.read")),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    from piguard.messaging.routing import service as routing
+
+    return {"links": routing.links_overview(session, utcnow())}
+
+
+@router.get(
     "/api/sms/counters", summary="Per content provider volume, refusals by reason, opt-outs (monitoring)"
 )
 @carries("O31-22")

@@ -295,8 +295,22 @@ def emit(
     rows: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     out: list[tuple[str, str]] = []
+    # a batch's decisions share few distinct sets of reasons: their stored forms (codes, combined
+    # obligations, per-reason obligations) are built once per set, and the rows share the lists
+    # (serialised once by ``core.db.insert_rows``)
+    forms: dict[
+        tuple[tuple[str, tuple[str, ...]], ...], tuple[list[str], list[str], list[dict[str, Any]]]
+    ] = {}
     for p, ev in decided:
         d = ev.decision
+        key = tuple([(r.code, r.obligations) for r in d.reasons])
+        form = forms.get(key)
+        if form is None:
+            form = forms[key] = (
+                [r.code for r in d.reasons],
+                list(d.obligations),
+                reason_catalogue.stored(d.reasons),
+            )
         outcome = d.outcome.value
         status = _STATUS[outcome]
         ref = records.new_ref()
@@ -316,7 +330,9 @@ def emit(
             outcome=outcome,
             status=status,
             reasons=d.reasons,
-            obligations=d.obligations,
+            reason_codes=form[0],
+            obligations=form[1],
+            stored_reasons=form[2],
             kind=req.purpose or ev.kind,
             message_type=req.message_type,
             content_provider_id=ev.cp.id if ev.cp else None,

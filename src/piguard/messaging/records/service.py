@@ -98,12 +98,18 @@ def record_row(
     intent: str | None = None,
     reasons: Sequence[Reason] | None = None,
     campaign_id: int | None = None,
+    stored_reasons: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One row of ``msg_records``: the number encrypted, content masked when it held PI (the clear
     text then only encrypted, as evidence). ``reasons``: the decision's reasons, each stored with its
     own obligation ids (``reason_codes`` and the combined ``obligations`` follow from them when not
-    given)."""
-    stored = reason_catalogue.stored(reasons) if reasons is not None else []
+    given). ``stored_reasons``: ``reason_catalogue.stored(reasons)`` when the caller has it already
+    (a batch's writer makes it once per distinct set of reasons); the lists given are stored as
+    they are, not copied."""
+    if stored_reasons is not None:
+        stored = stored_reasons
+    else:
+        stored = reason_catalogue.stored(reasons) if reasons is not None else []
     if reasons is not None and not reason_codes:
         reason_codes = [r.code for r in reasons]
     if reasons is not None and not obligations:
@@ -124,8 +130,8 @@ def record_row(
         "content_provider_id": content_provider_id,
         "port_id": port_id,
         "outcome": outcome,
-        "reason_codes": list(reason_codes),
-        "obligations": list(obligations),
+        "reason_codes": reason_codes if type(reason_codes) is list else list(reason_codes),
+        "obligations": obligations if type(obligations) is list else list(obligations),
         "reasons": stored,
         "campaign_id": campaign_id,
         "status": status,

@@ -36,4 +36,9 @@ class LinkStatus(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_total: Mapped[int] = mapped_column(BigInteger, default=0)
     rate_per_s: Mapped[float] = mapped_column(Float, default=0.0)
+    #: what the link's process runs it with (the links file's ``window`` and ``max_rate``, or the
+    #: single upstream's settings): submits outstanding at once, submits a second at most (0: no
+    #: limit); None in rows reported before these were kept
+    window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -268,8 +268,11 @@ def report_link(
     sent_total: int,
     rate_per_s: float,
     now: datetime,
+    window: int | None = None,
+    max_rate: int | None = None,
 ) -> None:
-    """The running process's word on one of its links (upserted; one row a link)."""
+    """The running process's word on one of its links (upserted; one row a link), with the window
+    and ``max_rate`` it runs the link with (0: no limit)."""
     from piguard.messaging.routing.models import LinkStatus
 
     row = session.get(LinkStatus, name)
@@ -280,6 +283,7 @@ def report_link(
         row.since = now
     row.carriers, row.protocol, row.address, row.bound = list(carriers), protocol, address[:300], bound
     row.sent_total, row.rate_per_s, row.updated_at = sent_total, rate_per_s, now
+    row.window, row.max_rate = window, max_rate
 
 
 def links_overview(session: Session, now: datetime) -> list[dict[str, Any]]:
@@ -310,6 +314,8 @@ def links_overview(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "reported_at": row.updated_at,
                 "sent_total": row.sent_total,
                 "rate_per_s": round(row.rate_per_s, 1),
+                "window": row.window,
+                "max_rate": row.max_rate,
                 "queued": sum(queues.get(r, {}).get("queued", 0) for r in routes),
                 "sending": sum(queues.get(r, {}).get("sending", 0) for r in routes),
             }

@@ -276,7 +276,16 @@ class SmppGateway:
         up = link.upstream
         try:
             await self.server.run_sync(
-                _report_link, link.name, link.carriers, up.address, bound, link.sent_total, rate, up.protocol
+                _report_link,
+                link.name,
+                link.carriers,
+                up.address,
+                bound,
+                link.sent_total,
+                rate,
+                up.protocol,
+                up.window,
+                up.max_rate,
             )
         except Exception as exc:
             log.warning("smpp.link_report_failed", link=link.name, error=type(exc).__name__)
@@ -425,11 +434,13 @@ def _report_link(
     sent_total: int,
     rate: float,
     protocol: str = "smpp",
+    window: int | None = None,
+    max_rate: int | None = None,
 ) -> None:
     with unit_of_work() as session:
         report_link(
             session, name=name, carriers=carriers, protocol=protocol, address=address, bound=bound,
-            sent_total=sent_total, rate_per_s=rate, now=utcnow(),
+            sent_total=sent_total, rate_per_s=rate, now=utcnow(), window=window, max_rate=max_rate,
         )  # fmt: skip
 
 

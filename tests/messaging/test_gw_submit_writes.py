@@ -1,0 +1,58 @@
+"""What the gateway's submit writes, and how (issue 10, the submit figure): the records' client_ref
+index holds only rows that have a client_ref, and the idempotency lookup still finds them through it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from piguard.identity.principal import system_principal
+from piguard.messaging.gateway.submit import submit
+from piguard.messaging.models import MessageRecord
+from piguard.messaging.records.service import outbound_by_client_ref
+
+from .gw_setup import COMMERCIAL_PORT, ad, at_noon, build_registry, give_consent
+
+
+def _index_sql(session: Session) -> str:
+    if session.get_bind().dialect.name == "sqlite":
+        return str(
+            session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'ix_msg_records_client_ref'"))
+        )
+    return str(
+        session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_msg_records_client_ref'"))
+    )
+
+
+@pytest.mark.obligation("O31-11")
+def test_client_ref_index_is_partial_and_the_resubmission_lookup_uses_it(session: Session) -> None:
+    reg = build_registry(session)
+    give_consent(session, reg, max_messages=10)
+    now = at_noon()
+    first = submit(session, [ad(client_ref="order-1"), ad()], principal=system_principal("test"), now=now)
+    session.commit()
+    assert [r.outcome for r in first] == ["allow", "allow"]
+    assert "client_ref IS NOT NULL" in _index_sql(session).replace("(", "").replace(")", "")
+
+    # the lookup by client_ref still answers, and a resubmission is a duplicate that writes nothing
+    found = outbound_by_client_ref(session, {(COMMERCIAL_PORT + "07", "order-1")}, since=now)
+    assert [v["ref"] for v in found.values()] == [first[0].ref]
+    again = submit(session, [ad(client_ref="order-1")], principal=system_principal("test"), now=now)
+    session.commit()
+    assert again[0].duplicate and again[0].ref == first[0].ref
+    assert len(session.scalars(select(MessageRecord.id)).all()) == 2
+
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite proves client_ref IN (...) implies client_ref IS NOT NULL and plans with the index
+        plan = " ".join(
+            str(r[-1])
+            for r in session.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT ref FROM msg_records "
+                    "WHERE client_ref IN ('order-1', 'order-2') AND direction = 'out' AND at >= :since"
+                ),
+                {"since": now},
+            )
+        )
+        assert "ix_msg_records_client_ref" in plan
