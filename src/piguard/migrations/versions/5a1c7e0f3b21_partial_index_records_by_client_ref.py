@@ -1,7 +1,7 @@
 """records' client_ref index only over rows that have one
 
 Revision ID: 5a1c7e0f3b21
-Revises: 08215f729091
+Revises: 5c47a1e0d2b3
 Create Date: 2026-12-06 21:05:00.000000
 
 The idempotency lookup (``records.outbound_by_client_ref``) asks for ``client_ref IN (...)``, which
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5a1c7e0f3b21"
-down_revision: str | None = "08215f729091"
+down_revision: str | None = "5c47a1e0d2b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
