@@ -33,4 +33,4 @@ bench: setup
 	@$(UV) run --frozen python bench/audit_append.py
 
 clean:
-	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache test-artifacts src/piguard/_native/*.so

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from piguard import _native
 from piguard.discovery.areas import area_table
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -259,3 +260,12 @@ def normalise_phone(value: str) -> str:
         return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
         return "".join(c for c in folded if c.isdigit())
+
+
+# The compiled check digits (src/piguard/_native/checks.c), same results; the originals above are
+# the fallback where no compiler was found at install.
+py_luhn_ok, py_id_check_digit = luhn_ok, id_check_digit
+_checks = _native.load("checks")
+if _checks is not None:
+    luhn_ok = _checks.luhn_ok  # type: ignore[assignment]
+    id_check_digit = _checks.id_check_digit  # type: ignore[assignment]
