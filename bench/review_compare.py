@@ -106,7 +106,9 @@ def time_child(corpora: Path, name: str, passes: int) -> None:
 def _child(base: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if base is not None:
-        env["PYTHONPATH"] = str(base / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONPATH"] = str(base / "src") + (
+            os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+        )
     return subprocess.run(
         [sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=True
     )
@@ -139,10 +141,14 @@ def speed(base: Path, corpora: Path, rounds: int, passes: int) -> None:
         figures: dict[str, list[float]] = {"base": [], "this": []}
         for _ in range(max(1, rounds)):
             for side, root in (("base", base), ("this", None)):
-                got = json.loads(_child(root, "--corpora", str(corpora), "--time", path.stem, str(passes)).stdout)
+                got = json.loads(
+                    _child(root, "--corpora", str(corpora), "--time", path.stem, str(passes)).stdout
+                )
                 figures[side].append(got["n"] / got["cpu"])
         b, t = (statistics.median(figures[s]) for s in ("base", "this"))
-        rounds_txt = "  ".join(f"{x:,.0f}/{y:,.0f}" for x, y in zip(figures["base"], figures["this"], strict=True))
+        rounds_txt = "  ".join(
+            f"{x:,.0f}/{y:,.0f}" for x, y in zip(figures["base"], figures["this"], strict=True)
+        )
         print(
             f"{path.stem:<18} reviews per CPU-second, cold: base {b:>8,.0f}  this {t:>8,.0f}  "
             f"x{t / b:.2f}   (rounds base/this: {rounds_txt})"

@@ -1,0 +1,538 @@
+/* Kernels of the SMS content review (piguard.messaging.review). Same results as the Python
+ * originals, which stay the fallback; tests/messaging/test_review_native.py runs both on the same
+ * inputs.
+ *
+ * normalize(text, bitmap, table): Normalizer.normalize (messaging/review/normalize.py) for the
+ * texts whose letters and digits are all ASCII or CJK unified ideographs (U+4E00-U+9FFF): those are
+ * NFKC-stable and case-fold to ASCII lower case, so NFKC need not be asked. Any other letter or
+ * digit (full-width, compatibility forms, other scripts): None, and the Python original runs.
+ * ``bitmap``: bytes of 0xA000 bits, bit c set when character c (c < 0xA000) has a variant entry;
+ * ``table``: {ord: one-character str}, the variant table (str.translate's). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define BITMAP_CHARS 0xA000
+
+static int az09(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+/* normalize.py's _CN_DIGIT_CHARS -> _CN_DIGIT_VALUES */
+static int cn_digit(Py_UCS4 c) {
+    switch (c) {
+    case 0x3007: /* 〇 */
+    case 0x96F6: /* 零 */
+        return '0';
+    case 0x4E00: /* 一 */
+    case 0x5E7A: /* 幺 */
+    case 0x58F9: /* 壹 */
+        return '1';
+    case 0x4E8C: /* 二 */
+    case 0x4E24: /* 两 */
+    case 0x8D30: /* 贰 */
+    case 0x8CB3: /* 貳 */
+        return '2';
+    case 0x4E09: /* 三 */
+    case 0x53C1: /* 叁 */
+    case 0x53C3: /* 參 */
+        return '3';
+    case 0x56DB: /* 四 */
+    case 0x8086: /* 肆 */
+        return '4';
+    case 0x4E94: /* 五 */
+    case 0x4F0D: /* 伍 */
+        return '5';
+    case 0x516D: /* 六 */
+    case 0x9646: /* 陆 */
+    case 0x9678: /* 陸 */
+        return '6';
+    case 0x4E03: /* 七 */
+    case 0x67D2: /* 柒 */
+        return '7';
+    case 0x516B: /* 八 */
+    case 0x634C: /* 捌 */
+        return '8';
+    case 0x4E5D: /* 九 */
+    case 0x7396: /* 玖 */
+        return '9';
+    default:
+        return 0;
+    }
+}
+
+static PyObject *normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "normalize(text: str, bitmap: bytes, table: dict)");
+        return NULL;
+    }
+    PyObject *text = args[0], *table = args[2];
+    if (PyBytes_GET_SIZE(args[1]) != BITMAP_CHARS / 8) {
+        PyErr_SetString(PyExc_ValueError, "normalize(): the bitmap must hold 0xA000 bits");
+        return NULL;
+    }
+    const unsigned char *bitmap = (const unsigned char *)PyBytes_AS_STRING(args[1]);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 stack[512];
+    Py_UCS4 *buf = n <= 512 ? stack : PyMem_Malloc(sizeof(Py_UCS4) * (size_t)n);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    PyObject *result = NULL;
+    /* 1. every run of characters other than letters and digits (and "_") -> one space; case-fold;
+     * variant characters -> their canonical character */
+    Py_ssize_t m = 0;
+    int in_run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '_' || !Py_UNICODE_ISALNUM(c)) {
+            if (!in_run) {
+                buf[m++] = ' ';
+                in_run = 1;
+            }
+            continue;
+        }
+        in_run = 0;
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z')
+                c += 'a' - 'A';
+        } else if (c < 0x4E00 || c > 0x9FFF) {
+            result = Py_None; /* NFKC or case-folding may change it: the Python original decides */
+            Py_INCREF(result);
+            goto done;
+        }
+        buf[m++] = c;
+    }
+    /* variants after case-folding, as the original translates the folded text (a space can be a
+     * variant too: the table is the operator's) */
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_UCS4 c = buf[i];
+        if (c < BITMAP_CHARS && (bitmap[c >> 3] >> (c & 7) & 1)) {
+            PyObject *key = PyLong_FromUnsignedLong(c);
+            if (key == NULL)
+                goto done;
+            PyObject *v = PyDict_GetItemWithError(table, key);
+            Py_DECREF(key);
+            if (v == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                continue;
+            }
+            if (!PyUnicode_Check(v) || PyUnicode_GET_LENGTH(v) != 1) {
+                result = Py_None; /* a longer replacement: the Python original */
+                Py_INCREF(result);
+                goto done;
+            }
+            buf[i] = PyUnicode_READ_CHAR(v, 0);
+        }
+    }
+    /* 2. a space stays only between two ASCII letters/digits (normalize.py's _DROP, which looks at
+     * the text before any removal) */
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_UCS4 c = buf[i];
+        if (c == ' ' && !(i > 0 && az09(buf[i - 1]) && i + 1 < m && az09(buf[i + 1])))
+            continue;
+        buf[k++] = c;
+    }
+    /* 3. a run of four or more Chinese digits -> Arabic digits */
+    for (Py_ssize_t i = 0; i < k;) {
+        if (!cn_digit(buf[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        while (j < k && cn_digit(buf[j]))
+            j++;
+        if (j - i >= 4)
+            for (Py_ssize_t t = i; t < j; t++)
+                buf[t] = (Py_UCS4)cn_digit(buf[t]);
+        i = j;
+    }
+    result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, k);
+done:
+    if (buf != stack)
+        PyMem_Free(buf);
+    return result;
+}
+
+
+/* ------------------------------------------------------------------------------------------ scan
+ * RuleSet.scan (messaging/review/rules.py) in two steps around its regular expressions:
+ *
+ * collect(found, values, subject, raw, run) -> (exempt or None, lazy set or None): the loop over
+ * the matcher's key occurrences ``found`` [(end, key id)]: fills ``raw`` {group: [(start, -end,
+ * weight, evidence)]} in the order the original does, adds the pattern triggers seen to the set
+ * ``run``; ``values`` is RuleSet._values, ``subject`` the matcher's subject (bytes or str).
+ *
+ * consolidate(raw, exempt, names, scores, hits, hit_type): the loop over ``raw`` that writes each
+ * group's score and hits (``hit_type(name, evidence, weight)``, a tuple subclass) into the lists
+ * ``scores`` and ``hits``. */
+
+static int subject_alnum(PyObject *subject, Py_ssize_t i) {
+    Py_UCS4 c;
+    if (PyBytes_Check(subject))
+        c = (unsigned char)PyBytes_AS_STRING(subject)[i];
+    else
+        c = PyUnicode_READ_CHAR(subject, i);
+    return az09(c);
+}
+
+static int append_item(PyObject *raw, PyObject *gi, Py_ssize_t start, Py_ssize_t end, PyObject *w,
+                       int negate, PyObject *key) {
+    PyObject *found = PyDict_GetItemWithError(raw, gi);
+    if (found == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        found = PyList_New(0);
+        if (found == NULL)
+            return -1;
+        int rc = PyDict_SetItem(raw, gi, found);
+        Py_DECREF(found);
+        if (rc < 0)
+            return -1;
+    }
+    PyObject *weight;
+    if (negate) {
+        weight = PyFloat_FromDouble(-PyFloat_AsDouble(w));
+        if (weight == NULL)
+            return -1;
+    } else {
+        weight = w;
+        Py_INCREF(weight);
+    }
+    PyObject *item = PyTuple_New(4);
+    if (item == NULL) {
+        Py_DECREF(weight);
+        return -1;
+    }
+    PyObject *a = PyLong_FromSsize_t(start), *b = PyLong_FromSsize_t(-end);
+    if (a == NULL || b == NULL) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_DECREF(weight);
+        Py_DECREF(item);
+        return -1;
+    }
+    PyTuple_SET_ITEM(item, 0, a);
+    PyTuple_SET_ITEM(item, 1, b);
+    PyTuple_SET_ITEM(item, 2, weight);
+    Py_INCREF(key);
+    PyTuple_SET_ITEM(item, 3, key);
+    int rc = PyList_Append(found, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static int add_all(PyObject *set, PyObject *items) {
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PySet_Add(set, PyTuple_GET_ITEM(items, i)) < 0)
+            return -1;
+    return 0;
+}
+
+static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyDict_Check(args[3]) ||
+        !PySet_Check(args[4]) || !(PyBytes_Check(args[2]) || PyUnicode_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "collect(found: list, values: list, subject: bytes | str, raw: dict, run: set)");
+        return NULL;
+    }
+    PyObject *found = args[0], *values = args[1], *subject = args[2], *raw = args[3], *run = args[4];
+    Py_ssize_t size = PyBytes_Check(subject) ? PyBytes_GET_SIZE(subject) : PyUnicode_GET_LENGTH(subject);
+    Py_ssize_t nvalues = PyList_GET_SIZE(values);
+    PyObject *exempt = NULL, *lazy = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(found);
+    for (Py_ssize_t f = 0; f < n; f++) {
+        PyObject *pair = PyList_GET_ITEM(found, f);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+            goto bad;
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        Py_ssize_t kid = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if ((end == -1 || kid == -1) && PyErr_Occurred())
+            goto error;
+        if (kid < 0 || kid >= nvalues)
+            goto bad;
+        PyObject *v = PyList_GET_ITEM(values, kid);
+        if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 10)
+            goto bad;
+        long shape = PyLong_AsLong(PyTuple_GET_ITEM(v, 0));
+        Py_ssize_t length = PyLong_AsSsize_t(PyTuple_GET_ITEM(v, 1));
+        if (PyErr_Occurred())
+            goto error;
+        PyObject *key = PyTuple_GET_ITEM(v, 4), *terms = PyTuple_GET_ITEM(v, 5);
+        PyObject *context = PyTuple_GET_ITEM(v, 6), *triggers = PyTuple_GET_ITEM(v, 7);
+        PyObject *exempts = PyTuple_GET_ITEM(v, 8), *lazy_ids = PyTuple_GET_ITEM(v, 9);
+        if (!PyTuple_Check(terms) || !PyTuple_Check(context) || !PyTuple_Check(triggers) ||
+            !PyTuple_Check(exempts) || !PyTuple_Check(lazy_ids))
+            goto bad;
+        if (shape == 0) { /* _ONE_TERM */
+            PyObject *t = PyTuple_GET_ITEM(terms, 0);
+            if (append_item(raw, PyTuple_GET_ITEM(t, 0), end - length, end, PyTuple_GET_ITEM(t, 1), 0, key) < 0)
+                goto error;
+            continue;
+        }
+        if (shape == 1) { /* _ONLY_TRIGGERS */
+            if (add_all(run, triggers) < 0)
+                goto error;
+            continue;
+        }
+        if (PyTuple_GET_SIZE(lazy_ids)) {
+            if (lazy == NULL && (lazy = PySet_New(NULL)) == NULL)
+                goto error;
+            if (add_all(lazy, lazy_ids) < 0)
+                goto error;
+        }
+        Py_ssize_t start = end - length;
+        int a0 = PyObject_IsTrue(PyTuple_GET_ITEM(v, 2)), a1 = PyObject_IsTrue(PyTuple_GET_ITEM(v, 3));
+        if (a0 < 0 || a1 < 0)
+            goto error;
+        if ((a0 && start > 0 && start - 1 < size && subject_alnum(subject, start - 1)) ||
+            (a1 && end >= 0 && end < size && subject_alnum(subject, end)))
+            continue;
+        if (add_all(run, triggers) < 0)
+            goto error;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(terms); i++) {
+            PyObject *t = PyTuple_GET_ITEM(terms, i);
+            if (append_item(raw, PyTuple_GET_ITEM(t, 0), start, end, PyTuple_GET_ITEM(t, 1), 0, key) < 0)
+                goto error;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(context); i++) {
+            PyObject *t = PyTuple_GET_ITEM(context, i);
+            if (append_item(raw, PyTuple_GET_ITEM(t, 0), start, end, PyTuple_GET_ITEM(t, 1), 1, key) < 0)
+                goto error;
+        }
+        if (PyTuple_GET_SIZE(exempts)) {
+            if (exempt == NULL && (exempt = PyDict_New()) == NULL)
+                goto error;
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(exempts); i++) {
+                PyObject *gi = PyTuple_GET_ITEM(exempts, i);
+                PyObject *spans = PyDict_GetItemWithError(exempt, gi);
+                if (spans == NULL) {
+                    if (PyErr_Occurred())
+                        goto error;
+                    spans = PyList_New(0);
+                    if (spans == NULL)
+                        goto error;
+                    int rc = PyDict_SetItem(exempt, gi, spans);
+                    Py_DECREF(spans);
+                    if (rc < 0)
+                        goto error;
+                }
+                PyObject *span = Py_BuildValue("(nn)", start, end);
+                if (span == NULL)
+                    goto error;
+                int rc = PyList_Append(spans, span);
+                Py_DECREF(span);
+                if (rc < 0)
+                    goto error;
+            }
+        }
+    }
+    {
+        PyObject *out = PyTuple_Pack(2, exempt ? exempt : Py_None, lazy ? lazy : Py_None);
+        Py_XDECREF(exempt);
+        Py_XDECREF(lazy);
+        return out;
+    }
+bad:
+    PyErr_SetString(PyExc_ValueError, "collect(): a key occurrence or a key's entry has the wrong shape");
+error:
+    Py_XDECREF(exempt);
+    Py_XDECREF(lazy);
+    return NULL;
+}
+
+static PyObject *new_hit(PyTypeObject *hit_type, PyObject *name, PyObject *ev, PyObject *w) {
+    PyObject *hit = hit_type->tp_alloc(hit_type, 3);
+    if (hit == NULL)
+        return NULL;
+    Py_INCREF(name);
+    Py_INCREF(ev);
+    Py_INCREF(w);
+    PyTuple_SET_ITEM(hit, 0, name);
+    PyTuple_SET_ITEM(hit, 1, ev);
+    PyTuple_SET_ITEM(hit, 2, w);
+    return hit;
+}
+
+static int set_item(PyObject *list, Py_ssize_t i, PyObject *value) {
+    /* steals ``value`` */
+    if (value == NULL)
+        return -1;
+    if (i < 0 || i >= PyList_GET_SIZE(list)) {
+        Py_DECREF(value);
+        PyErr_SetString(PyExc_IndexError, "consolidate(): group index out of range");
+        return -1;
+    }
+    return PyList_SetItem(list, i, value);
+}
+
+static PyObject *consolidate(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyDict_Check(args[0]) || !(args[1] == Py_None || PyDict_Check(args[1])) ||
+        !PyList_Check(args[2]) || !PyList_Check(args[3]) || !PyList_Check(args[4]) || !PyType_Check(args[5]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[5], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "consolidate(raw: dict, exempt: dict | None, names: list, scores: list, hits: list, hit_type)");
+        return NULL;
+    }
+    PyObject *raw = args[0], *exempt = args[1], *names = args[2], *scores = args[3], *hits = args[4];
+    PyTypeObject *hit_type = (PyTypeObject *)args[5];
+    Py_ssize_t pos = 0;
+    PyObject *gi_obj, *found;
+    while (PyDict_Next(raw, &pos, &gi_obj, &found)) {
+        Py_ssize_t gi = PyLong_AsSsize_t(gi_obj);
+        if (gi == -1 && PyErr_Occurred())
+            return NULL;
+        if (gi < 0 || gi >= PyList_GET_SIZE(names) || !PyList_Check(found)) {
+            PyErr_SetString(PyExc_ValueError, "consolidate(): bad group");
+            return NULL;
+        }
+        PyObject *name = PyList_GET_ITEM(names, gi);
+        PyObject *spans = NULL;
+        if (exempt != Py_None) {
+            spans = PyDict_GetItemWithError(exempt, gi_obj);
+            if (spans == NULL && PyErr_Occurred())
+                return NULL;
+            if (spans != NULL && !PyList_Check(spans)) {
+                PyErr_SetString(PyExc_ValueError, "consolidate(): exempt spans must be lists");
+                return NULL;
+            }
+            if (spans != NULL && PyList_GET_SIZE(spans) == 0)
+                spans = NULL; /* as the original's ``not spans`` */
+        }
+        Py_ssize_t n = PyList_GET_SIZE(found);
+        if (n == 1 && spans == NULL) {
+            PyObject *item = PyList_GET_ITEM(found, 0);
+            PyObject *w = PyTuple_GET_ITEM(item, 2), *ev = PyTuple_GET_ITEM(item, 3);
+            double wv = PyFloat_AsDouble(w);
+            if (wv == -1.0 && PyErr_Occurred())
+                return NULL;
+            if (wv > 0) {
+                Py_INCREF(w);
+                if (set_item(scores, gi, w) < 0)
+                    return NULL;
+                PyObject *hit = new_hit(hit_type, name, ev, w);
+                if (hit == NULL)
+                    return NULL;
+                PyObject *one = PyList_New(1);
+                if (one == NULL) {
+                    Py_DECREF(hit);
+                    return NULL;
+                }
+                PyList_SET_ITEM(one, 0, hit);
+                if (set_item(hits, gi, one) < 0)
+                    return NULL;
+            }
+            continue;
+        }
+        if (PyList_Sort(found) < 0)
+            return NULL;
+        n = PyList_GET_SIZE(found);
+        Py_ssize_t kept_end = -1;
+        double total = 0.0, context_total = 0.0;
+        PyObject *seen = PySet_New(NULL), *out = PyList_New(0), *ctx_hits = NULL;
+        if (seen == NULL || out == NULL)
+            goto fail;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(found, i);
+            Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+            Py_ssize_t end = -PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1));
+            PyObject *w = PyTuple_GET_ITEM(item, 2), *ev = PyTuple_GET_ITEM(item, 3);
+            double wv = PyFloat_AsDouble(w);
+            if (PyErr_Occurred())
+                goto fail;
+            if (end <= kept_end)
+                continue;
+            if (spans != NULL) {
+                int inside = 0;
+                for (Py_ssize_t s = 0; s < PyList_GET_SIZE(spans); s++) {
+                    PyObject *span = PyList_GET_ITEM(spans, s);
+                    Py_ssize_t a = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+                    Py_ssize_t b = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+                    if (a <= start && end <= b) {
+                        inside = 1;
+                        break;
+                    }
+                }
+                if (PyErr_Occurred())
+                    goto fail;
+                if (inside)
+                    continue;
+            }
+            kept_end = end;
+            int known = PySet_Contains(seen, ev);
+            if (known < 0)
+                goto fail;
+            if (known)
+                continue;
+            if (PySet_Add(seen, ev) < 0)
+                goto fail;
+            if (wv < 0) {
+                context_total -= wv;
+                if (ctx_hits == NULL && (ctx_hits = PyList_New(0)) == NULL)
+                    goto fail;
+                PyObject *pw = PyFloat_FromDouble(-wv);
+                if (pw == NULL)
+                    goto fail;
+                PyObject *hit = new_hit(hit_type, name, ev, pw);
+                Py_DECREF(pw);
+                if (hit == NULL || PyList_Append(ctx_hits, hit) < 0) {
+                    Py_XDECREF(hit);
+                    goto fail;
+                }
+                Py_DECREF(hit);
+            } else {
+                total += wv;
+                PyObject *hit = new_hit(hit_type, name, ev, w);
+                if (hit == NULL || PyList_Append(out, hit) < 0) {
+                    Py_XDECREF(hit);
+                    goto fail;
+                }
+                Py_DECREF(hit);
+            }
+        }
+        if (PyList_GET_SIZE(out) && ctx_hits != NULL) {
+            total += context_total;
+            Py_ssize_t m = PyList_GET_SIZE(out);
+            if (PyList_SetSlice(out, m, m, ctx_hits) < 0)
+                goto fail;
+        }
+        Py_DECREF(seen);
+        Py_XDECREF(ctx_hits);
+        if (set_item(scores, gi, PyFloat_FromDouble(total)) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (set_item(hits, gi, out) < 0)
+            return NULL;
+        continue;
+    fail:
+        Py_XDECREF(seen);
+        Py_XDECREF(out);
+        Py_XDECREF(ctx_hits);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
+     "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
+    {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
+     "RuleSet.scan's loop over the key occurrences."},
+    {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,
+     "RuleSet.scan's loop over the groups' matches: scores and hits."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sms_review", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit_sms_review(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddStringConstant(m, "SOURCE_HASH", PIGUARD_SOURCE_HASH) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

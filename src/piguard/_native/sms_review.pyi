@@ -1,0 +1,3 @@
+SOURCE_HASH: str
+
+def normalize(text: str, bitmap: bytes, table: dict[int, str], /) -> str | None: ...
