@@ -516,9 +516,238 @@ static PyObject *consolidate(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------ matches
+ * Matches(nkeys): the match handler given to Hyperscan's scan (rules._Matcher.match): a call
+ * (id, from, to, flags, context) appends (to, id) to ``found`` for a key (id < nkeys), else adds
+ * id - nkeys (a pre-filtered pattern) to ``reported``; as the Python closure, without its frame. */
+
+typedef struct {
+    PyObject_HEAD PyObject *found;
+    PyObject *reported;
+    Py_ssize_t nkeys;
+} Matches;
+
+static void Matches_dealloc(Matches *self) {
+    Py_XDECREF(self->found);
+    Py_XDECREF(self->reported);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Matches_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    Py_ssize_t nkeys;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "Matches() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "n:Matches", &nkeys))
+        return NULL;
+    Matches *self = (Matches *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->nkeys = nkeys;
+    self->found = PyList_New(0);
+    self->reported = PySet_New(NULL);
+    if (self->found == NULL || self->reported == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *Matches_call(Matches *self, PyObject *args, PyObject *kwds) {
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 3) {
+        PyErr_SetString(PyExc_TypeError, "Matches(id, from, to, flags, context)");
+        return NULL;
+    }
+    PyObject *id = PyTuple_GET_ITEM(args, 0);
+    Py_ssize_t i = PyLong_AsSsize_t(id);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < self->nkeys) {
+        PyObject *pair = PyTuple_Pack(2, PyTuple_GET_ITEM(args, 2), id);
+        if (pair == NULL)
+            return NULL;
+        int rc = PyList_Append(self->found, pair);
+        Py_DECREF(pair);
+        if (rc < 0)
+            return NULL;
+    } else {
+        PyObject *j = PyLong_FromSsize_t(i - self->nkeys);
+        if (j == NULL)
+            return NULL;
+        int rc = PySet_Add(self->reported, j);
+        Py_DECREF(j);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Matches_found(Matches *self, void *closure) {
+    Py_INCREF(self->found);
+    return self->found;
+}
+
+static PyObject *Matches_reported(Matches *self, void *closure) {
+    Py_INCREF(self->reported);
+    return self->reported;
+}
+
+static PyGetSetDef Matches_getset[] = {
+    {"found", (getter)Matches_found, NULL, "[(end, key id)] in the order reported", NULL},
+    {"reported", (getter)Matches_reported, NULL, "pre-filtered patterns reported", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject MatchesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "piguard._native.sms_review.Matches",
+    .tp_basicsize = sizeof(Matches),
+    .tp_dealloc = (destructor)Matches_dealloc,
+    .tp_call = (ternaryfunc)Matches_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Hyperscan match handler collecting key occurrences and reported patterns.",
+    .tp_getset = Matches_getset,
+    .tp_new = Matches_new,
+};
+
+/* ------------------------------------------------------------------------------ small helpers
+ * utf8_span(text, start, end) -> (start, end) in UTF-8 bytes: what
+ * ``len(text[:start].encode()), len(text[:end].encode())`` give (RuleSet.scan, a pattern's match
+ * against Hyperscan's byte offsets); None for a text holding a surrogate (which would not encode).
+ *
+ * verdict_score(plan, cats) -> float | None: Reviewer._verdict_score (messaging/review/engine.py),
+ * a scored category's score from the evidence per signal category, None when its requirements do
+ * not hold. */
+
+static PyObject *utf8_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "utf8_span(text: str, start: int, end: int)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (start < 0 || end < start || end > n) {
+        PyErr_SetString(PyExc_ValueError, "utf8_span(): the span is not inside the text");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t bytes = 0, a = 0;
+    for (Py_ssize_t i = 0; i < end; i++) {
+        if (i == start)
+            a = bytes;
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80)
+            bytes += 1;
+        else if (c < 0x800)
+            bytes += 2;
+        else if (c >= 0xD800 && c <= 0xDFFF)
+            Py_RETURN_NONE;
+        else if (c < 0x10000)
+            bytes += 3;
+        else
+            bytes += 4;
+    }
+    if (start == end)
+        a = bytes;
+    return Py_BuildValue("(nn)", a, bytes);
+}
+
+static int keys_disjoint(PyObject *cats, PyObject *set) {
+    /* 1 when no element of ``set`` (any iterable) is a key of the dict ``cats``; -1 on error */
+    PyObject *it = PyObject_GetIter(set);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        int in = PyDict_Contains(cats, item);
+        Py_DECREF(item);
+        if (in != 0) {
+            Py_DECREF(it);
+            return in < 0 ? -1 : 0;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 1;
+}
+
+static PyObject *verdict_score(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyTuple_Check(args[0]) || PyTuple_GET_SIZE(args[0]) != 6 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "verdict_score(plan: tuple of 6, cats: dict)");
+        return NULL;
+    }
+    PyObject *plan = args[0], *cats = args[1];
+    PyObject *require = PyTuple_GET_ITEM(plan, 1), *require_all = PyTuple_GET_ITEM(plan, 2);
+    PyObject *distinct_of = PyTuple_GET_ITEM(plan, 4), *weights = PyTuple_GET_ITEM(plan, 5);
+    Py_ssize_t distinct = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 3));
+    if (distinct == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyTuple_Check(require_all) || !PyTuple_Check(distinct_of) || !PyTuple_Check(weights)) {
+        PyErr_SetString(PyExc_TypeError, "verdict_score(): the plan's lists must be tuples");
+        return NULL;
+    }
+    int truth = PyObject_IsTrue(require);
+    if (truth < 0)
+        return NULL;
+    if (truth) {
+        int d = keys_disjoint(cats, require);
+        if (d < 0)
+            return NULL;
+        if (d)
+            Py_RETURN_NONE;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(require_all); i++) {
+        int d = keys_disjoint(cats, PyTuple_GET_ITEM(require_all, i));
+        if (d < 0)
+            return NULL;
+        if (d)
+            Py_RETURN_NONE;
+    }
+    if (distinct) {
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(distinct_of); i++) {
+            int in = PyDict_Contains(cats, PyTuple_GET_ITEM(distinct_of, i));
+            if (in < 0)
+                return NULL;
+            k += in;
+        }
+        if (k < distinct)
+            Py_RETURN_NONE;
+    }
+    double score = 0.0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(weights); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(weights, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            PyErr_SetString(PyExc_TypeError, "verdict_score(): weights are (category, weight, cap)");
+            return NULL;
+        }
+        PyObject *found = PyDict_GetItemWithError(cats, PyTuple_GET_ITEM(entry, 0));
+        if (found == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            continue;
+        }
+        double v = PyFloat_AsDouble(found);
+        double w = PyFloat_AsDouble(PyTuple_GET_ITEM(entry, 1));
+        double cap = PyFloat_AsDouble(PyTuple_GET_ITEM(entry, 2));
+        if (PyErr_Occurred())
+            return NULL;
+        if (v != 0.0) /* the original's ``if found:`` */
+            score += w * (v < cap ? v : cap);
+    }
+    return PyFloat_FromDouble(score);
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
+    {"utf8_span", (PyCFunction)(void (*)(void))utf8_span, METH_FASTCALL,
+     "A span of a text in UTF-8 bytes; None for a text holding a surrogate."},
+    {"verdict_score", (PyCFunction)(void (*)(void))verdict_score, METH_FASTCALL,
+     "Reviewer._verdict_score: a scored category's score, or None."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,
@@ -529,8 +758,11 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sms_review", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit_sms_review(void) {
+    if (PyType_Ready(&MatchesType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddStringConstant(m, "SOURCE_HASH", PIGUARD_SOURCE_HASH) < 0) {
+    if (m && (PyModule_AddStringConstant(m, "SOURCE_HASH", PIGUARD_SOURCE_HASH) < 0 ||
+              PyModule_AddObjectRef(m, "Matches", (PyObject *)&MatchesType) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,3 +1,28 @@
 SOURCE_HASH: str
 
 def normalize(text: str, bitmap: bytes, table: dict[int, str], /) -> str | None: ...
+def utf8_span(text: str, start: int, end: int, /) -> tuple[int, int] | None: ...
+def verdict_score(plan: tuple[object, ...], cats: dict[str, float], /) -> float | None: ...
+def collect(
+    found: list[tuple[int, int]],
+    values: list[tuple[object, ...]],
+    subject: bytes | str,
+    raw: dict[int, list[tuple[int, int, float, str]]],
+    run: set[int],
+    /,
+) -> tuple[dict[int, list[tuple[int, int]]] | None, set[int] | None]: ...
+def consolidate(
+    raw: dict[int, list[tuple[int, int, float, str]]],
+    exempt: dict[int, list[tuple[int, int]]] | None,
+    names: list[str],
+    scores: list[float],
+    hits: list[list[object]],
+    hit_type: type,
+    /,
+) -> None: ...
+
+class Matches:
+    found: list[tuple[int, int]]
+    reported: set[int]
+    def __init__(self, nkeys: int, /) -> None: ...
+    def __call__(self, id: int, start: int, end: int, flags: int, context: object, /) -> None: ...

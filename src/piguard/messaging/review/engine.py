@@ -21,6 +21,7 @@ from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
+from piguard import _native
 from piguard.core.errors import FieldError, validation_error
 from piguard.core.reasons import Decision, Reason
 from piguard.messaging.review.pi import DEFAULT_PI_CATEGORIES, FALLBACK_CATEGORIES, find_pi, may_hold_pi
@@ -440,6 +441,8 @@ class Reviewer:
                 tuple(rule.weights) if rule is not None else (),
             )
         self._pinyin = frozenset(r.pinyin_keys)
+        kernel = _native.load("sms_review")  # the compiled _verdict_score when built
+        self._score_of: Any = kernel.verdict_score if kernel is not None else self._verdict_score
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -579,7 +582,7 @@ class Reviewer:
         a finding's reasons do not look again)."""
         fired: list[str] = []
         near = False
-        score_of = self._verdict_score
+        score_of = self._score_of
         for plan in self._plans:
             score = score_of(plan, cats)
             if score is None:

@@ -265,6 +265,8 @@ class _Matcher:
         self.byte_offsets = False
         self._hs: Any = None
         self._local = threading.local()
+        kernel = _native.load("sms_review")
+        self._handler: Any = kernel.Matches if kernel is not None else None
         if backend in (None, "hyperscan"):
             try:
                 import hyperscan
@@ -344,6 +346,10 @@ class _Matcher:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._hs_mod.Scratch(self._hs)
+        if self._handler is not None:  # the compiled handler: no Python frame per match
+            handler = self._handler(self.nkeys)
+            self._hs.scan(data, handler, 0, None, scratch)
+            return data, handler.found, handler.reported
         raw: list[tuple[int, int]] = []
         reported: set[int] = set()
         append, report, nkeys = raw.append, reported.add, self.nkeys
@@ -390,6 +396,8 @@ class RuleSet:
         # lazy groups ride along in the one matcher: term -> id, pattern -> ids of its triggers
         self._lazy_term_ids: dict[tuple[int, str], int] = {}
         self._lazy_trigger_ids: dict[tuple[int, str], frozenset[int]] = {}
+        #: lazy groups each of whose patterns runs only after one of its triggers
+        self._lazy_gated: frozenset[int] = frozenset()
         # patterns the matcher pre-filters: main pattern index -> bool; lazy pattern -> matcher slot
         self._gated: list[bool] = []
         self._always_gated: frozenset[int] = frozenset()
@@ -401,6 +409,7 @@ class RuleSet:
         kernel = _native.load("sms_review")
         self._collect: Callable[..., Any] = kernel.collect if kernel is not None else collect
         self._consolidate: Callable[..., Any] = kernel.consolidate if kernel is not None else consolidate
+        self._utf8_span: Callable[..., Any] | None = kernel.utf8_span if kernel is not None else None
 
     # ------------------------------------------------------------------ loading
     def group(self, role: str, name: str) -> TermGroup:
@@ -761,6 +770,11 @@ class RuleSet:
                     self._always.append(pi)
                 for t in triggers:
                     entries.setdefault(t, []).append((_TRIGGER, pi, 0.0))
+        self._lazy_gated = frozenset(
+            gi
+            for gi, g in enumerate(self.groups)
+            if g.role in LAZY_ROLES and all((gi, p.id) in self._lazy_trigger_ids for p in g.patterns)
+        )
         keys = sorted(entries)  # a stable order across processes, so the compiled database is cached
         regexes = [rx.pattern for _, _, rx, _ in self._patterns] + [rx for _, rx in lazy_regexes]
         self._digit_slot = len(regexes)
@@ -823,6 +837,8 @@ class RuleSet:
         elif seen:
             ids = self._lazy_term_ids
             hits = [Hit(g.name, t, w) for t, w in g.terms.items() if ids[(gi, t)] in seen]
+        elif gi in self._lazy_gated:  # nothing of the group seen, and each pattern needs a trigger
+            return 0, []  # what the loop below gives: sum() of no hits is the int 0
         else:
             hits = []
         for p in g.patterns:
@@ -878,6 +894,7 @@ class RuleSet:
             # a match's character offsets in the subject's unit (monotone, so order and nesting
             # against the keys' spans are kept)
             to_bytes = type(subject) is bytes and len(subject) != len(s)
+            utf8_span = self._utf8_span
             for pi in run:
                 if reported is not None and gated[pi] and pi not in reported:
                     continue  # Hyperscan's pre-filter did not report it: it cannot match
@@ -886,8 +903,12 @@ class RuleSet:
                 if m is not None:
                     a, b = m.span()
                     if to_bytes:
-                        a = len(s[:a].encode("utf-8"))
-                        b = a + len(s[m.start() : b].encode("utf-8"))
+                        span = utf8_span(s, a, b) if utf8_span is not None else None
+                        if span is not None:
+                            a, b = span
+                        else:
+                            a = len(s[:a].encode("utf-8"))
+                            b = a + len(s[m.start() : b].encode("utf-8"))
                     item = (a, -b, w, pid)
                     found = raw.get(gi)
                     if found is None:
