@@ -741,6 +741,85 @@ static PyObject *verdict_score(PyObject *self, PyObject *const *args, Py_ssize_t
     return PyFloat_FromDouble(score);
 }
 
+/* split_runs(text) -> [str]: the first three of ``_SPLIT.findall(text)`` (Reviewer._obfuscation):
+ * three or more CJK ideographs each split from the next by one or two of the separators
+ * `` .*_-/|~·•+#^``, leftmost first, not overlapping. */
+
+static int split_sep(Py_UCS4 c) {
+    switch (c) {
+    case ' ':
+    case '.':
+    case '*':
+    case '_':
+    case '-':
+    case '/':
+    case '|':
+    case '~':
+    case 0x00B7: /* · */
+    case 0x2022: /* • */
+    case '+':
+    case '#':
+    case '^':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int cjk(Py_UCS4 c) { return c >= 0x4E00 && c <= 0x9FFF; }
+
+static PyObject *split_runs(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "split_runs() takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+#define AT(i) PyUnicode_READ(kind, data, (i))
+    Py_ssize_t i = 0;
+    while (i < n && PyList_GET_SIZE(out) < 3) {
+        if (!cjk(AT(i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        int k = 0;
+        for (;;) { /* (?:SEP{1,2}CJK): the greedy two separators first, then one */
+            if (j < n && split_sep(AT(j))) {
+                if (j + 2 < n && split_sep(AT(j + 1)) && cjk(AT(j + 2))) {
+                    j += 3;
+                    k++;
+                    continue;
+                }
+                if (j + 1 < n && cjk(AT(j + 1))) {
+                    j += 2;
+                    k++;
+                    continue;
+                }
+            }
+            break;
+        }
+        if (k >= 2) {
+            PyObject *found = PyUnicode_Substring(text, i, j);
+            if (found == NULL || PyList_Append(out, found) < 0) {
+                Py_XDECREF(found);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(found);
+            i = j;
+            continue;
+        }
+        i++;
+    }
+#undef AT
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
@@ -748,6 +827,7 @@ static PyMethodDef methods[] = {
      "A span of a text in UTF-8 bytes; None for a text holding a surrogate."},
     {"verdict_score", (PyCFunction)(void (*)(void))verdict_score, METH_FASTCALL,
      "Reviewer._verdict_score: a scored category's score, or None."},
+    {"split_runs", split_runs, METH_O, "The first three of Reviewer._obfuscation's split-character runs."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,

@@ -443,6 +443,7 @@ class Reviewer:
         self._pinyin = frozenset(r.pinyin_keys)
         kernel = _native.load("sms_review")  # the compiled _verdict_score when built
         self._score_of: Any = kernel.verdict_score if kernel is not None else self._verdict_score
+        self._split_runs: Any = kernel.split_runs if kernel is not None else None
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -614,7 +615,10 @@ class Reviewer:
             found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
             if found:
                 out.append(("obf.pinyin", found))
-        split = _SPLIT.findall(text) if _SPLIT_SEPARATOR.search(text) is not None else None
+        if self._split_runs is not None:
+            split: list[str] | None = self._split_runs(text)  # the first three, as used below
+        else:
+            split = _SPLIT.findall(text) if _SPLIT_SEPARATOR.search(text) is not None else None
         if split:
             out.append(("obf.split_characters", split[:3]))
         if _FOREIGN_LETTER.search(text) is not None and _FOREIGN_LOOKALIKE.search(text) is not None:
