@@ -205,6 +205,22 @@ def test_scan_loops_equal_the_python_originals(native_reviewer: Reviewer) -> Non
 
 
 @needs_kernel
+def test_categories_kernel_equals_the_python_loop(native_reviewer: Reviewer) -> None:
+    assert KERNEL is not None
+    rules, signal = native_reviewer.rules, native_reviewer._signal
+    for text in [*REPRESENTATIVE, *_corpus_texts(step=11)]:
+        scan = rules.scan(rules.normalizer.normalize(text))
+        want: dict[str, float] = {}
+        for gi in scan.fired:
+            sig = signal.get(gi)
+            if sig is not None and scan.scores[gi] > 0:
+                cat, cap = sig
+                want[cat] = want.get(cat, 0.0) + min(scan.scores[gi], cap)
+        got = KERNEL.categories(scan.fired, scan.scores, signal)
+        assert list(got.items()) == list(want.items()), text
+
+
+@needs_kernel
 def test_matches_handler_collects_as_the_closure() -> None:
     assert KERNEL is not None
     h = KERNEL.Matches(3)

@@ -820,6 +820,62 @@ static PyObject *split_runs(PyObject *self, PyObject *text) {
     return out;
 }
 
+/* categories(fired, scores, signal) -> dict: the first loop of Reviewer._categories: for each
+ * group of ``fired`` that is a signal (``signal``: {group: (category, cap)}) with a positive
+ * score, its category gains min(score, cap), in the order of ``fired``. */
+static PyObject *categories(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "categories(fired: tuple, scores: list, signal: dict)");
+        return NULL;
+    }
+    PyObject *fired = args[0], *scores = args[1], *signal = args[2];
+    PyObject *cats = PyDict_New();
+    if (cats == NULL)
+        return NULL;
+    for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(fired); f++) {
+        PyObject *gi = PyTuple_GET_ITEM(fired, f);
+        PyObject *sig = PyDict_GetItemWithError(signal, gi);
+        if (sig == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            continue;
+        }
+        Py_ssize_t i = PyLong_AsSsize_t(gi);
+        if (i == -1 && PyErr_Occurred())
+            goto error;
+        if (i < 0 || i >= PyList_GET_SIZE(scores) || !PyTuple_Check(sig) || PyTuple_GET_SIZE(sig) != 2) {
+            PyErr_SetString(PyExc_ValueError, "categories(): bad group or signal");
+            goto error;
+        }
+        double score = PyFloat_AsDouble(PyList_GET_ITEM(scores, i));
+        double cap = PyFloat_AsDouble(PyTuple_GET_ITEM(sig, 1));
+        if (PyErr_Occurred())
+            goto error;
+        if (!(score > 0))
+            continue;
+        PyObject *cat = PyTuple_GET_ITEM(sig, 0);
+        PyObject *had = PyDict_GetItemWithError(cats, cat);
+        double before = 0.0;
+        if (had == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+        } else {
+            before = PyFloat_AsDouble(had);
+        }
+        PyObject *now = PyFloat_FromDouble(before + (score < cap ? score : cap));
+        if (now == NULL)
+            goto error;
+        int rc = PyDict_SetItem(cats, cat, now);
+        Py_DECREF(now);
+        if (rc < 0)
+            goto error;
+    }
+    return cats;
+error:
+    Py_DECREF(cats);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
@@ -828,6 +884,8 @@ static PyMethodDef methods[] = {
     {"verdict_score", (PyCFunction)(void (*)(void))verdict_score, METH_FASTCALL,
      "Reviewer._verdict_score: a scored category's score, or None."},
     {"split_runs", split_runs, METH_O, "The first three of Reviewer._obfuscation's split-character runs."},
+    {"categories", (PyCFunction)(void (*)(void))categories, METH_FASTCALL,
+     "Reviewer._categories' evidence per signal category of the fired groups."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,

@@ -77,7 +77,12 @@ class SignatureRequirement(StrEnum):
     ALL = "all"  # carrier practice: every port message is signed
 
 
-@dataclass(frozen=True, slots=True)
+_NO_DETAIL: Any = object()  # Finding's detail when none is given: a new empty dict
+
+
+# ``__init__`` written out, as ReviewResult's: the generated one of a frozen class sets every field
+# through ``object.__setattr__``, and a fraud message makes several findings
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     code: str
     articles: tuple[str, ...]
@@ -86,6 +91,23 @@ class Finding:
     severity: Severity = Severity.ERROR
     detail: dict[str, Any] = field(default_factory=dict)
     _reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        code: str,
+        articles: tuple[str, ...],
+        message_en: str,
+        message_zh: str,
+        severity: Severity = Severity.ERROR,
+        detail: dict[str, Any] = _NO_DETAIL,
+    ) -> None:
+        _fset_code(self, code)
+        _fset_articles(self, articles)
+        _fset_message_en(self, message_en)
+        _fset_message_zh(self, message_zh)
+        _fset_severity(self, severity)
+        _fset_detail(self, {} if detail is _NO_DETAIL else detail)
+        _fset_reason(self, None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -106,6 +128,19 @@ class Finding:
             r = Reason(self.code, self.articles, self.message_en, self.message_zh, dict(self.detail))
             object.__setattr__(self, "_reason", r)
         return r
+
+
+_FINDING_SLOTS = ("code", "articles", "message_en", "message_zh", "severity", "detail", "_reason")
+assert tuple(f.name for f in fields(Finding)) == _FINDING_SLOTS, "update Finding.__init__"
+(
+    _fset_code,
+    _fset_articles,
+    _fset_message_en,
+    _fset_message_zh,
+    _fset_severity,
+    _fset_detail,
+    _fset_reason,
+) = (Finding.__dict__[name].__set__ for name in _FINDING_SLOTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +479,7 @@ class Reviewer:
         kernel = _native.load("sms_review")  # the compiled _verdict_score when built
         self._score_of: Any = kernel.verdict_score if kernel is not None else self._verdict_score
         self._split_runs: Any = kernel.split_runs if kernel is not None else None
+        self._sum_categories: Any = kernel.categories if kernel is not None else None
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -543,15 +579,18 @@ class Reviewer:
     def _categories(self, text: str, scan: ScanResult, opt_out: bool) -> dict[str, float]:
         """Evidence per signal category (the hot path: floats only): each fired signal adds at
         most its weight. Empty when no signal of the matcher fired."""
-        cats: dict[str, float] = {}
-        scores, signal = scan.scores, self._signal
-        for gi in scan.fired:
-            sig = signal.get(gi)
-            if sig is not None:
-                score = scores[gi]
-                if score > 0:
-                    cat, cap = sig
-                    cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
+        if self._sum_categories is not None:
+            cats: dict[str, float] = self._sum_categories(scan.fired, scan.scores, self._signal)
+        else:
+            cats = {}
+            scores, signal = scan.scores, self._signal
+            for gi in scan.fired:
+                sig = signal.get(gi)
+                if sig is not None:
+                    score = scores[gi]
+                    if score > 0:
+                        cat, cap = sig
+                        cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
         if not cats:
             return cats
         # no scored category can fire without one of its required kinds of evidence: most honest
