@@ -221,6 +221,20 @@ def test_categories_kernel_equals_the_python_loop(native_reviewer: Reviewer) -> 
 
 
 @needs_kernel
+def test_signal_entries_kernel_equals_the_python_loop(native_reviewer: Reviewer) -> None:
+    assert KERNEL is not None
+    r = native_reviewer
+    wanted = {c for static in r._finding_static.values() for c in static[7]}
+    for text in [*REPRESENTATIVE, *_corpus_texts(step=11)]:
+        scan = r.rules.scan(r.rules.normalizer.normalize(text))
+        got = KERNEL.signal_entries(
+            scan.fired, scan.scores, r._signal, r._signal_static, scan.hits, wanted, round
+        )
+        want = r._signal_entries_python(scan, wanted)
+        assert json.dumps(got, ensure_ascii=False) == json.dumps(want, ensure_ascii=False), text
+
+
+@needs_kernel
 def test_matches_handler_collects_as_the_closure() -> None:
     assert KERNEL is not None
     h = KERNEL.Matches(3)

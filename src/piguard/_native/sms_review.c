@@ -876,6 +876,113 @@ error:
     return NULL;
 }
 
+/* signal_entries(fired, scores, signal, static, hits, wanted, round) -> {category: [entry]}: the
+ * first loop of Reviewer._signal_details: per fired signal group with a positive score whose
+ * category is ``wanted``, in the order of ``fired``, the entry {"id", "category", "weight":
+ * round(min(score, cap), 3), "articles": list, "matches": [evidence of its hits]}; ``static``:
+ * {group: (id, articles)}, ``round`` the built-in (so the weight rounds exactly as it does). */
+static PyObject *k_id, *k_category, *k_weight, *k_articles, *k_matches, *three;
+
+static PyObject *signal_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) || !PyDict_Check(args[2]) ||
+        !PyDict_Check(args[3]) || !PyList_Check(args[4]) || !PyAnySet_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "signal_entries(fired: tuple, scores: list, signal: dict, static: dict, hits: list, "
+                        "wanted: set, round)");
+        return NULL;
+    }
+    PyObject *fired = args[0], *scores = args[1], *signal = args[2], *statics = args[3];
+    PyObject *hits = args[4], *wanted = args[5], *round_fn = args[6];
+    PyObject *by_cat = PyDict_New();
+    if (by_cat == NULL)
+        return NULL;
+    for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(fired); f++) {
+        PyObject *gi = PyTuple_GET_ITEM(fired, f);
+        PyObject *sig = PyDict_GetItemWithError(signal, gi);
+        if (sig == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            continue;
+        }
+        Py_ssize_t i = PyLong_AsSsize_t(gi);
+        if (i == -1 && PyErr_Occurred())
+            goto error;
+        if (i < 0 || i >= PyList_GET_SIZE(scores) || i >= PyList_GET_SIZE(hits) || !PyTuple_Check(sig) ||
+            PyTuple_GET_SIZE(sig) != 2) {
+            PyErr_SetString(PyExc_ValueError, "signal_entries(): bad group or signal");
+            goto error;
+        }
+        PyObject *score_obj = PyList_GET_ITEM(scores, i), *cap_obj = PyTuple_GET_ITEM(sig, 1);
+        PyObject *cat = PyTuple_GET_ITEM(sig, 0);
+        double score = PyFloat_AsDouble(score_obj), cap = PyFloat_AsDouble(cap_obj);
+        if (PyErr_Occurred())
+            goto error;
+        if (score <= 0)
+            continue;
+        int want = PySet_Contains(wanted, cat);
+        if (want < 0)
+            goto error;
+        if (!want)
+            continue;
+        PyObject *st = PyDict_GetItemWithError(statics, gi);
+        if (st == NULL || !PyTuple_Check(st) || PyTuple_GET_SIZE(st) != 2) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "signal_entries(): a signal without its id and articles");
+            goto error;
+        }
+        PyObject *group_hits = PyList_GET_ITEM(hits, i);
+        if (!PyList_Check(group_hits)) {
+            PyErr_SetString(PyExc_ValueError, "signal_entries(): hits must be lists");
+            goto error;
+        }
+        PyObject *entry = PyDict_New();
+        if (entry == NULL)
+            goto error;
+        PyObject *weight = PyObject_CallFunctionObjArgs(round_fn, score < cap ? score_obj : cap_obj, three, NULL);
+        PyObject *articles = PySequence_List(PyTuple_GET_ITEM(st, 1));
+        Py_ssize_t nh = PyList_GET_SIZE(group_hits);
+        PyObject *matches = PyList_New(nh);
+        int ok = weight != NULL && articles != NULL && matches != NULL;
+        for (Py_ssize_t h = 0; ok && h < nh; h++) {
+            PyObject *hit = PyList_GET_ITEM(group_hits, h);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) < 2) {
+                PyErr_SetString(PyExc_ValueError, "signal_entries(): a hit is (group, evidence, weight)");
+                ok = 0;
+                break;
+            }
+            PyObject *ev = PyTuple_GET_ITEM(hit, 1);
+            Py_INCREF(ev);
+            PyList_SET_ITEM(matches, h, ev);
+        }
+        ok = ok && PyDict_SetItem(entry, k_id, PyTuple_GET_ITEM(st, 0)) == 0 &&
+             PyDict_SetItem(entry, k_category, cat) == 0 && PyDict_SetItem(entry, k_weight, weight) == 0 &&
+             PyDict_SetItem(entry, k_articles, articles) == 0 && PyDict_SetItem(entry, k_matches, matches) == 0;
+        Py_XDECREF(weight);
+        Py_XDECREF(articles);
+        Py_XDECREF(matches);
+        if (ok) {
+            PyObject *listed = PyDict_GetItemWithError(by_cat, cat);
+            if (listed == NULL) {
+                if (PyErr_Occurred()) {
+                    ok = 0;
+                } else {
+                    listed = PyList_New(0);
+                    ok = listed != NULL && PyDict_SetItem(by_cat, cat, listed) == 0;
+                    Py_XDECREF(listed);
+                }
+            }
+            ok = ok && PyList_Append(listed, entry) == 0;
+        }
+        Py_DECREF(entry);
+        if (!ok)
+            goto error;
+    }
+    return by_cat;
+error:
+    Py_DECREF(by_cat);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
@@ -886,6 +993,8 @@ static PyMethodDef methods[] = {
     {"split_runs", split_runs, METH_O, "The first three of Reviewer._obfuscation's split-character runs."},
     {"categories", (PyCFunction)(void (*)(void))categories, METH_FASTCALL,
      "Reviewer._categories' evidence per signal category of the fired groups."},
+    {"signal_entries", (PyCFunction)(void (*)(void))signal_entries, METH_FASTCALL,
+     "Reviewer._signal_details' entries of the fired signal groups, per category."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,
@@ -898,6 +1007,16 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sms_review", NULL, -
 PyMODINIT_FUNC PyInit_sms_review(void) {
     if (PyType_Ready(&MatchesType) < 0)
         return NULL;
+    if (k_id == NULL) {
+        k_id = PyUnicode_InternFromString("id");
+        k_category = PyUnicode_InternFromString("category");
+        k_weight = PyUnicode_InternFromString("weight");
+        k_articles = PyUnicode_InternFromString("articles");
+        k_matches = PyUnicode_InternFromString("matches");
+        three = PyLong_FromLong(3);
+        if (!k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
+            return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddStringConstant(m, "SOURCE_HASH", PIGUARD_SOURCE_HASH) < 0 ||
               PyModule_AddObjectRef(m, "Matches", (PyObject *)&MatchesType) < 0)) {

@@ -5,6 +5,16 @@ def utf8_span(text: str, start: int, end: int, /) -> tuple[int, int] | None: ...
 def verdict_score(plan: tuple[object, ...], cats: dict[str, float], /) -> float | None: ...
 def split_runs(text: str, /) -> list[str]: ...
 def categories(fired: tuple[int, ...], scores: list[float], signal: dict[int, tuple[str, float]], /) -> dict[str, float]: ...
+def signal_entries(
+    fired: tuple[int, ...],
+    scores: list[float],
+    signal: dict[int, tuple[str, float]],
+    static: dict[int, tuple[str, tuple[str, ...]]],
+    hits: list[list[object]],
+    wanted: set[str],
+    round: object,
+    /,
+) -> dict[str, list[dict[str, object]]]: ...
 def collect(
     found: list[tuple[int, int]],
     values: list[tuple[object, ...]],

@@ -480,6 +480,7 @@ class Reviewer:
         self._score_of: Any = kernel.verdict_score if kernel is not None else self._verdict_score
         self._split_runs: Any = kernel.split_runs if kernel is not None else None
         self._sum_categories: Any = kernel.categories if kernel is not None else None
+        self._signal_entries: Any = kernel.signal_entries if kernel is not None else None
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -664,18 +665,11 @@ class Reviewer:
             out.append(("obf.lookalike_letters", []))
         return out
 
-    def _signal_details(
-        self,
-        text: str,
-        scan: ScanResult,
-        opt_out: bool,
-        wanted: set[str],
-        obf: list[list[tuple[str, list[str]]]],
-    ) -> dict[str, list[dict[str, Any]]]:
-        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
-        matches): the reasons of a finding. Built only for a finding."""
+    def _signal_entries_python(self, scan: ScanResult, wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """The entries of the fired signal groups in the categories ``wanted``, per category, in
+        the order they fired (``piguard._native.sms_review.signal_entries`` does the same)."""
         by_cat: dict[str, list[dict[str, Any]]] = {}
-        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        scores, hits = scan.scores, scan.hits
         signal, static = self._signal, self._signal_static
         for gi in scan.fired:
             sig = signal.get(gi)
@@ -698,6 +692,27 @@ class Reviewer:
                 by_cat[cat] = [entry]
             else:
                 listed.append(entry)
+        return by_cat
+
+    def _signal_details(
+        self,
+        text: str,
+        scan: ScanResult,
+        opt_out: bool,
+        wanted: set[str],
+        obf: list[list[tuple[str, list[str]]]],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
+        matches): the reasons of a finding. Built only for a finding."""
+        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        signal, static = self._signal, self._signal_static
+        entries_of = self._signal_entries
+        if entries_of is not None:
+            by_cat: dict[str, list[dict[str, Any]]] = entries_of(
+                scan.fired, scores, signal, static, hits, wanted, round
+            )
+        else:
+            by_cat = self._signal_entries_python(scan, wanted)
         for cat, cap, gi, terms in self._contains:
             if cat in wanted:
                 found = list(dict.fromkeys(terms.findall(scan.text)))
