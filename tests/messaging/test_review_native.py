@@ -235,6 +235,28 @@ def test_signal_entries_kernel_equals_the_python_loop(native_reviewer: Reviewer)
 
 
 @needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(
+    texts,
+    st.lists(st.text(alphabet=st.sampled_from("你您的a b.*帮我转"), min_size=1, max_size=3), max_size=5),
+)
+def test_contains_any_is_the_alternation_search(text: str, terms: list[str]) -> None:
+    assert KERNEL is not None
+    rx = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))))
+    assert KERNEL.contains_any(text, tuple(terms)) == (bool(terms) and rx.search(text) is not None)
+
+
+@needs_kernel
+def test_pinyin_found_is_the_python_listcomp(native_reviewer: Reviewer) -> None:
+    assert KERNEL is not None
+    r = native_reviewer
+    for text in [*REPRESENTATIVE, *_corpus_texts(step=11)]:
+        scan = r.rules.scan(r.rules.normalizer.normalize(text))
+        want = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in r._pinyin]
+        assert KERNEL.pinyin_found(scan.fired, scan.hits, r._pinyin) == want, text
+
+
+@needs_kernel
 def test_matches_handler_collects_as_the_closure() -> None:
     assert KERNEL is not None
     h = KERNEL.Matches(3)

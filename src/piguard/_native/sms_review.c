@@ -983,6 +983,64 @@ error:
     return NULL;
 }
 
+/* contains_any(text, terms) -> bool: whether one of the strings ``terms`` occurs in ``text``, what
+ * ``re.compile("|".join(map(re.escape, terms))).search(text) is not None`` says
+ * (Reviewer._categories, the signals looked for by plain containment).
+ *
+ * pinyin_found(fired, hits, pinyin) -> [str]: the evidence of the fired groups' hits that is a
+ * pinyin spelling (Reviewer._obfuscation), in order. */
+static PyObject *contains_any(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "contains_any(text: str, terms: tuple)");
+        return NULL;
+    }
+    PyObject *text = args[0], *terms = args[1];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(terms); i++) {
+        int in = PyUnicode_Contains(text, PyTuple_GET_ITEM(terms, i));
+        if (in < 0)
+            return NULL;
+        if (in)
+            Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyObject *pinyin_found(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) || !PyAnySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "pinyin_found(fired: tuple, hits: list, pinyin: frozenset)");
+        return NULL;
+    }
+    PyObject *fired = args[0], *hits = args[1], *pinyin = args[2];
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t f = 0; f < PyTuple_GET_SIZE(fired); f++) {
+        Py_ssize_t i = PyLong_AsSsize_t(PyTuple_GET_ITEM(fired, f));
+        if (i == -1 && PyErr_Occurred())
+            goto error;
+        if (i < 0 || i >= PyList_GET_SIZE(hits) || !PyList_Check(PyList_GET_ITEM(hits, i))) {
+            PyErr_SetString(PyExc_ValueError, "pinyin_found(): bad group");
+            goto error;
+        }
+        PyObject *group_hits = PyList_GET_ITEM(hits, i);
+        for (Py_ssize_t h = 0; h < PyList_GET_SIZE(group_hits); h++) {
+            PyObject *hit = PyList_GET_ITEM(group_hits, h);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) < 2) {
+                PyErr_SetString(PyExc_ValueError, "pinyin_found(): a hit is (group, evidence, weight)");
+                goto error;
+            }
+            PyObject *ev = PyTuple_GET_ITEM(hit, 1);
+            int in = PySet_Contains(pinyin, ev);
+            if (in < 0 || (in && PyList_Append(out, ev) < 0))
+                goto error;
+        }
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
@@ -995,6 +1053,10 @@ static PyMethodDef methods[] = {
      "Reviewer._categories' evidence per signal category of the fired groups."},
     {"signal_entries", (PyCFunction)(void (*)(void))signal_entries, METH_FASTCALL,
      "Reviewer._signal_details' entries of the fired signal groups, per category."},
+    {"contains_any", (PyCFunction)(void (*)(void))contains_any, METH_FASTCALL,
+     "Whether one of the strings occurs in the text."},
+    {"pinyin_found", (PyCFunction)(void (*)(void))pinyin_found, METH_FASTCALL,
+     "The fired groups' evidence that is a pinyin spelling, in order."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,

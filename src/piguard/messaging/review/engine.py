@@ -433,6 +433,8 @@ class Reviewer:
             for i, g in enumerate(r.groups)
             if g.role == "signal" and g.contains
         ]
+        #: the same terms as plain strings, for the compiled containment test
+        self._contains_terms = [tuple(g.contains) for g in r.groups if g.role == "signal" and g.contains]
         self._verdicts = list(r.verdicts.values())
         #: per verdict, its score as data read in one loop (see _verdict_score): (rule, require,
         #: require_all, distinct, distinct_of, ((category, weight, cap), ...) in the weights' order,
@@ -481,6 +483,8 @@ class Reviewer:
         self._split_runs: Any = kernel.split_runs if kernel is not None else None
         self._sum_categories: Any = kernel.categories if kernel is not None else None
         self._signal_entries: Any = kernel.signal_entries if kernel is not None else None
+        self._contains_any: Any = kernel.contains_any if kernel is not None else None
+        self._pinyin_found: Any = kernel.pinyin_found if kernel is not None else None
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -608,9 +612,15 @@ class Reviewer:
         else:
             return {}
         normalized = scan.text
-        for cat, cap, _gi, terms in self._contains:
-            if terms.search(normalized) is not None:
-                cats[cat] = cats.get(cat, 0.0) + cap
+        contains_any = self._contains_any
+        if contains_any is not None:
+            for (cat, cap, _gi, _rx), words in zip(self._contains, self._contains_terms, strict=True):
+                if contains_any(normalized, words):
+                    cats[cat] = cats.get(cat, 0.0) + cap
+        else:
+            for cat, cap, _gi, terms in self._contains:
+                if terms.search(normalized) is not None:
+                    cats[cat] = cats.get(cat, 0.0) + cap
         if opt_out:  # registered marketing says how to refuse; phishing rarely does
             cats["optout"] = 1.0
         return cats
@@ -652,7 +662,10 @@ class Reviewer:
         term, characters split by symbols, look-alike letters from another script."""
         out: list[tuple[str, list[str]]] = []
         if self._pinyin:
-            found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
+            if self._pinyin_found is not None:
+                found: list[str] = self._pinyin_found(scan.fired, scan.hits, self._pinyin)
+            else:
+                found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
             if found:
                 out.append(("obf.pinyin", found))
         if self._split_runs is not None:
