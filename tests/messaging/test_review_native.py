@@ -110,7 +110,7 @@ def _corpus_texts(step: int = 1) -> list[str]:
 
 # ------------------------------------------------------------------------------- piece by piece
 @needs_kernel
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(texts)
 def test_normalize_kernel_equals_the_python_original(text: str) -> None:
     norm = load_rules(use_env=False).normalizer

@@ -16,8 +16,21 @@
 
 static int az09(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+/* ASCII letters and digits (str.isalnum() of an ASCII character; "_" is not one) */
+static const unsigned char ascii_alnum[128] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 /* normalize.py's _CN_DIGIT_CHARS -> _CN_DIGIT_VALUES */
 static int cn_digit(Py_UCS4 c) {
+    if (c != 0x3007 && (c < 0x4E00 || c > 0x96F6)) /* 零 is the last */
+        return 0;
     switch (c) {
     case 0x3007: /* 〇 */
     case 0x96F6: /* 零 */
@@ -82,9 +95,23 @@ static PyObject *normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
      * variant characters -> their canonical character */
     Py_ssize_t m = 0;
     int in_run = 0;
+    /* "plain" as the original's first test: only lower-case ASCII letters, digits and CJK
+     * ideographs without a variant entry; such a text skips the variant table (ASCII variants
+     * included, as there) */
+    int plain = n > 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c == '_' || !Py_UNICODE_ISALNUM(c)) {
+        if (c >= 0x4E00 && c <= 0x9FEF) { /* CJK ideographs, all letters (Lo) in every Unicode
+                                           * version Python 3.11 may use: the commonest case */
+            if (plain && (bitmap[c >> 3] >> (c & 7) & 1))
+                plain = 0;
+            in_run = 0;
+            buf[m++] = c;
+            continue;
+        }
+        if (plain && !(az09(c) || (c >= 0x4E00 && c <= 0x9FFF && !(bitmap[c >> 3] >> (c & 7) & 1))))
+            plain = 0;
+        if (c < 0x80 ? !ascii_alnum[c] : !Py_UNICODE_ISALNUM(c)) {
             if (!in_run) {
                 buf[m++] = ' ';
                 in_run = 1;
@@ -104,7 +131,7 @@ static PyObject *normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     /* variants after case-folding, as the original translates the folded text (a space can be a
      * variant too: the table is the operator's) */
-    for (Py_ssize_t i = 0; i < m; i++) {
+    for (Py_ssize_t i = 0; i < m && !plain; i++) {
         Py_UCS4 c = buf[i];
         if (c < BITMAP_CHARS && (bitmap[c >> 3] >> (c & 7) & 1)) {
             PyObject *key = PyLong_FromUnsignedLong(c);
@@ -653,7 +680,11 @@ static PyObject *utf8_span(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     if (start == end)
         a = bytes;
-    return Py_BuildValue("(nn)", a, bytes);
+    PyObject *pa = PyLong_FromSsize_t(a), *pb = PyLong_FromSsize_t(bytes);
+    PyObject *out = pa && pb ? PyTuple_Pack(2, pa, pb) : NULL;
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return out;
 }
 
 static int keys_disjoint(PyObject *cats, PyObject *set) {
