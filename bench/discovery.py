@@ -431,6 +431,7 @@ def shapes_figures(n_shapes: int, seed: int) -> dict[str, Any]:
 def baseline_figures(rev: str, n_shapes: int, seed: int) -> dict[str, Any]:
     """The same figures from the engine at git revision ``rev``: its ``src`` is exported to a
     temporary folder (git archive; the repository is not touched) and this script runs there."""
+    import shutil
     import subprocess
     import tempfile
 
@@ -439,6 +440,14 @@ def baseline_figures(rev: str, n_shapes: int, seed: int) -> dict[str, Any]:
             ["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True
         )
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        # the compiled kernels whose source REV shares with this checkout (piguard/_native): the
+        # older engine runs with them as an install of REV would, not with its Python fallbacks
+        native = ROOT / "src" / "piguard" / "_native"
+        for module in native.glob("*.so"):
+            source = Path(tmp) / "src" / "piguard" / "_native" / (module.name.split(".")[0] + ".c")
+            mine = native / source.name
+            if source.is_file() and mine.is_file() and source.read_bytes() == mine.read_bytes():
+                shutil.copy(module, source.parent / module.name)
         out = Path(tmp) / "figures.json"
         env = {**__import__("os").environ, "PYTHONPATH": str(Path(tmp) / "src")}
         subprocess.run(

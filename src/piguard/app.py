@@ -50,6 +50,7 @@ DOMAIN_ROUTERS = [
     "piguard.web.incident_views",
     "piguard.web.oversight_views",
     "piguard.web.portal_views",
+    "piguard.web.unsubscribe_views",
     "piguard.web.rights_views",
     "piguard.web.bulk_views",
     "piguard.web.reviews_views",

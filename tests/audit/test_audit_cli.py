@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,12 @@ def test_bad_format_is_a_usage_error(db_engine: Engine) -> None:
     assert out.exit_code == 2
 
 
-def test_parse_time() -> None:
-    assert parse_time("2024-05-01", "--since").isoformat() == "2024-05-01T00:00:00+00:00"  # type: ignore[union-attr]
-    assert parse_time("2024-05-01T08:00:00+08:00", "--since").utcoffset().total_seconds() == 8 * 3600  # type: ignore[union-attr]
-    assert parse_time("2024-05-01T00:00:00Z", "--since").tzinfo is not None  # type: ignore[union-attr]
+def test_parse_time_reads_china_time() -> None:
+    """A date typed by a person is that day in China (00:00 there is 16:00 UTC the day before)."""
+    assert parse_time("2024-05-01", "--since").isoformat() == "2024-04-30T16:00:00+00:00"  # type: ignore[union-attr]
+    assert parse_time("2024-05-01T08:00", "--since").isoformat() == "2024-05-01T00:00:00+00:00"  # type: ignore[union-attr]
+    assert parse_time("2024-05-01T08:00:00+08:00", "--since") == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_time("2024-05-01T00:00:00Z", "--since") == datetime(2024, 5, 1, tzinfo=UTC)
     assert parse_time(None, "--since") is None
 
 

@@ -1,4 +1,5 @@
-"""No personal information in logs, ever (O24-10, CSL-40)."""
+"""No personal information in logs, ever (O24-10, CSL-40, NPC-3: personal electronic information kept
+confidential)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from piguard.core.logging import configure_logging, get_logger, redact
 
-pytestmark = pytest.mark.obligation("O24-10", "CSL-40")
+pytestmark = pytest.mark.obligation("O24-10", "CSL-40", "NPC-3")
 
 PI_SAMPLES = [
     "13812345678",

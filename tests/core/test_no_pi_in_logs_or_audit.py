@@ -30,7 +30,7 @@ from piguard.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
 from piguard.discovery.engine import detect
 from piguard.identity import service as identity
 
-pytestmark = pytest.mark.obligation("O24-10", "CSL-40", "O24-13.6")
+pytestmark = pytest.mark.obligation("O24-10", "CSL-40", "NPC-3", "O24-13.6")
 
 PHONE = "13912345678"
 ID_NUMBER = "110101199003074514"

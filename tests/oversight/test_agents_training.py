@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -247,3 +247,50 @@ def test_console_pages(app_client: TestClient, account: Account, session: Sessio
     r = a.get("/console/agents")
     assert r.status_code == 200 and 'id="agent-form"' not in r.text  # read-only
     assert a.post("/console/agents", data={"code": "z"}).status_code == 403
+
+
+def test_dates_typed_in_the_cli_and_console_are_china_days(
+    db_engine: Any, session: Session, app_client: TestClient, account: Account
+) -> None:
+    """A contract "until 2026-12-31" covers all of 31 December in China; it used to end at 00:00 UTC,
+    08:00 in China, cutting the last working day short. The start is 00:00 China time that day."""
+    r = runner.invoke(
+        root_cli,
+        [
+            *("agents", "add", "kefu7", "--name", "外包七部", "--contract", "WB-7"),
+            *("--start", "2026-01-01", "--end", "2026-12-31", "--purpose", "complaint_handling"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    session.expire_all()
+    firm = session.scalars(select(AgentFirm).where(AgentFirm.code == "kefu7")).one()
+    assert firm.contract_start == datetime(2025, 12, 31, 16, tzinfo=UTC)  # 2026-01-01 00:00 in China
+    assert firm.contract_end == datetime(2026, 12, 31, 16, tzinfo=UTC)  # 2027-01-01 00:00 in China
+    # an explicit time without an offset is China time too; one with an offset is kept
+    r = runner.invoke(root_cli, ["agents", "update", "kefu7", "--end", "2026-12-31T18:00"])
+    assert r.exit_code == 0, r.output
+    session.expire_all()
+    assert session.get(AgentFirm, firm.id).contract_end == datetime(2026, 12, 31, 10, tzinfo=UTC)
+    r = runner.invoke(root_cli, ["agents", "update", "kefu7", "--end", "31/12/2026"])
+    assert r.exit_code == 2 and "China time" in r.output and "北京时间" in r.output
+    session.expire_all()
+    assert session.get(AgentFirm, firm.id).contract_end == datetime(2026, 12, 31, 10, tzinfo=UTC)
+
+    account("olga", "compliance_officer", utcnow())
+    c = _console(app_client, "olga")
+    r = c.post(
+        "/console/agents",
+        data={
+            "code": "kefu8",
+            "name": "外包八部",
+            "contract_no": "WB-8",
+            "contract_start": "2026-03-01",
+            "contract_end": "2026-06-30",
+            "purposes": "complaint_handling",
+        },
+    )
+    assert r.status_code == 200, r.text
+    session.expire_all()
+    firm8 = session.scalars(select(AgentFirm).where(AgentFirm.code == "kefu8")).one()
+    assert firm8.contract_start == datetime(2026, 2, 28, 16, tzinfo=UTC)
+    assert firm8.contract_end == datetime(2026, 6, 30, 16, tzinfo=UTC)

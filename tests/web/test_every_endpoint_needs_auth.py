@@ -28,6 +28,7 @@ PUBLIC = [
     r"^/$",
     r"^/portal/login",  # the end-user portal's login (phone + one-time code)
     r"^/portal/logout$",
+    r"^/unsubscribe/",  # commercial e-mail's one-click unsubscribe: the signed link is the authority
 ]
 
 

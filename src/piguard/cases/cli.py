@@ -1,6 +1,7 @@
 """Complaints, requests and incidents on statutory clocks (O24-12, O31-27). / 投诉、请求与事件案件及其法定期限。
 
-``piguard cases open|list|show|assign|note|reply|close``. ``--format json`` prints the API's shape;
+``piguard cases open|list|show|assign|note|reply|close``; ``piguard cases prohibited-report`` drafts
+the report of what the gateway stopped as prohibited content (CSL-47). ``--format json`` prints the API's shape;
 the first keys (``id, kind, status, received, due, estimated, obligations``) are what operators'
 scripts read. Every change is audited with the local operating-system user as the actor.
 """
@@ -209,3 +210,38 @@ def close(
         case = service.close(session, service.get(session, key), _actor(), note=note_text)
         data = _show(session, case)
     _out(data, fmt)
+
+
+@app.command("prohibited-report")
+def prohibited_report(
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="first day, China date YYYY-MM-DD (default: yesterday) / 起始日期"),
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="last day, inclusive (default: --from) / 结束日期（含）")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (the report in zh and en) or json")] = "text",
+) -> None:
+    """Draft the report to the authority of what the gateway stopped as prohibited content (CSL-47). / 起草网关拦截违法信息情况的报告。
+
+    Per content provider and category: counts, first and last time, port ids, content digests, the
+    measures taken and where the records are kept; kept as a content_report case (audited)."""
+    if fmt not in ("text", "table", "json"):
+        raise validation_error(
+            [FieldError("format", "text or json / text 或 json")],
+            "Invalid --format: text or json.",
+            "--format 无效：须为 text 或 json。",
+        )
+    from piguard.cases import content_reports
+
+    with db.unit_of_work() as session:
+        case = content_reports.prohibited_content_draft_report(
+            session, first=first, last=last, actor=_actor()
+        )
+        data = content_reports.report_dict(case)
+    if fmt == "json":
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _line(data["case"])
+    typer.echo("\n" + str(data["report"]["zh"]) + "\n" + str(data["report"]["en"]))

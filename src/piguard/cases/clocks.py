@@ -42,6 +42,8 @@ RULES: dict[str, ClockRule] = {
     # Remedy at once and report without delay (O24-14.1): no period to count; the incident's own
     # steps carry their timing.
     "incident": ClockRule(None, "calendar_days", ("O24-14.1", "CSL-42.2")),
+    # The report of what the gateway stopped (CSL-47): drafted for a period, no period to count.
+    "content_report": ClockRule(None, "calendar_days", ("CSL-47", "O31-16")),
 }
 
 TRANSFER_PARAMETER = "sms_complaint.reporting_centre_transfer_working_days"

@@ -45,7 +45,7 @@ from piguard.messaging.models import ContentProvider, MessageRecord
 from piguard.messaging.monitor import service as monitor
 from piguard.messaging.records import protect
 from piguard.messaging.registry import service as registry
-from piguard.messaging.review import Severity, review
+from piguard.messaging.review import Finding, ReviewResult, Severity, review
 from piguard.regulations.markers import carries
 
 #: How a case's source reads in the monitor's table (its own, older vocabulary).
@@ -255,6 +255,18 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def prohibited_findings(result: ReviewResult) -> list[Finding]:
+    """The review's findings that make a message prohibited (a prohibited category, an error)."""
+    return [f for f in result.findings if f.code == "prohibited_content" and f.severity is Severity.ERROR]
+
+
+def category_label(finding: Finding, lang: str = "zh") -> str:
+    """The prohibited category's name as the review words it (``诈骗或钓鱼``, ``fraud or phishing``)."""
+    if lang == "zh":
+        return finding.message_zh.split("（", 1)[-1].rstrip("）。")
+    return finding.message_en.split("(", 1)[-1].rstrip(").")
+
+
 @carries("O31-28")
 def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) -> bool:
     """When the complained message clearly holds prohibited content (the gateway's own review finds
@@ -262,9 +274,7 @@ def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) ->
     switch, keep the evidence and draft the report. Returns whether it stopped."""
     content = stored_content(rec)
     result = review(content)
-    prohibited = [
-        f for f in result.findings if f.code == "prohibited_content" and f.severity is Severity.ERROR
-    ]
+    prohibited = prohibited_findings(result)
     if not prohibited or rec.content_provider_id is None:
         return False
     cp = session.get(ContentProvider, rec.content_provider_id)
@@ -313,7 +323,7 @@ def auto_stop(session: Session, case: Case, rec: MessageRecord, actor: Actor) ->
             "already_suspended": already,
         },
     )
-    labels = [f.message_zh.split("（", 1)[-1].rstrip("）。") for f in prohibited]
+    labels = [category_label(f) for f in prohibited]
     report = draft_report(case, rec, cp, labels, digest)
     case.detail = {**(case.detail or {}), "report": report, "stopped_content_provider_id": cp.id}
     service.add_event(
@@ -434,10 +444,12 @@ __all__ = [
     "Checked",
     "answer",
     "auto_stop",
+    "category_label",
     "check_message",
     "content_hash",
     "draft_report",
     "file_complaint",
+    "prohibited_findings",
     "send_reply",
     "stored_content",
 ]

@@ -8,6 +8,9 @@ the operator has loaded the official holiday schedule.
 * **Re-count**: open cases whose due date was an estimate are counted again on the current calendar
   (``service.recount_estimated``); a changed date goes on the timeline. Bounded per round; a case
   whose period still runs past the data stays estimated and unchanged.
+* **Daily report** (``PIGUARD_CASES_CONTENT_REPORT_DAILY=true``): the report to the authority of what
+  the gateway stopped as prohibited content the day before (China date), drafted once per day
+  (``content_reports``, CSL-47); the result then has a ``content_report`` key.
 
 Takes a session and does not commit (the worker's unit of work does).
 """
@@ -99,7 +102,25 @@ def run_once(session: Session, now: datetime | None = None) -> dict[str, Any]:
                 at=now,
             )
             reminded += 1
-    return {"reminded": reminded, "escalated": escalated, "recounted": recounted}
+    out: dict[str, Any] = {"reminded": reminded, "escalated": escalated, "recounted": recounted}
+    if get_cases_settings().content_report_daily:
+        out["content_report"] = daily_content_report(session, now)
+    return out
+
+
+@carries("CSL-47", "O31-16")
+def daily_content_report(session: Session, now: datetime | None = None) -> str | None:
+    """Draft yesterday's (China date) report of prohibited content stopped, unless it exists; the
+    case's reference when drafted now, None when it was already there."""
+    from piguard.cases import content_reports
+
+    now = now or utcnow()
+    p = content_reports.period(now=now)
+    if content_reports.find(session, p) is not None:
+        return None
+    return content_reports.prohibited_content_draft_report(
+        session, first=p.first, last=p.last, actor=JOB, now=now
+    ).ref
 
 
 def run_job(now: datetime | None = None) -> dict[str, Any]:

@@ -35,11 +35,14 @@ from piguard.core.db import Base, UTCDateTime, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 #: Complaints (O24-12; O31-27), the reporting centre's transfers (O31-25, O31-27), end users'
-#: requests (O24-9.2, CSL-43, NPC-8, O24-9.4) and incidents (O24-14).
+#: requests (O24-9.2, CSL-43, NPC-8, O24-9.4), incidents (O24-14) and reports (CSL-47).
 COMPLAINT_KINDS = ("pi_complaint", "sms_complaint", "sms_report_transfer")
 REQUEST_KINDS = ("access", "correction", "deletion", "cancellation")
 INCIDENT_KINDS = ("incident",)
-KINDS = COMPLAINT_KINDS + REQUEST_KINDS + INCIDENT_KINDS
+#: Reports the operator drafts of its own motion: what the gateway stopped as prohibited content in
+#: a period, to the competent authority (CSL-47, O31-16; ``cases.content_reports``).
+REPORT_KINDS = ("content_report",)
+KINDS = COMPLAINT_KINDS + REQUEST_KINDS + INCIDENT_KINDS + REPORT_KINDS
 
 #: open -> in_progress -> (waiting <-> in_progress) -> answered -> closed; rejected ends a case that
 #: is not one (a duplicate, out of scope), with its reasons.

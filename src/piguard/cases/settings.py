@@ -18,6 +18,9 @@ class CasesSettings(BaseSettings):
     notice_sender: str = ""
     #: The signature (without 【】) put before a reply sent by SMS; empty: none added.
     notice_signature: str = ""
+    #: The worker drafts the report of the previous China day's prohibited content stopped at the
+    #: gateway (CSL-47) once that day is over, once per day (``cases.content_reports``).
+    content_report_daily: bool = False
 
 
 @lru_cache(maxsize=1)

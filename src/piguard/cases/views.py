@@ -1,5 +1,6 @@
 """Cases API (``/api/cases``): open a complaint or an incident on its clock, the queue by due date,
-a case with its timeline, assign, note, reply (sent to the complainant), close. Roles from
+a case with its timeline, assign, note, reply (sent to the complainant), close; the drafted report of
+prohibited content the gateway stopped (``/api/cases/prohibited-reports``, CSL-47). Roles from
 identity's permission table (``cases.read``, ``cases.manage``)."""
 
 from __future__ import annotations
@@ -127,6 +128,51 @@ def list_cases(
     # the queue holds no personal information: the subject and the text are on the case, read for
     # a purpose (GET /api/cases/{key})
     return {"cases": [service.queue_dict(c) for c in rows]}
+
+
+class ProhibitedReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    first: str | None = Field(
+        None, alias="from", max_length=32, description="first day, China date YYYY-MM-DD (default: yesterday)"
+    )
+    last: str | None = Field(
+        None, alias="to", max_length=32, description="last day, inclusive (default: from)"
+    )
+
+
+@router.post(
+    "/prohibited-reports",
+    status_code=201,
+    summary="Draft the report to the authority of what the gateway stopped as prohibited content (audited)",
+)
+@carries("CSL-47", "O31-16")
+def draft_prohibited_report(
+    body: ProhibitedReportIn | None = None,
+    principal: Principal = Depends(require_action("cases.manage")),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    from piguard.cases import content_reports
+
+    case = content_reports.prohibited_content_draft_report(
+        session,
+        first=body.first if body else None,
+        last=body.last if body else None,
+        actor=principal.as_actor(),
+    )
+    out = content_reports.report_dict(case)
+    session.commit()
+    return out
+
+
+@router.get("/prohibited-reports", summary="The drafted reports of prohibited content stopped (newest first)")
+def list_prohibited_reports(
+    limit: int = Query(50, ge=1, le=1000),
+    _: Principal = Depends(require_action("cases.read")),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    from piguard.cases import content_reports
+
+    return {"reports": [content_reports.report_dict(c) for c in content_reports.latest(session, limit=limit)]}
 
 
 @router.get("/{key}", summary="One case with its timeline (a purpose-bound read: ?purpose=…)")

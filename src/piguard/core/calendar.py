@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,6 +151,39 @@ def parse_when(text: str, field_name: str = "start") -> date | datetime:
         "The date is not valid.",
         "日期无效。",
     )
+
+
+def parse_local_instant(
+    text: str, field_name: str, *, through_day: bool = False, example: str = "2027-06-30"
+) -> datetime:
+    """An instant typed by a person (CLI option, console form) as an aware UTC ``datetime``.
+
+    People here mean China time: a bare date is that day in Asia/Shanghai, from 00:00 there (or,
+    with ``through_day``, up to the end of it, i.e. 00:00 the next day, for a contract that runs
+    *until* 30 June inclusive); a date-time without an offset is Shanghai time; one with an
+    offset is taken as given. Midnight UTC would be 08:00 in China, cutting eight hours off a day.
+    """
+    raw = (text or "").strip()
+    try:
+        if _DATE_RE.match(raw):
+            day = date.fromisoformat(raw) + (timedelta(days=1) if through_day else timedelta(0))
+            return datetime.combine(day, time(0, 0), tzinfo=SHANGHAI).astimezone(UTC)
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise validation_error(
+            [
+                FieldError(
+                    field_name,
+                    f"an ISO date or date-time (China time unless an offset is given), e.g. {example}"
+                    f" / 须为 ISO 日期或日期时间（未带时区即北京时间），例如 {example}",
+                )
+            ],
+            f"{field_name} is not a date or time: use ISO 8601, e.g. {example} or {example}T09:30+08:00.",
+            f"{field_name} 不是有效的日期或时间：请使用 ISO 8601 格式，如 {example} 或 {example}T09:30+08:00。",
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        at = at.replace(tzinfo=SHANGHAI)
+    return at.astimezone(UTC)
 
 
 def _check_count(value: object, field_name: str) -> int:

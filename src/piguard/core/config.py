@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address recipients and users reach piguard at (https://piguard.example.cn): the one-click
+    # unsubscribe links of commercial e-mail point here. Empty: http://HOST:PORT.
+    public_url: str = Field("", pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$", max_length=200)
     # Failed logins: at most this many per account in the window (then the account waits) …
     login_max_failures: int = 5
     login_failure_window_seconds: int = 900

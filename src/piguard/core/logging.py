@@ -70,7 +70,7 @@ PI_KEYS = frozenset(
 )
 
 
-@carries("O24-10", "CSL-40")
+@carries("O24-10", "CSL-40", "NPC-3")
 def redact(value: str) -> str:
     """Mask every PI-looking span in ``value`` (full-width digits are folded first)."""
     folded = value.translate(_FULLWIDTH_DIGITS)

@@ -25,14 +25,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import accumulate, count
-from operator import add
+from itertools import accumulate, compress, count
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any
 
 import ahocorasick
 import yaml
 
+from piguard import _native
 from piguard.core.hs_cache import compile_cached
 from piguard.discovery import ner as ner_tier
 from piguard.discovery import recognizers as r
@@ -56,6 +57,21 @@ _STRUCT = re.compile(
     rf"|(?<=[{_PLATE_HEADS}])[A-HJ-NP-Za-hj-np-z])"
 )
 _HEADS = frozenset(_PLATE_HEADS)
+_ASCII_DIGITS = "0123456789"
+_NOT_SPACE, _NOT_COLON_SLASH, _NOT_DASH = re.compile(r"[^ ]+"), re.compile(r"[^:/]+"), re.compile(r"[^-]+")
+
+
+def _struct_spans_py(text: str) -> list[int]:
+    """The structural pass's matches as a flat list ``[start, stop, start, stop, ...]``."""
+    out: list[int] = []
+    for m in _STRUCT.finditer(text):
+        out += m.span()
+    return out
+
+
+# the compiled twins of _struct_spans_py and of the folding in Engine.raw
+# (piguard/_native/structscan.c): same results, ~5x faster
+_native_struct = _native.load("structscan")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -75,6 +91,21 @@ _FOLD_MAP = {c: c.translate(FULLWIDTH) for c in _FOLD_CHARS}
 
 def _fold_run(m: re.Match[str]) -> str:
     return m.group().translate(FULLWIDTH)
+
+
+def _fold_py(text: str, folds: list[int]) -> str:
+    """``text`` with the full-width characters at ``folds`` (the dictionary pass reports where they
+    are) folded to ASCII, one character for one."""
+    if not folds:
+        return text
+    parts = []
+    prev = 0
+    for p in folds:
+        parts.append(text[prev:p])
+        parts.append(_FOLD_MAP[text[p]])
+        prev = p + 1
+    parts.append(text[prev:])
+    return "".join(parts)
 
 
 def fold_text(text: str) -> str:
@@ -149,7 +180,7 @@ class Scan:
     (and just after) it examined, so the many context words in a text cost nothing on their own.
     """
 
-    __slots__ = ("_trig", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
+    __slots__ = ("_words_of", "address_end", "bounds", "ends", "engine", "folded", "hits", "text")
 
     def __init__(
         self, engine: Engine, text: str, hits: list[tuple[int, int, int]], folded: str | None = None
@@ -158,10 +189,12 @@ class Scan:
         self.text = text
         self.folded = fold_text(text) if folded is None else folded
         self.hits = hits
-        self.ends = [h[1] for h in hits] if hits else []
-        self._trig: dict[int, list[int]] = {}
+        self.ends = list(map(_END, hits))
+        self._words_of: dict[int, frozenset[int]] | None = None  # the plan's trigger words per recogniser
         self.address_end = -1
-        self.bounds: list[int] | None = None  # record starts when several texts are scanned as one
+        # record starts when several texts are scanned as one: a list, or detect_batch's
+        # ``(offsets, lo, hi, base)``: the records start at offsets[lo:hi] - base
+        self.bounds: list[int] | tuple[list[int], int, int, int] | None = None
 
     def record_end(self, pos: int) -> int:
         """End of the record holding ``pos`` (the whole text unless ``detect_batch`` joined several):
@@ -169,6 +202,10 @@ class Scan:
         b = self.bounds
         if not b:
             return len(self.text)
+        if isinstance(b, tuple):  # (offsets, lo, hi, base) from detect_batch: no list per chunk
+            offsets, lo, hi, base = b
+            k = bisect_right(offsets, pos + base, lo, hi)
+            return offsets[k] - base - 1 if k < hi else len(self.text)
         k = bisect_right(b, pos)
         return b[k] - 1 if k < len(b) else len(self.text)
 
@@ -239,11 +276,24 @@ class Scan:
         return bool(self.hits) and self._nearest(self.engine._ctx_of, "address", start, start - 8) >= 0
 
     def anchor_positions(self, rec: r.Recognizer) -> list[int]:
-        return self._trig.get(self.engine.index[id(rec)], [])
+        """Starts of the hits of ``rec``'s trigger words, in hit order (by end), when ``rec`` is
+        active in this scan's plan."""
+        words_of = self._words_of
+        if words_of is None:
+            return []
+        wids = words_of.get(self.engine.index[id(rec)])
+        if not wids:
+            return []
+        hits = self.hits
+        return list(compress(map(_START, hits), map(wids.__contains__, map(_WID, hits))))
 
 
-def _end(h: tuple[int, int, int]) -> int:
-    return h[1]
+# hits sorted by end, then start: the order Hyperscan delivers matches ending at the same place in
+# differs between its UTF-16 and UTF-32 databases, the findings must not
+_END_START = itemgetter(1, 0)
+_END = itemgetter(1)
+_WID = itemgetter(2)
+_START = itemgetter(0)
 
 
 class _Dictionary:
@@ -259,23 +309,38 @@ class _Dictionary:
         self.lengths = [len(w) for w in words]
         self.backend = "pyahocorasick"
         self._local = threading.local()
-        self._hs: Any = None
+        self._lock = threading.Lock()
+        self._hs: Any = None  # the UTF-32 database: texts with characters beyond the BMP (emoji)
+        self._hs16: Any = None  # the UTF-16 database: every other text (half the bytes to read)
         self._hs_ascii: Any = None
+        self._ok = False
         try:
             import hyperscan
 
             self._hs_mod = hyperscan
-            self._hs = self._compile([w.encode("utf-32-le") for w in words])
+            if all(len(w.encode("utf-16-le")) == 2 * len(w) for w in words):
+                self._hs16 = self._compile([w.encode("utf-16-le") for w in words])
+            else:  # pragma: no cover - a word beyond the BMP: every text goes through UTF-32
+                self._hs = self._compile([w.encode("utf-32-le") for w in words])
             ascii_ids = [i for i, w in enumerate(words) if w.isascii()]
             self._hs_ascii = self._compile([words[i].encode("ascii") for i in ascii_ids], ascii_ids)
+            self._ok = True
             self.backend = "hyperscan"
         except ImportError:  # pragma: no cover - hyperscan wheels exist for x86-64 and arm64 Linux
-            self._hs = None
-        if self._hs is None and words:  # pragma: no cover
+            pass
+        if not self._ok and words:  # pragma: no cover
             self._ac = ahocorasick.Automaton()
             for i, w in enumerate(words):
                 self._ac.add_word(w, i)
             self._ac.make_automaton()
+
+    def _db32(self) -> Any:
+        """The UTF-32 database, compiled (or loaded from the cache) the first time a text needs it."""
+        if self._hs is None:
+            with self._lock:
+                if self._hs is None:
+                    self._hs = self._compile([w.encode("utf-32-le") for w in self.words])
+        return self._hs
 
     def _compile(self, patterns: list[bytes], ids: list[int] | None = None) -> Any:
         if not patterns:
@@ -303,7 +368,7 @@ class _Dictionary:
         if not self.words:
             return [], []
         fold_from = self.fold_from
-        if self._hs is None:  # pragma: no cover
+        if not self._ok:  # pragma: no cover
             found = [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
             return [h for h in found if h[2] < fold_from], [h[0] for h in found if h[2] >= fold_from]
         if text.isascii():
@@ -311,11 +376,14 @@ class _Dictionary:
             if db is None:
                 return [], []
         else:
-            db, data, width = (
-                self._hs,
-                text.encode("utf-32-le", "surrogatepass"),
-                4,
-            )  # lone surrogates: 4 bytes still
+            # UTF-16 when every character is in the BMP (two bytes each: a byte offset divided by
+            # two is a character offset), else UTF-32 (four bytes each); lone surrogates take the
+            # same room as other characters in both
+            data = text.encode("utf-16-le", "surrogatepass") if self._hs16 is not None else b""
+            if len(data) == 2 * len(text):
+                db, width = self._hs16, 2
+            else:
+                db, data, width = self._db32(), text.encode("utf-32-le", "surrogatepass"), 4
         scratches = getattr(self._local, "scratch", None)
         if scratches is None:
             scratches = self._local.scratch = {}
@@ -327,16 +395,25 @@ class _Dictionary:
         append, fold_append = hits.append, folds.append
         lengths = self.lengths
 
+        # a match that ends inside a character (a byte pattern found across two) is no word
+        shift, misaligned = (1, 1) if width == 2 else (2, 3)
         if width == 1:
 
             def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
                 append((to - lengths[i], to, i))
 
+        elif fold_from >= len(lengths):  # no full-width characters among the words (the kernel folds)
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                if not to & misaligned:
+                    to >>= shift
+                    append((to - lengths[i], to, i))
+
         else:
 
             def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-                if not to & 3:
-                    to >>= 2
+                if not to & misaligned:
+                    to >>= shift
                     if i < fold_from:
                         append((to - lengths[i], to, i))
                     else:
@@ -344,7 +421,7 @@ class _Dictionary:
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
         if len(hits) > 1:
-            hits.sort(key=_end)  # delivered in end order already; a sort of sorted data is cheap
+            hits.sort(key=_END_START)  # delivered in end order already: a sort of sorted data is cheap
         if len(folds) > 1:
             folds.sort()
         return hits, folds
@@ -353,12 +430,24 @@ class _Dictionary:
 class Engine:
     """Built once from a :class:`Registry`; ``detect`` is thread-safe (no shared mutable state)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, native: bool | None = None) -> None:
+        """``native``: use the compiled kernels (piguard/_native/structscan.c); ``None`` where they
+        are built and not turned off (``PIGUARD_PURE_PYTHON=1``), ``False`` for the Python
+        originals (the tests compare both). Same findings either way."""
         self.registry = registry
         self.min_confidence = registry.min_confidence
         self.window = registry.context_window
         self.recognizers = registry.recognizers
         self.index = {id(rec): i for i, rec in enumerate(self.recognizers)}
+        kernel = _native_struct if native is not False else None
+        if native and kernel is None:
+            raise RuntimeError(
+                "the structscan kernel is not built here (uv sync --reinstall-package piguard)"
+            )
+        self.native = kernel is not None
+        self._struct = kernel.struct_spans if kernel is not None else _struct_spans_py
+        self._fold_kernel = kernel.fold if kernel is not None else None
+        self._fold_table = ""
         self._automaton = self._build_automaton()
 
     def _build_automaton(self) -> Any:
@@ -379,6 +468,15 @@ class Engine:
         self._trig_of = [tuple(dict.fromkeys(k for kind, k in roles[w] if kind == "t")) for w in self._words]
         fold_from = len(self._words)
         extra = [c for c in _FOLD_CHARS if c not in roles]
+        if self._fold_kernel is not None:
+            # the kernel folds the text itself: the dictionary pass need not report where the
+            # full-width characters are (the ideographic space alone gave thousands of byte matches
+            # across two characters, each a Python callback)
+            table = [chr(c) for c in range(0x10000)]
+            for c in extra:
+                table[ord(c)] = _FOLD_MAP[c]
+            self._fold_table = "".join(table)
+            return _Dictionary(list(self._words))
         self._ctx_of += [frozenset()] * len(extra)
         self._neg_of += [frozenset()] * len(extra)
         self._trig_of += [()] * len(extra)
@@ -411,6 +509,18 @@ class Engine:
                 plan[rec.anchor].append(rec)
         plan["by_len"] = dict(by_len)
         plan["output"] = categories
+        # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
+        # its anchor call (None for post recognisers, which read the trigger positions themselves)
+        kw = plan["keyword"]
+        plan["trig"] = [tuple(k for k in keys if k in kw) for keys in self._trig_of]
+        words_of: dict[int, set[int]] = defaultdict(set)
+        for wid, keys in enumerate(plan["trig"]):
+            for k in keys:
+                words_of[k].add(wid)
+        plan["words_of"] = {k: frozenset(v) for k, v in words_of.items()}
+        plan["call"] = [
+            (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
+        ]
         return plan
 
     @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
@@ -436,44 +546,32 @@ class Engine:
         return [Finding(s, e, c, round(min(x, 1.0), 3)) for s, e, c, x in found]
 
     def raw(
-        self, text: str, plan: dict[str, Any], threshold: float, bounds: list[int] | None = None
+        self,
+        text: str,
+        plan: dict[str, Any],
+        threshold: float,
+        bounds: list[int] | tuple[list[int], int, int, int] | None = None,
     ) -> list[tuple[int, int, str, float]]:
         """The findings as plain tuples ``(start, end, category, confidence)``, sorted by start."""
         hits, folds = self._automaton.scan(text)
-        if folds:
-            parts = []
-            prev = 0
-            for p in folds:
-                parts.append(text[prev:p])
-                parts.append(_FOLD_MAP[text[p]])
-                prev = p + 1
-            parts.append(text[prev:])
-            folded = "".join(parts)
+        if self._fold_kernel is not None:
+            folded = self._fold_kernel(text, self._fold_table)
         else:
-            folded = text
+            folded = _fold_py(text, folds)
         scan = Scan(self, text, hits, folded)
         scan.bounds = bounds
         cands: list[tuple[int, int, str, float]] = []
-        anchors: list[tuple[int, int, int, str]] = []
-        keyword_recs = plan["keyword"]
-        if hits and keyword_recs:
-            trig_of, words = self._trig_of, self._words
-            trig = scan._trig
-            for start, end, wid in hits:
-                recs = trig_of[wid]
-                if recs:
-                    for key in recs:
-                        if key in keyword_recs:
-                            anchors.append((start, end, key, words[wid]))
-                            lst = trig.get(key)
-                            if lst is None:
-                                trig[key] = [start]
-                            else:
-                                lst.append(start)
+        # the hits of trigger words, in text order (by start, then end: one word per span), each
+        # to hand to its recognisers in registry order (C-level filter, no tuple per anchor)
+        anchors: list[tuple[int, int, int]] = []
+        if hits and plan["keyword"]:
+            trig_of = plan["trig"]
+            scan._words_of = plan["words_of"]
+            anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
-        for m in _STRUCT.finditer(folded):
-            start, stop = m.span()
+        spans = iter(self._struct(folded))
+        for start, stop in zip(spans, spans, strict=True):
             ch = folded[start]
             if ch == "@":
                 if at:
@@ -485,15 +583,17 @@ class Engine:
                 if plate:
                     self._run_anchor(scan, plate, start, cands)
             elif stop - start >= 5:
-                self._cluster(scan, start, m.group(), by_len, dotted, cands)
+                self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
         if anchors:
             anchors.sort()
-            recs = self.recognizers
-            for start, end, i, word in anchors:
-                rec = recs[i]
-                if rec.anchor == "keyword":
-                    for s, e, c in rec.on_anchor(scan, end, start, word):
-                        cands.append((s, e, rec.category, c))
+            calls, trig_of, words = plan["call"], plan["trig"], self._words
+            for start, end, wid in anchors:
+                for i in trig_of[wid]:
+                    call = calls[i]
+                    if call is not None:
+                        on_anchor, category = call
+                        for s, e, c in on_anchor(scan, end, start, words[wid]):
+                            cands.append((s, e, category, c))
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]
@@ -523,7 +623,7 @@ class Engine:
         if " " not in folded:
             self._token(scan, start, folded, by_len, dotted, out)
             return
-        parts = [(start + m.start(), m.group()) for m in re.finditer(r"[^ ]+", folded)]
+        parts = [(start + m.start(), m.group()) for m in _NOT_SPACE.finditer(folded)]
         plain = [p[1].lstrip("+").replace("-", "").rstrip("Xx").isdigit() for p in parts]
         i, k = 0, len(parts)
         while i < k:
@@ -536,7 +636,7 @@ class Engine:
                     s0 = parts[i][0]
                     e0 = parts[jj - 1][0] + len(parts[jj - 1][1])
                     tok = folded[s0 - start : e0 - start]
-                    if sum(c.isdigit() for c in tok) > 23:
+                    if sum(map(str.isdigit, tok)) > 23:
                         continue
                     if self._token(scan, s0, tok, by_len, dotted, out):
                         i, done = jj, True
@@ -564,13 +664,13 @@ class Engine:
             return hit
         if ":" in tok or "/" in tok:
             hit = False
-            for m in re.finditer(r"[^:/]+", tok):
+            for m in _NOT_COLON_SLASH.finditer(tok):
                 if m.end() - m.start() >= 5:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
             return hit
         digits = tok
         if not tok.isdigit():
-            digits = "".join(c for c in tok if "0" <= c <= "9")
+            digits = "".join(filter(_ASCII_DIGITS.__contains__, tok))
         recs = by_len.get(len(digits))
         hit = False
         if recs:
@@ -580,7 +680,7 @@ class Engine:
                     out.append((c[0], c[1], rec.category, scan.score(rec, c[0], c[1], c[2])))
                     hit = True
         if not hit and "-" in tok.strip("-"):
-            for m in re.finditer(r"[^-]+", tok):
+            for m in _NOT_DASH.finditer(tok):
                 if m.end() - m.start() >= 5 and m.group() != tok:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
         return hit
@@ -707,7 +807,7 @@ def _detect_batch(
         j = max(i + 1, bisect_right(offsets, offsets[i] + chunk_chars) - 1)
         j = min(j, n)
         base = offsets[i]
-        bounds = [o - base for o in offsets[i + 1 : j]]  # where each later text of the chunk starts
+        bounds = (offsets, i + 1, j, base)  # where each later text of the chunk starts
         for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold, bounds):
             k = bisect_right(offsets, s + base, i, j) - 1
             start = offsets[k]

@@ -866,6 +866,9 @@ class NameRecognizer(Recognizer):
             i += 1
         if i >= len(text):
             return ()
+        c0 = text[i]
+        if c0 not in ASCII_LETTERS and c0 not in single and text[i : i + 2] not in compound:
+            return ()  # the cheap rejection first: no surname (nor a Latin name) where a name starts
         explicit = any(c in ":：=" for c in text[pos:i])
         if explicit and text[i] in ASCII_LETTERS and trigger not in self.weak:
             m = _EN_NAME.match(text, i)  # "姓名":"Xie Yang"
@@ -1105,6 +1108,29 @@ _ADDR_STOP = re.compile(
 _ADDR_MARK = re.compile(
     r"(?:\d+|[一二三四五六七八九十百零]+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
 )
+# every match of _ADDR_MARK holds one of these characters: a text without one has no address
+# word, which one character-class search tells at C speed (the alternation above costs ~4 us per
+# search, and most division names in running text have no address word after them)
+_ADDR_MARK_CHAR = re.compile(r"[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+
+
+def _body_to_mark_char() -> re.Pattern[str]:
+    """Body characters (_ADDR_BODY's class) other than address characters, then one address
+    character: matched at a body's start, it finds the first address character in the body."""
+    marks = sorted(ord(c) for c in "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡")
+    ranges, lo = [], 0x4E00
+    for m in marks:  # the CJK block with the address characters cut out
+        if lo < m:
+            ranges.append(f"\\u{lo:04x}-\\u{m - 1:04x}")
+        lo = m + 1
+    ranges.append(f"\\u{lo:04x}-\\u9fff")
+    other = "A-Za-z0-9０-９\\-－#()（）·"
+    return re.compile(f"[{''.join(ranges)}{other}]*[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+
+
+_BODY_TO_MARK_CHAR = _body_to_mark_char()
+# what can come before that character in a match, besides decimal digits (\\d: str.isdecimal)
+_MARK_PREFIX = frozenset("一二三四五六七八九十百零ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _STREET = re.compile(r"路|街|巷|胡同|大道|弄|道")
 # how deep in an address each kind of address word sits: once a number is reached, an address goes
 # deeper (number, estate, building, unit, floor, room) and ends where a word is no deeper than the
@@ -1125,6 +1151,7 @@ _RANK_SUFFIX = (
 _RANK_WORD = {"镇": 1, "村": 2, "街道": 1, "路": 3, "街": 3, "巷": 3, "胡同": 3, "大道": 3}
 
 
+@lru_cache(maxsize=4096)  # address words repeat (路, 小区, 1号楼): the suffix walk once per word
 def _addr_rank(word: str) -> int:
     for suffix, rank in _RANK_SUFFIX:
         if word.endswith(suffix) and len(word) > len(suffix):
@@ -1193,6 +1220,11 @@ class AddressRecognizer(Recognizer):
             start, context = i, True
         else:
             start, context = kw_start, False  # division-name context looked up only when needed
+        # cheap rejection first: no address character in the body, where the search for the first
+        # address word below would find none (one match up to the first such character)
+        key = _BODY_TO_MARK_CHAR.match(text, start, start + 48)
+        if key is None:
+            return ()
         body = _ADDR_BODY.match(text, start)
         if not body:
             return ()
@@ -1202,7 +1234,12 @@ class AddressRecognizer(Recognizer):
             tail_end = stop.start()
         # cheap rejection first (most division names in running text are no address): the first
         # address word must start within 16 characters
-        first = _ADDR_MARK.search(text, start, tail_end)
+        # the first address word starts no earlier than the run of digits, numerals and letters
+        # just before the first address character (a match is such a run, then that character)
+        k = key.end() - 1
+        while k > start and (text[k - 1] in _MARK_PREFIX or text[k - 1].isdecimal()):
+            k -= 1
+        first = _ADDR_MARK.search(text, k, tail_end)
         if first is None:
             return ()
         if first.start() - start > 16:
@@ -1419,8 +1456,10 @@ class LocationTimeRecognizer(Recognizer):
     def on_post(self, scan: Scan, found: list[tuple[int, int, str, float]]) -> Iterable[Cand]:
         text = scan.text
         places = [(s, e) for s, e, c, _ in found if c in self.LOCATION_CATEGORIES]
+        if not places:
+            return
         words = scan.anchor_positions(self)
-        if not places or not words:
+        if not words:
             return
         seen: set[int] = set()
         for s, e in places:

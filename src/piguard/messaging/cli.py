@@ -153,6 +153,11 @@ SMS_COMMANDS: list[LazyEntry] = [
         "SGIP accounts of content providers (Login Name and Password). 内容提供者的 SGIP 账号。",
     ),
     (
+        "mail-relay",
+        "piguard.messaging.mail.cli:mail_relay_command",
+        "Hand the outbox's e-mail to an SMTP mail relay, with the one-click unsubscribe headers on commercial mail (NPC-7); one JSON line per round. 经 SMTP 中继发送发件箱中的电子邮件。",
+    ),
+    (
         "callback",
         "piguard.messaging.callbacks.cli:callback_app",
         "Receipts and replies pushed to content providers (HMAC-signed), or kept to poll. 回执与上行推送。",

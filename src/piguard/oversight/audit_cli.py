@@ -11,7 +11,7 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from piguard.audit import anchor, service
 from piguard.audit.schemas import AuditEntryOut
 from piguard.audit.service import Actor
+from piguard.core import calendar
 from piguard.core.db import unit_of_work
-from piguard.core.errors import FieldError, PiguardError
+from piguard.core.errors import PiguardError
 from piguard.regulations.markers import carries
 
 app = typer.Typer(
@@ -51,21 +52,10 @@ def _terminal() -> str | None:
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
-    """ISO 8601 date or date-time; without an offset it is taken as UTC."""
+    """ISO 8601 date or date-time; without an offset it is China time (a date: 00:00 there)."""
     if value is None or value == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise PiguardError(
-            "validation_error",
-            f"{option} is not a date or time: use ISO 8601, e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00.",
-            f"{option} 不是有效的日期或时间：请使用 ISO 8601 格式，如 2024-05-01 或 2024-05-01T08:00:00+08:00。",
-            fields=[FieldError(option, "not an ISO 8601 date or time / 不是 ISO 8601 日期或时间")],
-            http_status=422,
-            exit_code=2,
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return calendar.parse_local_instant(value, option, example="2024-05-01")
 
 
 @contextmanager
@@ -162,10 +152,10 @@ def search(
     subject: str | None = typer.Option(None, "--subject", help="Subject ref (user id or pseudonymous id)."),
     action: str | None = typer.Option(None, "--action", help="Action prefix, e.g. 'pi' or 'auth.login'."),
     since: str | None = typer.Option(
-        None, "--since", help="From (inclusive), ISO 8601; UTC unless an offset is given."
+        None, "--since", help="From (inclusive), ISO 8601; China time unless an offset is given."
     ),
     until: str | None = typer.Option(
-        None, "--until", help="Until (exclusive), ISO 8601; UTC unless an offset is given."
+        None, "--until", help="Until (exclusive), ISO 8601; China time unless an offset is given."
     ),
     outcome: str | None = typer.Option(None, "--outcome", help="ok, refused, held or failed"),
     limit: int = typer.Option(100, "--limit", help="At most this many entries (1-1000)."),

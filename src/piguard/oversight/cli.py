@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -16,9 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from piguard.audit.service import Actor
-from piguard.core import db
+from piguard.core import calendar, db
 from piguard.core.calendar import to_local_date
-from piguard.core.errors import invalid_field
 from piguard.oversight import agents as agents_service
 from piguard.oversight import service
 from piguard.oversight import training as training_service
@@ -46,16 +45,11 @@ def _actor() -> Actor:
     return Actor.system(f"cli:{user}"[:100])
 
 
-def _when(name: str, raw: str | None) -> datetime | None:
+def _when(name: str, raw: str | None, *, through_day: bool = False) -> datetime | None:
+    """A date or time typed here, in China time (a contract end date runs through that day)."""
     if raw is None:
         return None
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise invalid_field(
-            name, "an ISO date or time, e.g. 2027-06-30", "须为 ISO 日期或时间，例如 2027-06-30"
-        ) from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return calendar.parse_local_instant(raw, name, through_day=through_day)
 
 
 def _flat(values: list[str] | None) -> list[str]:
@@ -90,7 +84,7 @@ def agents_add(
             name=name,
             contract_no=contract,
             contract_start=_when("start", start),  # type: ignore[arg-type]
-            contract_end=_when("end", end),  # type: ignore[arg-type]
+            contract_end=_when("end", end, through_day=True),  # type: ignore[arg-type]
             scope_categories=_flat(category),
             scope_purposes=_flat(purpose),
             scope_systems=_flat(system),
@@ -143,7 +137,7 @@ def agents_update(
         firm = agents_service.update_firm(
             session,
             code,
-            contract_end=_when("end", end),
+            contract_end=_when("end", end, through_day=True),
             status=status,
             scope_categories=_flat(category) if category is not None else None,
             scope_purposes=_flat(purpose) if purpose is not None else None,

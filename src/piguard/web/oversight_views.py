@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from piguard.core import calendar
 from piguard.core.deps import db_session
-from piguard.core.errors import PiguardError, invalid_field
+from piguard.core.errors import PiguardError
 from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
 from piguard.oversight import agents, service, training
@@ -25,12 +26,9 @@ def _can_manage(principal: Principal, session: Session) -> bool:
     return decide_access(principal, "oversight.manage", context={"session": session}).allowed
 
 
-def _date(name: str, raw: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise invalid_field(name, "an ISO date, e.g. 2027-06-30", "须为 ISO 日期，例如 2027-06-30") from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def _date(name: str, raw: str, *, through_day: bool = False) -> datetime:
+    """A date typed into the console, in China time (a contract end date runs through that day)."""
+    return calendar.parse_local_instant(raw, name, through_day=through_day)
 
 
 def _split(raw: str) -> list[str]:
@@ -92,7 +90,7 @@ def agents_add(
             name=name,
             contract_no=contract_no,
             contract_start=_date("contract_start", contract_start),
-            contract_end=_date("contract_end", contract_end),
+            contract_end=_date("contract_end", contract_end, through_day=True),
             scope_categories=_split(categories),
             scope_purposes=_split(purposes),
             scope_systems=_split(systems),

@@ -28,6 +28,7 @@ from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.identity.principal import Principal
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.gateway.decision import (
+    COMMERCIAL,
     CampaignView,
     ConsentView,
     Evaluation,
@@ -43,6 +44,7 @@ from piguard.messaging.records import service as records
 from piguard.messaging.registry.service import PortView, RegistrySnapshot, actor_of, snapshot
 from piguard.messaging.review import default_reviewer
 from piguard.messaging.settings import get_messaging_settings
+from piguard.messaging.subscriptions.links import mail_unsubscribe_headers
 from piguard.regulations.markers import carries
 
 _CHUNK = 2000
@@ -65,6 +67,9 @@ class GatewayResult:
     #: the same ``client_ref`` was submitted before (within the idempotency window): this is the
     #: first submission's result, and nothing new was written or sent
     duplicate: bool = False
+    #: an allowed commercial e-mail: the headers its mail relay must add (RFC 8058 one-click
+    #: unsubscribe, NPC-7), see :mod:`piguard.messaging.subscriptions.unsubscribe`
+    mail_headers: dict[str, str] | None = None
 
     @property
     def obligations(self) -> tuple[str, ...]:
@@ -88,6 +93,8 @@ class GatewayResult:
                 "reasons": [r.to_dict() for r in self.reasons],
             }
         )
+        if self.mail_headers is not None:
+            out["mail_headers"] = self.mail_headers
         return out
 
 
@@ -452,10 +459,20 @@ def _submit(
             status,
             ev.cp.code if ev.cp else None,
             ev.emergency,
+            mail_headers=_mail_headers(p, ev) if p.request.channel == "email" else None,
         )
     for i, first in repeats.items():
         results[i] = replace(results[first], index=i, duplicate=True, client_ref=results[first].client_ref)
     return [results[i] for i in range(len(requests))]
+
+
+def _mail_headers(p: Prepared, ev: Any) -> dict[str, str] | None:
+    """The one-click unsubscribe headers of an allowed commercial e-mail (NPC-7), else ``None``."""
+    if ev.kind != COMMERCIAL or ev.decision.outcome is not Outcome.ALLOW or ev.cp is None:
+        return None
+    return mail_unsubscribe_headers(
+        recipient_hash=p.recipient_hash, content_provider_id=ev.cp.id, message_type=p.request.message_type
+    )
 
 
 @carries("O31-11")

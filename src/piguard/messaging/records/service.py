@@ -42,6 +42,7 @@ from piguard.messaging.models import (
     Suppression,
 )
 from piguard.messaging.settings import get_messaging_settings
+from piguard.messaging.subscriptions.links import mail_unsubscribe_headers
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import value
 
@@ -286,6 +287,8 @@ class OutboundMessage:
     text: str
     emergency: bool
     claim: str = ""
+    #: e-mail headers the message must carry (a commercial e-mail's one-click unsubscribe, NPC-7)
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 #: outcomes of one attempt: the peer accepted it, refused it for good, or refused it for now
@@ -307,7 +310,8 @@ class SendOutcome:
 class Transport(Protocol):
     """Hands messages to an SMS centre or mail relay. ``send`` returns, per message, the transport's
     id (accepted), None (refused by the peer for good) or a :class:`SendOutcome` (e.g. ``retry``).
-    The SMPP client implements this."""
+    The SMPP client implements this. ``channels``: what it carries (an SMS centre ``("sms",)``, a
+    mail relay ``("email",)``): it is only handed rows of those channels (:func:`transport_channels`)."""
 
     name: str
 
@@ -318,6 +322,7 @@ class LoopbackTransport:
     """Accepts everything (demo, tests): the message counts as sent; delivery reports come later."""
 
     name = "loopback"
+    channels = addresses.CHANNELS
 
     def __init__(self) -> None:
         self.sent: list[OutboundMessage] = []
@@ -325,6 +330,12 @@ class LoopbackTransport:
     def send(self, messages: Sequence[OutboundMessage]) -> list[str | None]:
         self.sent.extend(messages)
         return [f"loop-{m.ref[:12]}" for m in messages]
+
+
+def transport_channels(transport: object) -> tuple[str, ...]:
+    """The channels a transport carries: its ``channels``, or SMS only (a transport that does not
+    say is an SMS centre's; an e-mail address must never reach one as a destination number)."""
+    return tuple(getattr(transport, "channels", None) or ("sms",))
 
 
 #: Outbox and record statuses only move forward: queued < sending < sent < delivered | failed.
@@ -345,6 +356,7 @@ def claim_outbox(
     now: datetime | None = None,
     lease_seconds: int | None = None,
     routes: Sequence[str | None] | None = None,
+    channels: Sequence[str] = ("sms",),
 ) -> str | None:
     """Claim up to ``limit`` queued rows (emergency lane first, O31-17), and rows whose earlier claim
     expired, for one dispatcher: ``sending`` with a fresh claim token and lease. Returns the token
@@ -352,7 +364,8 @@ def claim_outbox(
     dispatcher never takes them: on PostgreSQL the pick skips rows another dispatcher is claiming
     (``FOR UPDATE SKIP LOCKED``); on both backends the claiming ``UPDATE`` repeats the condition, so
     a row claimed meanwhile is left alone. ``routes``: only rows of these carriers (``None`` in it:
-    rows with no carrier), for a link that carries only them (``messaging.routing``)."""
+    rows with no carrier), for a link that carries only them (``messaging.routing``). ``channels``:
+    only rows of these channels (an SMS centre's link never takes an e-mail)."""
     now = now or utcnow()
     lease = lease_seconds or get_messaging_settings().sms_outbox_lease_seconds
     claimable = or_(
@@ -362,6 +375,8 @@ def claim_outbox(
         ),
         and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
+    if set(channels) != set(addresses.CHANNELS):
+        claimable = and_(claimable, OutboxMessage.channel.in_(list(channels)))
     if routes is not None:
         named = [r for r in routes if r is not None]
         on_route = [OutboxMessage.route.in_(named)] if named else []
@@ -415,7 +430,10 @@ def drain_outbox(
     meanwhile (``delivered``/``failed``) is not overwritten by ``sent``. A dispatcher that dies
     between the claim and the result leaves rows ``sending`` until the lease runs out; the next
     dispatcher sends them again (at least once)."""
-    token = claim_outbox(session, limit=limit, now=now, lease_seconds=lease_seconds, routes=routes)
+    channels = transport_channels(transport)
+    token = claim_outbox(
+        session, limit=limit, now=now, lease_seconds=lease_seconds, routes=routes, channels=channels
+    )
     session.commit()
     if token is None:
         return 0
@@ -436,7 +454,8 @@ def drain_outbox_rounds(
     results of one round and the claim of the next are committed together, one write transaction
     per round instead of two (on SQLite every write waits for the one lock). Same guarantees: a claim
     is committed before its rows go to the transport, results are guarded by the claim token."""
-    token = claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes)
+    channels = transport_channels(transport)
+    token = claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes, channels=channels)
     session.commit()
     sent = 0
     for n in range(max_rounds):
@@ -447,7 +466,7 @@ def drain_outbox_rounds(
         # the next claim rides on this commit, unless this was the last round or the transport
         # accepted nothing (a link down: the next attempt waits for the caller's next call)
         token = (
-            claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes)
+            claim_outbox(session, limit=limit, lease_seconds=lease_seconds, routes=routes, channels=channels)
             if ok and n + 1 < max_rounds
             else None
         )
@@ -473,8 +492,11 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
         .where(OutboxMessage.claim == token)
         .order_by(OutboxMessage.priority, OutboxMessage.id)
     ).all()
+    mail = _mail_headers(session, [ref for ref, ch, *_ in rows if ch == "email"])
     msgs = [
-        OutboundMessage(ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY, token)
+        OutboundMessage(
+            ref, ch, snd, crypto.decrypt(enc), content, prio == EMERGENCY_PRIORITY, token, mail.get(ref, ())
+        )
         for ref, ch, snd, enc, content, prio in rows
     ]
     # end the read transaction: a transport that settles as it goes writes from its own connection
@@ -483,6 +505,29 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
     outcomes = [_as_outcome(m.ref, r) for m, r in zip(msgs, results, strict=True)]
     settle_outbox(session, token, outcomes)
     return sum(o.status == "sent" for o in outcomes)
+
+
+@carries("NPC-7", "O31-20")
+def _mail_headers(session: Session, refs: list[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The one-click unsubscribe headers of the commercial e-mails among ``refs`` (from their records:
+    the recipient's keyed hash, the content provider and the type the link names)."""
+    if not refs:
+        return {}
+    rows = session.execute(
+        select(
+            MessageRecord.ref,
+            MessageRecord.recipient_hash,
+            MessageRecord.content_provider_id,
+            MessageRecord.message_type,
+        ).where(MessageRecord.ref.in_(refs), MessageRecord.kind == "commercial")
+    ).all()
+    return {
+        ref: tuple(
+            mail_unsubscribe_headers(recipient_hash=rh, content_provider_id=cp, message_type=mt).items()
+        )
+        for ref, rh, cp, mt in rows
+        if cp is not None
+    }
 
 
 def _as_outcome(ref: str, result: str | SendOutcome | None) -> SendOutcome:

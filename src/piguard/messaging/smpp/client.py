@@ -477,6 +477,9 @@ class UpstreamTransport:
     lost link are transient: the message goes back to the queue with a back-off; only a permanent
     refusal fails it; a message the centre accepted is recorded sent."""
 
+    #: an SMS centre's link: it is never handed an e-mail (``records.transport_channels``)
+    channels = ("sms",)
+
     def __init__(self, client: Upstream, *, timeout: float = 30.0) -> None:
         self.client = client
         self.timeout = timeout

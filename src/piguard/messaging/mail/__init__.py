@@ -1,0 +1,1 @@
+"""The e-mail transport: allowed commercial and service e-mail from the outbox to a mail relay (SMTP)."""

@@ -1,0 +1,194 @@
+"""The fast tier's speed-ups change no finding: the compiled kernels against their Python originals
+on the same inputs, the batch API against one call per text, and pinned findings on representative
+texts (bench/discovery_same.py compares whole corpora against another revision)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import accumulate
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from piguard import _native
+from piguard.discovery import engine as eng
+from piguard.discovery.engine import Engine, Registry, detect, detect_batch
+from piguard.discovery.synth import generate
+
+pytestmark = pytest.mark.obligation("O24-4", "O24-5")
+
+SMS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "sms" / "zh-sms-10k.tsv"
+STRUCT = _native.load("structscan")
+needs_struct = pytest.mark.skipif(
+    STRUCT is None, reason="structscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+# the characters the structural pass cares about, and a few it must skip
+_ALPHABET = (
+    "0123456789０１２３４５６７８９ -.:/\u3000－．：／XxＸｘ+＋@＠abcdefABCDEFIiOoZz"
+    "京沪粤川宁琼中国手机号码，。\n\t\U0001f600"
+)
+texts = st.text(alphabet=_ALPHABET, max_size=80)
+
+PINNED = {
+    "手机13812345678，身份证11010519491231002X": [(2, 13, "phone_mobile", 1.0), (17, 35, "id_card", 1.0)],
+    "卡号 6222 0212 3456 7890 128 电话010-12345678转99": [
+        (3, 26, "bank_card", 1.0),
+        (29, 44, "phone_landline", 1.0),
+    ],
+    "邮箱 zhang.san@example.com IP 192.168.1.10 v1.2.3.4": [
+        (3, 24, "email", 1.0),
+        (28, 40, "ip_address", 0.95),
+    ],
+    "收件人：王芳 地址：北京市朝阳区建国路88号3单元501室": [(4, 6, "name", 0.9), (10, 29, "address", 0.95)],
+    "京A12345 车牌 +86 139 1234 5678": [(0, 7, "license_plate", 0.95), (11, 28, "phone_mobile", 0.9)],
+    "订单号 202401011234567890 时间 2024-01-01 12:30:00": [],
+    "fe80::1ff:fe23:4567:890a 登录": [(0, 24, "ip_address", 0.95)],
+    "Name: John Smith, 密码：abc12345, 用户名=zhangsan": [
+        (6, 16, "name", 0.85),
+        (21, 29, "password", 0.9),
+        (35, 43, "account", 0.85),
+    ],
+    "胡洋飞您好，您的QQ号 12345678 微信 wxid_abc123": [
+        (0, 3, "name", 0.75),
+        (12, 20, "qq", 0.9),
+        (24, 35, "wechat", 0.85),
+    ],
+    "姓名,手机,出生日期\n张伟,13912345678,1990-01-02\n李娜,13812345679,1985-12-31": [
+        (11, 13, "name", 0.9),
+        (14, 25, "phone_mobile", 1.0),
+        (26, 36, "birth_date", 0.9),
+        (37, 39, "name", 0.9),
+        (40, 51, "phone_mobile", 0.9),
+        (52, 62, "birth_date", 0.9),
+    ],
+    "１３８１２３４５６７８ 全角": [(0, 11, "phone_mobile", 0.9)],
+    "经度116.397128 纬度39.916527 北纬39°54′27″": [(2, 24, "gps", 1.0)],
+}
+
+
+def _tuples(found: list[eng.Finding]) -> list[tuple[int, int, str, float]]:
+    return [(f.start, f.end, f.category, f.confidence) for f in found]
+
+
+@pytest.mark.parametrize("text", list(PINNED))
+def test_pinned_findings(text: str) -> None:
+    assert _tuples(detect(text, ner=False)) == PINNED[text]
+    assert [_tuples(fs) for fs in detect_batch([text, text], ner=False)] == [PINNED[text]] * 2
+
+
+@needs_struct
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_struct_kernel_equals_the_regex(text: str) -> None:
+    assert STRUCT.struct_spans(text) == eng._struct_spans_py(text)
+
+
+@needs_struct
+def test_struct_kernel_bad_input() -> None:
+    with pytest.raises(TypeError):
+        STRUCT.struct_spans(b"13812345678")  # type: ignore[arg-type]
+    assert STRUCT.struct_spans("") == []
+
+
+def _corpus() -> list[str]:
+    out = [d.text for d in generate(300, 7)]
+    if SMS.is_file():
+        lines = SMS.read_text(encoding="utf-8").splitlines()[:2000]
+        out += [ln.split("\t", 1)[1] for ln in lines if "\t" in ln]
+    return out
+
+
+@needs_struct
+def test_pure_python_and_compiled_engines_agree() -> None:
+    corpus = _corpus()
+    fast, pure = eng.default_engine(), _pure()
+    assert fast.native and not pure.native
+    assert [fast.detect(t, ner=False) for t in corpus] == [pure.detect(t, ner=False) for t in corpus]
+    # one long text of many records, as detect_batch scans them
+    joined = "\n".join(corpus)
+    bounds = [k + i for i, k in enumerate(accumulate(map(len, corpus)), start=1)][:-1]
+    assert all(joined[b - 1] == "\n" for b in bounds)
+    for engine in (fast, pure):
+        assert engine._plan(None) is engine._plan(None)
+    got = fast.raw(joined, fast._plan(None), 0.5, bounds)
+    assert got == pure.raw(joined, pure._plan(None), 0.5, bounds)
+    assert len(got) > 300  # the corpus does hold PI
+
+
+@needs_struct
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET + "ＡＺａｚ＠＋－．／\u00a0\u2013\u2014（）：，", max_size=60))
+def test_fold_kernel_equals_the_python_folding(text: str) -> None:
+    fast, pure = eng.default_engine(), _pure()
+    folds = pure._automaton.scan(text)[1]
+    assert fast._fold_kernel is not None
+    folded = fast._fold_kernel(text, fast._fold_table)
+    assert folded == eng._fold_py(text, folds) == eng.fold_text(text)
+    assert len(folded) == len(text)
+
+
+@lru_cache(maxsize=1)
+def _pure() -> Engine:
+    return Engine(Registry.default(), native=False)
+
+
+def test_engine_without_the_kernel_when_asked() -> None:
+    assert not Engine(Registry.default(), native=False).native
+    if STRUCT is None:
+        with pytest.raises(RuntimeError):
+            Engine(Registry.default(), native=True)
+
+
+def test_batch_equals_one_call_per_text() -> None:
+    corpus = _corpus()[:600]
+    assert [_tuples(fs) for fs in detect_batch(corpus, ner=False)] == [
+        _tuples(detect(t, ner=False)) for t in corpus
+    ]
+
+
+def test_utf16_and_utf32_dictionary_passes_agree() -> None:
+    """Texts within the BMP are scanned as UTF-16, others (emoji) as UTF-32: same word hits."""
+    auto = eng.default_engine()._automaton
+    for text in _corpus()[:400]:
+        if text.isascii():
+            continue
+        hits, folds = auto.scan(text)
+        hits32, folds32 = auto.scan(text + "\U0001f600")  # one character beyond the BMP: UTF-32
+        assert (hits, folds) == (hits32, folds32)
+    text = "地址：北京市朝阳区建国路88号😀手机１３８１２３４５６７８"
+    assert _tuples(detect(text, ner=False)) == [(3, 15, "address", 0.95), (18, 29, "phone_mobile", 1.0)]
+
+
+@needs_struct
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "手机13812345678",
+                "１３８１２３４５６７８",
+                "电话010-12345678转99",
+                "\U0001f600",
+                "\ud83d",
+                "\u3000",
+                "\x00",
+                "\n",
+                "身份证11010519491231002X",
+                "京A12345",
+                "fe80::1",
+                "a@b.cn",
+                "＋86 139 1234 5678",
+                "北京市朝阳区建国路88号",
+                "收件人：王芳",
+                "2024-01-01 12:30:00",
+            ]
+        ),
+        max_size=8,
+    ).map("".join)
+)
+def test_compiled_and_python_engines_agree_on_odd_text(text: str) -> None:
+    """Emoji and lone surrogates (UTF-32 and UTF-16 passes), NUL, ideographic spaces, full-width."""
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
