@@ -257,6 +257,21 @@ def test_pinyin_found_is_the_python_listcomp(native_reviewer: Reviewer) -> None:
 
 
 @needs_kernel
+def test_pattern_loop_kernel_equals_the_python_loop(
+    native_reviewer: Reviewer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = native_reviewer.rules
+    normalized = [rules.normalizer.normalize(t) for t in [*REPRESENTATIVE, *_corpus_texts(step=11)]]
+
+    def scans() -> list[tuple[Any, ...]]:
+        return [(r.fired, r.scores, r.hits, r.lazy) for r in map(rules.scan, normalized)]
+
+    compiled = scans()
+    monkeypatch.setattr(rules, "_run_patterns", None)
+    assert scans() == compiled
+
+
+@needs_kernel
 def test_matches_handler_collects_as_the_closure() -> None:
     assert KERNEL is not None
     h = KERNEL.Matches(3)

@@ -1072,6 +1072,114 @@ error:
     return NULL;
 }
 
+/* run_patterns(run, reported, gated, patterns, text, to_bytes, raw): RuleSet.scan's loop over the
+ * patterns to run (the set ``run``, in its iteration order): a pre-filtered pattern Hyperscan did
+ * not report is skipped; a match of ``rx.search(text)`` adds (start, -end, weight, id) to ``raw``
+ * under its group, its span in UTF-8 bytes when ``to_bytes``. ``patterns``: [(group, weight, rx,
+ * id)], ``gated``: [bool], ``reported``: set or None. Returns None (a text that cannot be encoded
+ * raises as the original's encode does). */
+static PyObject *s_search, *s_span;
+
+static PyObject *run_patterns(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyAnySet_Check(args[0]) || !(args[1] == Py_None || PyAnySet_Check(args[1])) ||
+        !PyList_Check(args[2]) || !PyList_Check(args[3]) || !PyUnicode_Check(args[4]) || !PyDict_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError, "run_patterns(run: set, reported: set | None, gated: list, "
+                                         "patterns: list, text: str, to_bytes: bool, raw: dict)");
+        return NULL;
+    }
+    PyObject *run = args[0], *reported = args[1], *gated = args[2], *patterns = args[3];
+    PyObject *text = args[4], *raw = args[6];
+    int to_bytes = PyObject_IsTrue(args[5]);
+    if (to_bytes < 0)
+        return NULL;
+    PyObject *it = PyObject_GetIter(run), *pi_obj;
+    if (it == NULL)
+        return NULL;
+    while ((pi_obj = PyIter_Next(it)) != NULL) {
+        PyObject *m = NULL, *span = NULL;
+        Py_ssize_t pi = PyLong_AsSsize_t(pi_obj);
+        if (pi == -1 && PyErr_Occurred())
+            goto error;
+        if (pi < 0 || pi >= PyList_GET_SIZE(patterns) || pi >= PyList_GET_SIZE(gated)) {
+            PyErr_SetString(PyExc_IndexError, "run_patterns(): pattern index out of range");
+            goto error;
+        }
+        if (reported != Py_None) {
+            int g = PyObject_IsTrue(PyList_GET_ITEM(gated, pi));
+            if (g < 0)
+                goto error;
+            if (g) {
+                int in = PySet_Contains(reported, pi_obj);
+                if (in < 0)
+                    goto error;
+                if (!in) {
+                    Py_DECREF(pi_obj);
+                    continue;
+                }
+            }
+        }
+        PyObject *pat = PyList_GET_ITEM(patterns, pi);
+        if (!PyTuple_Check(pat) || PyTuple_GET_SIZE(pat) != 4) {
+            PyErr_SetString(PyExc_ValueError, "run_patterns(): a pattern is (group, weight, rx, id)");
+            goto error;
+        }
+        m = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pat, 2), s_search, text);
+        if (m == NULL)
+            goto error;
+        if (m != Py_None) {
+            span = PyObject_CallMethodNoArgs(m, s_span);
+            if (span == NULL || !PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
+                if (span != NULL)
+                    PyErr_SetString(PyExc_ValueError, "run_patterns(): a span is two offsets");
+                goto error;
+            }
+            Py_ssize_t a = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+            Py_ssize_t b = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+            if (PyErr_Occurred())
+                goto error;
+            if (to_bytes) {
+                Py_ssize_t ba = 0, bb = 0;
+                int kind = PyUnicode_KIND(text);
+                const void *data = PyUnicode_DATA(text);
+                for (Py_ssize_t i = 0; i < b; i++) {
+                    if (i == a)
+                        ba = bb;
+                    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                    if (c >= 0xD800 && c <= 0xDFFF) { /* not encodable: raise as encode() does */
+                        PyObject *bad = PyUnicode_AsUTF8String(text);
+                        Py_XDECREF(bad);
+                        if (!PyErr_Occurred())
+                            PyErr_SetString(PyExc_UnicodeError, "run_patterns(): a surrogate");
+                        goto error;
+                    }
+                    bb += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+                }
+                if (a == b)
+                    ba = bb;
+                a = ba;
+                b = bb;
+            }
+            if (append_item(raw, PyTuple_GET_ITEM(pat, 0), a, b, PyTuple_GET_ITEM(pat, 1), 0,
+                            PyTuple_GET_ITEM(pat, 3)) < 0)
+                goto error;
+        }
+        Py_XDECREF(span);
+        Py_DECREF(m);
+        Py_DECREF(pi_obj);
+        continue;
+    error:
+        Py_XDECREF(span);
+        Py_XDECREF(m);
+        Py_DECREF(pi_obj);
+        Py_DECREF(it);
+        return NULL;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", (PyCFunction)(void (*)(void))normalize, METH_FASTCALL,
      "Normalizer.normalize for texts of ASCII and CJK letters; None for any other text."},
@@ -1088,6 +1196,8 @@ static PyMethodDef methods[] = {
      "Whether one of the strings occurs in the text."},
     {"pinyin_found", (PyCFunction)(void (*)(void))pinyin_found, METH_FASTCALL,
      "The fired groups' evidence that is a pinyin spelling, in order."},
+    {"run_patterns", (PyCFunction)(void (*)(void))run_patterns, METH_FASTCALL,
+     "RuleSet.scan's loop over the patterns to run."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,
@@ -1107,7 +1217,9 @@ PyMODINIT_FUNC PyInit_sms_review(void) {
         k_articles = PyUnicode_InternFromString("articles");
         k_matches = PyUnicode_InternFromString("matches");
         three = PyLong_FromLong(3);
-        if (!k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
+        s_search = PyUnicode_InternFromString("search");
+        s_span = PyUnicode_InternFromString("span");
+        if (!s_search || !s_span || !k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
             return NULL;
     }
     PyObject *m = PyModule_Create(&module);

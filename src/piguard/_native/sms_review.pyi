@@ -17,6 +17,16 @@ def signal_entries(
 ) -> dict[str, list[dict[str, object]]]: ...
 def contains_any(text: str, terms: tuple[str, ...], /) -> bool: ...
 def pinyin_found(fired: tuple[int, ...], hits: list[list[object]], pinyin: frozenset[str], /) -> list[str]: ...
+def run_patterns(
+    run: set[int],
+    reported: set[int] | None,
+    gated: list[bool],
+    patterns: list[tuple[int, float, object, str]],
+    text: str,
+    to_bytes: bool,
+    raw: dict[int, list[tuple[int, int, float, str]]],
+    /,
+) -> None: ...
 def collect(
     found: list[tuple[int, int]],
     values: list[tuple[object, ...]],

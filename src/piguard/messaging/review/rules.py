@@ -410,6 +410,7 @@ class RuleSet:
         self._collect: Callable[..., Any] = kernel.collect if kernel is not None else collect
         self._consolidate: Callable[..., Any] = kernel.consolidate if kernel is not None else consolidate
         self._utf8_span: Callable[..., Any] | None = kernel.utf8_span if kernel is not None else None
+        self._run_patterns: Callable[..., Any] | None = kernel.run_patterns if kernel is not None else None
 
     # ------------------------------------------------------------------ loading
     def group(self, role: str, name: str) -> TermGroup:
@@ -894,27 +895,30 @@ class RuleSet:
             # a match's character offsets in the subject's unit (monotone, so order and nesting
             # against the keys' spans are kept)
             to_bytes = type(subject) is bytes and len(subject) != len(s)
-            utf8_span = self._utf8_span
-            for pi in run:
-                if reported is not None and gated[pi] and pi not in reported:
-                    continue  # Hyperscan's pre-filter did not report it: it cannot match
-                gi, w, rx, pid = patterns[pi]
-                m = rx.search(s)
-                if m is not None:
-                    a, b = m.span()
-                    if to_bytes:
-                        span = utf8_span(s, a, b) if utf8_span is not None else None
-                        if span is not None:
-                            a, b = span
+            if self._run_patterns is not None:  # the compiled loop, same order and results
+                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw)
+            else:
+                utf8_span = self._utf8_span
+                for pi in run:
+                    if reported is not None and gated[pi] and pi not in reported:
+                        continue  # Hyperscan's pre-filter did not report it: it cannot match
+                    gi, w, rx, pid = patterns[pi]
+                    m = rx.search(s)
+                    if m is not None:
+                        a, b = m.span()
+                        if to_bytes:
+                            span = utf8_span(s, a, b) if utf8_span is not None else None
+                            if span is not None:
+                                a, b = span
+                            else:
+                                a = len(s[:a].encode("utf-8"))
+                                b = a + len(s[m.start() : b].encode("utf-8"))
+                        item = (a, -b, w, pid)
+                        found = raw.get(gi)
+                        if found is None:
+                            raw[gi] = [item]
                         else:
-                            a = len(s[:a].encode("utf-8"))
-                            b = a + len(s[m.start() : b].encode("utf-8"))
-                    item = (a, -b, w, pid)
-                    found = raw.get(gi)
-                    if found is None:
-                        raw[gi] = [item]
-                    else:
-                        found.append(item)
+                            found.append(item)
         if raw:
             self._consolidate(raw, exempt, self._group_names, scores, hits, Hit)
         digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
