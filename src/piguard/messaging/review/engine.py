@@ -21,6 +21,7 @@ from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
+from piguard import _native
 from piguard.core.errors import FieldError, validation_error
 from piguard.core.reasons import Decision, Reason
 from piguard.messaging.review.pi import DEFAULT_PI_CATEGORIES, FALLBACK_CATEGORIES, find_pi, may_hold_pi
@@ -76,7 +77,12 @@ class SignatureRequirement(StrEnum):
     ALL = "all"  # carrier practice: every port message is signed
 
 
-@dataclass(frozen=True, slots=True)
+_NO_DETAIL: Any = object()  # Finding's detail when none is given: a new empty dict
+
+
+# ``__init__`` written out, as ReviewResult's: the generated one of a frozen class sets every field
+# through ``object.__setattr__``, and a fraud message makes several findings
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
     code: str
     articles: tuple[str, ...]
@@ -85,6 +91,23 @@ class Finding:
     severity: Severity = Severity.ERROR
     detail: dict[str, Any] = field(default_factory=dict)
     _reason: Reason | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        code: str,
+        articles: tuple[str, ...],
+        message_en: str,
+        message_zh: str,
+        severity: Severity = Severity.ERROR,
+        detail: dict[str, Any] = _NO_DETAIL,
+    ) -> None:
+        _fset_code(self, code)
+        _fset_articles(self, articles)
+        _fset_message_en(self, message_en)
+        _fset_message_zh(self, message_zh)
+        _fset_severity(self, severity)
+        _fset_detail(self, {} if detail is _NO_DETAIL else detail)
+        _fset_reason(self, None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -105,6 +128,19 @@ class Finding:
             r = Reason(self.code, self.articles, self.message_en, self.message_zh, dict(self.detail))
             object.__setattr__(self, "_reason", r)
         return r
+
+
+_FINDING_SLOTS = ("code", "articles", "message_en", "message_zh", "severity", "detail", "_reason")
+assert tuple(f.name for f in fields(Finding)) == _FINDING_SLOTS, "update Finding.__init__"
+(
+    _fset_code,
+    _fset_articles,
+    _fset_message_en,
+    _fset_message_zh,
+    _fset_severity,
+    _fset_detail,
+    _fset_reason,
+) = (Finding.__dict__[name].__set__ for name in _FINDING_SLOTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +433,8 @@ class Reviewer:
             for i, g in enumerate(r.groups)
             if g.role == "signal" and g.contains
         ]
+        #: the same terms as plain strings, for the compiled containment test
+        self._contains_terms = [tuple(g.contains) for g in r.groups if g.role == "signal" and g.contains]
         self._verdicts = list(r.verdicts.values())
         #: per verdict, its score as data read in one loop (see _verdict_score): (rule, require,
         #: require_all, distinct, distinct_of, ((category, weight, cap), ...) in the weights' order,
@@ -440,6 +478,13 @@ class Reviewer:
                 tuple(rule.weights) if rule is not None else (),
             )
         self._pinyin = frozenset(r.pinyin_keys)
+        kernel = _native.load("sms_review")  # the compiled _verdict_score when built
+        self._score_of: Any = kernel.verdict_score if kernel is not None else self._verdict_score
+        self._split_runs: Any = kernel.split_runs if kernel is not None else None
+        self._sum_categories: Any = kernel.categories if kernel is not None else None
+        self._signal_entries: Any = kernel.signal_entries if kernel is not None else None
+        self._contains_any: Any = kernel.contains_any if kernel is not None else None
+        self._pinyin_found: Any = kernel.pinyin_found if kernel is not None else None
         self._models = list(r.models)
         self._optout_threshold = r.groups[self._optout_idx].threshold if self._optout_idx >= 0 else 0.0
         # a message none of whose groups matched anything: its kind (by whether a model found it
@@ -539,15 +584,18 @@ class Reviewer:
     def _categories(self, text: str, scan: ScanResult, opt_out: bool) -> dict[str, float]:
         """Evidence per signal category (the hot path: floats only): each fired signal adds at
         most its weight. Empty when no signal of the matcher fired."""
-        cats: dict[str, float] = {}
-        scores, signal = scan.scores, self._signal
-        for gi in scan.fired:
-            sig = signal.get(gi)
-            if sig is not None:
-                score = scores[gi]
-                if score > 0:
-                    cat, cap = sig
-                    cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
+        if self._sum_categories is not None:
+            cats: dict[str, float] = self._sum_categories(scan.fired, scan.scores, self._signal)
+        else:
+            cats = {}
+            scores, signal = scan.scores, self._signal
+            for gi in scan.fired:
+                sig = signal.get(gi)
+                if sig is not None:
+                    score = scores[gi]
+                    if score > 0:
+                        cat, cap = sig
+                        cats[cat] = cats.get(cat, 0.0) + (score if score < cap else cap)
         if not cats:
             return cats
         # no scored category can fire without one of its required kinds of evidence: most honest
@@ -564,9 +612,15 @@ class Reviewer:
         else:
             return {}
         normalized = scan.text
-        for cat, cap, _gi, terms in self._contains:
-            if terms.search(normalized) is not None:
-                cats[cat] = cats.get(cat, 0.0) + cap
+        contains_any = self._contains_any
+        if contains_any is not None:
+            for (cat, cap, _gi, _rx), words in zip(self._contains, self._contains_terms, strict=True):
+                if contains_any(normalized, words):
+                    cats[cat] = cats.get(cat, 0.0) + cap
+        else:
+            for cat, cap, _gi, terms in self._contains:
+                if terms.search(normalized) is not None:
+                    cats[cat] = cats.get(cat, 0.0) + cap
         if opt_out:  # registered marketing says how to refuse; phishing rarely does
             cats["optout"] = 1.0
         return cats
@@ -579,7 +633,7 @@ class Reviewer:
         a finding's reasons do not look again)."""
         fired: list[str] = []
         near = False
-        score_of = self._verdict_score
+        score_of = self._score_of
         for plan in self._plans:
             score = score_of(plan, cats)
             if score is None:
@@ -608,28 +662,27 @@ class Reviewer:
         term, characters split by symbols, look-alike letters from another script."""
         out: list[tuple[str, list[str]]] = []
         if self._pinyin:
-            found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
+            if self._pinyin_found is not None:
+                found: list[str] = self._pinyin_found(scan.fired, scan.hits, self._pinyin)
+            else:
+                found = [h.evidence for gi in scan.fired for h in scan.hits[gi] if h.evidence in self._pinyin]
             if found:
                 out.append(("obf.pinyin", found))
-        split = _SPLIT.findall(text) if _SPLIT_SEPARATOR.search(text) is not None else None
+        if self._split_runs is not None:
+            split: list[str] | None = self._split_runs(text)  # the first three, as used below
+        else:
+            split = _SPLIT.findall(text) if _SPLIT_SEPARATOR.search(text) is not None else None
         if split:
             out.append(("obf.split_characters", split[:3]))
         if _FOREIGN_LETTER.search(text) is not None and _FOREIGN_LOOKALIKE.search(text) is not None:
             out.append(("obf.lookalike_letters", []))
         return out
 
-    def _signal_details(
-        self,
-        text: str,
-        scan: ScanResult,
-        opt_out: bool,
-        wanted: set[str],
-        obf: list[list[tuple[str, list[str]]]],
-    ) -> dict[str, list[dict[str, Any]]]:
-        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
-        matches): the reasons of a finding. Built only for a finding."""
+    def _signal_entries_python(self, scan: ScanResult, wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """The entries of the fired signal groups in the categories ``wanted``, per category, in
+        the order they fired (``piguard._native.sms_review.signal_entries`` does the same)."""
         by_cat: dict[str, list[dict[str, Any]]] = {}
-        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        scores, hits = scan.scores, scan.hits
         signal, static = self._signal, self._signal_static
         for gi in scan.fired:
             sig = signal.get(gi)
@@ -652,6 +705,27 @@ class Reviewer:
                 by_cat[cat] = [entry]
             else:
                 listed.append(entry)
+        return by_cat
+
+    def _signal_details(
+        self,
+        text: str,
+        scan: ScanResult,
+        opt_out: bool,
+        wanted: set[str],
+        obf: list[list[tuple[str, list[str]]]],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The signals that fired in the categories ``wanted`` (id, category, weight, articles,
+        matches): the reasons of a finding. Built only for a finding."""
+        groups, scores, hits = self.rules.groups, scan.scores, scan.hits
+        signal, static = self._signal, self._signal_static
+        entries_of = self._signal_entries
+        if entries_of is not None:
+            by_cat: dict[str, list[dict[str, Any]]] = entries_of(
+                scan.fired, scores, signal, static, hits, wanted, round
+            )
+        else:
+            by_cat = self._signal_entries_python(scan, wanted)
         for cat, cap, gi, terms in self._contains:
             if cat in wanted:
                 found = list(dict.fromkeys(terms.findall(scan.text)))

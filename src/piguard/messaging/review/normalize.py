@@ -24,6 +24,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from piguard import _native
+
 _NONWORD = re.compile(r"[\W_]+")
 # After _NONWORD every separator run is one space: drop it unless it sits between two ASCII
 # letters/digits (a space not followed by one, or not preceded by one). Written to start with a
@@ -47,6 +49,8 @@ def _plain_without(variants: Mapping[int, str]) -> re.Pattern[str]:
     return re.compile("[" + "".join(ranges) + "a-z0-9]+")
 
 
+#: the compiled kernel's variant bitmap covers the characters below this one
+_BITMAP_CHARS = 0xA000
 _CN_DIGIT_CHARS = "〇零一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖貳參陸"
 _CN_DIGIT_VALUES = "0012345678912123456789236"
 _CN_DIGITS = re.compile("[" + _CN_DIGIT_CHARS + "]{4,}")
@@ -62,7 +66,7 @@ def _numerals(text: str) -> str:
 class Normalizer:
     """Folds and squeezes text; built once per rule set (it holds the variant table)."""
 
-    __slots__ = ("_plain", "_table", "_variant_re")
+    __slots__ = ("_bitmap", "_kernel", "_plain", "_table", "_variant_re")
 
     def __init__(self, variants: Mapping[str, str] | None = None) -> None:
         self._table: dict[int, str] = {ord(k): v for k, v in (variants or {}).items() if len(k) == 1}
@@ -72,6 +76,16 @@ class Normalizer:
             else None
         )
         self._plain = _plain_without(self._table)
+        # the compiled kernel (piguard._native.sms_review) when built; it answers texts of ASCII and
+        # CJK letters only (None otherwise) and needs one-character replacements
+        self._kernel = _native.load("sms_review")
+        if self._kernel is not None and not all(len(v) == 1 for v in self._table.values()):
+            self._kernel = None
+        bits = bytearray(_BITMAP_CHARS // 8)
+        for c in self._table:
+            if c < _BITMAP_CHARS:
+                bits[c >> 3] |= 1 << (c & 7)
+        self._bitmap = bytes(bits)
 
     def _variants(self, text: str) -> str:
         if self._variant_re is not None and self._variant_re.search(text) is not None:
@@ -91,6 +105,14 @@ class Normalizer:
 
     def normalize(self, text: str) -> str:
         """``squeeze(fold(text))``, in the order that costs least on typical messages."""
+        if self._kernel is not None:
+            out: str | None = self._kernel.normalize(text, self._bitmap, self._table)
+            if out is not None:
+                return out
+        return self.normalize_python(text)
+
+    def normalize_python(self, text: str) -> str:
+        """:meth:`normalize` without the compiled kernel (the original it must agree with)."""
         if self._plain.fullmatch(text) is not None:
             return _numerals(text)  # already normal: nothing NFKC, case, variants or separators change
         s = _NONWORD.sub(" ", text)  # full-width punctuation goes before NFKC sees it

@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import ahocorasick
 import yaml
 
+from piguard import _native
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.hs_cache import compile_cached
 from piguard.messaging.review.normalize import ASCII_ALNUM, Normalizer
@@ -264,6 +265,8 @@ class _Matcher:
         self.byte_offsets = False
         self._hs: Any = None
         self._local = threading.local()
+        kernel = _native.load("sms_review")
+        self._handler: Any = kernel.Matches if kernel is not None else None
         if backend in (None, "hyperscan"):
             try:
                 import hyperscan
@@ -343,6 +346,10 @@ class _Matcher:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._hs_mod.Scratch(self._hs)
+        if self._handler is not None:  # the compiled handler: no Python frame per match
+            handler = self._handler(self.nkeys)
+            self._hs.scan(data, handler, 0, None, scratch)
+            return data, handler.found, handler.reported
         raw: list[tuple[int, int]] = []
         reported: set[int] = set()
         append, report, nkeys = raw.append, reported.add, self.nkeys
@@ -389,12 +396,21 @@ class RuleSet:
         # lazy groups ride along in the one matcher: term -> id, pattern -> ids of its triggers
         self._lazy_term_ids: dict[tuple[int, str], int] = {}
         self._lazy_trigger_ids: dict[tuple[int, str], frozenset[int]] = {}
+        #: lazy groups each of whose patterns runs only after one of its triggers
+        self._lazy_gated: frozenset[int] = frozenset()
         # patterns the matcher pre-filters: main pattern index -> bool; lazy pattern -> matcher slot
         self._gated: list[bool] = []
         self._always_gated: frozenset[int] = frozenset()
         self._always_open: tuple[int, ...] = ()
         self._lazy_slots: dict[tuple[int, str], int] = {}
         self._digit_slot = -1
+        self._group_names: list[str] = []
+        # the scan's two loops: the compiled kernel's when built, else the Python originals
+        kernel = _native.load("sms_review")
+        self._collect: Callable[..., Any] = kernel.collect if kernel is not None else collect
+        self._consolidate: Callable[..., Any] = kernel.consolidate if kernel is not None else consolidate
+        self._utf8_span: Callable[..., Any] | None = kernel.utf8_span if kernel is not None else None
+        self._run_patterns: Callable[..., Any] | None = kernel.run_patterns if kernel is not None else None
 
     # ------------------------------------------------------------------ loading
     def group(self, role: str, name: str) -> TermGroup:
@@ -714,6 +730,7 @@ class RuleSet:
             return found
 
         self._index = {f"{g.role}:{g.name}": i for i, g in enumerate(self.groups)}
+        self._group_names = [g.name for g in self.groups]
         pinyin_keys = {norm(t) for t in self.pinyin_terms}
         self.pinyin_keys = set()
         for gi, g in enumerate(self.groups):
@@ -754,6 +771,11 @@ class RuleSet:
                     self._always.append(pi)
                 for t in triggers:
                     entries.setdefault(t, []).append((_TRIGGER, pi, 0.0))
+        self._lazy_gated = frozenset(
+            gi
+            for gi, g in enumerate(self.groups)
+            if g.role in LAZY_ROLES and all((gi, p.id) in self._lazy_trigger_ids for p in g.patterns)
+        )
         keys = sorted(entries)  # a stable order across processes, so the compiled database is cached
         regexes = [rx.pattern for _, _, rx, _ in self._patterns] + [rx for _, rx in lazy_regexes]
         self._digit_slot = len(regexes)
@@ -816,6 +838,8 @@ class RuleSet:
         elif seen:
             ids = self._lazy_term_ids
             hits = [Hit(g.name, t, w) for t, w in g.terms.items() if ids[(gi, t)] in seen]
+        elif gi in self._lazy_gated:  # nothing of the group seen, and each pattern needs a trigger
+            return 0, []  # what the loop below gives: sum() of no hits is the int 0
         else:
             hits = []
         for p in g.patterns:
@@ -852,7 +876,6 @@ class RuleSet:
         exempt: dict[int, list[tuple[int, int]]] | None = None
         run = set(self._always_open)
         lazy: set[int] | frozenset[int] = _NO_LAZY
-        lazy_seen: set[int] | None = None
         reported: set[int] | None = None
         subject: bytes | str = s
         if s:
@@ -863,111 +886,156 @@ class RuleSet:
             if not found_keys and not run:  # nothing matched (most honest messages): no scores
                 digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
                 return ScanResult(s, scores, hits, _NO_LAZY, reported, digit_run, ())
-            # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
-            # letter or digit byte is always that character, so the word-boundary test is the same
-            alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
-            size = len(subject)
-            for end, kid in found_keys:
-                shape, length, a0, a1, key, terms, context, triggers, exempts, lazy_ids = values[kid]
-                if shape == _ONE_TERM:
-                    gi, w = terms[0]
-                    item = (end - length, -end, w, key)
-                    found = raw.get(gi)
-                    if found is None:
-                        raw[gi] = [item]
-                    else:
-                        found.append(item)
-                    continue
-                if shape == _ONLY_TRIGGERS:
-                    run.update(triggers)
-                    continue
-                if lazy_ids:  # containment only: no word boundary for the lazy groups
-                    if lazy_seen is None:
-                        lazy = lazy_seen = set()
-                    lazy_seen.update(lazy_ids)
-                start = end - length
-                if (a0 and start > 0 and subject[start - 1] in alnum) or (
-                    a1 and end < size and subject[end] in alnum
-                ):
-                    continue
-                if triggers:
-                    run.update(triggers)
-                for gi, w in terms:
-                    item = (start, -end, w, key)
-                    found = raw.get(gi)
-                    if found is None:
-                        raw[gi] = [item]
-                    else:
-                        found.append(item)
-                for gi, w in context:
-                    raw.setdefault(gi, []).append((start, -end, -w, key))
-                if exempts:
-                    if exempt is None:
-                        exempt = {}
-                    for gi in exempts:
-                        exempt.setdefault(gi, []).append((start, end))
+            exempt, lazy_seen = self._collect(found_keys, values, subject, raw, run)
+            if lazy_seen is not None:
+                lazy = lazy_seen
         if run:
             patterns = self._patterns
             gated = self._gated
             # a match's character offsets in the subject's unit (monotone, so order and nesting
             # against the keys' spans are kept)
             to_bytes = type(subject) is bytes and len(subject) != len(s)
-            for pi in run:
-                if reported is not None and gated[pi] and pi not in reported:
-                    continue  # Hyperscan's pre-filter did not report it: it cannot match
-                gi, w, rx, pid = patterns[pi]
-                m = rx.search(s)
-                if m is not None:
-                    a, b = m.span()
-                    if to_bytes:
-                        a = len(s[:a].encode("utf-8"))
-                        b = a + len(s[m.start() : b].encode("utf-8"))
-                    item = (a, -b, w, pid)
-                    found = raw.get(gi)
-                    if found is None:
-                        raw[gi] = [item]
-                    else:
-                        found.append(item)
-        for gi, found in raw.items():
-            spans = exempt.get(gi) if exempt else None
-            if len(found) == 1 and not spans:
-                _, _, w, ev = found[0]
-                if w > 0:
-                    scores[gi] = w
-                    hits[gi] = [_new(Hit, (groups[gi].name, ev, w))]
-                continue
-            found.sort()
-            kept_end = -1
-            seen: set[str] = set()
-            group_name = groups[gi].name
-            total = context_total = 0.0
-            out: list[Hit] = []
-            ctx_hits: list[Hit] | None = None
-            for start, neg_end, w, ev in found:
-                end = -neg_end
-                if end <= kept_end:  # inside a longer match of the same group: count once
-                    continue
-                if spans and any(a <= start and end <= b for a, b in spans):
-                    continue
-                kept_end = end
-                if ev in seen:
-                    continue
-                seen.add(ev)
-                if w < 0:  # context: counts only beside a subject match
-                    context_total -= w
-                    if ctx_hits is None:
-                        ctx_hits = []
-                    ctx_hits.append(_new(Hit, (group_name, ev, -w)))
-                else:
-                    total += w
-                    out.append(_new(Hit, (group_name, ev, w)))
-            if out and ctx_hits:
-                total += context_total
-                out.extend(ctx_hits)
-            scores[gi] = total
-            hits[gi] = out
+            if self._run_patterns is not None:  # the compiled loop, same order and results
+                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw)
+            else:
+                utf8_span = self._utf8_span
+                for pi in run:
+                    if reported is not None and gated[pi] and pi not in reported:
+                        continue  # Hyperscan's pre-filter did not report it: it cannot match
+                    gi, w, rx, pid = patterns[pi]
+                    m = rx.search(s)
+                    if m is not None:
+                        a, b = m.span()
+                        if to_bytes:
+                            span = utf8_span(s, a, b) if utf8_span is not None else None
+                            if span is not None:
+                                a, b = span
+                            else:
+                                a = len(s[:a].encode("utf-8"))
+                                b = a + len(s[m.start() : b].encode("utf-8"))
+                        item = (a, -b, w, pid)
+                        found = raw.get(gi)
+                        if found is None:
+                            raw[gi] = [item]
+                        else:
+                            found.append(item)
+        if raw:
+            self._consolidate(raw, exempt, self._group_names, scores, hits, Hit)
         digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
         return ScanResult(s, scores, hits, lazy, reported, digit_run, tuple(raw))
+
+
+def collect(
+    found_keys: list[tuple[int, int]],
+    values: list[tuple[Any, ...]],
+    subject: bytes | str,
+    raw: dict[int, list[tuple[int, int, float, str]]],
+    run: set[int],
+) -> tuple[dict[int, list[tuple[int, int]]] | None, set[int] | None]:
+    """:meth:`RuleSet.scan`'s loop over the matcher's key occurrences ``found_keys`` ``[(end, key
+    id)]``: fills ``raw`` (group -> ``[(start, -end, weight, evidence)]``, context terms with a
+    negative weight) and adds the pattern triggers seen to ``run``; returns the exempt spans per
+    group and the lazy ids seen (None when none). The compiled kernel
+    (``piguard._native.sms_review.collect``) does the same."""
+    exempt: dict[int, list[tuple[int, int]]] | None = None
+    lazy_seen: set[int] | None = None
+    # offsets index the subject: UTF-8 bytes (Hyperscan) or the text; in UTF-8 an ASCII
+    # letter or digit byte is always that character, so the word-boundary test is the same
+    alnum = _ASCII_ALNUM_BYTES if type(subject) is bytes else ASCII_ALNUM
+    size = len(subject)
+    for end, kid in found_keys:
+        shape, length, a0, a1, key, terms, context, triggers, exempts, lazy_ids = values[kid]
+        if shape == _ONE_TERM:
+            gi, w = terms[0]
+            item = (end - length, -end, w, key)
+            found = raw.get(gi)
+            if found is None:
+                raw[gi] = [item]
+            else:
+                found.append(item)
+            continue
+        if shape == _ONLY_TRIGGERS:
+            run.update(triggers)
+            continue
+        if lazy_ids:  # containment only: no word boundary for the lazy groups
+            if lazy_seen is None:
+                lazy_seen = set()
+            lazy_seen.update(lazy_ids)
+        start = end - length
+        if (a0 and start > 0 and subject[start - 1] in alnum) or (
+            a1 and end < size and subject[end] in alnum
+        ):
+            continue
+        if triggers:
+            run.update(triggers)
+        for gi, w in terms:
+            item = (start, -end, w, key)
+            found = raw.get(gi)
+            if found is None:
+                raw[gi] = [item]
+            else:
+                found.append(item)
+        for gi, w in context:
+            raw.setdefault(gi, []).append((start, -end, -w, key))
+        if exempts:
+            if exempt is None:
+                exempt = {}
+            for gi in exempts:
+                exempt.setdefault(gi, []).append((start, end))
+    return exempt, lazy_seen
+
+
+def consolidate(
+    raw: dict[int, list[tuple[int, int, float, str]]],
+    exempt: dict[int, list[tuple[int, int]]] | None,
+    names: list[str],
+    scores: list[float],
+    hits: list[list[Hit]],
+    hit_type: type[Hit],
+) -> None:
+    """:meth:`RuleSet.scan`'s loop over each group's matches: a match inside a longer one of the
+    same group or inside an exempt phrase does not count, evidence counts once, context terms only
+    beside another match; writes the group's score and hits. The compiled kernel
+    (``piguard._native.sms_review.consolidate``) does the same."""
+    for gi, found in raw.items():
+        spans = exempt.get(gi) if exempt else None
+        if len(found) == 1 and not spans:
+            _, _, w, ev = found[0]
+            if w > 0:
+                scores[gi] = w
+                hits[gi] = [_new(hit_type, (names[gi], ev, w))]
+            continue
+        found.sort()
+        kept_end = -1
+        seen: set[str] = set()
+        group_name = names[gi]
+        total = context_total = 0.0
+        out: list[Hit] = []
+        ctx_hits: list[Hit] | None = None
+        for start, neg_end, w, ev in found:
+            end = -neg_end
+            if end <= kept_end:  # inside a longer match of the same group: count once
+                continue
+            if spans and any(a <= start and end <= b for a, b in spans):
+                continue
+            kept_end = end
+            if ev in seen:
+                continue
+            seen.add(ev)
+            if w < 0:  # context: counts only beside a subject match
+                context_total -= w
+                if ctx_hits is None:
+                    ctx_hits = []
+                ctx_hits.append(_new(hit_type, (group_name, ev, -w)))
+            else:
+                total += w
+                out.append(_new(hit_type, (group_name, ev, w)))
+        if out and ctx_hits:
+            total += context_total
+            out.extend(ctx_hits)
+        scores[gi] = total
+        hits[gi] = out
+    return None
 
 
 _NO_HITS: list[Hit] = []
