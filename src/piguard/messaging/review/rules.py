@@ -241,6 +241,19 @@ def _hs_regex(regex: str) -> bytes:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def prefilter_flags(hs: Any) -> int:
+    """The Hyperscan flags every pattern is compiled with (module ``hs``): UTF-8, Unicode
+    properties, pre-filter mode, one report per scan."""
+    return int(
+        hs.HS_FLAG_UTF8
+        | hs.HS_FLAG_UCP
+        | hs.HS_FLAG_PREFILTER
+        | hs.HS_FLAG_SINGLEMATCH
+        | hs.HS_FLAG_ALLOWEMPTY
+        | hs.HS_FLAG_DOTALL
+    )
+
+
 class _Matcher:
     """Every literal key and every regular-expression pattern at once, in one pass.
 
@@ -289,14 +302,7 @@ class _Matcher:
     def _compile_all(self, keys: list[str], regexes: Sequence[str]) -> Any:
         hs = self._hs_mod
         literal = [b"".join(b"\\x%02x" % c for c in k.encode("utf-8")) for k in keys]
-        pf = (
-            hs.HS_FLAG_UTF8
-            | hs.HS_FLAG_UCP
-            | hs.HS_FLAG_PREFILTER
-            | hs.HS_FLAG_SINGLEMATCH
-            | hs.HS_FLAG_ALLOWEMPTY
-            | hs.HS_FLAG_DOTALL
-        )
+        pf = prefilter_flags(hs)
         pattern = {j: _hs_regex(rx) for j, rx in enumerate(regexes)}
 
         def build() -> tuple[Any, list[int]]:
