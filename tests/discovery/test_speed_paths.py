@@ -192,3 +192,113 @@ def test_utf16_and_utf32_dictionary_passes_agree() -> None:
 def test_compiled_and_python_engines_agree_on_odd_text(text: str) -> None:
     """Emoji and lone surrogates (UTF-32 and UTF-16 passes), NUL, ideographic spaces, full-width."""
     assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+GATE = _native.load("anchorgate")
+needs_gate = pytest.mark.skipif(
+    GATE is None or STRUCT is None, reason="anchorgate kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def test_gate_table_follows_the_recognisers_character_classes() -> None:
+    from piguard.discovery import recognizers as rec
+
+    table = rec.gate_table()
+    single, compound = rec.surnames()
+    starts = set(rec.ASCII_LETTERS) | single | {w[0] for w in compound}
+    for code in range(0x10000):
+        c, b = chr(code), table[code]
+        assert bool(b & rec._G_BODY) == bool(rec._ADDR_BODY.fullmatch(c)), hex(code)
+        assert bool(b & rec._G_MARK) == bool(rec._ADDR_MARK_CHAR.fullmatch(c)), hex(code)
+        assert bool(b & rec._G_NAME_SKIP) == (c in rec._NAME_SKIP), hex(code)
+        assert bool(b & rec._G_NAME_START) == (c in starts), hex(code)
+
+
+@needs_gate
+def test_gate_bad_input() -> None:
+    from piguard.discovery import recognizers as rec
+
+    assert GATE is not None
+    table = rec.gate_table()
+    assert GATE.gate([], b"", "", table) == []
+    with pytest.raises(ValueError):
+        GATE.gate([], b"", "", b"short")
+    with pytest.raises(TypeError):
+        GATE.gate([(0, 1)], b"\x01", "ab", table)  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        GATE.gate([(0, 1, 5)], b"\x01", "ab", table)  # no such word
+    with pytest.raises(ValueError):
+        GATE.gate([(0, 9, 0)], b"\x01", "ab", table)  # beyond the text
+    with pytest.raises(TypeError):
+        GATE.gate([(0, 1, 0)], b"\x01", b"ab", table)  # type: ignore[arg-type]
+
+
+# names and addresses with their triggers, separators, surnames, division names and address
+# characters next to other text (the gate's tests read the characters right after the trigger)
+_GATE_PARTS = [
+    "收件人",
+    "姓名",
+    "联系人",
+    "：",
+    ":",
+    " ",
+    "是",
+    '"',
+    "王",
+    "欧阳",
+    "芳",
+    "小明",
+    "先生",
+    "您好",
+    "Name: ",
+    "John",
+    "北京市",
+    "朝阳区",
+    "广东省",
+    "深圳市",
+    "地址",
+    "建国路",
+    "88号",
+    "3单元",
+    "501室",
+    "小区",
+    "#",
+    "（",
+    "，",
+    "\U0001f600",
+    "\U00020000",
+    "\n",
+    "的",
+    "今天",
+]
+
+
+@needs_gate
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_GATE_PARTS), max_size=12).map("".join))
+def test_gated_and_ungated_engines_agree(text: str) -> None:
+    fast = eng.default_engine()
+    assert fast._gate is not None
+    assert fast.detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+@needs_gate
+def test_gate_drops_only_hits_their_recogniser_rejects() -> None:
+    """Each trigger hit the gate drops gives nothing when handed to its recogniser anyway."""
+    fast = eng.default_engine()
+    assert fast._gate is not None
+    plan = fast._plan(None)
+    dropped = 0
+    for text in _corpus()[:1500]:
+        hits, _ = fast._automaton.scan(text)
+        kept = set(fast._gate(hits, plan["gate"], text, fast._gate_table))
+        for start, end, wid in hits:
+            if (start, end, wid) in kept or not plan["trig"][wid]:
+                continue
+            dropped += 1
+            scan = eng.Scan(fast, text, hits)
+            for i in plan["trig"][wid]:
+                call = plan["call"][i]
+                assert call is not None
+                assert list(call[0](scan, end, start, fast._words[wid])) == [], (text, start, end)
+    assert dropped > 100  # the corpus has division names and name triggers with no name after them

@@ -72,6 +72,9 @@ def _struct_spans_py(text: str) -> list[int]:
 # the compiled twins of _struct_spans_py and of the folding in Engine.raw
 # (piguard/_native/structscan.c): same results, ~5x faster
 _native_struct = _native.load("structscan")
+# the trigger gate (piguard/_native/anchorgate.c): drops, before any Python call, the trigger hits
+# the name and division-name checks would reject; without it every trigger hit goes to Python
+_native_gate = _native.load("anchorgate")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -448,6 +451,8 @@ class Engine:
         self._struct = kernel.struct_spans if kernel is not None else _struct_spans_py
         self._fold_kernel = kernel.fold if kernel is not None else None
         self._fold_table = ""
+        self._gate = _native_gate.gate if kernel is not None and _native_gate is not None else None
+        self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
     def _build_automaton(self) -> Any:
@@ -518,6 +523,16 @@ class Engine:
             for k in keys:
                 words_of[k].add(wid)
         plan["words_of"] = {k: frozenset(v) for k, v in words_of.items()}
+        # per dictionary word, what the compiled gate may check before its one recogniser is called
+        # (0: no active trigger; a word with several recognisers is always kept)
+        recs = self.recognizers
+        gate = bytearray(len(plan["trig"]))
+        for wid, keys in enumerate(plan["trig"]):
+            if len(keys) == 1 and recs[keys[0]].anchor == "keyword":
+                gate[wid] = recs[keys[0]].gate_kind(self._words[wid])
+            elif keys:
+                gate[wid] = r.GATE_KEEP
+        plan["gate"] = bytes(gate)
         plan["call"] = [
             (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
         ]
@@ -567,7 +582,10 @@ class Engine:
         if hits and plan["keyword"]:
             trig_of = plan["trig"]
             scan._words_of = plan["words_of"]
-            anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
+            if self._gate is not None:
+                anchors = self._gate(hits, plan["gate"], text, self._gate_table)
+            else:
+                anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
         spans = iter(self._struct(folded))

@@ -104,6 +104,12 @@ class Recognizer:
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         return ()
 
+    def gate_kind(self, trigger: str) -> int:
+        """How the engine's compiled gate (piguard/_native/anchorgate.c) may drop a hit of
+        ``trigger`` before this recogniser is called: GATE_KEEP (never), GATE_NAME or GATE_ADDRESS
+        (a necessary condition of on_anchor's first checks, tested in C on ``gate_table()``)."""
+        return GATE_KEEP
+
 
 def _alnum_before(text: str, i: int) -> bool:
     return i > 0 and text[i - 1] in ASCII_ALNUM
@@ -707,6 +713,38 @@ class BirthDateRecognizer(Recognizer):
         return out
 
 
+# The compiled trigger gate (piguard/_native/anchorgate.c): per word, what may be checked before
+# the recogniser is called; per BMP character, these bits (a character above the BMP counts as a
+# name start and an address character, so the gate keeps its hit: only Python decides then).
+GATE_KEEP, GATE_NAME, GATE_ADDRESS = 1, 2, 3
+_G_NAME_START, _G_NAME_SKIP, _G_BODY, _G_MARK = 1, 2, 4, 8
+_NAME_SKIP = " \t:：=是为叫\"'"
+_ADDR_MARK_CHARS = "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡"
+_ADDR_BODY_OTHER = (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789０１２３４５６７８９-－#()（）·"
+)
+
+
+@lru_cache(maxsize=1)
+def gate_table() -> bytes:
+    """The 65,536 character bits the gate reads: a name may start here (a Latin letter, a single
+    surname, a compound surname's first character), a name trigger's separator (_NAME_SKIP), an
+    address-body character (_ADDR_BODY's class), an address character (_ADDR_MARK_CHAR's)."""
+    table = bytearray(0x10000)
+    table[0x4E00:0xA000] = bytes([_G_BODY]) * (0xA000 - 0x4E00)
+    single, compound = surnames()
+    for c in (*ASCII_LETTERS, *single, *(w[0] for w in compound)):
+        if ord(c) < 0x10000:
+            table[ord(c)] |= _G_NAME_START
+    for c in _NAME_SKIP:
+        table[ord(c)] |= _G_NAME_SKIP
+    for c in _ADDR_BODY_OTHER:
+        table[ord(c)] |= _G_BODY
+    for c in _ADDR_MARK_CHARS:
+        table[ord(c)] |= _G_MARK
+    return bytes(table)
+
+
 @lru_cache(maxsize=1)
 def surnames() -> tuple[frozenset[str], frozenset[str]]:
     text = resources.files("piguard.discovery").joinpath("data", "surnames.txt").read_text(encoding="utf-8")
@@ -831,6 +869,12 @@ class NameRecognizer(Recognizer):
             j += 1
         return j
 
+    def gate_kind(self, trigger: str) -> int:
+        # the plain path of on_anchor: a surname (or a Latin letter) after at most five of _NAME_SKIP
+        if trigger in self.en or trigger in self.suffixes or trigger in self.greetings:
+            return GATE_KEEP
+        return GATE_NAME
+
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
         if trigger in self.en:
@@ -862,7 +906,7 @@ class NameRecognizer(Recognizer):
             s0 = self._before(text, kw_start, single, compound)
             return ((s0, kw_start, self.base - 0.15),) if s0 is not None else ()
         i = pos
-        while i < len(text) and i - pos < 5 and text[i] in " \t:：=是为叫\"'":
+        while i < len(text) and i - pos < 5 and text[i] in _NAME_SKIP:
             i += 1
         if i >= len(text):
             return ()
@@ -1202,6 +1246,12 @@ class AddressRecognizer(Recognizer):
         yield from self.spec.triggers
         yield from self.en
         yield from self.divisions
+
+    def gate_kind(self, trigger: str) -> int:
+        # a division name: _BODY_TO_MARK_CHAR must match at the word's start (below)
+        if trigger in self.en or trigger in self.context_words:
+            return GATE_KEEP
+        return GATE_ADDRESS
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
