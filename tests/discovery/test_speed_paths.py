@@ -201,17 +201,43 @@ needs_gate = pytest.mark.skipif(
 
 
 def test_gate_table_follows_the_recognisers_character_classes() -> None:
+    from array import array
+
     from piguard.discovery import recognizers as rec
 
-    table = rec.gate_table()
+    table = array("H", rec.gate_table())
     single, compound = rec.surnames()
-    starts = set(rec.ASCII_LETTERS) | single | {w[0] for w in compound}
+    firsts = {w[0] for w in compound}
+    mark_words = rec._ADDR_MARK.pattern.rsplit(")", 1)[1].split("|")[1:]  # the words after the numbered group
+    assert set(mark_words) == {
+        "村",
+        "镇",
+        "小区",
+        "大厦",
+        "公寓",
+        "花园",
+        "苑",
+        "路",
+        "街道",
+        "街",
+        "巷",
+        "胡同",
+        "大道",
+    }
+    assert set(rec._ADDR_ALONE) == {w[0] for w in mark_words if w[0] not in rec._ADDR_PAIR_FIRST}
+    assert set(rec._ADDR_PAIR_FIRST) == {w[0] for w in mark_words if len(w) == 2 and w[0] not in "街"}
     for code in range(0x10000):
         c, b = chr(code), table[code]
         assert bool(b & rec._G_BODY) == bool(rec._ADDR_BODY.fullmatch(c)), hex(code)
         assert bool(b & rec._G_MARK) == bool(rec._ADDR_MARK_CHAR.fullmatch(c)), hex(code)
         assert bool(b & rec._G_NAME_SKIP) == (c in rec._NAME_SKIP), hex(code)
-        assert bool(b & rec._G_NAME_START) == (c in starts), hex(code)
+        assert bool(b & rec._G_LATIN) == (c in rec.ASCII_LETTERS), hex(code)
+        assert bool(b & rec._G_SINGLE) == (c in single), hex(code)
+        assert bool(b & rec._G_COMPOUND_FIRST) == (c in firsts), hex(code)
+        assert bool(b & rec._G_GIVEN) == (rec._is_cjk(c) and c not in rec._NAME_STOP), hex(code)
+        # a numbered word's first character (单 of 单元): matched after a number
+        numbered = any((m := rec._ADDR_MARK.match(p + c + "元")) and m.end() > 1 for p in ("1", "一", "A"))
+        assert bool(b & rec._G_NUMBERED) == numbered, hex(code)
 
 
 @needs_gate
@@ -222,7 +248,7 @@ def test_gate_bad_input() -> None:
     table = rec.gate_table()
     assert GATE.gate([], b"", "", table) == []
     with pytest.raises(ValueError):
-        GATE.gate([], b"", "", b"short")
+        GATE.gate([], b"", "", bytes(0x10000))  # bytes, not 16-bit words
     with pytest.raises(TypeError):
         GATE.gate([(0, 1)], b"\x01", "ab", table)  # type: ignore[list-item]
     with pytest.raises(ValueError):
@@ -262,6 +288,21 @@ _GATE_PARTS = [
     "3单元",
     "501室",
     "小区",
+    "小",
+    "区",
+    "大",
+    "厦",
+    "公",
+    "花园",
+    "胡同",
+    "5",
+    "十",
+    "A",
+    "号",
+    "楼",
+    "单元",
+    "村",
+    "司马",
     "#",
     "（",
     "，",

@@ -19,6 +19,7 @@ look-arounds on ASCII classes.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -713,36 +714,49 @@ class BirthDateRecognizer(Recognizer):
         return out
 
 
-# The compiled trigger gate (piguard/_native/anchorgate.c): per word, what may be checked before
-# the recogniser is called; per BMP character, these bits (a character above the BMP counts as a
-# name start and an address character, so the gate keeps its hit: only Python decides then).
+# The compiled trigger gate (piguard/_native/anchorgate.c, which says what it tests): per word,
+# what may be checked before the recogniser is called; per BMP character, these bits (a character
+# beyond the BMP counts as everything but a separator and a body character, so the gate keeps its
+# hit and Python decides).
 GATE_KEEP, GATE_NAME, GATE_ADDRESS = 1, 2, 3
-_G_NAME_START, _G_NAME_SKIP, _G_BODY, _G_MARK = 1, 2, 4, 8
+_G_LATIN, _G_NAME_SKIP, _G_BODY, _G_MARK = 1, 2, 4, 8
+_G_SINGLE, _G_COMPOUND_FIRST, _G_GIVEN, _G_ALONE = 16, 32, 64, 128
+_G_NUMBERED, _G_NUMERAL, _G_PAIR_FIRST = 256, 512, 1024
 _NAME_SKIP = " \t:：=是为叫\"'"
 _ADDR_MARK_CHARS = "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡"
 _ADDR_BODY_OTHER = (
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789０１２３４５６７８９-－#()（）·"
 )
+# _ADDR_MARK's words by their characters: alone, the first of a two-character word (小区 大厦 大道
+# 公寓 花园 胡同, whose second characters the kernel knows), after a digit, numeral or Latin letter
+_ADDR_ALONE, _ADDR_PAIR_FIRST, _ADDR_NUMBERED = "村镇苑路街巷", "小大公花胡", "号栋幢单室楼层弄组"
+_ADDR_NUMERALS = "0123456789０１２３４５６７８９一二三四五六七八九十百零"
 
 
 @lru_cache(maxsize=1)
 def gate_table() -> bytes:
-    """The 65,536 character bits the gate reads: a name may start here (a Latin letter, a single
-    surname, a compound surname's first character), a name trigger's separator (_NAME_SKIP), an
-    address-body character (_ADDR_BODY's class), an address character (_ADDR_MARK_CHAR's)."""
-    table = bytearray(0x10000)
-    table[0x4E00:0xA000] = bytes([_G_BODY]) * (0xA000 - 0x4E00)
+    """The 65,536 16-bit character words (native byte order) the gate reads: see _G_*."""
+    table = array("H", bytes(2 * 0x10000))
     single, compound = surnames()
-    for c in (*ASCII_LETTERS, *single, *(w[0] for w in compound)):
-        if ord(c) < 0x10000:
-            table[ord(c)] |= _G_NAME_START
-    for c in _NAME_SKIP:
-        table[ord(c)] |= _G_NAME_SKIP
-    for c in _ADDR_BODY_OTHER:
-        table[ord(c)] |= _G_BODY
-    for c in _ADDR_MARK_CHARS:
-        table[ord(c)] |= _G_MARK
-    return bytes(table)
+    sets = (
+        (_G_LATIN, ASCII_LETTERS),
+        (_G_NAME_SKIP, _NAME_SKIP),
+        (_G_BODY, _ADDR_BODY_OTHER),
+        (_G_MARK, _ADDR_MARK_CHARS),
+        (_G_SINGLE, single),
+        (_G_COMPOUND_FIRST, {w[0] for w in compound}),
+        (_G_ALONE, _ADDR_ALONE),
+        (_G_NUMBERED, _ADDR_NUMBERED),
+        (_G_NUMERAL, _ADDR_NUMERALS),
+        (_G_PAIR_FIRST, _ADDR_PAIR_FIRST),
+    )
+    for code in range(0x4E00, 0xA000):
+        table[code] = _G_BODY if chr(code) in _NAME_STOP else _G_BODY | _G_GIVEN
+    for bit, chars in sets:
+        for c in chars:
+            if ord(c) < 0x10000:
+                table[ord(c)] |= bit
+    return table.tobytes()
 
 
 @lru_cache(maxsize=1)
