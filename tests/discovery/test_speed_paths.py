@@ -343,3 +343,20 @@ def test_gate_drops_only_hits_their_recogniser_rejects() -> None:
                 assert call is not None
                 assert list(call[0](scan, end, start, fast._words[wid])) == [], (text, start, end)
     assert dropped > 100  # the corpus has division names and name triggers with no name after them
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -:/Xx+.", min_size=5, max_size=6))
+def test_clusters_shorter_than_every_number_are_skipped_safely(cluster: str) -> None:
+    """Engine.raw skips a cluster with fewer characters than any number recogniser's digits (and
+    no dot): handed to _cluster anyway, such a cluster gives nothing."""
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    assert plan["shortest"] == 7 and len(cluster) < plan["shortest"]
+    text = f"号码{cluster}。"
+    scan = eng.Scan(engine, text, engine._automaton.scan(text)[0])
+    out: list[tuple[int, int, str, float]] = []
+    engine._cluster(scan, 2, cluster, plan["by_len"], [] if "." not in cluster else plan["dotted"], out)
+    if "." not in cluster:
+        assert out == []
+    assert engine._plan(frozenset({"email"}))["shortest"] == 1 << 30

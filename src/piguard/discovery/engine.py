@@ -513,6 +513,7 @@ class Engine:
             else:
                 plan[rec.anchor].append(rec)
         plan["by_len"] = dict(by_len)
+        plan["shortest"] = max(5, min(by_len, default=1 << 30))  # the fewest digits a recogniser takes
         plan["output"] = categories
         # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
         # its anchor call (None for post recognisers, which read the trigger positions themselves)
@@ -587,6 +588,7 @@ class Engine:
             else:
                 anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
+        shortest = plan["shortest"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
         spans = iter(self._struct(folded))
         for start, stop in zip(spans, spans, strict=True):
@@ -600,7 +602,9 @@ class Engine:
             elif ch in _HEADS:
                 if plate:
                     self._run_anchor(scan, plate, start, cands)
-            elif stop - start >= 5:
+            elif stop - start >= shortest or (stop - start >= 5 and dotted and "." in folded[start:stop]):
+                # a cluster with fewer characters than any number recogniser's digits can only be
+                # a dotted token (every token of it has at most as many digits as characters)
                 self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
         if anchors:
             anchors.sort()
@@ -636,7 +640,7 @@ class Engine:
     ) -> None:
         """Split a digit cluster into tokens and hand each to the recognisers for its shape."""
         folded = raw  # the structural pass runs on the folded text
-        if raw[0] in "12" and _DATETIME.fullmatch(raw):
+        if raw[0] in "12" and raw[4:5] in ("-", "/", ".") and _DATETIME.fullmatch(raw):
             return  # a date or timestamp: no recogniser takes it (location_time reads it itself)
         if " " not in folded:
             self._token(scan, start, folded, by_len, dotted, out)
