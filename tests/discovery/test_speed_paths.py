@@ -192,3 +192,171 @@ def test_utf16_and_utf32_dictionary_passes_agree() -> None:
 def test_compiled_and_python_engines_agree_on_odd_text(text: str) -> None:
     """Emoji and lone surrogates (UTF-32 and UTF-16 passes), NUL, ideographic spaces, full-width."""
     assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+GATE = _native.load("anchorgate")
+needs_gate = pytest.mark.skipif(
+    GATE is None or STRUCT is None, reason="anchorgate kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def test_gate_table_follows_the_recognisers_character_classes() -> None:
+    from array import array
+
+    from piguard.discovery import recognizers as rec
+
+    table = array("H", rec.gate_table())
+    single, compound = rec.surnames()
+    firsts = {w[0] for w in compound}
+    mark_words = rec._ADDR_MARK.pattern.rsplit(")", 1)[1].split("|")[1:]  # the words after the numbered group
+    assert set(mark_words) == {
+        "村",
+        "镇",
+        "小区",
+        "大厦",
+        "公寓",
+        "花园",
+        "苑",
+        "路",
+        "街道",
+        "街",
+        "巷",
+        "胡同",
+        "大道",
+    }
+    assert set(rec._ADDR_ALONE) == {w[0] for w in mark_words if w[0] not in rec._ADDR_PAIR_FIRST}
+    assert set(rec._ADDR_PAIR_FIRST) == {w[0] for w in mark_words if len(w) == 2 and w[0] not in "街"}
+    for code in range(0x10000):
+        c, b = chr(code), table[code]
+        assert bool(b & rec._G_BODY) == bool(rec._ADDR_BODY.fullmatch(c)), hex(code)
+        assert bool(b & rec._G_MARK) == bool(rec._ADDR_MARK_CHAR.fullmatch(c)), hex(code)
+        assert bool(b & rec._G_NAME_SKIP) == (c in rec._NAME_SKIP), hex(code)
+        assert bool(b & rec._G_LATIN) == (c in rec.ASCII_LETTERS), hex(code)
+        assert bool(b & rec._G_SINGLE) == (c in single), hex(code)
+        assert bool(b & rec._G_COMPOUND_FIRST) == (c in firsts), hex(code)
+        assert bool(b & rec._G_GIVEN) == (rec._is_cjk(c) and c not in rec._NAME_STOP), hex(code)
+        # a numbered word's first character (单 of 单元): matched after a number
+        numbered = any((m := rec._ADDR_MARK.match(p + c + "元")) and m.end() > 1 for p in ("1", "一", "A"))
+        assert bool(b & rec._G_NUMBERED) == numbered, hex(code)
+
+
+@needs_gate
+def test_gate_bad_input() -> None:
+    from piguard.discovery import recognizers as rec
+
+    assert GATE is not None
+    table = rec.gate_table()
+    assert GATE.gate([], b"", "", table) == []
+    with pytest.raises(ValueError):
+        GATE.gate([], b"", "", bytes(0x10000))  # bytes, not 16-bit words
+    with pytest.raises(TypeError):
+        GATE.gate([(0, 1)], b"\x01", "ab", table)  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        GATE.gate([(0, 1, 5)], b"\x01", "ab", table)  # no such word
+    with pytest.raises(ValueError):
+        GATE.gate([(0, 9, 0)], b"\x01", "ab", table)  # beyond the text
+    with pytest.raises(TypeError):
+        GATE.gate([(0, 1, 0)], b"\x01", b"ab", table)  # type: ignore[arg-type]
+
+
+# names and addresses with their triggers, separators, surnames, division names and address
+# characters next to other text (the gate's tests read the characters right after the trigger)
+_GATE_PARTS = [
+    "收件人",
+    "姓名",
+    "联系人",
+    "：",
+    ":",
+    " ",
+    "是",
+    '"',
+    "王",
+    "欧阳",
+    "芳",
+    "小明",
+    "先生",
+    "您好",
+    "Name: ",
+    "John",
+    "北京市",
+    "朝阳区",
+    "广东省",
+    "深圳市",
+    "地址",
+    "建国路",
+    "88号",
+    "3单元",
+    "501室",
+    "小区",
+    "小",
+    "区",
+    "大",
+    "厦",
+    "公",
+    "花园",
+    "胡同",
+    "5",
+    "十",
+    "A",
+    "号",
+    "楼",
+    "单元",
+    "村",
+    "司马",
+    "#",
+    "（",
+    "，",
+    "\U0001f600",
+    "\U00020000",
+    "\n",
+    "的",
+    "今天",
+]
+
+
+@needs_gate
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_GATE_PARTS), max_size=12).map("".join))
+def test_gated_and_ungated_engines_agree(text: str) -> None:
+    fast = eng.default_engine()
+    assert fast._gate is not None
+    assert fast.detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+@needs_gate
+def test_gate_drops_only_hits_their_recogniser_rejects() -> None:
+    """Each trigger hit the gate drops gives nothing when handed to its recogniser anyway."""
+    fast = eng.default_engine()
+    assert fast._gate is not None
+    plan = fast._plan(None)
+    dropped = 0
+    for text in _corpus()[:1500]:
+        hits, _ = fast._automaton.scan(text)
+        kept = set(fast._gate(hits, plan["gate"], text, fast._gate_table))
+        for start, end, wid in hits:
+            if (start, end, wid) in kept or not plan["trig"][wid]:
+                continue
+            dropped += 1
+            scan = eng.Scan(fast, text, hits)
+            for i in plan["trig"][wid]:
+                call = plan["call"][i]
+                assert call is not None
+                assert list(call[0](scan, end, start, fast._words[wid])) == [], (text, start, end)
+    assert dropped > 100  # the corpus has division names and name triggers with no name after them
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -:/Xx+.", min_size=5, max_size=6))
+def test_clusters_shorter_than_every_number_are_skipped_safely(cluster: str) -> None:
+    """Engine.raw skips a cluster with fewer characters than any number recogniser's digits (and
+    no dot): handed to _cluster anyway, such a cluster gives nothing."""
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    assert plan["shortest"] == 7 and len(cluster) < plan["shortest"]
+    text = f"号码{cluster}。"
+    scan = eng.Scan(engine, text, engine._automaton.scan(text)[0])
+    out: list[tuple[int, int, str, float]] = []
+    engine._cluster(scan, 2, cluster, plan["by_len"], [] if "." not in cluster else plan["dotted"], out)
+    if "." not in cluster:
+        assert out == []
+    assert engine._plan(frozenset({"email"}))["shortest"] == 1 << 30

@@ -72,6 +72,9 @@ def _struct_spans_py(text: str) -> list[int]:
 # the compiled twins of _struct_spans_py and of the folding in Engine.raw
 # (piguard/_native/structscan.c): same results, ~5x faster
 _native_struct = _native.load("structscan")
+# the trigger gate (piguard/_native/anchorgate.c): drops, before any Python call, the trigger hits
+# the name and division-name checks would reject; without it every trigger hit goes to Python
+_native_gate = _native.load("anchorgate")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -448,6 +451,8 @@ class Engine:
         self._struct = kernel.struct_spans if kernel is not None else _struct_spans_py
         self._fold_kernel = kernel.fold if kernel is not None else None
         self._fold_table = ""
+        self._gate = _native_gate.gate if kernel is not None and _native_gate is not None else None
+        self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
     def _build_automaton(self) -> Any:
@@ -508,6 +513,7 @@ class Engine:
             else:
                 plan[rec.anchor].append(rec)
         plan["by_len"] = dict(by_len)
+        plan["shortest"] = max(5, min(by_len, default=1 << 30))  # the fewest digits a recogniser takes
         plan["output"] = categories
         # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
         # its anchor call (None for post recognisers, which read the trigger positions themselves)
@@ -518,6 +524,16 @@ class Engine:
             for k in keys:
                 words_of[k].add(wid)
         plan["words_of"] = {k: frozenset(v) for k, v in words_of.items()}
+        # per dictionary word, what the compiled gate may check before its one recogniser is called
+        # (0: no active trigger; a word with several recognisers is always kept)
+        recs = self.recognizers
+        gate = bytearray(len(plan["trig"]))
+        for wid, keys in enumerate(plan["trig"]):
+            if len(keys) == 1 and recs[keys[0]].anchor == "keyword":
+                gate[wid] = recs[keys[0]].gate_kind(self._words[wid])
+            elif keys:
+                gate[wid] = r.GATE_KEEP
+        plan["gate"] = bytes(gate)
         plan["call"] = [
             (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
         ]
@@ -567,8 +583,12 @@ class Engine:
         if hits and plan["keyword"]:
             trig_of = plan["trig"]
             scan._words_of = plan["words_of"]
-            anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
+            if self._gate is not None:
+                anchors = self._gate(hits, plan["gate"], text, self._gate_table)
+            else:
+                anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
         by_len = plan["by_len"]
+        shortest = plan["shortest"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
         spans = iter(self._struct(folded))
         for start, stop in zip(spans, spans, strict=True):
@@ -582,7 +602,9 @@ class Engine:
             elif ch in _HEADS:
                 if plate:
                     self._run_anchor(scan, plate, start, cands)
-            elif stop - start >= 5:
+            elif stop - start >= shortest or (stop - start >= 5 and dotted and "." in folded[start:stop]):
+                # a cluster with fewer characters than any number recogniser's digits can only be
+                # a dotted token (every token of it has at most as many digits as characters)
                 self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
         if anchors:
             anchors.sort()
@@ -618,7 +640,7 @@ class Engine:
     ) -> None:
         """Split a digit cluster into tokens and hand each to the recognisers for its shape."""
         folded = raw  # the structural pass runs on the folded text
-        if raw[0] in "12" and _DATETIME.fullmatch(raw):
+        if raw[0] in "12" and raw[4:5] in ("-", "/", ".") and _DATETIME.fullmatch(raw):
             return  # a date or timestamp: no recogniser takes it (location_time reads it itself)
         if " " not in folded:
             self._token(scan, start, folded, by_len, dotted, out)

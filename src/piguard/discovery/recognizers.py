@@ -19,6 +19,7 @@ look-arounds on ASCII classes.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -103,6 +104,12 @@ class Recognizer:
     # at / plate / colon / keyword: ``pos`` is the anchor's position (keyword: just after the word).
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         return ()
+
+    def gate_kind(self, trigger: str) -> int:
+        """How the engine's compiled gate (piguard/_native/anchorgate.c) may drop a hit of
+        ``trigger`` before this recogniser is called: GATE_KEEP (never), GATE_NAME or GATE_ADDRESS
+        (a necessary condition of on_anchor's first checks, tested in C on ``gate_table()``)."""
+        return GATE_KEEP
 
 
 def _alnum_before(text: str, i: int) -> bool:
@@ -707,6 +714,51 @@ class BirthDateRecognizer(Recognizer):
         return out
 
 
+# The compiled trigger gate (piguard/_native/anchorgate.c, which says what it tests): per word,
+# what may be checked before the recogniser is called; per BMP character, these bits (a character
+# beyond the BMP counts as everything but a separator and a body character, so the gate keeps its
+# hit and Python decides).
+GATE_KEEP, GATE_NAME, GATE_ADDRESS = 1, 2, 3
+_G_LATIN, _G_NAME_SKIP, _G_BODY, _G_MARK = 1, 2, 4, 8
+_G_SINGLE, _G_COMPOUND_FIRST, _G_GIVEN, _G_ALONE = 16, 32, 64, 128
+_G_NUMBERED, _G_NUMERAL, _G_PAIR_FIRST = 256, 512, 1024
+_NAME_SKIP = " \t:：=是为叫\"'"
+_ADDR_MARK_CHARS = "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡"
+_ADDR_BODY_OTHER = (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789０１２３４５６７８９-－#()（）·"
+)
+# _ADDR_MARK's words by their characters: alone, the first of a two-character word (小区 大厦 大道
+# 公寓 花园 胡同, whose second characters the kernel knows), after a digit, numeral or Latin letter
+_ADDR_ALONE, _ADDR_PAIR_FIRST, _ADDR_NUMBERED = "村镇苑路街巷", "小大公花胡", "号栋幢单室楼层弄组"
+_ADDR_NUMERALS = "0123456789０１２３４５６７８９一二三四五六七八九十百零"
+
+
+@lru_cache(maxsize=1)
+def gate_table() -> bytes:
+    """The 65,536 16-bit character words (native byte order) the gate reads: see _G_*."""
+    table = array("H", bytes(2 * 0x10000))
+    single, compound = surnames()
+    sets = (
+        (_G_LATIN, ASCII_LETTERS),
+        (_G_NAME_SKIP, _NAME_SKIP),
+        (_G_BODY, _ADDR_BODY_OTHER),
+        (_G_MARK, _ADDR_MARK_CHARS),
+        (_G_SINGLE, single),
+        (_G_COMPOUND_FIRST, {w[0] for w in compound}),
+        (_G_ALONE, _ADDR_ALONE),
+        (_G_NUMBERED, _ADDR_NUMBERED),
+        (_G_NUMERAL, _ADDR_NUMERALS),
+        (_G_PAIR_FIRST, _ADDR_PAIR_FIRST),
+    )
+    for code in range(0x4E00, 0xA000):
+        table[code] = _G_BODY if chr(code) in _NAME_STOP else _G_BODY | _G_GIVEN
+    for bit, chars in sets:
+        for c in chars:
+            if ord(c) < 0x10000:
+                table[ord(c)] |= bit
+    return table.tobytes()
+
+
 @lru_cache(maxsize=1)
 def surnames() -> tuple[frozenset[str], frozenset[str]]:
     text = resources.files("piguard.discovery").joinpath("data", "surnames.txt").read_text(encoding="utf-8")
@@ -831,6 +883,12 @@ class NameRecognizer(Recognizer):
             j += 1
         return j
 
+    def gate_kind(self, trigger: str) -> int:
+        # the plain path of on_anchor: a surname (or a Latin letter) after at most five of _NAME_SKIP
+        if trigger in self.en or trigger in self.suffixes or trigger in self.greetings:
+            return GATE_KEEP
+        return GATE_NAME
+
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
         if trigger in self.en:
@@ -862,7 +920,7 @@ class NameRecognizer(Recognizer):
             s0 = self._before(text, kw_start, single, compound)
             return ((s0, kw_start, self.base - 0.15),) if s0 is not None else ()
         i = pos
-        while i < len(text) and i - pos < 5 and text[i] in " \t:：=是为叫\"'":
+        while i < len(text) and i - pos < 5 and text[i] in _NAME_SKIP:
             i += 1
         if i >= len(text):
             return ()
@@ -1202,6 +1260,12 @@ class AddressRecognizer(Recognizer):
         yield from self.spec.triggers
         yield from self.en
         yield from self.divisions
+
+    def gate_kind(self, trigger: str) -> int:
+        # a division name: _BODY_TO_MARK_CHAR must match at the word's start (below)
+        if trigger in self.en or trigger in self.context_words:
+            return GATE_KEEP
+        return GATE_ADDRESS
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
