@@ -227,3 +227,55 @@ def test_unknown_category_is_refused() -> None:
     with pytest.raises(ValueError, match="category"):
         crypto.register_encrypted_column("t", "c", category="shoe_size")
     assert keys.KEY_ID.match("k2") and not keys.KEY_ID.match("K2")
+
+
+def _reference_hash(key: bytes, data: bytes) -> str:
+    """The keyed hash as it was computed before the prepared HMAC (one-shot ``hmac.digest``)."""
+    import hmac
+
+    return hmac.digest(key, data, "sha256").hex()[:32]
+
+
+def test_prepared_keyed_hashes_equal_the_one_shot_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``address_hash`` and ``identity_hash`` copy an HMAC prepared once per blind-index key: the
+    same 32 hex characters as the one-shot HMAC, for many values, and again after the key changes
+    (a settings reload) and changes back."""
+    rnd = secrets.SystemRandom()
+    values = [f"+86{rnd.randrange(10**10, 10**11)}" for _ in range(2000)]
+    values += ["", "a@example.com", "张三@例子.中国", "x" * 200, "\u0000\uffff"]
+    for blind in ("", "another-blind-index-key-0123456789abcdef", ""):
+        _env(monkeypatch, blind_index_key=blind)
+        key = crypto.keyring().blind_index
+        for v in values:
+            assert crypto.address_hash(v) == _reference_hash(key, v.encode())
+            assert crypto.identity_hash("id_card", v) == _reference_hash(key, f"id_card:{v}".encode())
+    _env(monkeypatch, blind_index_key="another-blind-index-key-0123456789abcdef")
+    a = crypto.address_hash("+8613812345678")
+    _env(monkeypatch, blind_index_key="a-third-blind-index-key-0123456789abcdef")
+    assert crypto.address_hash("+8613812345678") != a, "a new key is used at once, not the cached one"
+
+
+def test_the_prepared_hmac_is_not_shared_between_values() -> None:
+    """Each hash starts from a copy: hashing one value leaves the next one's hash unchanged."""
+    first = crypto.address_hash("+8613812345678")
+    for _ in range(3):
+        crypto.address_hash("+8613900000000")
+        assert crypto.address_hash("+8613812345678") == first
+
+
+def test_ciphertexts_are_standard_base64_under_the_key_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``encrypt`` writes ``<key id>:`` + standard base64 (with padding, no newline) of nonce ||
+    ciphertext || tag, as ``base64.b64encode`` did, for every key and length."""
+    _env(monkeypatch, field_keys=f"k2:{SECRET2}")
+    for key_id in ("v1", "k2"):
+        for n in range(0, 70):
+            value = "号" * (n % 7) + "x" * n
+            token = crypto.encrypt(value, key_id=key_id)
+            head, body = token.split(":", 1)
+            assert head == key_id and "\n" not in body
+            raw = base64.b64decode(body, validate=True)
+            assert base64.b64encode(raw).decode() == body
+            assert len(raw) == 12 + len(value.encode()) + 16
+            assert crypto.decrypt(token) == value
+    ring = crypto.keyring()
+    assert ring.key("v1").aad is None and ring.key("k2").aad == b"k2"

@@ -44,3 +44,24 @@ def test_new_ref_is_rfc4648_base32_of_its_random_bytes(monkeypatch: pytest.Monke
     for raw in (bytes(16), b"\xff" * 16, bytes(range(16)), *(os.urandom(16) for _ in range(2000))):
         monkeypatch.setattr(refs.os, "urandom", lambda n, raw=raw: raw)
         assert refs.new_ref() == base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+
+
+def test_a_batch_of_refs_is_base32_of_its_own_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``records.new_refs(n)`` (the gateway's writer makes a batch's refs at once): each ref is the
+    RFC 4648 base32 of its own 16 of the random bytes, as ``new_ref`` makes one; none repeat."""
+    import base64
+    import os
+
+    from piguard.messaging.records import service as records
+
+    raw = bytes(16) + b"\xff" * 16 + bytes(range(16)) + os.urandom(16 * 997)
+    monkeypatch.setattr(records.os, "urandom", lambda n: raw[:n])
+    got = records.new_refs(1000)
+    assert got == [
+        base64.b32encode(raw[i : i + 16]).decode().rstrip("=").lower() for i in range(0, 16000, 16)
+    ]
+    monkeypatch.undo()
+    assert records.new_refs(0) == [] and records.new_refs(-1) == []
+    many = records.new_refs(20_000)
+    assert len(set(many)) == 20_000 and all(len(r) == 26 for r in many)
+    assert {len(records.new_refs(1)[0]), len(records.new_ref())} == {26}

@@ -59,11 +59,15 @@ def fingerprint(key: bytes) -> str:
 class FieldKey:
     """One encryption key: its id, where it came from, the AES-256 key derived from the secret."""
 
-    __slots__ = ("_aead", "aes", "id", "source")
+    __slots__ = ("_aead", "aad", "aes", "id", "prefix", "source")
 
     def __init__(self, key_id: str, secret: str, source: str) -> None:
         raw = secret.encode()
         self.id, self.source = key_id, source
+        #: what a ciphertext under this key starts with (``k2:``)
+        self.prefix = f"{key_id}:"
+        #: the associated data: new ciphertexts bind their key id (``v1`` ones were written without)
+        self.aad: bytes | None = None if key_id == LEGACY_ID else key_id.encode()
         if key_id == LEGACY_ID:
             self.aes = _legacy_enc(raw)
         else:
@@ -77,11 +81,6 @@ class FieldKey:
 
             self._aead = AESGCM(self.aes)
         return self._aead
-
-    @property
-    def aad(self) -> bytes | None:
-        """New ciphertexts bind their key id (``v1`` ones were written without associated data)."""
-        return None if self.id == LEGACY_ID else self.id.encode()
 
     @property
     def fingerprint(self) -> str:

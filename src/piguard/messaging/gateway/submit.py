@@ -301,7 +301,8 @@ def emit(
     forms: dict[
         tuple[tuple[str, tuple[str, ...]], ...], tuple[list[str], list[str], list[dict[str, Any]]]
     ] = {}
-    for p, ev in decided:
+    refs = records.new_refs(len(decided))
+    for (p, ev), ref in zip(decided, refs, strict=True):
         d = ev.decision
         key = tuple([(r.code, r.obligations) for r in d.reasons])
         form = forms.get(key)
@@ -313,7 +314,6 @@ def emit(
             )
         outcome = d.outcome.value
         status = _STATUS[outcome]
-        ref = records.new_ref()
         req = p.request
         has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
         row = records.record_row(
