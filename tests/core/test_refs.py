@@ -47,15 +47,16 @@ def test_new_ref_is_rfc4648_base32_of_its_random_bytes(monkeypatch: pytest.Monke
 
 
 def test_a_batch_of_refs_is_base32_of_its_own_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``records.new_refs(n)`` (the gateway's writer makes a batch's refs at once): each ref is the
-    RFC 4648 base32 of its own 16 of the random bytes, as ``new_ref`` makes one; none repeat."""
+    """``refs.new_refs(n)`` (the gateway's writer makes a batch's refs at once, through
+    ``records.new_refs``): each ref is the RFC 4648 base32 of its own 16 of the random bytes, as
+    ``new_ref`` makes one; none repeat."""
     import base64
     import os
 
     from piguard.messaging.records import service as records
 
     raw = bytes(16) + b"\xff" * 16 + bytes(range(16)) + os.urandom(16 * 997)
-    monkeypatch.setattr(records.os, "urandom", lambda n: raw[:n])
+    monkeypatch.setattr(refs.os, "urandom", lambda n: raw[:n])
     got = records.new_refs(1000)
     assert got == [
         base64.b32encode(raw[i : i + 16]).decode().rstrip("=").lower() for i in range(0, 16000, 16)

@@ -14,7 +14,6 @@ everything else, and everything on SQLite, is deleted in bounded batches (see ``
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,9 +31,8 @@ from piguard.core.db import insert_rows, utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
-from piguard.core.refs import _PAIRS as _REF_PAIRS
-from piguard.core.refs import _SHIFTS as _REF_SHIFTS
 from piguard.core.refs import new_ref as _new_ref
+from piguard.core.refs import new_refs as _new_refs
 from piguard.messaging import reasons as reason_catalogue
 from piguard.messaging.models import (
     Consent,
@@ -63,19 +61,8 @@ def new_ref() -> str:
 
 
 def new_refs(n: int) -> list[str]:
-    """``n`` references of the form of :func:`new_ref` (128 random bits each, lower-case RFC 4648
-    base32), their random bytes read in one ``os.urandom`` call: a batch's writer makes one per
-    message, and the system call was a third of each reference's cost. Nothing is kept between
-    calls (a pool of random bytes would be shared by the processes a server forks)."""
-    if n <= 0:
-        return []
-    raw = os.urandom(16 * n)
-    from_bytes, pairs, shifts = int.from_bytes, _REF_PAIRS, _REF_SHIFTS
-    out = []
-    for i in range(0, 16 * n, 16):
-        m = from_bytes(raw[i : i + 16], "big") << 2  # 128 bits padded to 26 x 5
-        out.append("".join([pairs[(m >> s) & 1023] for s in shifts]))
-    return out
+    """``n`` message references at once (``core.refs.new_refs``)."""
+    return _new_refs(n)
 
 
 def _recorded_sender(channel: str, direction: str, sender: str, port_id: int | None) -> str:
