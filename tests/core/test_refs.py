@@ -53,6 +53,7 @@ def test_a_batch_of_refs_is_base32_of_its_own_random_bytes(monkeypatch: pytest.M
     import base64
     import os
 
+    from piguard.core import refs
     from piguard.messaging.records import service as records
 
     raw = bytes(16) + b"\xff" * 16 + bytes(range(16)) + os.urandom(16 * 997)
