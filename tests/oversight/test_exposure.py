@@ -16,6 +16,7 @@ from piguard.oversight import exposure, inspection
 from piguard.regulations import parameters as params
 from piguard.regulations import service as regulations
 from piguard.regulations.matrix import build_matrix
+from piguard.regulations.schemas import MatrixOut
 
 pytestmark = pytest.mark.obligation("O24-22", "O24-23", "O31-34", "O24-16")
 ACTOR = Actor.system("test-exposure")
@@ -57,16 +58,28 @@ def test_before_the_fines_took_effect_there_is_no_range(session: Session) -> Non
     assert x["fines_if_each_article_applied_once"] == {"min_yuan": 0, "max_yuan": 0, "articles": []}
 
 
+def _with_a_partial_row(row_id: str) -> MatrixOut:
+    """The rules matrix as built, with one row partial (every row is built today; the test needs a
+    matrix gap to see that it is counted once, beside its finding)."""
+    matrix = build_matrix()
+    assert any(r.id == row_id for r in matrix.rows)
+    rows = [r.model_copy(update={"status": "partial"}) if r.id == row_id else r for r in matrix.rows]
+    return matrix.model_copy(update={"rows": rows})
+
+
 def test_an_open_finding_is_a_gap_under_its_article_until_closed(session: Session) -> None:
     now = utcnow()
     received = now - timedelta(days=40)
     cases.open_case(session, kind="pi_complaint", received=received, text="投诉", actor=ACTOR, now=received)
-    run = inspection.inspect(session, year=calendar.to_local_date(received).year, actor=ACTOR, now=now)
+    matrix = _with_a_partial_row("O24-10")
+    run = inspection.inspect(
+        session, year=calendar.to_local_date(received).year, actor=ACTOR, now=now, matrix=matrix
+    )
     session.commit()
     overdue = next(
         f for f in inspection.list_findings(session, run=run) if f.key == "cases:pi_complaint:overdue"
     )
-    x = exposure.exposure(session)
+    x = exposure.exposure(session, matrix=matrix)
     o24_22 = next(a for a in x["articles"] if a["penalty"] == "O24-22")  # Art. 22 punishes Art. 12
     gap = next(g for g in o24_22["gaps"] if g["finding"] == overdue.id)
     assert gap["source"] == "finding" and gap["obligation"] == "O24-12"
@@ -85,6 +98,6 @@ def test_an_open_finding_is_a_gap_under_its_article_until_closed(session: Sessio
     assert len(same) == 1 and same[0]["finding"] == matrix_finding.id
     inspection.close_finding(session, overdue.id, evidence="已答复，见案件时间线", actor=ACTOR)
     session.commit()
-    after = exposure.exposure(session)
+    after = exposure.exposure(session, matrix=matrix)
     assert all(g["finding"] != overdue.id for a in after["articles"] for g in a["gaps"])
     assert after["gaps"] == x["gaps"] - 1
