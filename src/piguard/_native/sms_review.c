@@ -10,6 +10,7 @@
  * ``table``: {ord: one-character str}, the variant table (str.translate's). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <string.h>
 
 #define BITMAP_CHARS 0xA000
@@ -195,6 +196,17 @@ done:
  * group's score and hits (``hit_type(name, evidence, weight)``, a tuple subclass) into the lists
  * ``scores`` and ``hits``. */
 
+/* the match handler (see "matches" below): collect reads its occurrences */
+typedef struct {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    Py_ssize_t *pairs; /* end, key id, end, key id, ... */
+    Py_ssize_t n, cap;  /* occurrences recorded, room for */
+    PyObject *reported;
+    Py_ssize_t nkeys;
+} Matches;
+
+static PyTypeObject MatchesType;
+
 static int subject_alnum(PyObject *subject, Py_ssize_t i) {
     Py_UCS4 c;
     if (PyBytes_Check(subject))
@@ -259,25 +271,38 @@ static int add_all(PyObject *set, PyObject *items) {
 }
 
 static PyObject *collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyDict_Check(args[3]) ||
+    if (nargs != 5 || !(PyList_Check(args[0]) || Py_IS_TYPE(args[0], &MatchesType)) ||
+        !PyList_Check(args[1]) || !PyDict_Check(args[3]) ||
         !PySet_Check(args[4]) || !(PyBytes_Check(args[2]) || PyUnicode_Check(args[2]))) {
         PyErr_SetString(PyExc_TypeError,
-                        "collect(found: list, values: list, subject: bytes | str, raw: dict, run: set)");
+                        "collect(found: list | Matches, values: list, subject: bytes | str, raw: dict, run: set)");
         return NULL;
     }
     PyObject *found = args[0], *values = args[1], *subject = args[2], *raw = args[3], *run = args[4];
     Py_ssize_t size = PyBytes_Check(subject) ? PyBytes_GET_SIZE(subject) : PyUnicode_GET_LENGTH(subject);
     Py_ssize_t nvalues = PyList_GET_SIZE(values);
     PyObject *exempt = NULL, *lazy = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(found);
+    const Py_ssize_t *pairs = NULL; /* the handler's own occurrences: no list to read */
+    Py_ssize_t n;
+    if (Py_IS_TYPE(found, &MatchesType)) {
+        pairs = ((Matches *)found)->pairs;
+        n = ((Matches *)found)->n;
+    } else
+        n = PyList_GET_SIZE(found);
     for (Py_ssize_t f = 0; f < n; f++) {
-        PyObject *pair = PyList_GET_ITEM(found, f);
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
-            goto bad;
-        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
-        Py_ssize_t kid = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
-        if ((end == -1 || kid == -1) && PyErr_Occurred())
-            goto error;
+        Py_ssize_t end, kid;
+        if (pairs != NULL) {
+            end = pairs[2 * f];
+            kid = pairs[2 * f + 1];
+        } else {
+            PyObject *pair = PyList_GET_ITEM(found, f);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+                goto bad;
+            end = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+            kid = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+            if ((end == -1 || kid == -1) && PyErr_Occurred())
+                goto error;
+        }
         if (kid < 0 || kid >= nvalues)
             goto bad;
         PyObject *v = PyList_GET_ITEM(values, kid);
@@ -545,19 +570,54 @@ static PyObject *consolidate(PyObject *self, PyObject *const *args, Py_ssize_t n
 
 /* ------------------------------------------------------------------------------------ matches
  * Matches(nkeys): the match handler given to Hyperscan's scan (rules._Matcher.match): a call
- * (id, from, to, flags, context) appends (to, id) to ``found`` for a key (id < nkeys), else adds
- * id - nkeys (a pre-filtered pattern) to ``reported``; as the Python closure, without its frame. */
-
-typedef struct {
-    PyObject_HEAD PyObject *found;
-    PyObject *reported;
-    Py_ssize_t nkeys;
-} Matches;
+ * (id, from, to, flags, context) records (to, id) for a key (id < nkeys), else adds id - nkeys (a
+ * pre-filtered pattern) to ``reported``; as the Python closure, without its frame. Called through
+ * vectorcall (no argument tuple a match), the occurrences kept as C integers: ``collect`` reads
+ * them from the handler itself, ``found`` builds the [(end, key id)] list when asked; ``len()`` is
+ * their number. */
 
 static void Matches_dealloc(Matches *self) {
-    Py_XDECREF(self->found);
+    PyMem_Free(self->pairs);
     Py_XDECREF(self->reported);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Matches_vectorcall(Matches *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 3 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "Matches(id, from, to, flags, context)");
+        return NULL;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(args[0]);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < self->nkeys) {
+        Py_ssize_t to = PyLong_AsSsize_t(args[2]);
+        if (to == -1 && PyErr_Occurred())
+            return NULL;
+        if (self->n == self->cap) {
+            Py_ssize_t cap = self->cap ? self->cap * 2 : 32;
+            Py_ssize_t *grown = PyMem_Realloc(self->pairs, (size_t)cap * 2 * sizeof(Py_ssize_t));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            self->pairs = grown;
+            self->cap = cap;
+        }
+        self->pairs[2 * self->n] = to;
+        self->pairs[2 * self->n + 1] = i;
+        self->n++;
+    } else {
+        PyObject *j = PyLong_FromSsize_t(i - self->nkeys);
+        if (j == NULL)
+            return NULL;
+        int rc = PySet_Add(self->reported, j);
+        Py_DECREF(j);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *Matches_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
@@ -571,48 +631,31 @@ static PyObject *Matches_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Matches *self = (Matches *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
+    self->vectorcall = (vectorcallfunc)Matches_vectorcall;
     self->nkeys = nkeys;
-    self->found = PyList_New(0);
+    self->pairs = NULL;
+    self->n = self->cap = 0;
     self->reported = PySet_New(NULL);
-    if (self->found == NULL || self->reported == NULL) {
+    if (self->reported == NULL) {
         Py_DECREF(self);
         return NULL;
     }
     return (PyObject *)self;
 }
 
-static PyObject *Matches_call(Matches *self, PyObject *args, PyObject *kwds) {
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 3) {
-        PyErr_SetString(PyExc_TypeError, "Matches(id, from, to, flags, context)");
-        return NULL;
-    }
-    PyObject *id = PyTuple_GET_ITEM(args, 0);
-    Py_ssize_t i = PyLong_AsSsize_t(id);
-    if (i == -1 && PyErr_Occurred())
-        return NULL;
-    if (i < self->nkeys) {
-        PyObject *pair = PyTuple_Pack(2, PyTuple_GET_ITEM(args, 2), id);
-        if (pair == NULL)
-            return NULL;
-        int rc = PyList_Append(self->found, pair);
-        Py_DECREF(pair);
-        if (rc < 0)
-            return NULL;
-    } else {
-        PyObject *j = PyLong_FromSsize_t(i - self->nkeys);
-        if (j == NULL)
-            return NULL;
-        int rc = PySet_Add(self->reported, j);
-        Py_DECREF(j);
-        if (rc < 0)
-            return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
 static PyObject *Matches_found(Matches *self, void *closure) {
-    Py_INCREF(self->found);
-    return self->found;
+    PyObject *out = PyList_New(self->n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t f = 0; f < self->n; f++) {
+        PyObject *pair = Py_BuildValue("(nn)", self->pairs[2 * f], self->pairs[2 * f + 1]);
+        if (pair == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, f, pair);
+    }
+    return out;
 }
 
 static PyObject *Matches_reported(Matches *self, void *closure) {
@@ -620,8 +663,12 @@ static PyObject *Matches_reported(Matches *self, void *closure) {
     return self->reported;
 }
 
+static Py_ssize_t Matches_len(Matches *self) { return self->n; }
+
+static PySequenceMethods Matches_as_sequence = {.sq_length = (lenfunc)Matches_len};
+
 static PyGetSetDef Matches_getset[] = {
-    {"found", (getter)Matches_found, NULL, "[(end, key id)] in the order reported", NULL},
+    {"found", (getter)Matches_found, NULL, "[(end, key id)] in the order reported (a new list)", NULL},
     {"reported", (getter)Matches_reported, NULL, "pre-filtered patterns reported", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -630,8 +677,10 @@ static PyTypeObject MatchesType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "piguard._native.sms_review.Matches",
     .tp_basicsize = sizeof(Matches),
     .tp_dealloc = (destructor)Matches_dealloc,
-    .tp_call = (ternaryfunc)Matches_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_vectorcall_offset = offsetof(Matches, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_as_sequence = &Matches_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "Hyperscan match handler collecting key occurrences and reported patterns.",
     .tp_getset = Matches_getset,
     .tp_new = Matches_new,

@@ -32,7 +32,7 @@ def run_patterns(
     /,
 ) -> None: ...
 def collect(
-    found: list[tuple[int, int]],
+    found: list[tuple[int, int]] | Matches,
     values: list[tuple[object, ...]],
     subject: bytes | str,
     raw: dict[int, list[tuple[int, int, float, str]]],
@@ -54,3 +54,4 @@ class Matches:
     reported: set[int]
     def __init__(self, nkeys: int, /) -> None: ...
     def __call__(self, id: int, start: int, end: int, flags: int, context: object, /) -> None: ...
+    def __len__(self) -> int: ...

@@ -344,6 +344,13 @@ class _Matcher:
         """``(subject, hits, reported)``: the subject the offsets index (UTF-8 bytes or the text),
         ``(end, key id)`` of every key occurrence (``end`` exclusive), and the pre-filtered patterns
         Hyperscan reported (None without Hyperscan)."""
+        subject, found, reported = self.occurrences(text)
+        return subject, found if type(found) is list else found.found, reported
+
+    def occurrences(self, text: str) -> tuple[bytes | str, Any, set[int] | None]:
+        """:meth:`match`, the key occurrences as the compiled handler keeps them when it ran (a
+        ``Matches``: its ``len()`` is their number and the compiled ``collect`` reads them without
+        a list of tuples), else as the list. The scan's path."""
         if self._hs is None:
             if not self.keys:
                 return text, [], None
@@ -355,7 +362,7 @@ class _Matcher:
         if self._handler is not None:  # the compiled handler: no Python frame per match
             handler = self._handler(self.nkeys)
             self._hs.scan(data, handler, 0, None, scratch)
-            return data, handler.found, handler.reported
+            return data, handler, handler.reported
         raw: list[tuple[int, int]] = []
         reported: set[int] = set()
         append, report, nkeys = raw.append, reported.add, self.nkeys
@@ -886,7 +893,7 @@ class RuleSet:
         subject: bytes | str = s
         if s:
             values = self._values
-            subject, found_keys, reported = self._matcher.match(s)
+            subject, found_keys, reported = self._matcher.occurrences(s)
             if reported and self._always_gated:
                 run.update(self._always_gated.intersection(reported))
             if not found_keys and not run:  # nothing matched (most honest messages): no scores
