@@ -235,6 +235,52 @@ def test_signal_entries_kernel_equals_the_python_loop(native_reviewer: Reviewer)
 
 
 @needs_kernel
+def test_signal_entries_remember_only_the_builtin_rounding(native_reviewer: Reviewer) -> None:
+    """The kernel remembers round(weight, 3) per float value for the built-in ``round``; any other
+    rounding function it is given is called every time."""
+    assert KERNEL is not None
+    r = native_reviewer
+    wanted = {c for static in r._finding_static.values() for c in static[7]}
+    for text in REPRESENTATIVE:
+        scan = r.rules.scan(r.rules.normalizer.normalize(text))
+        if KERNEL.signal_entries(
+            scan.fired, scan.scores, r._signal, r._signal_static, scan.hits, wanted, round
+        ):
+            break
+    else:
+        pytest.skip("no representative text fires a signal")
+    calls: list[float] = []
+
+    def tenth(x: float, _digits: int) -> float:
+        calls.append(x)
+        return 0.1
+
+    for _ in range(2):
+        got = KERNEL.signal_entries(
+            scan.fired, scan.scores, r._signal, r._signal_static, scan.hits, wanted, tenth
+        )
+        assert {e["weight"] for entries in got.values() for e in entries} == {0.1}
+    assert len(calls) == 2 * sum(len(entries) for entries in got.values())
+    again = KERNEL.signal_entries(
+        scan.fired, scan.scores, r._signal, r._signal_static, scan.hits, wanted, round
+    )
+    assert again == r._signal_entries_python(scan, wanted)
+
+
+@needs_kernel
+def test_matches_handler_counts_and_hands_over_its_occurrences() -> None:
+    assert KERNEL is not None
+    h = KERNEL.Matches(2)
+    assert len(h) == 0 and h.found == []
+    for end in range(100):  # past the first allocation
+        h(end % 2, 0, end, 0, None)
+    h(5, 0, 3, 0, None)
+    assert len(h) == 100
+    assert h.found == [(end, end % 2) for end in range(100)]
+    assert h.reported == {3}
+
+
+@needs_kernel
 @settings(max_examples=200, deadline=None)
 @given(
     texts,

@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define BITMAP_CHARS 0xA000
@@ -963,6 +964,40 @@ error:
  * {group: (id, articles)}, ``round`` the built-in (so the weight rounds exactly as it does). */
 static PyObject *k_id, *k_category, *k_weight, *k_articles, *k_matches, *three;
 
+/* round(x, 3) of a float through ``round_fn``, remembered per value: a signal's weight is one of
+ * few sums of its terms' weights, and the call costs more than the entry. Only for an exact float
+ * and the ``round_fn`` first seen (the built-in; any other is called every time), so the result is
+ * the object the call gives for the same value. */
+#define ROUND_SLOTS 256
+static uint64_t round_key[ROUND_SLOTS];
+static PyObject *round_val[ROUND_SLOTS];
+static PyObject *round_seen_fn;
+
+static PyObject *round3(PyObject *round_fn, PyObject *x) {
+    if (!PyFloat_CheckExact(x))
+        return PyObject_CallFunctionObjArgs(round_fn, x, three, NULL);
+    if (round_seen_fn == NULL) {
+        Py_INCREF(round_fn);
+        round_seen_fn = round_fn;
+    }
+    if (round_fn != round_seen_fn)
+        return PyObject_CallFunctionObjArgs(round_fn, x, three, NULL);
+    double v = PyFloat_AS_DOUBLE(x);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    size_t slot = (size_t)((bits ^ (bits >> 29) ^ (bits >> 43)) * 0x9E3779B97F4A7C15ull >> 56) % ROUND_SLOTS;
+    if (round_val[slot] != NULL && round_key[slot] == bits) {
+        Py_INCREF(round_val[slot]);
+        return round_val[slot];
+    }
+    PyObject *out = PyObject_CallFunctionObjArgs(round_fn, x, three, NULL);
+    if (out != NULL && PyFloat_CheckExact(out)) {
+        Py_XSETREF(round_val[slot], Py_NewRef(out));
+        round_key[slot] = bits;
+    }
+    return out;
+}
+
 static PyObject *signal_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) || !PyDict_Check(args[2]) ||
         !PyDict_Check(args[3]) || !PyList_Check(args[4]) || !PyAnySet_Check(args[5])) {
@@ -1018,7 +1053,7 @@ static PyObject *signal_entries(PyObject *self, PyObject *const *args, Py_ssize_
         PyObject *entry = PyDict_New();
         if (entry == NULL)
             goto error;
-        PyObject *weight = PyObject_CallFunctionObjArgs(round_fn, score < cap ? score_obj : cap_obj, three, NULL);
+        PyObject *weight = round3(round_fn, score < cap ? score_obj : cap_obj);
         PyObject *articles = PySequence_List(PyTuple_GET_ITEM(st, 1));
         Py_ssize_t nh = PyList_GET_SIZE(group_hits);
         PyObject *matches = PyList_New(nh);
