@@ -353,3 +353,49 @@ def test_corpus_outcomes_are_the_recorded_ones(native_reviewer: Reviewer) -> Non
         "the review's outcomes on the shared corpora moved; if that is meant (a change of the signals), "
         "see what moved with bench/review_compare.py --base <previous checkout> and update CORPUS_DIGEST"
     )
+
+
+@needs_kernel
+def test_slot_maker_builds_what_the_class_builds() -> None:
+    from piguard.messaging.review.engine import (
+        _FINDING_SLOTS,
+        _RESULT_SLOTS,
+        Finding,
+        MessageKind,
+        ReviewResult,
+        Severity,
+        Verdict,
+    )
+    from piguard.messaging.review.rules import ScanResult
+
+    assert KERNEL is not None
+    finding = Finding("prohibited_content", ("O31-16",), "en", "zh", detail={"category": "fraud"})
+    made = KERNEL.slot_maker(Finding, _FINDING_SLOTS)(
+        "prohibited_content", ("O31-16",), "en", "zh", Severity.ERROR, {"category": "fraud"}, None
+    )
+    assert type(made) is Finding and made == finding and made.reason() == finding.reason()
+    result = ReviewResult(Verdict.FAIL, MessageKind.NOTIFICATION, ("fraud",), (finding,), None, False)
+    made_result = KERNEL.slot_maker(ReviewResult, _RESULT_SLOTS)(
+        Verdict.FAIL, MessageKind.NOTIFICATION, ("fraud",), (finding,), None, False, (), (), None
+    )
+    assert made_result == result and made_result.to_dict(explain=True) == result.to_dict(explain=True)
+    assert made_result.decision() == result.decision()
+    scan = KERNEL.slot_maker(ScanResult, ScanResult.__slots__)("t", [0.0], [[]], None, None, None, ())
+    assert scan == ScanResult("t", [0.0], [[]], None, None, None, ())
+    with pytest.raises(TypeError):
+        KERNEL.slot_maker(ScanResult, ScanResult.__slots__)("t")
+    with pytest.raises(ValueError):
+        KERNEL.slot_maker(ScanResult, ScanResult.__slots__[:-1])  # a slot would stay unset
+    with pytest.raises(ValueError):
+        KERNEL.slot_maker(ScanResult, ("text", "text", *ScanResult.__slots__[2:]))
+    with pytest.raises(ValueError):
+        KERNEL.slot_maker(dict, ())  # not a class of slots: its instances need its own __new__
+
+    class WithNew:
+        __slots__ = ("a",)
+
+        def __new__(cls) -> WithNew:
+            return object.__new__(cls)
+
+    with pytest.raises(ValueError):
+        KERNEL.slot_maker(WithNew, ("a",))

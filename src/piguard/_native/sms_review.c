@@ -10,6 +10,7 @@
  * ``table``: {ord: one-character str}, the variant table (str.translate's). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -687,6 +688,107 @@ static PyTypeObject MatchesType = {
     .tp_new = Matches_new,
 };
 
+/* -------------------------------------------------------------------------------- slot makers
+ * slot_maker(cls, names) -> maker: maker(*values) is a new ``cls`` whose slots ``names`` (every
+ * slot of the class, in order) hold ``values``, without running ``cls.__init__``: what the review's
+ * slotted result classes' __init__ do (each slot set through its own setter), without a Python frame
+ * and a setter call a slot. Only for a class whose every name is a writable object slot of its own. */
+
+#define MAKER_SLOTS 16
+
+typedef struct {
+    PyObject_HEAD vectorcallfunc vectorcall;
+    PyTypeObject *cls;
+    Py_ssize_t n;
+    Py_ssize_t offsets[MAKER_SLOTS];
+} Maker;
+
+static void Maker_dealloc(Maker *self) {
+    Py_XDECREF(self->cls);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Maker_vectorcall(Maker *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != self->n || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_Format(PyExc_TypeError, "%s maker takes %zd positional arguments", self->cls->tp_name, self->n);
+        return NULL;
+    }
+    PyObject *obj = self->cls->tp_alloc(self->cls, 0);
+    if (obj == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyObject **slot = (PyObject **)((char *)obj + self->offsets[i]);
+        Py_XSETREF(*slot, Py_NewRef(args[i]));
+    }
+    return obj;
+}
+
+static PyTypeObject MakerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "piguard._native.sms_review.Maker",
+    .tp_basicsize = sizeof(Maker),
+    .tp_dealloc = (destructor)Maker_dealloc,
+    .tp_vectorcall_offset = offsetof(Maker, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A slotted class's instances from their slots' values (see slot_maker).",
+};
+
+static PyObject *slot_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "slot_maker(cls: type, names: tuple[str, ...])");
+        return NULL;
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    PyObject *names = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    /* a class statement's class with __slots__ and object's __new__: its instance is its slots */
+    if (n == 0 || n > MAKER_SLOTS || cls->tp_itemsize != 0 || cls->tp_dictoffset != 0 ||
+        !(cls->tp_flags & Py_TPFLAGS_HEAPTYPE) || cls->tp_new != PyBaseObject_Type.tp_new ||
+        cls->tp_alloc != PyType_GenericAlloc) {
+        PyErr_SetString(PyExc_ValueError,
+                        "slot_maker(): a Python class with 1 to 16 slots, no __dict__ and object's __new__");
+        return NULL;
+    }
+    Maker *maker = PyObject_New(Maker, &MakerType);
+    if (maker == NULL)
+        return NULL;
+    maker->vectorcall = (vectorcallfunc)Maker_vectorcall;
+    maker->cls = (PyTypeObject *)Py_NewRef(cls);
+    maker->n = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        PyObject *descr = PyUnicode_Check(name) ? PyDict_GetItemWithError(cls->tp_dict, name) : NULL;
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+            ((PyDescrObject *)descr)->d_type != cls ||
+            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX ||
+            (((PyMemberDescrObject *)descr)->d_member->flags & READONLY)) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "slot_maker(): %R is not a writable slot of %s", name, cls->tp_name);
+            Py_DECREF(maker);
+            return NULL;
+        }
+        maker->offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (maker->offsets[j] == maker->offsets[i]) {
+                PyErr_Format(PyExc_ValueError, "slot_maker(): %R named twice", name);
+                Py_DECREF(maker);
+                return NULL;
+            }
+    }
+    /* every slot of the class, none inherited: no slot is left unset */
+    Py_ssize_t own = 0, pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(cls->tp_dict, &pos, &key, &value))
+        own += Py_IS_TYPE(value, &PyMemberDescr_Type) && ((PyDescrObject *)value)->d_type == cls;
+    if (own != n || cls->tp_base != &PyBaseObject_Type) {
+        PyErr_Format(PyExc_ValueError, "slot_maker(): %s has slots not named, or inherits some", cls->tp_name);
+        Py_DECREF(maker);
+        return NULL;
+    }
+    return (PyObject *)maker;
+}
+
 /* ------------------------------------------------------------------------------ small helpers
  * utf8_span(text, start, end) -> (start, end) in UTF-8 bytes: what
  * ``len(text[:start].encode()), len(text[:end].encode())`` give (RuleSet.scan, a pattern's match
@@ -1284,6 +1386,8 @@ static PyMethodDef methods[] = {
      "RuleSet.scan's loop over the patterns to run."},
     {"collect", (PyCFunction)(void (*)(void))collect, METH_FASTCALL,
      "RuleSet.scan's loop over the key occurrences."},
+    {"slot_maker", (PyCFunction)(void (*)(void))slot_maker, METH_FASTCALL,
+     "A callable building a slotted class's instances from their slots' values, without __init__."},
     {"consolidate", (PyCFunction)(void (*)(void))consolidate, METH_FASTCALL,
      "RuleSet.scan's loop over the groups' matches: scores and hits."},
     {NULL, NULL, 0, NULL},
@@ -1293,6 +1397,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sms_review", NULL, -
 
 PyMODINIT_FUNC PyInit_sms_review(void) {
     if (PyType_Ready(&MatchesType) < 0)
+        return NULL;
+    if (PyType_Ready(&MakerType) < 0)
         return NULL;
     if (k_id == NULL) {
         k_id = PyUnicode_InternFromString("id");

@@ -361,6 +361,12 @@ assert tuple(f.name for f in fields(ReviewResult)) == _RESULT_SLOTS, "update Rev
     _set_kind_reason,
 ) = (ReviewResult.__dict__[name].__set__ for name in _RESULT_SLOTS)
 
+_KERNEL = _native.load("sms_review")
+#: ReviewResult(...) and Finding(...) with every slot given, as C calls (no __init__ frame, no
+#: setter call a slot); None without the compiled kernel, where the classes are called
+_make_result: Any = _KERNEL.slot_maker(ReviewResult, _RESULT_SLOTS) if _KERNEL is not None else None
+_make_finding: Any = _KERNEL.slot_maker(Finding, _FINDING_SLOTS) if _KERNEL is not None else None
+
 # 【signature】 at the start, or at the very end (trailing spaces and 。!. allowed)
 _SIG_START = re.compile(r"^\s*【([^【】]*)】")
 _SIG_END = re.compile(r"【([^【】]*)】[\s。.!！]*$")
@@ -922,16 +928,29 @@ class Reviewer:
             if f.severity is _ERROR:
                 verdict = _FAIL
                 break
-        result = ReviewResult(
-            verdict=verdict,
-            kind=kind,
-            prohibited=tuple(prohibited),
-            findings=tuple(findings),
-            signature=signature,
-            opt_out=opt_out,
-            signals=tuple(signals),
-            scores=score_items,
-        )
+        if _make_result is not None:  # the same result, built by the kernel (slots in _RESULT_SLOTS' order)
+            result = _make_result(
+                verdict,
+                kind,
+                tuple(prohibited),
+                tuple(findings),
+                signature,
+                opt_out,
+                tuple(signals),
+                score_items,
+                None,
+            )
+        else:
+            result = ReviewResult(
+                verdict=verdict,
+                kind=kind,
+                prohibited=tuple(prohibited),
+                findings=tuple(findings),
+                signature=signature,
+                opt_out=opt_out,
+                signals=tuple(signals),
+                scores=score_items,
+            )
         if constant:
             if len(self._unmatched_results) >= 1024:  # contexts are few; bound them anyway
                 self._unmatched_results.clear()
@@ -967,13 +986,11 @@ def _f_prohibited(
     detail: dict[str, Any] = {"category": category, "matches": list(dict.fromkeys(matches))}
     if signals:
         detail["signals"] = signals
-    return Finding(
-        "prohibited_content",
-        articles,
-        f"Prohibited content ({label_en or category}).",
-        f"含有禁止传播的内容（{label_zh or category}）。",
-        detail=detail,
-    )
+    message_en = f"Prohibited content ({label_en or category})."
+    message_zh = f"含有禁止传播的内容（{label_zh or category}）。"
+    if _make_finding is not None:  # the same finding, built by the kernel (slots in _FINDING_SLOTS' order)
+        return _make_finding("prohibited_content", articles, message_en, message_zh, _ERROR, detail, None)  # type: ignore[no-any-return]
+    return Finding("prohibited_content", articles, message_en, message_zh, detail=detail)
 
 
 def _f_cleared(

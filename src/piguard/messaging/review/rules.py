@@ -421,6 +421,10 @@ class RuleSet:
         # the scan's two loops: the compiled kernel's when built, else the Python originals
         kernel = _native.load("sms_review")
         self._collect: Callable[..., Any] = kernel.collect if kernel is not None else collect
+        #: ScanResult(...) with every field given: the kernel's slot maker (no __init__ frame) or the class
+        self._new_scan: Callable[..., ScanResult] = (
+            kernel.slot_maker(ScanResult, ScanResult.__slots__) if kernel is not None else ScanResult
+        )
         self._consolidate: Callable[..., Any] = kernel.consolidate if kernel is not None else consolidate
         self._utf8_span: Callable[..., Any] | None = kernel.utf8_span if kernel is not None else None
         self._run_patterns: Callable[..., Any] | None = kernel.run_patterns if kernel is not None else None
@@ -898,7 +902,7 @@ class RuleSet:
                 run.update(self._always_gated.intersection(reported))
             if not found_keys and not run:  # nothing matched (most honest messages): no scores
                 digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
-                return ScanResult(s, scores, hits, _NO_LAZY, reported, digit_run, ())
+                return self._new_scan(s, scores, hits, _NO_LAZY, reported, digit_run, ())
             exempt, lazy_seen = self._collect(found_keys, values, subject, raw, run)
             if lazy_seen is not None:
                 lazy = lazy_seen
@@ -935,7 +939,7 @@ class RuleSet:
         if raw:
             self._consolidate(raw, exempt, self._group_names, scores, hits, Hit)
         digit_run = None if reported is None or self._digit_slot < 0 else self._digit_slot in reported
-        return ScanResult(s, scores, hits, lazy, reported, digit_run, tuple(raw))
+        return self._new_scan(s, scores, hits, lazy, reported, digit_run, tuple(raw))
 
 
 def collect(
