@@ -288,6 +288,41 @@ FOURTH_ROUND = [
         "爸妈，我是你们的女儿，学校这学期要交书本费和校服费一共580元，你们直接转给老师吧。",
         "act.relay_payment",
     ),
+    # the same seeds told in other words: the colleague checking the company's funds, the subsidy
+    # paid by a stranger to add, the fire brigade's order, the fee paid to the teacher's WeChat, the
+    # relative abroad on a new account, the earlier partner's goods, the refund group
+    (
+        "我是财务部的同事，领导在群里发了通知，让核对公司账上的资金，你把账户余额报给我，再用你自己的卡转一笔过来。",
+        "lure.company_funds_check",
+    ),
+    (
+        "兄弟，现在国家有补贴发放，你加一下负责人的微信，他能给你发几千块补助。",
+        "act.collect_through_stranger",
+    ),
+    (
+        "我是消防大队的，我们要搞一次演练，需要采购一批物资，100箱矿泉水、50袋大米，你们能供吗？",
+        "inst.claimed_buyer",
+    ),
+    (
+        "我是小丽，学校选拔优秀学生参加培训，我被选上了，学校要家长交一笔费用，你加一下老师的微信交给老师。",
+        "act.relay_payment",
+    ),
+    (
+        "我是小明，我在美国出了点事，急需帮助，这是我在那边用的微信，你加我一下我跟你细说。",
+        "act.acquaintance_setup",
+    ),
+    (
+        "我是你以前的合作伙伴老王，你要的那批货马上可以发了，先把钱打过来，账号是XXXX。",
+        "inst.claimed_history",
+    ),
+    (
+        "我是健身房的私教，你之前买的私教课现在可以退了，你进一下我们的退款群，里面有人指导你办理。",
+        "act.collect_through_stranger",
+    ),
+    (
+        "爸，我的手机掉水里了，现在用的是这个新手机，有重要的事要和你说，你加一下这个号的微信吧。",
+        "act.acquaintance_setup",
+    ),
 ]
 
 FOURTH_ROUND_HONEST = [
@@ -302,6 +337,8 @@ FOURTH_ROUND_HONEST = [
     "【全友家居】周年庆典，总裁亲临现场，全场工厂价，回T退订",
     "【雪松美容院】三八妇女节在这里给大家送礼物了，满1000元送100元，回T退订",
     "【如遇困难】如您遇到困难，请拨打12345市民热线，我们将竭诚为您服务。",
+    "【优品商城】优惠券已到账，如有疑问请联系客服微信领取，回TD退订",
+    "老师好，孩子的作业已经交给老师了，谢谢您这学期的照顾。",
 ]
 
 
@@ -314,3 +351,10 @@ def test_the_rest_of_the_script_is_fraud_and_says_why(text: str, signal: str) ->
 @pytest.mark.parametrize("text", THIRD_ROUND_HONEST + FOURTH_ROUND_HONEST)
 def test_look_alikes_of_the_later_rounds_are_not_prohibited(text: str) -> None:
     assert review(text).prohibited == ()
+
+
+def test_a_claimed_anti_fraud_officer_is_not_a_warning() -> None:
+    """反诈 lowers the fraud score as warning wording; "我是国家反诈中心的工作人员" is the police script's
+    claim, so it must not (the centre's real warnings come from 96110 / 12381, which are cleared)."""
+    text = "我是国家反诈中心的工作人员，我们发现您的花呗账户存在影响征信的问题，需要您配合处理。"
+    assert "inst.police_court" in fraud_signals(text)
