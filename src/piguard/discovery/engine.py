@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
 
 from piguard import _native
+from piguard.core import yamlfiles
 from piguard.core.hs_cache import compile_cached
 from piguard.discovery import ner as ner_tier
 from piguard.discovery import recognizers as r
@@ -147,7 +147,7 @@ class Registry:
     @classmethod
     def from_yaml(cls, text: str) -> Registry:
         # libyaml's safe loader when PyYAML has it (the recognisers load ten times faster)
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yamlfiles.load(text)
         if not isinstance(data, dict) or not isinstance(data.get("recognizers"), list):
             raise ValueError("recogniser registry: a mapping with a 'recognizers' list is expected")
         recs = []
