@@ -360,3 +360,89 @@ def test_clusters_shorter_than_every_number_are_skipped_safely(cluster: str) -> 
     if "." not in cluster:
         assert out == []
     assert engine._plan(frozenset({"email"}))["shortest"] == 1 << 30
+
+
+FINDINGS = _native.load("findings")
+needs_findings = pytest.mark.skipif(
+    FINDINGS is None, reason="findings kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _split_both(found, texts, lo, hi):  # type: ignore[no-untyped-def]
+    offsets = [0, *(k + i for i, k in enumerate(accumulate(map(len, texts)), start=1))]
+    outs = []
+    for fn in (eng._split_py, FINDINGS.split):
+        out: list[list[eng.Finding]] = [[] for _ in texts]
+        fn(list(found), offsets, lo, hi, offsets[lo], out, eng.Finding, eng._conf, {})
+        outs.append(out)
+    return outs
+
+
+@needs_findings
+def test_findings_kernel_equals_the_python_split_on_real_batches() -> None:
+    corpus = _corpus()
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    made = []
+    for lo, hi in ((0, len(corpus)), (5, 400), (399, 400)):
+        offsets = [0, *(k + i for i, k in enumerate(accumulate(map(len, corpus)), start=1))]
+        found = engine.raw("\n".join(corpus[lo:hi]), plan, 0.5, (offsets, lo + 1, hi, offsets[lo]))
+        py, c = _split_both(found, corpus, lo, hi)
+        assert py == c
+        assert [[type(f.confidence) for f in fs] for fs in py] == [
+            [type(f.confidence) for f in fs] for fs in c
+        ]
+        made += [f for fs in c for f in fs]
+    assert len(made) > 300
+    # the kernel's Findings are real, frozen Findings
+    f = made[0]
+    assert type(f) is eng.Finding and f == eng.Finding(f.start, f.end, f.category, f.confidence)
+    with pytest.raises(AttributeError):
+        f.start = 0  # type: ignore[misc]
+
+
+_confs = st.one_of(
+    st.floats(allow_nan=False),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0000001, 0.9995, 0.1235, 0.45, 1e-300]),
+    st.integers(-2, 2),
+)
+
+
+@needs_findings
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab\n", max_size=6), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 8), st.sampled_from(["qq", "name"]), _confs)),
+)
+def test_findings_kernel_equals_the_python_split(texts: list[str], spans) -> None:  # type: ignore[no-untyped-def]
+    texts = [t.replace("\n", "") for t in texts]
+    total = sum(map(len, texts)) + len(texts) - 1
+    found = sorted((min(s, total), min(s, total) + n, c, x) for s, n, c, x in spans)
+    py, c = _split_both(found, texts, 0, len(texts))
+    assert py == c
+    flat = [(f.start, f.end, f.category, f.confidence) for fs in c for f in fs]
+    assert [type(x[3]) for x in flat] == [type(f.confidence) for fs in py for f in fs]
+    assert [repr(x[3]) for x in flat] == [repr(f.confidence) for fs in py for f in fs]
+
+
+@needs_findings
+def test_findings_kernel_bad_input() -> None:
+    out: list[list[eng.Finding]] = [[], []]
+    offsets = [0, 3, 6]
+    args = (offsets, 0, 2, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(TypeError):
+        FINDINGS.split([(0, 1, "qq")], *args)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        FINDINGS.split([("0", 1, "qq", 1.0)], *args)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        FINDINGS.split("not a list", *args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FINDINGS.split([], offsets, 0, 3, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(ValueError):
+        FINDINGS.split([], offsets, -1, 2, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(TypeError):
+        FINDINGS.split([(0, 1, "qq", 1.0)], offsets, 0, 2, 0, [None, None], eng.Finding, eng._conf, {})  # type: ignore[list-item]
+    with pytest.raises(ZeroDivisionError):  # an error in the rounding function comes through
+        FINDINGS.split([(0, 1, "qq", 0.5)], offsets, 0, 2, 0, out, eng.Finding, lambda x: 1 / 0, {})
+    FINDINGS.split([(0, 1, "qq", 0.5), (2, 4, "qq", 0.5), (4, 5, "qq", 2.0)], *args)
+    assert out == [[eng.Finding(0, 1, "qq", 0.5)], [eng.Finding(1, 2, "qq", 1.0)]]

@@ -830,10 +830,39 @@ def _detect_batch(
         j = min(j, n)
         base = offsets[i]
         bounds = (offsets, i + 1, j, base)  # where each later text of the chunk starts
-        for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold, bounds):
-            k = bisect_right(offsets, s + base, i, j) - 1
-            start = offsets[k]
-            if e + base <= start + len(texts[k]):
-                out[k].append(Finding(s + base - start, e + base - start, c, round(min(x, 1.0), 3)))
+        found = engine.raw("\n".join(texts[i:j]), plan, threshold, bounds)
+        _split(found, offsets, i, j, base, out, Finding, _conf, _CONF_MEMO)
         i = j
     return out
+
+
+def _conf(x: float) -> float:
+    return round(min(x, 1.0), 3)
+
+
+def _split_py(
+    found: list[tuple[int, int, str, float]],
+    offsets: list[int],
+    lo: int,
+    hi: int,
+    base: int,
+    out: list[list[Finding]],
+    finding: type[Finding],
+    conf: Any,
+    memo: dict[float, float],
+) -> None:
+    """A chunk's findings (offsets into the chunk of texts ``lo``..``hi``, joined by newlines, which
+    starts at ``offsets[lo] == base``) into the lists of the texts they fall in, with offsets into
+    those texts; a finding that runs into the next text is dropped."""
+    for s, e, c, x in found:
+        k = bisect_right(offsets, s + base, lo, hi) - 1
+        start = offsets[k]
+        if e + base < offsets[k + 1]:  # offsets[k + 1] - 1 == start + len(texts[k])
+            out[k].append(finding(s + base - start, e + base - start, c, conf(x)))
+
+
+# the compiled twin of _split_py (piguard/_native/findings.c): a Finding per finding with no Python
+# frame; confidences rounded by round() itself, once per distinct value (kept in _CONF_MEMO)
+_native_findings = _native.load("findings")
+_split = _native_findings.split if _native_findings is not None else _split_py
+_CONF_MEMO: dict[float, float] = {}
