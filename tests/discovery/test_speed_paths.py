@@ -446,3 +446,208 @@ def test_findings_kernel_bad_input() -> None:
         FINDINGS.split([(0, 1, "qq", 0.5)], offsets, 0, 2, 0, out, eng.Finding, lambda x: 1 / 0, {})
     FINDINGS.split([(0, 1, "qq", 0.5), (2, 4, "qq", 0.5), (4, 5, "qq", 2.0)], *args)
     assert out == [[eng.Finding(0, 1, "qq", 0.5)], [eng.Finding(1, 2, "qq", 1.0)]]
+
+
+NUMSCAN = _native.load("numscan")
+needs_numscan = pytest.mark.skipif(
+    NUMSCAN is None or STRUCT is None, reason="numscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _cands_both(text: str, categories: frozenset[str] | None = None):  # type: ignore[no-untyped-def]
+    """The structural candidates of ``text`` from the compiled loop and from _spans_py."""
+    engine = eng.default_engine()
+    assert engine._numscan is not None
+    plan = engine._plan(categories)
+    hits, _ = engine._automaton.scan(text)
+    folded = engine._fold_kernel(text, engine._fold_table) if engine._fold_kernel else eng.fold_text(text)
+    spans = engine._struct(folded)
+    out = []
+    for fn in (engine._spans_native, engine._spans_py):
+        scan = eng.Scan(engine, text, hits, folded)
+        cands: list[tuple[int, int, str, float]] = []
+        fn(scan, spans, plan, cands)
+        out.append(cands)
+    return out
+
+
+# the shapes the kernel's first checks look at: prefixes, check digits, parentheses and capitals
+# before a number, newlines where "$" also matches, spaced and dashed groups, dots, X, full width
+_NUM_PARTS = [
+    "13812345678",
+    "+86 138 1234 5678",
+    "0086-138-1234-5678",
+    "8613812345678",
+    "+13812345678",
+    "12345678901",
+    "110105194912310021",
+    "11010519491231002X",
+    "11010519491231002x",
+    "110105491231002",
+    "110105491331002",
+    "110105491200002",
+    "6222021234567890128",
+    "6222 0212 3456 7890 128",
+    "4111111111111111",
+    "4111111111111112",
+    "378282246310005",
+    "010-12345678",
+    "010-12345678-8898",
+    "(010)",
+    "（0755）",
+    "(010)\n",
+    "(010) ",
+    "(010)-",
+    "12345678",
+    "1234567",
+    "E",
+    "G",
+    "EA",
+    "DE",
+    "P",
+    "E\n",
+    "192.168.1.10",
+    "1.2.3.4:8080/24",
+    "116.397128,39.916527",
+    "-39.9165",
+    "2024-01-01 12:30:00",
+    "2024/01/01",
+    "12:30:45",
+    "1234/5678/9012",
+    "１３８１２３４５６７８",
+    "１３８：１２３４：５６７８",
+    "0755：12345678",
+    "@",
+    "a@b.cn",
+    "fe80::1",
+    "京A12345",
+    " ",
+    "-",
+    "--",
+    "\n",
+    "x",
+    "X",
+    "手机",
+    "卡号",
+    "身份证",
+    "订单号",
+    "0",
+    "9",
+    "86",
+    "0086",
+]
+
+
+@needs_numscan
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_NUM_PARTS), max_size=10).map("".join))
+def test_numscan_kernel_equals_the_python_loop(text: str) -> None:
+    native, py = _cands_both(text)
+    assert native == py
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+@needs_numscan
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -.:/Xx+()（）EGDSPA\n@京", max_size=40))
+def test_numscan_kernel_equals_the_python_loop_on_any_digits(text: str) -> None:
+    assert _cands_both(text)[0] == _cands_both(text)[1]
+    for cats in (frozenset({"phone_mobile"}), frozenset({"bank_card", "ip_address"})):
+        native, py = _cands_both(text, cats)
+        assert native == py
+
+
+@needs_numscan
+def test_numscan_kernel_equals_the_python_loop_on_the_corpus() -> None:
+    corpus = _corpus()
+    joined = "\n".join(corpus)
+    native, py = _cands_both(joined)
+    assert native == py
+    assert len(native) > 400
+    for text in corpus[:500]:
+        assert _cands_both(text)[0] == _cands_both(text)[1]
+
+
+@needs_numscan
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(010)\n12345678",  # _LANDLINE_PAREN's "$" matches before a final newline
+        "（0755） 1234567",
+        "E\n1234567",  # so does _PASSPORT's
+        "E12345678 G12345678 DE1234567 PE1234567 A1234567",
+        "+8613812345678 +13812345678 008613812345678",
+        "11010519491231002X 110105194912310021 110105491231002",
+        "6222021234567890128 4111 1111 1111 1111 378282246310005 卡号378282246310005",
+        "1 -2.345678 0.9123,0.8812 39.9165, 116.3971",
+        "1" * 40 + " " + "2" * 30,
+        "１３８：１２３４：５６７８ 0755：12345678",  # a full-width colon: the cluster goes to _cluster whole
+    ],
+)
+def test_numscan_kernel_edges(text: str) -> None:
+    native, py = _cands_both(text)
+    assert native == py
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+def test_mobile_check_only_where_the_pattern_allows_it() -> None:
+    assert eng._starts_with_1(r"1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57])\d{8}")
+    assert eng._starts_with_1(r"1[3-9]\d{9}")
+    assert not eng._starts_with_1(r"1(?:3\d)\d{8}|(?:1|2)\d{10}")
+    assert not eng._starts_with_1(r"1?\d{10}")
+    assert not eng._starts_with_1(r"[1-9]\d{10}")
+    assert not eng._starts_with_1(r"1(?:3\d\d{8}")
+    assert not eng._starts_with_1(r"1[3|9\d{9}")
+    assert eng._starts_with_1(r"1[3|9]\d{9}")  # a "|" inside a class splits nothing
+
+
+@needs_numscan
+def test_numscan_kernel_bad_input() -> None:
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    text = "手机13812345678"
+    scan = eng.Scan(engine, text, engine._automaton.scan(text)[0])
+    assert NUMSCAN is not None
+
+    def run(spans, numtab=None, dotted=None, folded=text, cands=None):  # type: ignore[no-untyped-def]
+        out: list[tuple[int, int, str, float]] = [] if cands is None else cands
+        NUMSCAN.run(
+            scan,
+            folded,
+            spans,
+            plan["at"],
+            plan["colon"],
+            plan["plate"],
+            eng._PLATE_HEADS,
+            plan["shortest"],
+            plan["numtab"] if numtab is None else numtab,
+            plan["dotted_tab"] if dotted is None else dotted,
+            scan.score,
+            engine._run_anchor,
+            lambda *a: None,
+            eng._DATETIME.fullmatch,
+            out,
+        )
+        return out
+
+    assert run([2, 13]) == [(2, 13, "phone_mobile", 1.0)]
+    assert run([]) == []
+    for spans in ([2], [2, 99], [-1, 3], [13, 13], [5, 2]):
+        with pytest.raises(ValueError):
+            run(spans)
+    with pytest.raises(TypeError):
+        run(["2", 13])
+    with pytest.raises(TypeError):
+        run([2, 13], numtab=[()] * 11 + [((2,),)])  # an entry that is no 4-tuple
+    with pytest.raises(TypeError):
+        run([2, 13], numtab=[()] * 11 + [[]])  # not a tuple
+    with pytest.raises(TypeError):
+        run([2, 13], folded=b"13812345678")
+
+    def boom(*a):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):  # a recogniser's error comes through
+        run([2, 13], numtab=[()] * 11 + [((0, boom, None, "x"),)])
+    # a recogniser that answers something falsy finds nothing; its candidate is scored
+    assert run([2, 13], numtab=[()] * 11 + [((0, lambda *a: (), None, "x"),)]) == []
