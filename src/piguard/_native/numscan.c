@@ -15,6 +15,9 @@
  *   K_ID        18 digits with their GB 11643 check digit, 17 and a final X whose check digit is
  *               X, 15 with a month 01-12 and a day 01-31;
  *   K_PASSPORT  digits only, an ASCII capital letter just before (or before a "\n" there);
+ *   K_IPV4      (a dotted token) _DOTTED_IP's shape, each of the four numbers at most 255 with
+ *               no leading 0 (validators.ipv4_ok);
+ *   K_GPS       (a dotted token) _GPS_NUM's shape: -?, 1-3 digits, ".", 3 or more digits;
  *   0           (any other recogniser) always called.
  *
  * These are necessary conditions of each recogniser's own checks, so the candidates are the
@@ -25,7 +28,7 @@
 #include <Python.h>
 #include <stdlib.h>
 
-enum { K_ANY = 0, K_LANDLINE = 1, K_MOBILE = 2, K_CARD = 3, K_ID = 4, K_PASSPORT = 5 };
+enum { K_ANY = 0, K_LANDLINE = 1, K_MOBILE = 2, K_CARD = 3, K_ID = 4, K_PASSPORT = 5, K_IPV4 = 6, K_GPS = 7 };
 
 typedef struct {
     PyObject *scan, *folded, *numtab, *dotted, *score, *out, *empty;
@@ -62,9 +65,59 @@ static int luhn(const char *d, Py_ssize_t n) {
 
 static int upper_ascii(Py_UCS4 ch) { return ch >= 'A' && ch <= 'Z'; }
 
+/* the end of the run of ASCII digits from i (before e) */
+static Py_ssize_t digit_run(const Ctx *c, Py_ssize_t i, Py_ssize_t e) {
+    while (i < e && at(c, i) >= '0' && at(c, i) <= '9')
+        i++;
+    return i;
+}
+
+/* _DOTTED_IP.fullmatch(tok) and ipv4_ok of its quad: four dot-separated runs of 1-3 digits (each
+ * at most 255, no leading 0), then an optional ":" and 1-5 digits, an optional "/" and 1-2 */
+static int dotted_ip(const Ctx *c, Py_ssize_t s, Py_ssize_t e) {
+    Py_ssize_t i = s;
+    for (int part = 0; part < 4; part++) {
+        if (part && (i >= e || at(c, i++) != '.'))
+            return 0;
+        Py_ssize_t j = digit_run(c, i, e), len = j - i;
+        if (len < 1 || len > 3 || (len > 1 && at(c, i) == '0'))
+            return 0;
+        int v = 0;
+        for (Py_ssize_t x = i; x < j; x++)
+            v = v * 10 + (int)(at(c, x) - '0');
+        if (v > 255)
+            return 0;
+        i = j;
+    }
+    if (i < e && at(c, i) == ':') {
+        Py_ssize_t j = digit_run(c, i + 1, e);
+        if (j - i - 1 < 1 || j - i - 1 > 5)
+            return 0;
+        i = j;
+    }
+    if (i < e && at(c, i) == '/') {
+        Py_ssize_t j = digit_run(c, i + 1, e);
+        if (j - i - 1 < 1 || j - i - 1 > 2)
+            return 0;
+        i = j;
+    }
+    return i == e;
+}
+
+/* _GPS_NUM.fullmatch(tok): -?\d{1,3}\.\d{3,} */
+static int gps_number(const Ctx *c, Py_ssize_t s, Py_ssize_t e) {
+    Py_ssize_t i = s < e && at(c, s) == '-' ? s + 1 : s;
+    Py_ssize_t j = digit_run(c, i, e);
+    if (j - i < 1 || j - i > 3 || j >= e || at(c, j) != '.')
+        return 0;
+    return e - (j + 1) >= 3 && digit_run(c, j + 1, e) == e;
+}
+
 /* may the recogniser of ``kind`` find something in the token [s, e) with digits d[0:n]? */
 static int may(const Ctx *c, long kind, Py_ssize_t s, Py_ssize_t e, const char *d, Py_ssize_t n) {
     Py_UCS4 first = at(c, s), last = at(c, e - 1);
+    if (!d && kind <= K_PASSPORT)
+        return 1; /* a number recogniser handed a dotted token: called */
     switch (kind) {
     case K_LANDLINE:
         if (n > 8)
@@ -105,6 +158,10 @@ static int may(const Ctx *c, long kind, Py_ssize_t s, Py_ssize_t e, const char *
         Py_UCS4 b = at(c, s - 1);
         return s > 0 && (upper_ascii(b) || (b == '\n' && s > 1 && upper_ascii(at(c, s - 2))));
     }
+    case K_IPV4:
+        return dotted_ip(c, s, e);
+    case K_GPS:
+        return gps_number(c, s, e);
     }
     return 1;
 }
@@ -123,7 +180,7 @@ static int call_recs(Ctx *c, PyObject *recs, Py_ssize_t s, Py_ssize_t e, const c
         long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
         if (kind == -1 && PyErr_Occurred())
             goto fail;
-        if (with_digits && !may(c, kind, s, e, d, n))
+        if (kind != K_ANY && !may(c, kind, s, e, d, n))
             continue;
         if (!tok) {
             tok = PyUnicode_Substring(c->folded, s, e);

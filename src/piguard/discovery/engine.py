@@ -526,7 +526,9 @@ class Engine:
             tuple((_num_kind(rec, mobile_kind), rec.on_token, rec, rec.category) for rec in by_len.get(n, ()))
             for n in range(max(by_len, default=0) + 1)
         ]
-        plan["dotted_tab"] = tuple((0, rec.on_token, rec, rec.category) for rec in plan["dotted"])
+        plan["dotted_tab"] = tuple(
+            (_NUM_KINDS.get(type(rec), 0), rec.on_token, rec, rec.category) for rec in plan["dotted"]
+        )
         plan["shortest"] = max(5, min(by_len, default=1 << 30))  # the fewest digits a recogniser takes
         plan["output"] = categories
         # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
@@ -764,6 +766,8 @@ _NUM_KINDS = {
     r.BankCardRecognizer: 3,
     r.IdCardRecognizer: 4,
     r.PassportRecognizer: 5,
+    r.Ipv4Recognizer: 6,
+    r.GpsRecognizer: 7,
 }
 
 
