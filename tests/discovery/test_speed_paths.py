@@ -664,3 +664,78 @@ def test_numscan_kernel_bad_input() -> None:
         run([2, 13], numtab=[()] * 11 + [((0, boom, None, "x"),)])
     # a recogniser that answers something falsy finds nothing; its candidate is scored
     assert run([2, 13], numtab=[()] * 11 + [((0, lambda *a: (), None, "x"),)]) == []
+
+
+def _anchor_cands_both(text: str):  # type: ignore[no-untyped-def]
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    hits, _ = engine._automaton.scan(text)
+    assert engine._gate is not None
+    anchors = sorted(engine._gate(hits, plan["gate"], text, engine._gate_table))
+    out = []
+    for fn in (engine._anchors, eng._anchors_py):
+        scan = eng.Scan(engine, text, hits, eng.fold_text(text))
+        scan._words_of = plan["words_of"]
+        cands: list[tuple[int, int, str, float]] = []
+        fn(anchors, plan["trig"], plan["call"], engine._words, scan, cands)
+        out.append(cands)
+    return out
+
+
+@needs_numscan
+def test_anchor_kernel_equals_the_python_loop_on_the_corpus() -> None:
+    assert eng.default_engine()._anchors is not eng._anchors_py
+    corpus = _corpus()
+    native, py = _anchor_cands_both("\n".join(corpus))
+    assert native == py and len(native) > 300
+    for text in corpus[:300]:
+        assert _anchor_cands_both(text)[0] == _anchor_cands_both(text)[1]
+
+
+@needs_numscan
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_GATE_PARTS, "密码：", "QQ号 12345678", "出生日期：1990-01-02"]), max_size=12
+    ).map("".join)
+)
+def test_anchor_kernel_equals_the_python_loop(text: str) -> None:
+    native, py = _anchor_cands_both(text)
+    assert native == py
+
+
+@needs_numscan
+def test_anchor_kernel_bad_input() -> None:
+    assert NUMSCAN is not None
+    out: list[tuple[int, int, str, float]] = []
+
+    def rec(*items):  # type: ignore[no-untyped-def]
+        return [(lambda *a: items, "qq")]
+
+    NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec((0, 1, 0.5), [2, 3, 0.6]), ["w"], None, out)
+    assert out == [(0, 1, "qq", 0.5), (2, 3, "qq", 0.6)]
+    with pytest.raises(ValueError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec((0, 1)), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec(5), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: 5, "qq")], ["w"], None, [])
+    with pytest.raises(IndexError):
+        NUMSCAN.anchors([(0, 1, 3)], [(0,)], rec(), ["w"], None, [])
+    with pytest.raises(IndexError):
+        NUMSCAN.anchors([(0, 1, 0)], [(4,)], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1)], [(0,)], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [[0]], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], ["not a call"], ["w"], None, [])
+
+    def boom(*a):  # type: ignore[no-untyped-def]
+        yield (0, 1, 0.5)
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(boom, "qq")], ["w"], None, [])
+    NUMSCAN.anchors([(0, 1, 0)], [(0,)], [None], ["w"], None, out)  # a post recogniser: no call
+    assert len(out) == 2

@@ -503,7 +503,87 @@ done:
     return result;
 }
 
+/* engine._anchors_py: each trigger hit (start, end, word id) to the keyword recognisers of its word,
+ * in order; each candidate (s, e, c) a recogniser yields appended to out as (s, e, category, c) */
+static PyObject *anchors(PyObject *self, PyObject *args) {
+    PyObject *hits, *trig, *calls, *words, *scan, *out;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!OO!", &PyList_Type, &hits, &PyList_Type, &trig, &PyList_Type,
+                          &calls, &PyList_Type, &words, &scan, &PyList_Type, &out))
+        return NULL;
+    for (Py_ssize_t h = 0; h < PyList_GET_SIZE(hits); h++) {
+        PyObject *hit = PyList_GET_ITEM(hits, h);
+        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3) {
+            PyErr_SetString(PyExc_TypeError, "hits must be (start, end, word id) tuples");
+            return NULL;
+        }
+        Py_ssize_t wid = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, 2));
+        if (wid == -1 && PyErr_Occurred())
+            return NULL;
+        if (wid < 0 || wid >= PyList_GET_SIZE(trig) || wid >= PyList_GET_SIZE(words)) {
+            PyErr_SetString(PyExc_IndexError, "word id out of range");
+            return NULL;
+        }
+        PyObject *keys = PyList_GET_ITEM(trig, wid);
+        if (!PyTuple_Check(keys)) {
+            PyErr_SetString(PyExc_TypeError, "trig must hold tuples");
+            return NULL;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+            Py_ssize_t i = PyLong_AsSsize_t(PyTuple_GET_ITEM(keys, k));
+            if (i == -1 && PyErr_Occurred())
+                return NULL;
+            if (i < 0 || i >= PyList_GET_SIZE(calls)) {
+                PyErr_SetString(PyExc_IndexError, "recogniser index out of range");
+                return NULL;
+            }
+            PyObject *call = PyList_GET_ITEM(calls, i);
+            if (call == Py_None)
+                continue;
+            if (!PyTuple_Check(call) || PyTuple_GET_SIZE(call) != 2) {
+                PyErr_SetString(PyExc_TypeError, "calls must hold (on_anchor, category) or None");
+                return NULL;
+            }
+            PyObject *cargs[4] = {scan, PyTuple_GET_ITEM(hit, 1), PyTuple_GET_ITEM(hit, 0),
+                                  PyList_GET_ITEM(words, wid)};
+            PyObject *got = PyObject_Vectorcall(PyTuple_GET_ITEM(call, 0), cargs, 4, NULL);
+            if (!got)
+                return NULL;
+            PyObject *it = PyObject_GetIter(got);
+            Py_DECREF(got);
+            if (!it)
+                return NULL;
+            PyObject *item;
+            while ((item = PyIter_Next(it))) {
+                PyObject *t = PyTuple_CheckExact(item) ? (Py_INCREF(item), item) : PySequence_Tuple(item);
+                Py_DECREF(item);
+                if (t && PyTuple_GET_SIZE(t) != 3) {
+                    PyErr_Format(PyExc_ValueError, "a candidate must be (start, end, confidence), not %zd values",
+                                 PyTuple_GET_SIZE(t));
+                    Py_CLEAR(t);
+                }
+                PyObject *cand = t ? PyTuple_Pack(4, PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1),
+                                                  PyTuple_GET_ITEM(call, 1), PyTuple_GET_ITEM(t, 2))
+                                   : NULL;
+                Py_XDECREF(t);
+                if (!cand || PyList_Append(out, cand) < 0) {
+                    Py_XDECREF(cand);
+                    Py_DECREF(it);
+                    return NULL;
+                }
+                Py_DECREF(cand);
+            }
+            Py_DECREF(it);
+            if (PyErr_Occurred())
+                return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"anchors", anchors, METH_VARARGS,
+     "anchors(hits, trig, calls, words, scan, out): the keyword recognisers' candidates of the "
+     "trigger hits, appended to out (see engine._anchors_py)"},
     {"run", run, METH_VARARGS,
      "run(scan, folded, spans, at, colon, plate, heads, shortest, numtab, dotted, score, "
      "run_anchor, cluster_py, datetime_fullmatch, out): Engine.raw's loop over the structural "

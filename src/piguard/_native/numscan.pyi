@@ -21,3 +21,12 @@ def run(
     out: list[tuple[int, int, str, float]],
     /,
 ) -> None: ...
+def anchors(
+    hits: list[tuple[int, int, int]],
+    trig: list[tuple[int, ...]],
+    calls: list[Any],
+    words: list[str],
+    scan: Any,
+    out: list[tuple[int, int, str, float]],
+    /,
+) -> None: ...

@@ -455,7 +455,9 @@ class Engine:
         self._fold_kernel = kernel.fold if kernel is not None else None
         self._fold_table = ""
         self._gate = _native_gate.gate if kernel is not None and _native_gate is not None else None
-        self._numscan = _native_numscan.run if kernel is not None and _native_numscan is not None else None
+        numscan = _native_numscan if kernel is not None else None
+        self._numscan = numscan.run if numscan is not None else None
+        self._anchors = numscan.anchors if numscan is not None else _anchors_py
         self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
@@ -610,14 +612,7 @@ class Engine:
             self._spans_py(scan, spans, plan, cands)
         if anchors:
             anchors.sort()
-            calls, trig_of, words = plan["call"], plan["trig"], self._words
-            for start, end, wid in anchors:
-                for i in trig_of[wid]:
-                    call = calls[i]
-                    if call is not None:
-                        on_anchor, category = call
-                        for s, e, c in on_anchor(scan, end, start, words[wid]):
-                            cands.append((s, e, category, c))
+            self._anchors(anchors, plan["trig"], plan["call"], self._words, scan, cands)
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]
@@ -756,6 +751,25 @@ class Engine:
                 if m.end() - m.start() >= 5 and m.group() != tok:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
         return hit
+
+
+def _anchors_py(
+    anchors: list[tuple[int, int, int]],
+    trig_of: list[tuple[int, ...]],
+    calls: list[tuple[Any, str] | None],
+    words: list[str],
+    scan: Scan,
+    cands: list[tuple[int, int, str, float]],
+) -> None:
+    """Each trigger hit ``(start, end, word id)`` to the keyword recognisers of its word, in order;
+    their candidates appended to ``cands`` (numscan.anchors is the compiled twin)."""
+    for start, end, wid in anchors:
+        for i in trig_of[wid]:
+            call = calls[i]
+            if call is not None:
+                on_anchor, category = call
+                for s, e, c in on_anchor(scan, end, start, words[wid]):
+                    cands.append((s, e, category, c))
 
 
 # what numscan.c may check before calling a number recogniser (0: nothing, always called); exact
