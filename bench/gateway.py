@@ -64,6 +64,7 @@ import argparse
 import contextlib
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -666,6 +667,7 @@ def end_to_end(
         subprocess.Popen(http_cmd, env=env, cwd=ROOT),
     ]
     out: dict[str, float] = {}
+    spy = None
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -677,6 +679,16 @@ def end_to_end(
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.2)
+        if os.environ.get("PIGUARD_BENCH_PYSPY"):  # profile smpp-serve (worker threads too) from here on
+            spy = subprocess.Popen(
+                [
+                    *(str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(procs[0].pid)),
+                    *("--format", "raw", "--rate", "250", "--output", os.environ["PIGUARD_BENCH_PYSPY"]),
+                    *os.environ.get("PIGUARD_BENCH_PYSPY_ARGS", "").split(),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(1)
         # the backlog of the HTTP batch runs: outbox -> SMPP -> SMS centre alone
         t, before, gw_cpu0 = time.perf_counter(), smsc.count, _cpu_of_tree(procs[0].pid)
         backlog = queued()
@@ -737,6 +749,9 @@ def end_to_end(
                 f"machine's other users do not move, beside the wall-clock figure that they do)"
             )
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         for p in procs:
             p.terminate()
         for p in procs:

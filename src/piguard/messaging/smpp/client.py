@@ -485,24 +485,6 @@ class UpstreamTransport:
         self.timeout = timeout
         self.name = client.protocol
 
-    async def _one(
-        self,
-        i: int,
-        m: OutboundMessage,
-        enc: Encoded,
-        unrecorded: asyncio.Semaphore,
-        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
-    ) -> None:
-        # the slot is released by the recording thread once this message's outcome is committed
-        await unrecorded.acquire()
-        try:
-            res: list[SubmitResult] | BaseException = await self.client.submit_encoded(
-                m.sender, m.recipient, enc, priority=1 if m.emergency else 0
-            )
-        except Exception as exc:  # every message gets an outcome, whatever happened to it
-            res = exc
-        done.put((i, res))
-
     async def _all(
         self,
         messages: Sequence[OutboundMessage],
@@ -510,12 +492,31 @@ class UpstreamTransport:
         done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
         unrecorded: asyncio.Semaphore,
     ) -> None:
-        await asyncio.gather(
-            *(
-                self._one(i, m, e, unrecorded, done)
-                for i, (m, e) in enumerate(zip(messages, encoded, strict=True))
-            )
-        )
+        """Submit the batch in order: as many submitters as the window, each taking the next
+        message once a slot is free (a task per message cost a task's creation and wake-ups for
+        each of a round's 500 messages)."""
+        todo = iter(range(len(messages)))
+        client = self.client
+
+        async def submitter() -> None:
+            while True:
+                # the slot is released by the recording thread once this message's outcome is
+                # committed
+                await unrecorded.acquire()
+                i = next(todo, None)
+                if i is None:
+                    unrecorded.release()
+                    return
+                m = messages[i]
+                try:
+                    res: list[SubmitResult] | BaseException = await client.submit_encoded(
+                        m.sender, m.recipient, encoded[i], priority=1 if m.emergency else 0
+                    )
+                except Exception as exc:  # every message gets an outcome, whatever happened to it
+                    res = exc
+                done.put((i, res))
+
+        await asyncio.gather(*(submitter() for _ in range(min(client.window, len(messages)))))
 
     @staticmethod
     def _release(sem: asyncio.Semaphore, n: int) -> None:
