@@ -46,6 +46,12 @@ What is measured (honestly):
   requests of 1000 messages to consented recipients are posted, 4 in flight, and the clock runs
   from the first request until the SMS centre has counted every allowed message. Beside the
   wall-clock rate: the CPU per delivered message of uvicorn, smpp-serve and this process.
+  ``PIGUARD_BENCH_PYSPY=FILE`` records smpp-serve with ``py-spy record --format raw`` (collapsed
+  stacks, its worker threads too) from the backlog drain on; ``PIGUARD_BENCH_PYSPY_ARGS=--gil``
+  samples only the thread holding the GIL (about its CPU). py-spy is not a dependency: install it
+  beside the bench. Measured 2026-12-07 (``--skip-in-process --skip-cmpp --workers 2``, SQLite,
+  load 3.5-5.8): smpp-serve 205-207 us of CPU per delivered message (266/260 before), the whole
+  pipeline 2,119-2,212 delivered per CPU-second (docs/sms-gateway.md, *Measured*).
 * End to end over CMPP (issue 13): ``--cmpp-messages`` messages from ``--cmpp-accounts`` content
   providers, each connected over CMPP 3.0 to the same ``smpp-serve`` process's CMPP server
   (``--cmpp-port``; the content providers' side is piguard's own CMPP client, ``cmpp.client``, run in
