@@ -1068,21 +1068,15 @@ static PyObject *k_id, *k_category, *k_weight, *k_articles, *k_matches, *three;
 
 /* round(x, 3) of a float through ``round_fn``, remembered per value: a signal's weight is one of
  * few sums of its terms' weights, and the call costs more than the entry. Only for an exact float
- * and the ``round_fn`` first seen (the built-in; any other is called every time), so the result is
- * the object the call gives for the same value. */
+ * and the built-in ``round`` (any other function is called every time), so the result is the
+ * object the call gives for the same value. */
 #define ROUND_SLOTS 256
 static uint64_t round_key[ROUND_SLOTS];
 static PyObject *round_val[ROUND_SLOTS];
-static PyObject *round_seen_fn;
+static PyObject *builtin_round; /* builtins.round, looked up when the module loads */
 
 static PyObject *round3(PyObject *round_fn, PyObject *x) {
-    if (!PyFloat_CheckExact(x))
-        return PyObject_CallFunctionObjArgs(round_fn, x, three, NULL);
-    if (round_seen_fn == NULL) {
-        Py_INCREF(round_fn);
-        round_seen_fn = round_fn;
-    }
-    if (round_fn != round_seen_fn)
+    if (!PyFloat_CheckExact(x) || round_fn != builtin_round)
         return PyObject_CallFunctionObjArgs(round_fn, x, three, NULL);
     double v = PyFloat_AS_DOUBLE(x);
     uint64_t bits;
@@ -1400,6 +1394,15 @@ PyMODINIT_FUNC PyInit_sms_review(void) {
         return NULL;
     if (PyType_Ready(&MakerType) < 0)
         return NULL;
+    if (builtin_round == NULL) {
+        PyObject *builtins = PyImport_ImportModule("builtins");
+        if (builtins == NULL)
+            return NULL;
+        builtin_round = PyObject_GetAttrString(builtins, "round");
+        Py_DECREF(builtins);
+        if (builtin_round == NULL)
+            return NULL;
+    }
     if (k_id == NULL) {
         k_id = PyUnicode_InternFromString("id");
         k_category = PyUnicode_InternFromString("category");
