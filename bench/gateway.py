@@ -166,12 +166,17 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
     # two times go through the column type's own bind processing, so the rows read back as usual
     dt = Consent.__table__.c.granted_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
     t_now, t_until = (dt(now), dt(until)) if dt else (now, until)
+    # the window they were granted in with a count of 0, as every consent is written
+    # (``subscriptions.consent``)
+    from piguard.messaging.gateway.decision import window_start
+
+    t_window = dt(window_start(now, "day")) if dt else window_start(now, "day")
     cols = (
         "recipient_hash, recipient_masked, channel, content_provider_id, message_type, max_messages, "
-        "period_unit, granted_at, valid_until, status, window_count, evidence"
+        "period_unit, granted_at, valid_until, status, window_start, window_count, evidence"
     )
     pg = engine.dialect.name == "postgresql"
-    sql = f"INSERT INTO {Consent.__tablename__} ({cols}) VALUES ({', '.join('?' * 12)})"
+    sql = f"INSERT INTO {Consent.__tablename__} ({cols}) VALUES ({', '.join('?' * 13)})"
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -191,6 +196,7 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
                         t_now,
                         t_until,
                         "active",
+                        t_window,
                         0,
                         "{}",
                     )

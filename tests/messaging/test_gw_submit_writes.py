@@ -56,3 +56,52 @@ def test_client_ref_index_is_partial_and_the_resubmission_lookup_uses_it(session
             )
         )
         assert "ix_msg_records_client_ref" in plan
+
+
+@pytest.mark.obligation("O31-18.1")
+def test_a_consent_is_written_with_its_grant_window_and_counts_as_before(session: Session) -> None:
+    """A consent is written at its full size (the window it was granted in, a count of 0), so the
+    first message's counter update does not grow the row; the frequency counts as it did when a
+    new consent had no window: in the grant's window and in a later one."""
+    from datetime import timedelta
+
+    from piguard.core.db import utcnow
+    from piguard.messaging.gateway.decision import window_start
+    from piguard.messaging.models import Consent
+    from piguard.messaging.subscriptions.consent import bulk_consents
+
+    reg = build_registry(session)
+    cid = give_consent(session, reg, max_messages=2)
+    c = session.get(Consent, cid)
+    assert c is not None and c.window_count == 0
+    assert c.window_start == window_start(c.granted_at, "day")
+
+    # two allowed, the third refused (frequency), across batches; at noon (no quiet hours), which is
+    # the grant's window or the one before or after it
+    now = at_noon()
+    first = submit(session, [ad(), ad()], principal=system_principal("test"), now=now)
+    session.commit()
+    again = submit(session, [ad()], principal=system_principal("test"), now=now)
+    session.commit()
+    assert [r.outcome for r in first + again] == ["allow", "allow", "refuse"]
+    session.refresh(c)
+    assert (c.window_start, c.window_count) == (window_start(now, "day"), 2)
+
+    # a later window counts from 0 again
+    later = now + timedelta(days=1)
+    third = submit(session, [ad(), ad(), ad()], principal=system_principal("test"), now=later)
+    session.commit()
+    assert [r.outcome for r in third] == ["allow", "allow", "refuse"]
+    session.refresh(c)
+    assert (c.window_start, c.window_count) == (window_start(later, "day"), 2)
+
+    # consents inserted in bulk get their window too
+    grant = utcnow()
+    bulk_consents(
+        session,
+        [("sms", "13900139111", reg.youpin_id, "promotions", 5, "week", grant + timedelta(days=9))],
+        now=grant,
+    )
+    session.commit()
+    bulk = session.scalars(select(Consent).where(Consent.period_unit == "week")).one()
+    assert (bulk.window_start, bulk.window_count) == (window_start(grant, "week"), 0)
