@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -143,6 +143,15 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def core_connection(session: Session) -> Connection:
+    """The session's connection, for Core statements over tables, after the flush that an ORM
+    statement's ``session.execute`` does first (autoflush): the statement sees the session's
+    pending objects as the ORM statement did, and skips the ORM's compile and result layers."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
 
 
 #: per (table, dialect, keys): the INSERT's SQL and each parameter's key and bind processor
