@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     null: list[str] = []
     try:
         for k, p in procs:
-            values = [r[k] for r in rows]
+            values = list(map(itemgetter(k), rows))
             if values.count(None) == n and k in _nulls_by_default(table):
                 null.append(k)  # NULL in every row: left to the column, so not bound a row at a time
             elif p is not None:
@@ -247,21 +248,10 @@ def _bound(values: list[Any], proc: Any) -> list[Any]:
     """``proc`` over a column's values, once per distinct object (the batch's one timestamp is
     formatted once, not once a row; rows that share one list of reasons serialise it once); None
     stays None. Keyed by ``id``: every value is alive in ``values`` while this runs."""
-    out: list[Any] = []
-    done: dict[int, Any] = {}
-    for v in values:
-        if v is None:
-            out.append(None)
-            continue
-        k = id(v)
-        b = done.get(k, _UNSET)
-        if b is _UNSET:
-            b = done[k] = proc(v)
-        out.append(b)
-    return out
-
-
-_UNSET = object()
+    ids = list(map(id, values))
+    distinct = dict(zip(ids, values, strict=True))  # id -> value (the loops over rows run in C)
+    done = {k: None if v is None else proc(v) for k, v in distinct.items()}
+    return list(map(done.__getitem__, ids))
 
 
 def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:
