@@ -312,7 +312,7 @@ def emit(
                 list(d.obligations),
                 reason_catalogue.stored(d.reasons),
             )
-        outcome = d.outcome.value
+        outcome = str(d.outcome)  # the value (a StrEnum's str, without the enum's descriptor)
         status = _STATUS[outcome]
         req = p.request
         has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
@@ -430,7 +430,7 @@ def _submit(
         prepared = _without_resubmissions(session, prepared, results, repeats, now)
     evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
-    counts: Counter[str] = Counter(ev.decision.outcome.value for _i, _p, ev in evals)
+    counts: Counter[str] = Counter(str(ev.decision.outcome) for _i, _p, ev in evals)
     codes: Counter[str] = Counter()
     for _i, _p, ev in evals:
         if not ev.decision.allowed:
@@ -469,7 +469,7 @@ def _submit(
             i,
             p.request.client_ref,
             ref,
-            d.outcome.value,
+            str(d.outcome),
             d.reasons,
             ev.kind,
             status,
