@@ -105,3 +105,49 @@ def test_a_consent_is_written_with_its_grant_window_and_counts_as_before(session
     session.commit()
     bulk = session.scalars(select(Consent).where(Consent.period_unit == "week")).one()
     assert (bulk.window_start, bulk.window_count) == (window_start(grant, "week"), 0)
+
+
+@pytest.mark.obligation("O31-18.1")
+def test_the_context_load_sees_a_consent_the_session_has_not_flushed(session: Session) -> None:
+    """The context load reads the consents with a Core statement after the session's autoflush, as
+    the ORM statement it replaced did: a consent added in the same session and not yet flushed
+    counts, and its counter is updated by the guarded update."""
+    from datetime import timedelta
+
+    from piguard.core import addresses, crypto
+    from piguard.core.db import utcnow
+    from piguard.messaging.gateway.decision import prepare, window_start
+    from piguard.messaging.gateway.submit import load_context
+    from piguard.messaging.models import Consent
+    from piguard.messaging.registry.service import snapshot
+
+    from .gw_setup import USER
+
+    reg = build_registry(session)
+    now = at_noon()
+    address = addresses.normalize_address("sms", USER)
+    c = Consent(
+        recipient_hash=crypto.address_hash(address),
+        recipient_masked=addresses.mask_address(address),
+        channel="sms",
+        content_provider_id=reg.youpin_id,
+        message_type="promotions",
+        max_messages=5,
+        period_unit="day",
+        granted_at=now,
+        valid_until=utcnow() + timedelta(days=30),
+        status="active",
+        window_start=window_start(now, "day"),
+        window_count=0,
+        evidence={"source": "test"},
+    )
+    reg_snapshot = snapshot(session)  # read before: the context load's own statements must flush
+    session.add(c)  # pending: not flushed
+    p = prepare(ad())
+    ctx = load_context(session, [p], now=now, registry=reg_snapshot)
+    assert c.id is not None and ctx.consents[(p.recipient_hash, reg.youpin_id, "promotions")].id == c.id
+    [r] = submit(session, [ad()], principal=system_principal("test"), now=now)
+    assert r.outcome == "allow", r.reasons
+    session.commit()
+    session.refresh(c)
+    assert c.window_count == 1
