@@ -48,6 +48,12 @@ What is measured (honestly):
   requests of 1000 messages to consented recipients are posted, 4 in flight, and the clock runs
   from the first request until the SMS centre has counted every allowed message. Beside the
   wall-clock rate: the CPU per delivered message of uvicorn, smpp-serve and this process.
+  ``PIGUARD_BENCH_PYSPY=FILE`` records smpp-serve with ``py-spy record --format raw`` (collapsed
+  stacks, its worker threads too) from the backlog drain on; ``PIGUARD_BENCH_PYSPY_ARGS=--gil``
+  samples only the thread holding the GIL (about its CPU). py-spy is not a dependency: install it
+  beside the bench. Measured 2026-12-07 (``--skip-in-process --skip-cmpp --workers 2``, SQLite,
+  load 3.5-5.8): smpp-serve 205-207 us of CPU per delivered message (266/260 before), the whole
+  pipeline 2,119-2,212 delivered per CPU-second (docs/sms-gateway.md, *Measured*).
 * End to end over CMPP (issue 13): ``--cmpp-messages`` messages from ``--cmpp-accounts`` content
   providers, each connected over CMPP 3.0 to the same ``smpp-serve`` process's CMPP server
   (``--cmpp-port``; the content providers' side is piguard's own CMPP client, ``cmpp.client``, run in
@@ -66,6 +72,7 @@ import argparse
 import contextlib
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -674,6 +681,7 @@ def end_to_end(
         subprocess.Popen(http_cmd, env=env, cwd=ROOT),
     ]
     out: dict[str, float] = {}
+    spy = None
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -685,6 +693,16 @@ def end_to_end(
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.2)
+        if os.environ.get("PIGUARD_BENCH_PYSPY"):  # profile smpp-serve (worker threads too) from here on
+            spy = subprocess.Popen(
+                [
+                    *(str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(procs[0].pid)),
+                    *("--format", "raw", "--rate", "250", "--output", os.environ["PIGUARD_BENCH_PYSPY"]),
+                    *os.environ.get("PIGUARD_BENCH_PYSPY_ARGS", "").split(),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(1)
         # the backlog of the HTTP batch runs: outbox -> SMPP -> SMS centre alone
         t, before, gw_cpu0 = time.perf_counter(), smsc.count, _cpu_of_tree(procs[0].pid)
         backlog = queued()
@@ -745,6 +763,9 @@ def end_to_end(
                 f"machine's other users do not move, beside the wall-clock figure that they do)"
             )
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         for p in procs:
             p.terminate()
         for p in procs:

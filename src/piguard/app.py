@@ -143,6 +143,18 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+#: Pydantic's English messages that people meet most often, said in both languages. An instant
+#: without an offset is refused everywhere in the API: the console and the CLI read what a person
+#: types as China time, but a machine client's bare "09:30" is ambiguous (UTC or +08:00?).
+_INSTANT_HINT = "e.g. 2026-12-07T09:30:00+08:00 or 2026-12-07T01:30:00Z"
+_FIELD_MESSAGES = {
+    "timezone_aware": f"needs a time-zone offset, {_INSTANT_HINT} / 须带时区偏移，例如 2026-12-07T09:30:00+08:00",
+    "datetime_parsing": f"not an ISO 8601 date-time, {_INSTANT_HINT} / 不是 ISO 8601 日期时间",
+    "datetime_from_date_parsing": f"not an ISO 8601 date-time, {_INSTANT_HINT} / 不是 ISO 8601 日期时间",
+    "datetime_type": f"not an ISO 8601 date-time, {_INSTANT_HINT} / 不是 ISO 8601 日期时间",
+}
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     settings.check_production()
@@ -166,7 +178,8 @@ def create_app() -> FastAPI:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
             FieldError(
-                ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body", str(e.get("msg", ""))
+                ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+                _FIELD_MESSAGES.get(str(e.get("type", "")), str(e.get("msg", ""))),
             )
             for e in exc.errors()
         ]

@@ -153,10 +153,15 @@ def test_bad_filters_are_422_in_the_one_error_shape(
     assert r.json()["error"]["code"] == "validation_error" and r.json()["error"]["fields"]
 
 
-def test_naive_times_are_utc(client: TestClient, token_for: Callable[..., str], some_entries: None) -> None:
+def test_times_need_an_offset(client: TestClient, token_for: Callable[..., str], some_entries: None) -> None:
+    """A bare ``09:30`` from a machine client is ambiguous (UTC or China time?): 422, not a guess."""
     token = token_for("audrey", ["auditor"])
+    naive = client.get("/api/audit", params={"since": "2000-01-01T00:00:00"}, headers=auth(token))
+    assert naive.status_code == 422, naive.text
+    (field,) = naive.json()["error"]["fields"]
+    assert field["field"].endswith("since") and "+08:00" in field["message"] and "时区" in field["message"]
     r = client.get(
-        "/api/audit", params={"since": "2000-01-01T00:00:00", "action": "pi."}, headers=auth(token)
+        "/api/audit", params={"since": "2000-01-01T00:00:00Z", "action": "pi."}, headers=auth(token)
     )
     assert r.status_code == 200 and len(r.json()["items"]) == 5
     r = client.get("/api/audit", params={"until": "2000-01-01T00:00:00+08:00"}, headers=auth(token))

@@ -127,6 +127,45 @@ def test_mask_commands(tmp_path: Path) -> None:
     assert r.exit_code != 0
 
 
+def test_mask_never_writes_over_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mask file . --out .`` wrote each de-identified copy over its original (README, lock file):
+    the only copy of the data replaced by a masked one. Now refused before anything is written."""
+    src = tmp_path / "in"
+    (src / "a").mkdir(parents=True)
+    (src / "b").mkdir()
+    original = "user 13812345678 login\n"
+    for folder in ("a", "b"):
+        (src / folder / "notes.txt").write_text(original, encoding="utf-8")
+    (src / "top.txt").write_text(original, encoding="utf-8")
+    monkeypatch.chdir(src)
+    for args in (
+        [".", "--out", "."],  # the input folder itself
+        [".", "--out", "masked"],  # inside the input folder: the next run would read its own output
+        ["top.txt", "--out", "top.txt"],  # one file onto itself
+        ["a/notes.txt", "b/notes.txt", "--out", str(tmp_path / "o")],  # two inputs, one copy
+    ):
+        r = runner.invoke(app, ["mask", "file", *args])
+        assert r.exit_code == 2, (args, r.output)
+        assert "Nothing was written" in r.output and "未写入任何内容" in r.output
+    assert sorted(str(p.relative_to(src)) for p in src.rglob("*") if p.is_file()) == [
+        "a/notes.txt",
+        "b/notes.txt",
+        "top.txt",
+    ]
+    assert all(p.read_text(encoding="utf-8") == original for p in src.rglob("*.txt"))
+    assert not (tmp_path / "o").exists()
+    # a folder's files keep their place under --out, so the two notes.txt stay two copies
+    r = runner.invoke(app, ["mask", "file", str(src), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    masked = "user 138****5678 login\n"
+    for rel in ("a/notes.txt", "b/notes.txt", "top.txt"):
+        assert (tmp_path / "out" / rel).read_text(encoding="utf-8") == masked
+    table = tmp_path / "t.csv"
+    table.write_text("手机\n13812345678\n", encoding="utf-8")
+    r = runner.invoke(app, ["mask", "table", str(table), "-o", str(table)])
+    assert r.exit_code == 2 and table.read_text(encoding="utf-8") == "手机\n13812345678\n"
+
+
 def test_kcheck(tmp_path: Path) -> None:
     t = tmp_path / "share.csv"
     t.write_text("age,city,sex\n30-39,北京市,F\n30-39,北京市,F\n40-49,上海市,M\n", encoding="utf-8")

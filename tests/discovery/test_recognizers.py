@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from piguard.discovery.engine import detect
+from piguard.discovery.engine import detect, detect_batch
 from piguard.discovery.validators import id_check_digit, luhn_ok
 
 pytestmark = pytest.mark.obligation("O24-4", "GC-111")
@@ -272,3 +272,31 @@ def test_the_latest_birth_year_is_this_year_in_china() -> None:
     with time_machine.travel("2027-12-31T16:01:00Z", tick=False):  # 00:01 on 1 Jan 2028 in China
         assert v.this_year() == 2028 and v.id_card_quality(number) > 0
     v._YEAR[1] = 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a date at the end of one line is not "just before 出生" on the next
+        ("下单日期：2022-06-30\n出生日期：1952/01/31", [("birth_date", "1952/01/31")]),
+        ("电话(010)\n12345678", []),  # an area code in parentheses does not reach over the break
+        ("纬度\n39.916527", []),  # nor an axis word
+        ("北纬\n39.9165°", []),
+        ("护照号E\n12345678", []),
+        # the same on one line is still found
+        ("他1990年3月7日出生于湖南", [("birth_date", "1990年3月7日")]),
+        ("电话(010)12345678", [("phone_landline", "(010)12345678")]),
+        ("纬度 39.916527", [("gps", "39.916527")]),
+        ("护照号E12345678", [("passport", "E12345678")]),
+    ],
+)
+def test_no_look_behind_reads_across_a_line_break(text: str, expected: list[tuple[str, str]]) -> None:
+    """``$`` in a look-behind pattern also matched before a region's trailing newline, so the
+    recognisers that read the words just before a value read the previous line's end. That also made
+    a batch (texts joined by newlines) differ from one call per text."""
+    assert [(f.category, text[f.start : f.end]) for f in detect(text)] == expected
+
+
+def test_a_batch_finds_what_one_call_per_text_finds_when_the_next_text_starts_with_a_cue() -> None:
+    texts = ["生于25 May 1994，下单日期：2022-06-30", "出生日期：1952/01/31，生日快乐！", "(010)", "12345678"]
+    assert detect_batch(texts) == [detect(t) for t in texts]

@@ -360,3 +360,382 @@ def test_clusters_shorter_than_every_number_are_skipped_safely(cluster: str) -> 
     if "." not in cluster:
         assert out == []
     assert engine._plan(frozenset({"email"}))["shortest"] == 1 << 30
+
+
+FINDINGS = _native.load("findings")
+needs_findings = pytest.mark.skipif(
+    FINDINGS is None, reason="findings kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _split_both(found, texts, lo, hi):  # type: ignore[no-untyped-def]
+    offsets = [0, *(k + i for i, k in enumerate(accumulate(map(len, texts)), start=1))]
+    outs = []
+    for fn in (eng._split_py, FINDINGS.split):
+        out: list[list[eng.Finding]] = [[] for _ in texts]
+        fn(list(found), offsets, lo, hi, offsets[lo], out, eng.Finding, eng._conf, {})
+        outs.append(out)
+    return outs
+
+
+@needs_findings
+def test_findings_kernel_equals_the_python_split_on_real_batches() -> None:
+    corpus = _corpus()
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    made = []
+    for lo, hi in ((0, len(corpus)), (5, 400), (399, 400)):
+        offsets = [0, *(k + i for i, k in enumerate(accumulate(map(len, corpus)), start=1))]
+        found = engine.raw("\n".join(corpus[lo:hi]), plan, 0.5, (offsets, lo + 1, hi, offsets[lo]))
+        py, c = _split_both(found, corpus, lo, hi)
+        assert py == c
+        assert [[type(f.confidence) for f in fs] for fs in py] == [
+            [type(f.confidence) for f in fs] for fs in c
+        ]
+        made += [f for fs in c for f in fs]
+    assert len(made) > 300
+    # the kernel's Findings are real, frozen Findings
+    f = made[0]
+    assert type(f) is eng.Finding and f == eng.Finding(f.start, f.end, f.category, f.confidence)
+    with pytest.raises(AttributeError):
+        f.start = 0  # type: ignore[misc]
+
+
+_confs = st.one_of(
+    st.floats(allow_nan=False),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0000001, 0.9995, 0.1235, 0.45, 1e-300]),
+    st.integers(-2, 2),
+)
+
+
+@needs_findings
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab\n", max_size=6), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 8), st.sampled_from(["qq", "name"]), _confs)),
+)
+def test_findings_kernel_equals_the_python_split(texts: list[str], spans) -> None:  # type: ignore[no-untyped-def]
+    texts = [t.replace("\n", "") for t in texts]
+    total = sum(map(len, texts)) + len(texts) - 1
+    found = sorted((min(s, total), min(s, total) + n, c, x) for s, n, c, x in spans)
+    py, c = _split_both(found, texts, 0, len(texts))
+    assert py == c
+    flat = [(f.start, f.end, f.category, f.confidence) for fs in c for f in fs]
+    assert [type(x[3]) for x in flat] == [type(f.confidence) for fs in py for f in fs]
+    assert [repr(x[3]) for x in flat] == [repr(f.confidence) for fs in py for f in fs]
+
+
+@needs_findings
+def test_findings_kernel_bad_input() -> None:
+    out: list[list[eng.Finding]] = [[], []]
+    offsets = [0, 3, 6]
+    args = (offsets, 0, 2, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(TypeError):
+        FINDINGS.split([(0, 1, "qq")], *args)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        FINDINGS.split([("0", 1, "qq", 1.0)], *args)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        FINDINGS.split("not a list", *args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FINDINGS.split([], offsets, 0, 3, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(ValueError):
+        FINDINGS.split([], offsets, -1, 2, 0, out, eng.Finding, eng._conf, {})
+    with pytest.raises(TypeError):
+        FINDINGS.split([(0, 1, "qq", 1.0)], offsets, 0, 2, 0, [None, None], eng.Finding, eng._conf, {})  # type: ignore[list-item]
+    with pytest.raises(ZeroDivisionError):  # an error in the rounding function comes through
+        FINDINGS.split([(0, 1, "qq", 0.5)], offsets, 0, 2, 0, out, eng.Finding, lambda x: 1 / 0, {})
+    FINDINGS.split([(0, 1, "qq", 0.5), (2, 4, "qq", 0.5), (4, 5, "qq", 2.0)], *args)
+    assert out == [[eng.Finding(0, 1, "qq", 0.5)], [eng.Finding(1, 2, "qq", 1.0)]]
+
+
+NUMSCAN = _native.load("numscan")
+needs_numscan = pytest.mark.skipif(
+    NUMSCAN is None or STRUCT is None, reason="numscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _cands_both(text: str, categories: frozenset[str] | None = None):  # type: ignore[no-untyped-def]
+    """The structural candidates of ``text`` from the compiled loop and from _spans_py."""
+    engine = eng.default_engine()
+    assert engine._numscan is not None
+    plan = engine._plan(categories)
+    hits, _ = engine._automaton.scan(text)
+    folded = engine._fold_kernel(text, engine._fold_table) if engine._fold_kernel else eng.fold_text(text)
+    spans = engine._struct(folded)
+    out = []
+    for fn in (engine._spans_native, engine._spans_py):
+        scan = eng.Scan(engine, text, hits, folded)
+        cands: list[tuple[int, int, str, float]] = []
+        fn(scan, spans, plan, cands)
+        out.append(cands)
+    return out
+
+
+# the shapes the kernel's first checks look at: prefixes, check digits, parentheses and capitals
+# before a number, newlines where "$" also matches, spaced and dashed groups, dots, X, full width
+_NUM_PARTS = [
+    "13812345678",
+    "+86 138 1234 5678",
+    "0086-138-1234-5678",
+    "8613812345678",
+    "+13812345678",
+    "12345678901",
+    "110105194912310021",
+    "11010519491231002X",
+    "11010519491231002x",
+    "110105491231002",
+    "110105491331002",
+    "110105491200002",
+    "6222021234567890128",
+    "6222 0212 3456 7890 128",
+    "4111111111111111",
+    "4111111111111112",
+    "378282246310005",
+    "010-12345678",
+    "010-12345678-8898",
+    "(010)",
+    "（0755）",
+    "(010)\n",
+    "(010) ",
+    "(010)-",
+    "12345678",
+    "1234567",
+    "E",
+    "G",
+    "EA",
+    "DE",
+    "P",
+    "E\n",
+    "192.168.1.10",
+    "1.2.3.4:8080/24",
+    "116.397128,39.916527",
+    "-39.9165",
+    "256.1.1.1",
+    "01.2.3.4",
+    "1.2.3.4.5",
+    "1.2.3",
+    "1.2.3.4:123456",
+    "1.2.3.4/123",
+    "1.2.3.4:80/8",
+    "1234.5678",
+    "1.23",
+    "12.3456",
+    "--12.3456",
+    "v",
+    ".",
+    "2024-01-01 12:30:00",
+    "2024/01/01",
+    "12:30:45",
+    "1234/5678/9012",
+    "１３８１２３４５６７８",
+    "１３８：１２３４：５６７８",
+    "0755：12345678",
+    "@",
+    "a@b.cn",
+    "fe80::1",
+    "京A12345",
+    " ",
+    "-",
+    "--",
+    "\n",
+    "x",
+    "X",
+    "手机",
+    "卡号",
+    "身份证",
+    "订单号",
+    "0",
+    "9",
+    "86",
+    "0086",
+]
+
+
+@needs_numscan
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_NUM_PARTS), max_size=10).map("".join))
+def test_numscan_kernel_equals_the_python_loop(text: str) -> None:
+    native, py = _cands_both(text)
+    assert native == py
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+@needs_numscan
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -.:/Xx+()（）EGDSPA\n@京", max_size=40))
+def test_numscan_kernel_equals_the_python_loop_on_any_digits(text: str) -> None:
+    assert _cands_both(text)[0] == _cands_both(text)[1]
+    for cats in (frozenset({"phone_mobile"}), frozenset({"bank_card", "ip_address"})):
+        native, py = _cands_both(text, cats)
+        assert native == py
+
+
+@needs_numscan
+def test_numscan_kernel_equals_the_python_loop_on_the_corpus() -> None:
+    corpus = _corpus()
+    joined = "\n".join(corpus)
+    native, py = _cands_both(joined)
+    assert native == py
+    assert len(native) > 400
+    for text in corpus[:500]:
+        assert _cands_both(text)[0] == _cands_both(text)[1]
+
+
+@needs_numscan
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(010)\n12345678",  # _LANDLINE_PAREN's "$" matches before a final newline
+        "（0755） 1234567",
+        "E\n1234567",  # so does _PASSPORT's
+        "E12345678 G12345678 DE1234567 PE1234567 A1234567",
+        "+8613812345678 +13812345678 008613812345678",
+        "11010519491231002X 110105194912310021 110105491231002",
+        "6222021234567890128 4111 1111 1111 1111 378282246310005 卡号378282246310005",
+        "1 -2.345678 0.9123,0.8812 39.9165, 116.3971",
+        "1" * 40 + " " + "2" * 30,
+        "１３８：１２３４：５６７８ 0755：12345678",  # a full-width colon: the cluster goes to _cluster whole
+    ],
+)
+def test_numscan_kernel_edges(text: str) -> None:
+    native, py = _cands_both(text)
+    assert native == py
+    assert eng.default_engine().detect(text, ner=False) == _pure().detect(text, ner=False)
+
+
+def test_mobile_check_only_where_the_pattern_allows_it() -> None:
+    assert eng._starts_with_1(r"1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57])\d{8}")
+    assert eng._starts_with_1(r"1[3-9]\d{9}")
+    assert not eng._starts_with_1(r"1(?:3\d)\d{8}|(?:1|2)\d{10}")
+    assert not eng._starts_with_1(r"1?\d{10}")
+    assert not eng._starts_with_1(r"[1-9]\d{10}")
+    assert not eng._starts_with_1(r"1(?:3\d\d{8}")
+    assert not eng._starts_with_1(r"1[3|9\d{9}")
+    assert eng._starts_with_1(r"1[3|9]\d{9}")  # a "|" inside a class splits nothing
+
+
+@needs_numscan
+def test_numscan_kernel_bad_input() -> None:
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    text = "手机13812345678"
+    scan = eng.Scan(engine, text, engine._automaton.scan(text)[0])
+    assert NUMSCAN is not None
+
+    def run(spans, numtab=None, dotted=None, folded=text, cands=None):  # type: ignore[no-untyped-def]
+        out: list[tuple[int, int, str, float]] = [] if cands is None else cands
+        NUMSCAN.run(
+            scan,
+            folded,
+            spans,
+            plan["at"],
+            plan["colon"],
+            plan["plate"],
+            eng._PLATE_HEADS,
+            plan["shortest"],
+            plan["numtab"] if numtab is None else numtab,
+            plan["dotted_tab"] if dotted is None else dotted,
+            scan.score,
+            engine._run_anchor,
+            lambda *a: None,
+            eng._DATETIME.fullmatch,
+            out,
+        )
+        return out
+
+    assert run([2, 13]) == [(2, 13, "phone_mobile", 1.0)]
+    assert run([]) == []
+    for spans in ([2], [2, 99], [-1, 3], [13, 13], [5, 2]):
+        with pytest.raises(ValueError):
+            run(spans)
+    with pytest.raises(TypeError):
+        run(["2", 13])
+    with pytest.raises(TypeError):
+        run([2, 13], numtab=[()] * 11 + [((2,),)])  # an entry that is no 4-tuple
+    with pytest.raises(TypeError):
+        run([2, 13], numtab=[()] * 11 + [[]])  # not a tuple
+    with pytest.raises(TypeError):
+        run([2, 13], folded=b"13812345678")
+
+    def boom(*a):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):  # a recogniser's error comes through
+        run([2, 13], numtab=[()] * 11 + [((0, boom, None, "x"),)])
+    # a recogniser that answers something falsy finds nothing; its candidate is scored
+    assert run([2, 13], numtab=[()] * 11 + [((0, lambda *a: (), None, "x"),)]) == []
+
+
+def _anchor_cands_both(text: str):  # type: ignore[no-untyped-def]
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    hits, _ = engine._automaton.scan(text)
+    assert engine._gate is not None
+    anchors = sorted(engine._gate(hits, plan["gate"], text, engine._gate_table))
+    out = []
+    for fn in (engine._anchors, eng._anchors_py):
+        scan = eng.Scan(engine, text, hits, eng.fold_text(text))
+        scan._words_of = plan["words_of"]
+        cands: list[tuple[int, int, str, float]] = []
+        fn(anchors, plan["trig"], plan["call"], engine._words, scan, cands)
+        out.append(cands)
+    return out
+
+
+@needs_numscan
+def test_anchor_kernel_equals_the_python_loop_on_the_corpus() -> None:
+    assert eng.default_engine()._anchors is not eng._anchors_py
+    corpus = _corpus()
+    native, py = _anchor_cands_both("\n".join(corpus))
+    assert native == py and len(native) > 300
+    for text in corpus[:300]:
+        assert _anchor_cands_both(text)[0] == _anchor_cands_both(text)[1]
+
+
+@needs_numscan
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_GATE_PARTS, "密码：", "QQ号 12345678", "出生日期：1990-01-02"]), max_size=12
+    ).map("".join)
+)
+def test_anchor_kernel_equals_the_python_loop(text: str) -> None:
+    native, py = _anchor_cands_both(text)
+    assert native == py
+
+
+@needs_numscan
+def test_anchor_kernel_bad_input() -> None:
+    assert NUMSCAN is not None
+    out: list[tuple[int, int, str, float]] = []
+
+    def rec(*items):  # type: ignore[no-untyped-def]
+        return [(lambda *a: items, "qq")]
+
+    NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec((0, 1, 0.5), [2, 3, 0.6]), ["w"], None, out)
+    assert out == [(0, 1, "qq", 0.5), (2, 3, "qq", 0.6)]
+    with pytest.raises(ValueError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec((0, 1)), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], rec(5), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: 5, "qq")], ["w"], None, [])
+    with pytest.raises(IndexError):
+        NUMSCAN.anchors([(0, 1, 3)], [(0,)], rec(), ["w"], None, [])
+    with pytest.raises(IndexError):
+        NUMSCAN.anchors([(0, 1, 0)], [(4,)], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1)], [(0,)], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [[0]], rec(), ["w"], None, [])
+    with pytest.raises(TypeError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], ["not a call"], ["w"], None, [])
+
+    def boom(*a):  # type: ignore[no-untyped-def]
+        yield (0, 1, 0.5)
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(boom, "qq")], ["w"], None, [])
+    NUMSCAN.anchors([(0, 1, 0)], [(0,)], [None], ["w"], None, out)  # a post recogniser: no call
+    assert len(out) == 2

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from tests.web.routes import api_routes
 
 from piguard.app import create_app
 from piguard.audit.service import Actor
@@ -36,18 +37,8 @@ PURPOSE = "complaint_handling"
 ACTOR = Actor.system("test")
 
 
-def _routes(routes: list[Any]) -> list[APIRoute]:
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(_routes(route.original_router.routes))
-    return found
-
-
 def _endpoints(app: Any) -> dict[tuple[str, str], APIRoute]:
-    return {(m, r.path): r for r in _routes(app.routes) for m in sorted(r.methods - {"HEAD"})}
+    return {(m, r.path): r for r in api_routes(app.routes) for m in sorted(r.methods - {"HEAD"})}
 
 
 def _concrete(path: str) -> str:

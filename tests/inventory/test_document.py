@@ -60,6 +60,20 @@ def test_yaml_syntax_error_names_file_and_line() -> None:
     assert "crm.yaml" in err.fields[0].message
 
 
+def test_a_key_given_twice_is_refused_with_both_lines() -> None:
+    """A second ``systems:`` replaced the first without a word: a whole system gone from the
+    inventory (and so from the published rules) with no error."""
+    text = (
+        ISSUE_SHAPE
+        + "systems:\n  - {id: billing, name: 计费, owner: 财务部, location: 中国境内, tables: []}\n"
+    )
+    err = _error(text)
+    assert err.code == "validation_error"
+    [f] = err.fields
+    assert "crm.yaml, line 17" in f.message and "duplicate key 'systems'" in f.message
+    assert "line 5" in f.message  # where the first one is
+
+
 def test_unknown_category_names_line_field_and_known_list() -> None:
     err = _error(ISSUE_SHAPE.replace("categories: [phone_mobile]", "categories: [cellphone]"))
     [f] = err.fields

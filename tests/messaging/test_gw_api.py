@@ -239,3 +239,24 @@ def test_a_phone_number_used_as_a_sender_is_not_kept_in_clear(client: TestClient
     assert rec.sender == "139****5678"
     shown = client.get("/api/sms/records", params={"purpose": "complaint_handling", "ref": r["ref"]}).text
     assert "13912345678" not in shown
+
+
+def test_a_reply_time_without_an_offset_is_a_clear_error_not_a_crash(
+    client: TestClient, session: Session
+) -> None:
+    """A naive ``received_at`` reached the database layer and answered 500; now 422, nothing ended."""
+    reg = build_registry(session)
+    give_consent(session, reg)
+    _login(client, "otto")
+    reply = {"sender": USER, "to": COMMERCIAL_PORT + "07", "text": "回复TD退订"}
+    naive = client.post("/api/sms/inbound", json={**reply, "received_at": "2026-12-07T10:00:00"})
+    assert naive.status_code == 422, naive.text
+    assert [f["field"] for f in naive.json()["error"]["fields"]] == ["received_at"]
+    # Nothing was ended: the consent still lets the commercial message through.
+    assert client.post("/api/sms/submit", json=_msg()).json()["outcome"] == "allow"
+    aware = client.post("/api/sms/inbound", json={**reply, "received_at": utcnow().isoformat()})
+    assert aware.status_code == 200 and aware.json()["consents_ended"]
+    delivery = client.post(
+        "/api/sms/messages/nope/delivery", json={"status": "sent", "at": "2026-12-07 10:00"}
+    )
+    assert delivery.status_code == 422 and "时区" in delivery.text

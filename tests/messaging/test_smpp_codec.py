@@ -179,3 +179,47 @@ def test_refusal_status_table_precedence() -> None:
     assert refusal_status(["content_provider_suspended", "signature_missing"]) == Status.PG_SUSPENDED
     assert refusal_status(["something_new"]) == Status.ESME_RSUBMITFAIL
     assert all(0x400 <= s <= 0x4FF or s < 0x100 for s in REFUSAL_STATUS.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "sender", "recipient", "priority"),
+    [
+        ("Hello", "1069000101", "8613900000000", 0),
+        ("【优品商城】您的订单已发货" * 8, "1069000101", "8613900000000", 1),  # UCS2, concatenated
+        ("x" * 400, "10690001" + "9" * 30, "86" + "1" * 40, 0),  # GSM parts; addresses cut at 20
+        ("café €", "", "", 0),
+    ],
+)
+def test_submit_head_is_what_encode_short_message_writes(
+    text: str, sender: str, recipient: str, priority: int
+) -> None:
+    """The upstream client builds a message's submit_sm bodies from one head
+    (``pdu.submit_head``): byte for byte the body ``encode_short_message`` writes for each part."""
+    enc = encode_for_sms(text, 7)
+    head = pdu.submit_head(
+        sender,
+        recipient,
+        source_addr_ton=5,
+        source_addr_npi=0,
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        esm_class=enc.esm_class,
+        priority_flag=priority,
+        registered_delivery=1,
+        data_coding=enc.data_coding,
+    )
+    for part in enc.parts:
+        sm = ShortMessage(
+            source_addr=sender,
+            destination_addr=recipient,
+            short_message=part,
+            source_addr_ton=5,
+            source_addr_npi=0,
+            dest_addr_ton=1,
+            dest_addr_npi=1,
+            esm_class=enc.esm_class,
+            priority_flag=priority,
+            registered_delivery=1,
+            data_coding=enc.data_coding,
+        )
+        assert head + bytes([len(part)]) + part == pdu.encode_short_message(sm)

@@ -223,19 +223,138 @@ THIRD_ROUND_HONEST = [
 ]
 
 
-@pytest.mark.obligation("O31-10")
-@pytest.mark.parametrize(("text", "signal"), THIRD_ROUND)
-def test_the_rest_of_the_script_is_fraud_and_says_why(text: str, signal: str) -> None:
-    assert signal in fraud_signals(text)
-
-
-@pytest.mark.parametrize("text", THIRD_ROUND_HONEST)
-def test_third_round_look_alikes_are_not_prohibited(text: str) -> None:
-    assert review(text).prohibited == ()
-
-
 def test_a_licence_for_money_without_the_exam_is_fake_documents() -> None:
     result = review("我是xx驾校的，不用考试，只要交钱我们就一定能够帮你拿到驾驶证，加微信详谈。")
     assert "fake_documents" in result.prohibited
     f = next(f for f in result.findings if f.detail.get("category") == "fake_documents")
-    assert "re:pay_and_get_licence" in f.detail["matches"]
+    # "不用考试" is read first (licence_without_exam); the pay-for-it pattern covers the same words
+    assert {"re:pay_and_get_licence", "re:licence_without_exam"} & set(f.detail["matches"])
+
+
+# Fourth round: the same script in other words (a go-between for the leader or a parent, the
+# writer's hard times, a confidential matter, money put into the writer's scheme, the fake boss's
+# work group, a streamer's ask for gifts, an amount in words, the summons with the claim after it).
+# Written for these tests from how this fraud is told, not taken from any corpus.
+FOURTH_ROUND = [
+    ("李局长让我通知你，他现在在开会不方便接电话，有一笔款项需要你先汇过去，账号我发你。", "inst.go_between"),
+    (
+        "你好，我是你爸爸的老朋友，你爸让我联系你，他那边出了点状况，需要你马上汇一笔钱过去。",
+        "inst.go_between",
+    ),
+    (
+        "朋友你好，我最近生活上遇到了一点困难，手头很紧，需要一点钱买些日常用品，你能不能帮我一下。",
+        "lure.hard_times",
+    ),
+    ("你好，最近经济比较困难，想找你借点钱应应急，真的很感谢你。", "lure.hard_times"),
+    (
+        "我是某集团的负责人，我们正在做一个非常重要的项目，由于项目高度保密，请你务必不要向任何人透露。",
+        "lure.confidential_matter",
+    ),
+    (
+        "嗨，我是你以前的同事小张，我在做一个很赚钱的生意，想拉你一起入伙，只需要投一点钱就有回报。",
+        "act.put_money_in",
+    ),
+    (
+        "各位同事，我是公司董事长，现在拉大家进一个新的工作群，请大家扫码加入，财务人员请留意群内通知。",
+        "act.boss_work_group",
+    ),
+    (
+        "亲爱的粉丝，平台正在举办活动，我需要大家的支持来提升人气，请添加我推荐的QQ，给我送几个礼物。",
+        "act.send_gifts",
+    ),
+    (
+        "宝贝，我现在在外面，手机没电了，借朋友手机给你发的，你先给我转两千，我回去跟你解释。",
+        "act.transfer_money",
+    ),
+    ("明天早上八点前来我办公室一趟，我是你们张书记，这是我新换的号码。", "act.acquaintance_setup"),
+    ("我是你们单位的李局长，明天上午九点到我办公室来一趟，有重要的事情跟你说。", "act.acquaintance_setup"),
+    (
+        "是我，你听不出来了？我是你小学同学啊，最近我在你附近，想过来看看你，你现在住在哪里？",
+        "act.acquaintance_setup",
+    ),
+    (
+        "我是你远房表舅，多年没联系了，最近在你们城市做生意，资金出了点问题，你能支持一下吗？",
+        "act.plea_for_help",
+    ),
+    (
+        "我是工地的负责人，明天需要你来现场处理一件事，领导对工程进度非常不满意，给点好处就让你多赚一笔。",
+        "lure.trouble_at_work",
+    ),
+    (
+        "您好，我是某早教中心的客服人员，经核查发现您在本中心的消费记录存在异常，确认后为您办理退费。",
+        "lure.problem_found",
+    ),
+    (
+        "爸妈，我是你们的女儿，学校这学期要交书本费和校服费一共580元，你们直接转给老师吧。",
+        "act.relay_payment",
+    ),
+    # the same seeds told in other words: the colleague checking the company's funds, the subsidy
+    # paid by a stranger to add, the fire brigade's order, the fee paid to the teacher's WeChat, the
+    # relative abroad on a new account, the earlier partner's goods, the refund group
+    (
+        "我是财务部的同事，领导在群里发了通知，让核对公司账上的资金，你把账户余额报给我，再用你自己的卡转一笔过来。",
+        "lure.company_funds_check",
+    ),
+    (
+        "兄弟，现在国家有补贴发放，你加一下负责人的微信，他能给你发几千块补助。",
+        "act.collect_through_stranger",
+    ),
+    (
+        "我是消防大队的，我们要搞一次演练，需要采购一批物资，100箱矿泉水、50袋大米，你们能供吗？",
+        "inst.claimed_buyer",
+    ),
+    (
+        "我是小丽，学校选拔优秀学生参加培训，我被选上了，学校要家长交一笔费用，你加一下老师的微信交给老师。",
+        "act.relay_payment",
+    ),
+    (
+        "我是小明，我在美国出了点事，急需帮助，这是我在那边用的微信，你加我一下我跟你细说。",
+        "act.acquaintance_setup",
+    ),
+    (
+        "我是你以前的合作伙伴老王，你要的那批货马上可以发了，先把钱打过来，账号是XXXX。",
+        "inst.claimed_history",
+    ),
+    (
+        "我是健身房的私教，你之前买的私教课现在可以退了，你进一下我们的退款群，里面有人指导你办理。",
+        "act.collect_through_stranger",
+    ),
+    (
+        "爸，我的手机掉水里了，现在用的是这个新手机，有重要的事要和你说，你加一下这个号的微信吧。",
+        "act.acquaintance_setup",
+    ),
+]
+
+FOURTH_ROUND_HONEST = [
+    "妈，我到学校了，一切都好，别担心。",
+    "老同学，下周同学聚会，你来不来？地点在老地方。",
+    "王总，明天上午的会议改到下午三点，请知悉。",
+    "您好，我是您孩子的班主任，明天下午三点召开家长会，请准时参加。",
+    "我手机坏了，这几天用这个号，有事打这个号。",
+    "各位同事，明天公司年会，请大家准时到场。",
+    "您好，我是你们公司新来的实习生小王，以后请多多指教。",
+    # adverts: a chief who attends in person, a shop that gives presents, an honest loan advert
+    "【全友家居】周年庆典，总裁亲临现场，全场工厂价，回T退订",
+    "【雪松美容院】三八妇女节在这里给大家送礼物了，满1000元送100元，回T退订",
+    "【如遇困难】如您遇到困难，请拨打12345市民热线，我们将竭诚为您服务。",
+    "【优品商城】优惠券已到账，如有疑问请联系客服微信领取，回TD退订",
+    "老师好，孩子的作业已经交给老师了，谢谢您这学期的照顾。",
+]
+
+
+@pytest.mark.obligation("O31-10")
+@pytest.mark.parametrize(("text", "signal"), THIRD_ROUND + FOURTH_ROUND)
+def test_the_rest_of_the_script_is_fraud_and_says_why(text: str, signal: str) -> None:
+    assert signal in fraud_signals(text)
+
+
+@pytest.mark.parametrize("text", THIRD_ROUND_HONEST + FOURTH_ROUND_HONEST)
+def test_look_alikes_of_the_later_rounds_are_not_prohibited(text: str) -> None:
+    assert review(text).prohibited == ()
+
+
+def test_a_claimed_anti_fraud_officer_is_not_a_warning() -> None:
+    """反诈 lowers the fraud score as warning wording; "我是国家反诈中心的工作人员" is the police script's
+    claim, so it must not (the centre's real warnings come from 96110 / 12381, which are cleared)."""
+    text = "我是国家反诈中心的工作人员，我们发现您的花呗账户存在影响征信的问题，需要您配合处理。"
+    assert "inst.police_court" in fraud_signals(text)

@@ -20,14 +20,14 @@ from piguard.messaging.review.model import train, write_model
 
 pytestmark = pytest.mark.obligation("O31-16", "CSL-47", "O31-10")
 
-#: (file, label) -> (figure, floor or ceiling); measured: police 0.968, loan 0.965, customer
-#: service 0.933, acquaintance 0.916 (0.960 on the even rows the signals were written against,
-#: 0.872 on the odd rows), normal 0.004, zh label 0 0.001, zh label 1 commercial 0.926
+#: (file, label) -> (figure, floor or ceiling); measured: police 0.972, loan 0.965, customer
+#: service 0.938, acquaintance 0.950 (0.996 on the even rows the signals were written against,
+#: 0.904 on the odd rows), normal 0.004, zh label 0 0.001, zh label 1 commercial 0.926
 FLOORS = {
     ("telecom-fraud-5", "fraud_police_impersonation"): ("prohibited", ">=", 0.93),
     ("telecom-fraud-5", "fraud_loan"): ("prohibited", ">=", 0.93),
     ("telecom-fraud-5", "fraud_customer_service_impersonation"): ("prohibited", ">=", 0.90),
-    ("telecom-fraud-5", "fraud_acquaintance_impersonation"): ("prohibited", ">=", 0.89),
+    ("telecom-fraud-5", "fraud_acquaintance_impersonation"): ("prohibited", ">=", 0.93),
     ("telecom-fraud-5", "normal"): ("prohibited", "<=", 0.006),
     ("zh-sms-10k", "0"): ("prohibited", "<=", 0.002),
     ("zh-sms-10k", "1"): ("commercial", ">=", 0.91),

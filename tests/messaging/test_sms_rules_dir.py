@@ -107,6 +107,8 @@ def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("bad.yaml", "surprise: 1\n", "unknown keys"),
         ("bad.yaml", "a: [unclosed\n", "YAML"),
         ("bad.yaml", "- a list\n", "mapping"),
+        # a second patterns: replaced the first without a word, moving a pattern to another signal
+        ("bad.yaml", "category: x\nstrong: [a]\nstrong: [b]\n", "duplicate key 'strong'"),
         ("bad.txt", "term\tnot-a-number\n", "not a number"),
         ("variants.txt", "ab c\n", "one character"),
     ],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from tests.web.routes import api_routes
 
 from piguard.app import create_app
 
@@ -32,17 +32,6 @@ PUBLIC = [
 ]
 
 
-def _api_routes(routes: list) -> list[APIRoute]:  # type: ignore[type-arg]
-    """Every APIRoute, also inside the routers FastAPI includes lazily (none of ours has a prefix)."""
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(_api_routes(route.original_router.routes))
-    return found
-
-
 def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
@@ -51,7 +40,7 @@ def test_every_non_public_route_refuses_anonymous_callers(db_engine) -> None:  #
     app = create_app()
     client = TestClient(app, follow_redirects=False)
     checked = 0
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if any(re.search(p, route.path) for p in PUBLIC):
             continue
         if route.path in ("/openapi.json", "/docs", "/redoc"):

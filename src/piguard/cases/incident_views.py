@@ -8,11 +8,10 @@ the gateway). Each route commits its unit of work before it answers.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from piguard.cases import incidents
@@ -30,9 +29,9 @@ class _In(BaseModel):
 
 class OpenIn(_In):
     kind: str = Field(description="leak, damage, loss or risk")
-    discovered: datetime = Field(description="When it was discovered (ISO 8601 with offset)")
-    occurred: datetime | None = None
-    contained: datetime | None = None
+    discovered: AwareDatetime = Field(description="When it was discovered (ISO 8601 with offset)")
+    occurred: AwareDatetime | None = None
+    contained: AwareDatetime | None = None
     systems: list[str] = Field(default_factory=list, description="Inventory system ids")
     categories: list[str] = Field(default_factory=list, description="Discovery category codes")
     people: int | None = Field(default=None, description="People affected (count or estimate)")
@@ -51,7 +50,7 @@ class ScanIn(_In):
 class ActionIn(_In):
     title: str
     owner: str
-    due: datetime | None = None
+    due: AwareDatetime | None = None
     done: bool = False
     contains: bool = False
 
@@ -78,13 +77,13 @@ class NotifyIn(_In):
 
 
 class ReportSentIn(_In):
-    sent_at: datetime | None = None
+    sent_at: AwareDatetime | None = None
 
 
 class SuspendIn(_In):
     order_ref: str = Field(default="", description="The reference of the authority's order (required)")
     authority: str = ""
-    ordered_at: datetime | None = None
+    ordered_at: AwareDatetime | None = None
     content_providers: list[str] = Field(default_factory=list)
     ports: list[int] = Field(default_factory=list)
     purposes: list[str] = Field(default_factory=list, description='Consent purposes, or "*" for all')

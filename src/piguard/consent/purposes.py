@@ -14,9 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import yaml
 from sqlalchemy.orm import Session
 
+from piguard.core import yamlfiles
 from piguard.core.modules import import_if_present
 
 _FALLBACK = Path(__file__).parent / "data" / "purposes.yaml"
@@ -53,7 +53,7 @@ def _view(p: Any) -> PurposeView:
 
 @lru_cache(maxsize=1)
 def packaged_purposes() -> tuple[PurposeView, ...]:
-    data = yaml.safe_load(_FALLBACK.read_text(encoding="utf-8"))
+    data = yamlfiles.load(_FALLBACK.read_text(encoding="utf-8"))
     return tuple(_view(p) for p in data["purposes"])
 
 

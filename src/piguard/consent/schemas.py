@@ -3,9 +3,7 @@ log would keep them)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from piguard.discovery.schemas import KAnonymityIn
 
@@ -24,7 +22,7 @@ class EvidenceBody(_In):
     )
     client_ip: str | None = Field(None, max_length=64, description="Default: the caller's address")
     terminal: str | None = Field(None, max_length=128)
-    at: datetime | None = Field(None, description="When the user answered (default: now)")
+    at: AwareDatetime | None = Field(None, description="When the user answered (default: now)")
 
 
 class SubjectIn(_In):
@@ -37,7 +35,7 @@ class GrantIn(SubjectIn):
     purpose: str = Field(max_length=64)
     evidence: EvidenceBody
     rules_version: int | None = Field(None, ge=1, le=2**31 - 1)
-    valid_until: datetime | None = None
+    valid_until: AwareDatetime | None = None
 
 
 class RefuseIn(SubjectIn):

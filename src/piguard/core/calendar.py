@@ -37,6 +37,7 @@ import yaml
 from piguard.core.config import get_settings
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.logging import get_logger
+from piguard.core.yamlfiles import StrictPureLoader
 from piguard.regulations.markers import carries
 
 __all__ = [
@@ -462,7 +463,7 @@ def _too_far() -> PiguardError:
 # schedule files
 
 
-class _DateAsTextLoader(yaml.SafeLoader):
+class _DateAsTextLoader(StrictPureLoader):
     """Safe YAML without implicit timestamps: dates stay text, so bad ones get a field error."""
 
 

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
 
 from piguard import _native
+from piguard.core import yamlfiles
 from piguard.core.hs_cache import compile_cached
 from piguard.discovery import ner as ner_tier
 from piguard.discovery import recognizers as r
@@ -75,6 +75,9 @@ _native_struct = _native.load("structscan")
 # the trigger gate (piguard/_native/anchorgate.c): drops, before any Python call, the trigger hits
 # the name and division-name checks would reject; without it every trigger hit goes to Python
 _native_gate = _native.load("anchorgate")
+# the candidate loop over the structural spans (piguard/_native/numscan.c): Engine.raw's loop,
+# _cluster and _token in C, with each number recogniser's first checks made before it is called
+_native_numscan = _native.load("numscan")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -147,7 +150,7 @@ class Registry:
     @classmethod
     def from_yaml(cls, text: str) -> Registry:
         # libyaml's safe loader when PyYAML has it (the recognisers load ten times faster)
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yamlfiles.load(text)
         if not isinstance(data, dict) or not isinstance(data.get("recognizers"), list):
             raise ValueError("recogniser registry: a mapping with a 'recognizers' list is expected")
         recs = []
@@ -452,6 +455,9 @@ class Engine:
         self._fold_kernel = kernel.fold if kernel is not None else None
         self._fold_table = ""
         self._gate = _native_gate.gate if kernel is not None and _native_gate is not None else None
+        numscan = _native_numscan if kernel is not None else None
+        self._numscan = numscan.run if numscan is not None else None
+        self._anchors = numscan.anchors if numscan is not None else _anchors_py
         self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
@@ -513,6 +519,18 @@ class Engine:
             else:
                 plan[rec.anchor].append(rec)
         plan["by_len"] = dict(by_len)
+        # the same for the compiled candidate loop (piguard/_native/numscan.c): per digit count, the
+        # recognisers as (kind, on_token, recogniser, category), the kind naming the first checks
+        # the kernel may make for it before calling it
+        mobile = any(type(rec) is r.MobileRecognizer for recs in by_len.values() for rec in recs)
+        mobile_kind = _mobile_kind() if mobile else 0  # phonenumbers' pattern only when it is used
+        plan["numtab"] = [
+            tuple((_num_kind(rec, mobile_kind), rec.on_token, rec, rec.category) for rec in by_len.get(n, ()))
+            for n in range(max(by_len, default=0) + 1)
+        ]
+        plan["dotted_tab"] = tuple(
+            (_NUM_KINDS.get(type(rec), 0), rec.on_token, rec, rec.category) for rec in plan["dotted"]
+        )
         plan["shortest"] = max(5, min(by_len, default=1 << 30))  # the fewest digits a recogniser takes
         plan["output"] = categories
         # per dictionary word, the active keyword and post recognisers it triggers; per recogniser,
@@ -587,11 +605,29 @@ class Engine:
                 anchors = self._gate(hits, plan["gate"], text, self._gate_table)
             else:
                 anchors = list(compress(hits, map(trig_of.__getitem__, map(_WID, hits))))
-        by_len = plan["by_len"]
-        shortest = plan["shortest"]
+        spans = self._struct(folded)
+        if self._numscan is not None:
+            self._spans_native(scan, spans, plan, cands)
+        else:
+            self._spans_py(scan, spans, plan, cands)
+        if anchors:
+            anchors.sort()
+            self._anchors(anchors, plan["trig"], plan["call"], self._words, scan, cands)
+        for rec in plan["post"]:
+            kept = [c for c in cands if c[3] >= threshold]
+            for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]
+                cands.append((s, e, rec.category, c))
+        return _resolve(cands, threshold, plan["output"])
+
+    def _spans_py(
+        self, scan: Scan, spans: list[int], plan: dict[str, Any], cands: list[tuple[int, int, str, float]]
+    ) -> None:
+        """The candidates of the structural pass's spans ``[start, stop, ...]``, appended to ``cands``."""
+        folded = scan.folded
+        by_len, shortest = plan["by_len"], plan["shortest"]
         at, colon, plate, dotted = plan["at"], plan["colon"], plan["plate"], plan["dotted"]
-        spans = iter(self._struct(folded))
-        for start, stop in zip(spans, spans, strict=True):
+        pairs = iter(spans)
+        for start, stop in zip(pairs, pairs, strict=True):
             ch = folded[start]
             if ch == "@":
                 if at:
@@ -606,21 +642,30 @@ class Engine:
                 # a cluster with fewer characters than any number recogniser's digits can only be
                 # a dotted token (every token of it has at most as many digits as characters)
                 self._cluster(scan, start, folded[start:stop], by_len, dotted, cands)
-        if anchors:
-            anchors.sort()
-            calls, trig_of, words = plan["call"], plan["trig"], self._words
-            for start, end, wid in anchors:
-                for i in trig_of[wid]:
-                    call = calls[i]
-                    if call is not None:
-                        on_anchor, category = call
-                        for s, e, c in on_anchor(scan, end, start, words[wid]):
-                            cands.append((s, e, category, c))
-        for rec in plan["post"]:
-            kept = [c for c in cands if c[3] >= threshold]
-            for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]
-                cands.append((s, e, rec.category, c))
-        return _resolve(cands, threshold, plan["output"])
+
+    def _spans_native(
+        self, scan: Scan, spans: list[int], plan: dict[str, Any], cands: list[tuple[int, int, str, float]]
+    ) -> None:
+        """_spans_py in C (piguard/_native/numscan.c): same candidates in the same order."""
+        by_len, dotted = plan["by_len"], plan["dotted"]
+        assert self._numscan is not None
+        self._numscan(
+            scan,
+            scan.folded,
+            spans,
+            plan["at"],
+            plan["colon"],
+            plan["plate"],
+            _PLATE_HEADS,
+            plan["shortest"],
+            plan["numtab"],
+            plan["dotted_tab"],
+            scan.score,
+            self._run_anchor,
+            lambda scan, start, raw: self._cluster(scan, start, raw, by_len, dotted, cands),
+            _DATETIME.fullmatch,
+            cands,
+        )
 
     def _run_anchor(
         self, scan: Scan, recs: list[r.Recognizer], pos: int, out: list[tuple[int, int, str, float]]
@@ -706,6 +751,79 @@ class Engine:
                 if m.end() - m.start() >= 5 and m.group() != tok:
                     hit = self._token(scan, start + m.start(), m.group(), by_len, dotted, out) or hit
         return hit
+
+
+def _anchors_py(
+    anchors: list[tuple[int, int, int]],
+    trig_of: list[tuple[int, ...]],
+    calls: list[tuple[Any, str] | None],
+    words: list[str],
+    scan: Scan,
+    cands: list[tuple[int, int, str, float]],
+) -> None:
+    """Each trigger hit ``(start, end, word id)`` to the keyword recognisers of its word, in order;
+    their candidates appended to ``cands`` (numscan.anchors is the compiled twin)."""
+    for start, end, wid in anchors:
+        for i in trig_of[wid]:
+            call = calls[i]
+            if call is not None:
+                on_anchor, category = call
+                for s, e, c in on_anchor(scan, end, start, words[wid]):
+                    cands.append((s, e, category, c))
+
+
+# what numscan.c may check before calling a number recogniser (0: nothing, always called); exact
+# classes only, so a subclass with its own on_token is always called
+_NUM_KINDS = {
+    r.LandlineRecognizer: 1,
+    r.MobileRecognizer: 2,
+    r.BankCardRecognizer: 3,
+    r.IdCardRecognizer: 4,
+    r.PassportRecognizer: 5,
+    r.Ipv4Recognizer: 6,
+    r.GpsRecognizer: 7,
+}
+
+
+def _num_kind(rec: r.Recognizer, mobile_kind: int) -> int:
+    kind = _NUM_KINDS.get(type(rec), 0)
+    return mobile_kind if kind == 2 else kind
+
+
+@lru_cache(maxsize=1)
+def _mobile_kind() -> int:
+    """2 (the kernel checks that a mobile number starts with 1) when every top-level alternative
+    of phonenumbers' mobile pattern starts with a literal 1, else 0 (always called)."""
+    from piguard.discovery.validators import _cn_pattern_strings
+
+    return 2 if _starts_with_1(_cn_pattern_strings()[0]) else 0
+
+
+def _starts_with_1(pattern: str) -> bool:
+    """Whether every top-level alternative of the regular expression ``pattern`` starts with a
+    literal ``1`` (not quantified)."""
+    alternatives, depth, cur, i = [], 0, "", 0
+    while i < len(pattern):  # split at the top-level "|", stepping over escapes and [classes]
+        ch = pattern[i]
+        step = 2 if ch == "\\" else 1
+        if ch == "[":
+            close = pattern.find("]", i + 2)
+            if close < 0:
+                return False
+            step = close + 1 - i
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "|" and depth == 0:
+            alternatives.append(cur)
+            cur = ""
+        else:
+            cur += pattern[i : i + step]
+        i += step
+    alternatives.append(cur)
+    ok = depth == 0 and all(a[:1] == "1" and a[1:2] not in ("?", "*", "{", "+", "|") for a in alternatives)
+    return ok
 
 
 def _resolve(
@@ -830,10 +948,39 @@ def _detect_batch(
         j = min(j, n)
         base = offsets[i]
         bounds = (offsets, i + 1, j, base)  # where each later text of the chunk starts
-        for s, e, c, x in engine.raw("\n".join(texts[i:j]), plan, threshold, bounds):
-            k = bisect_right(offsets, s + base, i, j) - 1
-            start = offsets[k]
-            if e + base <= start + len(texts[k]):
-                out[k].append(Finding(s + base - start, e + base - start, c, round(min(x, 1.0), 3)))
+        found = engine.raw("\n".join(texts[i:j]), plan, threshold, bounds)
+        _split(found, offsets, i, j, base, out, Finding, _conf, _CONF_MEMO)
         i = j
     return out
+
+
+def _conf(x: float) -> float:
+    return round(min(x, 1.0), 3)
+
+
+def _split_py(
+    found: list[tuple[int, int, str, float]],
+    offsets: list[int],
+    lo: int,
+    hi: int,
+    base: int,
+    out: list[list[Finding]],
+    finding: type[Finding],
+    conf: Any,
+    memo: dict[float, float],
+) -> None:
+    """A chunk's findings (offsets into the chunk of texts ``lo``..``hi``, joined by newlines, which
+    starts at ``offsets[lo] == base``) into the lists of the texts they fall in, with offsets into
+    those texts; a finding that runs into the next text is dropped."""
+    for s, e, c, x in found:
+        k = bisect_right(offsets, s + base, lo, hi) - 1
+        start = offsets[k]
+        if e + base < offsets[k + 1]:  # offsets[k + 1] - 1 == start + len(texts[k])
+            out[k].append(finding(s + base - start, e + base - start, c, conf(x)))
+
+
+# the compiled twin of _split_py (piguard/_native/findings.c): a Finding per finding with no Python
+# frame; confidences rounded by round() itself, once per distinct value (kept in _CONF_MEMO)
+_native_findings = _native.load("findings")
+_split = _native_findings.split if _native_findings is not None else _split_py
+_CONF_MEMO: dict[float, float] = {}

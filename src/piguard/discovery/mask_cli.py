@@ -69,20 +69,66 @@ def mask_files(
     """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`)."""
     m = parse_method(method)
     cats = check_categories(categories) if categories else None
-    files = iter_files(paths)
+    pairs = _targets(paths, out)
     with _ner(ner):
-        _mask_files(files, out, m, cats)
+        _mask_files(pairs, m, cats)
 
 
-def _mask_files(files: list[Path], out: Path, m: Method, cats: frozenset[str] | None) -> None:
-    single = len(files) == 1 and not out.is_dir() and out.suffix != ""
-    if not single:
-        out.mkdir(parents=True, exist_ok=True)
+def _out_error(message_en: str, message_zh: str) -> Exception:
+    return validation_error(
+        [FieldError("out", f"{message_en} / {message_zh}")],
+        f"Nothing was written: {message_en}.",
+        f"未写入任何内容：{message_zh}。",
+    )
+
+
+def _targets(paths: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """Each input file with the file its de-identified copy goes to. A folder's files keep their
+    place under ``out`` (two ``notes.txt`` in different folders never share one copy). Refused
+    before anything is written: an output that is an input (``--out`` the input folder wrote the
+    copies over the originals), an output folder inside an input folder (the next run would read
+    its own output), two inputs with one output."""
+    files = iter_files(paths)
+    if len(files) == 1 and not paths[0].is_dir() and not out.is_dir() and out.suffix != "":
+        pairs = [(files[0], out)]
+    else:
+        pairs = []
+        for p in paths:
+            if p.is_dir():
+                pairs += [(f, out / f.relative_to(p)) for f in iter_files([p])]
+            else:
+                pairs.append((p, out / p.name))
+    out_abs = out.resolve()
+    for p in paths:
+        if p.is_dir() and out_abs.is_relative_to(p.resolve()):
+            raise _out_error(
+                f"the output folder {out} is inside the input folder {p}; choose a folder outside it",
+                f"输出目录 {out} 位于输入目录 {p} 之内，请另选目录",
+            )
+    inputs = {f.resolve(): f for f, _ in pairs}
+    seen: dict[Path, Path] = {}
+    for f, target in pairs:
+        where = target.resolve()
+        if where in inputs:
+            raise _out_error(
+                f"{target} would overwrite the input {inputs[where]}",
+                f"{target} 会覆盖输入文件 {inputs[where]}",
+            )
+        if where in seen:
+            raise _out_error(
+                f"{seen[where]} and {f} would both be written to {target}",
+                f"{seen[where]} 与 {f} 会写入同一文件 {target}",
+            )
+        seen[where] = f
+    return pairs
+
+
+def _mask_files(pairs: list[tuple[Path, Path]], m: Method, cats: frozenset[str] | None) -> None:
     n = 0
     err = Console(stderr=True)
     skipped = 0
-    for f in files:
-        target = out if single else out / f.name
+    for f, target in pairs:
+        target.parent.mkdir(parents=True, exist_ok=True)
         lines = _read_text(f)
         try:
             first = next(lines, None)
@@ -99,7 +145,7 @@ def _mask_files(files: list[Path], out: Path, m: Method, cats: frozenset[str] | 
                 n += len(res.findings)
                 fh.write(res.text + "\n")
     err.print(
-        f"{len(files) - skipped} file(s), {n} value(s) de-identified ({m.value}) / 已去标识化",
+        f"{len(pairs) - skipped} file(s), {n} value(s) de-identified ({m.value}) / 已去标识化",
         highlight=False,
     )
     if skipped:
@@ -133,6 +179,8 @@ def mask_table(
         raise validation_error(
             [FieldError("path", f"{path} is not a file")], "File not found.", "文件不存在。"
         )
+    if out.resolve() == path.resolve():  # opening it for writing would empty the table first
+        raise _out_error(f"{out} is the input table", f"{out} 就是输入的表格")
     default = parse_method(method)
     per_col = _column_methods(column or [])
     cats = check_categories(categories) if categories else None

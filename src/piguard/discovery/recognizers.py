@@ -188,7 +188,7 @@ class MobileRecognizer(Recognizer):
 _LANDLINE = re.compile(
     r"(?:\+?86[ \-]?|0086[ \-]?)?(?:0?(\d{2,3})[ \-]?)(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)\d{1,6})?"
 )
-_LANDLINE_PAREN = re.compile(r"[(（]0(\d{2,3})[)）][ \-]?$")
+_LANDLINE_PAREN = re.compile(r"[(（]0(\d{2,3})[)）][ \-]?\Z")
 # an extension after the number belongs to the span: -8898, 转99, 转 99, ext. 12, x12, 分机 12, #12
 _EXTENSION = re.compile(
     r"(?:[ \t]*(?:转|分机号?|内线|ext\.?|Ext\.?|EXT\.?|extension|x|X|#)[ \t:：]*|-)([0-9]{1,6})(?![0-9])"
@@ -289,7 +289,7 @@ class BankCardRecognizer(Recognizer):
         return start, end, conf
 
 
-_PASSPORT = re.compile(r"(?:E[A-HJ-NP-Z]?|G|D|DE|S|SE|P|PE)$")
+_PASSPORT = re.compile(r"(?:E[A-HJ-NP-Z]?|G|D|DE|S|SE|P|PE)\Z")
 
 
 @carries("O24-4", "GC-111")
@@ -325,7 +325,7 @@ class PassportRecognizer(Recognizer):
 
 _VERSION_BEFORE = re.compile(
     r"(?:(?<![A-Za-z])(?:ver|rev|build|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
-    r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*$"
+    r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*\Z"
 )
 _DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
 
@@ -361,9 +361,9 @@ _GPS_PAIR = re.compile(
 # the axis word just before a lone value (纬度 39.9, "lat":39.9, 北纬39.9°)
 _AXIS_BEFORE = re.compile(
     r"(?:东经|西经|北纬|南纬|经度|纬度|(?<![A-Za-z])(?:lat|lng|lon|latitude|longitude|Lat|Lng|Lon|Latitude|Longitude))"
-    r"[\"']?[ \t]*[:：=]?[ \t]*[\"']?$"
+    r"[\"']?[ \t]*[:：=]?[ \t]*[\"']?\Z"
 )
-_CN_AXIS_BEFORE = re.compile(r"(?:东经|西经|北纬|南纬)[ \t]*$")
+_CN_AXIS_BEFORE = re.compile(r"(?:东经|西经|北纬|南纬)[ \t]*\Z")
 
 
 @carries("O24-4", "GC-111")
@@ -649,7 +649,7 @@ _DATE = re.compile(r"[\"']?[ \t:：=是为在于\"']{0,4}(?:" + _DATE_BODY + ")"
 _DATE_KEY = re.compile(r"(?:_?[A-Za-z]{0,6})[\"']?[ \t:：=\"']{0,4}(?:" + _DATE_BODY + ")")
 _DATE_CELL = re.compile("(?:" + _DATE_BODY + ")")
 # a date just before 出生 (他1990年3月7日出生于湖南)
-_DATE_BEFORE = re.compile(r"(?:" + _DATE_BODY + r")[ \t]?$")
+_DATE_BEFORE = re.compile(r"(?:" + _DATE_BODY + r")[ \t]?\Z")
 _KEY_CONT = frozenset("_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
-
+from piguard.core import yamlfiles
 from piguard.identity.access import ACTION_ROLES, ALL_ROLES, PI_VIEWS
 from piguard.regulations.markers import carries
 
@@ -36,7 +35,7 @@ class Entry:
 @cache
 @carries("O24-13.3")
 def access_matrix() -> dict[tuple[str, str], Entry]:
-    raw = yaml.safe_load(
+    raw = yamlfiles.load(
         resources.files("piguard.identity.data").joinpath("access_matrix.yaml").read_text("utf-8")
     )
     out: dict[tuple[str, str], Entry] = {}

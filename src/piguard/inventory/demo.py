@@ -8,10 +8,10 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-import yaml
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor
+from piguard.core import yamlfiles
 from piguard.inventory import rules, service
 from piguard.inventory.document import InventoryDoc, parse
 
@@ -55,7 +55,7 @@ def load_demo_inventory(session: Session) -> None:
     if service.has_inventory(session):
         return
     actor = Actor.system("demo-loader")
-    full = yaml.safe_load(demo_text())
+    full = yamlfiles.load(demo_text())
     first = InventoryDoc.model_validate(without_purpose(full, "marketing"))
     service.apply(session, first, actor, source="demo")
     rules.publish(session, actor, effective=date(2026, 1, 1))

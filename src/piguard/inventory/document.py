@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.discovery.categories import CODES
 from piguard.inventory.taxonomy import LOCATIONS, taxonomy, valid_retention
@@ -205,7 +206,7 @@ def parse(text: str, filename: str = "<inventory>") -> InventoryDoc:
     """Validate an inventory YAML document; raises ``validation_error`` naming file, line and field."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yamlfiles.load(text)
     except yaml.YAMLError as exc:
         raise _syntax_error(filename, exc) from None
     return _validated(data, filename, root)

@@ -8,8 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from piguard.core import yamlfiles
 from piguard.regulations.markers import carries
 
 
@@ -30,7 +29,7 @@ class PurposeKind:
 
 
 def _read(name: str) -> Any:
-    return yaml.safe_load(resources.files("piguard.inventory.data").joinpath(name).read_text("utf-8"))
+    return yamlfiles.load(resources.files("piguard.inventory.data").joinpath(name).read_text("utf-8"))
 
 
 @cache

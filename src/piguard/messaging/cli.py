@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from piguard.core import yamlfiles
 from piguard.core.cli_lazy import LazyEntry, LazyTyperGroup
 from piguard.core.errors import PiguardError
 from piguard.messaging.review import (
@@ -209,7 +210,7 @@ def _rules(rules_dir: list[Path]) -> RuleSet:
 def _load_signatures(path: Path) -> dict[str, frozenset[str]]:
     """``{"content provider": ["签名", ...]}`` from a JSON or YAML file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfiles.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise _fail(
             PiguardError(

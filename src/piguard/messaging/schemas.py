@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Channel = Literal["sms", "email"]
 
@@ -68,12 +68,12 @@ class InboundIn(_In):
     sender: str = Field(max_length=254, description="The replying user's address")
     to: str = Field(max_length=254, description="The port code (+ extension) replied to")
     text: str = Field(max_length=1000)
-    received_at: datetime | None = None
+    received_at: AwareDatetime | None = None
 
 
 class DeliveryIn(_In):
     status: Literal["sent", "delivered", "failed"]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
     transport_ref: str | None = Field(None, max_length=64)
 
 
@@ -176,7 +176,7 @@ class ConsentRequestIn(_In):
     message_type: str = Field(max_length=64)
     max_messages: int = Field(ge=1, le=1000)
     period_unit: Literal["day", "week", "month"]
-    valid_until: datetime
+    valid_until: AwareDatetime
     pitch: str = Field("", max_length=300)
     charged_service_id: int | None = None
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import ORJSONResponse
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
 from sqlalchemy.orm import Session
 
 from piguard.core.db import utcnow
@@ -291,8 +291,8 @@ def records_view(
     outcome: str | None = None,
     direction: str | None = None,
     reason_code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     purpose: str | None = Query(None, description="Why you read (required; or header X-Piguard-Purpose)"),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from piguard.audit import service
@@ -30,9 +31,8 @@ OBLIGATIONS = ("O24-13.6",)
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    # The query's times carry an offset (AwareDatetime): compare in UTC, as the log stores them.
+    return None if value is None else value.astimezone(UTC)
 
 
 def _record(
@@ -64,8 +64,8 @@ def search_audit(
     actor_type: str | None = Query(None, description=", ".join(ACTOR_TYPES)),
     subject_ref: str | None = Query(None, max_length=128),
     action: str | None = Query(None, max_length=64, description="Prefix, e.g. `pi` or `auth.login`"),
-    since: datetime | None = Query(None),
-    until: datetime | None = Query(None),
+    since: AwareDatetime | None = Query(None),
+    until: AwareDatetime | None = Query(None),
     outcome: str | None = Query(None, description=", ".join(OUTCOMES)),
     limit: int = Query(100, ge=1, le=service.MAX_LIMIT),
     offset: int = Query(0, ge=0),

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import Actor, record
+from piguard.core import yamlfiles
 from piguard.core.db import utcnow
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.reasons import Decision, Reason
@@ -386,7 +387,7 @@ def import_doc(session: Session, doc: object, *, actor: Actor) -> dict[str, int]
 
 def import_yaml(session: Session, raw: str, *, actor: Actor) -> dict[str, int]:
     try:
-        doc = yaml.safe_load(raw)
+        doc = yamlfiles.load(raw)
     except yaml.YAMLError:
         raise validation_error(
             [FieldError("yaml", "not valid YAML")], "The file is not valid YAML.", "文件不是有效的 YAML。"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _In(BaseModel):
@@ -15,15 +13,15 @@ class FirmIn(_In):
     code: str = Field(min_length=1, max_length=64, examples=["kefu-waibao"])
     name: str = Field(min_length=1, max_length=200)
     contract_no: str = Field(min_length=1, max_length=64)
-    contract_start: datetime
-    contract_end: datetime
+    contract_start: AwareDatetime
+    contract_end: AwareDatetime
     scope_categories: list[str] = Field(default_factory=list, max_length=100)
     scope_purposes: list[str] = Field(default_factory=list, max_length=100)
     scope_systems: list[str] = Field(default_factory=list, max_length=100)
 
 
 class FirmPatch(_In):
-    contract_end: datetime | None = None
+    contract_end: AwareDatetime | None = None
     status: str | None = Field(None, max_length=16)
     scope_categories: list[str] | None = Field(None, max_length=100)
     scope_purposes: list[str] | None = Field(None, max_length=100)
@@ -39,8 +37,8 @@ class AssessmentIn(_In):
     assessor: str = Field(min_length=1, max_length=128)
     result: str = Field(max_length=16, examples=["pass", "conditional", "fail"])
     findings: list[FindingIn] = Field(default_factory=list, max_length=200)
-    assessed_at: datetime | None = None
-    next_due: datetime | None = None
+    assessed_at: AwareDatetime | None = None
+    next_due: AwareDatetime | None = None
 
 
 class CourseIn(_In):
@@ -54,5 +52,5 @@ class CourseIn(_In):
 class CompletionIn(_In):
     username: str = Field(min_length=1, max_length=64)
     course: str = Field(min_length=1, max_length=64)
-    completed_at: datetime | None = None
+    completed_at: AwareDatetime | None = None
     evidence: str | None = Field(None, max_length=500)

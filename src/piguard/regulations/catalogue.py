@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from piguard.core import yamlfiles
 from piguard.core.errors import PiguardError
 from piguard.regulations.schemas import SOURCE_IDS, Obligation, Penalty, PenaltyLink, Source
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: Any = yamlfiles.StrictSafeLoader
 
 
 def data_dir() -> Traversable:

@@ -3,11 +3,10 @@ O31-17) and the reason-code catalogue, over the API."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from piguard.core.deps import db_session
@@ -88,8 +87,8 @@ def complaint_add(
 def complaints_list(
     content_provider: str | None = None,
     source: str | None = Query(None, description=f"one of {', '.join(COMPLAINT_SOURCES)}"),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     _: PiRead = Depends(require_pi_read("sms.read", ("phone_mobile",), system="sms")),

@@ -20,14 +20,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import String, Table, and_, bindparam, case, delete, false, func, or_, select, update
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
-from piguard.core.db import insert_rows, utcnow
+from piguard.core.db import execute_many, insert_rows, utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
@@ -420,7 +436,10 @@ def claim_outbox(
         .returning(OutboxMessage.id),
         execution_options={"synchronize_session": False},
     ).all()
-    return token if claimed else None
+    if not claimed:
+        return None
+    _remember_lease(token, now + timedelta(seconds=lease), now)
+    return token
 
 
 @carries("O31-17", "O31-11")
@@ -501,7 +520,9 @@ def _send_claimed(session: Session, transport: Transport, token: str) -> int:
             OutboxMessage.content,
             OutboxMessage.priority,
         )
-        .where(OutboxMessage.claim == token)
+        # every row of a claim just made is ``sending``: said, so that the queue's index finds them
+        # (the claim has no index of its own; without it every round read the whole outbox)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claim == token)
         .order_by(OutboxMessage.priority, OutboxMessage.id)
     ).all()
     mail = _mail_headers(session, [ref for ref, ch, *_ in rows if ch == "email"])
@@ -581,7 +602,9 @@ def settle_outbox(
         return []
     by_ref = {o.ref: o for o in outcomes}
     conn = session.connection()
-    rows = conn.execute(_CLAIMED, {"tok": token, "refs": list(by_ref)}).all()
+    name = conn.dialect.name
+    claimed = _settle_statements(name)[0]
+    rows = conn.execute(claimed, {"tok": token, "refs": _ref_list(name, list(by_ref))}).all()
     validity = timedelta(hours=cfg.sms_validity_hours)
     params: list[dict[str, Any]] = []
     final: list[tuple[str, str]] = []
@@ -608,26 +631,79 @@ def settle_outbox(
         if status != "queued":
             final.append((ref, status))
     if params:
-        conn.execute(_SETTLE, params)
+        execute_many(session, _SETTLE, params)
         _set_record_status(session, final, now)
         # renewed once a third of the lease has passed, not on every window of outcomes: a claim
-        # of 500 settled 10 at a time rewrote some 12,000 leases for 500 messages
-        conn.execute(
-            _RENEW,
-            {
-                "tok": token,
-                "b_renew": now + timedelta(seconds=lease * 2 / 3),
-                "b_lease": now + timedelta(seconds=lease),
-            },
-        )
+        # of 500 settled 10 at a time rewrote some 12,000 leases for 500 messages. The lease this
+        # process gave the claim (or last renewed it to) is known here, so the statement runs only
+        # when it would renew something (a claim of another process: every time, as before)
+        renew_at = now + timedelta(seconds=lease * 2 / 3)
+        until = _LEASES.get(token)
+        if until is None or until < renew_at:
+            conn.execute(
+                _RENEW, {"tok": token, "b_renew": renew_at, "b_lease": now + timedelta(seconds=lease)}
+            )
+            _remember_lease(token, now + timedelta(seconds=lease), now)
     return [r[1] for r in rows]
 
 
-# settle_outbox's statements, built once: a dispatcher settles a window of outcomes at a time, and
-# building the expressions cost more than running them
-_CLAIMED = select(OUTBOX.c.id, OUTBOX.c.message_ref, OUTBOX.c.attempts, OUTBOX.c.created_at).where(
-    OUTBOX.c.claim == bindparam("tok"), OUTBOX.c.message_ref.in_(bindparam("refs", expanding=True))
-)
+#: the lease each claim made by this process runs to (:func:`claim_outbox`, renewed by
+#: :func:`settle_outbox`): a settle whose claim needs no renewal skips the statement
+_LEASES: dict[str, datetime] = {}
+
+
+def _remember_lease(token: str, until: datetime, now: datetime) -> None:
+    if len(_LEASES) >= 1024:  # claims whose lease ended are forgotten
+        for tok in [t for t, u in _LEASES.items() if u < now]:
+            del _LEASES[tok]
+    _LEASES[token] = until
+
+
+def _ref_list(dialect: str, refs: list[str]) -> Any:
+    """The value of a list parameter of :func:`_settle_statements`' statements on ``dialect``."""
+    return orjson.dumps(refs).decode() if dialect == "sqlite" else refs
+
+
+def _in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """``column IN (the list bound as name)``, one parameter whatever its length (``json_each`` on
+    SQLite, ``= ANY`` on PostgreSQL, as ``core.db.in_values``): the statement compiles once, where an
+    expanding ``IN`` is rendered again on every execution."""
+    if dialect == "sqlite":
+        each = func.json_each(bindparam(name, type_=String))
+        return column.in_(select(literal_column("value")).select_from(each).scalar_subquery())
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+#: per dialect: settle_outbox's select of the rows still claimed, and per status the record update
+_SETTLE_STATEMENTS: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
+def _settle_statements(dialect: str) -> tuple[Any, dict[str, Any]]:
+    """Built once per dialect: a dispatcher settles a window of outcomes at a time, and building
+    (and, with an expanding ``IN``, rendering) the expressions cost more than running them."""
+    got = _SETTLE_STATEMENTS.get(dialect)
+    if got is None:
+        claimed = select(OUTBOX.c.id, OUTBOX.c.message_ref, OUTBOX.c.attempts, OUTBOX.c.created_at).where(
+            OUTBOX.c.claim == bindparam("tok"), _in_list(dialect, OUTBOX.c.message_ref, "refs")
+        )
+        by_status = {
+            status: update(RECORDS)
+            # the statuses before as plain equalities: a literal IN list is an expanding parameter
+            .where(
+                _in_list(dialect, RECORDS.c.ref, "refs"),
+                or_(*(RECORDS.c.status == b for b in _before(status))),
+            )
+            .values(status=bindparam("b_st"), status_at=bindparam("b_at"))
+            for status in STATUS_RANK
+            if STATUS_RANK[status]
+        }
+        got = _SETTLE_STATEMENTS[dialect] = (claimed, by_status)
+    return got
+
+
+# settle_outbox's statements, built once
 _SETTLE = (
     update(OUTBOX)
     .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.claim == bindparam("b_tok"))
@@ -650,14 +726,6 @@ _RENEW = (
     )
     .values(lease_until=bindparam("b_lease"))
 )
-_RECORD_STATUS = (
-    update(RECORDS)
-    .where(
-        RECORDS.c.ref.in_(bindparam("refs", expanding=True)),
-        RECORDS.c.status.in_(bindparam("before", expanding=True)),
-    )
-    .values(status=bindparam("b_st"), status_at=bindparam("b_at"))
-)
 
 
 def _set_record_status(session: Session, pairs: Iterable[tuple[str, str]], at: datetime) -> None:
@@ -666,8 +734,10 @@ def _set_record_status(session: Session, pairs: Iterable[tuple[str, str]], at: d
     for ref, status in pairs:
         by_status.setdefault(status, []).append(ref)
     conn = session.connection()
+    name = conn.dialect.name
+    statements = _settle_statements(name)[1]
     for status, refs in by_status.items():
-        conn.execute(_RECORD_STATUS, {"refs": refs, "before": _before(status), "b_st": status, "b_at": at})
+        conn.execute(statements[status], {"refs": _ref_list(name, refs), "b_st": status, "b_at": at})
 
 
 @carries("O31-11")

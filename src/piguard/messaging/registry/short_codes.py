@@ -15,6 +15,7 @@ from importlib import resources
 
 import yaml
 
+from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.regulations.markers import carries
 
@@ -44,7 +45,7 @@ def parse_short_codes(text: str, source: str = "official_short_codes.yaml") -> S
     """Read the data (``codes: [{code, holder}]``, ``patterns: [{regex, holder}]``); a mistake is a
     validation error naming the file and the entry."""
     try:
-        data = yaml.safe_load(text)
+        data = yamlfiles.load(text)
     except yaml.YAMLError as exc:
         raise _bad(source, f"not YAML: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"codes", "patterns"}:

@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError
 from piguard.messaging.routing.service import carriers
 
@@ -89,7 +90,7 @@ def load_links(path: Path, env: dict[str, str] | None = None) -> list[LinkConfig
     """Read and check a links file; every problem is named (``links[2].port: …``), none ignored."""
     env = dict(os.environ) if env is None else env
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = yamlfiles.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _invalid(path, [FieldError("file", f"cannot be read: {exc.strerror} / 无法读取")]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

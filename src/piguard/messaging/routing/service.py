@@ -15,12 +15,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
-from piguard.core import addresses, crypto
+from piguard.core import addresses, crypto, yamlfiles
 from piguard.core.db import in_values
 from piguard.core.errors import FieldError, PiguardError
 from piguard.identity.principal import Principal
@@ -43,7 +42,7 @@ class SegmentTable:
 
 @cache
 def segments() -> SegmentTable:
-    raw = yaml.safe_load(
+    raw = yamlfiles.load(
         resources.files("piguard.messaging.routing").joinpath("data/segments.yaml").read_text("utf-8")
     )
     prefixes: dict[str, tuple[str, bool]] = {}

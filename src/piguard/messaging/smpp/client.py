@@ -361,7 +361,11 @@ class UpstreamClient(LinkClient):
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().call_soon(self._flush)
-        await writer.drain()
+        transport = writer.transport
+        # drain (two coroutine frames) only when it can wait or raise: a closing link, or a write
+        # buffer building up towards the pause; with a window of submits answered at once, never
+        if transport.is_closing() or transport.get_write_buffer_size() >= _DRAIN_ABOVE:
+            await writer.drain()
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -376,12 +380,19 @@ class UpstreamClient(LinkClient):
 
     async def submit(self, sm: ShortMessage) -> SubmitResult:
         """Submit one PDU within the window; raises ConnectionError when not bound."""
+        return await self._submit_body(pdu.encode_short_message(sm))
+
+    async def _submit_body(self, body: bytes) -> SubmitResult:
+        """One submit_sm of ``body`` within the window (and the link's max_rate): its response, or
+        ConnectionError when not bound, TimeoutError past the response timeout."""
         if not self.bound:
             raise ConnectionError("not bound to the SMS centre")
         async with self._window:
-            await self._bucket.acquire(self._sleep)
-            status, body = await self._request(Cmd.SUBMIT_SM, pdu.encode_short_message(sm))
-        return SubmitResult(status, pdu.parse_message_id(body) if status == Status.ESME_ROK else "")
+            if self._max_rate > 0:
+                await self._bucket.acquire(self._sleep)
+            seq = next(self._seq) & 0x7FFFFFFF
+            status, resp = await self._call(seq, self._send(Cmd.SUBMIT_SM, seq, body))
+        return SubmitResult(status, pdu.parse_message_id(resp) if status == Status.ESME_ROK else "")
 
     @carries("O31-11")
     async def submit_text(
@@ -395,30 +406,39 @@ class UpstreamClient(LinkClient):
     async def submit_encoded(
         self, sender: str, recipient: str, enc: Encoded, *, priority: int = 0
     ) -> list[SubmitResult]:
-        """Submit the parts of an encoded message in order; stops at the first refused part."""
+        """Submit the parts of an encoded message in order; stops at the first refused part. The
+        body before each part's octets is the same for every part: built once
+        (:func:`pdu.submit_head`, what :func:`pdu.encode_short_message` writes for these fields)."""
         cfg = self.settings
-        dest = recipient.lstrip("+")
+        head = pdu.submit_head(
+            sender,
+            recipient.lstrip("+"),
+            source_addr_ton=cfg.upstream_source_ton,
+            source_addr_npi=cfg.upstream_source_npi,
+            dest_addr_ton=cfg.upstream_dest_ton,
+            dest_addr_npi=cfg.upstream_dest_npi,
+            esm_class=enc.esm_class,
+            priority_flag=priority,
+            registered_delivery=1,
+            data_coding=enc.data_coding,
+        )
         out: list[SubmitResult] = []
         for part in enc.parts:
-            res = await self.submit(
-                ShortMessage(
-                    source_addr=sender,
-                    destination_addr=dest,
-                    short_message=part,
-                    source_addr_ton=cfg.upstream_source_ton,
-                    source_addr_npi=cfg.upstream_source_npi,
-                    dest_addr_ton=cfg.upstream_dest_ton,
-                    dest_addr_npi=cfg.upstream_dest_npi,
-                    esm_class=enc.esm_class,
-                    priority_flag=priority,
-                    registered_delivery=1,
-                    data_coding=enc.data_coding,
-                )
-            )
+            if len(part) > 254:
+                raise ValueError("short_message longer than 254 octets: use message_payload")
+            res = await self._submit_body(head + bytes([len(part)]) + part)
             out.append(res)
             if res.status != Status.ESME_ROK:
                 break
         return out
+
+
+#: seconds the recording thread waits, after a window's first outcome, for the rest of the window
+COALESCE_SECONDS = 0.002
+
+#: octets waiting in a link's write buffer above which a PDU queued waits for the buffer to drain
+#: (below asyncio's default high-water mark of 64 KiB, at which the transport pauses writing)
+_DRAIN_ABOVE = 16 * 1024
 
 
 def _expire(fut: asyncio.Future[Any]) -> None:
@@ -485,24 +505,6 @@ class UpstreamTransport:
         self.timeout = timeout
         self.name = client.protocol
 
-    async def _one(
-        self,
-        i: int,
-        m: OutboundMessage,
-        enc: Encoded,
-        unrecorded: asyncio.Semaphore,
-        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
-    ) -> None:
-        # the slot is released by the recording thread once this message's outcome is committed
-        await unrecorded.acquire()
-        try:
-            res: list[SubmitResult] | BaseException = await self.client.submit_encoded(
-                m.sender, m.recipient, enc, priority=1 if m.emergency else 0
-            )
-        except Exception as exc:  # every message gets an outcome, whatever happened to it
-            res = exc
-        done.put((i, res))
-
     async def _all(
         self,
         messages: Sequence[OutboundMessage],
@@ -510,12 +512,60 @@ class UpstreamTransport:
         done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
         unrecorded: asyncio.Semaphore,
     ) -> None:
-        await asyncio.gather(
-            *(
-                self._one(i, m, e, unrecorded, done)
-                for i, (m, e) in enumerate(zip(messages, encoded, strict=True))
-            )
-        )
+        """Submit the batch in order: as many submitters as the window, each taking the next
+        message once a slot is free (a task per message cost a task's creation and wake-ups for
+        each of a round's 500 messages)."""
+        todo = iter(range(len(messages)))
+        client = self.client
+
+        async def submitter() -> None:
+            while True:
+                # the slot is released by the recording thread once this message's outcome is
+                # committed
+                await unrecorded.acquire()
+                i = next(todo, None)
+                if i is None:
+                    unrecorded.release()
+                    return
+                m = messages[i]
+                try:
+                    res: list[SubmitResult] | BaseException = await client.submit_encoded(
+                        m.sender, m.recipient, encoded[i], priority=1 if m.emergency else 0
+                    )
+                except Exception as exc:  # every message gets an outcome, whatever happened to it
+                    res = exc
+                done.put((i, res))
+
+        await asyncio.gather(*(submitter() for _ in range(min(client.window, len(messages)))))
+
+    @staticmethod
+    def _gather(
+        got: list[tuple[int, list[SubmitResult] | BaseException]],
+        done: queue.SimpleQueue[tuple[int, list[SubmitResult] | BaseException]],
+        full: int,
+    ) -> None:
+        """After the first outcome, the others that are back, and those of the rest of the window
+        (``full`` messages are out at most) for up to :data:`COALESCE_SECONDS`: an SMS centre that
+        answers at once answers a window together, and one transaction for it costs a fraction of
+        one for each of the first few to arrive (the thread woke at the first)."""
+        until = 0.0
+        while len(got) < full:
+            try:
+                got.append(done.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            until = until or now + COALESCE_SECONDS
+            if now >= until:
+                return
+            try:
+                got.append(done.get(timeout=until - now))
+            except queue.Empty:
+                return
+        with contextlib.suppress(queue.Empty):
+            while True:
+                got.append(done.get_nowait())
 
     @staticmethod
     def _release(sem: asyncio.Semaphore, n: int) -> None:
@@ -548,9 +598,7 @@ class UpstreamTransport:
                 if fut.done() or time.monotonic() >= deadline:
                     break
                 continue
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    got.append(done.get_nowait())
+            self._gather(got, done, min(client.window, len(messages) - len(outcomes)))
             batch = {
                 i: _outcome(messages[i], res, len(encoded[i].parts), client.transient, self.name)
                 for i, res in got

@@ -345,6 +345,36 @@ def encode_short_message(m: ShortMessage) -> bytes:
     )
 
 
+def submit_head(
+    source_addr: str,
+    destination_addr: str,
+    *,
+    service_type: str = "",
+    source_addr_ton: int = 0,
+    source_addr_npi: int = 0,
+    dest_addr_ton: int = 0,
+    dest_addr_npi: int = 0,
+    esm_class: int = 0,
+    priority_flag: int = 0,
+    registered_delivery: int = 0,
+    data_coding: int = 0,
+) -> bytes:
+    """What precedes sm_length in the submit_sm body of every part of one message (no schedule,
+    no validity, protocol_id 0): ``submit_head(...) + bytes([len(part)]) + part`` is
+    :func:`encode_short_message` of the part's :class:`ShortMessage` without TLVs, built once per
+    message instead of once per part."""
+    return (
+        _cstr(service_type, 6)
+        + bytes([source_addr_ton, source_addr_npi])
+        + _cstr(source_addr, 21)
+        + bytes([dest_addr_ton, dest_addr_npi])
+        + _cstr(destination_addr, 21)
+        + bytes([esm_class, 0, priority_flag])
+        + b"\x00\x00"  # schedule_delivery_time, validity_period: none
+        + bytes([registered_delivery, 0, data_coding, 0])
+    )
+
+
 def message_id_body(message_id: str) -> bytes:
     """submit_sm_resp / deliver_sm_resp body: message_id (C-octet string, at most 65 octets)."""
     return _cstr(message_id, 65)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from piguard.core import crypto
-from piguard.core.db import utcnow
+from piguard.core.db import insert_rows, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.logging import get_logger
 from piguard.identity.passwords import burn_time, verify_password
@@ -233,7 +233,7 @@ def record_outcomes(
     parts (receipts are matched by them) and the outbox outcomes of each claim, in the caller's one
     transaction."""
     if parts:
-        session.connection().execute(_INSERT_PARTS, list(parts))
+        insert_rows(session, PARTS, list(parts))
     for token, outs in by_claim.items():
         settle_outbox(session, token, outs)
 
@@ -241,11 +241,12 @@ def record_outcomes(
 def record_parts(session: Session, parts: Sequence[dict[str, object]]) -> None:
     """Only the part ids (the outcomes are written by the dispatcher at the end of its batch)."""
     if parts:
-        session.connection().execute(_INSERT_PARTS, list(parts))
+        insert_rows(session, PARTS, list(parts))
 
 
-#: Core, not the ORM's bulk insert: a window of part ids is written many times a second
-_INSERT_PARTS = insert(cast(Table, SmppUpstreamPart.__table__))
+#: Core's one executemany (``core.db.insert_rows``), not the ORM's bulk insert: a window of part ids
+#: is written many times a second
+PARTS = cast(Table, SmppUpstreamPart.__table__)
 
 
 # ------------------------------------------------------------------------------------ receipts

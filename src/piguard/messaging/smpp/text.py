@@ -37,6 +37,8 @@ GSM_EXT = {
 }
 _GSM_ENC = {ch: bytes([i]) for i, ch in enumerate(GSM_BASIC) if i != 0x1B}
 _GSM_ENC.update({ch: bytes([0x1B, code]) for code, ch in GSM_EXT.items()})
+#: a character outside the alphabet (a Chinese text is told at its first such character, in C)
+_NOT_GSM = re.compile("[^" + "".join(re.escape(ch) for ch in _GSM_ENC) + "]")
 
 DC_DEFAULT, DC_IA5, DC_LATIN1, DC_UCS2, DC_GBK = 0, 1, 3, 8, 15
 SUPPORTED_CODINGS = (DC_DEFAULT, DC_IA5, DC_LATIN1, DC_UCS2, DC_GBK)
@@ -67,6 +69,8 @@ def gsm_decode(raw: bytes) -> str:
 
 def gsm_encode(text: str) -> bytes | None:
     """Unpacked GSM 03.38 octets, or None when a character is not in the alphabet."""
+    if _NOT_GSM.search(text) is not None:
+        return None
     try:
         return b"".join(_GSM_ENC[ch] for ch in text)
     except KeyError:
