@@ -30,7 +30,9 @@ What is measured (honestly):
 * Warm review cache: the same 1000 messages again (one template sent to many recipients).
 * ``submit`` end to end in-process: validation + context + decide + guarded consent update +
   records (recipient AES-GCM encrypted) + outbox + one audit entry, one transaction committed per
-  batch of 1000; msgs per CPU-second of this process, and per wall-clock second.
+  batch of 1000; msgs per CPU-second of this process, and per wall-clock second. One batch is
+  submitted before the clock starts (first-use imports and statement compilation, which a server
+  pays once).
 * HTTP batch (the target "≥ 5k msg/s over HTTP batch"): the real app under ``uvicorn`` in a
   subprocess over loopback, ``POST /api/sms/submit/batch`` with 1000 messages per request and a
   bearer token (authentication, JSON parsing, per-item validation, decide, one transaction,
@@ -173,12 +175,17 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
     # two times go through the column type's own bind processing, so the rows read back as usual
     dt = Consent.__table__.c.granted_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
     t_now, t_until = (dt(now), dt(until)) if dt else (now, until)
+    # the window they were granted in with a count of 0, as every consent is written
+    # (``subscriptions.consent``)
+    from piguard.messaging.gateway.decision import window_start
+
+    t_window = dt(window_start(now, "day")) if dt else window_start(now, "day")
     cols = (
         "recipient_hash, recipient_masked, channel, content_provider_id, message_type, max_messages, "
-        "period_unit, granted_at, valid_until, status, window_count, evidence"
+        "period_unit, granted_at, valid_until, status, window_start, window_count, evidence"
     )
     pg = engine.dialect.name == "postgresql"
-    sql = f"INSERT INTO {Consent.__tablename__} ({cols}) VALUES ({', '.join('?' * 12)})"
+    sql = f"INSERT INTO {Consent.__tablename__} ({cols}) VALUES ({', '.join('?' * 13)})"
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -198,6 +205,7 @@ def build(url: str, n_cps: int, n_consents: int, seed: int = 7) -> tuple[list[st
                         t_now,
                         t_until,
                         "active",
+                        t_window,
                         0,
                         "{}",
                     )
@@ -1025,6 +1033,10 @@ def in_process(args: argparse.Namespace, texts: list[str], make_batch: Any, back
     total = 0
     # the requests are built before the clock starts (building them is the client's work)
     submits = [make_batch(50_000 + b * 1000) for b in range(max(3, min(args.batches, 10)))]
+    # one batch before the clock: what a server pays once, at its first batch (the lazy imports
+    # of the writers, SQLAlchemy compiling each statement, the insert plans)
+    with unit_of_work() as s:
+        submit(s, make_batch(40_000), principal=system_principal("bench"))
     _callgrind(args, "on")
     pc, w = time.process_time(), time.perf_counter()
     for reqs in submits:

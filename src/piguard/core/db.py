@@ -11,11 +11,12 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -145,6 +146,15 @@ def unit_of_work() -> Iterator[Session]:
         session.close()
 
 
+def core_connection(session: Session) -> Connection:
+    """The session's connection, for Core statements over tables, after the flush that an ORM
+    statement's ``session.execute`` does first (autoflush): the statement sees the session's
+    pending objects as the ORM statement did, and skips the ORM's compile and result layers."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 #: per (table, dialect, keys): the INSERT's SQL and each parameter's key and bind processor
 _INSERT_PLANS: dict[
     tuple[int, str, tuple[str, ...]], tuple[str, bool, tuple[tuple[str, Any], ...]] | None
@@ -187,7 +197,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     null: list[str] = []
     try:
         for k, p in procs:
-            values = [r[k] for r in rows]
+            values = list(map(itemgetter(k), rows))
             if values.count(None) == n and k in _nulls_by_default(table):
                 null.append(k)  # NULL in every row: left to the column, so not bound a row at a time
             elif p is not None:
@@ -238,21 +248,10 @@ def _bound(values: list[Any], proc: Any) -> list[Any]:
     """``proc`` over a column's values, once per distinct object (the batch's one timestamp is
     formatted once, not once a row; rows that share one list of reasons serialise it once); None
     stays None. Keyed by ``id``: every value is alive in ``values`` while this runs."""
-    out: list[Any] = []
-    done: dict[int, Any] = {}
-    for v in values:
-        if v is None:
-            out.append(None)
-            continue
-        k = id(v)
-        b = done.get(k, _UNSET)
-        if b is _UNSET:
-            b = done[k] = proc(v)
-        out.append(b)
-    return out
-
-
-_UNSET = object()
+    ids = list(map(id, values))
+    distinct = dict(zip(ids, values, strict=True))  # id -> value (the loops over rows run in C)
+    done = {k: None if v is None else proc(v) for k, v in distinct.items()}
+    return list(map(done.__getitem__, ids))
 
 
 def in_values(session: Session, column: Any, values: Sequence[Any]) -> Any:

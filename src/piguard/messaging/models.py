@@ -237,7 +237,11 @@ class Consent(Base):
     """Consent to receive commercial messages of one type from one content provider (O31-18.1,
     O31-18.2, NPC-7), with its frequency (``max_messages`` per ``period_unit``) and period
     (``valid_until``). The window counters are updated in the transaction that records a message,
-    guarded by the consent still being active (an opt-out committed first wins)."""
+    guarded by the consent still being active (an opt-out committed first wins). A consent is
+    written with the window it was granted in and a count of 0 (nothing sent yet: the same
+    decisions as no window), so its row has its full size from the start: the first message's
+    counter update rewrites it in place instead of growing it (on SQLite a row that grows in a
+    full page splits the page and its neighbours: ~2.8 pages written instead of 1)."""
 
     __tablename__ = "msg_consents"
     __table_args__ = (

@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import Table, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
-from piguard.core.db import in_values, utcnow
+from piguard.core.db import core_connection, in_values, utcnow
 from piguard.core.errors import PiguardError
 from piguard.core.gcpause import batch_gc
 from piguard.core.reasons import Decision, Outcome, Reason
@@ -48,6 +48,8 @@ from piguard.messaging.subscriptions.links import mail_unsubscribe_headers
 from piguard.regulations.markers import carries
 
 _CHUNK = 2000
+_CONSENTS = cast(Table, Consent.__table__)
+_SUPPRESSIONS = cast(Table, Suppression.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,28 +121,31 @@ def load_context(
         reviewer=reviewer,
     )
     hashes = sorted({p.recipient_hash for p in prepared})
+    # Core statements over the tables (the same rows, without the ORM's result machinery), after
+    # the flush the ORM's execute would do first
+    conn = core_connection(session)
+    col, sup = _CONSENTS.c, _SUPPRESSIONS.c
     for i in range(0, len(hashes), _CHUNK):
         chunk = hashes[i : i + _CHUNK]
-        for row in session.execute(
+        for cid, h, cp, mt, mx, unit, until, ws, wc in conn.execute(
             select(
-                Consent.id,
-                Consent.recipient_hash,
-                Consent.content_provider_id,
-                Consent.message_type,
-                Consent.max_messages,
-                Consent.period_unit,
-                Consent.valid_until,
-                Consent.window_start,
-                Consent.window_count,
-            ).where(in_values(session, Consent.recipient_hash, chunk), Consent.status == "active")
+                col.id,
+                col.recipient_hash,
+                col.content_provider_id,
+                col.message_type,
+                col.max_messages,
+                col.period_unit,
+                col.valid_until,
+                col.window_start,
+                col.window_count,
+            ).where(in_values(session, col.recipient_hash, chunk), col.status == "active")
         ):
-            cid, h, cp, mt, mx, unit, until, ws, wc = row
             ctx.consents[(h, cp, mt)] = ConsentView(cid, mt, mx, unit, until, ws, wc)
         supp: dict[tuple[str, int], list[int]] = {}
-        for h, cp, fp in session.execute(
-            select(
-                Suppression.recipient_hash, Suppression.content_provider_id, Suppression.fingerprint
-            ).where(in_values(session, Suppression.recipient_hash, chunk))
+        for h, cp, fp in conn.execute(
+            select(sup.recipient_hash, sup.content_provider_id, sup.fingerprint).where(
+                in_values(session, sup.recipient_hash, chunk)
+            )
         ):
             supp.setdefault((h, cp), []).append(int(fp))
         ctx.suppressions.update({k: tuple(v) for k, v in supp.items()})
@@ -187,27 +192,22 @@ def _confirm_consents(
     for cid, n in usage.items():
         groups.setdefault((n, units[cid]), []).append(cid)
     confirmed: set[int] = set()
+    conn, c = core_connection(session), _CONSENTS.c
     for (n, unit), ids in groups.items():
         ws = ctx.window_start(unit)
         stmt = (
-            update(Consent)
+            update(_CONSENTS)
             .where(
-                in_values(session, Consent.id, ids),
-                Consent.status == "active",
-                Consent.valid_until > ctx.now,
-                or_(
-                    Consent.window_start.is_(None),
-                    Consent.window_start != ws,
-                    Consent.window_count + n <= Consent.max_messages,
-                ),
+                in_values(session, c.id, ids),
+                c.status == "active",
+                c.valid_until > ctx.now,
+                or_(c.window_start.is_(None), c.window_start != ws, c.window_count + n <= c.max_messages),
             )
-            .values(
-                window_count=case((Consent.window_start == ws, Consent.window_count + n), else_=n),
-                window_start=ws,
-            )
-            .returning(Consent.id)
+            .values(window_count=case((c.window_start == ws, c.window_count + n), else_=n), window_start=ws)
+            .returning(c.id)
         )
-        confirmed.update(session.execute(stmt, execution_options={"synchronize_session": False}).scalars())
+        # a Core UPDATE (the ORM's bulk update with synchronize_session=False writes the same)
+        confirmed.update(conn.execute(stmt).scalars())
     return set(usage) - confirmed
 
 
@@ -312,7 +312,7 @@ def emit(
                 list(d.obligations),
                 reason_catalogue.stored(d.reasons),
             )
-        outcome = d.outcome.value
+        outcome = str(d.outcome)  # the value (a StrEnum's str, without the enum's descriptor)
         status = _STATUS[outcome]
         req = p.request
         has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
@@ -430,7 +430,7 @@ def _submit(
         prepared = _without_resubmissions(session, prepared, results, repeats, now)
     evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
-    counts: Counter[str] = Counter(ev.decision.outcome.value for _i, _p, ev in evals)
+    counts: Counter[str] = Counter(str(ev.decision.outcome) for _i, _p, ev in evals)
     codes: Counter[str] = Counter()
     for _i, _p, ev in evals:
         if not ev.decision.allowed:
@@ -469,7 +469,7 @@ def _submit(
             i,
             p.request.client_ref,
             ref,
-            d.outcome.value,
+            str(d.outcome),
             d.reasons,
             ev.kind,
             status,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
 from piguard.core import addresses, crypto, yamlfiles
+from piguard.core.db import in_values
 from piguard.core.errors import FieldError, PiguardError
 from piguard.identity.principal import Principal
 from piguard.messaging.registry.service import actor_of
@@ -123,11 +124,13 @@ def routes_for(session: Session, rows: Sequence[tuple[str, str]]) -> list[str | 
     ported: dict[str, str] = {}
     if hashes:
         # (a Result has keys(): dict(result) would take it for a mapping)
+        # the hashes bound as one parameter (``core.db.in_values``: the statement compiles once
+        # whatever their count; an expanding IN renders a placeholder per hash every batch)
         ported = {
             h: c
             for h, c in session.execute(
                 select(PortedNumber.number_hash, PortedNumber.carrier).where(
-                    PortedNumber.number_hash.in_(hashes)
+                    in_values(session, PortedNumber.number_hash, sorted(hashes))
                 )
             )
         }

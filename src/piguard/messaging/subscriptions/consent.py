@@ -28,7 +28,7 @@ from piguard.core.errors import invalid_field as _bad
 from piguard.core.logging import redact
 from piguard.core.reasons import Decision
 from piguard.identity.principal import Principal
-from piguard.messaging.gateway.decision import CONSENT_REQUEST, GatewayRequest
+from piguard.messaging.gateway.decision import CONSENT_REQUEST, GatewayRequest, window_start
 from piguard.messaging.gateway.similarity import simhash
 from piguard.messaging.gateway.submit import AuditEntry, decide_one, emit
 from piguard.messaging.models import (
@@ -297,6 +297,7 @@ def grant(
         valid_until=req.valid_until,
         status="active",
         request_id=req.id,
+        window_start=window_start(now, req.period_unit),
         window_count=0,
         evidence={
             "channel": req.channel,
@@ -483,6 +484,7 @@ def record_consent(
         granted_at=now,
         valid_until=valid_until,
         status="active",
+        window_start=window_start(now, period_unit),
         window_count=0,
         evidence={k: redact(str(v)) for k, v in evidence.items()},
     )
@@ -527,7 +529,10 @@ def bulk_consents(
     now = now or utcnow()
     table = Consent.__table__
     out = []
+    windows: dict[str, datetime] = {}
     for ch, addr, cp_id, mt, mx, unit, until in rows:
+        if unit not in windows:
+            windows[unit] = window_start(now, unit)
         a = addresses.normalize_address(ch, addr)
         out.append(
             {
@@ -541,6 +546,7 @@ def bulk_consents(
                 "granted_at": now,
                 "valid_until": until,
                 "status": "active",
+                "window_start": windows[unit],
                 "window_count": 0,
                 "evidence": {"source": "bulk"},
             }
