@@ -155,7 +155,12 @@ class _PiguardGroup(LazyTyperGroup):
             _render(err, ctx)
         except Exception as exc:
             if not _is_database_error(exc):
-                raise
+                from piguard.core.errors import cli_input_error
+
+                mapped = cli_input_error(exc)
+                if mapped is None:
+                    raise
+                _render(mapped, ctx)
             # A database that is unreachable or not migrated: say what to do, never show SQL
             # (statements may carry parameters, i.e. personal information).
             from piguard.core.errors import database_unavailable

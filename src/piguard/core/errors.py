@@ -117,3 +117,50 @@ def database_unavailable(exc: BaseException | None = None) -> PiguardError:
         http_status=503,
         exit_code=2,
     )
+
+
+def cli_input_error(exc: BaseException) -> PiguardError | None:
+    """What a command-line user gets for an exception that bad input raised below the command
+    (a number too large for the database, a path the system refuses, a file that is not UTF-8, a
+    bad value in a settings model): the one error shape, exit 2, instead of a traceback. ``None``
+    for anything else, which stays a bug to fix where it happens."""
+    if isinstance(exc, OverflowError):
+        return validation_error(
+            [FieldError("input", "a number is too large / 数值过大")],
+            "A number in the input is too large.",
+            "输入中的数值过大。",
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return validation_error(
+            [FieldError("file", f"not UTF-8 text (byte {exc.start}) / 不是 UTF-8 文本")],
+            "A file given is not UTF-8 text.",
+            "所给文件不是 UTF-8 文本。",
+        )
+    if isinstance(exc, OSError):
+        # a path too long, a folder where a file is wanted, a host that cannot be bound: the
+        # system's own words and what it was about (the user typed it; nothing is logged)
+        what = exc.filename if exc.filename is not None else ""
+        why = exc.strerror or type(exc).__name__
+        return validation_error(
+            [FieldError("path" if exc.filename is not None else "input", f"{why}: {str(what)[:200]}")],
+            f"The system refused it: {why}" + (f" ({str(what)[:200]})" if what else "") + ".",
+            f"系统拒绝了该操作：{why}" + (f"（{str(what)[:200]}）" if what else "") + "。",
+        )
+    if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):  # pydantic, not imported
+        return validation_error(
+            [
+                FieldError(".".join(str(p) for p in e.get("loc", ())) or "input", str(e.get("msg", "")))
+                for e in exc.errors()
+            ]
+        )
+    if isinstance(exc, ValueError) and "null character" in str(exc):
+        return validation_error(
+            [FieldError("input", "contains a NUL character / 含有 NUL 字符")],
+            "The input contains a NUL character.",
+            "输入含有 NUL 字符。",
+        )
+    if isinstance(exc, UnicodeError):  # e.g. a host name label too long for IDNA
+        return validation_error(
+            [FieldError("input", f"{exc} / 无法编码")], "A value cannot be encoded.", "某个值无法编码。"
+        )
+    return None

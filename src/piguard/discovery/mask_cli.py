@@ -89,7 +89,7 @@ def _targets(paths: list[Path], out: Path) -> list[tuple[Path, Path]]:
     copies over the originals), an output folder inside an input folder (the next run would read
     its own output), two inputs with one output."""
     files = iter_files(paths)
-    if len(files) == 1 and not paths[0].is_dir() and not out.is_dir() and out.suffix != "":
+    if len(files) == 1 and not paths[0].is_dir() and (out.is_file() or (not out.is_dir() and out.suffix)):
         pairs = [(files[0], out)]
     else:
         pairs = []
