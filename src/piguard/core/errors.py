@@ -5,6 +5,7 @@ Clients never see stack traces. A refusal by a rule names the obligations it res
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,11 +125,18 @@ def cli_input_error(exc: BaseException) -> PiguardError | None:
     (a number too large for the database, a path the system refuses, a file that is not UTF-8, a
     bad value in a settings model): the one error shape, exit 2, instead of a traceback. ``None``
     for anything else, which stays a bug to fix where it happens."""
-    if isinstance(exc, OverflowError):
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # not imported by commands that never use it
+    if isinstance(exc, OverflowError) or (sa_exc is not None and isinstance(exc, sa_exc.DataError)):
+        # SQLite's driver raises OverflowError; PostgreSQL answers DataError (out of range, NUL)
         return validation_error(
-            [FieldError("input", "a number is too large / 数值过大")],
-            "A number in the input is too large.",
-            "输入中的数值过大。",
+            [
+                FieldError(
+                    "input",
+                    "a number is too large, or a value the database cannot store / 数值过大或无法存储",
+                )
+            ],
+            "A number in the input is too large, or a value cannot be stored.",
+            "输入中的数值过大或含有无法存储的值。",
         )
     if isinstance(exc, UnicodeDecodeError):
         return validation_error(
