@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -199,14 +200,21 @@ def test_concurrent_opt_out_wins_over_send(db_engine, session: Session) -> None:
     errors: list[BaseException] = []
 
     def sender() -> None:
+        # Send until a few messages were decided after the opt-out committed: a fixed count let
+        # fast senders finish before the opt-out got the write lock, and nothing was tested.
         try:
-            for _ in range(15):
+            decided_after = 0
+            for _ in range(140):  # two senders stay under the consent's 300 a month
                 was_done = optout_done.is_set()
                 with factory() as s:
                     [r] = submit(s, [ad()], now=at_noon())
                     s.commit()
                 if was_done:
                     after.append(r.outcome or "")
+                    decided_after += 1
+                    if decided_after == 5:
+                        return
+                time.sleep(0.001)  # let the opt-out's transaction in between
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
