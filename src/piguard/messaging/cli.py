@@ -572,6 +572,7 @@ def train_command(
     out: Path = typer.Option(
         ...,
         "--out",
+        "-o",
         help="Model file to write (NAME.model.json); put it in a rules directory to use it. 输出模型文件。",
     ),
     label_map: list[str] = typer.Option([], "--map", help=MAP_HELP),
