@@ -14,7 +14,7 @@ def command(
     port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000)"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
 ) -> None:
-    """Serve the REST API (/docs) and the console (/console)."""
+    """Serve the REST API (/docs) and the console (/console). / 启动 REST API 与控制台。"""
     import uvicorn
 
     settings = get_settings()

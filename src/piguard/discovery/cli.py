@@ -89,7 +89,7 @@ def command(
         100_000, "--chunk-rows", help="With --executor --db: rows of a table per task (split by key ranges)"
     ),
 ) -> None:
-    """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.
+    """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information. / 扫描文件、JSONL 或数据库中的个人信息。
 
     Reports never contain the values found: only where they are, their category and confidence.
     """

@@ -76,12 +76,12 @@ SMS_COMMANDS: list[LazyEntry] = [
     (
         "release",
         "piguard.messaging.monitor.cli:release_command",
-        "Decide a held message again now; queued when its hold has ended (audited).",
+        "Decide a held message again now; queued when its hold has ended (audited). 重新判定被暂缓的短信。",
     ),
     (
         "reasons",
         "piguard.messaging.monitor.cli:reasons_command",
-        "The gateway's reason codes with their obligation ids and labels (zh/en).",
+        "The gateway's reason codes with their obligation ids and labels (zh/en). 网关理由代码及其义务条款。",
     ),
     (
         "smpp-serve",

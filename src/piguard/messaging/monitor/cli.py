@@ -78,12 +78,12 @@ def complaint_list(
 
 
 def release_command(ref: str) -> None:
-    """Decide a held message again now; queued when its hold has ended (audited)."""
+    """Decide a held message again now; queued when its hold has ended (audited). 重新判定被暂缓的短信。"""
     with unit_of_work() as session:
         _emit(release.release_message(session, ref, principal=_CLI))
 
 
 def reasons_command() -> None:
-    """The gateway's reason codes with their obligation ids and labels (zh/en)."""
+    """The gateway's reason codes with their obligation ids and labels (zh/en). 网关理由代码及其义务条款。"""
     for r in reasons.catalogue():
         _emit(r)
