@@ -91,3 +91,17 @@ def test_an_explicit_qq_cue_wins_over_the_mobile_shape() -> None:
     assert _found("qq:13610096079，wx") == [("qq", "13610096079")]
     # without a separator the cue is weaker than the number's own shape
     assert _found("我的QQ 13610096079") == [("phone_mobile", "13610096079")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("生日：3月5日", [("birth_date", "3月5日")]),
+        ("我的生日是12月1号", [("birth_date", "12月1号")]),
+        ("生日：2月30日", []),  # no such day
+        ("生日快乐，3月5日见", []),  # a wish, not a field
+        ("生日3月5日", []),  # without a separator the month and day alone say too little
+    ],
+)
+def test_a_birthday_without_its_year_after_the_cue(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [x for x in _found(text) if x[0] == "birth_date"] == expected

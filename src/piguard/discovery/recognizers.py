@@ -658,6 +658,8 @@ _DATE_KEY = re.compile(r"(?:_?[A-Za-z]{0,6})[\"']?[ \t:：=\"']{0,4}(?:" + _DATE
 _DATE_CELL = re.compile("(?:" + _DATE_BODY + ")")
 # a date just before 出生 (他1990年3月7日出生于湖南)
 _DATE_BEFORE = re.compile(r"(?:" + _DATE_BODY + r")[ \t]?\Z")
+# a birthday written without its year, right after the cue and a separator (生日：3月5日)
+_MONTH_DAY = re.compile(r"[ \t]*[:：=是为][ \t]*(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号](?!\d)")
 _KEY_CONT = frozenset("_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -713,6 +715,10 @@ class BirthDateRecognizer(Recognizer):
             return out  # rebirth, newborn
         m = (_DATE_KEY if ascii_word else _DATE).match(folded, pos, pos + 48)
         if not m:
+            if not ascii_word:  # 生日：3月5日: a birthday without the year, after a separator only
+                md = _MONTH_DAY.match(folded, pos, pos + 16)
+                if md and v._valid_date(2000, int(md.group("m")), int(md.group("d")), lo=1900):
+                    out.append((md.start("m"), md.end(), self.base - 0.1))
             return out
         d = _date_of(m)
         if d is None or not v._valid_date(*d, lo=1900):
