@@ -49,7 +49,8 @@ def deadline(
     working_days: int | None = typer.Option(None, "--working-days", help="Official working days. / 工作日"),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (the date) or json."),
 ) -> None:
-    """Print the due date of a period counted from START (the start day is not counted)."""
+    """Print the due date of a period counted from START (the start day is not counted). /
+    计算自 START 起算的期限届满日（起算日不计入）。"""
     if (days is None) == (working_days is None):
         raise validation_error(
             [
@@ -76,7 +77,7 @@ def deadline(
 
 @app.command()
 def load(file: Path = typer.Argument(..., help="Schedule file (YAML or JSON). / 节假日安排文件")) -> None:
-    """Validate an official holiday schedule and install it for later runs."""
+    """Validate an official holiday schedule and install it for later runs. / 校验并安装官方节假日安排。"""
     packaged = cal.WorkingDayCalendar().covered_years
     installed = cal.load_schedule(file)
     console = Console()
@@ -96,7 +97,7 @@ def show(
     year: int | None = typer.Option(None, "--year", help="Year (default: this year in Shanghai). / 年份"),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
 ) -> None:
-    """List a year's holidays and adjusted working days."""
+    """List a year's holidays and adjusted working days. / 列出某年的节假日与调休工作日。"""
     if year is None:
         year = datetime.now(cal.SHANGHAI).year
     view = cal.get_calendar().year_view(year)

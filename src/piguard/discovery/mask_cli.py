@@ -48,7 +48,7 @@ def mask_text(
     categories: str = typer.Option(None, "--categories", "-c", help="Only these categories"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify a text and print it."""
+    """De-identify a text and print it. / 对文本去标识化并输出。"""
     m = parse_method(method)
     cats = check_categories(categories) if categories else None
     with _ner(ner):
@@ -66,7 +66,8 @@ def mask_files(
     categories: str = typer.Option(None, "--categories", "-c"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`)."""
+    """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`). /
+    逐行对文本文件去标识化（表格请用 `piguard mask table`）。"""
     m = parse_method(method)
     cats = check_categories(categories) if categories else None
     pairs = _targets(paths, out)
@@ -174,7 +175,8 @@ def mask_table(
     categories: str = typer.Option(None, "--categories", "-c"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify every cell of a table (each read with its column name as context)."""
+    """De-identify every cell of a table (each read with its column name as context). /
+    对表格的每个单元格去标识化（结合其列名判断）。"""
     if not path.is_file():
         raise validation_error(
             [FieldError("path", f"{path} is not a file")], "File not found.", "文件不存在。"
@@ -219,7 +221,8 @@ def kcheck(
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
     max_rows: int = typer.Option(50, "--max-rows", help="Failing rows to list"),
 ) -> None:
-    """k-anonymity: every combination of the quasi-identifiers must be shared by at least k rows.
+    """k-anonymity: every combination of the quasi-identifiers must be shared by at least k rows. /
+    k-匿名检查：准标识符的每种取值组合须至少由 k 行共有。
 
     Exit 0 when the table passes, 1 when some rows could be re-identified (they are listed).
     """

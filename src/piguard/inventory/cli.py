@@ -41,7 +41,8 @@ def _read(path: Path) -> str:
 
 @app.command("import")
 def import_(file: Path = typer.Argument(..., help="inventory YAML file")) -> None:
-    """Replace the inventory by FILE, all or nothing (one transaction)."""
+    """Replace the inventory by FILE, all or nothing (one transaction). /
+    以 FILE 整体替换个人信息清单（单一事务：全部生效或全不生效）。"""
     text = _read(file)
     with unit_of_work() as session:
         summary = service.import_yaml(session, text, file.name, _CLI)
@@ -52,7 +53,7 @@ def import_(file: Path = typer.Argument(..., help="inventory YAML file")) -> Non
 def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="file to write (stdout by default)"),
 ) -> None:
-    """Write the inventory as YAML (the shape `import` reads)."""
+    """Write the inventory as YAML (the shape `import` reads). / 以 YAML 导出清单（即 `import` 读取的格式）。"""
     with unit_of_work() as session:
         text = service.export_yaml(session) if service.has_inventory(session) else None
     if text is None:
@@ -69,7 +70,8 @@ def check(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Minimisation check: fields without a purpose, categories a purpose does not need, missing
-    retention, optional purposes the service requires anyway. Exit 1 when there are errors."""
+    retention, optional purposes the service requires anyway. Exit 1 when there are errors. /
+    最小必要检查：无目的的字段、目的不需要的类别、缺少保存期限、被强制要求的可选目的。"""
     from piguard.inventory.document import parse
 
     if file is not None:
@@ -93,7 +95,8 @@ def check(
 @app.command("sharing")
 def sharing(fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
     """The third-party sharing register (CSL-42.1): each recipient, what it receives, for which
-    purposes, where it is (outside China flagged) and its contact."""
+    purposes, where it is (outside China flagged) and its contact. /
+    向第三方提供个人信息登记：接收方、所提供的信息、目的、所在地（境外标出）与联系方式。"""
     if fmt not in ("table", "json"):
         raise validation_error([FieldError("format", "table or json / 须为 table 或 json")])
     with unit_of_work() as session:
@@ -124,7 +127,8 @@ def propose(
     table: list[str] = typer.Option([], "--table", help="only these tables"),
 ) -> None:
     """Scan a database with the discovery scanner and print proposed fields and categories as
-    inventory YAML; add purposes, necessity and retention, then `import`."""
+    inventory YAML; add purposes, necessity and retention, then `import`. /
+    用发现扫描器扫描数据库，输出建议的字段与类别（清单 YAML 草案）。"""
     proposal, evidence = service.propose_with_evidence(
         db, system_id=system, sample=sample, tables=table or None
     )
@@ -153,7 +157,7 @@ def publish(
         None, "--effective", help="effective date YYYY-MM-DD (today in China)"
     ),
 ) -> None:
-    """Publish the rules generated from the inventory as the next version."""
+    """Publish the rules generated from the inventory as the next version. / 将由清单生成的收集使用规则发布为新版本。"""
     day = None
     if effective:
         try:
@@ -167,7 +171,7 @@ def publish(
 
 @app.command("versions")
 def versions() -> None:
-    """Published rules versions, newest first."""
+    """Published rules versions, newest first. / 已发布的规则版本，最新在前。"""
     with unit_of_work() as session:
         for v in rules.versions(session):
             _emit(rules.version_dict(v))
@@ -178,7 +182,7 @@ def show_rules(
     version: int | None = typer.Option(None, "--version", help="version number (the current by default)"),
     lang: str = typer.Option("zh", "--lang", help="zh or en"),
 ) -> None:
-    """Print the published rules text (Markdown)."""
+    """Print the published rules text (Markdown). / 输出已发布的规则文本（Markdown）。"""
     with unit_of_work() as session:
         v = rules.get_version(session, version) if version else service.current_rules_version(session)
         if v is None:
@@ -194,7 +198,7 @@ def show_rules(
 
 @app.command("diff")
 def diff(old: int, new: int, lang: str = typer.Option("zh", "--lang", help="zh or en")) -> None:
-    """Unified diff between two published versions."""
+    """Unified diff between two published versions. / 两个已发布版本之间的差异。"""
     with unit_of_work() as session:
         for line in rules.diff_lines(session, old, new, lang):
             typer.echo(line)

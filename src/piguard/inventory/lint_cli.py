@@ -85,7 +85,8 @@ def lint(
         False, "--fail-on-absent", help="Exit 1 when any required disclosure is absent (CI gate)"
     ),
 ) -> None:
-    """Check a privacy policy (or every policy in a folder) for each required disclosure.
+    """Check a privacy policy (or every policy in a folder) for each required disclosure. /
+    检查隐私政策（或文件夹中的每份政策）是否包含各项必须告知的内容。
 
     For each of the sixteen items: present or absent, the evidence span (offsets are Python string
     indices into the file's decoded text) and the obligation ids.

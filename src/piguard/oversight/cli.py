@@ -76,7 +76,7 @@ def agents_add(
     system: ListOpt = [],  # noqa: B006
     fmt: Fmt = "table",
 ) -> None:
-    """Register a firm with its contract and scope."""
+    """Register a firm with its contract and scope. / 登记代理商及其合同与委托范围。"""
     with db.unit_of_work() as session:
         firm = agents_service.register_firm(
             session,
@@ -101,7 +101,8 @@ def agents_add(
 
 @agents_app.command("list")
 def agents_list(fmt: Fmt = "table") -> None:
-    """The register: every firm, its contract, scope and whether it is current."""
+    """The register: every firm, its contract, scope and whether it is current. /
+    代理商登记：每家代理商的合同、委托范围及是否有效。"""
     with db.unit_of_work() as session:
         rows = [agents_service.firm_to_dict(f) for f in agents_service.list_firms(session)]
     if fmt == "json":
@@ -132,7 +133,8 @@ def agents_update(
     purpose: Annotated[list[str] | None, typer.Option(help="Replace the scope's purposes")] = None,
     system: Annotated[list[str] | None, typer.Option(help="Replace the scope's systems")] = None,
 ) -> None:
-    """Change a firm's contract end, status or scope (effective on the next access decision)."""
+    """Change a firm's contract end, status or scope (effective on the next access decision). /
+    修改代理商的合同截止日、状态或委托范围（自下一次访问决定起生效）。"""
     with db.unit_of_work() as session:
         firm = agents_service.update_firm(
             session,
@@ -154,7 +156,8 @@ def agents_assess(
     result: Annotated[str, typer.Option(help="pass, conditional or fail")],
     finding: Annotated[list[str], typer.Option(help="A finding (repeatable)")] = [],  # noqa: B006
 ) -> None:
-    """Record an assessment with its findings; a failed one suspends the firm."""
+    """Record an assessment with its findings; a failed one suspends the firm. /
+    记录评估及其发现；评估未通过即暂停该代理商。"""
     with db.unit_of_work() as session:
         agents_service.add_assessment(
             session, code, assessor=assessor, result=result, findings=list(finding), actor=_actor()
@@ -174,7 +177,8 @@ def course_add(
     validity_days: Annotated[int | None, typer.Option(help="Days a completion stays valid")] = None,
     optional: Annotated[bool, typer.Option("--optional", help="Not required for clear-text access")] = False,
 ) -> None:
-    """Add a course (validity: its own, else the parameter training.validity_days)."""
+    """Add a course (validity: its own, else the parameter training.validity_days). /
+    新增课程（有效期：课程自身的，否则取参数 training.validity_days）。"""
     with db.unit_of_work() as session:
         c = training_service.add_course(
             session,
@@ -191,7 +195,7 @@ def course_add(
 
 @course_app.command("list")
 def course_list(fmt: Fmt = "table") -> None:
-    """Every course."""
+    """Every course. / 全部课程。"""
     with db.unit_of_work() as session:
         rows = [service.course_to_dict(c) for c in training_service.list_courses(session)]
     if fmt == "json":
@@ -212,7 +216,8 @@ def training_record(
     completed: Annotated[str | None, typer.Option(help="When (ISO date); default now")] = None,
     evidence: Annotated[str | None, typer.Option(help="Certificate number, attendance sheet …")] = None,
 ) -> None:
-    """Record that USERNAME completed COURSE (an unknown course is an error; nothing is written)."""
+    """Record that USERNAME completed COURSE (an unknown course is an error; nothing is written). /
+    记录 USERNAME 完成了 COURSE（课程不存在则报错，不写入任何记录）。"""
     with db.unit_of_work() as session:
         row = training_service.record_completion(
             session,
@@ -232,7 +237,8 @@ def training_status(
     username: Annotated[str | None, typer.Argument(help="One person; default everyone")] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Who is current, lapsed or missing training (lapsed: masked views only)."""
+    """Who is current, lapsed or missing training (lapsed: masked views only). /
+    培训有效、已过期或缺失的人员（已过期者只能查看掩码视图）。"""
     from piguard.identity import service as identity
 
     with db.unit_of_work() as session:

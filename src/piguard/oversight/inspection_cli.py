@@ -66,7 +66,8 @@ def inspect_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Run the self-inspection: measure, raise or refresh findings, store the run."""
+    """Run the self-inspection: measure, raise or refresh findings, store the run. /
+    执行自查：测量各项指标，提出或更新问题，并保存本次结果。"""
     from piguard.oversight import inspection, inspection_report
 
     _fmt(fmt)
@@ -98,7 +99,7 @@ def findings_cmd(
     status: Annotated[str | None, typer.Option(help="open or closed")] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Findings of the self-inspection with owner, due date and state."""
+    """Findings of the self-inspection with owner, due date and state. / 自查发现的问题及其负责人、整改期限与状态。"""
     from piguard.oversight import inspection
 
     _fmt(fmt)
@@ -127,7 +128,7 @@ def close_cmd(
     evidence: Annotated[str, typer.Option(help="What shows the risk was removed (required)")] = "",
     note: Annotated[str, typer.Option(help="What was done")] = "",
 ) -> None:
-    """Close a finding with evidence (a finding closes once)."""
+    """Close a finding with evidence (a finding closes once). / 凭证据关闭问题（每个问题只关闭一次）。"""
     from piguard.oversight import inspection
 
     with db.unit_of_work() as session:
@@ -142,7 +143,7 @@ def update_cmd(
     due: Annotated[str | None, typer.Option(help="New due date (ISO)")] = None,
     severity: Annotated[str | None, typer.Option(help="low, medium or high")] = None,
 ) -> None:
-    """Name a finding's owner, move its due date or change its severity."""
+    """Name a finding's owner, move its due date or change its severity. / 指定问题负责人、调整整改期限或严重程度。"""
     from piguard.oversight import inspection
 
     with db.unit_of_work() as session:
@@ -154,7 +155,8 @@ def update_cmd(
 
 @app.command("exposure")
 def exposure_cmd(fmt: Fmt = "table") -> None:
-    """Open gaps mapped to the penalty article and its fine range (dated parameters)."""
+    """Open gaps mapped to the penalty article and its fine range (dated parameters). /
+    未整改问题对应的罚则条款与罚款幅度（法定参数）。"""
     from piguard.oversight import exposure
 
     _fmt(fmt)
@@ -184,7 +186,8 @@ def evidence_cmd(
         str | None, typer.Option(help="Self-inspection run to include (default: latest of the year)")
     ] = None,
 ) -> None:
-    """Build the evidence bundle for inspectors (one zip, SHA-256 manifest, offline audit check)."""
+    """Build the evidence bundle for inspectors (one zip, SHA-256 manifest, offline audit check). /
+    为检查人员生成证据包（单个 zip、SHA-256 清单、可离线校验审计日志）。"""
     from piguard.oversight import evidence
 
     with db.unit_of_work() as session:

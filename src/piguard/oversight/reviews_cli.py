@@ -63,7 +63,7 @@ def resp_assign(
     scope: Annotated[str, typer.Option(help="System id, category code or branch name")] = "",
     title: Annotated[str | None, typer.Option(help="The position's title")] = None,
 ) -> None:
-    """Make USERNAME responsible for KIND (and --scope)."""
+    """Make USERNAME responsible for KIND (and --scope). / 指定 USERNAME 为 KIND（及 --scope）的负责人。"""
     with db.unit_of_work() as session:
         row = responsibilities.assign(
             session, kind=kind, scope=scope, username=username, title=title, actor=_actor()
@@ -73,7 +73,7 @@ def resp_assign(
 
 @responsibilities_app.command("end")
 def resp_end(responsibility_id: str) -> None:
-    """End an assignment (it stays in the history)."""
+    """End an assignment (it stays in the history). / 结束一项指派（仍保留在历史中）。"""
     with db.unit_of_work() as session:
         row = responsibilities.end(session, responsibility_id, actor=_actor())
         typer.echo(f"ended #{row.id} ({row.scope_kind} {row.scope_id!r})")
@@ -81,7 +81,7 @@ def resp_end(responsibility_id: str) -> None:
 
 @responsibilities_app.command("list")
 def resp_list(fmt: Fmt = "table") -> None:
-    """The current register."""
+    """The current register. / 当前的责任登记。"""
     with db.unit_of_work() as session:
         rows = responsibilities.to_dicts(session, responsibilities.current(session))
     if fmt == "json":
@@ -95,7 +95,8 @@ def resp_list(fmt: Fmt = "table") -> None:
 
 @responsibilities_app.command("gaps")
 def resp_gaps(fmt: Fmt = "table") -> None:
-    """What has nobody in charge (exit code 1 when anything does)."""
+    """What has nobody in charge (exit code 1 when anything does). /
+    无人负责的事项（存在时退出码为 1）。"""
     with db.unit_of_work() as session:
         found = [g.to_dict() for g in responsibilities.gaps(session)]
     if fmt == "json":
@@ -112,14 +113,15 @@ def resp_gaps(fmt: Fmt = "table") -> None:
 
 @responsibilities_app.command("export")
 def resp_export() -> None:
-    """The register as YAML (to keep beside the inventory)."""
+    """The register as YAML (to keep beside the inventory). / 以 YAML 导出责任登记（与清单一并保存）。"""
     with db.unit_of_work() as session:
         typer.echo(responsibilities.export_yaml(session), nl=False)
 
 
 @responsibilities_app.command("import")
 def resp_import(path: Annotated[Path, typer.Argument(help="A YAML file as `export` writes")]) -> None:
-    """Make the register what FILE says (checked whole first: unknown names change nothing)."""
+    """Make the register what FILE says (checked whole first: unknown names change nothing). /
+    按 FILE 设定责任登记（先整体校验：有未知名称则不作任何变更）。"""
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -138,7 +140,8 @@ def reviews_open(
     title: Annotated[str, typer.Option(help="The campaign's title")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Open a campaign: snapshot every account's roles against every inventory system."""
+    """Open a campaign: snapshot every account's roles against every inventory system. /
+    发起一轮复核：为每个账号在清单中每个系统上的角色生成快照。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         c = access_reviews.open_campaign(session, principal, title=title)
@@ -152,7 +155,7 @@ def reviews_open(
 
 @access_reviews_app.command("list")
 def reviews_list(fmt: Fmt = "table") -> None:
-    """Every campaign with its state and counts."""
+    """Every campaign with its state and counts. / 全部复核及其状态与计数。"""
     with db.unit_of_work() as session:
         rows = [access_reviews.campaign_to_dict(session, c) for c in access_reviews.list_campaigns(session)]
     if fmt == "json":
@@ -170,7 +173,7 @@ def reviews_list(fmt: Fmt = "table") -> None:
 
 @access_reviews_app.command("show")
 def reviews_show(ref: str, fmt: Fmt = "table") -> None:
-    """One campaign with its items."""
+    """One campaign with its items. / 一轮复核及其各项权限。"""
     with db.unit_of_work() as session:
         d = access_reviews.campaign_to_dict(
             session, access_reviews.get_campaign(session, ref), with_items=True
@@ -201,7 +204,7 @@ def reviews_confirm(
     note: Annotated[str, typer.Option(help="Why (optional)")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Confirm one access (as its system's owner)."""
+    """Confirm one access (as its system's owner). / 确认一项访问权限（以其系统负责人身份）。"""
     _decide(item, username, "confirm", note, password_stdin)
 
 
@@ -212,13 +215,15 @@ def reviews_revoke(
     note: Annotated[str, typer.Option(help="Why (required)")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Revoke one access: the role is removed in identity at once."""
+    """Revoke one access: the role is removed in identity at once. /
+    撤销一项访问权限：立即在身份管理中移除该角色。"""
     _decide(item, username, "revoke", note, password_stdin)
 
 
 @access_reviews_app.command("overdue")
 def reviews_overdue(fmt: Fmt = "table") -> None:
-    """Access unreviewed after its campaign's due date (exit code 1 when there is any)."""
+    """Access unreviewed after its campaign's due date (exit code 1 when there is any). /
+    复核截止日后仍未复核的访问权限（存在时退出码为 1）。"""
     with db.unit_of_work() as session:
         rows = access_reviews.overdue(session)
         standing = access_reviews.standing(session)
@@ -249,7 +254,7 @@ def media_add(
     encrypted: Annotated[bool, typer.Option("--encrypted", help="The medium is encrypted")] = False,
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Register a medium with its first holder and place."""
+    """Register a medium with its first holder and place. / 登记存储介质及其首位保管人与存放地点。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         m = media.register_medium(
@@ -276,7 +281,7 @@ def media_transfer(
     note: Annotated[str, typer.Option(help="Why / remark")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Hand a medium to another person or place."""
+    """Hand a medium to another person or place. / 将存储介质移交他人或其他地点。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         media.transfer(session, principal, label, to=to, location=location, note=note)
@@ -291,7 +296,8 @@ def media_destroy(
     note: Annotated[str, typer.Option(help="Remark")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Propose a medium's destruction (a second person witnesses it with `witness`)."""
+    """Propose a medium's destruction (a second person witnesses it with `witness`). /
+    提出销毁存储介质（由另一人以 `witness` 见证）。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         out = media.propose_destruction(session, principal, label, method=method, note=note)
@@ -306,7 +312,8 @@ def media_witness(
     note: Annotated[str, typer.Option(help="Remark")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Witness a proposed destruction (never its proposer): the medium is destroyed."""
+    """Witness a proposed destruction (never its proposer): the medium is destroyed. /
+    见证销毁（提出人本人不得见证）：介质即登记为已销毁。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         out = media.witness_destruction(session, principal, label, note=note)
@@ -316,7 +323,8 @@ def media_witness(
 
 @media_app.command("list")
 def media_list(fmt: Fmt = "table") -> None:
-    """The register: every medium, its holder, place and state."""
+    """The register: every medium, its holder, place and state. /
+    存储介质登记：每个介质的保管人、存放地点与状态。"""
     with db.unit_of_work() as session:
         rows = [media.medium_to_dict(session, m) for m in media.list_media(session)]
     if fmt == "json":

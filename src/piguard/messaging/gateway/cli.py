@@ -179,7 +179,7 @@ def add_provider(
     access_code: list[str] = typer.Option([], "--access-code"),
     location: str = typer.Option("", "--location"),
 ) -> None:
-    """Register a licensed SMS service provider (O31-6, O31-7)."""
+    """Register a licensed SMS service provider (O31-6, O31-7). 登记持证的短信服务提供者。"""
     with unit_of_work() as session:
         sp = registry.create_service_provider(
             session,
@@ -204,7 +204,8 @@ def add_cp(
         [], "--signature", help="Submit a signature for review (repeatable; see review-signature)"
     ),
 ) -> None:
-    """Register a content provider with its real identity (O31-12) and submit its signatures."""
+    """Register a content provider with its real identity (O31-12) and submit its signatures.
+    登记内容提供者及其真实身份信息，并提交其签名。"""
     with unit_of_work() as session:
         cp = registry.create_content_provider(
             session,
@@ -236,7 +237,8 @@ def add_signature_command(
     content_provider: str = typer.Argument(..., help="Content provider code"),
     text: str = typer.Argument(..., help="The signature, with or without 【】"),
 ) -> None:
-    """Submit a signature for review (O31-21): one signature belongs to one content provider."""
+    """Submit a signature for review (O31-21): one signature belongs to one content provider.
+    提交签名待审核：一个签名只属于一个内容提供者。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -245,7 +247,7 @@ def add_signature_command(
 
 @registry_app.command("signatures")
 def signatures_command(content_provider: str = typer.Argument(..., help="Content provider code")) -> None:
-    """A content provider's signatures and their review status."""
+    """A content provider's signatures and their review status. 内容提供者的签名及其审核状态。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -258,7 +260,8 @@ def review_signature_command(
     decision: str = _DECISION,
     evidence: str = _EVIDENCE,
 ) -> None:
-    """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send."""
+    """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send.
+    审核签名（通过或驳回，附证据）；仅审核通过的签名可用于发送。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -272,7 +275,7 @@ def review_signature_command(
 def templates_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
 ) -> None:
-    """Message templates and their review status."""
+    """Message templates and their review status. 短信模板及其审核状态。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -286,7 +289,7 @@ def add_template_command(
     text: str = typer.Option(..., "--text", help="Message text; {name} marks a placeholder"),
     kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, …"),
 ) -> None:
-    """Submit a message template with its kind for review."""
+    """Submit a message template with its kind for review. 提交短信模板及其类型待审核。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -303,7 +306,7 @@ def update_template_command(
     text: str | None = typer.Option(None, "--text"),
     kind: str | None = typer.Option(None, "--kind"),
 ) -> None:
-    """Change a template; a new text or kind goes back to review."""
+    """Change a template; a new text or kind goes back to review. 修改模板；文本或类型变更后须重新审核。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -313,7 +316,7 @@ def update_template_command(
 
 @registry_app.command("delete-template")
 def delete_template_command(template_id: str = typer.Argument(...)) -> None:
-    """Delete a template."""
+    """Delete a template. 删除模板。"""
     with unit_of_work() as session:
         registry.delete_template(session, template_id, principal=_CLI)
     typer.echo("deleted")
@@ -325,7 +328,7 @@ def review_template_command(
     decision: str = _DECISION,
     evidence: str = _EVIDENCE,
 ) -> None:
-    """Approve or reject a template, with the evidence (O31-19, O31-21)."""
+    """Approve or reject a template, with the evidence (O31-19, O31-21). 审核模板（通过或驳回，附证据）。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -345,7 +348,7 @@ def add_port(
     ext_to: str | None = typer.Option(None, "--extension-to"),
     scope: str = typer.Option("", "--scope"),
 ) -> None:
-    """Register a port with its approved type and scope (O31-13, O31-19)."""
+    """Register a port with its approved type and scope (O31-13, O31-19). 登记端口及其批准的类型与使用范围。"""
     with unit_of_work() as session:
         p = registry.create_port(
             session,
@@ -368,7 +371,8 @@ def suspend(
     obligation: list[str] = typer.Option(["O31-23"], "--obligation"),
     resume: bool = typer.Option(False, "--resume"),
 ) -> None:
-    """Suspend (or --resume) a content provider or a port (O31-23, O24-14.2, O31-28)."""
+    """Suspend (or --resume) a content provider or a port (O31-23, O24-14.2, O31-28).
+    暂停（或以 --resume 恢复）内容提供者或端口。"""
     kind, key = ("port", target[5:]) if target.startswith("port:") else ("content_provider", target)
     with unit_of_work() as session:
         try:
@@ -395,7 +399,8 @@ def lottery_licence(
     withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record"),
 ) -> None:
     """Record a content provider's lottery licence (its lottery results are then not gambling:
-    clearance licensed_lottery; O31-16), or --withdraw it."""
+    clearance licensed_lottery; O31-16), or --withdraw it.
+    登记内容提供者的彩票销售许可（其开奖信息即不按赌博信息处理），或以 --withdraw 撤销。"""
     if (licence is None) == (not withdraw):
         raise validation_error([FieldError("licence", "give --licence NUMBER or --withdraw, not both")])
     with unit_of_work() as session:

@@ -1,0 +1,53 @@
+"""User-facing text in Simplified Chinese and English: every command's and group's help.
+
+The help a listing shows beside a command's name is the first paragraph of its help (its
+docstring's); each one must hold both languages, so ``piguard … --help`` reads in either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from typer._click import core as click_core
+from typer.core import TyperGroup
+
+from piguard.cli import DOMAIN_COMMANDS
+from piguard.core.cli_lazy import load_command, present
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]{2}")
+
+
+def _walk(cmd: click_core.Command, path: list[str]) -> Iterator[tuple[str, click_core.Command]]:
+    yield " ".join(path), cmd
+    if isinstance(cmd, TyperGroup):
+        ctx = click_core.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                yield from _walk(sub, [*path, name])
+
+
+def _commands() -> Iterator[tuple[str, click_core.Command]]:
+    for name, target, _ in present(DOMAIN_COMMANDS):
+        yield from _walk(load_command(name, target), [name])
+
+
+def _first_paragraph(cmd: click_core.Command) -> str:
+    return (cmd.help or "").strip().split("\n\n")[0]
+
+
+def test_the_walk_reaches_the_nested_commands() -> None:
+    names = {path for path, _ in _commands()}
+    assert {"scan", "sms registry add-port", "training course add", "oversight evidence"} <= names
+
+
+def test_every_command_help_is_in_chinese_and_english() -> None:
+    missing = []
+    for path, cmd in _commands():
+        first = _first_paragraph(cmd)
+        lacks = [lang for lang, rx in (("Chinese", HAN), ("English", LATIN)) if not rx.search(first)]
+        if lacks:
+            missing.append(f"{path}: no {' or '.join(lacks)} in {first[:60]!r}")
+    assert missing == [], "add the other language to the first help paragraph of:\n" + "\n".join(missing)
