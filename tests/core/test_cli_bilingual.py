@@ -1,7 +1,9 @@
 """User-facing text in Simplified Chinese and English: every command's and group's help.
 
 The help a listing shows beside a command's name is the first paragraph of its help (its
-docstring's); each one must hold both languages, so ``piguard … --help`` reads in either.
+docstring's); each one must hold both languages, so ``piguard … --help`` reads in either. The
+options' and arguments' help is checked for the commands listed in ``OPTIONS_DONE`` (a command
+or a whole group); add a command there once its options are bilingual.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from piguard.core.cli_lazy import load_command, present
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2}")
+
+
+# Commands (or groups: every command under them) whose options' and arguments' help is bilingual.
+OPTIONS_DONE = ("scan", "mask", "consent", "cases", "rights", "sms send", "sms check", "sms inbound")
 
 
 def _walk(cmd: click_core.Command, path: list[str]) -> Iterator[tuple[str, click_core.Command]]:
@@ -51,3 +57,24 @@ def test_every_command_help_is_in_chinese_and_english() -> None:
         if lacks:
             missing.append(f"{path}: no {' or '.join(lacks)} in {first[:60]!r}")
     assert missing == [], "add the other language to the first help paragraph of:\n" + "\n".join(missing)
+
+
+def _options_done(path: str) -> bool:
+    return any(path == done or path.startswith(done + " ") for done in OPTIONS_DONE)
+
+
+def test_every_option_help_of_the_finished_commands_is_in_chinese_and_english() -> None:
+    checked, missing = 0, []
+    for path, cmd in _commands():
+        if isinstance(cmd, TyperGroup) or not _options_done(path):
+            continue
+        for param in cmd.params:
+            text = getattr(param, "help", None)
+            if not text:  # an option without help has nothing to translate
+                continue
+            checked += 1
+            lacks = [lang for lang, rx in (("Chinese", HAN), ("English", LATIN)) if not rx.search(text)]
+            if lacks:
+                missing.append(f"{path} {param.name}: no {' or '.join(lacks)} in {text[:60]!r}")
+    assert checked > 50  # the walk reached the finished commands' options
+    assert missing == [], "add the other language to the help of:\n" + "\n".join(missing)

@@ -26,7 +26,8 @@ app = typer.Typer(
 )
 
 METHOD_HELP = (
-    "mask (138****5678) | redact ([phone_mobile]) | pseudonymise (keyed HMAC) | generalise (year, city)"
+    "mask (138****5678) | redact ([phone_mobile]) | pseudonymise (keyed HMAC) | generalise (year, city) "
+    "/ 掩码、替换为类别标记、假名化（带密钥 HMAC）、泛化（年份、城市）"
 )
 NER_HELP = (
     "Also de-identify the names and places the NER tier finds in free text (slower; needs "
@@ -43,9 +44,11 @@ def _ner(on: bool) -> AbstractContextManager[object]:
 @app.command("text")
 @carries("O24-10", "O24-13.3")
 def mask_text(
-    text: str = typer.Argument(..., help='Text to de-identify ("-" = read stdin)'),
+    text: str = typer.Argument(
+        ..., help='Text to de-identify ("-" = read stdin) / 要去标识化的文本（"-" 为读取标准输入）'
+    ),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
-    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
     """De-identify a text and print it. / 对文本去标识化并输出。"""
@@ -60,8 +63,13 @@ def mask_text(
 @app.command("file")
 @carries("O24-10", "O24-13.3")
 def mask_files(
-    paths: list[Path] = typer.Argument(..., help="Text files or folders"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created), or a file for one input"),
+    paths: list[Path] = typer.Argument(..., help="Text files or folders / 文本文件或目录"),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output folder (created), or a file for one input / 输出目录（自动创建），单个输入时可为文件",
+    ),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
     categories: str = typer.Option(None, "--categories", "-c"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
@@ -166,11 +174,13 @@ def _column_methods(specs: list[str]) -> dict[str, Method | None]:
 @app.command("table")
 @carries("O24-10", "O24-13.3", "CSL-42.1")
 def mask_table(
-    path: Path = typer.Argument(..., help="CSV, TSV or Excel file"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output CSV/TSV file"),
+    path: Path = typer.Argument(..., help="CSV, TSV or Excel file / CSV、TSV 或 Excel 文件"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output CSV/TSV file / 输出的 CSV/TSV 文件"),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
     column: list[str] = typer.Option(
-        None, "--column", help="Per-column method: COLUMN=METHOD or COLUMN=keep"
+        None,
+        "--column",
+        help="Per-column method: COLUMN=METHOD or COLUMN=keep / 按列指定方法（keep 为保留原值）",
     ),
     categories: str = typer.Option(None, "--categories", "-c"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
@@ -213,13 +223,17 @@ def mask_table(
 @app.command("kcheck")
 @carries("CSL-42.1")
 def kcheck(
-    path: Path = typer.Argument(..., help="CSV, TSV or Excel file (already de-identified)"),
-    qi: str = typer.Option(
-        ..., "--qi", help="Quasi-identifier columns, comma-separated (e.g. age,city,gender)"
+    path: Path = typer.Argument(
+        ..., help="CSV, TSV or Excel file (already de-identified) / 已去标识化的 CSV、TSV 或 Excel 文件"
     ),
-    k: int = typer.Option(..., "--k", help="Smallest allowed group size"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
-    max_rows: int = typer.Option(50, "--max-rows", help="Failing rows to list"),
+    qi: str = typer.Option(
+        ...,
+        "--qi",
+        help="Quasi-identifier columns, comma-separated (e.g. age,city,gender) / 准标识符列（逗号分隔）",
+    ),
+    k: int = typer.Option(..., "--k", help="Smallest allowed group size / 允许的最小组规模（k 值）"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json / 输出格式"),
+    max_rows: int = typer.Option(50, "--max-rows", help="Failing rows to list / 列出的不满足行数上限"),
 ) -> None:
     """k-anonymity: every combination of the quasi-identifiers must be shared by at least k rows. /
     k-匿名检查：准标识符的每种取值组合须至少由 k 行共有。

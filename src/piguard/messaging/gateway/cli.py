@@ -113,19 +113,22 @@ def _run(
 _FILE = typer.Option(
     None,
     "--file",
-    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin",
+    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin. "
+    "JSONL 批量输入，- 为标准输入。",
 )
-_FMT = typer.Option("text", "--format", help="text or json")
+_FMT = typer.Option("text", "--format", help="text or json. 输出格式。")
 
 
 def send_command(
     file: Path | None = _FILE,
-    sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension)"),
-    to: str | None = typer.Option(None, "--to", help="Recipient address"),
+    sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension). 端口号（含扩展码）。"),
+    to: str | None = typer.Option(None, "--to", help="Recipient address. 接收方号码或地址。"),
     text: str | None = typer.Option(None, "--text"),
     channel: str = typer.Option("sms", "--channel"),
     kind: str | None = typer.Option(None, "--kind"),
-    message_type: str | None = typer.Option(None, "--type", help="Consent type of a commercial message"),
+    message_type: str | None = typer.Option(
+        None, "--type", help="Consent type of a commercial message. 商业性消息的同意类型。"
+    ),
     fmt: str = _FMT,
 ) -> None:
     """Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。"""
@@ -147,8 +150,10 @@ def check_command(
 
 
 def inbound_command(
-    sender: str = typer.Option(..., "--from", help="The replying user's address"),
-    to: str = typer.Option(..., "--to", help="Port code (+ extension) replied to"),
+    sender: str = typer.Option(..., "--from", help="The replying user's address. 回复用户的号码或地址。"),
+    to: str = typer.Option(
+        ..., "--to", help="Port code (+ extension) replied to. 被回复的端口号（含扩展码）。"
+    ),
     text: str = typer.Option(..., "--text"),
     channel: str = typer.Option("sms", "--channel"),
 ) -> None:
