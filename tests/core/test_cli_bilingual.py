@@ -22,7 +22,11 @@ LATIN = re.compile(r"[A-Za-z]{2}")
 
 
 # Commands (or groups: every command under them) whose options' and arguments' help is bilingual.
-OPTIONS_DONE = ("scan", "mask", "consent", "cases", "rights", "sms send", "sms check", "sms inbound")
+OPTIONS_DONE = (
+    *("rules", "calendar", "db", "keys", "audit", "staff", "scan", "mask", "inventory", "consent", "policy"),
+    *("cases", "incidents", "agents", "training", "responsibilities", "access-reviews", "media", "rights"),
+    *("bulk", "oversight", "serve", "demo", "sms send", "sms check", "sms inbound"),
+)
 
 
 def _walk(cmd: click_core.Command, path: list[str]) -> Iterator[tuple[str, click_core.Command]]:

@@ -47,7 +47,9 @@ def deadline(
     ),
     days: int | None = typer.Option(None, "--days", help="Calendar days (民法典 第201、203条). / 自然日"),
     working_days: int | None = typer.Option(None, "--working-days", help="Official working days. / 工作日"),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (the date) or json."),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", help="text (the date) or json. / 输出格式（text 为日期）。"
+    ),
 ) -> None:
     """Print the due date of a period counted from START (the start day is not counted). /
     计算自 START 起算的期限届满日（起算日不计入）。"""
@@ -95,7 +97,7 @@ def load(file: Path = typer.Argument(..., help="Schedule file (YAML or JSON). / 
 @app.command()
 def show(
     year: int | None = typer.Option(None, "--year", help="Year (default: this year in Shanghai). / 年份"),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json. / 输出格式。"),
 ) -> None:
     """List a year's holidays and adjusted working days. / 列出某年的节假日与调休工作日。"""
     if year is None:

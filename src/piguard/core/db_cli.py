@@ -11,7 +11,7 @@ app = typer.Typer(help="Database schema (Alembic migrations). / 数据库结构�
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+def upgrade(revision: str = typer.Argument("head", help="Target revision / 目标版本")) -> None:
     """Create or migrate the database to the latest schema. / 创建数据库或迁移至最新结构。"""
     engine = db.get_engine()
     migrate.upgrade(engine, revision)
@@ -21,7 +21,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
 
 
 @app.command()
-def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
+def downgrade(
+    revision: str = typer.Argument(..., help="Target revision, or 'base' / 目标版本，或 'base'"),
+) -> None:
     """Migrate the database down to REVISION. / 将数据库回退至 REVISION。"""
     engine = db.get_engine()
     migrate.downgrade(engine, revision)

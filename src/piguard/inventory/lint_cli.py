@@ -79,10 +79,14 @@ def lint(
     path: Path = typer.Argument(
         ..., help="A policy file (text, HTML, Markdown) or a folder of them / 政策文件或目录"
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
-    input_format: str = typer.Option("auto", "--input-format", help="auto | text | html | markdown"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json / 输出格式"),
+    input_format: str = typer.Option(
+        "auto", "--input-format", help="auto | text | html | markdown / 输入格式"
+    ),
     fail_on_absent: bool = typer.Option(
-        False, "--fail-on-absent", help="Exit 1 when any required disclosure is absent (CI gate)"
+        False,
+        "--fail-on-absent",
+        help="Exit 1 when any required disclosure is absent (CI gate) / 缺少任一必须告知的内容即以退出码 1 结束（CI 闸门）",
     ),
 ) -> None:
     """Check a privacy policy (or every policy in a folder) for each required disclosure. /

@@ -40,7 +40,7 @@ media_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 As = Annotated[str, typer.Option("--as", help="Your staff username / 您的人员账号")]
 
 
@@ -58,10 +58,12 @@ def _decision_lines(decision: Decision) -> None:
 
 @responsibilities_app.command("assign")
 def resp_assign(
-    kind: Annotated[str, typer.Argument(help="pi_protection, system, category or branch")],
-    username: Annotated[str, typer.Argument(help="The responsible person's username")],
-    scope: Annotated[str, typer.Option(help="System id, category code or branch name")] = "",
-    title: Annotated[str | None, typer.Option(help="The position's title")] = None,
+    kind: Annotated[str, typer.Argument(help="pi_protection, system, category or branch / 责任类型")],
+    username: Annotated[str, typer.Argument(help="The responsible person's username / 负责人用户名")],
+    scope: Annotated[
+        str, typer.Option(help="System id, category code or branch name / 系统编号、类别代码或分支机构名称")
+    ] = "",
+    title: Annotated[str | None, typer.Option(help="The position's title / 职务名称")] = None,
 ) -> None:
     """Make USERNAME responsible for KIND (and --scope). / 指定 USERNAME 为 KIND（及 --scope）的负责人。"""
     with db.unit_of_work() as session:
@@ -119,7 +121,11 @@ def resp_export() -> None:
 
 
 @responsibilities_app.command("import")
-def resp_import(path: Annotated[Path, typer.Argument(help="A YAML file as `export` writes")]) -> None:
+def resp_import(
+    path: Annotated[
+        Path, typer.Argument(help="A YAML file as `export` writes / `export` 输出格式的 YAML 文件")
+    ],
+) -> None:
     """Make the register what FILE says (checked whole first: unknown names change nothing). /
     按 FILE 设定责任登记（先整体校验：有未知名称则不作任何变更）。"""
     try:
@@ -137,7 +143,7 @@ def resp_import(path: Annotated[Path, typer.Argument(help="A YAML file as `expor
 @access_reviews_app.command("open")
 def reviews_open(
     username: As,
-    title: Annotated[str, typer.Option(help="The campaign's title")] = "",
+    title: Annotated[str, typer.Option(help="The campaign's title / 复核标题")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Open a campaign: snapshot every account's roles against every inventory system. /
@@ -201,7 +207,7 @@ def _decide(item: str, username: str, decision: str, note: str, password_stdin: 
 def reviews_confirm(
     item: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Why (optional)")] = "",
+    note: Annotated[str, typer.Option(help="Why (optional) / 原因（选填）")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Confirm one access (as its system's owner). / 确认一项访问权限（以其系统负责人身份）。"""
@@ -212,7 +218,7 @@ def reviews_confirm(
 def reviews_revoke(
     item: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Why (required)")] = "",
+    note: Annotated[str, typer.Option(help="Why (required) / 原因（必填）")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Revoke one access: the role is removed in identity at once. /
@@ -243,15 +249,21 @@ def reviews_overdue(fmt: Fmt = "table") -> None:
 
 @media_app.command("add")
 def media_add(
-    label: Annotated[str, typer.Argument(help="The asset tag on the medium")],
+    label: Annotated[str, typer.Argument(help="The asset tag on the medium / 介质上的资产标签")],
     username: As,
-    kind: Annotated[str, typer.Option(help="disk, tape, usb, optical, paper or backup")],
-    holder: Annotated[str, typer.Option(help="Who holds it (username)")],
-    location: Annotated[str, typer.Option(help="Where it is kept")],
-    description: Annotated[str, typer.Option(help="What it holds")] = "",
-    category: Annotated[list[str] | None, typer.Option(help="PI category (repeat)")] = None,
-    system: Annotated[str | None, typer.Option(help="Inventory system it comes from")] = None,
-    encrypted: Annotated[bool, typer.Option("--encrypted", help="The medium is encrypted")] = False,
+    kind: Annotated[str, typer.Option(help="disk, tape, usb, optical, paper or backup / 介质类型")],
+    holder: Annotated[str, typer.Option(help="Who holds it (username) / 保管人（用户名）")],
+    location: Annotated[str, typer.Option(help="Where it is kept / 存放地点")],
+    description: Annotated[str, typer.Option(help="What it holds / 所存内容")] = "",
+    category: Annotated[
+        list[str] | None, typer.Option(help="PI category (repeat) / 个人信息类别（可重复）")
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option(help="Inventory system it comes from / 来源的清单系统")
+    ] = None,
+    encrypted: Annotated[
+        bool, typer.Option("--encrypted", help="The medium is encrypted / 介质已加密")
+    ] = False,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Register a medium with its first holder and place. / 登记存储介质及其首位保管人与存放地点。"""
@@ -276,9 +288,9 @@ def media_add(
 def media_transfer(
     label: str,
     username: As,
-    to: Annotated[str, typer.Option(help="The new holder (username)")],
-    location: Annotated[str, typer.Option(help="Where it is kept now")],
-    note: Annotated[str, typer.Option(help="Why / remark")] = "",
+    to: Annotated[str, typer.Option(help="The new holder (username) / 新保管人（用户名）")],
+    location: Annotated[str, typer.Option(help="Where it is kept now / 现存放地点")],
+    note: Annotated[str, typer.Option(help="Why / remark / 原因或备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Hand a medium to another person or place. / 将存储介质移交他人或其他地点。"""
@@ -292,8 +304,10 @@ def media_transfer(
 def media_destroy(
     label: str,
     username: As,
-    method: Annotated[str, typer.Option(help="shred, degauss, overwrite, crypto_erase or incinerate")],
-    note: Annotated[str, typer.Option(help="Remark")] = "",
+    method: Annotated[
+        str, typer.Option(help="shred, degauss, overwrite, crypto_erase or incinerate / 销毁方式")
+    ],
+    note: Annotated[str, typer.Option(help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Propose a medium's destruction (a second person witnesses it with `witness`). /
@@ -309,7 +323,7 @@ def media_destroy(
 def media_witness(
     label: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Remark")] = "",
+    note: Annotated[str, typer.Option(help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Witness a proposed destruction (never its proposer): the medium is destroyed. /
