@@ -1,9 +1,8 @@
 """User-facing text in Simplified Chinese and English: every command's and group's help.
 
 The help a listing shows beside a command's name is the first paragraph of its help (its
-docstring's); each one must hold both languages, so ``piguard … --help`` reads in either. The
-options' and arguments' help is checked for the commands listed in ``OPTIONS_DONE`` (a command
-or a whole group); add a command there once its options are bilingual.
+docstring's); each one must hold both languages, so ``piguard … --help`` reads in either; so
+must the help of every option and argument a command has.
 """
 
 from __future__ import annotations
@@ -13,20 +12,13 @@ from collections.abc import Iterator
 
 from typer._click import core as click_core
 from typer.core import TyperGroup
+from typer.main import get_command
 
-from piguard.cli import DOMAIN_COMMANDS
+from piguard.cli import DOMAIN_COMMANDS, app
 from piguard.core.cli_lazy import load_command, present
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2}")
-
-
-# Commands (or groups: every command under them) whose options' and arguments' help is bilingual.
-OPTIONS_DONE = (
-    *("rules", "calendar", "db", "keys", "audit", "staff", "scan", "mask", "inventory", "consent", "policy"),
-    *("cases", "incidents", "agents", "training", "responsibilities", "access-reviews", "media", "rights"),
-    *("bulk", "oversight", "serve", "demo", "sms send", "sms check", "sms inbound"),
-)
 
 
 def _walk(cmd: click_core.Command, path: list[str]) -> Iterator[tuple[str, click_core.Command]]:
@@ -40,6 +32,7 @@ def _walk(cmd: click_core.Command, path: list[str]) -> Iterator[tuple[str, click
 
 
 def _commands() -> Iterator[tuple[str, click_core.Command]]:
+    yield "piguard", get_command(app)  # the root's own help (its sub-commands are walked below)
     for name, target, _ in present(DOMAIN_COMMANDS):
         yield from _walk(load_command(name, target), [name])
 
@@ -48,37 +41,36 @@ def _first_paragraph(cmd: click_core.Command) -> str:
     return (cmd.help or "").strip().split("\n\n")[0]
 
 
+def _lacks(text: str) -> str:
+    """ "" when ``text`` has both languages, else which it lacks."""
+    return " or ".join(lang for lang, rx in (("Chinese", HAN), ("English", LATIN)) if not rx.search(text))
+
+
 def test_the_walk_reaches_the_nested_commands() -> None:
     names = {path for path, _ in _commands()}
-    assert {"scan", "sms registry add-port", "training course add", "oversight evidence"} <= names
+    assert {"piguard", "scan", "sms registry add-port", "training course add", "oversight evidence"} <= names
 
 
 def test_every_command_help_is_in_chinese_and_english() -> None:
     missing = []
     for path, cmd in _commands():
         first = _first_paragraph(cmd)
-        lacks = [lang for lang, rx in (("Chinese", HAN), ("English", LATIN)) if not rx.search(first)]
-        if lacks:
-            missing.append(f"{path}: no {' or '.join(lacks)} in {first[:60]!r}")
+        if lacks := _lacks(first):
+            missing.append(f"{path}: no {lacks} in {first[:60]!r}")
     assert missing == [], "add the other language to the first help paragraph of:\n" + "\n".join(missing)
 
 
-def _options_done(path: str) -> bool:
-    return any(path == done or path.startswith(done + " ") for done in OPTIONS_DONE)
-
-
-def test_every_option_help_of_the_finished_commands_is_in_chinese_and_english() -> None:
+def test_every_option_and_argument_help_is_in_chinese_and_english() -> None:
     checked, missing = 0, []
     for path, cmd in _commands():
-        if isinstance(cmd, TyperGroup) or not _options_done(path):
+        if isinstance(cmd, TyperGroup):
             continue
         for param in cmd.params:
             text = getattr(param, "help", None)
             if not text:  # an option without help has nothing to translate
                 continue
             checked += 1
-            lacks = [lang for lang, rx in (("Chinese", HAN), ("English", LATIN)) if not rx.search(text)]
-            if lacks:
-                missing.append(f"{path} {param.name}: no {' or '.join(lacks)} in {text[:60]!r}")
-    assert checked > 50  # the walk reached the finished commands' options
+            if lacks := _lacks(text):
+                missing.append(f"{path} {param.name}: no {lacks} in {text[:60]!r}")
+    assert checked > 400  # the walk reached the commands' options
     assert missing == [], "add the other language to the help of:\n" + "\n".join(missing)

@@ -75,7 +75,9 @@ def push_command(
     loop: bool = typer.Option(False, "--loop", help="Keep pushing every --interval seconds. 持续推送。"),
     interval: float = typer.Option(2.0, "--interval", min=0.1, max=3600),
     max_seconds: float = typer.Option(
-        0, "--max-seconds", help="With --loop: stop after this long (0: never)."
+        0,
+        "--max-seconds",
+        help="With --loop: stop after this long (0: never). 与 --loop 合用：运行这么多秒后停止（0 为不停止）。",
     ),
 ) -> None:
     """Push the due events now (the worker also does, each round). 立即推送到期事件。"""

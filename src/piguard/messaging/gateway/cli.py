@@ -204,9 +204,13 @@ def add_cp(
     provider: int = typer.Option(..., "--provider"),
     identity_type: str = typer.Option("uscc", "--identity-type"),
     identity_number: str = typer.Option(..., "--identity-number"),
-    verified: bool = typer.Option(False, "--verified", help="The identity was checked (O31-12)"),
+    verified: bool = typer.Option(
+        False, "--verified", help="The identity was checked (O31-12) 已核验真实身份"
+    ),
     signature: list[str] = typer.Option(
-        [], "--signature", help="Submit a signature for review (repeatable; see review-signature)"
+        [],
+        "--signature",
+        help="Submit a signature for review (repeatable; see review-signature) 提交签名待审核（可重复）",
     ),
 ) -> None:
     """Register a content provider with its real identity (O31-12) and submit its signatures.
@@ -233,14 +237,16 @@ def _echo(d: dict[str, Any] | list[dict[str, Any]]) -> None:
     sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
 
 
-_DECISION = typer.Option(..., "--decision", help="approved or rejected")
-_EVIDENCE = typer.Option(..., "--evidence", help="What the decision rests on (kept with the review)")
+_DECISION = typer.Option(..., "--decision", help="approved or rejected 审核结果：通过或驳回")
+_EVIDENCE = typer.Option(
+    ..., "--evidence", help="What the decision rests on (kept with the review) 审核依据（随审核记录保存）"
+)
 
 
 @registry_app.command("add-signature")
 def add_signature_command(
-    content_provider: str = typer.Argument(..., help="Content provider code"),
-    text: str = typer.Argument(..., help="The signature, with or without 【】"),
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
+    text: str = typer.Argument(..., help="The signature, with or without 【】 签名（可带或不带【】）"),
 ) -> None:
     """Submit a signature for review (O31-21): one signature belongs to one content provider.
     提交签名待审核：一个签名只属于一个内容提供者。"""
@@ -251,7 +257,9 @@ def add_signature_command(
 
 
 @registry_app.command("signatures")
-def signatures_command(content_provider: str = typer.Argument(..., help="Content provider code")) -> None:
+def signatures_command(
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
+) -> None:
     """A content provider's signatures and their review status. 内容提供者的签名及其审核状态。"""
     from piguard.messaging.registry.views import signature_dict
 
@@ -261,7 +269,7 @@ def signatures_command(content_provider: str = typer.Argument(..., help="Content
 
 @registry_app.command("review-signature")
 def review_signature_command(
-    signature_id: str = typer.Argument(..., help="Signature id (see `sms registry signatures`)"),
+    signature_id: str = typer.Argument(..., help="Signature id (see `sms registry signatures`) 签名编号"),
     decision: str = _DECISION,
     evidence: str = _EVIDENCE,
 ) -> None:
@@ -291,8 +299,10 @@ def templates_command(
 def add_template_command(
     content_provider: str = typer.Option(..., "--content-provider"),
     name: str = typer.Option(..., "--name"),
-    text: str = typer.Option(..., "--text", help="Message text; {name} marks a placeholder"),
-    kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, …"),
+    text: str = typer.Option(
+        ..., "--text", help="Message text; {name} marks a placeholder 模板文本；{name} 表示占位符"
+    ),
+    kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, … 短信类型"),
 ) -> None:
     """Submit a message template with its kind for review. 提交短信模板及其类型待审核。"""
     from piguard.messaging.registry.views import template_dict
@@ -346,7 +356,9 @@ def review_template_command(
 @registry_app.command("add-port")
 def add_port(
     code: str = typer.Option(...),
-    port_type: str = typer.Option(..., "--type", help="business_service, commercial or public_welfare"),
+    port_type: str = typer.Option(
+        ..., "--type", help="business_service, commercial or public_welfare 端口类型：业务、商业或公益"
+    ),
     content_provider: str = typer.Option(..., "--content-provider"),
     channel: str = typer.Option("sms", "--channel"),
     ext_from: str | None = typer.Option(None, "--extension-from"),
@@ -371,7 +383,9 @@ def add_port(
 
 @registry_app.command("suspend")
 def suspend(
-    target: str = typer.Argument(..., help="content provider code, or port:<id>"),
+    target: str = typer.Argument(
+        ..., help="content provider code, or port:<id> 内容提供者代码，或 port:<编号>"
+    ),
     reason: str = typer.Option(..., "--reason"),
     obligation: list[str] = typer.Option(["O31-23"], "--obligation"),
     resume: bool = typer.Option(False, "--resume"),
@@ -397,11 +411,11 @@ def suspend(
 
 @registry_app.command("lottery-licence")
 def lottery_licence(
-    content_provider: str = typer.Argument(..., help="Content provider code"),
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
     licence: str | None = typer.Option(
-        None, "--licence", help="The lottery issuing body's authorisation number"
+        None, "--licence", help="The lottery issuing body's authorisation number 彩票发行机构的授权编号"
     ),
-    withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record"),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record 撤销登记的许可"),
 ) -> None:
     """Record a content provider's lottery licence (its lottery results are then not gambling:
     clearance licensed_lottery; O31-16), or --withdraw it.
@@ -419,10 +433,12 @@ __all__ = ["PiguardError"]
 
 def consents_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
-    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient: str | None = typer.Option(
+        None, "--recipient", help="A number (hashed, never stored) 号码（仅以哈希使用，不存储）"
+    ),
     recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
     channel: str = typer.Option("sms", "--channel"),
-    status: str | None = typer.Option(None, "--status", help="active or ended"),
+    status: str | None = typer.Option(None, "--status", help="active or ended 状态：有效或已终止"),
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """The consent ledger, one JSON object a line (numbers masked). 用户同意台账。"""
@@ -437,10 +453,14 @@ def consents_command(
 
 def events_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
-    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient: str | None = typer.Option(
+        None, "--recipient", help="A number (hashed, never stored) 号码（仅以哈希使用，不存储）"
+    ),
     recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
     channel: str = typer.Option("sms", "--channel"),
-    event: str | None = typer.Option(None, "--event", help="subscribed, unsubscribed, refused, expired"),
+    event: str | None = typer.Option(
+        None, "--event", help="subscribed, unsubscribed, refused, expired 事件：订阅、退订、拒绝、过期"
+    ),
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。"""

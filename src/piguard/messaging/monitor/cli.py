@@ -28,12 +28,12 @@ def _emit(obj: object) -> None:
 
 @alerts_app.command("list")
 def alerts_list(
-    state: str | None = typer.Option(None, help="open, acknowledged or closed"),
+    state: str | None = typer.Option(None, help="open, acknowledged or closed 状态：未处理、已确认或已关闭"),
     content_provider: str | None = typer.Option(
-        None, "--content-provider", "-c", help="content provider code"
+        None, "--content-provider", "-c", help="content provider code 内容提供者代码"
     ),
     kind: str | None = typer.Option(
-        None, help="volume, refusal_rate, opt_out_rate, complaint_rate, similar_burst"
+        None, help="volume, refusal_rate, opt_out_rate, complaint_rate, similar_burst 预警类型"
     ),
     limit: int = typer.Option(50, min=1, max=500),
 ) -> None:
@@ -45,14 +45,18 @@ def alerts_list(
 
 
 @alerts_app.command("ack")
-def alerts_ack(alert_id: int, note: str | None = typer.Option(None, help="what is being done")) -> None:
+def alerts_ack(
+    alert_id: int, note: str | None = typer.Option(None, help="what is being done 正在采取的措施")
+) -> None:
     """Acknowledge an alert (audited). 确认预警（记入审计日志）。"""
     with unit_of_work() as session:
         _emit(monitor.alert_to_dict(monitor.acknowledge_alert(session, alert_id, principal=_CLI, note=note)))
 
 
 @alerts_app.command("close")
-def alerts_close(alert_id: int, note: str | None = typer.Option(None, help="how it was dealt with")) -> None:
+def alerts_close(
+    alert_id: int, note: str | None = typer.Option(None, help="how it was dealt with 处理情况")
+) -> None:
     """Close an alert (audited). A suspension it caused stays until resumed in the registry.
     关闭预警（记入审计日志）；由其引起的暂停须在登记中恢复后才解除。"""
     with unit_of_work() as session:
