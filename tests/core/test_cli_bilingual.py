@@ -1,8 +1,8 @@
-"""User-facing text in Simplified Chinese and English: every command's and group's help.
+"""User-facing text in Simplified Chinese and English: every command's, group's and option's help.
 
 The help a listing shows beside a command's name is the first paragraph of its help (its
-docstring's); each one must hold both languages, so ``piguard … --help`` reads in either; so
-must the help of every option and argument a command has.
+docstring's); that paragraph and every other one of the help must hold both languages, so
+``piguard … --help`` reads in either; so must the help of every option and argument a command has.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def _commands() -> Iterator[tuple[str, click_core.Command]]:
         yield from _walk(load_command(name, target), [name])
 
 
-def _first_paragraph(cmd: click_core.Command) -> str:
-    return (cmd.help or "").strip().split("\n\n")[0]
+def _paragraphs(cmd: click_core.Command) -> list[str]:
+    return (cmd.help or "").strip().split("\n\n")
 
 
 def _lacks(text: str) -> str:
@@ -54,10 +54,10 @@ def test_the_walk_reaches_the_nested_commands() -> None:
 def test_every_command_help_is_in_chinese_and_english() -> None:
     missing = []
     for path, cmd in _commands():
-        first = _first_paragraph(cmd)
-        if lacks := _lacks(first):
-            missing.append(f"{path}: no {lacks} in {first[:60]!r}")
-    assert missing == [], "add the other language to the first help paragraph of:\n" + "\n".join(missing)
+        for n, paragraph in enumerate(_paragraphs(cmd), 1):
+            if lacks := _lacks(paragraph):
+                missing.append(f"{path}: no {lacks} in paragraph {n}, {paragraph[:60]!r}")
+    assert missing == [], "add the other language to the help of:\n" + "\n".join(missing)
 
 
 def test_every_option_and_argument_help_is_in_chinese_and_english() -> None:

@@ -249,7 +249,9 @@ def prohibited_report(
     """Draft the report to the authority of what the gateway stopped as prohibited content (CSL-47). / 起草网关拦截违法信息情况的报告。
 
     Per content provider and category: counts, first and last time, port ids, content digests, the
-    measures taken and where the records are kept; kept as a content_report case (audited)."""
+    measures taken and where the records are kept; kept as a content_report case (audited).
+    / 按内容提供者与类别：数量、首次与末次时间、端口编号、内容摘要、已采取的措施及记录保存位置；
+    作为 content_report 案件保存（记入审计日志）。"""
     if fmt not in ("text", "table", "json"):
         raise validation_error(
             [FieldError("format", "text or json / text 或 json")],

@@ -108,6 +108,7 @@ def command(
     """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information. / 扫描文件、JSONL 或数据库中的个人信息。
 
     Reports never contain the values found: only where they are, their category and confidence.
+    / 报告从不包含所发现的值：只有其位置、类别与置信度。
     """
     cats = check_categories(categories) if categories else None
     if fmt not in rep.FORMATS:

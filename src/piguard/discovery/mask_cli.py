@@ -239,6 +239,7 @@ def kcheck(
     k-匿名检查：准标识符的每种取值组合须至少由 k 行共有。
 
     Exit 0 when the table passes, 1 when some rows could be re-identified (they are listed).
+    / 表格通过时退出码为 0；存在可被重新识别的行时为 1（并列出这些行）。
     """
     if not path.is_file():
         raise validation_error(

@@ -93,7 +93,8 @@ def lint(
     检查隐私政策（或文件夹中的每份政策）是否包含各项必须告知的内容。
 
     For each of the sixteen items: present or absent, the evidence span (offsets are Python string
-    indices into the file's decoded text) and the obligation ids.
+    indices into the file's decoded text) and the obligation ids. / 对十六项中的每一项：
+    是否具备、证据片段（偏移量为解码后文本的 Python 字符串下标）及义务编号。
     """
     if fmt not in OUTPUTS:
         raise validation_error([FieldError("format", f"one of {', '.join(OUTPUTS)}")])

@@ -213,9 +213,10 @@ def matrix(
     """Obligation -> capability, code and tests, from @carries and pytest.mark.obligation markers. / 义务与能力、代码、测试的对照。
 
     Built only when every part of the capability REQUIREMENTS.md names exists (code under its
-    package carries the id) and is tested; otherwise partial with the missing parts.
+    package carries the id) and is tested; otherwise partial with the missing parts. /
+    仅当能力所需的每一部分都已实现并经测试时才为 built，否则为 partial 并列出缺少的部分。
 
-    Exits 1 when a marker names an unknown obligation id.
+    Exits 1 when a marker names an unknown obligation id. / 标记引用了未知义务编号时退出码为 1。
     """
     with _errors(fmt):
         m = service.matrix(status=status, src_root=src, tests_root=tests)

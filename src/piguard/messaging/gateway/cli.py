@@ -419,7 +419,7 @@ def lottery_licence(
 ) -> None:
     """Record a content provider's lottery licence (its lottery results are then not gambling:
     clearance licensed_lottery; O31-16), or --withdraw it.
-    登记内容提供者的彩票销售许可（其开奖信息即不按赌博信息处理），或以 --withdraw 撤销。"""
+    登记内容提供者的彩票发行机构授权（其开奖信息即不按赌博信息处理），或以 --withdraw 撤销。"""
     if (licence is None) == (not withdraw):
         raise validation_error([FieldError("licence", "give --licence NUMBER or --withdraw, not both")])
     with unit_of_work() as session:
