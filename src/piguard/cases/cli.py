@@ -155,7 +155,9 @@ def list_(
             help=f"filter by status (default open ones): {', '.join(STATUSES)} / 按状态筛选（默认未结案件）",
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 200,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="At most this many cases / 最多列出的案件数")
+    ] = 200,
     fmt: Fmt = "table",
 ) -> None:
     """The queue, the most urgent first. / 按到期日排序的案件队列。"""

@@ -85,8 +85,13 @@ def open_(
     discovered: Annotated[
         str, typer.Option("--discovered", help="ISO date-time with offset / 发现时间（ISO 格式，含时区）")
     ],
-    occurred: Annotated[str | None, typer.Option("--occurred")] = None,
-    contained: Annotated[str | None, typer.Option("--contained")] = None,
+    occurred: Annotated[
+        str | None, typer.Option("--occurred", help="When it happened, if known (ISO) / 发生时间（如已知）")
+    ] = None,
+    contained: Annotated[
+        str | None,
+        typer.Option("--contained", help="When it was contained, if it is (ISO) / 控制时间（如已控制）"),
+    ] = None,
     systems: Annotated[
         list[str] | None,
         typer.Option(
@@ -101,12 +106,14 @@ def open_(
         int | None,
         typer.Option("--people", help="people affected (count or estimate) / 受影响人数（实际或估计）"),
     ] = None,
-    title: Annotated[str, typer.Option("--title")] = "",
-    text: Annotated[str, typer.Option("--text")] = "",
+    title: Annotated[str, typer.Option("--title", help="A short title / 简短标题")] = "",
+    text: Annotated[str, typer.Option("--text", help="What happened / 事件经过")] = "",
     authority: Annotated[
         str, typer.Option("--authority", help="the telecom authority reported to / 所报告的电信管理机构")
     ] = "",
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Who handles it (username) / 承办人（用户名）")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
     """Open an incident case. / 登记个人信息安全事件。"""
@@ -186,7 +193,9 @@ def scan(
 def action(
     key: Key,
     title: Annotated[str | None, typer.Option("--title", help="a new remedial action / 新的补救措施")] = None,
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Who handles it (username) / 承办人（用户名）")
+    ] = None,
     due: Annotated[str | None, typer.Option("--due", help="YYYY-MM-DD / 完成期限")] = None,
     done: Annotated[
         int | None, typer.Option("--done", help="id of an action now done / 已完成的措施编号")
@@ -352,8 +361,12 @@ def suspend(
             "--order-ref", help="the authority's order reference (required) / 主管部门的指令文号（必填）"
         ),
     ] = "",
-    authority: Annotated[str, typer.Option("--authority")] = "",
-    ordered_at: Annotated[str | None, typer.Option("--ordered-at")] = None,
+    authority: Annotated[
+        str, typer.Option("--authority", help="The authority that ordered it / 下达指令的主管部门")
+    ] = "",
+    ordered_at: Annotated[
+        str | None, typer.Option("--ordered-at", help="When the order was given (ISO) / 指令下达时间")
+    ] = None,
     content_provider: Annotated[
         list[str] | None, typer.Option("--content-provider", help="code (repeat) / 内容提供者代码（可重复）")
     ] = None,
@@ -364,7 +377,7 @@ def suspend(
         list[str] | None,
         typer.Option("--purpose", help="consent purpose or * (repeat) / 同意目的或 *（可重复）"),
     ] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Carry out the authority's suspension order (O24-14.2). / 执行主管部门的暂停指令。"""

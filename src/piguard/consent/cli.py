@@ -38,6 +38,14 @@ ChannelOpt = Annotated[
     str, typer.Option("--channel", help=f"How the user answered: {', '.join(CHANNELS)} / 用户作出表示的渠道")
 ]
 TerminalOpt = Annotated[str, typer.Option("--terminal", help="Where the answer came from / 终端")]
+RulesVersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--rules-version",
+        min=1,
+        help="Published rules version (default: the current) / 规则版本（默认当前版本）",
+    ),
+]
 Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 
 
@@ -71,7 +79,7 @@ def grant(
     text: TextOpt,
     channel: ChannelOpt = "counter",
     terminal: TerminalOpt = "cli",
-    rules_version: Annotated[int | None, typer.Option("--rules-version", min=1)] = None,
+    rules_version: RulesVersionOpt = None,
     fmt: Fmt = "table",
 ) -> None:
     """Record a user's consent to a purpose, with the text they saw. / 记录用户对某目的的同意。"""
@@ -263,7 +271,7 @@ def accept_rules(
     text: TextOpt,
     channel: ChannelOpt = "counter",
     terminal: TerminalOpt = "cli",
-    rules_version: Annotated[int | None, typer.Option("--rules-version", min=1)] = None,
+    rules_version: RulesVersionOpt = None,
 ) -> None:
     """The user accepts the published rules (all required purposes). / 用户接受个人信息收集使用规则。"""
     with db.unit_of_work() as session:

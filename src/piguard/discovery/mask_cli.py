@@ -71,7 +71,7 @@ def mask_files(
         help="Output folder (created), or a file for one input / 输出目录（自动创建），单个输入时可为文件",
     ),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
-    categories: str = typer.Option(None, "--categories", "-c"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
     """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`). /
@@ -182,7 +182,7 @@ def mask_table(
         "--column",
         help="Per-column method: COLUMN=METHOD or COLUMN=keep / 按列指定方法（keep 为保留原值）",
     ),
-    categories: str = typer.Option(None, "--categories", "-c"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
     """De-identify every cell of a table (each read with its column name as context). /

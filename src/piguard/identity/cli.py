@@ -233,7 +233,7 @@ def revoke_token(
 
 
 @app.command()
-def roles(username: Annotated[str, typer.Argument()], role: RoleOpt) -> None:
+def roles(username: Annotated[str, typer.Argument(help="Login name / 登录名")], role: RoleOpt) -> None:
     """Replace an account's roles. / 设置账号角色。"""
     with db.unit_of_work() as session:
         staff = service.require_staff(session, username)
@@ -242,7 +242,10 @@ def roles(username: Annotated[str, typer.Argument()], role: RoleOpt) -> None:
 
 
 @app.command("set-password")
-def set_password(username: Annotated[str, typer.Argument()], password_stdin: PasswordStdin = False) -> None:
+def set_password(
+    username: Annotated[str, typer.Argument(help="Login name / 登录名")],
+    password_stdin: PasswordStdin = False,
+) -> None:
     """Set an account's password. / 设置账号密码。"""
     password = _read_password(password_stdin)
     with db.unit_of_work() as session:
@@ -253,7 +256,7 @@ def set_password(username: Annotated[str, typer.Argument()], password_stdin: Pas
 
 @app.command()
 def deactivate(
-    username: Annotated[str, typer.Argument()],
+    username: Annotated[str, typer.Argument(help="Login name / 登录名")],
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why (kept in the audit log) / 原因（记入审计日志）")
     ] = None,

@@ -359,7 +359,9 @@ def review_command(
         SignatureRequirement.COMMERCIAL,
         help="commercial: O31-21 as written; all: every message signed. 签名要求：commercial 按第二十一条，all 为每条都须签名。",
     ),
-    signature_position: SignaturePosition = typer.Option(SignaturePosition.START_OR_END),
+    signature_position: SignaturePosition = typer.Option(
+        SignaturePosition.START_OR_END, help="Where the signature must be. 签名须在的位置。"
+    ),
     max_length: int = typer.Option(
         DEFAULT_MAX_LENGTH, min=1, help="Longest text accepted (characters). 接受的最大文本长度（字符）。"
     ),

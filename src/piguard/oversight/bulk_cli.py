@@ -184,7 +184,7 @@ def request_cmd(
 def approve_cmd(
     ref: str,
     username: As,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -236,7 +236,7 @@ def download_cmd(
 def destroy_cmd(
     ref: str,
     username: As,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -285,7 +285,9 @@ def certificate_cmd(
 @app.command("list")
 def list_cmd(
     username: As,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only requests in this state / 仅此状态的申请")
+    ] = None,
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:

@@ -182,8 +182,8 @@ def agents_assess(
 @course_app.command("add")
 def course_add(
     code: str,
-    title_zh: Annotated[str, typer.Option("--title-zh")],
-    title_en: Annotated[str, typer.Option("--title-en")],
+    title_zh: Annotated[str, typer.Option("--title-zh", help="Course title in Chinese / 课程中文名称")],
+    title_en: Annotated[str, typer.Option("--title-en", help="Course title in English / 课程英文名称")],
     validity_days: Annotated[
         int | None, typer.Option(help="Days a completion stays valid / 完成记录的有效天数")
     ] = None,

@@ -106,7 +106,7 @@ def complete_cmd(
     rows: Annotated[
         int | None, typer.Option("--rows", help="rows the owner handled / 负责人处理的行数")
     ] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Record that a manual task was done by its owner. / 记录人工任务已完成。"""

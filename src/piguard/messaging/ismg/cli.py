@@ -178,13 +178,21 @@ def account_app(ops: AccountOps) -> typer.Typer:
         Console(highlight=False).print(table)
 
     @app.command("disable")
-    def account_disable(login: str = typer.Argument(..., metavar=ops.login_key.upper())) -> None:
+    def account_disable(
+        login: str = typer.Argument(
+            ..., metavar=ops.login_key.upper(), help="The account's login. 账号的登录名。"
+        ),
+    ) -> None:
         """Refuse further logins of an account. 停用账号。"""
         with unit_of_work() as session:
             ops.set_active(session, login, False, CLI_PRINCIPAL)
 
     @app.command("enable")
-    def account_enable(login: str = typer.Argument(..., metavar=ops.login_key.upper())) -> None:
+    def account_enable(
+        login: str = typer.Argument(
+            ..., metavar=ops.login_key.upper(), help="The account's login. 账号的登录名。"
+        ),
+    ) -> None:
         """Allow logins again. 启用账号。"""
         with unit_of_work() as session:
             ops.set_active(session, login, True, CLI_PRINCIPAL)

@@ -35,7 +35,7 @@ def alerts_list(
     kind: str | None = typer.Option(
         None, help="volume, refusal_rate, opt_out_rate, complaint_rate, similar_burst 预警类型"
     ),
-    limit: int = typer.Option(50, min=1, max=500),
+    limit: int = typer.Option(50, min=1, max=500, help="At most this many. 最多列出的条数。"),
 ) -> None:
     """List alerts, newest first. 列出预警，最新在前。"""
     with unit_of_work() as session:
@@ -72,9 +72,11 @@ def complaint_add() -> None:
 
 @complaint_app.command("list")
 def complaint_list(
-    content_provider: str | None = typer.Option(None, "--content-provider", "-c"),
-    source: str | None = typer.Option(None),
-    limit: int = typer.Option(50, min=1, max=500),
+    content_provider: str | None = typer.Option(
+        None, "--content-provider", "-c", help="content provider code. 内容提供者代码。"
+    ),
+    source: str | None = typer.Option(None, help="Only complaints from this source. 仅此来源的投诉。"),
+    limit: int = typer.Option(50, min=1, max=500, help="At most this many. 最多列出的条数。"),
 ) -> None:
     """List complaints, newest first (numbers masked). 列出投诉，最新在前（号码已掩码）。"""
     with unit_of_work() as session:

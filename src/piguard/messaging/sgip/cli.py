@@ -60,7 +60,9 @@ account_app = account_app(
 
 @account_app.command("callback")
 def account_callback(
-    login_name: str = typer.Argument(..., metavar="LOGIN_NAME"),
+    login_name: str = typer.Argument(
+        ..., metavar="LOGIN_NAME", help="The account's Login Name. 账号的登录名。"
+    ),
     address: str = typer.Argument(
         None, metavar="HOST:PORT", help="The content provider's SGIP server. 内容提供者的 SGIP 服务地址。"
     ),
