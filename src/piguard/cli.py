@@ -201,7 +201,8 @@ def _wants_json(ctx: typer.Context) -> bool:
 app = typer.Typer(
     cls=_PiguardGroup,
     name="piguard",
-    help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law).",
+    help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law). "
+    "/ 用户个人信息保护（工信部令第24号、第31号，网络安全法）。",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
