@@ -137,6 +137,41 @@ def test_other_prohibited_kinds(text: str, category: str) -> None:
     assert category in prohibited(text)
 
 
+@pytest.mark.obligation("O31-16", "CSL-47")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "大法好！三退保平安，天灭中共，声明退党请访问真相网站",
+        "诚念九字真言：法轮大法好，真善忍好，灾难来时保平安",
+        "请做三退，退党退团退队，保你平安",
+        "fa lun da fa hao, san tui bao ping an",  # pinyin, as evasion writes it
+        "九评共产党 免费下载 无界浏览 自由门 翻墙",
+    ],
+)
+def test_cult_and_subversive_propaganda_is_prohibited(text: str) -> None:
+    """Fake base stations spread it as short messages (Telecommunications Regulations art. 56, by way
+    of O31-16): its own vocabulary decides."""
+    assert "subversion" in prohibited(text)
+    f = finding(text, "subversion")
+    assert {"O31-16", "CSL-47"} <= set(f["articles"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【市委政法委】法轮功是邪教组织，崇尚科学，远离邪教，发现线索请举报。",  # a warning names it
+        "事故男主角：中共党员、现年45岁、大专文化",  # news
+        "知道真相的我好激动，原来他们早就分手了",
+        "这是加拿大法院公然对中国的司法挑衅",  # 大法 inside 加拿大法院
+        "外交部：坚决反对台独分裂活动",
+        "这款游戏的全能神器怎么获得？",
+        "三退三进，舞蹈第二节",
+    ],
+)
+def test_news_warnings_and_ordinary_words_are_not_subversion(text: str) -> None:
+    assert "subversion" not in prohibited(text)
+
+
 @pytest.mark.obligation("O31-16", "CSL-42.1", "NPC-3")
 def test_pi_trade_carries_its_obligations() -> None:
     """Issue 11 names CSL-44 and NPC-5, which REQUIREMENTS.md does not list: the reasons carry the
