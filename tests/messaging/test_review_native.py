@@ -29,7 +29,7 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "s
 #: what the review's outcomes on every message of the shared corpora (default context) hash to;
 #: a change of the signals that is meant to change decisions updates it (bench/review_compare.py
 #: against the previous revision shows what moved)
-CORPUS_DIGEST = "fcce6fd5be717b64"  # racq: acquaintance fourth round (signals changed decisions)
+CORPUS_DIGEST = "85748df74c1d9479"  # bare-domain phishing, transfer to this account: reasons gained signals, no decision moved
 
 # the characters evasions and honest messages are made of: ASCII, CJK ideographs (variant and
 # Chinese-digit characters among them), full-width forms, CJK and Western punctuation, separators,

@@ -141,6 +141,36 @@ def test_other_prohibited_kinds(text: str, category: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        # kinds a fake base station sends, written for the kinds (not taken from any corpus)
+        "【人社局】您有一笔2023年度职业技能补贴待领取，请登录 rsj-bt.com 申领。",  # subsidy, bare domain
+        "【医保局】您的医保卡即将停用，请尽快登录 ybk.cc 重新激活。",  # a made-up deadline
+        "恭喜您获得《奔跑吧》场外幸运观众二等奖，奖金8.8万元，请登录 pb-zj.com 领取",  # TV-show prize
+        "【快递】您的包裹因地址不详无法投递，请点击 kdd.cc/x 更新地址并支付2元补运费",  # courier fee
+        "您好，您的孩子在学校突发疾病正在医院抢救，请速转账手术费到以下账户",  # a relative in danger
+        "Your package is on hold. Verify your address at usps-track.info to reschedule.",
+    ],
+)
+def test_phishing_kinds_of_fake_base_stations(text: str) -> None:
+    assert "fraud" in prohibited(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【中通快递】您的快递因地址不详无法投递，请联系快递员13800138000核对地址。",
+        "【中国移动】您的积分将于12月31日清零，可发送JF到10086查询兑换。",
+        "【XX贸易公司】本月货款请转账至以下账户：户名XX贸易有限公司，开户行工商银行。",
+        "【医保局】城乡居民医保2027年度缴费期为9月1日至12月31日，可通过税务APP缴纳。",
+    ],
+)
+def test_honest_messages_with_the_same_words_are_not_fraud(text: str) -> None:
+    assert "fraud" not in prohibited(text)
+
+
+@pytest.mark.obligation("O31-16", "CSL-47")
+@pytest.mark.parametrize(
+    "text",
+    [
         "大法好！三退保平安，天灭中共，声明退党请访问真相网站",
         "诚念九字真言：法轮大法好，真善忍好，灾难来时保平安",
         "请做三退，退党退团退队，保你平安",
