@@ -4,7 +4,7 @@ texts (bench/discovery_same.py compares whole corpora against another revision).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -739,3 +739,183 @@ def test_anchor_kernel_bad_input() -> None:
         NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(boom, "qq")], ["w"], None, [])
     NUMSCAN.anchors([(0, 1, 0)], [(0,)], [None], ["w"], None, out)  # a post recogniser: no call
     assert len(out) == 2
+
+
+DICTSCAN = _native.load("dictscan")
+needs_dictscan = pytest.mark.skipif(
+    DICTSCAN is None or STRUCT is None, reason="dictscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+@lru_cache(maxsize=1)
+def _hyperscan_pass() -> eng._Dictionary:
+    """The dictionary pass the compiled one replaces: Hyperscan over the same words."""
+    return eng._Dictionary(list(eng.default_engine()._words))
+
+
+@needs_dictscan
+def test_dictscan_kernel_is_the_native_engines_dictionary_pass() -> None:
+    assert eng.default_engine()._automaton.backend.startswith("compiled Aho-Corasick")
+    assert _pure()._automaton.backend != eng.default_engine()._automaton.backend
+
+
+@needs_dictscan
+def test_dictscan_kernel_equals_the_hyperscan_pass_on_the_corpus() -> None:
+    fast, slow = eng.default_engine()._automaton, _hyperscan_pass()
+    corpus = _corpus()
+    for text in corpus:
+        assert fast.scan(text) == slow.scan(text)
+    joined = "\n".join(corpus)
+    hits, folds = fast.scan(joined)
+    assert (hits, folds) == slow.scan(joined)
+    assert len(hits) > 1000 and folds == []
+    assert hits == sorted(hits, key=lambda h: (h[1], h[0]))
+
+
+_DICT_ALPHABET = "北京市朝阳区海淀路街道号楼手机电话身份证姓名收件人地址您好王李张陈欧阳QQqq微信@:： \n\x00\U0001f600\ud83d\u3000１２"
+
+
+@needs_dictscan
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_DICT_ALPHABET, max_size=60))
+def test_dictscan_kernel_equals_the_hyperscan_pass(text: str) -> None:
+    """Overlapping words, words inside words, emoji (UTF-32) and lone surrogates, NUL, ASCII."""
+    assert eng.default_engine()._automaton.scan(text) == _hyperscan_pass().scan(text)
+
+
+@needs_dictscan
+def test_dictscan_kernel_on_small_dictionaries() -> None:
+    assert DICTSCAN is not None
+    a = DICTSCAN.build(["he", "she", "his", "hers", "北京", "北京市", "京市"])
+    assert DICTSCAN.scan(a, "ushers") == [(1, 4, 1), (2, 4, 0), (2, 6, 3)]
+    assert DICTSCAN.scan(a, "北京市😀北京") == [(0, 2, 4), (0, 3, 5), (1, 3, 6), (4, 6, 4)]
+    assert DICTSCAN.scan(a, "") == []
+    assert DICTSCAN.scan(DICTSCAN.build([]), "she") == []
+    with pytest.raises(ValueError):
+        DICTSCAN.build(["ok", "\U0001f600"])
+    with pytest.raises(ValueError):
+        DICTSCAN.build([""])
+    with pytest.raises(TypeError):
+        DICTSCAN.build(["ok", 1])
+    with pytest.raises(TypeError):
+        DICTSCAN.build(("ok",))
+    with pytest.raises(TypeError):
+        DICTSCAN.scan(a, b"she")
+    with pytest.raises(ValueError):
+        DICTSCAN.scan("not an automaton", "she")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["0", "1", "a", "F", "ff", "2001", "db8", ":", "::", ".", "192.168.0.1", "%"]),
+        max_size=14,
+    ).map("".join)
+)
+def test_ipv6_shortcut_refuses_only_what_the_parser_refuses(s: str) -> None:
+    from piguard.discovery import validators
+
+    assert validators.ipv6_ok(s) == validators.ipv6_parses(s)
+
+
+def test_ipv6_shortcut_on_known_shapes() -> None:
+    from piguard.discovery import validators
+
+    for s in ("1:2:3:4:5:6:7:8", "::1", "fe80::1", "1:2:3:4:5:6:1.2.3.4", "::ffff:1.2.3.4", "1::"):
+        assert validators.ipv6_ok(s) and validators.ipv6_parses(s), s
+    for s in ("12:30:00", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:1.2.3.4", ":::"):
+        assert not validators.ipv6_ok(s) and not validators.ipv6_parses(s), s
+
+
+CTXSCORE = _native.load("ctxscore")
+needs_ctxscore = pytest.mark.skipif(
+    CTXSCORE is None or NUMSCAN is None, reason="ctxscore kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _scored_calls(text: str) -> tuple[eng.Scan, list[tuple[object, int, int, float]]]:
+    """The (recogniser, start, end, confidence) calls the candidate loop makes to Scan.score."""
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    scan = eng.Scan(
+        engine, text, engine._automaton.scan(text)[0], engine._fold_kernel(text, engine._fold_table)
+    )
+    calls: list[tuple[object, int, int, float]] = []
+
+    def record(rec: object, s: int, e: int, c: float) -> float:
+        calls.append((rec, s, e, c))
+        return scan.score(rec, s, e, c)  # type: ignore[arg-type]
+
+    cands: list[tuple[int, int, str, float]] = []
+    assert engine._numscan is not None
+    engine._numscan(
+        scan,
+        scan.folded,
+        engine._struct(scan.folded),
+        plan["at"],
+        plan["colon"],
+        plan["plate"],
+        eng._PLATE_HEADS,
+        plan["shortest"],
+        plan["numtab"],
+        plan["dotted_tab"],
+        record,
+        engine._run_anchor,
+        lambda sc, start, raw: engine._cluster(sc, start, raw, plan["by_len"], plan["dotted"], cands),
+        eng._DATETIME.fullmatch,
+        cands,
+    )
+    return scan, calls
+
+
+def _compiled_score(scan: eng.Scan) -> object:
+    engine = scan.engine
+    assert CTXSCORE is not None
+    return partial(
+        CTXSCORE.score,
+        scan.hits,
+        scan.ends,
+        engine._ctx_of,
+        engine._neg_of,
+        engine.window,
+        engine._score_params,
+        scan.score,
+    )
+
+
+@needs_ctxscore
+def test_ctxscore_kernel_equals_scan_score_on_the_corpus() -> None:
+    scan, calls = _scored_calls("\n".join(_corpus()))
+    assert len(calls) > 300
+    score = _compiled_score(scan)
+    got = [score(*c) for c in calls]  # type: ignore[operator]
+    assert got == [scan.score(*c) for c in calls]  # type: ignore[arg-type]
+    assert len(set(got)) > 3  # raised, lowered and kept scores alike
+    # every recogniser at every position of a short text, with every confidence shape
+    text = "订单号13812345678 手机 13912345678 快递单号 6222021234567890128 电话"
+    scan, _ = _scored_calls(text)
+    score = _compiled_score(scan)
+    for rec in eng.default_engine().recognizers:
+        for s in range(0, len(text) + 1, 3):
+            for conf in (0.5, 0.95, 1.0):
+                assert score(rec, s, s + 5, conf) == scan.score(rec, s, s + 5, conf)  # type: ignore[operator]
+
+
+@needs_ctxscore
+def test_ctxscore_kernel_falls_back_and_refuses_bad_input() -> None:
+    scan, _ = _scored_calls("手机13812345678")
+    score = _compiled_score(scan)
+    rec = eng.default_engine().recognizers[0]
+    assert score(rec, 2, 13, 1) == scan.score(rec, 2, 13, 1)  # an int confidence: the Python original
+    assert type(score(rec, 2, 13, 1)) is type(scan.score(rec, 2, 13, 1))  # type: ignore[operator]
+    assert CTXSCORE is not None
+    with pytest.raises(TypeError):
+        CTXSCORE.score([], [], [], [], 20, {}, scan.score, rec, 0, 1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        CTXSCORE.score((), [], [], [], 20, {}, scan.score, rec, 0, 1, 0.5)  # type: ignore[arg-type]
+    params = {rec: (rec.category, False, 0.15, 0.4)}
+    assert CTXSCORE.score([], [], [], [], 20, params, scan.score, rec, 0, 1, 0.5) == 0.5
+    with pytest.raises(TypeError):
+        CTXSCORE.score([(0, 1)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)
+    with pytest.raises(IndexError):
+        CTXSCORE.score([(0, 1, 9)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)

@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from itertools import accumulate, compress, count
 from operator import add, itemgetter
@@ -78,6 +78,11 @@ _native_gate = _native.load("anchorgate")
 # the candidate loop over the structural spans (piguard/_native/numscan.c): Engine.raw's loop,
 # _cluster and _token in C, with each number recogniser's first checks made before it is called
 _native_numscan = _native.load("numscan")
+# the dictionary pass as a compiled Aho-Corasick automaton (piguard/_native/dictscan.c): the same
+# hits as Hyperscan's pass with no Python callback per match
+_native_dictscan = _native.load("dictscan")
+# Scan.score in C (piguard/_native/ctxscore.c), for the candidates numscan.c scores
+_native_ctxscore = _native.load("ctxscore")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -307,7 +312,9 @@ class _Dictionary:
     ~200 MB/s with 5,000 words), else pyahocorasick (whose per-character cost grows with the number
     of distinct first characters: ~8 MB/s here). Yields ``(start, end, word_id)`` in characters."""
 
-    def __init__(self, words: list[str], fold_from: int | None = None) -> None:
+    def __init__(self, words: list[str], fold_from: int | None = None, kernel: Any = None) -> None:
+        """``kernel``: the compiled dictionary pass (piguard/_native/dictscan.c), used instead of
+        Hyperscan when given and no fold positions are asked for (``fold_from`` None)."""
         self.words = words
         # word ids from ``fold_from`` on are single full-width characters: reported apart, so the
         # engine learns where folding is needed from this same pass
@@ -320,6 +327,16 @@ class _Dictionary:
         self._hs16: Any = None  # the UTF-16 database: every other text (half the bytes to read)
         self._hs_ascii: Any = None
         self._ok = False
+        self._native: Any = None  # the compiled automaton (dictscan.build), when in use
+        self._native_scan: Any = None
+        if kernel is not None and fold_from is None and words:
+            try:
+                self._native = kernel.build(words)
+                self._native_scan = kernel.scan
+                self.backend = "compiled Aho-Corasick (dictscan.c)"
+                return  # no Hyperscan database to compile (nor to load at start)
+            except ValueError:  # pragma: no cover - a word beyond the BMP: Hyperscan takes them
+                self._native = None
         try:
             import hyperscan
 
@@ -373,6 +390,8 @@ class _Dictionary:
         four is a character offset)."""
         if not self.words:
             return [], []
+        if self._native is not None:  # the compiled pass: same hits, in the same order (tests)
+            return self._native_scan(self._native, text), []
         fold_from = self.fold_from
         if not self._ok:  # pragma: no cover
             found = [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
@@ -458,6 +477,14 @@ class Engine:
         numscan = _native_numscan if kernel is not None else None
         self._numscan = numscan.run if numscan is not None else None
         self._anchors = numscan.anchors if numscan is not None else _anchors_py
+        self._ctxscore = (
+            _native_ctxscore.score if kernel is not None and _native_ctxscore is not None else None
+        )
+        # per recogniser, what the compiled scoring reads of it (category, numeric, bonus, penalty)
+        self._score_params = {
+            rec: (rec.category, bool(rec.numeric), rec.spec.context_bonus, rec.spec.negative_penalty)
+            for rec in self.recognizers
+        }
         self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
@@ -487,7 +514,7 @@ class Engine:
             for c in extra:
                 table[ord(c)] = _FOLD_MAP[c]
             self._fold_table = "".join(table)
-            return _Dictionary(list(self._words))
+            return _Dictionary(list(self._words), kernel=_native_dictscan if self.native else None)
         self._ctx_of += [frozenset()] * len(extra)
         self._neg_of += [frozenset()] * len(extra)
         self._trig_of += [()] * len(extra)
@@ -649,6 +676,18 @@ class Engine:
         """_spans_py in C (piguard/_native/numscan.c): same candidates in the same order."""
         by_len, dotted = plan["by_len"], plan["dotted"]
         assert self._numscan is not None
+        score = scan.score
+        if self._ctxscore is not None:  # the same scores without a Python frame each
+            score = partial(
+                self._ctxscore,
+                scan.hits,
+                scan.ends,
+                self._ctx_of,
+                self._neg_of,
+                self.window,
+                self._score_params,
+                scan.score,
+            )
         self._numscan(
             scan,
             scan.folded,
@@ -660,7 +699,7 @@ class Engine:
             plan["shortest"],
             plan["numtab"],
             plan["dotted_tab"],
-            scan.score,
+            score,
             self._run_anchor,
             lambda scan, start, raw: self._cluster(scan, start, raw, by_len, dotted, cands),
             _DATETIME.fullmatch,

@@ -241,6 +241,19 @@ def ipv4_ok(s: str) -> bool:
 
 
 def ipv6_ok(s: str) -> bool:
+    colons = s.count(":")
+    if colons < 2:
+        return False
+    # without "::" an address has eight groups (seven colons), or six and a dotted quad: the
+    # parser below would refuse anything else (a time of day, 12:30:00), at the cost of an exception
+    if "::" not in s and colons != 7 and (colons != 6 or "." not in s):
+        return False
+    return ipv6_parses(s)
+
+
+def ipv6_parses(s: str) -> bool:
+    """ipv6_ok without its shortcut (the original; the tests compare both): what the standard
+    library's parser accepts, of strings with two colons or more."""
     if s.count(":") < 2:
         return False
     try:
