@@ -208,7 +208,9 @@ def test_gate_table_follows_the_recognisers_character_classes() -> None:
     table = array("H", rec.gate_table())
     single, compound = rec.surnames()
     firsts = {w[0] for w in compound}
-    mark_words = rec._ADDR_MARK.pattern.rsplit(")", 1)[1].split("|")[1:]  # the words after the numbered group
+    mark_words = rec._ADDR_MARK_PY.pattern.rsplit(")", 1)[1].split("|")[
+        1:
+    ]  # the words after the numbered group
     assert set(mark_words) == {
         "村",
         "镇",
@@ -919,3 +921,63 @@ def test_ctxscore_kernel_falls_back_and_refuses_bad_input() -> None:
         CTXSCORE.score([(0, 1)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)
     with pytest.raises(IndexError):
         CTXSCORE.score([(0, 1, 9)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)
+
+
+# the regular expressions rewritten to open with one character class, against their originals
+_REWRITTEN = ("_V6", "_ADDR_MARK", "_TIMESTAMP")
+_REGEX_ALPHABET = (
+    "0123456789abcdefABCDEFxyzIPipv6:.:: \n-/T+Z年月日号楼院栋幢单元室层弄组村镇小区大厦道公寓花园苑路街巷胡同"
+    "一二三十百零０１٣"
+)
+
+
+def _all_matches(pattern: object, text: str, a: int, b: int) -> list[object]:
+    p = pattern  # a compiled pattern: finditer, then search and match at every position
+    out: list[object] = [m.span() for m in p.finditer(text, a, b)]  # type: ignore[attr-defined]
+    for i in range(a, b + 1):
+        m, s = p.match(text, i, b), p.search(text, i, b)  # type: ignore[attr-defined]
+        out.append((m and m.span(), s and s.span()))
+    return out
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=_REGEX_ALPHABET, max_size=40), st.integers(0, 40), st.integers(0, 40))
+def test_rewritten_patterns_match_as_their_originals(text: str, a: int, b: int) -> None:
+    from piguard.discovery import recognizers as rec
+
+    a, b = min(a, len(text)), min(max(a, b), len(text))
+    for name in _REWRITTEN:
+        fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+        assert _all_matches(fast, text, 0, len(text)) == _all_matches(orig, text, 0, len(text)), name
+        assert _all_matches(fast, text, a, b) == _all_matches(orig, text, a, b), name
+
+
+def test_rewritten_patterns_match_as_their_originals_on_the_corpus() -> None:
+    from piguard.discovery import recognizers as rec
+
+    joined = "\n".join(_corpus())
+    for name in _REWRITTEN:
+        fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+        got = [m.span() for m in fast.finditer(joined)]
+        assert got == [m.span() for m in orig.finditer(joined)], name
+        assert len(got) > 20, name
+    for text in (
+        "IP:2001:db8::1",
+        "ip::1",
+        "v6::ffff:1.2.3.4",
+        "x::1",
+        "a.::1",
+        "2024-01-01 12:30:00Z",
+        "12024-01-01 12:30",
+        "２０２４年1月2日8:30",
+        "朝阳区1号楼3单元",
+        "A12号",
+        "三十号",
+        "大道小区街道",
+    ):
+        for name in _REWRITTEN:
+            fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+            assert _all_matches(fast, text, 0, len(text)) == _all_matches(orig, text, 0, len(text)), (
+                name,
+                text,
+            )

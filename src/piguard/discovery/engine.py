@@ -677,8 +677,9 @@ class Engine:
         by_len, dotted = plan["by_len"], plan["dotted"]
         assert self._numscan is not None
         score = scan.score
+        run_anchor = self._run_anchor
         if self._ctxscore is not None:  # the same scores without a Python frame each
-            score = partial(
+            score = compiled = partial(
                 self._ctxscore,
                 scan.hits,
                 scan.ends,
@@ -688,6 +689,15 @@ class Engine:
                 self._score_params,
                 scan.score,
             )
+
+            def run_anchor(
+                scan: Scan, recs: list[r.Recognizer], pos: int, out: list[tuple[int, int, str, float]]
+            ) -> None:
+                """_run_anchor with the compiled scoring."""
+                for rec in recs:
+                    for s, e, c in rec.on_anchor(scan, pos, pos, ""):
+                        out.append((s, e, rec.category, compiled(rec, s, e, c)))
+
         self._numscan(
             scan,
             scan.folded,
@@ -700,7 +710,7 @@ class Engine:
             plan["numtab"],
             plan["dotted_tab"],
             score,
-            self._run_anchor,
+            run_anchor,
             lambda scan, start, raw: self._cluster(scan, start, raw, by_len, dotted, cands),
             _DATETIME.fullmatch,
             cands,
@@ -874,7 +884,7 @@ def _resolve(
     kept as it is and only real overlaps go through the greedy choice (most confident first)."""
     strong = [c for c in cands if c[3] >= threshold and c[1] > c[0]]
     if len(strong) > 1:
-        strong.sort(key=_start)
+        strong.sort(key=_START)
         out: list[tuple[int, int, str, float]] = []
         i, n = 0, len(strong)
         while i < n:
@@ -893,10 +903,6 @@ def _resolve(
     if output is None:
         return strong
     return [c for c in strong if c[2] in output]
-
-
-def _start(c: tuple[int, int, str, float]) -> int:
-    return c[0]
 
 
 def _greedy(group: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
