@@ -61,6 +61,9 @@ ROADS2 = [
 ]
 AFTER_ADDRESS = ["，电话", "，请放快递柜", " 送货上门", "送货上门", "，工作日送", "，谢谢", "附近的快递柜", "旁边便利店",
                  "（张先生收）", "。", " 邮编518000", "请尽快发货"]  # fmt: skip
+#: surnames with an apostrophe or a capital inside, as English records print them
+EN_LAST_MIXED = ["O'Brien", "McDonald", "D'Angelo", "MacLeod", "O'Neil", "DeVries"]
+EN_NEXT_LABELS = ["Tel:", "Phone:", "Mobile ", "Email:", "Add:"]
 WECHAT_IDS = ["wxid_k2j9d8s7", "zhangwei_88", "lily-chen2020", "Tom_Zhao99", "xiaoyu1990", "hr_wang01"]
 
 
@@ -257,6 +260,39 @@ class ShapeSynth(Synth):
         b.pi(self.landline_ext(), "phone_landline")
         b.add(f". App version {self.version()} released at {self.timestamp()}.")
 
+    def record_doc(self, b: _Builder) -> None:
+        """Shapes seen when the scanner was tried on real records (2026-12-08): an address after a
+        version on one log line, a password inside a query string, an English name followed by the
+        next field's label, a name after a title or an introduction, a name set apart by spaces."""
+        k = self.r.random()
+        if k < 0.2:
+            b.add(f"{self.timestamp()} client appVersion={self.version()} login from ")
+            b.pi(self.ipv4(), "ip_address")
+        elif k < 0.4:
+            b.add("op=login&user=")
+            b.pi(self.r.choice(ACCOUNTS), "account")
+            b.add("&passwd=")
+            b.pi(self.r.choice(PASSWORDS).replace("#", "!"), "password")
+            b.add("&ip=")
+            b.pi(self.ipv4(), "ip_address")
+        elif k < 0.6:
+            b.add(self.r.choice(["联系人:", "Name: ", "Contact: "]))
+            first, last = self.en_name().split(" ")
+            if self.r.random() < 0.4:
+                last = self.r.choice(EN_LAST_MIXED)
+            b.pi(f"{first} {last}", "name")
+            b.add(" " + self.r.choice(EN_NEXT_LABELS))
+            b.pi(self.mobile_digits(), "phone_mobile")
+        elif k < 0.8:
+            b.add(self.r.choice(["Dear Mr. ", "Dear Ms. ", "Hi, this is ", "My name is "]))
+            b.pi(self.en_name(), "name")
+            b.add(self.r.choice([", thanks for your order.", " from the service desk.", "."]))
+            b.add(self.r.choice([" Dear Customer,", " This is China Mobile.", ""]))
+        else:
+            b.add(self.r.choice(["客户 ", "用户 ", "会员 "]))
+            b.pi(self.name(), "name")
+            b.add(f" 于{self.timestamp()[:10]} 办理业务。客户满意度调查请回复1。")
+
     def birth_doc(self, b: _Builder) -> None:
         """Birth dates in birth context, in the shapes forms, JSON, CSV and prose use; dates that
         are not birth dates beside them."""
@@ -399,7 +435,7 @@ class ShapeSynth(Synth):
         b = _Builder()
         self.r.choice(
             [self.json_doc, self.kv_doc, self.csv_doc, self.prose_doc, self.prose_doc, self.en_doc,
-             self.birth_doc, self.im_doc, self.gps_doc, self.address_doc]
+             self.birth_doc, self.im_doc, self.gps_doc, self.address_doc, self.record_doc]
         )(b)  # fmt: skip
         return b.doc()
 

@@ -50,7 +50,7 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
     (
         "scan",
         "piguard.discovery.cli",
-        "Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.",
+        "Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information. / 扫描文件、JSONL 或数据库中的个人信息。",
     ),
     (
         "mask",
@@ -131,8 +131,16 @@ DOMAIN_COMMANDS: list[LazyEntry] = [
         "piguard.oversight.inspection_cli",
         "Self-inspection (O24-16), findings, exposure (O24-22) and the evidence bundle (O24-17). / 自查、问题整改、风险视图与证据包。",
     ),
-    ("serve", "piguard.serve_cli", "Serve the REST API (/docs) and the console (/console)."),
-    ("demo", "piguard.demo_cli", "Set up the embedded SQLite database with demo data and serve the console."),
+    (
+        "serve",
+        "piguard.serve_cli",
+        "Serve the REST API (/docs) and the console (/console). / 启动 REST API 与控制台。",
+    ),
+    (
+        "demo",
+        "piguard.demo_cli",
+        "Set up the embedded SQLite database with demo data and serve the console. / 建立内置演示数据库并启动控制台。",
+    ),
     (
         "worker",
         "piguard.worker",
@@ -193,7 +201,8 @@ def _wants_json(ctx: typer.Context) -> bool:
 app = typer.Typer(
     cls=_PiguardGroup,
     name="piguard",
-    help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law).",
+    help="piguard: user personal-information protection (MIIT Orders 24/31, Cybersecurity Law). "
+    "/ 用户个人信息保护（工信部令第24号、第31号，网络安全法）。",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

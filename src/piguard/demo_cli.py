@@ -12,10 +12,13 @@ from piguard.core.config import get_settings, reset_settings
 
 
 def command(
-    serve: bool = typer.Option(True, help="Start the server after loading (--no-serve to only load)"),
-    port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000)"),
+    serve: bool = typer.Option(
+        True,
+        help="Start the server after loading (--no-serve to only load) / 加载后启动服务（--no-serve 仅加载）",
+    ),
+    port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000) / 端口"),
 ) -> None:
-    """Set up the embedded SQLite database with demo data and serve the console."""
+    """Set up the embedded SQLite database with demo data and serve the console. / 建立内置演示数据库并启动控制台。"""
     from piguard.demo import DEMO_PASSWORD, DEMO_PORTAL_ENV, DEMO_USERNAME, load_demo
 
     for name, value in DEMO_PORTAL_ENV.items():  # the portal sends its codes from the demo's port

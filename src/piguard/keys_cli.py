@@ -39,7 +39,7 @@ def _load_models() -> None:
 
 
 @app.command()
-def status(fmt: Format = typer.Option(Format.table, "--format", help="table or json")) -> None:
+def status(fmt: Format = typer.Option(Format.table, "--format", help="table or json / 输出格式")) -> None:
     """Keys, values per key in each encrypted column, the last rotation. / 密钥、各加密列按密钥统计、最近一次轮换。"""
     from piguard.core.crypto import rotation
 
@@ -74,13 +74,24 @@ def status(fmt: Format = typer.Option(Format.table, "--format", help="table or j
 @carries("O24-10")
 @app.command()
 def rotate(
-    to: str | None = typer.Option(None, "--to", help="Key id to rotate to (default: the current key)."),
-    batch_size: int = typer.Option(500, "--batch-size", min=1, max=100_000, help="Values per transaction."),
-    max_batches: int | None = typer.Option(
-        None, "--max-batches", min=1, help="Stop after this many batches (run again to continue)."
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        help="Key id to rotate to (default: the current key). / 轮换至的密钥编号（默认当前密钥）。",
     ),
-    pause: float = typer.Option(0.0, "--pause", min=0.0, max=60.0, help="Seconds to wait between batches."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+    batch_size: int = typer.Option(
+        500, "--batch-size", min=1, max=100_000, help="Values per transaction. / 每个事务处理的值数。"
+    ),
+    max_batches: int | None = typer.Option(
+        None,
+        "--max-batches",
+        min=1,
+        help="Stop after this many batches (run again to continue). / 处理这么多批后停止（再次运行即继续）。",
+    ),
+    pause: float = typer.Option(
+        0.0, "--pause", min=0.0, max=60.0, help="Seconds to wait between batches. / 批次间等待秒数。"
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json / 输出格式"),
 ) -> None:
     """Re-encrypt every encrypted column under the current key; resumable. / 以当前密钥重新加密所有加密列，可断点续做。"""
     from piguard.audit.service import Actor, record

@@ -10,11 +10,11 @@ from piguard.core.config import Settings, get_settings
 
 
 def command(
-    host: str = typer.Option(None, help="Address to bind (default PIGUARD_HOST, 127.0.0.1)"),
-    port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000)"),
-    workers: int = typer.Option(1, min=1, help="Worker processes"),
+    host: str = typer.Option(None, help="Address to bind (default PIGUARD_HOST, 127.0.0.1) / 监听地址"),
+    port: int = typer.Option(None, help="Port (default PIGUARD_PORT, 8000) / 端口"),
+    workers: int = typer.Option(1, min=1, help="Worker processes / 工作进程数"),
 ) -> None:
-    """Serve the REST API (/docs) and the console (/console)."""
+    """Serve the REST API (/docs) and the console (/console). / 启动 REST API 与控制台。"""
     import uvicorn
 
     settings = get_settings()

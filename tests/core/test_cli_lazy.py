@@ -11,6 +11,7 @@ import ast
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,14 @@ def test_listed_help_is_the_commands_own(entry: LazyEntry) -> None:
     cmd = load_command(name, target)
     assert cmd.name == name
     assert _norm(help) == _norm(cmd.short_help or cmd.help or ""), f"update the help of {name!r} in its list"
+
+
+@pytest.mark.parametrize("entry", [*DOMAIN_COMMANDS, *SMS_COMMANDS], ids=lambda e: e[0])
+def test_listed_help_is_in_chinese_and_english(entry: LazyEntry) -> None:
+    """User-facing text is bilingual: ``piguard --help`` is the first thing an operator reads."""
+    name, _target, help = entry
+    assert re.search(r"[\u4e00-\u9fff]", help), f"{name!r}: add the Chinese help"
+    assert re.search(r"[A-Za-z]{3,}", help), f"{name!r}: add the English help"
 
 
 def test_help_listing_is_the_same_before_and_after_the_commands_are_loaded() -> None:

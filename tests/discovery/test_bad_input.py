@@ -164,6 +164,28 @@ def test_pieces_of_a_long_line_keep_their_columns(tmp_path: Path, monkeypatch: p
     assert line[f.start : f.end] == "13812345678"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "utf-16"])
+def test_a_last_line_without_a_line_end_is_not_a_long_line(tmp_path: Path, encoding: str) -> None:
+    """Most files written by hand or by ``printf`` end without a newline: nothing to warn about."""
+    path = tmp_path / "short.txt"
+    path.write_bytes("联系人：王小明 电话13812345678\n手机13912345678".encode(encoding))
+    notes = textio.ReadNotes()
+    assert [(n, c) for n, c, _ in textio.read_pieces(path, notes)] == [(1, 0), (2, 0)]
+    assert notes.long_lines == 0
+    r = scan_paths([path])
+    assert r.warnings == [] and len([f for f in r.findings if f.category == "phone_mobile"]) == 2
+
+
+def test_a_long_line_is_counted_once_however_many_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(textio, "PIECE", 100)
+    (tmp_path / "long.txt").write_text("x" * 450 + "\nshort\n" + "y" * 150, encoding="utf-8")
+    notes = textio.ReadNotes()
+    list(textio.read_pieces(tmp_path / "long.txt", notes))
+    assert notes.long_lines == 2
+
+
 def test_broken_json_and_jsonl(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"name": "张伟", "mobile": ', encoding="utf-8")
     lines = [json.dumps({"id": i, "text": f"手机1381234{i:04d}"}) for i in range(5)]

@@ -320,6 +320,36 @@ def test_invalid_utf8_and_label_map(tmp_path: Path) -> None:
     assert {label for label, _ in rows} == {"normal", "commercial"}
 
 
+def test_a_header_line_is_skipped_but_a_mapped_one_is_data(tmp_path: Path) -> None:
+    """A spreadsheet export starts with its column names; that line is not a message."""
+    data = tmp_path / "export.tsv"
+    data.write_text("\ufeffLabel\tText\nnormal\t你好\ncommercial\t全场五折\n", encoding="utf-8")
+    rows = read_labelled(data, ["fraud"])
+    assert rows == [("normal", "你好"), ("commercial", "全场五折")]
+    zh = tmp_path / "zh.tsv"
+    zh.write_text("标签\t短信内容\nnormal\t你好\n", encoding="utf-8")
+    assert read_labelled(zh, ["fraud"]) == [("normal", "你好")]
+    # only the first line can be a header: the same words later are an unknown label
+    later = tmp_path / "later.tsv"
+    later.write_text("normal\t你好\nlabel\ttext\n", encoding="utf-8")
+    with pytest.raises(PiguardError) as err:
+        read_labelled(later, ["fraud"])
+    assert "label (1)" in err.value.message_en
+    # a label the operator maps is data, even on the first line
+    mapped = tmp_path / "mapped.tsv"
+    mapped.write_text("label\ttext\nnormal\t你好\n", encoding="utf-8")
+    assert read_labelled(mapped, ["fraud"], {"label": "commercial"}) == [
+        ("commercial", "text"),
+        ("normal", "你好"),
+    ]
+    out = tmp_path / "m.model.json"
+    both = tmp_path / "both.tsv"
+    both.write_text("label\ttext\n" + "".join(f"{lab}\t{t}\n" for lab, t in _synthetic()), encoding="utf-8")
+    result = runner.invoke(app, ["sms", "review", "train", str(both), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
 def test_model_file_must_be_named_and_valid(tmp_path: Path) -> None:
     rows = _synthetic()
     model = train(rows, Normalizer(), ["fraud"])

@@ -51,3 +51,30 @@ def test_withdraw_in_the_console_refuses_the_next_use(live_server: str, open_pag
     with db.unit_of_work() as session:
         d = service.may(session, None, "phone:13800138000", ["phone_mobile"], "marketing")
     assert not d.allowed and d.reasons[0].code == "no_consent"
+
+
+@pytest.mark.obligation("CSL-42.1")
+def test_the_sharing_decision_in_the_console(live_server: str, open_page) -> None:  # type: ignore[no-untyped-def]
+    """From the consent ledger to the sharing form: a consented provision is allowed with its
+    reasons, the same provision to a party the register does not give it to is refused."""
+    page = open_page(live_server, viewport={"width": 1360, "height": 900})
+    page.goto("/console/consent/share?lang=en")
+    page.fill("input[name=username]", DEMO_USERNAME)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#share-register")
+    page.fill("#share-subject", "phone:13800138000")
+    page.select_option("#share-party", "sms_vendor")
+    page.select_option("#share-purpose", "marketing")
+    page.check('input[name=categories][value="phone_mobile"]')
+    page.click("#share-form button[type=submit]")
+    page.wait_for_selector("#share-decision")
+    assert page.get_attribute("#share-decision", "data-outcome") == "allow"
+    assert page.locator('#share-reasons li[data-code="consent_valid"]').count() == 1
+    assert "CSL-42.1" in page.inner_text("#share-reasons")
+    page.screenshot(path=str(screenshot_path("consent-share.png")), full_page=True)
+    page.fill("#share-subject", "phone:13800138000")
+    page.select_option("#share-party", "payment")
+    page.click("#share-form button[type=submit]")
+    page.wait_for_selector("#share-decision[data-outcome=refuse]")
+    assert page.locator('#share-reasons li[data-code="sharing_not_declared"]').count() == 1

@@ -25,7 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 CaseArg = Annotated[str, typer.Argument(help="case id or reference / 案件编号")]
 OPEN_KINDS = (*COMPLAINT_KINDS, "incident")
 
@@ -64,30 +64,43 @@ def _line(c: dict[str, Any]) -> None:
 
 @app.command("open")
 def open_(
-    kind: Annotated[str, typer.Option("--kind", help=" | ".join(OPEN_KINDS))],
+    kind: Annotated[str, typer.Option("--kind", help=" | ".join(OPEN_KINDS) + " / 案件类型")],
     received: Annotated[
-        str, typer.Option("--received", help="ISO date-time with offset, e.g. 2026-09-28T10:00:00+08:00")
+        str,
+        typer.Option(
+            "--received",
+            help="ISO date-time with offset, e.g. 2026-09-28T10:00:00+08:00 / 受理时间（含时区）",
+        ),
     ],
     text: Annotated[str, typer.Option("--text", help="What the complainant wrote / 投诉内容")] = "",
     transferred_at: Annotated[
-        str | None, typer.Option("--transferred-at", help="When the reporting centre transferred it")
+        str | None,
+        typer.Option(
+            "--transferred-at", help="When the reporting centre transferred it / 举报中心转来的时间"
+        ),
     ] = None,
     message_ref: Annotated[
-        str | None, typer.Option("--message-ref", help="The message complained about")
+        str | None, typer.Option("--message-ref", help="The message complained about / 被投诉的短信")
     ] = None,
     content_provider: Annotated[
-        str | None, typer.Option("--content-provider", "-c", help="content provider code")
+        str | None, typer.Option("--content-provider", "-c", help="content provider code / 内容提供者代码")
     ] = None,
     subject: Annotated[
-        str | None, typer.Option("--subject", help="The complainant, kind:value (kept hashed and masked)")
+        str | None,
+        typer.Option(
+            "--subject",
+            help="The complainant, kind:value (kept hashed and masked) / 投诉人（以哈希与掩码保存）",
+        ),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="portal, staff, phone, counter, reporting_centre…")
+        str | None,
+        typer.Option("--source", help="portal, staff, phone, counter, reporting_centre… / 来源渠道"),
     ] = None,
     external_ref: Annotated[
-        str | None, typer.Option("--external-ref", help="e.g. the 12321 case number")
+        str | None,
+        typer.Option("--external-ref", help="e.g. the 12321 case number / 外部编号，如 12321 案件号"),
     ] = None,
-    title: Annotated[str, typer.Option("--title", help="A short title (incidents)")] = "",
+    title: Annotated[str, typer.Option("--title", help="A short title (incidents) / 简短标题（事件）")] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Open a complaint or an incident case on its clock. / 受理投诉或登记事件。"""
@@ -132,12 +145,19 @@ def open_(
 
 @app.command("list")
 def list_(
-    kind: Annotated[list[str] | None, typer.Option("--kind", help="filter by kind (repeatable)")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="filter by kind (repeatable) / 按类型筛选（可重复）")
+    ] = None,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help=f"filter by status (default open ones): {', '.join(STATUSES)}"),
+        typer.Option(
+            "--status",
+            help=f"filter by status (default open ones): {', '.join(STATUSES)} / 按状态筛选（默认未结案件）",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 200,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="At most this many cases / 最多列出的案件数")
+    ] = 200,
     fmt: Fmt = "table",
 ) -> None:
     """The queue, the most urgent first. / 按到期日排序的案件队列。"""
@@ -221,12 +241,19 @@ def prohibited_report(
     last: Annotated[
         str | None, typer.Option("--to", help="last day, inclusive (default: --from) / 结束日期（含）")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text (the report in zh and en) or json")] = "text",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="text (the report in zh and en) or json / 输出格式（text 为中英文报告）"
+        ),
+    ] = "text",
 ) -> None:
     """Draft the report to the authority of what the gateway stopped as prohibited content (CSL-47). / 起草网关拦截违法信息情况的报告。
 
     Per content provider and category: counts, first and last time, port ids, content digests, the
-    measures taken and where the records are kept; kept as a content_report case (audited)."""
+    measures taken and where the records are kept; kept as a content_report case (audited).
+    / 按内容提供者与类别：数量、首次与末次时间、端口编号、内容摘要、已采取的措施及记录保存位置；
+    作为 content_report 案件保存（记入审计日志）。"""
     if fmt not in ("text", "table", "json"):
         raise validation_error(
             [FieldError("format", "text or json / text 或 json")],

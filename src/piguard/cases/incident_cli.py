@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Fmt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
+Fmt = Annotated[str, typer.Option("--format", "-f", help="table or json / 输出格式")]
 Key = Annotated[str, typer.Argument(help="Incident id or reference / 事件编号")]
 
 
@@ -79,23 +79,41 @@ def _summary(d: dict[str, Any]) -> None:
 
 @app.command("open")
 def open_(
-    kind: Annotated[str, typer.Option("--kind", help="leak, damage, loss or risk")],
-    discovered: Annotated[str, typer.Option("--discovered", help="ISO date-time with offset")],
-    occurred: Annotated[str | None, typer.Option("--occurred")] = None,
-    contained: Annotated[str | None, typer.Option("--contained")] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="leak, damage, loss or risk / 泄露、毁损、丢失或其风险")
+    ],
+    discovered: Annotated[
+        str, typer.Option("--discovered", help="ISO date-time with offset / 发现时间（ISO 格式，含时区）")
+    ],
+    occurred: Annotated[
+        str | None, typer.Option("--occurred", help="When it happened, if known (ISO) / 发生时间（如已知）")
+    ] = None,
+    contained: Annotated[
+        str | None,
+        typer.Option("--contained", help="When it was contained, if it is (ISO) / 控制时间（如已控制）"),
+    ] = None,
     systems: Annotated[
-        list[str] | None, typer.Option("--systems", help="inventory system ids (comma or repeat)")
+        list[str] | None,
+        typer.Option(
+            "--systems", help="inventory system ids (comma or repeat) / 清单中的系统编号（逗号分隔或重复）"
+        ),
     ] = None,
     categories: Annotated[
-        list[str] | None, typer.Option("--categories", help="category codes (comma or repeat)")
+        list[str] | None,
+        typer.Option("--categories", help="category codes (comma or repeat) / 类别代码（逗号分隔或重复）"),
     ] = None,
     people: Annotated[
-        int | None, typer.Option("--people", help="people affected (count or estimate)")
+        int | None,
+        typer.Option("--people", help="people affected (count or estimate) / 受影响人数（实际或估计）"),
     ] = None,
-    title: Annotated[str, typer.Option("--title")] = "",
-    text: Annotated[str, typer.Option("--text")] = "",
-    authority: Annotated[str, typer.Option("--authority", help="the telecom authority reported to")] = "",
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    title: Annotated[str, typer.Option("--title", help="A short title / 简短标题")] = "",
+    text: Annotated[str, typer.Option("--text", help="What happened / 事件经过")] = "",
+    authority: Annotated[
+        str, typer.Option("--authority", help="the telecom authority reported to / 所报告的电信管理机构")
+    ] = "",
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Who handles it (username) / 承办人（用户名）")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
     """Open an incident case. / 登记个人信息安全事件。"""
@@ -141,10 +159,13 @@ def show(key: Key, fmt: Fmt = "table") -> None:
 def scan(
     key: Key,
     file: Annotated[
-        Path | None, typer.Argument(help="the leaked file (csv, xlsx, json, jsonl, text)")
+        Path | None, typer.Argument(help="the leaked file (csv, xlsx, json, jsonl, text) / 泄露的文件")
     ] = None,
     text: Annotated[
-        str | None, typer.Option("--text", help="pasted text instead of a file ('-': stdin)")
+        str | None,
+        typer.Option(
+            "--text", help="pasted text instead of a file ('-': stdin) / 粘贴的文本（'-' 为标准输入）"
+        ),
     ] = None,
     fmt: Fmt = "table",
 ) -> None:
@@ -171,11 +192,17 @@ def scan(
 @app.command()
 def action(
     key: Key,
-    title: Annotated[str | None, typer.Option("--title", help="a new remedial action")] = None,
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
-    due: Annotated[str | None, typer.Option("--due", help="YYYY-MM-DD")] = None,
-    done: Annotated[int | None, typer.Option("--done", help="id of an action now done")] = None,
-    contains: Annotated[bool, typer.Option("--contains", help="doing it contained the incident")] = False,
+    title: Annotated[str | None, typer.Option("--title", help="a new remedial action / 新的补救措施")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Who handles it (username) / 承办人（用户名）")
+    ] = None,
+    due: Annotated[str | None, typer.Option("--due", help="YYYY-MM-DD / 完成期限")] = None,
+    done: Annotated[
+        int | None, typer.Option("--done", help="id of an action now done / 已完成的措施编号")
+    ] = None,
+    contains: Annotated[
+        bool, typer.Option("--contains", help="doing it contained the incident / 该措施已控制事件")
+    ] = False,
     fmt: Fmt = "table",
 ) -> None:
     """Add a remedial action, or record one done. / 登记补救措施或记录完成。"""
@@ -209,10 +236,15 @@ def action(
 def severity(
     key: Key,
     serious: Annotated[
-        bool, typer.Option("--serious", help="judge it serious beyond the thresholds")
+        bool,
+        typer.Option("--serious", help="judge it serious beyond the thresholds / 认定为重大事件（不论阈值）"),
     ] = False,
-    note: Annotated[str, typer.Option("--note", help="why (required with --serious)")] = "",
-    people: Annotated[int | None, typer.Option("--people", help="update the people affected")] = None,
+    note: Annotated[
+        str, typer.Option("--note", help="why (required with --serious) / 原因（与 --serious 合用时必填）")
+    ] = "",
+    people: Annotated[
+        int | None, typer.Option("--people", help="update the people affected / 更新受影响人数")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
     """Assess the severity by the dated parameters. / 按法定参数评估严重程度。"""
@@ -235,11 +267,18 @@ def severity(
 @app.command()
 def report(
     key: Key,
-    lang: Annotated[str, typer.Option("--lang", help="zh or en (what is printed; both are stored)")] = "zh",
+    lang: Annotated[
+        str,
+        typer.Option(
+            "--lang", help="zh or en (what is printed; both are stored) / 输出语言（两种语言均保存）"
+        ),
+    ] = "zh",
     template_dir: Annotated[
-        Path | None, typer.Option("--template-dir", help="the operator's templates")
+        Path | None, typer.Option("--template-dir", help="the operator's templates / 运营方的报告模板")
     ] = None,
-    sent: Annotated[bool, typer.Option("--sent", help="record that the report was sent now")] = False,
+    sent: Annotated[
+        bool, typer.Option("--sent", help="record that the report was sent now / 记录报告已于此时发送")
+    ] = False,
     fmt: Fmt = "table",
 ) -> None:
     """Generate the report to the telecom authority (zh and en). / 生成向电信管理机构的报告。"""
@@ -261,14 +300,23 @@ def report(
 @app.command()
 def notify(
     key: Key,
-    sender: Annotated[str, typer.Option("--sender", help="a registered business/service port")],
+    sender: Annotated[
+        str, typer.Option("--sender", help="a registered business/service port / 已登记的业务端口")
+    ],
     recipients: Annotated[
-        Path, typer.Option("--recipients", help="file: one phone number a line ('-': stdin)")
+        Path,
+        typer.Option(
+            "--recipients",
+            help="file: one phone number a line ('-': stdin) / 文件：每行一个手机号码（'-' 为标准输入）",
+        ),
     ],
     text: Annotated[
-        str | None, typer.Option("--text", help="the notice text (default: the template)")
+        str | None,
+        typer.Option("--text", help="the notice text (default: the template) / 告知内容（默认使用模板）"),
     ] = None,
-    again: Annotated[bool, typer.Option("--again", help="notify people already notified again")] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help="notify people already notified again / 再次告知已告知的用户")
+    ] = False,
     fmt: Fmt = "table",
 ) -> None:
     """Notify the people affected through the gateway (service notices). / 通过网关告知受影响用户。"""
@@ -308,18 +356,28 @@ def notify(
 def suspend(
     key: Key,
     order_ref: Annotated[
-        str, typer.Option("--order-ref", help="the authority's order reference (required)")
+        str,
+        typer.Option(
+            "--order-ref", help="the authority's order reference (required) / 主管部门的指令文号（必填）"
+        ),
     ] = "",
-    authority: Annotated[str, typer.Option("--authority")] = "",
-    ordered_at: Annotated[str | None, typer.Option("--ordered-at")] = None,
+    authority: Annotated[
+        str, typer.Option("--authority", help="The authority that ordered it / 下达指令的主管部门")
+    ] = "",
+    ordered_at: Annotated[
+        str | None, typer.Option("--ordered-at", help="When the order was given (ISO) / 指令下达时间")
+    ] = None,
     content_provider: Annotated[
-        list[str] | None, typer.Option("--content-provider", help="code (repeat)")
+        list[str] | None, typer.Option("--content-provider", help="code (repeat) / 内容提供者代码（可重复）")
     ] = None,
-    port: Annotated[list[int] | None, typer.Option("--port", help="port id (repeat)")] = None,
+    port: Annotated[
+        list[int] | None, typer.Option("--port", help="port id (repeat) / 端口编号（可重复）")
+    ] = None,
     purpose: Annotated[
-        list[str] | None, typer.Option("--purpose", help="consent purpose or * (repeat)")
+        list[str] | None,
+        typer.Option("--purpose", help="consent purpose or * (repeat) / 同意目的或 *（可重复）"),
     ] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Carry out the authority's suspension order (O24-14.2). / 执行主管部门的暂停指令。"""
@@ -351,8 +409,12 @@ def suspend(
 @app.command()
 def lift(
     key: Key,
-    order: Annotated[int, typer.Option("--order", help="the suspension id from `show`")],
-    lift_ref: Annotated[str, typer.Option("--lift-ref", help="the authority's lifting reference")] = "",
+    order: Annotated[
+        int, typer.Option("--order", help="the suspension id from `show` / 暂停编号（见 `show`）")
+    ],
+    lift_ref: Annotated[
+        str, typer.Option("--lift-ref", help="the authority's lifting reference / 主管部门的解除文号")
+    ] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Lift a suspension the authority lifted. / 解除已由主管部门解除的暂停。"""

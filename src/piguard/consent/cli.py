@@ -30,11 +30,23 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SubjectArg = Annotated[str, typer.Argument(help="kind:value, ref:<hash>, or - to read it from stdin")]
+SubjectArg = Annotated[
+    str, typer.Argument(help="kind:value, ref:<hash>, or - to read it from stdin / 用户标识")
+]
 TextOpt = Annotated[str, typer.Option("--text", help="The text the user saw / 向用户展示的文本")]
-ChannelOpt = Annotated[str, typer.Option("--channel", help=f"How the user answered: {', '.join(CHANNELS)}")]
+ChannelOpt = Annotated[
+    str, typer.Option("--channel", help=f"How the user answered: {', '.join(CHANNELS)} / 用户作出表示的渠道")
+]
 TerminalOpt = Annotated[str, typer.Option("--terminal", help="Where the answer came from / 终端")]
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+RulesVersionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--rules-version",
+        min=1,
+        help="Published rules version (default: the current) / 规则版本（默认当前版本）",
+    ),
+]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 
 
 def _actor() -> Actor:
@@ -63,11 +75,11 @@ def _print(data: Any, fmt: str) -> bool:
 @app.command()
 def grant(
     subject: SubjectArg,
-    purpose: Annotated[str, typer.Argument(help="A declared purpose id")],
+    purpose: Annotated[str, typer.Argument(help="A declared purpose id / 已声明的目的编号")],
     text: TextOpt,
     channel: ChannelOpt = "counter",
     terminal: TerminalOpt = "cli",
-    rules_version: Annotated[int | None, typer.Option("--rules-version", min=1)] = None,
+    rules_version: RulesVersionOpt = None,
     fmt: Fmt = "table",
 ) -> None:
     """Record a user's consent to a purpose, with the text they saw. / 记录用户对某目的的同意。"""
@@ -90,7 +102,12 @@ def grant(
 @app.command()
 def withdraw(
     subject: SubjectArg,
-    target: Annotated[str, typer.Argument(help="A purpose id, or an entry ref from `list` (sms:17)")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A purpose id, or an entry ref from `list` (sms:17) / 目的编号或 `list` 中的记录编号"
+        ),
+    ],
     text: TextOpt = "用户撤回同意 / the user withdrew consent",
     channel: ChannelOpt = "counter",
     terminal: TerminalOpt = "cli",
@@ -139,9 +156,10 @@ def list_(subject: SubjectArg, fmt: Fmt = "table") -> None:
 @app.command()
 def may(
     subject: SubjectArg,
-    purpose: Annotated[str, typer.Argument(help="The purpose of the use")],
+    purpose: Annotated[str, typer.Argument(help="The purpose of the use / 使用目的")],
     category: Annotated[
-        list[str] | None, typer.Option("--category", "-c", help="PI category used (repeatable)")
+        list[str] | None,
+        typer.Option("--category", "-c", help="PI category used (repeatable) / 使用的个人信息类别（可重复）"),
     ] = None,
     fmt: Fmt = "table",
 ) -> None:
@@ -185,28 +203,45 @@ def _k_report(path: Path | None, qi: str | None, k: int | None) -> Any:
 
 @app.command("may-share")
 def may_share(
-    to: Annotated[str, typer.Option("--to", help="The recipient's id in the sharing register")],
-    purpose: Annotated[str, typer.Option("--purpose", help="The purpose of the provision")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The recipient's id in the sharing register / 第三方提供登记中的接收方编号"
+        ),
+    ],
+    purpose: Annotated[str, typer.Option("--purpose", help="The purpose of the provision / 提供目的")],
     subject: Annotated[
         str | None,
-        typer.Argument(help="kind:value, ref:<hash>, - for stdin; omit only for a de-identified data set"),
+        typer.Argument(
+            help="kind:value, ref:<hash>, - for stdin; omit only for a de-identified data set / 用户标识（仅去标识化数据集可省略）"
+        ),
     ] = None,
     category: Annotated[
-        list[str] | None, typer.Option("--category", "-c", help="PI category provided (repeatable)")
+        list[str] | None,
+        typer.Option(
+            "--category", "-c", help="PI category provided (repeatable) / 提供的个人信息类别（可重复）"
+        ),
     ] = None,
     deidentified: Annotated[
         str | None,
         typer.Option(
-            "--deidentified", help="The de-identification applied (redact; generalise with --k-table)"
+            "--deidentified",
+            help="The de-identification applied (redact; generalise with --k-table) / 已采用的去标识化方法",
         ),
     ] = None,
     k_table: Annotated[
-        Path | None, typer.Option("--k-table", help="The de-identified table (CSV, TSV, Excel) to check")
+        Path | None,
+        typer.Option(
+            "--k-table", help="The de-identified table (CSV, TSV, Excel) to check / 待检查的去标识化表格"
+        ),
     ] = None,
     qi: Annotated[
-        str | None, typer.Option("--qi", help="Its quasi-identifier columns, comma-separated")
+        str | None,
+        typer.Option("--qi", help="Its quasi-identifier columns, comma-separated / 其准标识符列（逗号分隔）"),
     ] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Smallest allowed group size")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Smallest allowed group size / 允许的最小组规模（k 值）")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
     """May this information be provided to a third party (CSL-42.1)? Exit 0 allowed, 1 refused. /
@@ -236,7 +271,7 @@ def accept_rules(
     text: TextOpt,
     channel: ChannelOpt = "counter",
     terminal: TerminalOpt = "cli",
-    rules_version: Annotated[int | None, typer.Option("--rules-version", min=1)] = None,
+    rules_version: RulesVersionOpt = None,
 ) -> None:
     """The user accepts the published rules (all required purposes). / 用户接受个人信息收集使用规则。"""
     with db.unit_of_work() as session:

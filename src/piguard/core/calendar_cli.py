@@ -47,9 +47,12 @@ def deadline(
     ),
     days: int | None = typer.Option(None, "--days", help="Calendar days (民法典 第201、203条). / 自然日"),
     working_days: int | None = typer.Option(None, "--working-days", help="Official working days. / 工作日"),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (the date) or json."),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", help="text (the date) or json. / 输出格式（text 为日期）。"
+    ),
 ) -> None:
-    """Print the due date of a period counted from START (the start day is not counted)."""
+    """Print the due date of a period counted from START (the start day is not counted). /
+    计算自 START 起算的期限届满日（起算日不计入）。"""
     if (days is None) == (working_days is None):
         raise validation_error(
             [
@@ -76,7 +79,7 @@ def deadline(
 
 @app.command()
 def load(file: Path = typer.Argument(..., help="Schedule file (YAML or JSON). / 节假日安排文件")) -> None:
-    """Validate an official holiday schedule and install it for later runs."""
+    """Validate an official holiday schedule and install it for later runs. / 校验并安装官方节假日安排。"""
     packaged = cal.WorkingDayCalendar().covered_years
     installed = cal.load_schedule(file)
     console = Console()
@@ -94,9 +97,9 @@ def load(file: Path = typer.Argument(..., help="Schedule file (YAML or JSON). / 
 @app.command()
 def show(
     year: int | None = typer.Option(None, "--year", help="Year (default: this year in Shanghai). / 年份"),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json. / 输出格式。"),
 ) -> None:
-    """List a year's holidays and adjusted working days."""
+    """List a year's holidays and adjusted working days. / 列出某年的节假日与调休工作日。"""
     if year is None:
         year = datetime.now(cal.SHANGHAI).year
     view = cal.get_calendar().year_view(year)

@@ -11,8 +11,8 @@ app = typer.Typer(help="Database schema (Alembic migrations). / 数据库结构�
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
-    """Create or migrate the database to the latest schema."""
+def upgrade(revision: str = typer.Argument("head", help="Target revision / 目标版本")) -> None:
+    """Create or migrate the database to the latest schema. / 创建数据库或迁移至最新结构。"""
     engine = db.get_engine()
     migrate.upgrade(engine, revision)
     Console().print(
@@ -21,8 +21,10 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
 
 
 @app.command()
-def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
-    """Migrate the database down to REVISION."""
+def downgrade(
+    revision: str = typer.Argument(..., help="Target revision, or 'base' / 目标版本，或 'base'"),
+) -> None:
+    """Migrate the database down to REVISION. / 将数据库回退至 REVISION。"""
     engine = db.get_engine()
     migrate.downgrade(engine, revision)
     Console().print(f"database at revision {migrate.current(engine)}")
@@ -30,5 +32,5 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 
 @app.command()
 def current() -> None:
-    """Print the database's schema revision."""
+    """Print the database's schema revision. / 显示数据库当前的结构版本。"""
     Console().print(migrate.current(db.get_engine()) or "(empty)")

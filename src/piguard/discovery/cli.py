@@ -57,18 +57,30 @@ def _emit(text: str, output: Path | None) -> None:
 def command(
     paths: list[Path] = typer.Argument(None, help="Files or folders to scan / 要扫描的文件或目录"),
     jsonl: str = typer.Option(
-        None, "--jsonl", help='JSONL records {"id","text"} ("-" = stdin); one JSON line out per finding'
+        None,
+        "--jsonl",
+        help='JSONL records {"id","text"} ("-" = stdin); one JSON line out per finding / 输入 JSONL 记录',
     ),
-    db: str = typer.Option(None, "--db", help="SQLAlchemy database URL to sample, e.g. sqlite:///app.db"),
-    fmt: str = typer.Option("table", "--format", "-f", help="json | jsonl | table | html"),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout"),
+    db: str = typer.Option(
+        None, "--db", help="SQLAlchemy database URL to sample, e.g. sqlite:///app.db / 要抽样扫描的数据库 URL"
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="json | jsonl | table | html / 输出格式"),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Write the report here instead of stdout / 报告写入此文件而非标准输出"
+    ),
     categories: str = typer.Option(
-        None, "--categories", "-c", help="Only these categories (comma-separated)"
+        None, "--categories", "-c", help="Only these categories (comma-separated) / 仅这些类别（逗号分隔）"
     ),
-    sample: int = typer.Option(1000, "--sample", help="Cells sampled per column (0 = every row)"),
-    table: list[str] = typer.Option(None, "--table", help="With --db: only these tables"),
+    sample: int = typer.Option(
+        1000, "--sample", help="Cells sampled per column (0 = every row) / 每列抽样单元格数（0 为全部行）"
+    ),
+    table: list[str] = typer.Option(
+        None, "--table", help="With --db: only these tables / 与 --db 合用：仅扫描这些表"
+    ),
     fail_on_found: bool = typer.Option(
-        False, "--fail-on-found", help="Exit 1 when any PI is found (DLP gate)"
+        False,
+        "--fail-on-found",
+        help="Exit 1 when any PI is found (DLP gate) / 发现个人信息即以退出码 1 结束（防泄漏闸门）",
     ),
     ner: bool = typer.Option(
         False,
@@ -83,15 +95,20 @@ def command(
         "/ 在 dask 集群上分布式扫描",
     ),
     executor_timeout: float = typer.Option(
-        10.0, "--executor-timeout", help="Seconds to wait for the dask scheduler to answer"
+        10.0,
+        "--executor-timeout",
+        help="Seconds to wait for the dask scheduler to answer / 等待 dask 调度器响应的秒数",
     ),
     chunk_rows: int = typer.Option(
-        100_000, "--chunk-rows", help="With --executor --db: rows of a table per task (split by key ranges)"
+        100_000,
+        "--chunk-rows",
+        help="With --executor --db: rows of a table per task (split by key ranges) / 每个任务处理的表行数",
     ),
 ) -> None:
-    """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information.
+    """Scan PATH... (files or folders), --jsonl FILE, or --db URL for personal information. / 扫描文件、JSONL 或数据库中的个人信息。
 
     Reports never contain the values found: only where they are, their category and confidence.
+    / 报告从不包含所发现的值：只有其位置、类别与置信度。
     """
     cats = check_categories(categories) if categories else None
     if fmt not in rep.FORMATS:

@@ -26,7 +26,8 @@ app = typer.Typer(
 )
 
 METHOD_HELP = (
-    "mask (138****5678) | redact ([phone_mobile]) | pseudonymise (keyed HMAC) | generalise (year, city)"
+    "mask (138****5678) | redact ([phone_mobile]) | pseudonymise (keyed HMAC) | generalise (year, city) "
+    "/ 掩码、替换为类别标记、假名化（带密钥 HMAC）、泛化（年份、城市）"
 )
 NER_HELP = (
     "Also de-identify the names and places the NER tier finds in free text (slower; needs "
@@ -43,12 +44,14 @@ def _ner(on: bool) -> AbstractContextManager[object]:
 @app.command("text")
 @carries("O24-10", "O24-13.3")
 def mask_text(
-    text: str = typer.Argument(..., help='Text to de-identify ("-" = read stdin)'),
+    text: str = typer.Argument(
+        ..., help='Text to de-identify ("-" = read stdin) / 要去标识化的文本（"-" 为读取标准输入）'
+    ),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
-    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify a text and print it."""
+    """De-identify a text and print it. / 对文本去标识化并输出。"""
     m = parse_method(method)
     cats = check_categories(categories) if categories else None
     with _ner(ner):
@@ -60,13 +63,19 @@ def mask_text(
 @app.command("file")
 @carries("O24-10", "O24-13.3")
 def mask_files(
-    paths: list[Path] = typer.Argument(..., help="Text files or folders"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created), or a file for one input"),
+    paths: list[Path] = typer.Argument(..., help="Text files or folders / 文本文件或目录"),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output folder (created), or a file for one input / 输出目录（自动创建），单个输入时可为文件",
+    ),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
-    categories: str = typer.Option(None, "--categories", "-c"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`)."""
+    """De-identify text files line by line (CSV/TSV/Excel: use `piguard mask table`). /
+    逐行对文本文件去标识化（表格请用 `piguard mask table`）。"""
     m = parse_method(method)
     cats = check_categories(categories) if categories else None
     pairs = _targets(paths, out)
@@ -165,16 +174,19 @@ def _column_methods(specs: list[str]) -> dict[str, Method | None]:
 @app.command("table")
 @carries("O24-10", "O24-13.3", "CSL-42.1")
 def mask_table(
-    path: Path = typer.Argument(..., help="CSV, TSV or Excel file"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output CSV/TSV file"),
+    path: Path = typer.Argument(..., help="CSV, TSV or Excel file / CSV、TSV 或 Excel 文件"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output CSV/TSV file / 输出的 CSV/TSV 文件"),
     method: str = typer.Option("mask", "--method", "-m", help=METHOD_HELP),
     column: list[str] = typer.Option(
-        None, "--column", help="Per-column method: COLUMN=METHOD or COLUMN=keep"
+        None,
+        "--column",
+        help="Per-column method: COLUMN=METHOD or COLUMN=keep / 按列指定方法（keep 为保留原值）",
     ),
-    categories: str = typer.Option(None, "--categories", "-c"),
+    categories: str = typer.Option(None, "--categories", "-c", help="Only these categories / 仅这些类别"),
     ner: bool = typer.Option(False, "--ner", help=NER_HELP),
 ) -> None:
-    """De-identify every cell of a table (each read with its column name as context)."""
+    """De-identify every cell of a table (each read with its column name as context). /
+    对表格的每个单元格去标识化（结合其列名判断）。"""
     if not path.is_file():
         raise validation_error(
             [FieldError("path", f"{path} is not a file")], "File not found.", "文件不存在。"
@@ -211,17 +223,23 @@ def mask_table(
 @app.command("kcheck")
 @carries("CSL-42.1")
 def kcheck(
-    path: Path = typer.Argument(..., help="CSV, TSV or Excel file (already de-identified)"),
-    qi: str = typer.Option(
-        ..., "--qi", help="Quasi-identifier columns, comma-separated (e.g. age,city,gender)"
+    path: Path = typer.Argument(
+        ..., help="CSV, TSV or Excel file (already de-identified) / 已去标识化的 CSV、TSV 或 Excel 文件"
     ),
-    k: int = typer.Option(..., "--k", help="Smallest allowed group size"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
-    max_rows: int = typer.Option(50, "--max-rows", help="Failing rows to list"),
+    qi: str = typer.Option(
+        ...,
+        "--qi",
+        help="Quasi-identifier columns, comma-separated (e.g. age,city,gender) / 准标识符列（逗号分隔）",
+    ),
+    k: int = typer.Option(..., "--k", help="Smallest allowed group size / 允许的最小组规模（k 值）"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json / 输出格式"),
+    max_rows: int = typer.Option(50, "--max-rows", help="Failing rows to list / 列出的不满足行数上限"),
 ) -> None:
-    """k-anonymity: every combination of the quasi-identifiers must be shared by at least k rows.
+    """k-anonymity: every combination of the quasi-identifiers must be shared by at least k rows. /
+    k-匿名检查：准标识符的每种取值组合须至少由 k 行共有。
 
     Exit 0 when the table passes, 1 when some rows could be re-identified (they are listed).
+    / 表格通过时退出码为 0；存在可被重新识别的行时为 1（并列出这些行）。
     """
     if not path.is_file():
         raise validation_error(

@@ -324,7 +324,8 @@ class PassportRecognizer(Recognizer):
 
 
 _VERSION_BEFORE = re.compile(
-    r"(?:(?<![A-Za-z])(?:ver|rev|build|firmware|sdk|release)|[Vv]ersion|VERSION|版本号?|固件|内核)"
+    r"(?:(?<![A-Za-z])(?:ver|rev|build|firmware|sdk|release|software)|[Vv]ersion|VERSION|Build|Firmware"
+    r"|版本号?|固件|内核|软件|型号)"
     r"[A-Za-z_]*[\"']?[ \t]*(?:[:：=为是][ \t]*)?[\"']?[ \t]*\Z"
 )
 _DOTTED_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:/\d{1,2})?")
@@ -611,6 +612,7 @@ class KeywordValueRecognizer(Recognizer):
         return ((m.start(1), m.end(1), min(conf, 1.0)),)
 
 
+_NEXT_KEY = re.compile(r"[&|](?=[A-Za-z_][A-Za-z0-9_.\-]{0,30}=)")
 _PASSWORD_VALUE = re.compile(
     r"[\"']?[ \t]*(?:[:：=＝]|是|为|is)[ \t]*[\"']?([^\s，。；;,、)）】\]\"'<>“”]{1,64})"
 )
@@ -634,13 +636,19 @@ class PasswordRecognizer(Recognizer):
         if not m:
             return ()
         value = m.group(1)
+        # in a query string or a |-separated log the next key ends the value: pwd=abc&ip=1.2.3.4
+        nxt = _NEXT_KEY.search(value)
+        if nxt is not None:
+            value = value[: nxt.start()]
+            if not value:
+                return ()
         if (
             set(value) <= set("*•●·xX#-_?？")
             or value.lower() in ("null", "none", "空", "无")
             or (len(value) > 3 and sum(c in "xX*" for c in value) * 2 > len(value))
         ):
             return ()  # already masked or empty
-        return ((m.start(1), m.end(1), self.base),)
+        return ((m.start(1), m.start(1) + len(value), self.base),)
 
 
 _MONTHS = {
@@ -662,6 +670,8 @@ _DATE_KEY = re.compile(r"(?:_?[A-Za-z]{0,6})[\"']?[ \t:：=\"']{0,4}(?:" + _DATE
 _DATE_CELL = re.compile("(?:" + _DATE_BODY + ")")
 # a date just before 出生 (他1990年3月7日出生于湖南)
 _DATE_BEFORE = re.compile(r"(?:" + _DATE_BODY + r")[ \t]?\Z")
+# a birthday written without its year, right after the cue and a separator (生日：3月5日)
+_MONTH_DAY = re.compile(r"[ \t]*[:：=是为][ \t]*(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号](?!\d)")
 _KEY_CONT = frozenset("_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
@@ -717,6 +727,10 @@ class BirthDateRecognizer(Recognizer):
             return out  # rebirth, newborn
         m = (_DATE_KEY if ascii_word else _DATE).match(folded, pos, pos + 48)
         if not m:
+            if not ascii_word:  # 生日：3月5日: a birthday without the year, after a separator only
+                md = _MONTH_DAY.match(folded, pos, pos + 16)
+                if md and v._valid_date(2000, int(md.group("m")), int(md.group("d")), lo=1900):
+                    out.append((md.start("m"), md.end(), self.base - 0.1))
             return out
         d = _date_of(m)
         if d is None or not v._valid_date(*d, lo=1900):
@@ -791,7 +805,11 @@ _NAME_STOP = frozenset(
 )
 # surnames that are far more often a function word (患者和亲属, 当时那个)
 _AMBIGUOUS_SURNAMES = frozenset("和时那都相但由来能可所同")
-_EN_NAME = re.compile(r"[ \t]*((?:[A-Z]\.[ \t]?){0,2}[A-Z][a-z]+(?:[ \-][A-Z][a-z']+|[ \t][A-Z]\.){0,3})")
+# later parts also as O'Brien, McDonald, D'Angelo
+_EN_NAME = re.compile(
+    r"[ \t]*((?:[A-Z]\.[ \t]?){0,2}[A-Z][a-z]+"
+    r"(?:[ \-][A-Z](?:'[A-Z][a-z]+|[a-z]+(?:[A-Z][a-z]+)?|[a-z]*'[a-z]+)|[ \t][A-Z]\.){0,3})"
+)
 _NOT_NAME_WORDS = frozenset(
     [
         "Company",
@@ -823,14 +841,118 @@ _NOT_NAME_WORDS = frozenset(
         "University",
         "School",
         "Hospital",
+        # salutations that are no name: "Dear Customer,", "Dear Valued Member"
+        "Customer",
+        "Customers",
+        "Sir",
+        "Madam",
+        "Friend",
+        "Friends",
+        "User",
+        "Users",
+        "Member",
+        "Members",
+        "Valued",
+        "All",
+        "Colleague",
+        "Colleagues",
+        "Client",
+        "Clients",
+        "Guest",
+        "Guests",
+        "Partner",
+        "Partners",
+        "Applicant",
+        "Parents",
+        "Everyone",
+        "Subscriber",
+        "Cardholder",
+        "Passenger",
+        "Passengers",
+        "Manager",
+        "Support",
     ]
 )
 # characters that are no given name in a greeting (周一您好, 今天您好)
 _NOT_GIVEN = frozenset("一二三四五六七八九十日天末好啊呀吗呢吧哦")
+# never the last character of a name before a greeting (好啊您好), and words of days (星期一, 礼拜天)
+_NOT_GREETED = frozenset("好啊呀吗呢吧哦")
+_DAY_WORD = frozenset("期拜周今明昨每后前当")
 
 
 def _en_name_ok(value: str) -> bool:
     return not any(w.strip(".") in _NOT_NAME_WORDS for w in re.split(r"[ \-]", value))
+
+
+# words that label the next field of a record, not the last part of a name ("Li Xiaoming Tel:…")
+_EN_FIELD_WORDS = frozenset(
+    [
+        "Tel",
+        "Phone",
+        "Mobile",
+        "Cell",
+        "Fax",
+        "Email",
+        "Mail",
+        "Address",
+        "Addr",
+        "Add",
+        "ID",
+        "No",
+        "Name",
+        "Date",
+        "Age",
+        "Gender",
+        "Sex",
+        "Company",
+        "Dept",
+        "Title",
+        "Position",
+        "Card",
+        "Account",
+        "Amount",
+        "Note",
+        "Remark",
+        "Remarks",
+        "Time",
+        "Code",
+        "Zip",
+        "Postcode",
+        "City",
+        "Province",
+    ]
+)
+# titles before an English name, skipped: "Dear Mr. John Smith"
+_EN_TITLE = re.compile(r"[ \t]*(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?(?=[ \t]+[A-Z])")
+_EN_KEY_AFTER = re.compile(r"[ \t]*[:：=]")
+
+
+def _en_name_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` of an English name matched by :data:`_EN_NAME`, without a trailing word
+    that is the next field's label: "Li Xiaoming Tel:", "Wang Fang Phone 138…"."""
+    words = text[start:end].split(" ")
+    keyed = _EN_KEY_AFTER.match(text, end) is not None
+    while len(words) > 1 and (words[-1].rstrip(".") in _EN_FIELD_WORDS or keyed):
+        end -= len(words.pop()) + 1
+        keyed = False
+    return (start, end) if end > start else None
+
+
+def _en_intro_ok(text: str, start: int, end: int, trigger: str) -> bool:
+    """ "This is" and "I'm" introduce a name only as a first and last name; "this is" also only
+    when the speaker then says where they are from ("this is Mike Chen from HR")."""
+    if trigger.lower() not in ("this is", "i'm", "i am"):
+        return True
+    if " " not in text[start:end]:
+        return False
+    if trigger.lower() == "this is":
+        if _GREETING_BEFORE.search(text, max(0, start - 24), start):
+            return True  # "Hi, this is David Smith."
+        return re.match(r"[ \t]+(?:from|at|of|with|here)\b|[ \t]*,", text[end:]) is not None
+    return True
+
+
+_GREETING_BEFORE = re.compile(r"(?:^|\b)(?:Hi|Hello|Hey|hi|hello|hey)[ \t]*[,!]?[ \t]*[Tt]his is[ \t]+\Z")
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -871,14 +993,20 @@ class NameRecognizer(Recognizer):
     @staticmethod
     def _before(text: str, k: int, single: frozenset[str], compound: frozenset[str]) -> int | None:
         """Start of a 2-4 character Chinese name ending at ``k`` (greetings: 胡洋飞您好)."""
-        if k < 2 or not _is_cjk(text[k - 1]) or text[k - 1] in _NAME_STOP or text[k - 1] in _NOT_GIVEN:
+        if k < 2 or not _is_cjk(text[k - 1]) or text[k - 1] in _NAME_STOP or text[k - 1] in _NOT_GREETED:
             return None  # cheap rejection first: 大家好, 各位您好, ，您好
         for n in (4, 3, 2):
             s = k - n
             if s < 0:
                 continue
             cand = text[s:k]
-            if not all(_is_cjk(c) for c in cand) or any(c in _NAME_STOP or c in _NOT_GIVEN for c in cand[1:]):
+            if not all(_is_cjk(c) for c in cand) or any(c in _NAME_STOP for c in cand[1:]):
+                continue
+            # a day word is no given name (周一您好, 今天您好), but a third character may be one
+            # (云伟天您好, 巩勇一你好) when the second is not (星期一, 周日天)
+            if cand[1] in _NOT_GIVEN or (n != 3 and any(c in _NOT_GIVEN for c in cand[2:])):
+                continue
+            if n == 3 and cand[2] in _NOT_GIVEN and (cand[1] in _DAY_WORD or cand[2] in _NOT_GREETED):
                 continue
             if s > 0 and _is_cjk(text[s - 1]) and text[s - 1] not in _NAME_STOP:
                 continue  # inside a longer run of characters: not clearly a name
@@ -906,10 +1034,14 @@ class NameRecognizer(Recognizer):
         if trigger in self.en:
             if trigger[0].isalpha() and _alnum_before(text, kw_start):
                 return ()
-            m = _EN_NAME.match(text, pos)
-            if not m:
+            title = _EN_TITLE.match(text, pos)
+            m = _EN_NAME.match(text, title.end() if title else pos)
+            if not m or not _en_name_ok(m.group(1)):
                 return ()
-            return ((m.start(1), m.end(1), self.base - 0.05),)
+            span = _en_name_span(text, m.start(1), m.end(1))
+            if span is None or not _en_intro_ok(text, *span, trigger):
+                return ()
+            return ((*span, self.base - 0.05),)
         single, compound = surnames()
         if trigger in self.suffixes:  # 张伟先生: look back
             four = text[max(0, kw_start - 4) : kw_start]
@@ -943,7 +1075,8 @@ class NameRecognizer(Recognizer):
         if explicit and text[i] in ASCII_LETTERS and trigger not in self.weak:
             m = _EN_NAME.match(text, i)  # "姓名":"Xie Yang"
             if m and _en_name_ok(m.group(1)):
-                return ((m.start(1), m.end(1), self.base - 0.1),)
+                span = _en_name_span(text, m.start(1), m.end(1))
+                return ((*span, self.base - 0.1),) if span is not None else ()
             return ()
         if text[i : i + 2] in compound:
             end = self._given(text, i + 2)
@@ -959,7 +1092,16 @@ class NameRecognizer(Recognizer):
             if explicit or (end - i >= 2 and self._role_ok(text, i, end)):
                 return ((i, end, self.base - 0.15),)
             return ()
-        conf = self.base - (0.45 if trigger in self.weak and not explicit else 0.0)
+        weak_penalty = 0.45
+        if (
+            trigger in self.weak
+            and not explicit
+            and " " in text[pos:i]
+            and end - i >= 2
+            and (end >= len(text) or text[end] in " \t，,。；;：:、")
+        ):
+            weak_penalty = 0.2  # "客户 刘德华 于…": set apart by spaces, as records print a name
+        conf = self.base - (weak_penalty if trigger in self.weak and not explicit else 0.0)
         if text[i] in _AMBIGUOUS_SURNAMES and not (explicit and trigger not in self.weak):
             conf -= 0.45
         return ((i, end, conf),)

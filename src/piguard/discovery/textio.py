@@ -212,16 +212,18 @@ def read_pieces(path: Path, notes: ReadNotes | None = None) -> Iterator[tuple[in
 
 
 def _numbered(pieces: Iterator[str], notes: ReadNotes) -> Iterator[tuple[int, int, str]]:
-    line, col = 1, 0
+    line, col, counted = 1, 0, False
     for piece in pieces:
+        # a line is long when a second piece continues it; a last line without a line end is not
+        if col and not counted:
+            notes.long_lines += 1
+            counted = True
         if piece.endswith("\n") or piece.endswith("\r"):
             text = piece.rstrip("\r\n")
             if text or col == 0:
                 yield line, col, text
-            line, col = line + 1, 0
+            line, col, counted = line + 1, 0, False
         else:
-            if col == 0:
-                notes.long_lines += 1
             yield line, col, piece
             col += len(piece)
 

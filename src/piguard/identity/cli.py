@@ -26,11 +26,17 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help=f"Role (repeatable): {', '.join(ROLES)}")]
-PasswordStdin = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+RoleOpt = Annotated[
+    list[str], typer.Option("--role", "-r", help=f"Role (repeatable): {', '.join(ROLES)} / 角色（可重复）")
 ]
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of stdin. / 从标准输入的第一行读取密码。",
+    ),
+]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 
 
 def _operator() -> Principal:
@@ -62,17 +68,27 @@ def _out() -> Console:
 
 @app.command()
 def create(
-    username: Annotated[str, typer.Argument(help="Login name: 3-64 of a-z 0-9 . _ -")],
+    username: Annotated[str, typer.Argument(help="Login name: 3-64 of a-z 0-9 . _ - / 登录名")],
     role: RoleOpt,
-    display_name: Annotated[str, typer.Option("--display-name", help="Name shown in the console")] = "",
+    display_name: Annotated[
+        str, typer.Option("--display-name", help="Name shown in the console / 控制台显示的姓名")
+    ] = "",
     kind: Annotated[
-        str, typer.Option("--kind", help="staff, or agent for outsourced agents (O24-11)")
+        str,
+        typer.Option(
+            "--kind",
+            help="staff, or agent for outsourced agents (O24-11) / staff 为本单位人员，agent 为代理商人员",
+        ),
     ] = "staff",
     agent_org: Annotated[
-        str | None, typer.Option("--agent-org", help="Agent organisation (agents only)")
+        str | None,
+        typer.Option("--agent-org", help="Agent organisation (agents only) / 所属代理商（仅代理商人员）"),
     ] = None,
     access_days: Annotated[
-        int | None, typer.Option("--access-days", min=1, help="Agent access lasts this many days")
+        int | None,
+        typer.Option(
+            "--access-days", min=1, help="Agent access lasts this many days / 代理商人员访问权限的有效天数"
+        ),
     ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
@@ -98,7 +114,9 @@ def create(
 
 @app.command("list")
 def list_(
-    active_only: Annotated[bool, typer.Option("--active-only", help="Hide deactivated accounts")] = False,
+    active_only: Annotated[
+        bool, typer.Option("--active-only", help="Hide deactivated accounts / 隐藏已停用账号")
+    ] = False,
     fmt: Fmt = "table",
 ) -> None:
     """List staff and agent accounts. / 列出人员账号。"""
@@ -141,14 +159,17 @@ def list_(
 
 @app.command()
 def token(
-    username: Annotated[str, typer.Argument(help="Whose token")],
+    username: Annotated[str, typer.Argument(help="Whose token / 令牌所属用户")],
     scope: Annotated[
-        list[str], typer.Option("--scope", "-s", help="Scope (repeatable), e.g. audit:read, sms:submit, *")
+        list[str],
+        typer.Option(
+            "--scope", "-s", help="Scope (repeatable), e.g. audit:read, sms:submit, * / 权限范围（可重复）"
+        ),
     ],
     expires_days: Annotated[
-        int, typer.Option("--expires-days", min=1, max=366, help="Lifetime in days")
+        int, typer.Option("--expires-days", min=1, max=366, help="Lifetime in days / 有效天数")
     ] = 30,
-    name: Annotated[str, typer.Option("--name", help="A label for the token")] = "",
+    name: Annotated[str, typer.Option("--name", help="A label for the token / 令牌标签")] = "",
     content_provider: Annotated[
         str | None,
         typer.Option(
@@ -181,8 +202,8 @@ def token(
 
 @app.command()
 def tokens(
-    username: Annotated[str, typer.Argument(help="Whose tokens")],
-    all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
+    username: Annotated[str, typer.Argument(help="Whose tokens / 令牌所属用户")],
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens / 包括已撤销的令牌")] = False,
 ) -> None:
     """List an account's API tokens (never the secrets). / 列出账号的令牌。"""
     with db.unit_of_work() as session:
@@ -203,7 +224,7 @@ def tokens(
 
 @app.command("revoke-token")
 def revoke_token(
-    token_id: Annotated[int, typer.Argument(help="Token id (see `piguard staff tokens`)")],
+    token_id: Annotated[int, typer.Argument(help="Token id (see `piguard staff tokens`) / 令牌编号")],
 ) -> None:
     """Revoke an API token. / 撤销令牌。"""
     with db.unit_of_work() as session:
@@ -212,7 +233,7 @@ def revoke_token(
 
 
 @app.command()
-def roles(username: Annotated[str, typer.Argument()], role: RoleOpt) -> None:
+def roles(username: Annotated[str, typer.Argument(help="Login name / 登录名")], role: RoleOpt) -> None:
     """Replace an account's roles. / 设置账号角色。"""
     with db.unit_of_work() as session:
         staff = service.require_staff(session, username)
@@ -221,7 +242,10 @@ def roles(username: Annotated[str, typer.Argument()], role: RoleOpt) -> None:
 
 
 @app.command("set-password")
-def set_password(username: Annotated[str, typer.Argument()], password_stdin: PasswordStdin = False) -> None:
+def set_password(
+    username: Annotated[str, typer.Argument(help="Login name / 登录名")],
+    password_stdin: PasswordStdin = False,
+) -> None:
     """Set an account's password. / 设置账号密码。"""
     password = _read_password(password_stdin)
     with db.unit_of_work() as session:
@@ -232,8 +256,10 @@ def set_password(username: Annotated[str, typer.Argument()], password_stdin: Pas
 
 @app.command()
 def deactivate(
-    username: Annotated[str, typer.Argument()],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit log)")] = None,
+    username: Annotated[str, typer.Argument(help="Login name / 登录名")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the audit log) / 原因（记入审计日志）")
+    ] = None,
 ) -> None:
     """Deactivate an account: its tokens are revoked and sessions ended. / 停用账号。"""
     with db.unit_of_work() as session:

@@ -40,8 +40,9 @@ def _read(path: Path) -> str:
 
 
 @app.command("import")
-def import_(file: Path = typer.Argument(..., help="inventory YAML file")) -> None:
-    """Replace the inventory by FILE, all or nothing (one transaction)."""
+def import_(file: Path = typer.Argument(..., help="inventory YAML file / 清单 YAML 文件")) -> None:
+    """Replace the inventory by FILE, all or nothing (one transaction). /
+    以 FILE 整体替换个人信息清单（单一事务：全部生效或全不生效）。"""
     text = _read(file)
     with unit_of_work() as session:
         summary = service.import_yaml(session, text, file.name, _CLI)
@@ -50,9 +51,11 @@ def import_(file: Path = typer.Argument(..., help="inventory YAML file")) -> Non
 
 @app.command("export")
 def export(
-    output: Path | None = typer.Option(None, "--output", "-o", help="file to write (stdout by default)"),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="file to write (stdout by default) / 输出文件（默认标准输出）"
+    ),
 ) -> None:
-    """Write the inventory as YAML (the shape `import` reads)."""
+    """Write the inventory as YAML (the shape `import` reads). / 以 YAML 导出清单（即 `import` 读取的格式）。"""
     with unit_of_work() as session:
         text = service.export_yaml(session) if service.has_inventory(session) else None
     if text is None:
@@ -65,11 +68,14 @@ def export(
 
 @app.command("check")
 def check(
-    file: Path | None = typer.Argument(None, help="check this file instead of the stored inventory"),
-    fmt: str = typer.Option("table", "--format", help="table or json"),
+    file: Path | None = typer.Argument(
+        None, help="check this file instead of the stored inventory / 检查此文件而非已存储的清单"
+    ),
+    fmt: str = typer.Option("table", "--format", help="table or json / 输出格式"),
 ) -> None:
     """Minimisation check: fields without a purpose, categories a purpose does not need, missing
-    retention, optional purposes the service requires anyway. Exit 1 when there are errors."""
+    retention, optional purposes the service requires anyway. Exit 1 when there are errors. /
+    最小必要检查：无目的的字段、目的不需要的类别、缺少保存期限、被强制要求的可选目的。"""
     from piguard.inventory.document import parse
 
     if file is not None:
@@ -91,9 +97,10 @@ def check(
 
 
 @app.command("sharing")
-def sharing(fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
+def sharing(fmt: str = typer.Option("table", "--format", help="table or json / 输出格式")) -> None:
     """The third-party sharing register (CSL-42.1): each recipient, what it receives, for which
-    purposes, where it is (outside China flagged) and its contact."""
+    purposes, where it is (outside China flagged) and its contact. /
+    向第三方提供个人信息登记：接收方、所提供的信息、目的、所在地（境外标出）与联系方式。"""
     if fmt not in ("table", "json"):
         raise validation_error([FieldError("format", "table or json / 须为 table 或 json")])
     with unit_of_work() as session:
@@ -118,13 +125,14 @@ def sharing(fmt: str = typer.Option("table", "--format", help="table or json")) 
 
 @app.command("propose")
 def propose(
-    db: str = typer.Option(..., "--db", help="SQLAlchemy URL of the database to scan"),
-    system: str = typer.Option("proposed", "--system", help="id for the proposed system"),
-    sample: int = typer.Option(1000, min=10, max=100_000, help="cells sampled per column"),
-    table: list[str] = typer.Option([], "--table", help="only these tables"),
+    db: str = typer.Option(..., "--db", help="SQLAlchemy URL of the database to scan / 要扫描的数据库 URL"),
+    system: str = typer.Option("proposed", "--system", help="id for the proposed system / 建议的系统编号"),
+    sample: int = typer.Option(1000, min=10, max=100_000, help="cells sampled per column / 每列抽样单元格数"),
+    table: list[str] = typer.Option([], "--table", help="only these tables / 仅这些表"),
 ) -> None:
     """Scan a database with the discovery scanner and print proposed fields and categories as
-    inventory YAML; add purposes, necessity and retention, then `import`."""
+    inventory YAML; add purposes, necessity and retention, then `import`. /
+    用发现扫描器扫描数据库，输出建议的字段与类别（清单 YAML 草案）。"""
     proposal, evidence = service.propose_with_evidence(
         db, system_id=system, sample=sample, tables=table or None
     )
@@ -150,10 +158,10 @@ def propose(
 @app.command("publish")
 def publish(
     effective: str | None = typer.Option(
-        None, "--effective", help="effective date YYYY-MM-DD (today in China)"
+        None, "--effective", help="effective date YYYY-MM-DD (today in China) / 生效日期（默认北京时间今天）"
     ),
 ) -> None:
-    """Publish the rules generated from the inventory as the next version."""
+    """Publish the rules generated from the inventory as the next version. / 将由清单生成的收集使用规则发布为新版本。"""
     day = None
     if effective:
         try:
@@ -167,7 +175,7 @@ def publish(
 
 @app.command("versions")
 def versions() -> None:
-    """Published rules versions, newest first."""
+    """Published rules versions, newest first. / 已发布的规则版本，最新在前。"""
     with unit_of_work() as session:
         for v in rules.versions(session):
             _emit(rules.version_dict(v))
@@ -175,10 +183,12 @@ def versions() -> None:
 
 @app.command("rules")
 def show_rules(
-    version: int | None = typer.Option(None, "--version", help="version number (the current by default)"),
-    lang: str = typer.Option("zh", "--lang", help="zh or en"),
+    version: int | None = typer.Option(
+        None, "--version", help="version number (the current by default) / 版本号（默认当前版本）"
+    ),
+    lang: str = typer.Option("zh", "--lang", help="zh or en / 语言：中文或英文"),
 ) -> None:
-    """Print the published rules text (Markdown)."""
+    """Print the published rules text (Markdown). / 输出已发布的规则文本（Markdown）。"""
     with unit_of_work() as session:
         v = rules.get_version(session, version) if version else service.current_rules_version(session)
         if v is None:
@@ -193,8 +203,10 @@ def show_rules(
 
 
 @app.command("diff")
-def diff(old: int, new: int, lang: str = typer.Option("zh", "--lang", help="zh or en")) -> None:
-    """Unified diff between two published versions."""
+def diff(
+    old: int, new: int, lang: str = typer.Option("zh", "--lang", help="zh or en / 语言：中文或英文")
+) -> None:
+    """Unified diff between two published versions. / 两个已发布版本之间的差异。"""
     with unit_of_work() as session:
         for line in rules.diff_lines(session, old, new, lang):
             typer.echo(line)

@@ -79,16 +79,22 @@ def lint(
     path: Path = typer.Argument(
         ..., help="A policy file (text, HTML, Markdown) or a folder of them / 政策文件或目录"
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
-    input_format: str = typer.Option("auto", "--input-format", help="auto | text | html | markdown"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json / 输出格式"),
+    input_format: str = typer.Option(
+        "auto", "--input-format", help="auto | text | html | markdown / 输入格式"
+    ),
     fail_on_absent: bool = typer.Option(
-        False, "--fail-on-absent", help="Exit 1 when any required disclosure is absent (CI gate)"
+        False,
+        "--fail-on-absent",
+        help="Exit 1 when any required disclosure is absent (CI gate) / 缺少任一必须告知的内容即以退出码 1 结束（CI 闸门）",
     ),
 ) -> None:
-    """Check a privacy policy (or every policy in a folder) for each required disclosure.
+    """Check a privacy policy (or every policy in a folder) for each required disclosure. /
+    检查隐私政策（或文件夹中的每份政策）是否包含各项必须告知的内容。
 
     For each of the sixteen items: present or absent, the evidence span (offsets are Python string
-    indices into the file's decoded text) and the obligation ids.
+    indices into the file's decoded text) and the obligation ids. / 对十六项中的每一项：
+    是否具备、证据片段（偏移量为解码后文本的 Python 字符串下标）及义务编号。
     """
     if fmt not in OUTPUTS:
         raise validation_error([FieldError("format", f"one of {', '.join(OUTPUTS)}")])

@@ -76,12 +76,12 @@ SMS_COMMANDS: list[LazyEntry] = [
     (
         "release",
         "piguard.messaging.monitor.cli:release_command",
-        "Decide a held message again now; queued when its hold has ended (audited).",
+        "Decide a held message again now; queued when its hold has ended (audited). 重新判定被暂缓的短信。",
     ),
     (
         "reasons",
         "piguard.messaging.monitor.cli:reasons_command",
-        "The gateway's reason codes with their obligation ids and labels (zh/en).",
+        "The gateway's reason codes with their obligation ids and labels (zh/en). 网关理由代码及其义务条款。",
     ),
     (
         "smpp-serve",
@@ -354,14 +354,25 @@ def review_command(
         help="JSON/YAML file mapping content provider -> registered signatures; when given, each line's "
         "content_provider is checked against it (O31-21). 内容提供者登记签名文件。",
     ),
-    channel: Channel = typer.Option(Channel.SMS, help="sms or email (NPC-7)."),
+    channel: Channel = typer.Option(Channel.SMS, help="sms or email (NPC-7). 渠道：短信或电子邮件。"),
     require_signature: SignatureRequirement = typer.Option(
-        SignatureRequirement.COMMERCIAL, help="commercial: O31-21 as written; all: every message signed."
+        SignatureRequirement.COMMERCIAL,
+        help="commercial: O31-21 as written; all: every message signed. 签名要求：commercial 按第二十一条，all 为每条都须签名。",
     ),
-    signature_position: SignaturePosition = typer.Option(SignaturePosition.START_OR_END),
-    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, min=1, help="Longest text accepted (characters)."),
-    explain: bool = typer.Option(False, "--explain", help="Add signature, opt-out, signals and scores."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    signature_position: SignaturePosition = typer.Option(
+        SignaturePosition.START_OR_END, help="Where the signature must be. 签名须在的位置。"
+    ),
+    max_length: int = typer.Option(
+        DEFAULT_MAX_LENGTH, min=1, help="Longest text accepted (characters). 接受的最大文本长度（字符）。"
+    ),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Add signature, opt-out, signals and scores. 附加签名、退订方式、信号与得分。",
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Progress bar on stderr. 在标准错误输出显示进度条。"
+    ),
 ) -> None:
     """Review a batch of messages: one JSON line out per line in. 批量审核短信内容。"""
     rules = _rules(rules_dir)
@@ -455,7 +466,9 @@ def review_command(
 def classify_reply_command(
     text: str = typer.Argument(..., help="The reply text. 回复内容。"),
     pending_consent: bool = typer.Option(
-        False, "--pending-consent", help="A consent request to this user awaits an answer (O31-18.2)."
+        False,
+        "--pending-consent",
+        help="A consent request to this user awaits an answer (O31-18.2). 已向该用户发出同意请求，待其答复。",
     ),
     rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
 ) -> None:
@@ -471,7 +484,9 @@ def classify_reply_command(
 @app.command("rules")
 def rules_command(
     rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON on stdout instead of a table. 以 JSON 输出而非表格。"
+    ),
 ) -> None:
     """List the loaded keyword categories and their sizes. 列出已加载的关键词类别。"""
     rules = _rules(rules_dir)
@@ -572,12 +587,15 @@ def train_command(
     out: Path = typer.Option(
         ...,
         "--out",
+        "-o",
         help="Model file to write (NAME.model.json); put it in a rules directory to use it. 输出模型文件。",
     ),
     label_map: list[str] = typer.Option([], "--map", help=MAP_HELP),
     rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
     margin: float = typer.Option(
-        2.0, min=0.0, help="How far (log odds) ahead of normal a label must be to count."
+        2.0,
+        min=0.0,
+        help="How far (log odds) ahead of normal a label must be to count. 标签须领先正常类别的幅度（对数几率）。",
     ),
 ) -> None:
     """Fit a character n-gram model on labelled messages (written atomically). 训练模型。"""
@@ -604,7 +622,9 @@ def evaluate_command(
     labelled: Path = typer.Argument(..., help="TSV file, label<TAB>text a line. 标注文件。"),
     label_map: list[str] = typer.Option([], "--map", help=MAP_HELP),
     rules_dir: list[Path] = typer.Option([], "--rules-dir", help=RULES_DIR_HELP),
-    max_length: int = typer.Option(DEFAULT_MAX_LENGTH, min=1, help="Longer texts are cut to this length."),
+    max_length: int = typer.Option(
+        DEFAULT_MAX_LENGTH, min=1, help="Longer texts are cut to this length. 超长文本截断至此长度。"
+    ),
 ) -> None:
     """Precision, recall and F1 per category, and the confusion table. 评估：各类别精确率、召回率、F1 与混淆矩阵。"""
     from piguard.messaging.review.evaluate import categories_of, evaluate

@@ -84,9 +84,12 @@ def _short(value: str | None, n: int = 16) -> str:
 @carries("O24-13.6")
 def verify(
     batch_size: int = typer.Option(
-        5000, "--batch-size", min=1, help="Entries read per query (memory bound)."
+        5000,
+        "--batch-size",
+        min=1,
+        help="Entries read per query (memory bound). / 每次查询读取的条目数（限制内存）。",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json / 输出格式"),
     expect_head: str | None = typer.Option(
         None,
         "--expect-head",
@@ -147,21 +150,41 @@ def _row(entry: Any) -> dict[str, Any]:
 @app.command()
 @carries("O24-13.6")
 def search(
-    actor: str | None = typer.Option(None, "--actor", help="Actor id (staff id, agent id…)."),
-    actor_type: str | None = typer.Option(None, "--actor-type", help="staff, agent, end_user or system"),
-    subject: str | None = typer.Option(None, "--subject", help="Subject ref (user id or pseudonymous id)."),
-    action: str | None = typer.Option(None, "--action", help="Action prefix, e.g. 'pi' or 'auth.login'."),
+    actor: str | None = typer.Option(
+        None, "--actor", help="Actor id (staff id, agent id…). / 操作者编号（人员、代理等）。"
+    ),
+    actor_type: str | None = typer.Option(
+        None, "--actor-type", help="staff, agent, end_user or system / 操作者类型"
+    ),
+    subject: str | None = typer.Option(
+        None,
+        "--subject",
+        help="Subject ref (user id or pseudonymous id). / 个人信息主体引用（用户编号或假名编号）。",
+    ),
+    action: str | None = typer.Option(
+        None, "--action", help="Action prefix, e.g. 'pi' or 'auth.login'. / 操作前缀。"
+    ),
     since: str | None = typer.Option(
-        None, "--since", help="From (inclusive), ISO 8601; China time unless an offset is given."
+        None,
+        "--since",
+        help="From (inclusive), ISO 8601; China time unless an offset is given. / 起始时间（含），未给时区即为北京时间。",
     ),
     until: str | None = typer.Option(
-        None, "--until", help="Until (exclusive), ISO 8601; China time unless an offset is given."
+        None,
+        "--until",
+        help="Until (exclusive), ISO 8601; China time unless an offset is given. / 截止时间（不含），未给时区即为北京时间。",
     ),
-    outcome: str | None = typer.Option(None, "--outcome", help="ok, refused, held or failed"),
-    limit: int = typer.Option(100, "--limit", help="At most this many entries (1-1000)."),
-    offset: int = typer.Option(0, "--offset", help="Skip this many entries."),
-    cursor: int | None = typer.Option(None, "--cursor", help="Only entries older than this seq (next page)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or jsonl"),
+    outcome: str | None = typer.Option(None, "--outcome", help="ok, refused, held or failed / 结果"),
+    limit: int = typer.Option(
+        100, "--limit", help="At most this many entries (1-1000). / 最多返回条目数（1-1000）。"
+    ),
+    offset: int = typer.Option(0, "--offset", help="Skip this many entries. / 跳过的条目数。"),
+    cursor: int | None = typer.Option(
+        None,
+        "--cursor",
+        help="Only entries older than this seq (next page). / 仅早于此序号的条目（下一页）。",
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or jsonl / 输出格式"),
 ) -> None:
     """Search the audit log, newest first. / 查询审计日志（按时间倒序）。"""
     since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
@@ -231,7 +254,7 @@ def search(
 
 @app.command()
 @carries("O24-13.6")
-def checkpoint(fmt: Format = typer.Option(Format.table, "--format", help="table or json")) -> None:
+def checkpoint(fmt: Format = typer.Option(Format.table, "--format", help="table or json / 输出格式")) -> None:
     """Sign the current head now; keep the printed line outside the database too.
     / 立即签名当前链头；请将输出另行保存在数据库之外。"""
     with _database() as session:
@@ -278,9 +301,12 @@ def retire(
     ),
     yes: bool = typer.Option(False, "--yes", help="Do it (without it, only say what would go). / 确认执行。"),
     batch_size: int = typer.Option(
-        5000, "--batch-size", min=1, help="Entries read per query while verifying."
+        5000,
+        "--batch-size",
+        min=1,
+        help="Entries read per query while verifying. / 校验时每次查询读取的条目数。",
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json / 输出格式"),
 ) -> None:
     """Retire the entries up to a signed checkpoint after verifying the whole chain; verify then
     starts from that checkpoint. / 校验全链后归档（删除）签名检查点及之前的记录；之后校验从该检查点开始。"""

@@ -38,9 +38,13 @@ class Format(StrEnum):
 
 As = Annotated[str, typer.Option("--as", help="Your staff username / 您的人员账号")]
 PasswordStdin = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of stdin. / 从标准输入的第一行读取密码。",
+    ),
 ]
-Fmt = Annotated[Format, typer.Option("--format", help="table or json")]
+Fmt = Annotated[Format, typer.Option("--format", help="table or json / 输出格式")]
 
 
 def _terminal() -> str | None:
@@ -105,21 +109,33 @@ def _reasons(decision: dict[str, Any]) -> list[str]:
 
 @app.command("request")
 def request_cmd(
-    kind: Annotated[str, typer.Argument(help="export, copy or destroy")],
+    kind: Annotated[str, typer.Argument(help="export, copy or destroy / 导出、复制或销毁")],
     username: As,
-    purpose: Annotated[str, typer.Option("--purpose", help="Purpose id of the inventory taxonomy (O24-9.3)")],
+    purpose: Annotated[
+        str,
+        typer.Option("--purpose", help="Purpose id of the inventory taxonomy (O24-9.3) / 清单中的目的编号"),
+    ],
     justification: Annotated[str, typer.Option("--justification", help="Why / 事由")],
     system: Annotated[str, typer.Option("--system", help="The system the data is in / 所在系统")],
     dataset: Annotated[str, typer.Option("--dataset", help="Table, file or dataset / 数据集")],
     recipient: Annotated[
-        list[str] | None, typer.Option("--recipient", help="Who receives it (repeat)")
+        list[str] | None, typer.Option("--recipient", help="Who receives it (repeat) / 接收方（可重复）")
     ] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="The export's CSV file (scanned)")] = None,
-    rows: Annotated[int | None, typer.Option("--rows", min=1, help="Rows concerned (copy, destroy)")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="The export's CSV file (scanned) / 导出的 CSV 文件（将被扫描）"),
+    ] = None,
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", min=1, help="Rows concerned (copy, destroy) / 涉及行数（复制、销毁）"),
+    ] = None,
     category: Annotated[
-        list[str] | None, typer.Option("--category", help="PI category code (repeat)")
+        list[str] | None,
+        typer.Option("--category", help="PI category code (repeat) / 个人信息类别代码（可重复）"),
     ] = None,
-    method: Annotated[str | None, typer.Option("--method", help=", ".join(bulk.DESTROY_METHODS))] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help=", ".join(bulk.DESTROY_METHODS) + " / 销毁方式")
+    ] = None,
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -168,7 +184,7 @@ def request_cmd(
 def approve_cmd(
     ref: str,
     username: As,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -202,7 +218,7 @@ def download_cmd(
     ref: str,
     username: As,
     recipient: Annotated[str, typer.Option("--recipient", help="The named recipient / 接收方")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the CSV")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the CSV / CSV 输出位置")],
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -220,7 +236,7 @@ def download_cmd(
 def destroy_cmd(
     ref: str,
     username: As,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -238,8 +254,11 @@ def destroy_cmd(
 def certificate_cmd(
     ref: str,
     username: As,
-    html: Annotated[Path | None, typer.Option("--html", help="Also write the HTML certificate here")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write the HTML certificate here / 同时将 HTML 证明写入此处"),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en / 语言：中文或英文")] = "zh",
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:
@@ -266,7 +285,9 @@ def certificate_cmd(
 @app.command("list")
 def list_cmd(
     username: As,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only requests in this state / 仅此状态的申请")
+    ] = None,
     password_stdin: PasswordStdin = False,
     fmt: Fmt = Format.table,
 ) -> None:

@@ -33,8 +33,8 @@ training_app = typer.Typer(
 course_app = typer.Typer(help="Training courses. / 培训课程。", no_args_is_help=True)
 training_app.add_typer(course_app, name="course")
 
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
-ListOpt = Annotated[list[str], typer.Option(help="Repeatable, or comma-separated")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
+ListOpt = Annotated[list[str], typer.Option(help="Repeatable, or comma-separated / 可重复或逗号分隔")]
 
 
 def _actor() -> Actor:
@@ -66,17 +66,19 @@ def _print(data: Any, fmt: str) -> None:
 
 @agents_app.command("add")
 def agents_add(
-    code: Annotated[str, typer.Argument(help="The firm's code (what agent accounts name as --agent-org)")],
-    name: Annotated[str, typer.Option(help="Firm name")],
-    contract: Annotated[str, typer.Option(help="Contract number")],
-    start: Annotated[str, typer.Option(help="Contract start (ISO date)")],
-    end: Annotated[str, typer.Option(help="Contract end (ISO date)")],
+    code: Annotated[
+        str, typer.Argument(help="The firm's code (what agent accounts name as --agent-org) / 代理商代码")
+    ],
+    name: Annotated[str, typer.Option(help="Firm name / 代理商名称")],
+    contract: Annotated[str, typer.Option(help="Contract number / 合同编号")],
+    start: Annotated[str, typer.Option(help="Contract start (ISO date) / 合同起始日")],
+    end: Annotated[str, typer.Option(help="Contract end (ISO date) / 合同截止日")],
     category: ListOpt = [],  # noqa: B006
     purpose: ListOpt = [],  # noqa: B006
     system: ListOpt = [],  # noqa: B006
     fmt: Fmt = "table",
 ) -> None:
-    """Register a firm with its contract and scope."""
+    """Register a firm with its contract and scope. / 登记代理商及其合同与委托范围。"""
     with db.unit_of_work() as session:
         firm = agents_service.register_firm(
             session,
@@ -101,7 +103,8 @@ def agents_add(
 
 @agents_app.command("list")
 def agents_list(fmt: Fmt = "table") -> None:
-    """The register: every firm, its contract, scope and whether it is current."""
+    """The register: every firm, its contract, scope and whether it is current. /
+    代理商登记：每家代理商的合同、委托范围及是否有效。"""
     with db.unit_of_work() as session:
         rows = [agents_service.firm_to_dict(f) for f in agents_service.list_firms(session)]
     if fmt == "json":
@@ -126,13 +129,22 @@ def agents_list(fmt: Fmt = "table") -> None:
 @agents_app.command("update")
 def agents_update(
     code: str,
-    end: Annotated[str | None, typer.Option(help="New contract end (ISO date)")] = None,
-    status: Annotated[str | None, typer.Option(help="active, suspended or terminated")] = None,
-    category: Annotated[list[str] | None, typer.Option(help="Replace the scope's categories")] = None,
-    purpose: Annotated[list[str] | None, typer.Option(help="Replace the scope's purposes")] = None,
-    system: Annotated[list[str] | None, typer.Option(help="Replace the scope's systems")] = None,
+    end: Annotated[str | None, typer.Option(help="New contract end (ISO date) / 新的合同截止日")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="active, suspended or terminated / 状态：有效、暂停或终止")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Replace the scope's categories / 替换委托范围的类别")
+    ] = None,
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="Replace the scope's purposes / 替换委托范围的目的")
+    ] = None,
+    system: Annotated[
+        list[str] | None, typer.Option(help="Replace the scope's systems / 替换委托范围的系统")
+    ] = None,
 ) -> None:
-    """Change a firm's contract end, status or scope (effective on the next access decision)."""
+    """Change a firm's contract end, status or scope (effective on the next access decision). /
+    修改代理商的合同截止日、状态或委托范围（自下一次访问决定起生效）。"""
     with db.unit_of_work() as session:
         firm = agents_service.update_firm(
             session,
@@ -150,11 +162,12 @@ def agents_update(
 @agents_app.command("assess")
 def agents_assess(
     code: str,
-    assessor: Annotated[str, typer.Option(help="Who assessed")],
-    result: Annotated[str, typer.Option(help="pass, conditional or fail")],
-    finding: Annotated[list[str], typer.Option(help="A finding (repeatable)")] = [],  # noqa: B006
+    assessor: Annotated[str, typer.Option(help="Who assessed / 评估人")],
+    result: Annotated[str, typer.Option(help="pass, conditional or fail / 结果：通过、有条件通过或未通过")],
+    finding: Annotated[list[str], typer.Option(help="A finding (repeatable) / 评估发现（可重复）")] = [],  # noqa: B006
 ) -> None:
-    """Record an assessment with its findings; a failed one suspends the firm."""
+    """Record an assessment with its findings; a failed one suspends the firm. /
+    记录评估及其发现；评估未通过即暂停该代理商。"""
     with db.unit_of_work() as session:
         agents_service.add_assessment(
             session, code, assessor=assessor, result=result, findings=list(finding), actor=_actor()
@@ -169,12 +182,17 @@ def agents_assess(
 @course_app.command("add")
 def course_add(
     code: str,
-    title_zh: Annotated[str, typer.Option("--title-zh")],
-    title_en: Annotated[str, typer.Option("--title-en")],
-    validity_days: Annotated[int | None, typer.Option(help="Days a completion stays valid")] = None,
-    optional: Annotated[bool, typer.Option("--optional", help="Not required for clear-text access")] = False,
+    title_zh: Annotated[str, typer.Option("--title-zh", help="Course title in Chinese / 课程中文名称")],
+    title_en: Annotated[str, typer.Option("--title-en", help="Course title in English / 课程英文名称")],
+    validity_days: Annotated[
+        int | None, typer.Option(help="Days a completion stays valid / 完成记录的有效天数")
+    ] = None,
+    optional: Annotated[
+        bool, typer.Option("--optional", help="Not required for clear-text access / 不作为明文访问的前提")
+    ] = False,
 ) -> None:
-    """Add a course (validity: its own, else the parameter training.validity_days)."""
+    """Add a course (validity: its own, else the parameter training.validity_days). /
+    新增课程（有效期：课程自身的，否则取参数 training.validity_days）。"""
     with db.unit_of_work() as session:
         c = training_service.add_course(
             session,
@@ -191,7 +209,7 @@ def course_add(
 
 @course_app.command("list")
 def course_list(fmt: Fmt = "table") -> None:
-    """Every course."""
+    """Every course. / 全部课程。"""
     with db.unit_of_work() as session:
         rows = [service.course_to_dict(c) for c in training_service.list_courses(session)]
     if fmt == "json":
@@ -209,10 +227,15 @@ def course_list(fmt: Fmt = "table") -> None:
 def training_record(
     username: str,
     course: str,
-    completed: Annotated[str | None, typer.Option(help="When (ISO date); default now")] = None,
-    evidence: Annotated[str | None, typer.Option(help="Certificate number, attendance sheet …")] = None,
+    completed: Annotated[
+        str | None, typer.Option(help="When (ISO date); default now / 完成时间（默认现在）")
+    ] = None,
+    evidence: Annotated[
+        str | None, typer.Option(help="Certificate number, attendance sheet … / 证书编号、签到表等")
+    ] = None,
 ) -> None:
-    """Record that USERNAME completed COURSE (an unknown course is an error; nothing is written)."""
+    """Record that USERNAME completed COURSE (an unknown course is an error; nothing is written). /
+    记录 USERNAME 完成了 COURSE（课程不存在则报错，不写入任何记录）。"""
     with db.unit_of_work() as session:
         row = training_service.record_completion(
             session,
@@ -229,10 +252,13 @@ def training_record(
 
 @training_app.command("status")
 def training_status(
-    username: Annotated[str | None, typer.Argument(help="One person; default everyone")] = None,
+    username: Annotated[
+        str | None, typer.Argument(help="One person; default everyone / 单个人员（默认全部）")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Who is current, lapsed or missing training (lapsed: masked views only)."""
+    """Who is current, lapsed or missing training (lapsed: masked views only). /
+    培训有效、已过期或缺失的人员（已过期者只能查看掩码视图）。"""
     from piguard.identity import service as identity
 
     with db.unit_of_work() as session:

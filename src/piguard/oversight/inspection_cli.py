@@ -27,9 +27,14 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
-Year = Annotated[str | None, typer.Option("--year", help="The year inspected (default: this year, to date)")]
-Lang = Annotated[str, typer.Option("--lang", help="zh or en")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
+Year = Annotated[
+    str | None,
+    typer.Option(
+        "--year", help="The year inspected (default: this year, to date) / 自查年度（默认今年至今）"
+    ),
+]
+Lang = Annotated[str, typer.Option("--lang", help="zh or en / 语言：中文或英文")]
 
 
 def _actor() -> Actor:
@@ -61,12 +66,19 @@ def _write(path: Path, data: bytes) -> None:
 def inspect_cmd(
     year: Year = None,
     lang: Lang = "zh",
-    html: Annotated[Path | None, typer.Option(help="Write the report as HTML here")] = None,
-    pdf: Annotated[Path | None, typer.Option(help="Write the report as PDF here")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write the report as HTML here / 将报告以 HTML 写入此处")
+    ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option(help="Write the report as PDF here / 将报告以 PDF 写入此处")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON here / 将报告以 JSON 写入此处")
+    ] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Run the self-inspection: measure, raise or refresh findings, store the run."""
+    """Run the self-inspection: measure, raise or refresh findings, store the run. /
+    执行自查：测量各项指标，提出或更新问题，并保存本次结果。"""
     from piguard.oversight import inspection, inspection_report
 
     _fmt(fmt)
@@ -95,10 +107,10 @@ def inspect_cmd(
 
 @app.command("findings")
 def findings_cmd(
-    status: Annotated[str | None, typer.Option(help="open or closed")] = None,
+    status: Annotated[str | None, typer.Option(help="open or closed / 状态：未关闭或已关闭")] = None,
     fmt: Fmt = "table",
 ) -> None:
-    """Findings of the self-inspection with owner, due date and state."""
+    """Findings of the self-inspection with owner, due date and state. / 自查发现的问题及其负责人、整改期限与状态。"""
     from piguard.oversight import inspection
 
     _fmt(fmt)
@@ -123,11 +135,13 @@ def findings_cmd(
 
 @app.command("close")
 def close_cmd(
-    finding: Annotated[str, typer.Argument(help="The finding's id")],
-    evidence: Annotated[str, typer.Option(help="What shows the risk was removed (required)")] = "",
-    note: Annotated[str, typer.Option(help="What was done")] = "",
+    finding: Annotated[str, typer.Argument(help="The finding's id / 问题编号")],
+    evidence: Annotated[
+        str, typer.Option(help="What shows the risk was removed (required) / 风险已消除的证据（必填）")
+    ] = "",
+    note: Annotated[str, typer.Option(help="What was done / 所采取的措施")] = "",
 ) -> None:
-    """Close a finding with evidence (a finding closes once)."""
+    """Close a finding with evidence (a finding closes once). / 凭证据关闭问题（每个问题只关闭一次）。"""
     from piguard.oversight import inspection
 
     with db.unit_of_work() as session:
@@ -137,12 +151,12 @@ def close_cmd(
 
 @app.command("update")
 def update_cmd(
-    finding: Annotated[str, typer.Argument(help="The finding's id")],
-    owner: Annotated[str | None, typer.Option(help="Who removes it")] = None,
-    due: Annotated[str | None, typer.Option(help="New due date (ISO)")] = None,
-    severity: Annotated[str | None, typer.Option(help="low, medium or high")] = None,
+    finding: Annotated[str, typer.Argument(help="The finding's id / 问题编号")],
+    owner: Annotated[str | None, typer.Option(help="Who removes it / 整改负责人")] = None,
+    due: Annotated[str | None, typer.Option(help="New due date (ISO) / 新的整改期限")] = None,
+    severity: Annotated[str | None, typer.Option(help="low, medium or high / 严重程度：低、中、高")] = None,
 ) -> None:
-    """Name a finding's owner, move its due date or change its severity."""
+    """Name a finding's owner, move its due date or change its severity. / 指定问题负责人、调整整改期限或严重程度。"""
     from piguard.oversight import inspection
 
     with db.unit_of_work() as session:
@@ -154,7 +168,8 @@ def update_cmd(
 
 @app.command("exposure")
 def exposure_cmd(fmt: Fmt = "table") -> None:
-    """Open gaps mapped to the penalty article and its fine range (dated parameters)."""
+    """Open gaps mapped to the penalty article and its fine range (dated parameters). /
+    未整改问题对应的罚则条款与罚款幅度（法定参数）。"""
     from piguard.oversight import exposure
 
     _fmt(fmt)
@@ -178,13 +193,17 @@ def exposure_cmd(fmt: Fmt = "table") -> None:
 
 @app.command("evidence")
 def evidence_cmd(
-    out: Annotated[Path, typer.Option("--out", help="The zip to write")],
+    out: Annotated[Path, typer.Option("--out", help="The zip to write / 输出的 zip 文件")],
     year: Year = None,
     run: Annotated[
-        str | None, typer.Option(help="Self-inspection run to include (default: latest of the year)")
+        str | None,
+        typer.Option(
+            help="Self-inspection run to include (default: latest of the year) / 包含的自查记录（默认当年最新一次）"
+        ),
     ] = None,
 ) -> None:
-    """Build the evidence bundle for inspectors (one zip, SHA-256 manifest, offline audit check)."""
+    """Build the evidence bundle for inspectors (one zip, SHA-256 manifest, offline audit check). /
+    为检查人员生成证据包（单个 zip、SHA-256 清单、可离线校验审计日志）。"""
     from piguard.oversight import evidence
 
     with db.unit_of_work() as session:

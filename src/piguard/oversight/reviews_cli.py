@@ -40,7 +40,7 @@ media_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 As = Annotated[str, typer.Option("--as", help="Your staff username / 您的人员账号")]
 
 
@@ -58,12 +58,14 @@ def _decision_lines(decision: Decision) -> None:
 
 @responsibilities_app.command("assign")
 def resp_assign(
-    kind: Annotated[str, typer.Argument(help="pi_protection, system, category or branch")],
-    username: Annotated[str, typer.Argument(help="The responsible person's username")],
-    scope: Annotated[str, typer.Option(help="System id, category code or branch name")] = "",
-    title: Annotated[str | None, typer.Option(help="The position's title")] = None,
+    kind: Annotated[str, typer.Argument(help="pi_protection, system, category or branch / 责任类型")],
+    username: Annotated[str, typer.Argument(help="The responsible person's username / 负责人用户名")],
+    scope: Annotated[
+        str, typer.Option(help="System id, category code or branch name / 系统编号、类别代码或分支机构名称")
+    ] = "",
+    title: Annotated[str | None, typer.Option(help="The position's title / 职务名称")] = None,
 ) -> None:
-    """Make USERNAME responsible for KIND (and --scope)."""
+    """Make USERNAME responsible for KIND (and --scope). / 指定 USERNAME 为 KIND（及 --scope）的负责人。"""
     with db.unit_of_work() as session:
         row = responsibilities.assign(
             session, kind=kind, scope=scope, username=username, title=title, actor=_actor()
@@ -73,7 +75,7 @@ def resp_assign(
 
 @responsibilities_app.command("end")
 def resp_end(responsibility_id: str) -> None:
-    """End an assignment (it stays in the history)."""
+    """End an assignment (it stays in the history). / 结束一项指派（仍保留在历史中）。"""
     with db.unit_of_work() as session:
         row = responsibilities.end(session, responsibility_id, actor=_actor())
         typer.echo(f"ended #{row.id} ({row.scope_kind} {row.scope_id!r})")
@@ -81,7 +83,7 @@ def resp_end(responsibility_id: str) -> None:
 
 @responsibilities_app.command("list")
 def resp_list(fmt: Fmt = "table") -> None:
-    """The current register."""
+    """The current register. / 当前的责任登记。"""
     with db.unit_of_work() as session:
         rows = responsibilities.to_dicts(session, responsibilities.current(session))
     if fmt == "json":
@@ -95,7 +97,8 @@ def resp_list(fmt: Fmt = "table") -> None:
 
 @responsibilities_app.command("gaps")
 def resp_gaps(fmt: Fmt = "table") -> None:
-    """What has nobody in charge (exit code 1 when anything does)."""
+    """What has nobody in charge (exit code 1 when anything does). /
+    无人负责的事项（存在时退出码为 1）。"""
     with db.unit_of_work() as session:
         found = [g.to_dict() for g in responsibilities.gaps(session)]
     if fmt == "json":
@@ -112,14 +115,19 @@ def resp_gaps(fmt: Fmt = "table") -> None:
 
 @responsibilities_app.command("export")
 def resp_export() -> None:
-    """The register as YAML (to keep beside the inventory)."""
+    """The register as YAML (to keep beside the inventory). / 以 YAML 导出责任登记（与清单一并保存）。"""
     with db.unit_of_work() as session:
         typer.echo(responsibilities.export_yaml(session), nl=False)
 
 
 @responsibilities_app.command("import")
-def resp_import(path: Annotated[Path, typer.Argument(help="A YAML file as `export` writes")]) -> None:
-    """Make the register what FILE says (checked whole first: unknown names change nothing)."""
+def resp_import(
+    path: Annotated[
+        Path, typer.Argument(help="A YAML file as `export` writes / `export` 输出格式的 YAML 文件")
+    ],
+) -> None:
+    """Make the register what FILE says (checked whole first: unknown names change nothing). /
+    按 FILE 设定责任登记（先整体校验：有未知名称则不作任何变更）。"""
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -135,10 +143,11 @@ def resp_import(path: Annotated[Path, typer.Argument(help="A YAML file as `expor
 @access_reviews_app.command("open")
 def reviews_open(
     username: As,
-    title: Annotated[str, typer.Option(help="The campaign's title")] = "",
+    title: Annotated[str, typer.Option(help="The campaign's title / 复核标题")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Open a campaign: snapshot every account's roles against every inventory system."""
+    """Open a campaign: snapshot every account's roles against every inventory system. /
+    发起一轮复核：为每个账号在清单中每个系统上的角色生成快照。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         c = access_reviews.open_campaign(session, principal, title=title)
@@ -152,7 +161,7 @@ def reviews_open(
 
 @access_reviews_app.command("list")
 def reviews_list(fmt: Fmt = "table") -> None:
-    """Every campaign with its state and counts."""
+    """Every campaign with its state and counts. / 全部复核及其状态与计数。"""
     with db.unit_of_work() as session:
         rows = [access_reviews.campaign_to_dict(session, c) for c in access_reviews.list_campaigns(session)]
     if fmt == "json":
@@ -170,7 +179,7 @@ def reviews_list(fmt: Fmt = "table") -> None:
 
 @access_reviews_app.command("show")
 def reviews_show(ref: str, fmt: Fmt = "table") -> None:
-    """One campaign with its items."""
+    """One campaign with its items. / 一轮复核及其各项权限。"""
     with db.unit_of_work() as session:
         d = access_reviews.campaign_to_dict(
             session, access_reviews.get_campaign(session, ref), with_items=True
@@ -198,10 +207,10 @@ def _decide(item: str, username: str, decision: str, note: str, password_stdin: 
 def reviews_confirm(
     item: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Why (optional)")] = "",
+    note: Annotated[str, typer.Option(help="Why (optional) / 原因（选填）")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Confirm one access (as its system's owner)."""
+    """Confirm one access (as its system's owner). / 确认一项访问权限（以其系统负责人身份）。"""
     _decide(item, username, "confirm", note, password_stdin)
 
 
@@ -209,16 +218,18 @@ def reviews_confirm(
 def reviews_revoke(
     item: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Why (required)")] = "",
+    note: Annotated[str, typer.Option(help="Why (required) / 原因（必填）")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Revoke one access: the role is removed in identity at once."""
+    """Revoke one access: the role is removed in identity at once. /
+    撤销一项访问权限：立即在身份管理中移除该角色。"""
     _decide(item, username, "revoke", note, password_stdin)
 
 
 @access_reviews_app.command("overdue")
 def reviews_overdue(fmt: Fmt = "table") -> None:
-    """Access unreviewed after its campaign's due date (exit code 1 when there is any)."""
+    """Access unreviewed after its campaign's due date (exit code 1 when there is any). /
+    复核截止日后仍未复核的访问权限（存在时退出码为 1）。"""
     with db.unit_of_work() as session:
         rows = access_reviews.overdue(session)
         standing = access_reviews.standing(session)
@@ -238,18 +249,24 @@ def reviews_overdue(fmt: Fmt = "table") -> None:
 
 @media_app.command("add")
 def media_add(
-    label: Annotated[str, typer.Argument(help="The asset tag on the medium")],
+    label: Annotated[str, typer.Argument(help="The asset tag on the medium / 介质上的资产标签")],
     username: As,
-    kind: Annotated[str, typer.Option(help="disk, tape, usb, optical, paper or backup")],
-    holder: Annotated[str, typer.Option(help="Who holds it (username)")],
-    location: Annotated[str, typer.Option(help="Where it is kept")],
-    description: Annotated[str, typer.Option(help="What it holds")] = "",
-    category: Annotated[list[str] | None, typer.Option(help="PI category (repeat)")] = None,
-    system: Annotated[str | None, typer.Option(help="Inventory system it comes from")] = None,
-    encrypted: Annotated[bool, typer.Option("--encrypted", help="The medium is encrypted")] = False,
+    kind: Annotated[str, typer.Option(help="disk, tape, usb, optical, paper or backup / 介质类型")],
+    holder: Annotated[str, typer.Option(help="Who holds it (username) / 保管人（用户名）")],
+    location: Annotated[str, typer.Option(help="Where it is kept / 存放地点")],
+    description: Annotated[str, typer.Option(help="What it holds / 所存内容")] = "",
+    category: Annotated[
+        list[str] | None, typer.Option(help="PI category (repeat) / 个人信息类别（可重复）")
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option(help="Inventory system it comes from / 来源的清单系统")
+    ] = None,
+    encrypted: Annotated[
+        bool, typer.Option("--encrypted", help="The medium is encrypted / 介质已加密")
+    ] = False,
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Register a medium with its first holder and place."""
+    """Register a medium with its first holder and place. / 登记存储介质及其首位保管人与存放地点。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         m = media.register_medium(
@@ -271,12 +288,12 @@ def media_add(
 def media_transfer(
     label: str,
     username: As,
-    to: Annotated[str, typer.Option(help="The new holder (username)")],
-    location: Annotated[str, typer.Option(help="Where it is kept now")],
-    note: Annotated[str, typer.Option(help="Why / remark")] = "",
+    to: Annotated[str, typer.Option(help="The new holder (username) / 新保管人（用户名）")],
+    location: Annotated[str, typer.Option(help="Where it is kept now / 现存放地点")],
+    note: Annotated[str, typer.Option(help="Why / remark / 原因或备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Hand a medium to another person or place."""
+    """Hand a medium to another person or place. / 将存储介质移交他人或其他地点。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         media.transfer(session, principal, label, to=to, location=location, note=note)
@@ -287,11 +304,14 @@ def media_transfer(
 def media_destroy(
     label: str,
     username: As,
-    method: Annotated[str, typer.Option(help="shred, degauss, overwrite, crypto_erase or incinerate")],
-    note: Annotated[str, typer.Option(help="Remark")] = "",
+    method: Annotated[
+        str, typer.Option(help="shred, degauss, overwrite, crypto_erase or incinerate / 销毁方式")
+    ],
+    note: Annotated[str, typer.Option(help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Propose a medium's destruction (a second person witnesses it with `witness`)."""
+    """Propose a medium's destruction (a second person witnesses it with `witness`). /
+    提出销毁存储介质（由另一人以 `witness` 见证）。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         out = media.propose_destruction(session, principal, label, method=method, note=note)
@@ -303,10 +323,11 @@ def media_destroy(
 def media_witness(
     label: str,
     username: As,
-    note: Annotated[str, typer.Option(help="Remark")] = "",
+    note: Annotated[str, typer.Option(help="Remark / 备注")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Witness a proposed destruction (never its proposer): the medium is destroyed."""
+    """Witness a proposed destruction (never its proposer): the medium is destroyed. /
+    见证销毁（提出人本人不得见证）：介质即登记为已销毁。"""
     principal = _login(username, password_stdin)
     with db.unit_of_work() as session:
         out = media.witness_destruction(session, principal, label, note=note)
@@ -316,7 +337,8 @@ def media_witness(
 
 @media_app.command("list")
 def media_list(fmt: Fmt = "table") -> None:
-    """The register: every medium, its holder, place and state."""
+    """The register: every medium, its holder, place and state. /
+    存储介质登记：每个介质的保管人、存放地点与状态。"""
     with db.unit_of_work() as session:
         rows = [media.medium_to_dict(session, m) for m in media.list_media(session)]
     if fmt == "json":

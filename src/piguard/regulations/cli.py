@@ -149,7 +149,9 @@ def _print_detail(d: ObligationDetail) -> None:
 
 @app.command("show")
 def show(
-    obligation_id: str = typer.Argument(..., metavar="ID", help="e.g. O31-18.2"),
+    obligation_id: str = typer.Argument(
+        ..., metavar="ID", help="Obligation id, e.g. O31-18.2 / 义务编号，如 O31-18.2"
+    ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Show one obligation: article text, titles, what piguard does, parameters, penalty. / 显示一项义务。"""
@@ -197,19 +199,24 @@ def _print_matrix(m: MatrixOut) -> None:
 def matrix(
     status: str | None = typer.Option(None, "--status", help='"built", "partial" or "not yet" / 按状态过滤'),
     src: Path | None = typer.Option(
-        None, "--src", help="package directory to scan (default: piguard itself)"
+        None,
+        "--src",
+        help="package directory to scan (default: piguard itself) / 要扫描的包目录（默认 piguard 本身）",
     ),
     tests: Path | None = typer.Option(
-        None, "--tests", help="tests directory to scan (default: the checkout's tests/)"
+        None,
+        "--tests",
+        help="tests directory to scan (default: the checkout's tests/) / 要扫描的测试目录（默认检出目录的 tests/）",
     ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Obligation -> capability, code and tests, from @carries and pytest.mark.obligation markers. / 义务与能力、代码、测试的对照。
 
     Built only when every part of the capability REQUIREMENTS.md names exists (code under its
-    package carries the id) and is tested; otherwise partial with the missing parts.
+    package carries the id) and is tested; otherwise partial with the missing parts. /
+    仅当能力所需的每一部分都已实现并经测试时才为 built，否则为 partial 并列出缺少的部分。
 
-    Exits 1 when a marker names an unknown obligation id.
+    Exits 1 when a marker names an unknown obligation id. / 标记引用了未知义务编号时退出码为 1。
     """
     with _errors(fmt):
         m = service.matrix(status=status, src_root=src, tests_root=tests)
@@ -230,7 +237,9 @@ def matrix(
 
 @app.command("params")
 def params_command(
-    name: str | None = typer.Argument(None, help="one parameter, with all its dated values"),
+    name: str | None = typer.Argument(
+        None, help="one parameter, with all its dated values / 单个参数及其各期数值"
+    ),
     on: str | None = typer.Option(None, "--on", help="date YYYY-MM-DD (default: today in China) / 日期"),
     fmt: Format = FORMAT_OPTION,
 ) -> None:

@@ -14,7 +14,7 @@ app = typer.Typer(
     help="End users' requests: access, correction, deletion, account cancellation (O24-9.2, O24-9.4, CSL-43, NPC-8). / 用户查询、更正、删除、注销请求。",
     no_args_is_help=True,
 )
-Fmt = Annotated[str, typer.Option("--format", help="table or json")]
+Fmt = Annotated[str, typer.Option("--format", help="table or json / 输出格式")]
 
 
 def _actor() -> Actor:
@@ -44,11 +44,18 @@ def _out(data: Any, fmt: str) -> None:
 
 @app.command("open")
 def open_cmd(
-    kind: Annotated[str, typer.Option("--kind", help="access | correction | deletion | cancellation")],
-    subject: Annotated[str, typer.Option("--subject", help="kind:value, e.g. phone:13800138000")],
-    changes: Annotated[str | None, typer.Option("--changes", help='correction: {"field": "value"}')] = None,
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="access | correction | deletion | cancellation / 查询、更正、删除、注销"),
+    ],
+    subject: Annotated[str, typer.Option("--subject", help="kind:value, e.g. phone:13800138000 / 用户标识")],
+    changes: Annotated[
+        str | None, typer.Option("--changes", help='correction: {"field": "value"} / 更正内容')
+    ] = None,
     text: Annotated[str, typer.Option("--text", help="what the user asked / 用户请求内容")] = "",
-    source: Annotated[str, typer.Option("--source", help="staff, phone, counter, email, letter…")] = "staff",
+    source: Annotated[
+        str, typer.Option("--source", help="staff, phone, counter, email, letter… / 来源渠道")
+    ] = "staff",
     fmt: Fmt = "table",
 ) -> None:
     """Open a request (a case on its statutory clock). / 受理请求。"""
@@ -65,7 +72,7 @@ def open_cmd(
 
 @app.command("run")
 def run_cmd(
-    id: Annotated[int | None, typer.Option("--id", help="only this request")] = None,
+    id: Annotated[int | None, typer.Option("--id", help="only this request / 仅处理此请求")] = None,
     fmt: Fmt = "json",
 ) -> None:
     """Run due steps now (the worker does this each round). / 立即执行待办步骤。"""
@@ -81,7 +88,9 @@ def run_cmd(
 
 
 @app.command("show")
-def show_cmd(id: Annotated[str, typer.Argument(help="request id or case ref")], fmt: Fmt = "table") -> None:
+def show_cmd(
+    id: Annotated[str, typer.Argument(help="request id or case ref / 请求编号或案件编号")], fmt: Fmt = "table"
+) -> None:
     """A request, its steps and its export. / 查看请求及其步骤。"""
     from piguard.core.db import unit_of_work
     from piguard.rights import service
@@ -93,9 +102,11 @@ def show_cmd(id: Annotated[str, typer.Argument(help="request id or case ref")], 
 
 @app.command("complete")
 def complete_cmd(
-    step: Annotated[int, typer.Argument(help="manual task (step) id")],
-    rows: Annotated[int | None, typer.Option("--rows", help="rows the owner handled")] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
+    step: Annotated[int, typer.Argument(help="manual task (step) id / 人工任务（步骤）编号")],
+    rows: Annotated[
+        int | None, typer.Option("--rows", help="rows the owner handled / 负责人处理的行数")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Remark / 备注")] = "",
     fmt: Fmt = "table",
 ) -> None:
     """Record that a manual task was done by its owner. / 记录人工任务已完成。"""
@@ -109,7 +120,9 @@ def complete_cmd(
 
 
 @app.command("retry")
-def retry_cmd(step: Annotated[int, typer.Argument(help="failed step id")], fmt: Fmt = "table") -> None:
+def retry_cmd(
+    step: Annotated[int, typer.Argument(help="failed step id / 失败步骤编号")], fmt: Fmt = "table"
+) -> None:
     """Run a failed step again (after the inventory was fixed). / 重试失败的步骤。"""
     from piguard.core.db import unit_of_work
     from piguard.rights import service

@@ -23,7 +23,7 @@ from piguard.identity.access import decide_access
 from piguard.identity.principal import Principal
 from piguard.identity.purpose import PiRead
 from piguard.regulations.markers import carries
-from piguard.web.i18n import TEXT
+from piguard.web.i18n import TEXT, lang_of
 from piguard.web.views import _permitted, console_principal, pi_permitted, purpose_choices, render
 
 router = APIRouter(include_in_schema=False)
@@ -70,6 +70,41 @@ TEXT.update(
             "工作人员根据用户请求在控制台撤回同意",
             "Withdrawn in the console at the user's request",
         ),
+        "share.nav": ("向第三方提供", "Provide to a third party"),
+        "share.title": ("向第三方提供个人信息的判定", "May this information be provided to a third party?"),
+        "share.note": (
+            "未经被收集者同意，不得向他人提供个人信息；经过处理无法识别特定个人且不能复原的除外。"
+            "每次判定都写入审计日志，并给出理由及其义务条款。",
+            "Personal information is not provided to others without the person's consent, unless it has been "
+            "processed so that no one can be identified and it cannot be restored. Every decision is written "
+            "to the audit log, with its reasons and their obligation ids.",
+        ),
+        "share.register": ("第三方共享登记（来自个人信息清单）", "Sharing register (from the PI inventory)"),
+        "share.register.none": (
+            "清单中没有登记第三方：任何提供都会被拒绝。",
+            "The inventory registers no third party: every provision is refused.",
+        ),
+        "share.party": ("接收方", "Recipient"),
+        "share.location": ("所在地", "Location"),
+        "share.location.outside_china": ("境外", "Outside China"),
+        "share.location.in_china": ("境内", "In China"),
+        "share.receives": ("按目的接收的信息类别", "Categories received, by purpose"),
+        "share.purpose": ("使用目的", "Purpose"),
+        "share.categories": ("信息类别", "Categories"),
+        "share.deidentified": (
+            "已去标识化的数据集（不指明用户）",
+            "A de-identified data set (no person named)",
+        ),
+        "share.method": ("去标识化方法", "De-identification method"),
+        "share.method.hint": (
+            "泛化须附 k-匿名检查报告，请通过 API 提交（POST /api/consent/share-decisions）。",
+            "Generalisation needs a k-anonymity report: submit it through the API "
+            "(POST /api/consent/share-decisions).",
+        ),
+        "share.decide": ("判定", "Decide"),
+        "share.outcome.allow": ("允许提供", "May be provided"),
+        "share.outcome.refuse": ("不得提供", "Must not be provided"),
+        "share.audited": ("本次判定已写入审计日志。", "This decision was written to the audit log."),
     }
 )
 
@@ -195,3 +230,113 @@ def _is_ip(value: str | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _share_view(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    *,
+    form: dict[str, Any] | None = None,
+    decision: Any = None,
+    error: PiguardError | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    from piguard.discovery.categories import BY_CODE
+    from piguard.discovery.deid import Method
+    from piguard.inventory import service as inventory
+    from piguard.inventory.taxonomy import taxonomy
+
+    lang = lang_of(request)
+    register = inventory.sharing_register(session)
+    kinds = taxonomy()
+    purposes = sorted({p for r in register for p in r.purposes})
+    categories = sorted({c for r in register for c in r.categories})
+
+    def purpose_name(pid: str) -> str:
+        k = kinds.get(pid)
+        return (k.zh if lang == "zh" else k.en) if k is not None else pid
+
+    def category_name(code: str) -> str:
+        c = BY_CODE.get(code)
+        return (c.zh if lang == "zh" else c.en) if c is not None else code
+
+    return render(
+        request,
+        "consent_share.html",
+        principal,
+        status_code=status_code,
+        active="consent",
+        register=register,
+        purposes=purposes,
+        categories=categories,
+        methods=[m.value for m in Method],
+        purpose_name=purpose_name,
+        category_name=category_name,
+        form=form or {},
+        decision=decision,
+        error=error,
+    )
+
+
+@router.get("/console/consent/share")
+@carries("CSL-42.1")
+def share_page(
+    request: Request,
+    principal: Principal = Depends(console_principal),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """The sharing register and a form for the sharing decision (CSL-42.1)."""
+    denied = _permitted(request, principal, "consent.read", session)
+    if denied is not None:
+        return denied
+    return _share_view(request, principal, session)
+
+
+@router.post("/console/consent/share")
+@carries("CSL-42.1", "O24-9.1")
+def share_decide(
+    request: Request,
+    subject: str = Form("", max_length=300),
+    third_party: str = Form("", max_length=120),
+    purpose: str = Form("", max_length=120),
+    categories: list[str] = Form([]),
+    deidentified: str = Form(""),
+    method: str = Form("", max_length=40),
+    principal: Principal = Depends(console_principal),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Decide one provision with :func:`piguard.consent.service.may_share` (audited) and show the
+    decision with its reasons; the subject typed in is never echoed back into the page."""
+    if not _same_origin(request):
+        err = PiguardError("forbidden", "Cross-site request refused.", "拒绝跨站请求。", http_status=403)
+        return render(request, "error.html", principal, status_code=403, error=err)
+    denied = _permitted(request, principal, "consent.read", session)
+    if denied is not None:
+        return denied
+    deid = deidentified == "on"
+    party, purpose_id, how = third_party.strip(), purpose.strip(), method.strip()
+    cats = [c.strip() for c in categories if c.strip()][:50]
+    form = {
+        "third_party": party,
+        "purpose": purpose_id,
+        "categories": cats,
+        "deidentified": deid,
+        "method": how,
+    }
+    try:
+        decision = service.may_share(
+            session,
+            subject.strip() or None,
+            party,
+            purpose_id,
+            cats,
+            deidentified=deid,
+            method=how or None,
+            actor=principal.as_actor(),
+            client_ip=principal.client_ip,
+            terminal=(principal.terminal or "console")[:128],
+        )
+    except PiguardError as err:
+        return _share_view(request, principal, session, form=form, error=err, status_code=err.http_status)
+    return _share_view(request, principal, session, form=form, decision=decision)

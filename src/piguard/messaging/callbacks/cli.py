@@ -52,7 +52,11 @@ def set_command(
 
 
 @callback_app.command("show")
-def show_command(content_provider: str = typer.Option(..., "--content-provider")) -> None:
+def show_command(
+    content_provider: str = typer.Option(
+        ..., "--content-provider", help="Content provider code. 内容提供者代码。"
+    ),
+) -> None:
     """The endpoint of a content provider (never its secret). 查看推送设置。"""
     with unit_of_work() as session:
         cp = get_content_provider(session, content_provider)
@@ -61,7 +65,11 @@ def show_command(content_provider: str = typer.Option(..., "--content-provider")
 
 
 @callback_app.command("remove")
-def remove_command(content_provider: str = typer.Option(..., "--content-provider")) -> None:
+def remove_command(
+    content_provider: str = typer.Option(
+        ..., "--content-provider", help="Content provider code. 内容提供者代码。"
+    ),
+) -> None:
     """Turn them off (events kept stay until the records' retention ends). 关闭推送。"""
     with unit_of_work() as session:
         cp = get_content_provider(session, content_provider)
@@ -73,9 +81,13 @@ def remove_command(content_provider: str = typer.Option(..., "--content-provider
 @callback_app.command("push")
 def push_command(
     loop: bool = typer.Option(False, "--loop", help="Keep pushing every --interval seconds. 持续推送。"),
-    interval: float = typer.Option(2.0, "--interval", min=0.1, max=3600),
+    interval: float = typer.Option(
+        2.0, "--interval", min=0.1, max=3600, help="Seconds between pushes with --loop. 持续推送的间隔秒数。"
+    ),
     max_seconds: float = typer.Option(
-        0, "--max-seconds", help="With --loop: stop after this long (0: never)."
+        0,
+        "--max-seconds",
+        help="With --loop: stop after this long (0: never). 与 --loop 合用：运行这么多秒后停止（0 为不停止）。",
     ),
 ) -> None:
     """Push the due events now (the worker also does, each round). 立即推送到期事件。"""

@@ -28,7 +28,10 @@ def cmpp_serve(
         None, help="Highest CMPP version spoken: 3 (2.x and 3.0 accepted) or 2. 最高协议版本。"
     ),
     gateway_code: int = typer.Option(None, help="ISMG gateway code in every Msg_Id (22 bits). 网关代码。"),
-    max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+    max_seconds: float = typer.Option(
+        0,
+        help="Stop after this many seconds (0: until SIGINT/SIGTERM). 运行这么多秒后停止（0 为直至收到信号）。",
+    ),
 ) -> None:
     """Run piguard's CMPP 2.0/3.0 server: content providers connect to it; every CMPP_SUBMIT is
     decided by the gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 CMPP 服务：每条 CMPP_SUBMIT 经网关判定。"""
@@ -65,8 +68,8 @@ account_app = account_app(
     AccountOps(
         label="CMPP",
         login_key="source_addr",
-        login_help="Source_Addr the SP connects with (SP_Id, 6 digits).",
-        secret_help="Shared secret, 6-32 characters; generated and printed once when omitted.",
+        login_help="Source_Addr the SP connects with (SP_Id, 6 digits). SP 连接用的 Source_Addr（SP_Id）。",
+        secret_help="Shared secret, 6-32 characters; generated and printed once when omitted. 共享密钥；省略时自动生成并仅显示一次。",
         help="CMPP accounts of content providers (SP_Id and shared secret). 内容提供者的 CMPP 账号。",
         flow_word="Result 8",
         disabled_word="Status 5",

@@ -113,19 +113,22 @@ def _run(
 _FILE = typer.Option(
     None,
     "--file",
-    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin",
+    help="JSONL of {sender, recipient, text, kind?, message_type?, client_ref?, template_id?}; - for stdin. "
+    "JSONL 批量输入，- 为标准输入。",
 )
-_FMT = typer.Option("text", "--format", help="text or json")
+_FMT = typer.Option("text", "--format", help="text or json. 输出格式。")
 
 
 def send_command(
     file: Path | None = _FILE,
-    sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension)"),
-    to: str | None = typer.Option(None, "--to", help="Recipient address"),
+    sender: str | None = typer.Option(None, "--sender", help="Port code (+ extension). 端口号（含扩展码）。"),
+    to: str | None = typer.Option(None, "--to", help="Recipient address. 接收方号码或地址。"),
     text: str | None = typer.Option(None, "--text"),
     channel: str = typer.Option("sms", "--channel"),
     kind: str | None = typer.Option(None, "--kind"),
-    message_type: str | None = typer.Option(None, "--type", help="Consent type of a commercial message"),
+    message_type: str | None = typer.Option(
+        None, "--type", help="Consent type of a commercial message. 商业性消息的同意类型。"
+    ),
     fmt: str = _FMT,
 ) -> None:
     """Decide, record and queue messages (exit 1 when an item had an input error). 发送短信（经网关检查）。"""
@@ -147,8 +150,10 @@ def check_command(
 
 
 def inbound_command(
-    sender: str = typer.Option(..., "--from", help="The replying user's address"),
-    to: str = typer.Option(..., "--to", help="Port code (+ extension) replied to"),
+    sender: str = typer.Option(..., "--from", help="The replying user's address. 回复用户的号码或地址。"),
+    to: str = typer.Option(
+        ..., "--to", help="Port code (+ extension) replied to. 被回复的端口号（含扩展码）。"
+    ),
     text: str = typer.Option(..., "--text"),
     channel: str = typer.Option("sms", "--channel"),
 ) -> None:
@@ -179,7 +184,7 @@ def add_provider(
     access_code: list[str] = typer.Option([], "--access-code"),
     location: str = typer.Option("", "--location"),
 ) -> None:
-    """Register a licensed SMS service provider (O31-6, O31-7)."""
+    """Register a licensed SMS service provider (O31-6, O31-7). 登记持证的短信服务提供者。"""
     with unit_of_work() as session:
         sp = registry.create_service_provider(
             session,
@@ -199,12 +204,17 @@ def add_cp(
     provider: int = typer.Option(..., "--provider"),
     identity_type: str = typer.Option("uscc", "--identity-type"),
     identity_number: str = typer.Option(..., "--identity-number"),
-    verified: bool = typer.Option(False, "--verified", help="The identity was checked (O31-12)"),
+    verified: bool = typer.Option(
+        False, "--verified", help="The identity was checked (O31-12) 已核验真实身份"
+    ),
     signature: list[str] = typer.Option(
-        [], "--signature", help="Submit a signature for review (repeatable; see review-signature)"
+        [],
+        "--signature",
+        help="Submit a signature for review (repeatable; see review-signature) 提交签名待审核（可重复）",
     ),
 ) -> None:
-    """Register a content provider with its real identity (O31-12) and submit its signatures."""
+    """Register a content provider with its real identity (O31-12) and submit its signatures.
+    登记内容提供者及其真实身份信息，并提交其签名。"""
     with unit_of_work() as session:
         cp = registry.create_content_provider(
             session,
@@ -227,16 +237,19 @@ def _echo(d: dict[str, Any] | list[dict[str, Any]]) -> None:
     sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
 
 
-_DECISION = typer.Option(..., "--decision", help="approved or rejected")
-_EVIDENCE = typer.Option(..., "--evidence", help="What the decision rests on (kept with the review)")
+_DECISION = typer.Option(..., "--decision", help="approved or rejected 审核结果：通过或驳回")
+_EVIDENCE = typer.Option(
+    ..., "--evidence", help="What the decision rests on (kept with the review) 审核依据（随审核记录保存）"
+)
 
 
 @registry_app.command("add-signature")
 def add_signature_command(
-    content_provider: str = typer.Argument(..., help="Content provider code"),
-    text: str = typer.Argument(..., help="The signature, with or without 【】"),
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
+    text: str = typer.Argument(..., help="The signature, with or without 【】 签名（可带或不带【】）"),
 ) -> None:
-    """Submit a signature for review (O31-21): one signature belongs to one content provider."""
+    """Submit a signature for review (O31-21): one signature belongs to one content provider.
+    提交签名待审核：一个签名只属于一个内容提供者。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -244,8 +257,10 @@ def add_signature_command(
 
 
 @registry_app.command("signatures")
-def signatures_command(content_provider: str = typer.Argument(..., help="Content provider code")) -> None:
-    """A content provider's signatures and their review status."""
+def signatures_command(
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
+) -> None:
+    """A content provider's signatures and their review status. 内容提供者的签名及其审核状态。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -254,11 +269,12 @@ def signatures_command(content_provider: str = typer.Argument(..., help="Content
 
 @registry_app.command("review-signature")
 def review_signature_command(
-    signature_id: str = typer.Argument(..., help="Signature id (see `sms registry signatures`)"),
+    signature_id: str = typer.Argument(..., help="Signature id (see `sms registry signatures`) 签名编号"),
     decision: str = _DECISION,
     evidence: str = _EVIDENCE,
 ) -> None:
-    """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send."""
+    """Approve or reject a signature, with the evidence (O31-21, O31-12); only approved ones send.
+    审核签名（通过或驳回，附证据）；仅审核通过的签名可用于发送。"""
     from piguard.messaging.registry.views import signature_dict
 
     with unit_of_work() as session:
@@ -272,7 +288,7 @@ def review_signature_command(
 def templates_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
 ) -> None:
-    """Message templates and their review status."""
+    """Message templates and their review status. 短信模板及其审核状态。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -283,10 +299,12 @@ def templates_command(
 def add_template_command(
     content_provider: str = typer.Option(..., "--content-provider"),
     name: str = typer.Option(..., "--name"),
-    text: str = typer.Option(..., "--text", help="Message text; {name} marks a placeholder"),
-    kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, …"),
+    text: str = typer.Option(
+        ..., "--text", help="Message text; {name} marks a placeholder 模板文本；{name} 表示占位符"
+    ),
+    kind: str = typer.Option(..., "--kind", help="verification_code, notification, commercial, … 短信类型"),
 ) -> None:
-    """Submit a message template with its kind for review."""
+    """Submit a message template with its kind for review. 提交短信模板及其类型待审核。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -303,7 +321,7 @@ def update_template_command(
     text: str | None = typer.Option(None, "--text"),
     kind: str | None = typer.Option(None, "--kind"),
 ) -> None:
-    """Change a template; a new text or kind goes back to review."""
+    """Change a template; a new text or kind goes back to review. 修改模板；文本或类型变更后须重新审核。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -313,7 +331,7 @@ def update_template_command(
 
 @registry_app.command("delete-template")
 def delete_template_command(template_id: str = typer.Argument(...)) -> None:
-    """Delete a template."""
+    """Delete a template. 删除模板。"""
     with unit_of_work() as session:
         registry.delete_template(session, template_id, principal=_CLI)
     typer.echo("deleted")
@@ -325,7 +343,7 @@ def review_template_command(
     decision: str = _DECISION,
     evidence: str = _EVIDENCE,
 ) -> None:
-    """Approve or reject a template, with the evidence (O31-19, O31-21)."""
+    """Approve or reject a template, with the evidence (O31-19, O31-21). 审核模板（通过或驳回，附证据）。"""
     from piguard.messaging.registry.views import template_dict
 
     with unit_of_work() as session:
@@ -338,14 +356,16 @@ def review_template_command(
 @registry_app.command("add-port")
 def add_port(
     code: str = typer.Option(...),
-    port_type: str = typer.Option(..., "--type", help="business_service, commercial or public_welfare"),
+    port_type: str = typer.Option(
+        ..., "--type", help="business_service, commercial or public_welfare 端口类型：业务、商业或公益"
+    ),
     content_provider: str = typer.Option(..., "--content-provider"),
     channel: str = typer.Option("sms", "--channel"),
     ext_from: str | None = typer.Option(None, "--extension-from"),
     ext_to: str | None = typer.Option(None, "--extension-to"),
     scope: str = typer.Option("", "--scope"),
 ) -> None:
-    """Register a port with its approved type and scope (O31-13, O31-19)."""
+    """Register a port with its approved type and scope (O31-13, O31-19). 登记端口及其批准的类型与使用范围。"""
     with unit_of_work() as session:
         p = registry.create_port(
             session,
@@ -363,12 +383,15 @@ def add_port(
 
 @registry_app.command("suspend")
 def suspend(
-    target: str = typer.Argument(..., help="content provider code, or port:<id>"),
+    target: str = typer.Argument(
+        ..., help="content provider code, or port:<id> 内容提供者代码，或 port:<编号>"
+    ),
     reason: str = typer.Option(..., "--reason"),
     obligation: list[str] = typer.Option(["O31-23"], "--obligation"),
     resume: bool = typer.Option(False, "--resume"),
 ) -> None:
-    """Suspend (or --resume) a content provider or a port (O31-23, O24-14.2, O31-28)."""
+    """Suspend (or --resume) a content provider or a port (O31-23, O24-14.2, O31-28).
+    暂停（或以 --resume 恢复）内容提供者或端口。"""
     kind, key = ("port", target[5:]) if target.startswith("port:") else ("content_provider", target)
     with unit_of_work() as session:
         try:
@@ -388,14 +411,15 @@ def suspend(
 
 @registry_app.command("lottery-licence")
 def lottery_licence(
-    content_provider: str = typer.Argument(..., help="Content provider code"),
+    content_provider: str = typer.Argument(..., help="Content provider code 内容提供者代码"),
     licence: str | None = typer.Option(
-        None, "--licence", help="The lottery issuing body's authorisation number"
+        None, "--licence", help="The lottery issuing body's authorisation number 彩票发行机构的授权编号"
     ),
-    withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record"),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Remove the licence on record 撤销登记的许可"),
 ) -> None:
     """Record a content provider's lottery licence (its lottery results are then not gambling:
-    clearance licensed_lottery; O31-16), or --withdraw it."""
+    clearance licensed_lottery; O31-16), or --withdraw it.
+    登记内容提供者的彩票发行机构授权（其开奖信息即不按赌博信息处理），或以 --withdraw 撤销。"""
     if (licence is None) == (not withdraw):
         raise validation_error([FieldError("licence", "give --licence NUMBER or --withdraw, not both")])
     with unit_of_work() as session:
@@ -409,10 +433,12 @@ __all__ = ["PiguardError"]
 
 def consents_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
-    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient: str | None = typer.Option(
+        None, "--recipient", help="A number (hashed, never stored) 号码（仅以哈希使用，不存储）"
+    ),
     recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
     channel: str = typer.Option("sms", "--channel"),
-    status: str | None = typer.Option(None, "--status", help="active or ended"),
+    status: str | None = typer.Option(None, "--status", help="active or ended 状态：有效或已终止"),
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """The consent ledger, one JSON object a line (numbers masked). 用户同意台账。"""
@@ -427,10 +453,14 @@ def consents_command(
 
 def events_command(
     content_provider: str | None = typer.Option(None, "--content-provider"),
-    recipient: str | None = typer.Option(None, "--recipient", help="A number (hashed, never stored)"),
+    recipient: str | None = typer.Option(
+        None, "--recipient", help="A number (hashed, never stored) 号码（仅以哈希使用，不存储）"
+    ),
     recipient_hash: str | None = typer.Option(None, "--recipient-hash"),
     channel: str = typer.Option("sms", "--channel"),
-    event: str | None = typer.Option(None, "--event", help="subscribed, unsubscribed, refused, expired"),
+    event: str | None = typer.Option(
+        None, "--event", help="subscribed, unsubscribed, refused, expired 事件：订阅、退订、拒绝、过期"
+    ),
     limit: int = typer.Option(100, "--limit"),
 ) -> None:
     """Subscription-status events, one JSON object a line (O31-11). 订阅退订状态记录。"""

@@ -131,10 +131,15 @@ def account_app(ops: AccountOps) -> typer.Typer:
         ),
         secret: str = typer.Option(None, help=ops.secret_help),
         message_type: str = typer.Option(
-            None, help=f"Consent type of commercial messages ({ops.label} carries none)."
+            None,
+            help=f"Consent type of commercial messages ({ops.label} carries none). 商业性短信的同意类型。",
         ),
-        max_rate: int = typer.Option(0, help=f"Submits per second (0: unlimited); beyond: {ops.flow_word}."),
-        window: int = typer.Option(16, help=f"Unanswered submits at once; beyond: {ops.flow_word}."),
+        max_rate: int = typer.Option(
+            0, help=f"Submits per second (0: unlimited); beyond: {ops.flow_word}. 每秒提交上限（0 为不限）。"
+        ),
+        window: int = typer.Option(
+            16, help=f"Unanswered submits at once; beyond: {ops.flow_word}. 同时未应答的提交上限。"
+        ),
     ) -> None:
         """Create an account for a content provider. 为内容提供者创建账号。"""
         generated = secret is None
@@ -173,13 +178,21 @@ def account_app(ops: AccountOps) -> typer.Typer:
         Console(highlight=False).print(table)
 
     @app.command("disable")
-    def account_disable(login: str = typer.Argument(..., metavar=ops.login_key.upper())) -> None:
+    def account_disable(
+        login: str = typer.Argument(
+            ..., metavar=ops.login_key.upper(), help="The account's login. 账号的登录名。"
+        ),
+    ) -> None:
         """Refuse further logins of an account. 停用账号。"""
         with unit_of_work() as session:
             ops.set_active(session, login, False, CLI_PRINCIPAL)
 
     @app.command("enable")
-    def account_enable(login: str = typer.Argument(..., metavar=ops.login_key.upper())) -> None:
+    def account_enable(
+        login: str = typer.Argument(
+            ..., metavar=ops.login_key.upper(), help="The account's login. 账号的登录名。"
+        ),
+    ) -> None:
         """Allow logins again. 启用账号。"""
         with unit_of_work() as session:
             ops.set_active(session, login, True, CLI_PRINCIPAL)

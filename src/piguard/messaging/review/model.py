@@ -42,6 +42,9 @@ MAX_CHARS = 2000
 NORMAL, COMMERCIAL = "normal", "commercial"
 #: how much more likely (natural log) the top class must be than ``normal`` for a finding
 DEFAULT_MARGIN = 2.0
+#: column names an exported labelled file may carry on its first line (skipped, not read as a label)
+HEADER_LABELS = frozenset({"label", "labels", "category", "class", "y", "标签", "类别", "分类"})
+HEADER_TEXTS = frozenset({"text", "content", "message", "sms", "body", "内容", "短信", "短信内容", "文本"})
 
 
 def _bad(source: str, message_en: str, message_zh: str) -> PiguardError:
@@ -76,6 +79,7 @@ def read_labelled(
         ) from None
     rows: list[tuple[str, str]] = []
     unknown: Counter[str] = Counter()
+    first = True
     for n, line in enumerate(raw.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
         if n == 1 and line.startswith(b"\xef\xbb\xbf"):
@@ -92,6 +96,15 @@ def read_labelled(
             ) from None
         label, sep, text = text_line.partition("\t")
         label = label.strip()
+        if first:
+            first = False
+            # a spreadsheet export's header line ("label<TAB>text"), unless the file maps it as a label
+            if (
+                label.lower() in HEADER_LABELS
+                and text.strip().lower() in HEADER_TEXTS
+                and label not in mapping
+            ):
+                continue
         if not sep or not label or not text.strip():
             raise _bad(
                 f"{path}:{n}",

@@ -41,7 +41,12 @@ def _ported() -> None:
 
 @ported_app.command("import")
 def import_command(
-    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: number,carrier[,ported_on]"),
+    path: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="CSV: number,carrier[,ported_on] CSV 文件：号码、运营商、转网日期",
+    ),
     replace: bool = typer.Option(False, "--replace", help="The table becomes exactly this file. 全量替换。"),
 ) -> None:
     """Import ported numbers (all or nothing; a bad line is named, never the number). 导入携号转网号码。"""
@@ -56,7 +61,7 @@ def import_command(
 
 
 def links_command(
-    links_file: Path = typer.Option(None, "--links", help=f"Links file (default ${LINKS_ENV})."),
+    links_file: Path = typer.Option(None, "--links", help=f"Links file (default ${LINKS_ENV}). 链路文件。"),
 ) -> None:
     """Outbound links per carrier and the queue waiting for each (one JSON line each; a carrier
     no link carries is listed with link null). 各运营商链路与待发队列。"""

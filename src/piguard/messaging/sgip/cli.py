@@ -27,7 +27,10 @@ def sgip_serve(
     node_id: int = typer.Option(
         None, help="SMG node id, first number of piguard's Sequence Numbers. 节点编号。"
     ),
-    max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+    max_seconds: float = typer.Option(
+        0,
+        help="Stop after this many seconds (0: until SIGINT/SIGTERM). 运行这么多秒后停止（0 为直至收到信号）。",
+    ),
 ) -> None:
     """Run piguard's SGIP 1.2 server: content providers bind to it; every Submit is decided by the
     gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 SGIP 服务：每条 Submit 经网关判定。"""
@@ -46,8 +49,8 @@ def sgip_serve(
 account_app = account_app(
     shared_table_ops(
         RULES,
-        login_help="Login Name the content provider binds with (1-16 characters).",
-        secret_help="Login Password, 6-16 characters; generated and printed once when omitted.",
+        login_help="Login Name the content provider binds with (1-16 characters). 内容提供者登录用的 Login Name。",
+        secret_help="Login Password, 6-16 characters; generated and printed once when omitted. 登录密码；省略时自动生成并仅显示一次。",
         help="SGIP accounts of content providers (Login Name and Password). 内容提供者的 SGIP 账号。",
         flow_word="Result 11",
         disabled_word="Result 1",
@@ -57,9 +60,17 @@ account_app = account_app(
 
 @account_app.command("callback")
 def account_callback(
-    login_name: str = typer.Argument(..., metavar="LOGIN_NAME"),
-    address: str = typer.Argument(None, metavar="HOST:PORT", help="The content provider's SGIP server."),
-    clear: bool = typer.Option(False, "--clear", help="Send Report and Deliver on its own connection again."),
+    login_name: str = typer.Argument(
+        ..., metavar="LOGIN_NAME", help="The account's Login Name. 账号的登录名。"
+    ),
+    address: str = typer.Argument(
+        None, metavar="HOST:PORT", help="The content provider's SGIP server. 内容提供者的 SGIP 服务地址。"
+    ),
+    clear: bool = typer.Option(
+        False,
+        "--clear",
+        help="Send Report and Deliver on its own connection again. 恢复经其自身连接发送 Report 与 Deliver。",
+    ),
 ) -> None:
     """Where piguard binds (Login Type 2) to send Report and Deliver to this account, as SGIP's SMG
     does; without one they go on the content provider's connection. 设置 SP 接收端地址。"""

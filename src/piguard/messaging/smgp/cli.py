@@ -23,7 +23,10 @@ def smgp_serve(
         None, help="Listen port, 0 for any free one (default $PIGUARD_SMGP_PORT or 8890). 监听端口。"
     ),
     gateway_code: int = typer.Option(None, help="SMGW code in every MsgID (6 digits). 网关代码。"),
-    max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+    max_seconds: float = typer.Option(
+        0,
+        help="Stop after this many seconds (0: until SIGINT/SIGTERM). 运行这么多秒后停止（0 为直至收到信号）。",
+    ),
 ) -> None:
     """Run piguard's SMGP 3.0 server: content providers log in to it; every Submit is decided by the
     gateway (as SMPP submit_sm) and allowed ones are queued in the outbox. 运行 SMGP 服务：每条 Submit 经网关判定。"""
@@ -42,8 +45,8 @@ def smgp_serve(
 account_app = account_app(
     shared_table_ops(
         RULES,
-        login_help="ClientID the content provider logs in with (1-8 characters).",
-        secret_help="Shared secret, 6-15 characters; generated and printed once when omitted.",
+        login_help="ClientID the content provider logs in with (1-8 characters). 内容提供者登录用的 ClientID。",
+        secret_help="Shared secret, 6-15 characters; generated and printed once when omitted. 共享密钥；省略时自动生成并仅显示一次。",
         help="SMGP accounts of content providers (ClientID and shared secret). 内容提供者的 SMGP 账号。",
         flow_word="Status 1",
         disabled_word="Status 76",

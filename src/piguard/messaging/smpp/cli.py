@@ -46,21 +46,29 @@ def smpp_serve(
     upstream_port: int = typer.Option(None, help="SMS centre port. 上游端口。"),
     upstream_system_id: str = typer.Option(
         None,
-        help="system_id piguard binds to the SMS centre with (password: $PIGUARD_SMPP_UPSTREAM_PASSWORD).",
+        help="system_id piguard binds to the SMS centre with (password: $PIGUARD_SMPP_UPSTREAM_PASSWORD). 连接上游短信中心的 system_id。",
     ),
     loopback: bool = typer.Option(
         False, "--loopback", help="No SMS centre: count allowed messages as sent (demo). 演示模式。"
     ),
     cmpp_port: int = typer.Option(
-        None, help="Also serve CMPP on this port, in this process (MO replies reach it)."
+        None,
+        help="Also serve CMPP on this port, in this process (MO replies reach it). 同进程在此端口运行 CMPP 服务。",
     ),
-    smgp_port: int = typer.Option(None, help="Also serve SMGP 3.0 on this port, in this process."),
-    sgip_port: int = typer.Option(None, help="Also serve SGIP 1.2 on this port, in this process."),
-    max_seconds: float = typer.Option(0, help="Stop after this many seconds (0: until SIGINT/SIGTERM)."),
+    smgp_port: int = typer.Option(
+        None, help="Also serve SMGP 3.0 on this port, in this process. 同进程在此端口运行 SMGP 服务。"
+    ),
+    sgip_port: int = typer.Option(
+        None, help="Also serve SGIP 1.2 on this port, in this process. 同进程在此端口运行 SGIP 服务。"
+    ),
+    max_seconds: float = typer.Option(
+        0,
+        help="Stop after this many seconds (0: until SIGINT/SIGTERM). 运行这么多秒后停止（0 为直至收到信号）。",
+    ),
     links: Path = typer.Option(
         None,
         "--links",
-        help="Links file: one upstream link per carrier (default $PIGUARD_SMS_LINKS_FILE; docs/sms-routing.md).",
+        help="Links file: one upstream link per carrier (default $PIGUARD_SMS_LINKS_FILE; docs/sms-routing.md). 链路文件：每个运营商一条上游链路。",
     ),
 ) -> None:
     """Run piguard's SMPP server: content providers bind to it; every submit_sm is decided by the
@@ -119,19 +127,30 @@ def smpp_serve(
 
 @account_app.command("add")
 def account_add(
-    system_id: str = typer.Argument(..., help="system_id the ESME binds with (1-15 characters)."),
+    system_id: str = typer.Argument(
+        ..., help="system_id the ESME binds with (1-15 characters). ESME 登录用的 system_id。"
+    ),
     content_provider: str = typer.Option(
         ..., "--content-provider", "-c", help="Registered content provider code. 内容提供者代码。"
     ),
     password: str = typer.Option(
-        None, help="6-8 characters (SMPP 3.4); generated and printed once when omitted."
+        None,
+        help="6-8 characters (SMPP 3.4); generated and printed once when omitted. 密码；省略时自动生成并仅显示一次。",
     ),
-    bind_types: str = typer.Option("tx,rx,trx", help="Allowed binds: tx, rx, trx (comma-separated)."),
+    bind_types: str = typer.Option(
+        "tx,rx,trx", help="Allowed binds: tx, rx, trx (comma-separated). 允许的绑定方式。"
+    ),
     message_type: str = typer.Option(
-        None, help="Consent type of commercial messages without piguard TLV 0x1401."
+        None,
+        help="Consent type of commercial messages without piguard TLV 0x1401. 未带 TLV 0x1401 的商业性短信的同意类型。",
     ),
-    max_rate: int = typer.Option(0, help="submit_sm per second (0: unlimited); beyond: ESME_RTHROTTLED."),
-    window: int = typer.Option(20, help="Unanswered submit_sm at once; beyond: ESME_RTHROTTLED."),
+    max_rate: int = typer.Option(
+        0,
+        help="submit_sm per second (0: unlimited); beyond: ESME_RTHROTTLED. 每秒 submit_sm 上限（0 为不限）。",
+    ),
+    window: int = typer.Option(
+        20, help="Unanswered submit_sm at once; beyond: ESME_RTHROTTLED. 同时未应答的 submit_sm 上限。"
+    ),
 ) -> None:
     """Create an SMPP account for a content provider. 为内容提供者创建 SMPP 账号。"""
     generated = password is None
