@@ -94,7 +94,8 @@ class Piguard(Tool):
 
         self.categories = frozenset(CODES)
         self.note = (
-            f"dictionary pass: {default_engine()._automaton.backend}; batch API (as `piguard scan --jsonl`)"
+            f"dictionary pass: {default_engine()._automaton.backend}; batch API (as `piguard scan --jsonl`"
+            " uses it; the scan only, its JSON lines timed apart)"
         )
 
     def spans(self, text: str) -> list[Span]:

@@ -4,8 +4,10 @@ Speed by design. A text is read twice at C speed and Python only ever looks at c
 
 1. one structural regular-expression pass finds digit clusters (ASCII and full-width digits with
    their separators), ``@`` signs, licence-plate heads and IPv6 colons;
-2. one Aho-Corasick pass (pyahocorasick) finds every dictionary word at once: trigger words of the
-   keyword recognisers, context and negative-context words, ~4,800 administrative-division names.
+2. one dictionary pass finds every dictionary word at once: trigger words of the keyword
+   recognisers, context and negative-context words, ~4,800 administrative-division names (a
+   compiled Aho-Corasick automaton, piguard/_native/dictscan.c; without it Hyperscan, else
+   pyahocorasick).
 
 Candidates then go only to the recognisers that registered for them (by digit count, by anchor
 kind, by trigger word), which run exact patterns and validators (check digits, Luhn, phonenumbers'
@@ -308,8 +310,9 @@ _START = itemgetter(0)
 
 
 class _Dictionary:
-    """The one multi-pattern pass over every dictionary word: Hyperscan when installed (C speed,
-    ~200 MB/s with 5,000 words), else pyahocorasick (whose per-character cost grows with the number
+    """The one multi-pattern pass over every dictionary word: the compiled automaton when given
+    (``kernel``), else Hyperscan when installed (C speed, ~200 MB/s with 5,000 words, but a Python
+    callback per match), else pyahocorasick (whose per-character cost grows with the number
     of distinct first characters: ~8 MB/s here). Yields ``(start, end, word_id)`` in characters."""
 
     def __init__(self, words: list[str], fold_from: int | None = None, kernel: Any = None) -> None:
