@@ -675,13 +675,59 @@ def _anchor_cands_both(text: str):  # type: ignore[no-untyped-def]
     assert engine._gate is not None
     anchors = sorted(engine._gate(hits, plan["gate"], text, engine._gate_table))
     out = []
-    for fn in (engine._anchors, eng._anchors_py):
+    for fn, calls in ((engine._anchors, plan["call_c"]), (eng._anchors_py, plan["call"])):
         scan = eng.Scan(engine, text, hits, eng.fold_text(text))
         scan._words_of = plan["words_of"]
         cands: list[tuple[int, int, str, float]] = []
-        fn(anchors, plan["trig"], plan["call"], engine._words, scan, cands)
+        fn(anchors, plan["trig"], calls, engine._words, scan, cands)
         out.append(cands)
     return out
+
+
+@needs_numscan
+def test_anchor_kernel_checks_column_headers_as_their_recogniser_does() -> None:
+    """The kernel calls a column header's recogniser only where the word has cell edges on both
+    sides: the calls it leaves out are the ones the recogniser itself refuses first."""
+    from piguard.discovery import recognizers as rec
+
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    headers = [r for r in engine.recognizers if type(r) is rec.HeaderColumnRecognizer]
+    assert headers and all(len(plan["call_c"][engine.index[id(r)]]) == 3 for r in headers)
+    texts = [
+        "姓名,手机,密码\n王芳,13812345678,abc123\n李雷,13912345678,x9\n",
+        "name|username|pwd\nXie Yang|xieyang|s3cret\n",
+        "x姓名,手机\n王芳,13812345678\n",
+        '"姓名";"生日"\r\n"王芳";"1990-01-02"\n',
+        "用户名 密码\nadmin 123456",
+        "姓名",
+        "姓名\n",
+        "的姓名是王芳",
+    ]
+    # every header word of these recognisers, with each delimiter and with a letter or a CJK
+    # character pressed against either side
+    words = sorted({w for r in headers for w in r.keywords()})
+    shapes = [
+        f"{a}{w}{b}{d}手机\n王芳{d}13812345678\n"
+        for w in words
+        for d in (",", "\t", "|", ";", "，")
+        for a, b in (("", ""), ("x", ""), ("", "x"), ("的", ""), ('"', '"'), (" ", " "))
+    ]
+    assert len(shapes) > 300
+    for text in texts + shapes:
+        native, py = _anchor_cands_both(text)
+        assert native == py, text
+    assert any(c[2] == "password" for t in texts[:2] for c in _anchor_cands_both(t)[0])
+    # a call left out is one the recogniser answers with nothing
+    for text in texts:
+        scan = eng.Scan(engine, text, engine._automaton.scan(text)[0], eng.fold_text(text))
+        for s, e, wid in scan.hits:
+            for k in plan["trig"][wid]:
+                r = engine.recognizers[k]
+                if type(r) is rec.HeaderColumnRecognizer:
+                    edge = rec._CELL_EDGE
+                    if (e < len(text) and text[e] not in edge) or (s and text[s - 1] not in edge):
+                        assert list(r.on_anchor(scan, e, s, engine._words[wid])) == []
 
 
 @needs_numscan
@@ -740,6 +786,24 @@ def test_anchor_kernel_bad_input() -> None:
     with pytest.raises(ZeroDivisionError):
         NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(boom, "qq")], ["w"], None, [])
     NUMSCAN.anchors([(0, 1, 0)], [(0,)], [None], ["w"], None, out)  # a post recogniser: no call
+    with pytest.raises(TypeError):  # edges must be a str
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: (), "name", 5)], ["w"], None, [])
+    with pytest.raises(AttributeError):  # a column header needs the scan's text
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: (), "name", ",")], ["w"], None, [])
+
+    class Scan:
+        text = "w,x"
+
+    got: list[object] = []
+    called: list[object] = []
+
+    def header(*a):  # type: ignore[no-untyped-def]
+        called.append(a[1:3])
+        return [(0, 1, 0.5)]
+
+    hits = [(0, 1, 0), (2, 3, 0), (1, 2, 0), (5, 9, 0)]
+    NUMSCAN.anchors(hits, [(0,)], [(header, "name", ",")], ["w"], Scan(), got)
+    assert called == [(1, 0), (3, 2), (9, 5)]  # "," after w, "," before x, a hit outside the text
     assert len(out) == 2
 
 

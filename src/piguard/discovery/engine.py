@@ -585,6 +585,13 @@ class Engine:
         plan["call"] = [
             (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
         ]
+        # the same for numscan.anchors, which checks a column header's first condition itself (the
+        # characters on both sides of the word are cell edges) before calling its recogniser
+        edges = "".join(sorted(r._CELL_EDGE))
+        plan["call_c"] = [
+            (*call, edges) if call is not None and type(rec) is r.HeaderColumnRecognizer else call
+            for call, rec in zip(plan["call"], self.recognizers, strict=True)
+        ]
         return plan
 
     @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
@@ -642,7 +649,8 @@ class Engine:
             self._spans_py(scan, spans, plan, cands)
         if anchors:
             anchors.sort()
-            self._anchors(anchors, plan["trig"], plan["call"], self._words, scan, cands)
+            calls = plan["call"] if self._anchors is _anchors_py else plan["call_c"]
+            self._anchors(anchors, plan["trig"], calls, self._words, scan, cands)
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]

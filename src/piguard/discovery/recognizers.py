@@ -1252,7 +1252,9 @@ class HeaderColumnRecognizer(Recognizer):
 
     def on_anchor(self, scan: Scan, pos: int, kw_start: int, trigger: str) -> Iterable[Cand]:
         text = scan.text
-        # cheap rejection first: a header word is flanked by delimiters, quotes or line ends
+        # cheap rejection first: a header word is flanked by delimiters, quotes or line ends (the
+        # compiled anchor loop, numscan.anchors, makes this same check before calling: engine plan
+        # "call_c" hands it _CELL_EDGE)
         if (pos < len(text) and text[pos] not in _CELL_EDGE) or (
             kw_start and text[kw_start - 1] not in _CELL_EDGE
         ):
