@@ -4,7 +4,7 @@ texts (bench/discovery_same.py compares whole corpora against another revision).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -208,7 +208,9 @@ def test_gate_table_follows_the_recognisers_character_classes() -> None:
     table = array("H", rec.gate_table())
     single, compound = rec.surnames()
     firsts = {w[0] for w in compound}
-    mark_words = rec._ADDR_MARK.pattern.rsplit(")", 1)[1].split("|")[1:]  # the words after the numbered group
+    mark_words = rec._ADDR_MARK_PY.pattern.rsplit(")", 1)[1].split("|")[
+        1:
+    ]  # the words after the numbered group
     assert set(mark_words) == {
         "村",
         "镇",
@@ -673,13 +675,59 @@ def _anchor_cands_both(text: str):  # type: ignore[no-untyped-def]
     assert engine._gate is not None
     anchors = sorted(engine._gate(hits, plan["gate"], text, engine._gate_table))
     out = []
-    for fn in (engine._anchors, eng._anchors_py):
+    for fn, calls in ((engine._anchors, plan["call_c"]), (eng._anchors_py, plan["call"])):
         scan = eng.Scan(engine, text, hits, eng.fold_text(text))
         scan._words_of = plan["words_of"]
         cands: list[tuple[int, int, str, float]] = []
-        fn(anchors, plan["trig"], plan["call"], engine._words, scan, cands)
+        fn(anchors, plan["trig"], calls, engine._words, scan, cands)
         out.append(cands)
     return out
+
+
+@needs_numscan
+def test_anchor_kernel_checks_column_headers_as_their_recogniser_does() -> None:
+    """The kernel calls a column header's recogniser only where the word has cell edges on both
+    sides: the calls it leaves out are the ones the recogniser itself refuses first."""
+    from piguard.discovery import recognizers as rec
+
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    headers = [r for r in engine.recognizers if type(r) is rec.HeaderColumnRecognizer]
+    assert headers and all(len(plan["call_c"][engine.index[id(r)]]) == 3 for r in headers)
+    texts = [
+        "姓名,手机,密码\n王芳,13812345678,abc123\n李雷,13912345678,x9\n",
+        "name|username|pwd\nXie Yang|xieyang|s3cret\n",
+        "x姓名,手机\n王芳,13812345678\n",
+        '"姓名";"生日"\r\n"王芳";"1990-01-02"\n',
+        "用户名 密码\nadmin 123456",
+        "姓名",
+        "姓名\n",
+        "的姓名是王芳",
+    ]
+    # every header word of these recognisers, with each delimiter and with a letter or a CJK
+    # character pressed against either side
+    words = sorted({w for r in headers for w in r.keywords()})
+    shapes = [
+        f"{a}{w}{b}{d}手机\n王芳{d}13812345678\n"
+        for w in words
+        for d in (",", "\t", "|", ";", "，")
+        for a, b in (("", ""), ("x", ""), ("", "x"), ("的", ""), ('"', '"'), (" ", " "))
+    ]
+    assert len(shapes) > 300
+    for text in texts + shapes:
+        native, py = _anchor_cands_both(text)
+        assert native == py, text
+    assert any(c[2] == "password" for t in texts[:2] for c in _anchor_cands_both(t)[0])
+    # a call left out is one the recogniser answers with nothing
+    for text in texts:
+        scan = eng.Scan(engine, text, engine._automaton.scan(text)[0], eng.fold_text(text))
+        for s, e, wid in scan.hits:
+            for k in plan["trig"][wid]:
+                r = engine.recognizers[k]
+                if type(r) is rec.HeaderColumnRecognizer:
+                    edge = rec._CELL_EDGE
+                    if (e < len(text) and text[e] not in edge) or (s and text[s - 1] not in edge):
+                        assert list(r.on_anchor(scan, e, s, engine._words[wid])) == []
 
 
 @needs_numscan
@@ -738,4 +786,300 @@ def test_anchor_kernel_bad_input() -> None:
     with pytest.raises(ZeroDivisionError):
         NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(boom, "qq")], ["w"], None, [])
     NUMSCAN.anchors([(0, 1, 0)], [(0,)], [None], ["w"], None, out)  # a post recogniser: no call
+    with pytest.raises(TypeError):  # edges must be a str
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: (), "name", 5)], ["w"], None, [])
+    with pytest.raises(AttributeError):  # a column header needs the scan's text
+        NUMSCAN.anchors([(0, 1, 0)], [(0,)], [(lambda *a: (), "name", ",")], ["w"], None, [])
+
+    class Scan:
+        text = "w,x"
+
+    got: list[object] = []
+    called: list[object] = []
+
+    def header(*a):  # type: ignore[no-untyped-def]
+        called.append(a[1:3])
+        return [(0, 1, 0.5)]
+
+    hits = [(0, 1, 0), (2, 3, 0), (1, 2, 0), (5, 9, 0)]
+    NUMSCAN.anchors(hits, [(0,)], [(header, "name", ",")], ["w"], Scan(), got)
+    assert called == [(1, 0), (3, 2), (9, 5)]  # "," after w, "," before x, a hit outside the text
     assert len(out) == 2
+
+
+DICTSCAN = _native.load("dictscan")
+needs_dictscan = pytest.mark.skipif(
+    DICTSCAN is None or STRUCT is None, reason="dictscan kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+@lru_cache(maxsize=1)
+def _hyperscan_pass() -> eng._Dictionary:
+    """The dictionary pass the compiled one replaces: Hyperscan over the same words."""
+    return eng._Dictionary(list(eng.default_engine()._words))
+
+
+@needs_dictscan
+def test_dictscan_kernel_is_the_native_engines_dictionary_pass() -> None:
+    assert eng.default_engine()._automaton.backend.startswith("compiled Aho-Corasick")
+    assert _pure()._automaton.backend != eng.default_engine()._automaton.backend
+
+
+@needs_dictscan
+def test_dictscan_kernel_equals_the_hyperscan_pass_on_the_corpus() -> None:
+    fast, slow = eng.default_engine()._automaton, _hyperscan_pass()
+    corpus = _corpus()
+    for text in corpus:
+        assert fast.scan(text) == slow.scan(text)
+    joined = "\n".join(corpus)
+    hits, folds = fast.scan(joined)
+    assert (hits, folds) == slow.scan(joined)
+    assert len(hits) > 1000 and folds == []
+    assert hits == sorted(hits, key=lambda h: (h[1], h[0]))
+
+
+_DICT_ALPHABET = "北京市朝阳区海淀路街道号楼手机电话身份证姓名收件人地址您好王李张陈欧阳QQqq微信@:： \n\x00\U0001f600\ud83d\u3000１２"
+
+
+@needs_dictscan
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_DICT_ALPHABET, max_size=60))
+def test_dictscan_kernel_equals_the_hyperscan_pass(text: str) -> None:
+    """Overlapping words, words inside words, emoji (UTF-32) and lone surrogates, NUL, ASCII."""
+    assert eng.default_engine()._automaton.scan(text) == _hyperscan_pass().scan(text)
+
+
+@needs_dictscan
+def test_dictscan_kernel_on_small_dictionaries() -> None:
+    assert DICTSCAN is not None
+    a = DICTSCAN.build(["he", "she", "his", "hers", "北京", "北京市", "京市"])
+    assert DICTSCAN.scan(a, "ushers") == [(1, 4, 1), (2, 4, 0), (2, 6, 3)]
+    assert DICTSCAN.scan(a, "北京市😀北京") == [(0, 2, 4), (0, 3, 5), (1, 3, 6), (4, 6, 4)]
+    assert DICTSCAN.scan(a, "") == []
+    assert DICTSCAN.scan(DICTSCAN.build([]), "she") == []
+    with pytest.raises(ValueError):
+        DICTSCAN.build(["ok", "\U0001f600"])
+    with pytest.raises(ValueError):
+        DICTSCAN.build([""])
+    with pytest.raises(TypeError):
+        DICTSCAN.build(["ok", 1])
+    with pytest.raises(TypeError):
+        DICTSCAN.build(("ok",))
+    with pytest.raises(TypeError):
+        DICTSCAN.scan(a, b"she")
+    with pytest.raises(ValueError):
+        DICTSCAN.scan("not an automaton", "she")
+
+
+_V6_PIECES = [
+    "0",
+    "1",
+    "a",
+    "F",
+    "ff",
+    "2001",
+    "db8",
+    "12345",
+    "g",
+    "١",
+    ":",
+    "::",
+    ":::",
+    ".",
+    "1.2.3.4",
+    "%",
+    "/",
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_V6_PIECES), max_size=16).map("".join))
+def test_ipv6_shortcut_refuses_only_what_the_parser_refuses(s: str) -> None:
+    """ipv6_ok (the colon count, then the group check) accepts what the standard parser does."""
+    from piguard.discovery import validators
+
+    assert validators.ipv6_ok(s) == validators.ipv6_parses(s)
+
+
+def test_ipv6_shortcut_on_known_shapes() -> None:
+    from piguard.discovery import validators
+
+    for s in (
+        "1:2:3:4:5:6:7:8",
+        "::1",
+        "fe80::1",
+        "1:2:3:4:5:6:1.2.3.4",
+        "::ffff:1.2.3.4",
+        "1::",
+        "::",
+        "fe80::1%eth0",
+    ):
+        assert validators.ipv6_ok(s) and validators.ipv6_parses(s), s
+    for s in (
+        "12:30:00",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:1.2.3.4",
+        ":::",
+        "1::2::3",
+        ":1::2",
+        "1::2:",
+        "1:2:3:4::5:6:7:8",
+        "12345::1",
+        "g::1",
+    ):
+        assert not validators.ipv6_ok(s) and not validators.ipv6_parses(s), s
+
+
+CTXSCORE = _native.load("ctxscore")
+needs_ctxscore = pytest.mark.skipif(
+    CTXSCORE is None or NUMSCAN is None, reason="ctxscore kernel not built here, or PIGUARD_PURE_PYTHON=1"
+)
+
+
+def _scored_calls(text: str) -> tuple[eng.Scan, list[tuple[object, int, int, float]]]:
+    """The (recogniser, start, end, confidence) calls the candidate loop makes to Scan.score."""
+    engine = eng.default_engine()
+    plan = engine._plan(None)
+    scan = eng.Scan(
+        engine, text, engine._automaton.scan(text)[0], engine._fold_kernel(text, engine._fold_table)
+    )
+    calls: list[tuple[object, int, int, float]] = []
+
+    def record(rec: object, s: int, e: int, c: float) -> float:
+        calls.append((rec, s, e, c))
+        return scan.score(rec, s, e, c)  # type: ignore[arg-type]
+
+    cands: list[tuple[int, int, str, float]] = []
+    assert engine._numscan is not None
+    engine._numscan(
+        scan,
+        scan.folded,
+        engine._struct(scan.folded),
+        plan["at"],
+        plan["colon"],
+        plan["plate"],
+        eng._PLATE_HEADS,
+        plan["shortest"],
+        plan["numtab"],
+        plan["dotted_tab"],
+        record,
+        engine._run_anchor,
+        lambda sc, start, raw: engine._cluster(sc, start, raw, plan["by_len"], plan["dotted"], cands),
+        eng._DATETIME.fullmatch,
+        cands,
+    )
+    return scan, calls
+
+
+def _compiled_score(scan: eng.Scan) -> object:
+    engine = scan.engine
+    assert CTXSCORE is not None
+    return partial(
+        CTXSCORE.score,
+        scan.hits,
+        scan.ends,
+        engine._ctx_of,
+        engine._neg_of,
+        engine.window,
+        engine._score_params,
+        scan.score,
+    )
+
+
+@needs_ctxscore
+def test_ctxscore_kernel_equals_scan_score_on_the_corpus() -> None:
+    scan, calls = _scored_calls("\n".join(_corpus()))
+    assert len(calls) > 300
+    score = _compiled_score(scan)
+    got = [score(*c) for c in calls]  # type: ignore[operator]
+    assert got == [scan.score(*c) for c in calls]  # type: ignore[arg-type]
+    assert len(set(got)) > 3  # raised, lowered and kept scores alike
+    # every recogniser at every position of a short text, with every confidence shape
+    text = "订单号13812345678 手机 13912345678 快递单号 6222021234567890128 电话"
+    scan, _ = _scored_calls(text)
+    score = _compiled_score(scan)
+    for rec in eng.default_engine().recognizers:
+        for s in range(0, len(text) + 1, 3):
+            for conf in (0.5, 0.95, 1.0):
+                assert score(rec, s, s + 5, conf) == scan.score(rec, s, s + 5, conf)  # type: ignore[operator]
+
+
+@needs_ctxscore
+def test_ctxscore_kernel_falls_back_and_refuses_bad_input() -> None:
+    scan, _ = _scored_calls("手机13812345678")
+    score = _compiled_score(scan)
+    rec = eng.default_engine().recognizers[0]
+    assert score(rec, 2, 13, 1) == scan.score(rec, 2, 13, 1)  # an int confidence: the Python original
+    assert type(score(rec, 2, 13, 1)) is type(scan.score(rec, 2, 13, 1))  # type: ignore[operator]
+    assert CTXSCORE is not None
+    with pytest.raises(TypeError):
+        CTXSCORE.score([], [], [], [], 20, {}, scan.score, rec, 0, 1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        CTXSCORE.score((), [], [], [], 20, {}, scan.score, rec, 0, 1, 0.5)  # type: ignore[arg-type]
+    params = {rec: (rec.category, False, 0.15, 0.4)}
+    assert CTXSCORE.score([], [], [], [], 20, params, scan.score, rec, 0, 1, 0.5) == 0.5
+    with pytest.raises(TypeError):
+        CTXSCORE.score([(0, 1)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)
+    with pytest.raises(IndexError):
+        CTXSCORE.score([(0, 1, 9)], [1], [frozenset()], [frozenset()], 20, params, scan.score, rec, 5, 6, 0.5)
+
+
+# the regular expressions rewritten to open with one character class, against their originals
+_REWRITTEN = ("_V6", "_ADDR_MARK", "_TIMESTAMP")
+_REGEX_ALPHABET = (
+    "0123456789abcdefABCDEFxyzIPipv6:.:: \n-/T+Z年月日号楼院栋幢单元室层弄组村镇小区大厦道公寓花园苑路街巷胡同"
+    "一二三十百零０１٣"
+)
+
+
+def _all_matches(pattern: object, text: str, a: int, b: int) -> list[object]:
+    p = pattern  # a compiled pattern: finditer, then search and match at every position
+    out: list[object] = [m.span() for m in p.finditer(text, a, b)]  # type: ignore[attr-defined]
+    for i in range(a, b + 1):
+        m, s = p.match(text, i, b), p.search(text, i, b)  # type: ignore[attr-defined]
+        out.append((m and m.span(), s and s.span()))
+    return out
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=_REGEX_ALPHABET, max_size=40), st.integers(0, 40), st.integers(0, 40))
+def test_rewritten_patterns_match_as_their_originals(text: str, a: int, b: int) -> None:
+    from piguard.discovery import recognizers as rec
+
+    a, b = min(a, len(text)), min(max(a, b), len(text))
+    for name in _REWRITTEN:
+        fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+        assert _all_matches(fast, text, 0, len(text)) == _all_matches(orig, text, 0, len(text)), name
+        assert _all_matches(fast, text, a, b) == _all_matches(orig, text, a, b), name
+
+
+def test_rewritten_patterns_match_as_their_originals_on_the_corpus() -> None:
+    from piguard.discovery import recognizers as rec
+
+    joined = "\n".join(_corpus())
+    for name in _REWRITTEN:
+        fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+        got = [m.span() for m in fast.finditer(joined)]
+        assert got == [m.span() for m in orig.finditer(joined)], name
+        assert len(got) > 20, name
+    for text in (
+        "IP:2001:db8::1",
+        "ip::1",
+        "v6::ffff:1.2.3.4",
+        "x::1",
+        "a.::1",
+        "2024-01-01 12:30:00Z",
+        "12024-01-01 12:30",
+        "２０２４年1月2日8:30",
+        "朝阳区1号楼3单元",
+        "A12号",
+        "三十号",
+        "大道小区街道",
+    ):
+        for name in _REWRITTEN:
+            fast, orig = getattr(rec, name), getattr(rec, name + "_PY")
+            assert _all_matches(fast, text, 0, len(text)) == _all_matches(orig, text, 0, len(text)), (
+                name,
+                text,
+            )

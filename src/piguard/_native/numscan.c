@@ -505,11 +505,26 @@ done:
 
 /* engine._anchors_py: each trigger hit (start, end, word id) to the keyword recognisers of its word,
  * in order; each candidate (s, e, c) a recogniser yields appended to out as (s, e, category, c) */
-static PyObject *anchors(PyObject *self, PyObject *args) {
-    PyObject *hits, *trig, *calls, *words, *scan, *out;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!OO!", &PyList_Type, &hits, &PyList_Type, &trig, &PyList_Type,
-                          &calls, &PyList_Type, &words, &scan, &PyList_Type, &out))
-        return NULL;
+/* whether the characters around a hit (start, end, word id) are each one of ``edges`` or past the
+ * text's ends: 1 or 0 (-1 on error); a hit outside the text is kept (its recogniser decides) */
+static int edges_ok(PyObject *text, PyObject *edges, PyObject *hit) {
+    Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, 0));
+    Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, 1));
+    if (PyErr_Occurred())
+        return -1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), m = PyUnicode_GET_LENGTH(edges);
+    if (start < 0 || end < 0 || start > n || end > n)
+        return 1;
+    if (end < n && PyUnicode_FindChar(edges, PyUnicode_READ_CHAR(text, end), 0, m, 1) < 0)
+        return 0;
+    if (start > 0 && PyUnicode_FindChar(edges, PyUnicode_READ_CHAR(text, start - 1), 0, m, 1) < 0)
+        return 0;
+    return 1;
+}
+
+/* anchors' loop; ``*text`` is scan.text once a column header needed it (the caller releases it) */
+static PyObject *anchors_loop(PyObject *hits, PyObject *trig, PyObject *calls, PyObject *words, PyObject *scan,
+                              PyObject *out, PyObject **text) {
     for (Py_ssize_t h = 0; h < PyList_GET_SIZE(hits); h++) {
         PyObject *hit = PyList_GET_ITEM(hits, h);
         if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 3) {
@@ -539,9 +554,29 @@ static PyObject *anchors(PyObject *self, PyObject *args) {
             PyObject *call = PyList_GET_ITEM(calls, i);
             if (call == Py_None)
                 continue;
-            if (!PyTuple_Check(call) || PyTuple_GET_SIZE(call) != 2) {
-                PyErr_SetString(PyExc_TypeError, "calls must hold (on_anchor, category) or None");
+            if (!PyTuple_Check(call) || PyTuple_GET_SIZE(call) < 2 || PyTuple_GET_SIZE(call) > 3 ||
+                (PyTuple_GET_SIZE(call) == 3 && !PyUnicode_Check(PyTuple_GET_ITEM(call, 2)))) {
+                PyErr_SetString(PyExc_TypeError,
+                                "calls must hold (on_anchor, category), (on_anchor, category, edges) or None");
                 return NULL;
+            }
+            if (PyTuple_GET_SIZE(call) == 3) {
+                /* a column header: called only with one of ``edges`` (or the text's edge) on both
+                 * sides of the word, HeaderColumnRecognizer.on_anchor's first check */
+                if (*text == NULL) {
+                    *text = PyObject_GetAttrString(scan, "text");
+                    if (*text == NULL)
+                        return NULL;
+                    if (!PyUnicode_Check(*text)) {
+                        PyErr_SetString(PyExc_TypeError, "scan.text must be a str");
+                        return NULL;
+                    }
+                }
+                int keep = edges_ok(*text, PyTuple_GET_ITEM(call, 2), hit);
+                if (keep < 0)
+                    return NULL;
+                if (!keep)
+                    continue;
             }
             PyObject *cargs[4] = {scan, PyTuple_GET_ITEM(hit, 1), PyTuple_GET_ITEM(hit, 0),
                                   PyList_GET_ITEM(words, wid)};
@@ -580,10 +615,21 @@ static PyObject *anchors(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *anchors(PyObject *self, PyObject *args) {
+    PyObject *hits, *trig, *calls, *words, *scan, *out, *text = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!OO!", &PyList_Type, &hits, &PyList_Type, &trig, &PyList_Type,
+                          &calls, &PyList_Type, &words, &scan, &PyList_Type, &out))
+        return NULL;
+    PyObject *result = anchors_loop(hits, trig, calls, words, scan, out, &text);
+    Py_XDECREF(text);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"anchors", anchors, METH_VARARGS,
      "anchors(hits, trig, calls, words, scan, out): the keyword recognisers' candidates of the "
-     "trigger hits, appended to out (see engine._anchors_py)"},
+     "trigger hits, appended to out (see engine._anchors_py); a call (on_anchor, category, edges) "
+     "is made only where the characters on both sides of the word are in edges or past the text"},
     {"run", run, METH_VARARGS,
      "run(scan, folded, spans, at, colon, plate, heads, shortest, numtab, dotted, score, "
      "run_anchor, cluster_py, datetime_fullmatch, out): Engine.raw's loop over the structural "

@@ -4,8 +4,10 @@ Speed by design. A text is read twice at C speed and Python only ever looks at c
 
 1. one structural regular-expression pass finds digit clusters (ASCII and full-width digits with
    their separators), ``@`` signs, licence-plate heads and IPv6 colons;
-2. one Aho-Corasick pass (pyahocorasick) finds every dictionary word at once: trigger words of the
-   keyword recognisers, context and negative-context words, ~4,800 administrative-division names.
+2. one dictionary pass finds every dictionary word at once: trigger words of the keyword
+   recognisers, context and negative-context words, ~4,800 administrative-division names (a
+   compiled Aho-Corasick automaton, piguard/_native/dictscan.c; without it Hyperscan, else
+   pyahocorasick).
 
 Candidates then go only to the recognisers that registered for them (by digit count, by anchor
 kind, by trigger word), which run exact patterns and validators (check digits, Luhn, phonenumbers'
@@ -23,7 +25,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from itertools import accumulate, compress, count
 from operator import add, itemgetter
@@ -78,6 +80,11 @@ _native_gate = _native.load("anchorgate")
 # the candidate loop over the structural spans (piguard/_native/numscan.c): Engine.raw's loop,
 # _cluster and _token in C, with each number recogniser's first checks made before it is called
 _native_numscan = _native.load("numscan")
+# the dictionary pass as a compiled Aho-Corasick automaton (piguard/_native/dictscan.c): the same
+# hits as Hyperscan's pass with no Python callback per match
+_native_dictscan = _native.load("dictscan")
+# Scan.score in C (piguard/_native/ctxscore.c), for the candidates numscan.c scores
+_native_ctxscore = _native.load("ctxscore")
 _DATETIME = re.compile(r"(?:19|20)\d\d([-/.])[01]?\d\1[0-3]?\d(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d)?)?")
 _LOCATION_DEPS = frozenset({"gps", "ip_address", "address"})
 # The characters recognisers need folded (full-width digits, letters, + - . / @, odd spaces and
@@ -303,11 +310,14 @@ _START = itemgetter(0)
 
 
 class _Dictionary:
-    """The one multi-pattern pass over every dictionary word: Hyperscan when installed (C speed,
-    ~200 MB/s with 5,000 words), else pyahocorasick (whose per-character cost grows with the number
+    """The one multi-pattern pass over every dictionary word: the compiled automaton when given
+    (``kernel``), else Hyperscan when installed (C speed, ~200 MB/s with 5,000 words, but a Python
+    callback per match), else pyahocorasick (whose per-character cost grows with the number
     of distinct first characters: ~8 MB/s here). Yields ``(start, end, word_id)`` in characters."""
 
-    def __init__(self, words: list[str], fold_from: int | None = None) -> None:
+    def __init__(self, words: list[str], fold_from: int | None = None, kernel: Any = None) -> None:
+        """``kernel``: the compiled dictionary pass (piguard/_native/dictscan.c), used instead of
+        Hyperscan when given and no fold positions are asked for (``fold_from`` None)."""
         self.words = words
         # word ids from ``fold_from`` on are single full-width characters: reported apart, so the
         # engine learns where folding is needed from this same pass
@@ -320,6 +330,16 @@ class _Dictionary:
         self._hs16: Any = None  # the UTF-16 database: every other text (half the bytes to read)
         self._hs_ascii: Any = None
         self._ok = False
+        self._native: Any = None  # the compiled automaton (dictscan.build), when in use
+        self._native_scan: Any = None
+        if kernel is not None and fold_from is None and words:
+            try:
+                self._native = kernel.build(words)
+                self._native_scan = kernel.scan
+                self.backend = "compiled Aho-Corasick (dictscan.c)"
+                return  # no Hyperscan database to compile (nor to load at start)
+            except ValueError:  # pragma: no cover - a word beyond the BMP: Hyperscan takes them
+                self._native = None
         try:
             import hyperscan
 
@@ -373,6 +393,8 @@ class _Dictionary:
         four is a character offset)."""
         if not self.words:
             return [], []
+        if self._native is not None:  # the compiled pass: same hits, in the same order (tests)
+            return self._native_scan(self._native, text), []
         fold_from = self.fold_from
         if not self._ok:  # pragma: no cover
             found = [(end + 1 - self.lengths[i], end + 1, i) for end, i in self._ac.iter(text)]
@@ -458,6 +480,14 @@ class Engine:
         numscan = _native_numscan if kernel is not None else None
         self._numscan = numscan.run if numscan is not None else None
         self._anchors = numscan.anchors if numscan is not None else _anchors_py
+        self._ctxscore = (
+            _native_ctxscore.score if kernel is not None and _native_ctxscore is not None else None
+        )
+        # per recogniser, what the compiled scoring reads of it (category, numeric, bonus, penalty)
+        self._score_params = {
+            rec: (rec.category, bool(rec.numeric), rec.spec.context_bonus, rec.spec.negative_penalty)
+            for rec in self.recognizers
+        }
         self._gate_table = r.gate_table() if self._gate is not None else b""
         self._automaton = self._build_automaton()
 
@@ -487,7 +517,7 @@ class Engine:
             for c in extra:
                 table[ord(c)] = _FOLD_MAP[c]
             self._fold_table = "".join(table)
-            return _Dictionary(list(self._words))
+            return _Dictionary(list(self._words), kernel=_native_dictscan if self.native else None)
         self._ctx_of += [frozenset()] * len(extra)
         self._neg_of += [frozenset()] * len(extra)
         self._trig_of += [()] * len(extra)
@@ -555,6 +585,13 @@ class Engine:
         plan["call"] = [
             (rec.on_anchor, rec.category) if rec.anchor == "keyword" else None for rec in self.recognizers
         ]
+        # the same for numscan.anchors, which checks a column header's first condition itself (the
+        # characters on both sides of the word are cell edges) before calling its recogniser
+        edges = "".join(sorted(r._CELL_EDGE))
+        plan["call_c"] = [
+            (*call, edges) if call is not None and type(rec) is r.HeaderColumnRecognizer else call
+            for call, rec in zip(plan["call"], self.recognizers, strict=True)
+        ]
         return plan
 
     @carries("O24-4", "O24-5", "O24-13.3", "GC-111")
@@ -612,7 +649,8 @@ class Engine:
             self._spans_py(scan, spans, plan, cands)
         if anchors:
             anchors.sort()
-            self._anchors(anchors, plan["trig"], plan["call"], self._words, scan, cands)
+            calls = plan["call"] if self._anchors is _anchors_py else plan["call_c"]
+            self._anchors(anchors, plan["trig"], calls, self._words, scan, cands)
         for rec in plan["post"]:
             kept = [c for c in cands if c[3] >= threshold]
             for s, e, c in rec.on_post(scan, kept):  # type: ignore[attr-defined]
@@ -649,6 +687,28 @@ class Engine:
         """_spans_py in C (piguard/_native/numscan.c): same candidates in the same order."""
         by_len, dotted = plan["by_len"], plan["dotted"]
         assert self._numscan is not None
+        score = scan.score
+        run_anchor = self._run_anchor
+        if self._ctxscore is not None:  # the same scores without a Python frame each
+            score = compiled = partial(
+                self._ctxscore,
+                scan.hits,
+                scan.ends,
+                self._ctx_of,
+                self._neg_of,
+                self.window,
+                self._score_params,
+                scan.score,
+            )
+
+            def run_anchor(
+                scan: Scan, recs: list[r.Recognizer], pos: int, out: list[tuple[int, int, str, float]]
+            ) -> None:
+                """_run_anchor with the compiled scoring."""
+                for rec in recs:
+                    for s, e, c in rec.on_anchor(scan, pos, pos, ""):
+                        out.append((s, e, rec.category, compiled(rec, s, e, c)))
+
         self._numscan(
             scan,
             scan.folded,
@@ -660,8 +720,8 @@ class Engine:
             plan["shortest"],
             plan["numtab"],
             plan["dotted_tab"],
-            scan.score,
-            self._run_anchor,
+            score,
+            run_anchor,
             lambda scan, start, raw: self._cluster(scan, start, raw, by_len, dotted, cands),
             _DATETIME.fullmatch,
             cands,
@@ -835,7 +895,7 @@ def _resolve(
     kept as it is and only real overlaps go through the greedy choice (most confident first)."""
     strong = [c for c in cands if c[3] >= threshold and c[1] > c[0]]
     if len(strong) > 1:
-        strong.sort(key=_start)
+        strong.sort(key=_START)
         out: list[tuple[int, int, str, float]] = []
         i, n = 0, len(strong)
         while i < n:
@@ -854,10 +914,6 @@ def _resolve(
     if output is None:
         return strong
     return [c for c in strong if c[2] in output]
-
-
-def _start(c: tuple[int, int, str, float]) -> int:
-    return c[0]
 
 
 def _greedy(group: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:

@@ -1,0 +1,6 @@
+from typing import Any
+
+SOURCE_HASH: str
+
+def build(words: list[str], /) -> Any: ...
+def scan(automaton: Any, text: str, /) -> list[tuple[int, int, int]]: ...
