@@ -105,3 +105,24 @@ def test_an_explicit_qq_cue_wins_over_the_mobile_shape() -> None:
 )
 def test_a_birthday_without_its_year_after_the_cue(text: str, expected: list[tuple[str, str]]) -> None:
     assert [x for x in _found(text) if x[0] == "birth_date"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("住址：朝阳区建国路88号SOHO现代城A座1201", "朝阳区建国路88号SOHO现代城A座1201"),
+        (
+            "地址:上海浦东新区张江高科技园区碧波路690号3号楼502",
+            "上海浦东新区张江高科技园区碧波路690号3号楼502",
+        ),
+        ("上海市徐汇区漕溪北路88号圣爱大厦12楼1201", "上海市徐汇区漕溪北路88号圣爱大厦12楼1201"),
+        ("深圳市南山区粤兴三道8号B座1503室", "深圳市南山区粤兴三道8号B座1503室"),
+        ("北京市海淀区中关村大街27号1座2023年入驻", "北京市海淀区中关村大街27号1座"),  # a year is no room
+    ],
+)
+def test_buildings_written_with_zuo_and_bare_room_numbers(text: str, address: str) -> None:
+    assert [x for x in _found(text) if x[0] == "address"] == [("address", address)]
+
+
+def test_zuo_after_a_numeral_is_a_measure_word() -> None:
+    assert [x for x in _found("浙江有中国第一座跨海大桥") if x[0] == "address"] == []

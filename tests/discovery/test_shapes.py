@@ -305,7 +305,7 @@ def test_places_that_are_no_address(text: str) -> None:
         ("我在中关村大街27号，到了打电话", "中关村大街27号"),
         ("长乐路123弄5号", "长乐路123弄5号"),
         ('{"note":"体育西路１９１号","qty":2}', "体育西路１９１号"),  # full-width digits
-        ("就在建国门外大街1号国贸大厦2座", "建国门外大街1号国贸大厦"),
+        ("就在建国门外大街1号国贸大厦2座", "建国门外大街1号国贸大厦2座"),  # 座: a building, as 栋
         ("和平路62号卖羊奶的", "和平路62号"),  # 和 belongs to the name
         ("专卖店洪德路72弄55号，另有特价", "洪德路72弄55号"),  # the place given for it is not
         ("送到迎宾东胡同324号楼下", "迎宾东胡同324号"),  # downstairs, not a building

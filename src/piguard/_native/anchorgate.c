@@ -12,7 +12,7 @@
  *            character two on (a given-name character: CJK, not in _NAME_STOP);
  *   address  in the run of address-body characters from the word's start (48 at most), one of
  *            _ADDR_MARK's words: 村镇苑路街巷 alone, 小区 大厦 大道 公寓 花园 胡同, or one of
- *            号栋幢单(元)室楼层弄组 after a digit, numeral or Latin letter of that run.
+ *            号栋幢座单(元)室楼层弄组 after a digit, numeral or Latin letter of that run.
  * ``table`` (65,536 native 16-bit words, recognizers.gate_table()) holds each BMP character's
  * bits; a character beyond the BMP has every bit but the separator's and the body's (kept). */
 #define PY_SSIZE_T_CLEAN

@@ -749,13 +749,13 @@ _G_LATIN, _G_NAME_SKIP, _G_BODY, _G_MARK = 1, 2, 4, 8
 _G_SINGLE, _G_COMPOUND_FIRST, _G_GIVEN, _G_ALONE = 16, 32, 64, 128
 _G_NUMBERED, _G_NUMERAL, _G_PAIR_FIRST = 256, 512, 1024
 _NAME_SKIP = " \t:：=是为叫\"'"
-_ADDR_MARK_CHARS = "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡"
+_ADDR_MARK_CHARS = "号院栋幢座单室楼层弄组村镇小大公花苑路街巷胡"
 _ADDR_BODY_OTHER = (
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789０１２３４５６７８９-－#()（）·"
 )
 # _ADDR_MARK's words by their characters: alone, the first of a two-character word (小区 大厦 大道
 # 公寓 花园 胡同, whose second characters the kernel knows), after a digit, numeral or Latin letter
-_ADDR_ALONE, _ADDR_PAIR_FIRST, _ADDR_NUMBERED = "村镇苑路街巷", "小大公花胡", "号栋幢单室楼层弄组"
+_ADDR_ALONE, _ADDR_PAIR_FIRST, _ADDR_NUMBERED = "村镇苑路街巷", "小大公花胡", "号栋幢座单室楼层弄组"
 _ADDR_NUMERALS = "0123456789０１２３４５６７８９一二三四五六七八九十百零"
 
 
@@ -1320,28 +1320,30 @@ _ADDR_STOP = re.compile(
     r"电话|手机|联系|收件|收货人|邮编|邮箱|姓名|身份证|的|，|。|；|、|先生|女士|小姐|寄件|号码|微信|卡号|附近|旁边|门口|对面"
 )
 _ADDR_MARK_PY = re.compile(
-    r"(?:\d+|[一二三四五六七八九十百零]+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
+    r"(?:\d+|[A-Za-z]\d*)(?:号楼|号院|号|栋|幢|座|单元|室|楼|层|弄|组)|[一二三四五六七八九十百零]+(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)|村|镇|小区|大厦|公寓|花园|苑|路|街道|街|巷|胡同|大道"
 )
 # _ADDR_MARK_PY (the readable original) opening with one character class (the first characters of
 # its alternatives), so that the regex engine skips to them at C speed; the alternative is then
 # chosen by a look-behind on that character, in the original's order. Same matches (tests).
-_NUMBERED_SUFFIX = "(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)"
+_NUMBERED_SUFFIX = "(?:号楼|号院|号|栋|幢|座|单元|室|楼|层|弄|组)"
+# 座 only after a digit or a letter (A座, 2座): after a numeral it is a measure word (第一座, 一座山)
+_NUMERAL_SUFFIX = "(?:号楼|号院|号|栋|幢|单元|室|楼|层|弄|组)"
 _ADDR_MARK = re.compile(
     r"[\d一二三四五六七八九十百零A-Za-z村镇小大公花苑路街巷胡]"
-    rf"(?:(?<=\d)\d*{_NUMBERED_SUFFIX}|(?<=[一二三四五六七八九十百零])[一二三四五六七八九十百零]*{_NUMBERED_SUFFIX}"
+    rf"(?:(?<=\d)\d*{_NUMBERED_SUFFIX}|(?<=[一二三四五六七八九十百零])[一二三四五六七八九十百零]*{_NUMERAL_SUFFIX}"
     rf"|(?<=[A-Za-z])\d*{_NUMBERED_SUFFIX}"
     r"|(?<=村)|(?<=镇)|(?<=小)区|(?<=大)厦|(?<=公)寓|(?<=花)园|(?<=苑)|(?<=路)|(?<=街)道|(?<=街)|(?<=巷)|(?<=胡)同|(?<=大)道)"
 )
 # every match of _ADDR_MARK holds one of these characters: a text without one has no address
 # word, which one character-class search tells at C speed (the alternation above costs ~4 us per
 # search, and most division names in running text have no address word after them)
-_ADDR_MARK_CHAR = re.compile(r"[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+_ADDR_MARK_CHAR = re.compile(r"[号院栋幢座单室楼层弄组村镇小大公花苑路街巷胡]")
 
 
 def _body_to_mark_char() -> re.Pattern[str]:
     """Body characters (_ADDR_BODY's class) other than address characters, then one address
     character: matched at a body's start, it finds the first address character in the body."""
-    marks = sorted(ord(c) for c in "号院栋幢单室楼层弄组村镇小大公花苑路街巷胡")
+    marks = sorted(ord(c) for c in "号院栋幢座单室楼层弄组村镇小大公花苑路街巷胡")
     ranges, lo = [], 0x4E00
     for m in marks:  # the CJK block with the address characters cut out
         if lo < m:
@@ -1349,7 +1351,7 @@ def _body_to_mark_char() -> re.Pattern[str]:
         lo = m + 1
     ranges.append(f"\\u{lo:04x}-\\u9fff")
     other = "A-Za-z0-9０-９\\-－#()（）·"
-    return re.compile(f"[{''.join(ranges)}{other}]*[号院栋幢单室楼层弄组村镇小大公花苑路街巷胡]")
+    return re.compile(f"[{''.join(ranges)}{other}]*[号院栋幢座单室楼层弄组村镇小大公花苑路街巷胡]")
 
 
 _BODY_TO_MARK_CHAR = _body_to_mark_char()
@@ -1365,6 +1367,7 @@ _RANK_SUFFIX = (
     ("号院", 5),
     ("栋", 6),
     ("幢", 6),
+    ("座", 6),
     ("室", 9),
     ("层", 8),
     ("楼", 8),
@@ -1489,6 +1492,11 @@ class AddressRecognizer(Recognizer):
         if last is None:
             return ()
         end = last.end()
+        if 6 <= _addr_rank(last.group(0)) <= 8:
+            # a bare room number after a building, unit or floor (…A座1201, …3号楼542, …12楼1201)
+            room = _BARE_ROOM.match(text, end)
+            if room and room.end() <= tail_end:
+                end = room.end()
         # a division name followed only by another division suffix (广东省深圳市) is a place, not an address
         conf = self.base if street else self.base - 0.2
         if context:
@@ -1519,6 +1527,8 @@ _NOT_ROAD = {
 }
 _BESIDE = frozenset("下上前后旁里外边")
 _ROOM = re.compile(r"\d{3,4}(?!\d)")
+# after a division-led address, a number followed by a unit word is no room (1座2023年入驻)
+_BARE_ROOM = re.compile(r"\d{3,4}(?![\d年月日号元个人次届期级万%.])")
 
 
 def _cjk(ch: str) -> bool:
