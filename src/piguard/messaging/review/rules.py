@@ -51,6 +51,7 @@ from piguard import _native
 from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.hs_cache import compile_cached
+from piguard.messaging.review.factors import necessary_run, necessary_sets
 from piguard.messaging.review.normalize import ASCII_ALNUM, Normalizer
 
 RULES_DIR_ENV = "PIGUARD_SMS_RULES_DIR"
@@ -281,6 +282,13 @@ class _Matcher:
         self._local = threading.local()
         kernel = _native.load("sms_review")
         self._handler: Any = kernel.Matches if kernel is not None else None
+        self._native: Any = None
+        if backend == "native" or (backend is None and kernel is not None):
+            if kernel is None:
+                raise ImportError("the native matcher needs the compiled kernel piguard._native.sms_review")
+            self._native = self._compile_native(kernel, keys, regexes)
+            self.backend = "native"
+            return
         if backend in (None, "hyperscan"):
             try:
                 import hyperscan
@@ -299,6 +307,35 @@ class _Matcher:
                 self._ac.add_word(k, i)
             if keys:
                 self._ac.make_automaton()
+
+    def _compile_native(self, kernel: Any, keys: list[str], regexes: Sequence[str]) -> Any:
+        """One Aho-Corasick automaton (``sms_review.Automaton``) over the keys and every pattern's
+        necessary factors (factors.py): a pattern is reported when one string of each of its sets
+        occurs; DIGIT_RUN is followed by the automaton's own digit counter."""
+        strings = list(keys)
+        factor_slots: list[tuple[int, int]] = []
+        masks: list[int] = []
+        runs: list[int] = []
+        digit_slot = -1
+        prefiltered: set[int] = set()
+        for j, rx in enumerate(regexes):
+            if rx == DIGIT_RUN and digit_slot < 0:
+                digit_slot = j
+                masks.append(0)
+                runs.append(0)
+                prefiltered.add(j)
+                continue
+            sets, run = necessary_sets(rx), necessary_run(rx)
+            masks.append((1 << len(sets)) - 1)
+            runs.append(run)
+            if sets or run:
+                prefiltered.add(j)
+            for bit, strs in enumerate(sets):
+                for x in sorted(strs):
+                    strings.append(x)
+                    factor_slots.append((j, bit))
+        self.prefiltered = frozenset(prefiltered)
+        return kernel.Automaton(strings, len(keys), factor_slots, masks, runs, digit_slot)
 
     def _compile_all(self, keys: list[str], regexes: Sequence[str]) -> Any:
         hs = self._hs_mod
@@ -352,10 +389,13 @@ class _Matcher:
         """:meth:`match`, the key occurrences as the compiled handler keeps them when it ran (a
         ``Matches``: its ``len()`` is their number and the compiled ``collect`` reads them without
         a list of tuples), else as the list. The scan's path."""
+        if self._native is not None:  # the compiled automaton: keys and pattern factors at once
+            found = self._native.scan(text)
+            return text, found, found.reported
         if self._hs is None:
             if not self.keys:
                 return text, [], None
-            return text, [(end + 1, i) for end, i in self._ac.iter(text)], None
+            return text, self._canonical([(end + 1, i) for end, i in self._ac.iter(text)]), None
         data = text.encode("utf-8")
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
@@ -376,7 +416,14 @@ class _Matcher:
 
         # positional (data, handler, flags, context, scratch): the binding parses them faster than keywords
         self._hs.scan(data, on_match, 0, None, scratch)
-        return data, raw, reported
+        return data, self._canonical(raw), reported
+
+    def _canonical(self, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Occurrences in the canonical order (the native automaton's): by end, at one end the
+        longest key first (the order the groups fire in, so the order of a finding's reasons)."""
+        keys = self.keys
+        found.sort(key=lambda f: (f[0], -len(keys[f[1]])))
+        return found
 
     def hits(self, text: str) -> list[tuple[int, int]]:
         """``(end, key id)`` of every key occurrence, ``end`` in the matcher's offset unit."""
@@ -917,7 +964,7 @@ class RuleSet:
                 self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw)
             else:
                 utf8_span = self._utf8_span
-                for pi in run:
+                for pi in sorted(run):  # definition order: the canonical order of the patterns' hits
                     if reported is not None and gated[pi] and pi not in reported:
                         continue  # Hyperscan's pre-filter did not report it: it cannot match
                     gi, w, rx, pid = patterns[pi]
