@@ -1,8 +1,11 @@
 """Keyword and pattern sets as data, compiled once into one multi-pattern matcher.
 
-Every literal term of every group goes into one Hyperscan database (or, without Hyperscan, one
-pyahocorasick automaton), scanned once per message; regular-expression patterns run only when one
-of their trigger terms was seen.
+Every literal term of every group goes into one matcher, scanned once per message: the compiled
+kernel's Aho-Corasick automaton (with every pattern's necessary factors, factors.py), else one
+Hyperscan database, else one pyahocorasick automaton; regular-expression patterns run only when one
+of their trigger terms was seen (and the matcher's pre-filter reported them). Key matches are taken
+by end, the longest first at one end, and patterns in definition order: the canonical order in
+which signals fire (so the order of a finding's reasons), the same whichever matcher runs.
 
 Built-in sets live in ``piguard/messaging/data/``; operators add to them without code by pointing
 ``PIGUARD_SMS_RULES_DIR`` (several directories separated by ``os.pathsep``) or the CLI option
@@ -258,6 +261,11 @@ def prefilter_flags(hs: Any) -> int:
 
 class _Matcher:
     """Every literal key and every regular-expression pattern at once, in one pass.
+
+    With the compiled kernel (``native``): ``sms_review.Automaton``, one Aho-Corasick automaton
+    over the keys and each pattern's necessary factors (factors.py); a pattern is reported when one
+    string of each of its sets and the number run it needs occur (else it cannot match). Character
+    offsets; key occurrences kept as C integers for ``collect``, no callback a match.
 
     Hyperscan when installed (C speed whatever the number of keys): one database holds the literal
     keys (ids ``0..len(keys)-1``, matched as plain UTF-8 bytes) and each pattern compiled in
@@ -774,7 +782,7 @@ class RuleSet:
 
     # ---------------------------------------------------------------- compiling
     def compile(self, backend: str | None = None) -> RuleSet:
-        """Compile every term and pattern once. ``backend``: force ``hyperscan`` or ``pyahocorasick``."""
+        """Compile every term and pattern once. ``backend``: force ``native``, ``hyperscan`` or ``pyahocorasick``."""
         self.normalizer = Normalizer(self.variants)
         norm = self.normalizer.normalize
         entries: dict[str, list[tuple[int, int, float]]] = {}
@@ -880,7 +888,7 @@ class RuleSet:
 
     @property
     def backend(self) -> str:
-        """The multi-pattern matcher in use: ``hyperscan`` or ``pyahocorasick``."""
+        """The multi-pattern matcher in use: ``native``, ``hyperscan`` or ``pyahocorasick``."""
         return self._matcher.backend
 
     def index(self, role: str, name: str) -> int:
@@ -1158,7 +1166,8 @@ def load_rules(
 
     Compiled once per distinct set of directories and cached; edits to the files take effect in a
     new process (or after :func:`clear_rules_cache`). ``backend`` forces the matcher
-    (``hyperscan`` or ``pyahocorasick``); by default Hyperscan when it is installed.
+    (``native``, ``hyperscan`` or ``pyahocorasick``); by default the compiled kernel's automaton,
+    else Hyperscan when it is installed.
     """
     dirs = (rules_dirs_from_env() if use_env else ()) + tuple(Path(d) for d in extra_dirs)
     return _load(tuple(p.resolve() for p in dirs), backend)
