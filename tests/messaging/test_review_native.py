@@ -451,13 +451,14 @@ def _rule_patterns(rules: rules_mod.RuleSet) -> list[str]:
 def test_native_matcher_reports_what_the_python_test_says(native_reviewer: Reviewer) -> None:
     """The automaton's report equals factors.may_match on each pattern's sets and run, and no
     pattern that matches goes unreported (the pre-filter only ever skips patterns that cannot match)."""
-    from piguard.messaging.review.factors import may_match, necessary_run, necessary_sets
+    from piguard.messaging.review.factors import may_match, necessary_run, necessary_sets, prefix_set
 
     rules = native_reviewer.rules
     matcher = rules._matcher
     assert matcher.backend == "native"
     regexes = [*_rule_patterns(rules), rules_mod.DIGIT_RUN]
     plans = [(necessary_sets(rx), necessary_run(rx)) for rx in regexes]
+    prefixes = [prefix_set(rx) for rx in regexes]
     compiled = [re.compile(rx) for rx in regexes]
     for text in [*REPRESENTATIVE, *_corpus_texts(step=13)]:
         s = rules.normalizer.normalize(text)
@@ -472,10 +473,14 @@ def test_native_matcher_reports_what_the_python_test_says(native_reviewer: Revie
                 assert (j in reported) == may_match(sets, run, s), (s, rx.pattern)
             if matched:
                 assert j not in matcher.prefiltered or j in reported, (s, rx.pattern)
+            start = prefixes[j]
+            m = rx.search(s)
+            if start is not None and m is not None:  # every match starts with one of them
+                assert any(s.startswith(x, m.start()) for x in start), (s, rx.pattern)
 
 
 def test_necessary_sets_and_runs_of_small_patterns() -> None:
-    from piguard.messaging.review.factors import longest_run, necessary_run, necessary_sets
+    from piguard.messaging.review.factors import longest_run, necessary_run, necessary_sets, prefix_set
 
     assert necessary_sets("(?:我是|作为)[^，]{0,9}(?:客服|专员)") == (
         frozenset({"我是", "作为"}),
@@ -488,3 +493,22 @@ def test_necessary_sets_and_runs_of_small_patterns() -> None:
     assert necessary_run(r"卡号[0-9x]{16,19}") == 16
     assert necessary_run(r"[0-9]+元") == 1
     assert longest_run("a12x4 567") == 4
+    assert prefix_set("(?:您好)?我是[^，]{0,9}客服") == {"您好我是", "我是"}
+    assert prefix_set("(?<![0-9])(?:ab|cd)x|ef") == {"abx", "cdx", "ef"}
+    assert prefix_set("[^a]b") is None and prefix_set("(?:a|.)b") is None
+
+
+@needs_kernel
+def test_patterns_tried_where_their_prefix_starts_find_the_leftmost_match() -> None:
+    """run_patterns with the automaton's starts gives what search() gives."""
+    assert KERNEL is not None
+    patterns = [(0, 1.0, re.compile("(?:我是|作为)[^，]{0,4}客服"), "a"), (1, 1.0, re.compile("ab|b"), "b")]
+    strings = ["我是", "作为", "ab", "b"]
+    auto = KERNEL.Automaton(strings, 0, [(0, -1), (0, -1), (1, -1), (1, -1)], [0, 0], [0, 0], -1)
+    for text in ["作为我是客服", "我是，作为客服", "xxbab", "客服", "我是"]:
+        found = auto.scan(text)
+        got: dict[int, list[tuple[int, int, float, str]]] = {}
+        KERNEL.run_patterns({0, 1}, None, [False, False], patterns, text, False, got, found)
+        want: dict[int, list[tuple[int, int, float, str]]] = {}
+        KERNEL.run_patterns({0, 1}, None, [False, False], patterns, text, False, want)
+        assert got == want, text

@@ -205,6 +205,12 @@ typedef struct {
     Py_ssize_t n, cap;  /* occurrences recorded, room for */
     PyObject *reported;
     Py_ssize_t nkeys;
+    /* set by Automaton.scan: (slot, start) of each occurrence of a pattern's prefix strings, and
+     * which slots have a prefix set (the automaton's, kept alive by ``owner``) */
+    Py_ssize_t *starts;
+    Py_ssize_t nstarts, capstarts, nprefixed;
+    const unsigned char *prefixed;
+    PyObject *owner;
 } Matches;
 
 static PyTypeObject MatchesType;
@@ -580,8 +586,28 @@ static PyObject *consolidate(PyObject *self, PyObject *const *args, Py_ssize_t n
 
 static void Matches_dealloc(Matches *self) {
     PyMem_Free(self->pairs);
+    PyMem_Free(self->starts);
+    Py_XDECREF(self->owner);
     Py_XDECREF(self->reported);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* append (a, b) to the growing array *buf of *n pairs (room for *cap) */
+static int push_pair(Py_ssize_t **buf, Py_ssize_t *n, Py_ssize_t *cap, Py_ssize_t a, Py_ssize_t b) {
+    if (*n == *cap) {
+        Py_ssize_t grown_cap = *cap ? *cap * 2 : 32;
+        Py_ssize_t *grown = PyMem_Realloc(*buf, (size_t)grown_cap * 2 * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *buf = grown;
+        *cap = grown_cap;
+    }
+    (*buf)[2 * *n] = a;
+    (*buf)[2 * *n + 1] = b;
+    (*n)++;
+    return 0;
 }
 
 static PyObject *Matches_vectorcall(Matches *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
@@ -597,19 +623,8 @@ static PyObject *Matches_vectorcall(Matches *self, PyObject *const *args, size_t
         Py_ssize_t to = PyLong_AsSsize_t(args[2]);
         if (to == -1 && PyErr_Occurred())
             return NULL;
-        if (self->n == self->cap) {
-            Py_ssize_t cap = self->cap ? self->cap * 2 : 32;
-            Py_ssize_t *grown = PyMem_Realloc(self->pairs, (size_t)cap * 2 * sizeof(Py_ssize_t));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return NULL;
-            }
-            self->pairs = grown;
-            self->cap = cap;
-        }
-        self->pairs[2 * self->n] = to;
-        self->pairs[2 * self->n + 1] = i;
-        self->n++;
+        if (push_pair(&self->pairs, &self->n, &self->cap, to, i) < 0)
+            return NULL;
     } else {
         PyObject *j = PyLong_FromSsize_t(i - self->nkeys);
         if (j == NULL)
@@ -637,6 +652,10 @@ static PyObject *Matches_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->nkeys = nkeys;
     self->pairs = NULL;
     self->n = self->cap = 0;
+    self->starts = NULL;
+    self->nstarts = self->capstarts = self->nprefixed = 0;
+    self->prefixed = NULL;
+    self->owner = NULL;
     self->reported = PySet_New(NULL);
     if (self->reported == NULL) {
         Py_DECREF(self);
@@ -716,6 +735,9 @@ typedef struct {
     int32_t *f_slot;
     uint32_t *f_bit, *slot_need, *seen;
     Py_ssize_t *slot_run;
+    int32_t *f_len;              /* a factor's length in characters */
+    unsigned char *f_prefix;     /* 1: the factor is one of its pattern's prefix strings */
+    unsigned char *slot_prefixed; /* 1: the pattern has a prefix set */
 } Automaton;
 
 static PyTypeObject AutomatonType;
@@ -764,6 +786,9 @@ static void Automaton_dealloc(Automaton *self) {
     PyMem_Free(self->slot_need);
     PyMem_Free(self->seen);
     PyMem_Free(self->slot_run);
+    PyMem_Free(self->f_len);
+    PyMem_Free(self->f_prefix);
+    PyMem_Free(self->slot_prefixed);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -823,12 +848,16 @@ static PyObject *Automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     a->slot_need = PyMem_Calloc((size_t)nslots + 1, sizeof(uint32_t));
     a->seen = PyMem_Calloc((size_t)nslots + 1, sizeof(uint32_t));
     a->slot_run = PyMem_Calloc((size_t)nslots + 1, sizeof(Py_ssize_t));
+    a->f_len = PyMem_Calloc((size_t)a->nfactors + 1, sizeof(int32_t));
+    a->f_prefix = PyMem_Calloc((size_t)a->nfactors + 1, 1);
+    a->slot_prefixed = PyMem_Calloc((size_t)nslots + 1, 1);
     /* build-time only: each state's first child, next sibling, label; each key's final state */
     int32_t *child = PyMem_Calloc(nt, sizeof(int32_t)), *sibling = PyMem_Calloc(nt, sizeof(int32_t));
     Py_UCS4 *label = PyMem_Calloc(nt, sizeof(Py_UCS4));
     int32_t *final = PyMem_Calloc((size_t)nall + 1, sizeof(int32_t)), *queue = PyMem_Calloc(nt, sizeof(int32_t));
     int ok = a->root && a->hkeys && a->hvals && a->fail && a->dict && a->out_start && a->out_len && a->outs &&
-             a->f_slot && a->f_bit && a->slot_need && a->seen && a->slot_run && child && sibling && label && final && queue;
+             a->f_slot && a->f_bit && a->slot_need && a->seen && a->slot_run && a->f_len &&
+             a->f_prefix && a->slot_prefixed && child && sibling && label && final && queue;
     if (!ok) {
         PyErr_NoMemory();
         goto error;
@@ -852,12 +881,17 @@ static PyObject *Automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwd
         Py_ssize_t slot, bit;
         if (!PyArg_ParseTuple(PyList_GET_ITEM(factor_slots, f), "nn", &slot, &bit))
             goto error;
-        if (slot < 0 || slot >= nslots || bit < 0 || bit > 31) {
+        if (slot < 0 || slot >= nslots || bit < -1 || bit > 31) {
             PyErr_SetString(PyExc_ValueError, "Automaton(): a factor's (slot, bit) is out of range");
             goto error;
         }
         a->f_slot[f] = (int32_t)slot;
-        a->f_bit[f] = (uint32_t)1 << bit;
+        a->f_len[f] = (int32_t)PyUnicode_GET_LENGTH(PyList_GET_ITEM(keys, nkeys + f));
+        if (bit < 0) { /* a prefix string: its starts are recorded, no bit */
+            a->f_prefix[f] = 1;
+            a->slot_prefixed[slot] = 1;
+        } else
+            a->f_bit[f] = (uint32_t)1 << bit;
     }
     int32_t nstates = 1;
     for (Py_ssize_t i = 0; i < nall; i++) {
@@ -926,20 +960,7 @@ error:
 }
 
 static int matches_push(Matches *m, Py_ssize_t end, Py_ssize_t id) {
-    if (m->n == m->cap) {
-        Py_ssize_t cap = m->cap ? m->cap * 2 : 32;
-        Py_ssize_t *grown = PyMem_Realloc(m->pairs, (size_t)cap * 2 * sizeof(Py_ssize_t));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        m->pairs = grown;
-        m->cap = cap;
-    }
-    m->pairs[2 * m->n] = end;
-    m->pairs[2 * m->n + 1] = id;
-    m->n++;
-    return 0;
+    return push_pair(&m->pairs, &m->n, &m->cap, end, id);
 }
 
 static PyObject *Automaton_scan(Automaton *a, PyObject *text) {
@@ -954,6 +975,12 @@ static PyObject *Automaton_scan(Automaton *a, PyObject *text) {
     m->nkeys = a->nkeys;
     m->pairs = NULL;
     m->n = m->cap = 0;
+    m->starts = NULL;
+    m->nstarts = m->capstarts = 0;
+    m->prefixed = a->slot_prefixed;
+    m->nprefixed = a->nslots;
+    Py_INCREF(a);
+    m->owner = (PyObject *)a;
     m->reported = PySet_New(NULL);
     if (m->reported == NULL)
         goto error;
@@ -991,6 +1018,10 @@ static PyObject *Automaton_scan(Automaton *a, PyObject *text) {
                 int32_t id = a->outs[o];
                 if (id < a->nkeys) {
                     if (matches_push(m, i + 1, id) < 0)
+                        goto error;
+                } else if (a->f_prefix[id - a->nkeys]) {
+                    Py_ssize_t f = id - a->nkeys;
+                    if (push_pair(&m->starts, &m->nstarts, &m->capstarts, a->f_slot[f], i + 1 - a->f_len[f]) < 0)
                         goto error;
                 } else
                     a->seen[a->f_slot[id - a->nkeys]] |= a->f_bit[id - a->nkeys];
@@ -1614,13 +1645,64 @@ error:
  * raises as the original's encode does). */
 static PyObject *s_search, *s_span;
 
+static PyObject *s_match;
+
+static int cmp_ssize(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* rx.match(text, p) at each start p of pattern ``slot``'s prefix strings, ascending: the first
+ * match, or None */
+static PyObject *match_at_starts(PyObject *rx, PyObject *text, Matches *found, Py_ssize_t slot) {
+    Py_ssize_t local[16], *ps = local, n = 0;
+    for (Py_ssize_t k = 0; k < found->nstarts; k++)
+        n += found->starts[2 * k] == slot;
+    if (n == 0)
+        Py_RETURN_NONE;
+    if (n > 16 && (ps = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t))) == NULL)
+        return PyErr_NoMemory();
+    n = 0;
+    for (Py_ssize_t k = 0; k < found->nstarts; k++)
+        if (found->starts[2 * k] == slot)
+            ps[n++] = found->starts[2 * k + 1];
+    qsort(ps, (size_t)n, sizeof(Py_ssize_t), cmp_ssize);
+    PyObject *m = Py_None;
+    Py_INCREF(m);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (k > 0 && ps[k] == ps[k - 1])
+            continue;
+        PyObject *pos = PyLong_FromSsize_t(ps[k]);
+        if (pos == NULL) {
+            Py_CLEAR(m);
+            break;
+        }
+        PyObject *argv[3] = {rx, text, pos};
+        PyObject *got = PyObject_VectorcallMethod(s_match, argv, 3, NULL);
+        Py_DECREF(pos);
+        Py_DECREF(m);
+        m = got;
+        if (m == NULL || m != Py_None)
+            break;
+    }
+    if (ps != local)
+        PyMem_Free(ps);
+    return m;
+}
+
 static PyObject *run_patterns(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7 || !PyAnySet_Check(args[0]) || !(args[1] == Py_None || PyAnySet_Check(args[1])) ||
+    if ((nargs != 7 && nargs != 8) || !PyAnySet_Check(args[0]) || !(args[1] == Py_None || PyAnySet_Check(args[1])) ||
         !PyList_Check(args[2]) || !PyList_Check(args[3]) || !PyUnicode_Check(args[4]) || !PyDict_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError, "run_patterns(run: set, reported: set | None, gated: list, "
-                                         "patterns: list, text: str, to_bytes: bool, raw: dict)");
+                                         "patterns: list, text: str, to_bytes: bool, raw: dict[, found])");
         return NULL;
     }
+    /* the automaton's Matches: a pattern with a prefix set is tried with match() at each start of
+     * one of its prefix strings, in order, instead of search() (every match starts at one: the
+     * first that matches is search()'s leftmost match) */
+    Matches *found = nargs == 8 && Py_IS_TYPE(args[7], &MatchesType) ? (Matches *)args[7] : NULL;
+    if (found != NULL && found->prefixed == NULL)
+        found = NULL;
     PyObject *run = args[0], *reported = args[1], *gated = args[2], *patterns = args[3];
     PyObject *text = args[4], *raw = args[6];
     int to_bytes = PyObject_IsTrue(args[5]);
@@ -1664,7 +1746,10 @@ static PyObject *run_patterns(PyObject *self, PyObject *const *args, Py_ssize_t 
             PyErr_SetString(PyExc_ValueError, "run_patterns(): a pattern is (group, weight, rx, id)");
             goto error;
         }
-        m = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pat, 2), s_search, text);
+        if (found != NULL && pi < found->nprefixed && found->prefixed[pi]) {
+            m = match_at_starts(PyTuple_GET_ITEM(pat, 2), text, found, pi);
+        } else
+            m = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pat, 2), s_search, text);
         if (m == NULL)
             goto error;
         if (m != Py_None) {
@@ -1775,7 +1860,8 @@ PyMODINIT_FUNC PyInit_sms_review(void) {
         three = PyLong_FromLong(3);
         s_search = PyUnicode_InternFromString("search");
         s_span = PyUnicode_InternFromString("span");
-        if (!s_search || !s_span || !k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
+        s_match = PyUnicode_InternFromString("match");
+        if (!s_search || !s_span || !s_match || !k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
             return NULL;
     }
     PyObject *m = PyModule_Create(&module);

@@ -31,6 +31,7 @@ def run_patterns(
     text: str,
     to_bytes: bool,
     raw: dict[int, list[tuple[int, int, float, str]]],
+    found: object = None,
     /,
 ) -> None: ...
 def collect(

@@ -39,6 +39,17 @@ def _product(a: Iterable[str], b: Iterable[str]) -> set[str] | None:
     return out if len(out) <= MAX_SET else None
 
 
+def _union(branches: Any, of: Any) -> set[str] | None:
+    """The union of ``of(branch)`` over an alternation's branches; None when one gives None."""
+    out: set[str] = set()
+    for branch in branches:
+        e = of(branch.data)
+        if e is None:
+            return None
+        out |= e
+    return out if len(out) <= MAX_SET else None
+
+
 def _exact_seq(items: Any) -> set[str] | None:
     """Every string the sequence ``items`` matches, when they are few; else None."""
     out: set[str] | None = {""}
@@ -67,13 +78,7 @@ def _exact(op: Any, av: Any) -> set[str] | None:
         _group, add, delete, p = av
         return None if add or delete else _exact_seq(p.data)
     if op is _c.BRANCH:
-        out: set[str] = set()
-        for branch in av[1]:
-            e = _exact_seq(branch.data)
-            if e is None:
-                return None
-            out |= e
-        return out if len(out) <= MAX_SET else None
+        return _union(av[1], _exact_seq)
     if op in _REPEATS:
         lo, hi, p = av
         if hi is _c.MAXREPEAT or hi > 4:
@@ -169,6 +174,44 @@ def necessary_sets(regex: str) -> tuple[Strings, ...]:
             found.append(fs)
     found.sort(key=lambda s: _rank(set(s)), reverse=True)
     return tuple(found[:MAX_SETS])
+
+
+def _prefix_seq(items: Any) -> set[str] | None:
+    """The strings one of which every match of the sequence starts with, or None."""
+    run: set[str] = {""}
+    for op, av in items:
+        e = _exact(op, av)
+        if e is not None:
+            nxt = _product(run, e)
+            if nxt is None:
+                break
+            run = nxt
+            continue
+        if run == {""}:  # nothing consumed yet (zero-width at most): the element's own prefix
+            return _prefix_one(op, av)
+        break
+    return run if _useful(run) else None
+
+
+def _prefix_one(op: Any, av: Any) -> set[str] | None:
+    if op is _c.SUBPATTERN:
+        return None if av[1] or av[2] else _prefix_seq(av[3].data)
+    if op is _c.BRANCH:
+        return _union(av[1], _prefix_seq)
+    if op in _REPEATS and av[0] >= 1:
+        return _prefix_seq(av[2].data)
+    return None
+
+
+def prefix_set(regex: str) -> Strings | None:
+    """The strings one of which every match of ``regex`` starts with (None: no such set). The
+    compiled matcher records where they occur, and the pattern is tried with ``match`` at those
+    positions only, in order: the first that matches is the leftmost match ``search`` finds."""
+    parsed = _p.parse(regex)
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    found = _prefix_seq(parsed.data)
+    return frozenset(found) if found is not None else None
 
 
 #: the characters of a number on normalised text (digits, and ``x`` for a masked digit)

@@ -54,7 +54,7 @@ from piguard import _native
 from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.hs_cache import compile_cached
-from piguard.messaging.review.factors import necessary_run, necessary_sets
+from piguard.messaging.review.factors import necessary_run, necessary_sets, prefix_set
 from piguard.messaging.review.normalize import ASCII_ALNUM, Normalizer
 
 RULES_DIR_ENV = "PIGUARD_SMS_RULES_DIR"
@@ -278,7 +278,9 @@ class _Matcher:
     per-character cost grows with the number of distinct first characters, ~0.15 us a character).
     """
 
-    def __init__(self, keys: list[str], backend: str | None = None, regexes: Sequence[str] = ()) -> None:
+    def __init__(
+        self, keys: list[str], backend: str | None = None, regexes: Sequence[str] = (), n_main: int = 0
+    ) -> None:
         self.keys = keys
         self.nkeys = len(keys)
         self.backend = "pyahocorasick"
@@ -294,7 +296,7 @@ class _Matcher:
         if backend == "native" or (backend is None and kernel is not None):
             if kernel is None:
                 raise ImportError("the native matcher needs the compiled kernel piguard._native.sms_review")
-            self._native = self._compile_native(kernel, keys, regexes)
+            self._native = self._compile_native(kernel, keys, regexes, n_main)
             self.backend = "native"
             return
         if backend in (None, "hyperscan"):
@@ -316,7 +318,7 @@ class _Matcher:
             if keys:
                 self._ac.make_automaton()
 
-    def _compile_native(self, kernel: Any, keys: list[str], regexes: Sequence[str]) -> Any:
+    def _compile_native(self, kernel: Any, keys: list[str], regexes: Sequence[str], n_main: int) -> Any:
         """One Aho-Corasick automaton (``sms_review.Automaton``) over the keys and every pattern's
         necessary factors (factors.py): a pattern is reported when one string of each of its sets
         occurs; DIGIT_RUN is followed by the automaton's own digit counter."""
@@ -342,6 +344,10 @@ class _Matcher:
                 for x in sorted(strs):
                     strings.append(x)
                     factor_slots.append((j, bit))
+            starts = prefix_set(rx) if j < n_main else None  # the scan's patterns: tried where they start
+            for x in sorted(starts or ()):
+                strings.append(x)
+                factor_slots.append((j, -1))
         self.prefiltered = frozenset(prefiltered)
         return kernel.Automaton(strings, len(keys), factor_slots, masks, runs, digit_slot)
 
@@ -853,7 +859,7 @@ class RuleSet:
         regexes = [rx.pattern for _, _, rx, _ in self._patterns] + [rx for _, rx in lazy_regexes]
         self._digit_slot = len(regexes)
         regexes.append(DIGIT_RUN)
-        self._matcher = matcher = _Matcher(keys, backend, regexes)
+        self._matcher = matcher = _Matcher(keys, backend, regexes, len(self._patterns))
         if self._digit_slot not in matcher.prefiltered:
             self._digit_slot = -1
         n_main = len(self._patterns)
@@ -951,6 +957,7 @@ class RuleSet:
         lazy: set[int] | frozenset[int] = _NO_LAZY
         reported: set[int] | None = None
         subject: bytes | str = s
+        found_keys: Any = None
         if s:
             values = self._values
             subject, found_keys, reported = self._matcher.occurrences(s)
@@ -969,7 +976,7 @@ class RuleSet:
             # against the keys' spans are kept)
             to_bytes = type(subject) is bytes and len(subject) != len(s)
             if self._run_patterns is not None:  # the compiled loop, same order and results
-                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw)
+                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw, found_keys)
             else:
                 utf8_span = self._utf8_span
                 for pi in sorted(run):  # definition order: the canonical order of the patterns' hits
