@@ -9,7 +9,10 @@ reviewed by both, under several contexts (the default one, a registered sender w
 every built-in personal-information category, an e-mail), and the whole result is compared:
 verdict, kind, prohibited categories, every finding with its detail (the signals that fired, their
 weights and matches), signature, opt-out, kind signals and scores, and the decision's reasons. Any
-difference is printed and the exit status is 1.
+difference is printed and the exit status is 1. ``--any-order`` compares the outcomes with every
+list sorted (reasons, signals, matches): the same verdicts, categories, scores and the same set of
+fired signals and reasons with their ids, whatever order they are listed in (for a change of the
+canonical order of the reasons); outcomes that differ only in order are counted apart.
 
 Then (unless ``--quality-only``) the reviews per CPU-second, cold (result cache off), of the two
 trees side by side: rounds alternate between the base and this tree, each a fresh child process
@@ -114,7 +117,22 @@ def _child(base: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def compare(base: Path, corpora: Path, tmp: Path) -> int:
+def _unordered(value: Any) -> Any:
+    """``value`` with every list sorted (by each item's canonical JSON), recursively."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_unordered(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))
+    return value
+
+
+def _same_but_order(x: str, y: str) -> bool:
+    lx, ly = x.split("\t", 3), y.split("\t", 3)
+    return lx[:3] == ly[:3] and _unordered(json.loads(lx[3])) == _unordered(json.loads(ly[3]))
+
+
+def compare(base: Path, corpora: Path, tmp: Path, any_order: bool = False) -> int:
     a, b = tmp / "review-base.jsonl", tmp / "review-this.jsonl"
     _child(base, "--corpora", str(corpora), "--dump", str(a))
     _child(None, "--corpora", str(corpora), "--dump", str(b))
@@ -124,6 +142,12 @@ def compare(base: Path, corpora: Path, tmp: Path) -> int:
         print(f"different numbers of outcomes: base {len(lines_a)}, this tree {len(lines_b)}")
         return 1
     diffs = [(x, y) for x, y in zip(lines_a, lines_b, strict=True) if x != y]
+    if any_order:
+        reordered = [(x, y) for x, y in diffs if _same_but_order(x, y)]
+        diffs = [(x, y) for x, y in diffs if not _same_but_order(x, y)]
+        print(
+            f"{len(reordered)} outcomes differ only in the order of their lists (reasons, signals, matches)"
+        )
     digest = hashlib.sha256("\n".join(lines_b).encode("utf-8")).hexdigest()[:16]
     print(f"{len(lines_b)} reviews compared (files x contexts x messages), outcome digest {digest}")
     for x, y in diffs[:5]:
@@ -132,7 +156,8 @@ def compare(base: Path, corpora: Path, tmp: Path) -> int:
     if diffs:
         print(f"DIFFERENT: {len(diffs)} outcomes")
         return 1
-    print("identical: every verdict, kind, prohibited category, finding, reason and score")
+    what = "as sets" if any_order else "identical"
+    print(f"{what}: every verdict, kind, prohibited category, finding, reason and score")
     return 0
 
 
@@ -163,6 +188,7 @@ def main() -> int:
     ap.add_argument("--passes", type=int, default=3, help="timed passes per round (the best counts)")
     ap.add_argument("--quality-only", action="store_true", help="compare outcomes, skip the timings")
     ap.add_argument("--tmp", type=Path, default=Path("/tmp"))
+    ap.add_argument("--any-order", action="store_true", help="lists compared as sets (see the docstring)")
     ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # child
     ap.add_argument("--time", nargs=2, metavar=("NAME", "PASSES"), help=argparse.SUPPRESS)  # child
     args = ap.parse_args()
@@ -178,7 +204,7 @@ def main() -> int:
     if not any(args.corpora.glob("*.tsv")):
         print(f"no corpora (*.tsv) found in {args.corpora}; pass --corpora", file=sys.stderr)
         return 2
-    status = compare(args.base.resolve(), args.corpora, args.tmp)
+    status = compare(args.base.resolve(), args.corpora, args.tmp, args.any_order)
     if not args.quality_only:
         speed(args.base.resolve(), args.corpora, args.rounds, args.passes)
     return status

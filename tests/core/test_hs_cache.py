@@ -17,14 +17,21 @@ hyperscan = pytest.importorskip("hyperscan")
 _BUILD = """
 from piguard.messaging.review.rules import load_rules
 from piguard.discovery.engine import default_engine
-rules = load_rules(use_env=False)
+rules = load_rules(use_env=False, backend="hyperscan")  # the compiled kernel's own matcher otherwise
 assert rules.backend == "hyperscan"
 default_engine()
 """
 
 
 def _build_in_new_process(cache: Path, seed: str) -> None:
-    env = {**os.environ, hs_cache.CACHE_DIR_ENV: str(cache), "PYTHONHASHSEED": seed}
+    # the Python originals: with the kernels, discovery's dictionary pass is compiled (dictscan) and
+    # compiles no Hyperscan database, and the review uses Hyperscan only when asked (above)
+    env = {
+        **os.environ,
+        hs_cache.CACHE_DIR_ENV: str(cache),
+        "PYTHONHASHSEED": seed,
+        "PIGUARD_PURE_PYTHON": "1",
+    }
     subprocess.run([sys.executable, "-c", _BUILD], env=env, check=True, timeout=120)
 
 
@@ -49,11 +56,15 @@ def test_rules_loaded_from_the_cache_review_as_compiled_ones(
     texts = ["【优品商城】低价出售银行卡，加微信 abc123", "【优品商城】会员日全场五折，回T退订", "您好"]
     monkeypatch.setenv(hs_cache.CACHE_DIR_ENV, "off")
     clear_rules_cache()
-    compiled = [reviewer_for(load_rules(use_env=False)).review(t, ReviewContext()).to_dict() for t in texts]
+    hs = "hyperscan"  # the compiled kernel's own matcher otherwise (it needs no cache)
+    compiled = [
+        reviewer_for(load_rules(use_env=False, backend=hs)).review(t, ReviewContext()).to_dict()
+        for t in texts
+    ]
     monkeypatch.setenv(hs_cache.CACHE_DIR_ENV, str(tmp_path))
     for _ in range(2):  # the first stores, the second loads
         clear_rules_cache()
-        rules = load_rules(use_env=False)
+        rules = load_rules(use_env=False, backend=hs)
         assert [reviewer_for(rules).review(t, ReviewContext()).to_dict() for t in texts] == compiled
     assert len(list(tmp_path.glob("hs-*.db"))) == 1
     clear_rules_cache()

@@ -29,7 +29,7 @@ CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "s
 #: what the review's outcomes on every message of the shared corpora (default context) hash to;
 #: a change of the signals that is meant to change decisions updates it (bench/review_compare.py
 #: against the previous revision shows what moved)
-CORPUS_DIGEST = "85748df74c1d9479"  # bare-domain phishing, transfer to this account: reasons gained signals, no decision moved
+CORPUS_DIGEST = "383085d2405a737d"  # rspeed4 (canonical reason order) merged with the bare-domain and subversion signals: same sets as before the merge (bench/review_compare.py --any-order)
 
 # the characters evasions and honest messages are made of: ASCII, CJK ideographs (variant and
 # Chinese-digit characters among them), full-width forms, CJK and Western punctuation, separators,
@@ -399,3 +399,116 @@ def test_slot_maker_builds_what_the_class_builds() -> None:
 
     with pytest.raises(ValueError):
         KERNEL.slot_maker(WithNew, ("a",))
+
+
+# ------------------------------------------------------------------ the native matcher (automaton)
+_KEY_ALPHABET = "ab贷款秒批x01 "
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=_KEY_ALPHABET, min_size=1, max_size=4), min_size=1, max_size=12, unique=True),
+    st.text(alphabet=_KEY_ALPHABET + "c，", max_size=40),
+)
+def test_automaton_finds_what_pyahocorasick_finds(keys: list[str], text: str) -> None:
+    """Every occurrence of every key, as (end, id): by end, the longest key first at one end."""
+    import ahocorasick
+
+    assert KERNEL is not None
+    ac = ahocorasick.Automaton()
+    for i, k in enumerate(keys):
+        ac.add_word(k, i)
+    ac.make_automaton()
+    want = sorted(((end + 1, i) for end, i in ac.iter(text)), key=lambda f: (f[0], -len(keys[f[1]])))
+    got = KERNEL.Automaton(keys, len(keys), [], [], [], -1).scan(text)
+    assert got.found == want
+    assert len(got) == len(want) and got.reported == set()
+
+
+@needs_kernel
+def test_automaton_reports_a_pattern_when_each_of_its_sets_and_its_run_occur() -> None:
+    assert KERNEL is not None
+    # keys "ab"; pattern 0 needs ("我是" or "作为") and ("客服"); pattern 1 a run of 6 of [0-9x];
+    # pattern 2 is DIGIT_RUN
+    strings = ["ab", "我是", "作为", "客服"]
+    a = KERNEL.Automaton(strings, 1, [(0, 0), (0, 0), (0, 1)], [0b11, 0, 0], [0, 6, 0], 2)
+    assert a.scan("我是客服ab").reported == {0}
+    assert a.scan("我是ab").reported == set()
+    assert a.scan("作为 客服 12x456").reported == {0, 1}
+    assert a.scan("138 0013 8000").reported == {2}
+    assert a.scan("138  0013 8000").reported == set()
+    assert a.scan("ab").found == [(2, 0)]
+
+
+def _rule_patterns(rules: rules_mod.RuleSet) -> list[str]:
+    return [rx.pattern for _, _, rx, _ in rules._patterns] + [
+        p.pattern for p in rules._lazy_patterns.values()
+    ]
+
+
+@needs_kernel
+def test_native_matcher_reports_what_the_python_test_says(native_reviewer: Reviewer) -> None:
+    """The automaton's report equals factors.may_match on each pattern's sets and run, and no
+    pattern that matches goes unreported (the pre-filter only ever skips patterns that cannot match)."""
+    from piguard.messaging.review.factors import may_match, necessary_run, necessary_sets, prefix_set
+
+    rules = native_reviewer.rules
+    matcher = rules._matcher
+    assert matcher.backend == "native"
+    regexes = [*_rule_patterns(rules), rules_mod.DIGIT_RUN]
+    plans = [(necessary_sets(rx), necessary_run(rx)) for rx in regexes]
+    prefixes = [prefix_set(rx) for rx in regexes]
+    compiled = [re.compile(rx) for rx in regexes]
+    for text in [*REPRESENTATIVE, *_corpus_texts(step=13)]:
+        s = rules.normalizer.normalize(text)
+        _subject, _found, reported = matcher.occurrences(s)
+        for j, rx in enumerate(compiled):
+            matched = rx.search(s) is not None
+            if j == len(regexes) - 1:  # DIGIT_RUN: reported exactly when it matches
+                assert (j in reported) == matched, s
+                continue
+            sets, run = plans[j]
+            if j in matcher.prefiltered:
+                assert (j in reported) == may_match(sets, run, s), (s, rx.pattern)
+            if matched:
+                assert j not in matcher.prefiltered or j in reported, (s, rx.pattern)
+            start = prefixes[j]
+            m = rx.search(s)
+            if start is not None and m is not None:  # every match starts with one of them
+                assert any(s.startswith(x, m.start()) for x in start), (s, rx.pattern)
+
+
+def test_necessary_sets_and_runs_of_small_patterns() -> None:
+    from piguard.messaging.review.factors import longest_run, necessary_run, necessary_sets, prefix_set
+
+    assert necessary_sets("(?:我是|作为)[^，]{0,9}(?:客服|专员)") == (
+        frozenset({"我是", "作为"}),
+        frozenset({"客服", "专员"}),
+    )
+    assert necessary_sets("(?:您好|你好)?我是") == (frozenset({"您好我是", "你好我是", "我是"}),)
+    assert necessary_sets("a|.+") == ()  # one branch with no necessary string: nothing is necessary
+    assert necessary_sets("(?i)abc") == ()  # case-folding: no literal is necessary as written
+    assert necessary_run(r"(?<![0-9x])(?:[1x][3-9x][0-9x]{9}|0[0-9x]{2,3} ?[0-9x]{7,8})") == 7
+    assert necessary_run(r"卡号[0-9x]{16,19}") == 16
+    assert necessary_run(r"[0-9]+元") == 1
+    assert longest_run("a12x4 567") == 4
+    assert prefix_set("(?:您好)?我是[^，]{0,9}客服") == {"您好我是", "我是"}
+    assert prefix_set("(?<![0-9])(?:ab|cd)x|ef") == {"abx", "cdx", "ef"}
+    assert prefix_set("[^a]b") is None and prefix_set("(?:a|.)b") is None
+
+
+@needs_kernel
+def test_patterns_tried_where_their_prefix_starts_find_the_leftmost_match() -> None:
+    """run_patterns with the automaton's starts gives what search() gives."""
+    assert KERNEL is not None
+    patterns = [(0, 1.0, re.compile("(?:我是|作为)[^，]{0,4}客服"), "a"), (1, 1.0, re.compile("ab|b"), "b")]
+    strings = ["我是", "作为", "ab", "b"]
+    auto = KERNEL.Automaton(strings, 0, [(0, -1), (0, -1), (1, -1), (1, -1)], [0, 0], [0, 0], -1)
+    for text in ["作为我是客服", "我是，作为客服", "xxbab", "客服", "我是"]:
+        found = auto.scan(text)
+        got: dict[int, list[tuple[int, int, float, str]]] = {}
+        KERNEL.run_patterns({0, 1}, None, [False, False], patterns, text, False, got, found)
+        want: dict[int, list[tuple[int, int, float, str]]] = {}
+        KERNEL.run_patterns({0, 1}, None, [False, False], patterns, text, False, want)
+        assert got == want, text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from piguard import _native
 from piguard.core.errors import PiguardError
 from piguard.messaging.review import clear_rules_cache, default_reviewer, load_rules, review
 from piguard.messaging.review.rules import RULES_DIR_ENV
@@ -30,7 +31,7 @@ def test_builtin_rules_compile_once() -> None:
     # every signal names its category and obligations
     signals = [g for g in rules.groups if g.role == "signal"]
     assert signals and all(g.category and g.articles for g in signals)
-    assert rules.backend in {"hyperscan", "pyahocorasick"}
+    assert rules.backend in {"native", "hyperscan", "pyahocorasick"}
 
 
 def test_txt_file_adds_a_new_category(tmp_path: Path) -> None:
@@ -144,10 +145,18 @@ def test_both_matchers_agree() -> None:
     hs = load_rules(backend="hyperscan")
     ac = load_rules(backend="pyahocorasick")
     assert (hs.backend, ac.backend) == ("hyperscan", "pyahocorasick")
+    others = [ac]
+    if _native.load("sms_review") is not None:  # the compiled kernel's automaton
+        native = load_rules(backend="native")
+        assert native.backend == "native"
+        others.append(native)
     for text in [
         "【京东】全场5折起，限时抢购，回T退订",
         "百.家.乐 首存",
         "I have a VIP offer",
         "验证码123456",
+        "我是公安局的民警，你涉嫌洗钱，请将资金转入安全账户，并提供验证码配合调查",
+        "你好，我是你领导，明天来我办公室一趟，先帮我转两万到这个账户 6222021234567890123",
     ]:
-        assert review(text, rules=hs).to_dict(explain=True) == review(text, rules=ac).to_dict(explain=True)
+        want = review(text, rules=hs).to_dict(explain=True)
+        assert all(review(text, rules=r).to_dict(explain=True) == want for r in others), text

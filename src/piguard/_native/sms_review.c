@@ -205,6 +205,12 @@ typedef struct {
     Py_ssize_t n, cap;  /* occurrences recorded, room for */
     PyObject *reported;
     Py_ssize_t nkeys;
+    /* set by Automaton.scan: (slot, start) of each occurrence of a pattern's prefix strings, and
+     * which slots have a prefix set (the automaton's, kept alive by ``owner``) */
+    Py_ssize_t *starts;
+    Py_ssize_t nstarts, capstarts, nprefixed;
+    const unsigned char *prefixed;
+    PyObject *owner;
 } Matches;
 
 static PyTypeObject MatchesType;
@@ -580,8 +586,28 @@ static PyObject *consolidate(PyObject *self, PyObject *const *args, Py_ssize_t n
 
 static void Matches_dealloc(Matches *self) {
     PyMem_Free(self->pairs);
+    PyMem_Free(self->starts);
+    Py_XDECREF(self->owner);
     Py_XDECREF(self->reported);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* append (a, b) to the growing array *buf of *n pairs (room for *cap) */
+static int push_pair(Py_ssize_t **buf, Py_ssize_t *n, Py_ssize_t *cap, Py_ssize_t a, Py_ssize_t b) {
+    if (*n == *cap) {
+        Py_ssize_t grown_cap = *cap ? *cap * 2 : 32;
+        Py_ssize_t *grown = PyMem_Realloc(*buf, (size_t)grown_cap * 2 * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *buf = grown;
+        *cap = grown_cap;
+    }
+    (*buf)[2 * *n] = a;
+    (*buf)[2 * *n + 1] = b;
+    (*n)++;
+    return 0;
 }
 
 static PyObject *Matches_vectorcall(Matches *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
@@ -597,19 +623,8 @@ static PyObject *Matches_vectorcall(Matches *self, PyObject *const *args, size_t
         Py_ssize_t to = PyLong_AsSsize_t(args[2]);
         if (to == -1 && PyErr_Occurred())
             return NULL;
-        if (self->n == self->cap) {
-            Py_ssize_t cap = self->cap ? self->cap * 2 : 32;
-            Py_ssize_t *grown = PyMem_Realloc(self->pairs, (size_t)cap * 2 * sizeof(Py_ssize_t));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return NULL;
-            }
-            self->pairs = grown;
-            self->cap = cap;
-        }
-        self->pairs[2 * self->n] = to;
-        self->pairs[2 * self->n + 1] = i;
-        self->n++;
+        if (push_pair(&self->pairs, &self->n, &self->cap, to, i) < 0)
+            return NULL;
     } else {
         PyObject *j = PyLong_FromSsize_t(i - self->nkeys);
         if (j == NULL)
@@ -637,6 +652,10 @@ static PyObject *Matches_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->nkeys = nkeys;
     self->pairs = NULL;
     self->n = self->cap = 0;
+    self->starts = NULL;
+    self->nstarts = self->capstarts = self->nprefixed = 0;
+    self->prefixed = NULL;
+    self->owner = NULL;
     self->reported = PySet_New(NULL);
     if (self->reported == NULL) {
         Py_DECREF(self);
@@ -686,6 +705,372 @@ static PyTypeObject MatchesType = {
     .tp_doc = "Hyperscan match handler collecting key occurrences and reported patterns.",
     .tp_getset = Matches_getset,
     .tp_new = Matches_new,
+};
+
+/* ---------------------------------------------------------------------------------- automaton
+ * Automaton(keys, nkeys, factor_slots, slot_masks, slot_runs, digit_slot): an Aho-Corasick automaton over
+ * ``keys`` (str, matched by code point), the matcher of rules._Matcher's ``native`` backend (the
+ * Python originals: pyahocorasick for the keys, factors.py's containment test for the patterns).
+ * Ids ``0..nkeys-1`` are the literal keys; id ``nkeys + f`` is the pattern factor ``f``, one
+ * string of one of a pattern's necessary sets: ``factor_slots[f] = (slot, bit)``. A pattern
+ * (``slot``) is reported when every bit of ``slot_masks[slot]`` was seen, i.e. when one string of
+ * each of its necessary sets occurs and the text has a run of ``slot_runs[slot]`` characters of
+ * [0-9x] (factors.necessary_run; a pattern not reported cannot match). ``digit_slot`` (or -1)
+ * is reported when the text holds DIGIT_RUN (11 ASCII digits, single spaces allowed between).
+ *
+ * scan(text) -> Matches: every key occurrence as (end, key id), ``end`` exclusive in characters,
+ * in the order of their ends, at one end the longest first (the canonical order); ``reported``
+ * the set of reported slots. */
+
+#define AC_ROOT_DENSE 0x10000
+
+typedef struct {
+    PyObject_HEAD int32_t *root; /* root's transitions for c < AC_ROOT_DENSE, -1 none */
+    uint64_t *hkeys;              /* (state << 21 | c) + 1, 0 empty */
+    int32_t *hvals;
+    unsigned hshift;
+    size_t hmask;
+    int32_t *fail, *dict, *out_start, *out_len, *outs;
+    Py_ssize_t nstates, nkeys, nfactors, nslots, digit_slot;
+    int32_t *f_slot;
+    uint32_t *f_bit, *slot_need, *seen;
+    Py_ssize_t *slot_run;
+    int32_t *f_len;              /* a factor's length in characters */
+    unsigned char *f_prefix;     /* 1: the factor is one of its pattern's prefix strings */
+    unsigned char *slot_prefixed; /* 1: the pattern has a prefix set */
+} Automaton;
+
+static PyTypeObject AutomatonType;
+
+static inline size_t ac_hash(const Automaton *a, uint64_t k) {
+    return (size_t)((k * 0x9E3779B97F4A7C15ULL) >> a->hshift);
+}
+
+static inline int32_t ac_goto(const Automaton *a, int32_t s, Py_UCS4 c) {
+    if (s == 0 && c < AC_ROOT_DENSE)
+        return a->root[c];
+    uint64_t k = (((uint64_t)s << 21) | c) + 1;
+    size_t h = ac_hash(a, k);
+    while (a->hkeys[h]) {
+        if (a->hkeys[h] == k)
+            return a->hvals[h];
+        h = (h + 1) & a->hmask;
+    }
+    return -1;
+}
+
+static void ac_put(Automaton *a, int32_t s, Py_UCS4 c, int32_t v) {
+    if (s == 0 && c < AC_ROOT_DENSE) {
+        a->root[c] = v;
+        return;
+    }
+    uint64_t k = (((uint64_t)s << 21) | c) + 1;
+    size_t h = ac_hash(a, k);
+    while (a->hkeys[h])
+        h = (h + 1) & a->hmask;
+    a->hkeys[h] = k;
+    a->hvals[h] = v;
+}
+
+static void Automaton_dealloc(Automaton *self) {
+    PyMem_Free(self->root);
+    PyMem_Free(self->hkeys);
+    PyMem_Free(self->hvals);
+    PyMem_Free(self->fail);
+    PyMem_Free(self->dict);
+    PyMem_Free(self->out_start);
+    PyMem_Free(self->out_len);
+    PyMem_Free(self->outs);
+    PyMem_Free(self->f_slot);
+    PyMem_Free(self->f_bit);
+    PyMem_Free(self->slot_need);
+    PyMem_Free(self->seen);
+    PyMem_Free(self->slot_run);
+    PyMem_Free(self->f_len);
+    PyMem_Free(self->f_prefix);
+    PyMem_Free(self->slot_prefixed);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Automaton_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *keys, *factor_slots, *slot_masks, *slot_runs;
+    Py_ssize_t nkeys, digit_slot;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "Automaton() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!n:Automaton", &PyList_Type, &keys, &nkeys, &PyList_Type, &factor_slots,
+                          &PyList_Type, &slot_masks, &PyList_Type, &slot_runs, &digit_slot))
+        return NULL;
+    Py_ssize_t nall = PyList_GET_SIZE(keys), nslots = PyList_GET_SIZE(slot_masks);
+    if (nkeys < 0 || nkeys > nall || PyList_GET_SIZE(factor_slots) != nall - nkeys || digit_slot >= nslots ||
+        PyList_GET_SIZE(slot_runs) != nslots ||
+        nall >= INT32_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "Automaton(): factor_slots must give one (slot, bit) a factor");
+        return NULL;
+    }
+    Py_ssize_t total = 1;
+    for (Py_ssize_t i = 0; i < nall; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        if (!PyUnicode_Check(k) || PyUnicode_GET_LENGTH(k) == 0) {
+            PyErr_SetString(PyExc_ValueError, "Automaton(): every key is a non-empty str");
+            return NULL;
+        }
+        total += PyUnicode_GET_LENGTH(k);
+    }
+    if (total >= INT32_MAX / 4) {
+        PyErr_SetString(PyExc_ValueError, "Automaton(): too many characters");
+        return NULL;
+    }
+    Automaton *a = (Automaton *)type->tp_alloc(type, 0);
+    if (a == NULL)
+        return NULL;
+    a->nkeys = nkeys;
+    a->nfactors = nall - nkeys;
+    a->nslots = nslots;
+    a->digit_slot = digit_slot;
+    unsigned bits = 4;
+    while (((size_t)1 << bits) < (size_t)total * 2)
+        bits++;
+    a->hmask = ((size_t)1 << bits) - 1;
+    a->hshift = 64 - bits;
+    size_t nt = (size_t)total;
+    a->root = PyMem_Malloc(AC_ROOT_DENSE * sizeof(int32_t));
+    a->hkeys = PyMem_Calloc(a->hmask + 1, sizeof(uint64_t));
+    a->hvals = PyMem_Calloc(a->hmask + 1, sizeof(int32_t));
+    a->fail = PyMem_Calloc(nt, sizeof(int32_t));
+    a->dict = PyMem_Calloc(nt, sizeof(int32_t));
+    a->out_start = PyMem_Calloc(nt + 1, sizeof(int32_t));
+    a->out_len = PyMem_Calloc(nt, sizeof(int32_t));
+    a->outs = PyMem_Calloc((size_t)nall + 1, sizeof(int32_t));
+    a->f_slot = PyMem_Calloc((size_t)a->nfactors + 1, sizeof(int32_t));
+    a->f_bit = PyMem_Calloc((size_t)a->nfactors + 1, sizeof(uint32_t));
+    a->slot_need = PyMem_Calloc((size_t)nslots + 1, sizeof(uint32_t));
+    a->seen = PyMem_Calloc((size_t)nslots + 1, sizeof(uint32_t));
+    a->slot_run = PyMem_Calloc((size_t)nslots + 1, sizeof(Py_ssize_t));
+    a->f_len = PyMem_Calloc((size_t)a->nfactors + 1, sizeof(int32_t));
+    a->f_prefix = PyMem_Calloc((size_t)a->nfactors + 1, 1);
+    a->slot_prefixed = PyMem_Calloc((size_t)nslots + 1, 1);
+    /* build-time only: each state's first child, next sibling, label; each key's final state */
+    int32_t *child = PyMem_Calloc(nt, sizeof(int32_t)), *sibling = PyMem_Calloc(nt, sizeof(int32_t));
+    Py_UCS4 *label = PyMem_Calloc(nt, sizeof(Py_UCS4));
+    int32_t *final = PyMem_Calloc((size_t)nall + 1, sizeof(int32_t)), *queue = PyMem_Calloc(nt, sizeof(int32_t));
+    int ok = a->root && a->hkeys && a->hvals && a->fail && a->dict && a->out_start && a->out_len && a->outs &&
+             a->f_slot && a->f_bit && a->slot_need && a->seen && a->slot_run && a->f_len &&
+             a->f_prefix && a->slot_prefixed && child && sibling && label && final && queue;
+    if (!ok) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (Py_ssize_t c = 0; c < AC_ROOT_DENSE; c++)
+        a->root[c] = -1;
+    for (Py_ssize_t s = 0; s < nslots; s++) {
+        unsigned long need = PyLong_AsUnsignedLong(PyList_GET_ITEM(slot_masks, s));
+        if (need == (unsigned long)-1 && PyErr_Occurred())
+            goto error;
+        if (need > 0xFFFFFFFFUL) {
+            PyErr_SetString(PyExc_ValueError, "Automaton(): a slot needs at most 32 sets");
+            goto error;
+        }
+        a->slot_need[s] = (uint32_t)need;
+        a->slot_run[s] = PyLong_AsSsize_t(PyList_GET_ITEM(slot_runs, s));
+        if (a->slot_run[s] == -1 && PyErr_Occurred())
+            goto error;
+    }
+    for (Py_ssize_t f = 0; f < a->nfactors; f++) {
+        Py_ssize_t slot, bit;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(factor_slots, f), "nn", &slot, &bit))
+            goto error;
+        if (slot < 0 || slot >= nslots || bit < -1 || bit > 31) {
+            PyErr_SetString(PyExc_ValueError, "Automaton(): a factor's (slot, bit) is out of range");
+            goto error;
+        }
+        a->f_slot[f] = (int32_t)slot;
+        a->f_len[f] = (int32_t)PyUnicode_GET_LENGTH(PyList_GET_ITEM(keys, nkeys + f));
+        if (bit < 0) { /* a prefix string: its starts are recorded, no bit */
+            a->f_prefix[f] = 1;
+            a->slot_prefixed[slot] = 1;
+        } else
+            a->f_bit[f] = (uint32_t)1 << bit;
+    }
+    int32_t nstates = 1;
+    for (Py_ssize_t i = 0; i < nall; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        int kind = PyUnicode_KIND(k);
+        const void *data = PyUnicode_DATA(k);
+        int32_t s = 0;
+        for (Py_ssize_t j = 0; j < PyUnicode_GET_LENGTH(k); j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, j);
+            int32_t t = ac_goto(a, s, c);
+            if (t < 0) {
+                t = nstates++;
+                ac_put(a, s, c, t);
+                label[t] = c;
+                sibling[t] = child[s];
+                child[s] = t;
+            }
+            s = t;
+        }
+        final[i] = s;
+        a->out_len[s]++;
+    }
+    a->nstates = nstates;
+    /* outputs of a state, ids ascending (keys come in id order) */
+    for (int32_t s = 0; s < nstates; s++)
+        a->out_start[s + 1] = a->out_start[s] + a->out_len[s];
+    memset(queue, 0, nt * sizeof(int32_t));
+    for (Py_ssize_t i = 0; i < nall; i++) {
+        int32_t s = final[i];
+        a->outs[a->out_start[s] + queue[s]++] = (int32_t)i;
+    }
+    /* breadth first: failure links and each state's nearest proper suffix state with outputs */
+    Py_ssize_t head = 0, tail = 0;
+    for (int32_t t = child[0]; t; t = sibling[t]) {
+        a->fail[t] = 0;
+        a->dict[t] = 0;
+        queue[tail++] = t;
+    }
+    while (head < tail) {
+        int32_t u = queue[head++];
+        for (int32_t v = child[u]; v; v = sibling[v]) {
+            Py_UCS4 c = label[v];
+            int32_t f = a->fail[u], g;
+            while ((g = ac_goto(a, f, c)) < 0 && f != 0)
+                f = a->fail[f];
+            a->fail[v] = g < 0 ? 0 : g;
+            int32_t fv = a->fail[v];
+            a->dict[v] = a->out_len[fv] ? fv : a->dict[fv];
+            queue[tail++] = v;
+        }
+    }
+    PyMem_Free(child);
+    PyMem_Free(sibling);
+    PyMem_Free(label);
+    PyMem_Free(final);
+    PyMem_Free(queue);
+    return (PyObject *)a;
+error:
+    PyMem_Free(child);
+    PyMem_Free(sibling);
+    PyMem_Free(label);
+    PyMem_Free(final);
+    PyMem_Free(queue);
+    Py_DECREF(a);
+    return NULL;
+}
+
+static int matches_push(Matches *m, Py_ssize_t end, Py_ssize_t id) {
+    return push_pair(&m->pairs, &m->n, &m->cap, end, id);
+}
+
+static PyObject *Automaton_scan(Automaton *a, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "scan(text: str)");
+        return NULL;
+    }
+    Matches *m = (Matches *)MatchesType.tp_alloc(&MatchesType, 0);
+    if (m == NULL)
+        return NULL;
+    m->vectorcall = (vectorcallfunc)Matches_vectorcall;
+    m->nkeys = a->nkeys;
+    m->pairs = NULL;
+    m->n = m->cap = 0;
+    m->starts = NULL;
+    m->nstarts = m->capstarts = 0;
+    m->prefixed = a->slot_prefixed;
+    m->nprefixed = a->nslots;
+    Py_INCREF(a);
+    m->owner = (PyObject *)a;
+    m->reported = PySet_New(NULL);
+    if (m->reported == NULL)
+        goto error;
+    memset(a->seen, 0, (size_t)a->nslots * sizeof(uint32_t));
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int32_t s = 0;
+    int digits = 0, spaced = 0, digit_run = 0;
+    Py_ssize_t run = 0, longest = 0; /* runs of [0-9x] */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if ((c >= '0' && c <= '9') || c == 'x') {
+            if (++run > longest)
+                longest = run;
+        } else
+            run = 0;
+        if (c >= '0' && c <= '9') {
+            if (++digits >= 11)
+                digit_run = 1;
+            spaced = 0;
+        } else if (c == ' ' && digits && !spaced)
+            spaced = 1;
+        else
+            digits = spaced = 0;
+        int32_t g;
+        while ((g = ac_goto(a, s, c)) < 0 && s != 0)
+            s = a->fail[s];
+        s = g < 0 ? 0 : g;
+        int32_t t = a->out_len[s] ? s : a->dict[s];
+        if (!t)
+            continue;
+        for (; t; t = a->dict[t]) {
+            for (int32_t o = a->out_start[t]; o < a->out_start[t + 1]; o++) {
+                int32_t id = a->outs[o];
+                if (id < a->nkeys) {
+                    if (matches_push(m, i + 1, id) < 0)
+                        goto error;
+                } else if (a->f_prefix[id - a->nkeys]) {
+                    Py_ssize_t f = id - a->nkeys;
+                    if (push_pair(&m->starts, &m->nstarts, &m->capstarts, a->f_slot[f], i + 1 - a->f_len[f]) < 0)
+                        goto error;
+                } else
+                    a->seen[a->f_slot[id - a->nkeys]] |= a->f_bit[id - a->nkeys];
+            }
+        }
+    }
+    for (Py_ssize_t slot = 0; slot < a->nslots; slot++) {
+        int hit = (a->slot_need[slot] || a->slot_run[slot]) &&
+                  (a->seen[slot] & a->slot_need[slot]) == a->slot_need[slot] && longest >= a->slot_run[slot];
+        if (slot == a->digit_slot)
+            hit = digit_run;
+        if (hit) {
+            PyObject *j = PyLong_FromSsize_t(slot);
+            if (j == NULL)
+                goto error;
+            int rc = PySet_Add(m->reported, j);
+            Py_DECREF(j);
+            if (rc < 0)
+                goto error;
+        }
+    }
+    return (PyObject *)m;
+error:
+    Py_DECREF(m);
+    return NULL;
+}
+
+static PyObject *Automaton_states(Automaton *a, void *closure) { return PyLong_FromSsize_t(a->nstates); }
+
+static PyMethodDef Automaton_methods[] = {
+    {"scan", (PyCFunction)Automaton_scan, METH_O,
+     "scan(text) -> Matches: key occurrences (end, id) by end, longest first at one end; reported slots."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Automaton_getset[] = {
+    {"states", (getter)Automaton_states, NULL, "number of states", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject AutomatonType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "piguard._native.sms_review.Automaton",
+    .tp_basicsize = sizeof(Automaton),
+    .tp_dealloc = (destructor)Automaton_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Aho-Corasick automaton over literal keys and patterns' necessary factors.",
+    .tp_methods = Automaton_methods,
+    .tp_getset = Automaton_getset,
+    .tp_new = Automaton_new,
 };
 
 /* -------------------------------------------------------------------------------- slot makers
@@ -1260,19 +1645,77 @@ error:
  * raises as the original's encode does). */
 static PyObject *s_search, *s_span;
 
+static PyObject *s_match;
+
+static int cmp_ssize(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* rx.match(text, p) at each start p of pattern ``slot``'s prefix strings, ascending: the first
+ * match, or None */
+static PyObject *match_at_starts(PyObject *rx, PyObject *text, Matches *found, Py_ssize_t slot) {
+    Py_ssize_t local[16], *ps = local, n = 0;
+    for (Py_ssize_t k = 0; k < found->nstarts; k++)
+        n += found->starts[2 * k] == slot;
+    if (n == 0)
+        Py_RETURN_NONE;
+    if (n > 16 && (ps = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t))) == NULL)
+        return PyErr_NoMemory();
+    n = 0;
+    for (Py_ssize_t k = 0; k < found->nstarts; k++)
+        if (found->starts[2 * k] == slot)
+            ps[n++] = found->starts[2 * k + 1];
+    qsort(ps, (size_t)n, sizeof(Py_ssize_t), cmp_ssize);
+    PyObject *m = Py_None;
+    Py_INCREF(m);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (k > 0 && ps[k] == ps[k - 1])
+            continue;
+        PyObject *pos = PyLong_FromSsize_t(ps[k]);
+        if (pos == NULL) {
+            Py_CLEAR(m);
+            break;
+        }
+        PyObject *argv[3] = {rx, text, pos};
+        PyObject *got = PyObject_VectorcallMethod(s_match, argv, 3, NULL);
+        Py_DECREF(pos);
+        Py_DECREF(m);
+        m = got;
+        if (m == NULL || m != Py_None)
+            break;
+    }
+    if (ps != local)
+        PyMem_Free(ps);
+    return m;
+}
+
 static PyObject *run_patterns(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7 || !PyAnySet_Check(args[0]) || !(args[1] == Py_None || PyAnySet_Check(args[1])) ||
+    if ((nargs != 7 && nargs != 8) || !PyAnySet_Check(args[0]) || !(args[1] == Py_None || PyAnySet_Check(args[1])) ||
         !PyList_Check(args[2]) || !PyList_Check(args[3]) || !PyUnicode_Check(args[4]) || !PyDict_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError, "run_patterns(run: set, reported: set | None, gated: list, "
-                                         "patterns: list, text: str, to_bytes: bool, raw: dict)");
+                                         "patterns: list, text: str, to_bytes: bool, raw: dict[, found])");
         return NULL;
     }
+    /* the automaton's Matches: a pattern with a prefix set is tried with match() at each start of
+     * one of its prefix strings, in order, instead of search() (every match starts at one: the
+     * first that matches is search()'s leftmost match) */
+    Matches *found = nargs == 8 && Py_IS_TYPE(args[7], &MatchesType) ? (Matches *)args[7] : NULL;
+    if (found != NULL && found->prefixed == NULL)
+        found = NULL;
     PyObject *run = args[0], *reported = args[1], *gated = args[2], *patterns = args[3];
     PyObject *text = args[4], *raw = args[6];
     int to_bytes = PyObject_IsTrue(args[5]);
     if (to_bytes < 0)
         return NULL;
-    PyObject *it = PyObject_GetIter(run), *pi_obj;
+    /* in the patterns' order (their definition order): the canonical order of their hits */
+    PyObject *order = PySequence_List(run);
+    if (order == NULL || PyList_Sort(order) < 0) {
+        Py_XDECREF(order);
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(order), *pi_obj;
+    Py_DECREF(order);
     if (it == NULL)
         return NULL;
     while ((pi_obj = PyIter_Next(it)) != NULL) {
@@ -1303,7 +1746,10 @@ static PyObject *run_patterns(PyObject *self, PyObject *const *args, Py_ssize_t 
             PyErr_SetString(PyExc_ValueError, "run_patterns(): a pattern is (group, weight, rx, id)");
             goto error;
         }
-        m = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pat, 2), s_search, text);
+        if (found != NULL && pi < found->nprefixed && found->prefixed[pi]) {
+            m = match_at_starts(PyTuple_GET_ITEM(pat, 2), text, found, pi);
+        } else
+            m = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(pat, 2), s_search, text);
         if (m == NULL)
             goto error;
         if (m != Py_None) {
@@ -1394,6 +1840,8 @@ PyMODINIT_FUNC PyInit_sms_review(void) {
         return NULL;
     if (PyType_Ready(&MakerType) < 0)
         return NULL;
+    if (PyType_Ready(&AutomatonType) < 0)
+        return NULL;
     if (builtin_round == NULL) {
         PyObject *builtins = PyImport_ImportModule("builtins");
         if (builtins == NULL)
@@ -1412,12 +1860,14 @@ PyMODINIT_FUNC PyInit_sms_review(void) {
         three = PyLong_FromLong(3);
         s_search = PyUnicode_InternFromString("search");
         s_span = PyUnicode_InternFromString("span");
-        if (!s_search || !s_span || !k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
+        s_match = PyUnicode_InternFromString("match");
+        if (!s_search || !s_span || !s_match || !k_id || !k_category || !k_weight || !k_articles || !k_matches || !three)
             return NULL;
     }
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddStringConstant(m, "SOURCE_HASH", PIGUARD_SOURCE_HASH) < 0 ||
-              PyModule_AddObjectRef(m, "Matches", (PyObject *)&MatchesType) < 0)) {
+              PyModule_AddObjectRef(m, "Matches", (PyObject *)&MatchesType) < 0 ||
+              PyModule_AddObjectRef(m, "Automaton", (PyObject *)&AutomatonType) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -31,6 +31,7 @@ def run_patterns(
     text: str,
     to_bytes: bool,
     raw: dict[int, list[tuple[int, int, float, str]]],
+    found: object = None,
     /,
 ) -> None: ...
 def collect(
@@ -57,6 +58,20 @@ class Matches:
     def __init__(self, nkeys: int, /) -> None: ...
     def __call__(self, id: int, start: int, end: int, flags: int, context: object, /) -> None: ...
     def __len__(self) -> int: ...
+
+class Automaton:
+    states: int
+    def __init__(
+        self,
+        keys: list[str],
+        nkeys: int,
+        factor_slots: list[tuple[int, int]],
+        slot_masks: list[int],
+        slot_runs: list[int],
+        digit_slot: int,
+        /,
+    ) -> None: ...
+    def scan(self, text: str, /) -> Matches: ...
 
 class Maker:
     def __call__(self, *values: object) -> Any: ...

@@ -1,8 +1,11 @@
 """Keyword and pattern sets as data, compiled once into one multi-pattern matcher.
 
-Every literal term of every group goes into one Hyperscan database (or, without Hyperscan, one
-pyahocorasick automaton), scanned once per message; regular-expression patterns run only when one
-of their trigger terms was seen.
+Every literal term of every group goes into one matcher, scanned once per message: the compiled
+kernel's Aho-Corasick automaton (with every pattern's necessary factors, factors.py), else one
+Hyperscan database, else one pyahocorasick automaton; regular-expression patterns run only when one
+of their trigger terms was seen (and the matcher's pre-filter reported them). Key matches are taken
+by end, the longest first at one end, and patterns in definition order: the canonical order in
+which signals fire (so the order of a finding's reasons), the same whichever matcher runs.
 
 Built-in sets live in ``piguard/messaging/data/``; operators add to them without code by pointing
 ``PIGUARD_SMS_RULES_DIR`` (several directories separated by ``os.pathsep``) or the CLI option
@@ -51,6 +54,7 @@ from piguard import _native
 from piguard.core import yamlfiles
 from piguard.core.errors import FieldError, PiguardError, validation_error
 from piguard.core.hs_cache import compile_cached
+from piguard.messaging.review.factors import necessary_run, necessary_sets, prefix_set
 from piguard.messaging.review.normalize import ASCII_ALNUM, Normalizer
 
 RULES_DIR_ENV = "PIGUARD_SMS_RULES_DIR"
@@ -258,6 +262,11 @@ def prefilter_flags(hs: Any) -> int:
 class _Matcher:
     """Every literal key and every regular-expression pattern at once, in one pass.
 
+    With the compiled kernel (``native``): ``sms_review.Automaton``, one Aho-Corasick automaton
+    over the keys and each pattern's necessary factors (factors.py); a pattern is reported when one
+    string of each of its sets and the number run it needs occur (else it cannot match). Character
+    offsets; key occurrences kept as C integers for ``collect``, no callback a match.
+
     Hyperscan when installed (C speed whatever the number of keys): one database holds the literal
     keys (ids ``0..len(keys)-1``, matched as plain UTF-8 bytes) and each pattern compiled in
     *prefilter* mode (UTF-8, Unicode properties, lookarounds approximated, one report per scan): a
@@ -269,7 +278,9 @@ class _Matcher:
     per-character cost grows with the number of distinct first characters, ~0.15 us a character).
     """
 
-    def __init__(self, keys: list[str], backend: str | None = None, regexes: Sequence[str] = ()) -> None:
+    def __init__(
+        self, keys: list[str], backend: str | None = None, regexes: Sequence[str] = (), n_main: int = 0
+    ) -> None:
         self.keys = keys
         self.nkeys = len(keys)
         self.backend = "pyahocorasick"
@@ -281,6 +292,13 @@ class _Matcher:
         self._local = threading.local()
         kernel = _native.load("sms_review")
         self._handler: Any = kernel.Matches if kernel is not None else None
+        self._native: Any = None
+        if backend == "native" or (backend is None and kernel is not None):
+            if kernel is None:
+                raise ImportError("the native matcher needs the compiled kernel piguard._native.sms_review")
+            self._native = self._compile_native(kernel, keys, regexes, n_main)
+            self.backend = "native"
+            return
         if backend in (None, "hyperscan"):
             try:
                 import hyperscan
@@ -299,6 +317,39 @@ class _Matcher:
                 self._ac.add_word(k, i)
             if keys:
                 self._ac.make_automaton()
+
+    def _compile_native(self, kernel: Any, keys: list[str], regexes: Sequence[str], n_main: int) -> Any:
+        """One Aho-Corasick automaton (``sms_review.Automaton``) over the keys and every pattern's
+        necessary factors (factors.py): a pattern is reported when one string of each of its sets
+        occurs; DIGIT_RUN is followed by the automaton's own digit counter."""
+        strings = list(keys)
+        factor_slots: list[tuple[int, int]] = []
+        masks: list[int] = []
+        runs: list[int] = []
+        digit_slot = -1
+        prefiltered: set[int] = set()
+        for j, rx in enumerate(regexes):
+            if rx == DIGIT_RUN and digit_slot < 0:
+                digit_slot = j
+                masks.append(0)
+                runs.append(0)
+                prefiltered.add(j)
+                continue
+            sets, run = necessary_sets(rx), necessary_run(rx)
+            masks.append((1 << len(sets)) - 1)
+            runs.append(run)
+            if sets or run:
+                prefiltered.add(j)
+            for bit, strs in enumerate(sets):
+                for x in sorted(strs):
+                    strings.append(x)
+                    factor_slots.append((j, bit))
+            starts = prefix_set(rx) if j < n_main else None  # the scan's patterns: tried where they start
+            for x in sorted(starts or ()):
+                strings.append(x)
+                factor_slots.append((j, -1))
+        self.prefiltered = frozenset(prefiltered)
+        return kernel.Automaton(strings, len(keys), factor_slots, masks, runs, digit_slot)
 
     def _compile_all(self, keys: list[str], regexes: Sequence[str]) -> Any:
         hs = self._hs_mod
@@ -352,10 +403,13 @@ class _Matcher:
         """:meth:`match`, the key occurrences as the compiled handler keeps them when it ran (a
         ``Matches``: its ``len()`` is their number and the compiled ``collect`` reads them without
         a list of tuples), else as the list. The scan's path."""
+        if self._native is not None:  # the compiled automaton: keys and pattern factors at once
+            found = self._native.scan(text)
+            return text, found, found.reported
         if self._hs is None:
             if not self.keys:
                 return text, [], None
-            return text, [(end + 1, i) for end, i in self._ac.iter(text)], None
+            return text, self._canonical([(end + 1, i) for end, i in self._ac.iter(text)]), None
         data = text.encode("utf-8")
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
@@ -376,7 +430,14 @@ class _Matcher:
 
         # positional (data, handler, flags, context, scratch): the binding parses them faster than keywords
         self._hs.scan(data, on_match, 0, None, scratch)
-        return data, raw, reported
+        return data, self._canonical(raw), reported
+
+    def _canonical(self, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Occurrences in the canonical order (the native automaton's): by end, at one end the
+        longest key first (the order the groups fire in, so the order of a finding's reasons)."""
+        keys = self.keys
+        found.sort(key=lambda f: (f[0], -len(keys[f[1]])))
+        return found
 
     def hits(self, text: str) -> list[tuple[int, int]]:
         """``(end, key id)`` of every key occurrence, ``end`` in the matcher's offset unit."""
@@ -727,7 +788,7 @@ class RuleSet:
 
     # ---------------------------------------------------------------- compiling
     def compile(self, backend: str | None = None) -> RuleSet:
-        """Compile every term and pattern once. ``backend``: force ``hyperscan`` or ``pyahocorasick``."""
+        """Compile every term and pattern once. ``backend``: force ``native``, ``hyperscan`` or ``pyahocorasick``."""
         self.normalizer = Normalizer(self.variants)
         norm = self.normalizer.normalize
         entries: dict[str, list[tuple[int, int, float]]] = {}
@@ -798,7 +859,7 @@ class RuleSet:
         regexes = [rx.pattern for _, _, rx, _ in self._patterns] + [rx for _, rx in lazy_regexes]
         self._digit_slot = len(regexes)
         regexes.append(DIGIT_RUN)
-        self._matcher = matcher = _Matcher(keys, backend, regexes)
+        self._matcher = matcher = _Matcher(keys, backend, regexes, len(self._patterns))
         if self._digit_slot not in matcher.prefiltered:
             self._digit_slot = -1
         n_main = len(self._patterns)
@@ -833,7 +894,7 @@ class RuleSet:
 
     @property
     def backend(self) -> str:
-        """The multi-pattern matcher in use: ``hyperscan`` or ``pyahocorasick``."""
+        """The multi-pattern matcher in use: ``native``, ``hyperscan`` or ``pyahocorasick``."""
         return self._matcher.backend
 
     def index(self, role: str, name: str) -> int:
@@ -896,6 +957,7 @@ class RuleSet:
         lazy: set[int] | frozenset[int] = _NO_LAZY
         reported: set[int] | None = None
         subject: bytes | str = s
+        found_keys: Any = None
         if s:
             values = self._values
             subject, found_keys, reported = self._matcher.occurrences(s)
@@ -914,10 +976,10 @@ class RuleSet:
             # against the keys' spans are kept)
             to_bytes = type(subject) is bytes and len(subject) != len(s)
             if self._run_patterns is not None:  # the compiled loop, same order and results
-                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw)
+                self._run_patterns(run, reported, gated, patterns, s, to_bytes, raw, found_keys)
             else:
                 utf8_span = self._utf8_span
-                for pi in run:
+                for pi in sorted(run):  # definition order: the canonical order of the patterns' hits
                     if reported is not None and gated[pi] and pi not in reported:
                         continue  # Hyperscan's pre-filter did not report it: it cannot match
                     gi, w, rx, pid = patterns[pi]
@@ -1111,7 +1173,8 @@ def load_rules(
 
     Compiled once per distinct set of directories and cached; edits to the files take effect in a
     new process (or after :func:`clear_rules_cache`). ``backend`` forces the matcher
-    (``hyperscan`` or ``pyahocorasick``); by default Hyperscan when it is installed.
+    (``native``, ``hyperscan`` or ``pyahocorasick``); by default the compiled kernel's automaton,
+    else Hyperscan when it is installed.
     """
     dirs = (rules_dirs_from_env() if use_env else ()) + tuple(Path(d) for d in extra_dirs)
     return _load(tuple(p.resolve() for p in dirs), backend)
