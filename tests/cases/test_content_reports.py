@@ -26,6 +26,7 @@ from piguard.cases.settings import reset_cases_settings
 from piguard.core import calendar
 from piguard.core.errors import PiguardError
 from piguard.messaging import service as messaging
+from piguard.messaging.models import MessageRecord
 from piguard.regulations.parameters import value
 
 pytestmark = pytest.mark.obligation("CSL-47")
@@ -115,6 +116,36 @@ def test_report_counts_only_the_prohibited_messages_names_categories_and_holds_n
     report_ev = service.events(session, case)[-1]
     assert report_ev.reasons[0]["code"] == "content_report_drafted"
     assert report_ev.reasons[0]["obligations"] == ["CSL-47", "O31-16"]
+
+
+@pytest.mark.obligation("O31-16")
+def test_the_report_says_what_the_gateway_decided_then_not_what_todays_rules_say(session: Session) -> None:
+    """The record keeps the prohibited category of its decision; a report built later reads it
+    instead of reviewing the text again (rules change; the record is the evidence). Rows written
+    before the category was stored are still reviewed again."""
+    _reg, day, _at = _day_of_traffic(session)
+    recs = list(session.scalars(select(MessageRecord).where(MessageRecord.outcome == "refuse")))
+    assert len(recs) == 3
+    decided = {r["category"] for r in recs[0].reasons if r["code"] == "prohibited_content"}
+    assert "illegal_lending" in decided
+    for rec in recs:
+        assert {r["category"] for r in rec.reasons if r["code"] == "prohibited_content"} == decided
+    # as if the rules of the day had called the first one gambling only: the report follows the record
+    first = recs[0]
+    kept = [r for r in first.reasons if r["code"] != "prohibited_content"]
+    gambling = next(r for r in first.reasons if r["code"] == "prohibited_content")
+    first.reasons = [*kept, {**gambling, "category": "gambling"}]
+    # and an older row, written before the category was stored: reviewed again
+    older = recs[1]
+    older.reasons = [{k: v for k, v in r.items() if k != "category"} for r in older.reasons]
+    session.commit()
+    case = content_reports.prohibited_content_draft_report(session, first=day, last=day, actor=STAFF)
+    session.commit()
+    [cp] = content_reports.report_dict(case)["providers"]
+    cats = {c["category"]: c["count"] for c in cp["categories"]}
+    assert cats == {"gambling": 1, **{c: 2 for c in decided}}
+    labels = {c["category"]: c["label"] for c in cp["categories"]}
+    assert labels["gambling"] == {"zh": "赌博", "en": "gambling"}
 
 
 @pytest.mark.obligation("O31-28")

@@ -122,6 +122,9 @@ def ad(
 
 
 def at_noon() -> datetime:
-    """A fixed daytime instant (Asia/Shanghai 12:00) so quiet hours never interfere by accident."""
+    """A fixed daytime instant (Asia/Shanghai 12:00) so quiet hours never interfere by accident:
+    the latest one that has passed (between 00:00 and 04:00 UTC today's is still to come, and jobs
+    that run "now" would find nothing due)."""
     now = utcnow()
-    return now.replace(hour=4, minute=0, second=0, microsecond=0)
+    noon = now.replace(hour=4, minute=0, second=0, microsecond=0)
+    return noon if noon <= now else noon - timedelta(days=1)

@@ -110,6 +110,13 @@ def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("bad.yaml", "- a list\n", "mapping"),
         # a second patterns: replaced the first without a word, moving a pattern to another signal
         ("bad.yaml", "category: x\nstrong: [a]\nstrong: [b]\n", "duplicate key 'strong'"),
+        # an unquoted comma in a flow mapping cut the label short and made a stray key
+        (
+            "bad.yaml",
+            "category: x\nlabel: {en: fake certificates, seals, zh: 假证}\nstrong: [a]\n",
+            "quote a label",
+        ),
+        ("bad.yaml", "category: x\nlabel: forged\nstrong: [a]\n", "'label'"),
         ("bad.txt", "term\tnot-a-number\n", "not a number"),
         ("variants.txt", "ab c\n", "one character"),
     ],

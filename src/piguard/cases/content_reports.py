@@ -45,7 +45,7 @@ from piguard.core.logging import redact
 from piguard.core.reasons import Reason
 from piguard.messaging import service as messaging
 from piguard.messaging.records.service import months_before
-from piguard.messaging.review import review
+from piguard.messaging.review import category_label, review
 from piguard.regulations.markers import carries
 from piguard.regulations.parameters import parameter, value
 
@@ -255,6 +255,19 @@ def _measures(session: Session, cp_id: int, snap: Any, p: Period) -> dict[str, A
     }
 
 
+def _decided_categories(rec: Any) -> list[tuple[str, str, str, list[str]]] | None:
+    """The prohibited categories the gateway recorded when it stopped the message (CSL-47: the
+    report says what was decided then, not what today's rules would say), or None for an older row."""
+    out = []
+    for r in rec.reasons or ():
+        if r.get("code") == PROHIBITED and "category" in r:
+            cat = str(r["category"])
+            label = category_label(cat)
+            zh, en = (label[0], label[1]) if label is not None else (cat, cat)
+            out.append((cat, zh, en, [str(o) for o in r.get("obligations") or OBLIGATIONS]))
+    return out or None
+
+
 @carries("CSL-47", "O31-16")
 def stopped_messages(session: Session, p: Period) -> dict[str, Any]:
     """What the gateway refused as prohibited in the period, per content provider and per category
@@ -268,8 +281,8 @@ def stopped_messages(session: Session, p: Period) -> dict[str, Any]:
         content = complaints.stored_content(rec)
         digest = complaints.content_hash(content)
         key = (digest, rec.port_id)
-        cats = reviewed.get(key)
-        if cats is None:
+        cats = _decided_categories(rec) or reviewed.get(key)
+        if cats is None:  # a row written before the category was stored: reviewed again
             port = snap.ports.get(rec.port_id) if rec.port_id is not None else None
             ctx = snap.port_context(port, None) if port is not None and port.cp_id in snap.cps else None
             found = complaints.prohibited_findings(review(content, ctx))

@@ -190,9 +190,20 @@ def obligations_of(code: str) -> tuple[str, ...]:
     return e.obligations if e is not None else ()
 
 
+PROHIBITED_CONTENT = "prohibited_content"
+
+
 def stored(reasons: Iterable[Reason]) -> list[dict[str, Any]]:
-    """Reasons as stored on a message record: ``[{code, obligations}]`` in decision order."""
-    return [{"code": r.code, "obligations": list(r.obligations)} for r in reasons]
+    """Reasons as stored on a message record: ``[{code, obligations}]`` in decision order; a
+    prohibited-content reason also keeps its ``category`` (CSL-47: the record says what was stopped
+    as it was decided, so a report does not re-review the text under later rules)."""
+    out: list[dict[str, Any]] = []
+    for r in reasons:
+        entry: dict[str, Any] = {"code": r.code, "obligations": list(r.obligations)}
+        if r.code == PROHIBITED_CONTENT and r.detail and "category" in r.detail:
+            entry["category"] = str(r.detail["category"])
+        out.append(entry)
+    return out
 
 
 def record_reasons(
@@ -207,13 +218,14 @@ def record_reasons(
     if reasons:
         for r in reasons:
             code = str(r.get("code", ""))
-            out.append(
-                {
-                    "code": code,
-                    "obligations": [str(o) for o in r.get("obligations") or ()],
-                    "info": code in INFO_CODES,
-                }
-            )
+            entry: dict[str, Any] = {
+                "code": code,
+                "obligations": [str(o) for o in r.get("obligations") or ()],
+                "info": code in INFO_CODES,
+            }
+            if "category" in r:
+                entry["category"] = str(r["category"])
+            out.append(entry)
         return out
     for code in codes or ():
         out.append(

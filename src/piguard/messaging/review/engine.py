@@ -1148,6 +1148,19 @@ def reviewer_for(rules: RuleSet) -> Reviewer:
     return reviewer
 
 
+def category_label(category: str, *, rules: RuleSet | None = None) -> tuple[str, str, tuple[str, ...]] | None:
+    """``(label_zh, label_en, articles)`` of a prohibited category as the review words its finding
+    (``诈骗或钓鱼``, ``fraud or phishing``), or None for a category these rules do not know."""
+    r = default_reviewer().rules if rules is None else rules
+    verdict = r.verdicts.get(category)
+    if verdict is not None:
+        return verdict.label_zh, verdict.label_en, tuple(verdict.articles)
+    for g in r.groups:
+        if g.role == "prohibited" and g.name == category:
+            return g.label_zh, g.label_en, tuple(g.articles)
+    return None
+
+
 def review(text: str, context: ReviewContext | None = None, *, rules: RuleSet | None = None) -> ReviewResult:
     """Review one message. ``rules`` defaults to the built-in set plus ``PIGUARD_SMS_RULES_DIR``."""
     reviewer = default_reviewer() if rules is None else reviewer_for(rules)

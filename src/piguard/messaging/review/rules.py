@@ -213,6 +213,18 @@ def _bad(source: str, message: str) -> PiguardError:
     )
 
 
+def _label(value: Any, source: str) -> Mapping[str, Any] | None:
+    """A category's ``label: {en, zh}``; anything else is an error (an unquoted comma in a YAML flow
+    mapping makes a stray key and cuts the label short: ``{en: fake certificates, seals …}``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(map(str, value)) - {"en", "zh"}:
+        raise _bad(source, "'label' must be {en: …, zh: …} (quote a label that holds a comma)")
+    if any(not isinstance(v, str) or not v.strip() for v in value.values()):
+        raise _bad(source, "'label' must be {en: …, zh: …} with non-empty texts")
+    return value
+
+
 def _as_list(value: Any, source: str, key: str) -> list[str]:
     if value is None:
         return []
@@ -514,8 +526,8 @@ class RuleSet:
             if not isinstance(spec["promotes"], bool):
                 raise _bad(source, "'promotes' must be true or false")
             g.promotes = spec["promotes"]
-        label = spec.get("label")
-        if isinstance(label, Mapping):
+        label = _label(spec.get("label"), source)
+        if label is not None:
             g.label_en = str(label.get("en", g.label_en))
             g.label_zh = str(label.get("zh", g.label_zh))
         for t in _as_list(spec.get("strong"), source, "strong"):
@@ -634,8 +646,8 @@ class RuleSet:
             if not isinstance(spec["promotes"], bool):
                 raise _bad(source, f"verdict {name}: 'promotes' must be true or false")
             v.promotes = spec["promotes"]
-        label = spec.get("label")
-        if isinstance(label, Mapping):
+        label = _label(spec.get("label"), source)
+        if label is not None:
             v.label_en = str(label.get("en", v.label_en))
             v.label_zh = str(label.get("zh", v.label_zh))
         if source not in v.sources:
