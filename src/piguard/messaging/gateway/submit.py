@@ -250,7 +250,7 @@ def decide_batch(
             continue
         if p.request.content_provider_id is not None:
             ev = _bound_check(ctx, p, ev)
-        if ev.decision.allowed and ev.consent_id is not None:
+        if ev.consent_id is not None and ev.decision.outcome is _ALLOW:
             ctx.used[ev.consent_id] = ctx.used.get(ev.consent_id, 0) + 1
         evals.append((i, p, ev))
 

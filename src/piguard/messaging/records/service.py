@@ -140,7 +140,7 @@ def record_values(
         at,
         direction,
         channel,
-        _recorded_sender(channel, direction, sender, port_id),
+        sender if port_id is not None else _recorded_sender(channel, direction, sender, port_id),
         recipient_hash,
         recipient_masked,
         recipient_enc,
