@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.orm import Session
 
-from piguard.core.db import insert_rows
-from piguard.messaging.records.service import RECORDS, new_ref, record_row
+from piguard.core.db import insert_rows, insert_tuples
+from piguard.messaging.records.service import RECORD_COLUMNS, RECORDS, new_ref, record_row
 
 pytestmark = pytest.mark.obligation("O31-11")
 
@@ -58,6 +58,19 @@ def test_insert_rows_binds_what_sqlalchemy_binds(session: Session) -> None:
     times = {r[1] for r in got}
     assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in times)
     assert min(times) == at.astimezone(UTC)
+
+
+def test_insert_tuples_writes_what_insert_rows_writes(session: Session) -> None:
+    at = datetime(2026, 12, 4, 3, 4, 5, 678901, tzinfo=UTC)
+    rows = _rows(30, at)
+    assert all(tuple(r) == RECORD_COLUMNS for r in rows)  # record_row: the columns of record_values
+    insert_rows(session, RECORDS, [dict(r) for r in rows])
+    expected = _read(session)
+    session.execute(delete(RECORDS))
+    insert_tuples(session, RECORDS, RECORD_COLUMNS, [tuple(r.values()) for r in rows])
+    assert _read(session) == expected and len(expected) == 30
+    with pytest.raises(ValueError):
+        insert_tuples(session, RECORDS, RECORD_COLUMNS, [tuple(rows[0].values())[:-1]])
 
 
 def test_insert_rows_leaves_python_side_defaults_to_sqlalchemy(session: Session) -> None:

@@ -57,7 +57,10 @@ def normalize_address(channel: str, address: object, field: str = "recipient") -
     if not isinstance(address, str) or not address.strip():
         raise _bad(field, "empty", "为空")
     if channel == "sms":
-        a = address.strip().translate(_FULLWIDTH).translate(_SEPARATORS)
+        a = address.strip()
+        # ASCII digits with at most a leading "+" (the usual form): neither table changes them
+        if not (a.isascii() and (a.isdigit() or (a[:1] == "+" and a[1:].isdigit()))):
+            a = a.translate(_FULLWIDTH).translate(_SEPARATORS)
         m = _CN_MOBILE.match(a)
         if m and _cn_mobile_plan().fullmatch(m.group(1)):
             return "+86" + m.group(1)

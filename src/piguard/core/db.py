@@ -182,30 +182,56 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     call when the statement needs defaults the rows do not give."""
     if not rows:
         return
-    conn = session.connection()
     keys = tuple(rows[0])
+    if any(len(r) != len(keys) for r in rows):
+        session.execute(table.insert(), rows)
+        return
+    try:
+        columns = [list(map(itemgetter(k), rows)) for k in keys]
+    except KeyError:  # rows with other keys: SQLAlchemy's own path sorts them out
+        session.execute(table.insert(), rows)
+        return
+    if not _insert_columns(session, table, keys, columns):
+        session.execute(table.insert(), rows)
+
+
+def insert_tuples(
+    session: Session, table: Table, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """:func:`insert_rows` for rows given as tuples of the values of ``keys``, in that order (a
+    writer of many rows a batch builds them so: a dict of two dozen keys a row costs more than its
+    insert's parameters)."""
+    if not rows:
+        return
+    if any(len(r) != len(keys) for r in rows):
+        raise ValueError(f"rows of {table.name} must give the {len(keys)} values of {keys}")
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    if not _insert_columns(session, table, keys, columns):
+        session.execute(table.insert(), [dict(zip(keys, r, strict=True)) for r in rows])
+
+
+def _insert_columns(session: Session, table: Table, keys: tuple[str, ...], columns: list[list[Any]]) -> bool:
+    """One ``executemany`` of ``table``'s INSERT for the values of ``keys`` given column by column;
+    False (nothing written) when the statement needs more than they give (a Python-side default)."""
+    conn = session.connection()
     plan_key = (id(table), conn.dialect.name, keys)
     if plan_key not in _INSERT_PLANS:
         _INSERT_PLANS[plan_key] = _insert_plan(table, conn.dialect, keys)
     plan = _INSERT_PLANS[plan_key]
-    if plan is None or any(len(r) != len(keys) for r in rows):
-        session.execute(table.insert(), rows)
-        return
+    if plan is None:
+        return False
     sql, positional, procs = plan
-    columns = []
-    n = len(rows)
+    by_key = dict(zip(keys, columns, strict=True))
+    n = len(columns[0])
+    bound = []
     null: list[str] = []
-    try:
-        for k, p in procs:
-            values = list(map(itemgetter(k), rows))
-            if values.count(None) == n and k in _nulls_by_default(table):
-                null.append(k)  # NULL in every row: left to the column, so not bound a row at a time
-            elif p is not None:
-                values = _bound(values, p)
-            columns.append(values)
-    except KeyError:  # rows with other keys: SQLAlchemy's own path sorts them out
-        session.execute(table.insert(), rows)
-        return
+    for k, p in procs:
+        values = by_key[k]
+        if values.count(None) == n and k in _nulls_by_default(table):
+            null.append(k)  # NULL in every row: left to the column, so not bound a row at a time
+        elif p is not None:
+            values = _bound(values, p)
+        bound.append(values)
     if null:
         # the statement without the columns that are NULL in every row (a None parameter costs
         # the driver an adaptation lookup each; such columns have no default, so they stay NULL)
@@ -214,14 +240,15 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         if short_key not in _INSERT_PLANS:
             _INSERT_PLANS[short_key] = _insert_plan(table, conn.dialect, short)
         if (short_plan := _INSERT_PLANS[short_key]) is not None:
-            by_name = {k: c for (k, _), c in zip(procs, columns, strict=True)}
+            by_name = {k: c for (k, _), c in zip(procs, bound, strict=True)}
             sql, positional, procs = short_plan
-            columns = [by_name[k] for k, _ in procs]
-    params: list[Any] = list(zip(*columns, strict=True))
+            bound = [by_name[k] for k, _ in procs]
+    params: list[Any] = list(zip(*bound, strict=True))
     if not positional:
         names = [k for k, _ in procs]
         params = [dict(zip(names, t, strict=True)) for t in params]
     conn.exec_driver_sql(sql, params)
+    return True
 
 
 #: per table: the columns that are NULL when an INSERT leaves them out and whose None is bound as

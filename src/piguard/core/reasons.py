@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from piguard.core.frozen import fast_init
+
 
 def obligations_of(reasons: Iterable[Reason]) -> tuple[str, ...]:
     """The obligation ids of ``reasons``, each once, in the order they first appear."""
@@ -28,6 +30,7 @@ class Outcome(StrEnum):
     HOLD = "hold"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     code: str
@@ -45,6 +48,7 @@ class Reason:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     outcome: Outcome

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from piguard.core.crypto.keys import Keyring, keyring, unknown_key, wrong_key
+from piguard.core.crypto.keys import FieldKey, Keyring, keyring, unknown_key, wrong_key
 from piguard.core.errors import PiguardError
 from piguard.regulations.markers import carries
 
@@ -47,8 +48,21 @@ def key_id_of(token: str) -> str:
 def encrypt(value: str, *, key_id: str | None = None, ring: Keyring | None = None) -> str:
     """``value`` encrypted under the current key (or ``key_id``), as ``<key id>:<base64>``."""
     r = ring or keyring()
-    key = r.key(key_id or r.current)
-    nonce = os.urandom(12)
+    return _seal(r.key(key_id or r.current), os.urandom(12), value)
+
+
+@carries("O24-10", "O31-11", "CSL-40", "NPC-3")
+def encrypt_many(values: Sequence[str], *, ring: Keyring | None = None) -> list[str]:
+    """:func:`encrypt` of each value under the current key, each with its own random nonce, the
+    nonces read in one ``os.urandom`` call (a batch's writer encrypts a number per message, and
+    the system call was about a third of each encryption)."""
+    r = ring or keyring()
+    key = r.key(r.current)
+    nonces = os.urandom(12 * len(values))
+    return [_seal(key, nonces[12 * i : 12 * i + 12], v) for i, v in enumerate(values)]
+
+
+def _seal(key: FieldKey, nonce: bytes, value: str) -> str:
     ct = key.aead.encrypt(nonce, value.encode(), key.aad)
     # binascii directly: base64.b64encode is a Python wrapper around it (the same characters)
     return key.prefix + binascii.b2a_base64(nonce + ct, newline=False).decode()

@@ -30,6 +30,7 @@ from typing import Any
 from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
 from piguard.core.errors import invalid_field as _bad
+from piguard.core.frozen import fast_init
 from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.messaging.gateway.similarity import overlap, simhash, similarity
 from piguard.messaging.reasons import obligations_of, reason
@@ -79,6 +80,7 @@ class GatewayRequest:
     record_text: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A validated request: the normalised address, its keyed hash and masked form."""
@@ -90,6 +92,7 @@ class Prepared:
     sender: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConsentView:
     id: int
@@ -141,6 +144,7 @@ class GatewayContext:
         return ws
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """The decision with what the recorder needs (resolved port, content provider, kind, consent)."""

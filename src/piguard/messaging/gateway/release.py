@@ -86,7 +86,7 @@ def _redecide(session: Session, recs: list[MessageRecord], now: datetime) -> lis
             continue  # cannot happen for a record the gateway held; left held
     evals = decide_batch(session, prepared, results, now=now)
     out: list[tuple[MessageRecord, str]] = []
-    outbox: list[dict[str, Any]] = []
+    outbox: list[records.OutboxRow] = []
     for i, p, ev in evals:
         rec, d = recs[i], ev.decision
         outcome = d.outcome.value

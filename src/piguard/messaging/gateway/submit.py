@@ -21,8 +21,10 @@ from sqlalchemy import Table, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from piguard.audit.service import record
+from piguard.core import crypto
 from piguard.core.db import core_connection, in_values, utcnow
 from piguard.core.errors import PiguardError
+from piguard.core.frozen import fast_init
 from piguard.core.gcpause import batch_gc
 from piguard.core.reasons import Decision, Outcome, Reason
 from piguard.identity.principal import Principal
@@ -52,6 +54,7 @@ _CONSENTS = cast(Table, Consent.__table__)
 _SUPPRESSIONS = cast(Table, Suppression.__table__)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GatewayResult:
     """One message's result: a decision (``outcome`` + ``reasons``) or a per-item input ``error``."""
@@ -247,7 +250,7 @@ def decide_batch(
             continue
         if p.request.content_provider_id is not None:
             ev = _bound_check(ctx, p, ev)
-        if ev.decision.allowed and ev.consent_id is not None:
+        if ev.consent_id is not None and ev.decision.outcome is _ALLOW:
             ctx.used[ev.consent_id] = ctx.used.get(ev.consent_id, 0) + 1
         evals.append((i, p, ev))
 
@@ -292,60 +295,67 @@ def emit(
     """The one writer of outbound messages: a record for every decided message (refused and held
     ones too: the evidence), the outbox for the allowed ones, and one audit entry. Returns
     ``(ref, status)`` per message, in order."""
-    rows: list[dict[str, Any]] = []
-    outbox: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    outbox: list[records.OutboxRow] = []
     out: list[tuple[str, str]] = []
     # a batch's decisions share few distinct sets of reasons: their stored forms (codes, combined
     # obligations, per-reason obligations) are built once per set, and the rows share the lists
-    # (serialised once by ``core.db.insert_rows``)
+    # (serialised once by ``core.db.insert_tuples``)
     forms: dict[
         tuple[tuple[str, tuple[str, ...]], ...], tuple[list[str], list[str], list[dict[str, Any]]]
     ] = {}
     refs = records.new_refs(len(decided))
-    for (p, ev), ref in zip(decided, refs, strict=True):
+    record_values, stored = records.record_values, reason_catalogue.stored
+    # the numbers encrypted at once (one system call for the batch's nonces)
+    encrypted = crypto.encrypt_many([p.address for p, _ev in decided])
+    for (p, ev), ref, recipient_enc in zip(decided, refs, encrypted, strict=True):
         d = ev.decision
-        key = tuple([(r.code, r.obligations) for r in d.reasons])
+        reasons = d.reasons
+        key = tuple([(r.code, r.obligations) for r in reasons])
         form = forms.get(key)
         if form is None:
-            form = forms[key] = (
-                [r.code for r in d.reasons],
-                list(d.obligations),
-                reason_catalogue.stored(d.reasons),
-            )
+            form = forms[key] = ([r.code for r in reasons], list(d.obligations), stored(reasons))
         outcome = str(d.outcome)  # the value (a StrEnum's str, without the enum's descriptor)
         status = _STATUS[outcome]
         req = p.request
-        has_pi = ev.review is not None and any(f.code == "pi_in_content" for f in ev.review.findings)
-        row = records.record_row(
-            ref=ref,
-            at=now,
-            direction="out",
-            channel=req.channel,
-            sender=p.sender,
-            address=p.address,
-            recipient_hash=p.recipient_hash,
-            recipient_masked=p.recipient_masked,
-            content=req.record_text if req.record_text is not None else req.text,
-            content_has_pi=has_pi,
-            outcome=outcome,
-            status=status,
-            reasons=d.reasons,
-            reason_codes=form[0],
-            obligations=form[1],
-            stored_reasons=form[2],
-            kind=req.purpose or ev.kind,
-            message_type=req.message_type,
-            content_provider_id=ev.cp.id if ev.cp else None,
-            port_id=ev.port.id if ev.port else None,
-            client_ref=req.client_ref,
-            batch_ref=batch_ref,
-            campaign_id=req.campaign_id,
+        review, cp, port = ev.review, ev.cp, ev.port
+        has_pi = False
+        if review is not None:
+            for f in review.findings:
+                if f.code == "pi_in_content":
+                    has_pi = True
+                    break
+        row = record_values(
+            ref,
+            now,
+            "out",
+            req.channel,
+            p.sender,
+            p.recipient_hash,
+            p.recipient_masked,
+            recipient_enc,
+            req.record_text if req.record_text is not None else req.text,
+            has_pi,
+            req.purpose or ev.kind,
+            req.message_type,
+            cp.id if cp else None,
+            port.id if port else None,
+            outcome,
+            form[0],
+            form[1],
+            form[2],
+            req.campaign_id,
+            status,
+            req.client_ref,
+            batch_ref,
+            None,
         )
         rows.append(row)
         if d.allowed:
-            outbox.append(outbox_entry(p, ev, ref, now, row["recipient_enc"]))
+            # the record's encrypted number (one AES-GCM encryption serves both rows)
+            outbox.append(outbox_entry(p, ev, ref, now, recipient_enc))
         out.append((ref, status))
-    records.write_records(session, rows)
+    records.write_record_values(session, rows)
     records.enqueue(session, outbox)
     record(
         session,
@@ -360,22 +370,23 @@ def emit(
 
 
 _STATUS = {"allow": "queued", "refuse": "refused", "hold": "held"}
+_ALLOW = Outcome.ALLOW
 
 
 def outbox_entry(
     p: Prepared, ev: Evaluation, ref: str, now: datetime, recipient_enc: str | None
-) -> dict[str, Any]:
+) -> records.OutboxRow:
     """The outbox row of an allowed message (new, or released from a hold under its own ref)."""
     return records.outbox_row(
-        ref=ref,
-        channel=p.request.channel,
-        sender=p.sender,
-        address=p.address,
-        content=p.request.text,
-        emergency=ev.emergency,
-        at=now,
-        recipient_enc=recipient_enc,
-        recipient_hash=p.recipient_hash,
+        ref,
+        p.request.channel,
+        p.sender,
+        p.address,
+        p.request.text,
+        ev.emergency,
+        now,
+        recipient_enc,
+        p.recipient_hash,
     )
 
 
@@ -430,11 +441,13 @@ def _submit(
         prepared = _without_resubmissions(session, prepared, results, repeats, now)
     evals = decide_batch(session, prepared, results, now=now, dry_run=dry_run)
 
-    counts: Counter[str] = Counter(str(ev.decision.outcome) for _i, _p, ev in evals)
+    # keyed by the outcome (a StrEnum: ``counts["allow"]`` finds ``Outcome.ALLOW``)
+    counts: Counter[str] = Counter([ev.decision.outcome for _i, _p, ev in evals])
     codes: Counter[str] = Counter()
     for _i, _p, ev in evals:
-        if not ev.decision.allowed:
-            codes.update(r.code for r in ev.decision.reasons if r.code not in INFO_CODES)
+        d = ev.decision
+        if d.outcome is not _ALLOW:
+            codes.update([r.code for r in d.reasons if r.code not in INFO_CODES])
     if dry_run:
         written: list[tuple[str | None, str]] = [(None, "checked")] * len(evals)
     else:

@@ -43,7 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from piguard.core import addresses, crypto
 from piguard.core.calendar import SHANGHAI
-from piguard.core.db import execute_many, insert_rows, utcnow
+from piguard.core.db import execute_many, insert_rows, insert_tuples, utcnow
 from piguard.core.errors import FieldError, PiguardError, not_found, validation_error
 from piguard.core.logging import redact
 from piguard.core.reasons import Reason, obligations_of
@@ -94,6 +94,75 @@ def _recorded_sender(channel: str, direction: str, sender: str, port_id: int | N
     return sender
 
 
+#: the columns of a record as :func:`record_values` gives them (the order of its tuple)
+RECORD_COLUMNS = (
+    "ref", "at", "direction", "channel", "sender", "recipient_hash", "recipient_masked",
+    "recipient_enc", "content", "content_enc", "kind", "message_type", "content_provider_id",
+    "port_id", "outcome", "reason_codes", "obligations", "reasons", "campaign_id", "status",
+    "status_at", "client_ref", "batch_ref", "intent",
+)  # fmt: skip
+
+
+@carries("O31-11", "O24-10")
+def record_values(
+    ref: str,
+    at: datetime,
+    direction: str,
+    channel: str,
+    sender: str,
+    recipient_hash: str,
+    recipient_masked: str,
+    recipient_enc: str,
+    content: str,
+    content_has_pi: bool,
+    kind: str | None,
+    message_type: str | None,
+    content_provider_id: int | None,
+    port_id: int | None,
+    outcome: str,
+    reason_codes: list[str],
+    obligations: list[str],
+    stored_reasons: list[dict[str, Any]],
+    campaign_id: int | None,
+    status: str,
+    client_ref: str | None,
+    batch_ref: str | None,
+    intent: str | None,
+) -> tuple[Any, ...]:
+    """One row of ``msg_records`` as the values of :data:`RECORD_COLUMNS`: the number as the
+    caller encrypted it (``crypto.encrypt``; a batch's writer encrypts its numbers at once), the
+    content masked when it held PI (the clear text then only encrypted, as evidence); the lists are
+    stored as they are, not copied. Arguments by position, in the columns' order (``status_at`` is
+    ``at``): a batch's writer (``gateway.submit.emit``) calls it once a message, where two dozen
+    keywords cost more than the rest of the row."""
+    return (
+        ref,
+        at,
+        direction,
+        channel,
+        sender if port_id is not None else _recorded_sender(channel, direction, sender, port_id),
+        recipient_hash,
+        recipient_masked,
+        recipient_enc,
+        redact(content) if content_has_pi else content,
+        crypto.encrypt(content) if content_has_pi else None,
+        kind,
+        message_type,
+        content_provider_id,
+        port_id,
+        outcome,
+        reason_codes,
+        obligations,
+        stored_reasons,
+        campaign_id,
+        status,
+        at,
+        client_ref,
+        batch_ref,
+        intent,
+    )
+
+
 @carries("O31-11", "O24-10")
 def record_row(
     *,
@@ -122,12 +191,10 @@ def record_row(
     campaign_id: int | None = None,
     stored_reasons: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One row of ``msg_records``: the number encrypted, content masked when it held PI (the clear
-    text then only encrypted, as evidence). ``reasons``: the decision's reasons, each stored with its
-    own obligation ids (``reason_codes`` and the combined ``obligations`` follow from them when not
-    given). ``stored_reasons``: ``reason_catalogue.stored(reasons)`` when the caller has it already
-    (a batch's writer makes it once per distinct set of reasons); the lists given are stored as
-    they are, not copied."""
+    """One row of ``msg_records`` (:func:`record_values`) as a dict. ``reasons``: the decision's
+    reasons, each stored with its own obligation ids (``reason_codes`` and the combined
+    ``obligations`` follow from them when not given). ``stored_reasons``:
+    ``reason_catalogue.stored(reasons)`` when the caller has it already."""
     if stored_reasons is not None:
         stored = stored_reasons
     else:
@@ -136,32 +203,32 @@ def record_row(
         reason_codes = [r.code for r in reasons]
     if reasons is not None and not obligations:
         obligations = list(obligations_of(reasons))
-    return {
-        "ref": ref,
-        "at": at,
-        "direction": direction,
-        "channel": channel,
-        "sender": _recorded_sender(channel, direction, sender, port_id),
-        "recipient_hash": recipient_hash,
-        "recipient_masked": recipient_masked,
-        "recipient_enc": crypto.encrypt(address),
-        "content": redact(content) if content_has_pi else content,
-        "content_enc": crypto.encrypt(content) if content_has_pi else None,
-        "kind": kind,
-        "message_type": message_type,
-        "content_provider_id": content_provider_id,
-        "port_id": port_id,
-        "outcome": outcome,
-        "reason_codes": reason_codes if type(reason_codes) is list else list(reason_codes),
-        "obligations": obligations if type(obligations) is list else list(obligations),
-        "reasons": stored,
-        "campaign_id": campaign_id,
-        "status": status,
-        "status_at": at,
-        "client_ref": client_ref,
-        "batch_ref": batch_ref,
-        "intent": intent,
-    }
+    values = record_values(
+        ref,
+        at,
+        direction,
+        channel,
+        sender,
+        recipient_hash,
+        recipient_masked,
+        crypto.encrypt(address),
+        content,
+        content_has_pi,
+        kind,
+        message_type,
+        content_provider_id,
+        port_id,
+        outcome,
+        reason_codes if type(reason_codes) is list else list(reason_codes),
+        obligations if type(obligations) is list else list(obligations),
+        stored,
+        campaign_id,
+        status,
+        client_ref,
+        batch_ref,
+        intent,
+    )
+    return dict(zip(RECORD_COLUMNS, values, strict=True))
 
 
 @carries("O31-11")
@@ -214,8 +281,24 @@ def write_records(session: Session, rows: list[dict[str, Any]]) -> None:
         insert_rows(session, RECORDS, rows)
 
 
+def write_record_values(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Records given as :func:`record_values` tuples, in one ``executemany``."""
+    if rows:
+        insert_tuples(session, RECORDS, RECORD_COLUMNS, rows)
+
+
+#: the columns of an outbox row as :func:`enqueue` writes it (:func:`outbox_row`'s values, then the route)
+OUTBOX_COLUMNS = (
+    "message_ref", "channel", "sender", "recipient_enc", "content", "priority", "status",
+    "attempts", "created_at", "updated_at", "route",
+)  # fmt: skip
+
+#: an outbox row before :func:`enqueue`: its values but the route, and what the route is found from
+#: (``(address, address hash)`` of an SMS, else ``None``)
+OutboxRow = tuple[tuple[Any, ...], tuple[str, str] | None]
+
+
 def outbox_row(
-    *,
     ref: str,
     channel: str,
     sender: str,
@@ -225,42 +308,39 @@ def outbox_row(
     at: datetime,
     recipient_enc: str | None = None,
     recipient_hash: str | None = None,
-) -> dict[str, Any]:
+) -> OutboxRow:
     """``recipient_enc``: the address already encrypted for the message's record (the same value,
     so one AES-GCM encryption serves both rows). The carrier route is set by :func:`enqueue`."""
-    return {
-        _ROUTE_BY: (address, recipient_hash or crypto.address_hash(address)) if channel == "sms" else None,
-        "message_ref": ref,
-        "channel": channel,
-        "sender": sender,
-        "recipient_enc": recipient_enc or crypto.encrypt(address),
-        "content": content,
-        "priority": EMERGENCY_PRIORITY if emergency else NORMAL_PRIORITY,
-        "status": "queued",
-        "attempts": 0,
-        "created_at": at,
-        "updated_at": at,
-    }
+    return (
+        (
+            ref,
+            channel,
+            sender,
+            recipient_enc or crypto.encrypt(address),
+            content,
+            EMERGENCY_PRIORITY if emergency else NORMAL_PRIORITY,
+            "queued",
+            0,
+            at,
+            at,
+        ),
+        (address, recipient_hash or crypto.address_hash(address)) if channel == "sms" else None,
+    )
 
 
-#: key of an outbox row dict (from :func:`outbox_row`) holding what its route is found from; not a column
-_ROUTE_BY = "_route_by"
-
-
-def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert outbox rows, each with the carrier whose link is to carry it (``messaging.routing``:
-    the ported-number table, else the number's segment; one query for the batch)."""
+def enqueue(session: Session, rows: Sequence[OutboxRow]) -> None:
+    """Insert outbox rows (:func:`outbox_row`), each with the carrier whose link is to carry it
+    (``messaging.routing``: the ported-number table, else the number's segment; one query for the
+    batch)."""
     if not rows:
         return
     from piguard.messaging.routing.service import routes_for
 
-    keyed = [(i, r.pop(_ROUTE_BY, None)) for i, r in enumerate(rows)]
-    sms = [(i, k) for i, k in keyed if k is not None]
-    for (i, _), route in zip(sms, routes_for(session, [k for _, k in sms]), strict=True):
-        rows[i]["route"] = route
-    for r in rows:
-        r.setdefault("route", None)
-    insert_rows(session, OUTBOX, rows)
+    route: list[str | None] = [None] * len(rows)
+    sms = [(i, k) for i, (_v, k) in enumerate(rows) if k is not None]
+    for (i, _), carrier in zip(sms, routes_for(session, [k for _, k in sms]), strict=True):
+        route[i] = carrier
+    insert_tuples(session, OUTBOX, OUTBOX_COLUMNS, [(*v, r) for (v, _k), r in zip(rows, route, strict=True)])
 
 
 def subscription_event(
